@@ -1,0 +1,91 @@
+# rotorbench: build, test and sweep. `make help` lists the targets.
+#
+# Knobs:  CUDA_HOME (found through nvcc), CJSON_PREFIX (a cJSON install prefix, e.g. an
+#         unpacked .deb: .deps/usr), NVCC_ARCH (the -gencode list), CONFIG (for sweep).
+
+NVCC       ?= $(shell command -v nvcc 2>/dev/null || echo /usr/local/cuda/bin/nvcc)
+CUDA_HOME  ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+CJSON_PREFIX ?=
+comma      := ,
+CONFIG     ?= configs/paper18.json
+BUILD      := build
+
+# sm_90 machine code for the H100, plus compute_80 PTX that any newer GPU can JIT.
+NVCC_ARCH  ?= -gencode arch=compute_90,code=sm_90 -gencode arch=compute_80,code=compute_80
+
+CUDA_LIB   := $(firstword $(wildcard $(CUDA_HOME)/lib64 $(CUDA_HOME)/targets/x86_64-linux/lib))
+CJSON_INC  := $(if $(CJSON_PREFIX),-I$(CJSON_PREFIX)/include)
+CJSON_LIB  := $(if $(CJSON_PREFIX),$(addprefix -L,$(wildcard $(CJSON_PREFIX)/lib $(CJSON_PREFIX)/lib/x86_64-linux-gnu)) \
+              $(addprefix -Wl$(comma)-rpath$(comma),$(abspath $(wildcard $(CJSON_PREFIX)/lib $(CJSON_PREFIX)/lib/x86_64-linux-gnu))))
+
+GIT_REV    := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+GIT_DIRTY  := $(shell test -n "$$(git status --porcelain --untracked-files=no 2>/dev/null)" && echo 1 || echo 0)
+
+CC         ?= gcc
+CFLAGS     ?= -O2 -g
+CFLAGS     += -std=c11 -Wall -Wextra -Wno-unused-function -fopenmp -D_GNU_SOURCE \
+              -Ikernels/common -Iharness -I$(CUDA_HOME)/include $(CJSON_INC) \
+              -DRB_GIT_REV=\"$(GIT_REV)\" -DRB_GIT_DIRTY=$(GIT_DIRTY)
+NVCCFLAGS  ?= -O3 -lineinfo
+NVCCFLAGS  += -std=c++17 $(NVCC_ARCH) -Ikernels/common -Iharness -Xcompiler -Wall
+LDFLAGS    += -fopenmp -L$(CUDA_LIB) -Wl,-rpath,$(CUDA_LIB) $(CJSON_LIB)
+LDLIBS     += -lcjson -lcurand -lcudart -lstdc++ -lm -ldl
+
+HARNESS_SRC := $(filter-out harness/main.c,$(wildcard harness/*.c))
+HARNESS_OBJ := $(HARNESS_SRC:%.c=$(BUILD)/%.o)
+KERNEL_SRC  := $(wildcard kernels/*.cu)
+KERNEL_OBJ  := $(KERNEL_SRC:%.cu=$(BUILD)/%.o)
+TEST_SRC    := $(wildcard tests/test_*.c) tests/run_tests.c
+TEST_OBJ    := $(TEST_SRC:%.c=$(BUILD)/%.o)
+GPU_TEST_SRC := $(wildcard tests/gpu/*.c)
+GPU_TEST_OBJ := $(GPU_TEST_SRC:%.c=$(BUILD)/%.o)
+HEADERS     := $(wildcard kernels/common/*.h harness/*.h tests/*.h)
+
+.PHONY: all help deps test test-gpu sweep clean kernels
+
+all: $(BUILD)/rotorbench
+
+help:
+	@echo "make               build build/rotorbench"
+	@echo "make deps          install cJSON and gnuplot (Debian) if missing"
+	@echo "make test          CPU test suite (no GPU needed); also compiles every kernel"
+	@echo "make test-gpu      kernels vs the CPU reference on a GPU"
+	@echo "make sweep         run CONFIG=$(CONFIG) on the GPU if present, else the CPU"
+
+deps:
+	@sh tests/deps.sh
+
+$(BUILD)/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/%.o: %.cu $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -c $< -o $@
+
+kernels: $(KERNEL_OBJ)
+
+$(BUILD)/librotorbench.a: $(HARNESS_OBJ) $(KERNEL_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/rotorbench: $(BUILD)/harness/main.o $(BUILD)/librotorbench.a
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/test_cpu: $(TEST_OBJ) $(BUILD)/librotorbench.a
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/test_gpu: $(GPU_TEST_OBJ) $(BUILD)/tests/run_tests.o $(BUILD)/librotorbench.a
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+test: $(BUILD)/test_cpu $(BUILD)/rotorbench
+	$(BUILD)/test_cpu
+
+test-gpu: $(BUILD)/test_gpu $(BUILD)/rotorbench
+	$(BUILD)/test_gpu
+
+sweep: $(BUILD)/rotorbench
+	./run_sweep.sh $(CONFIG)
+
+clean:
+	rm -rf $(BUILD)

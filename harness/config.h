@@ -1,0 +1,51 @@
+/* config.h: a sweep configuration, loaded from JSON with cJSON and validated before any work.
+ * The format is documented in README.md ("Config format"). */
+#ifndef RB_CONFIG_H
+#define RB_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "qdq.h"
+
+#define RB_MAX_LIST 32
+#define RB_MAX_NAME 64
+#define RB_MAX_PATH 1024
+
+typedef enum { RB_FP32 = 0, RB_FP16 = 1 } rb_dtype;
+typedef enum { RB_CODEBOOK_GAUSSIAN = 0, RB_CODEBOOK_BETA = 1 } rb_codebook_kind;
+typedef enum { RB_DIST_SPHERE = 0 } rb_distribution;
+
+typedef struct {
+    char path[RB_MAX_PATH];     /* the file it came from, for messages */
+    char name[RB_MAX_NAME];     /* [A-Za-z0-9_.-]+ : used in output file names */
+    uint64_t seed;              /* 0 .. 2^53 */
+    int nN;
+    long N[RB_MAX_LIST];        /* batch sizes, each 1 .. 2^28 */
+    int ndims;
+    int dims[RB_MAX_LIST];      /* each 2 .. 4096 */
+    int nbits;
+    int bits[RB_MAX_LIST];      /* each 1 .. 8 */
+    int ndtypes;
+    rb_dtype dtypes[2];
+    int nmethods;
+    rb_method methods[RB_NUM_METHODS];
+    rb_codebook_kind codebook;
+    rb_distribution distribution;
+    rb_method baseline;         /* speedups are baseline time / method time */
+    char output_dir[RB_MAX_PATH];
+} rb_config;
+
+/* Parse and validate. Returns 0, or -1 with one line in err naming the file, the key and what
+ * was expected (e.g. "configs/x.json: key 'bits[2]': expected an integer in 1..8, got 9"). */
+int rb_config_load(const char *path, rb_config *cfg, char *err, size_t errlen);
+int rb_config_parse(const char *path, const char *text, size_t len, rb_config *cfg, char *err,
+                    size_t errlen);
+
+/* Names as they appear in configs and results. */
+const char *rb_method_name(rb_method m);      /* "turboquant-wht", ... */
+int rb_method_from_name(const char *s);       /* -1 if unknown */
+const char *rb_dtype_name(rb_dtype t);        /* "fp32" / "fp16" */
+const char *rb_codebook_name(rb_codebook_kind k); /* "gaussian" / "beta" */
+
+#endif
