@@ -1,0 +1,60 @@
+/* backend.h: what the driver asks of a backend (CPU reference or GPU), and the records it
+ * gets back. Measurement lives in the backends; the driver only sequences settings. */
+#ifndef RB_BACKEND_H
+#define RB_BACKEND_H
+
+#include <cjson/cJSON.h>
+
+#include "config.h"
+#include "metrics.h"
+
+#define RB_MAX_VARIANTS 4
+
+/* Timing summary of one kernel (or CPU loop). Times in microseconds. */
+typedef struct {
+    const char *clock;   /* "cpu-wall" or "cuda-events" */
+    int samples;         /* batch (hot) samples */
+    int batch;           /* launches per batch sample */
+    double median_us, min_us, max_us, q1_us, q3_us, noise; /* noise = stddev / mean */
+    int cold_samples;    /* 0 when not measured */
+    double cold_median_us, cold_min_us, cold_max_us, cold_noise;
+    double copy_us, copy_cold_us; /* D2D copy of the same bytes, same rules (0 on the CPU) */
+    const char *stop_reason;      /* which stopping condition ended the sampling */
+} rb_timing;
+
+typedef struct {
+    rb_method method;
+    char variant[16];
+    int d, bits;
+    rb_dtype dtype;
+    long N;
+    rb_metrics m;
+    double pred_mse;      /* Lloyd-Max prediction of per-element MSE for unit vectors */
+    long fma_nominal;     /* forward rotation FMA as the paper counts them */
+    long params;
+    double bits_per_coord;
+    double bytes;         /* 2 N d sizeof(T): one read of x, one write of x-hat */
+    rb_timing t;
+    double speedup;       /* baseline median / this median, 0 when no baseline record */
+} rb_record;
+
+typedef struct rb_backend rb_backend;
+struct rb_backend {
+    const char *name; /* "cpu" or "gpu" */
+    int nvariants;
+    const char *variants[RB_MAX_VARIANTS];
+    void *state;
+    /* Make the inputs for (seed, d, N, dtype): Philox normals, rows normalized. */
+    int (*load_data)(rb_backend *b, uint64_t seed, int d, long N, rb_dtype dtype);
+    /* Run one (method, bits, variant) over the loaded data: metrics and timing into rec. */
+    int (*run)(rb_backend *b, const rb_qdq_params *p, int variant, rb_record *rec);
+    /* Describe the machine into a JSON object (device fields, clocks, versions). */
+    void (*describe)(rb_backend *b, cJSON *obj);
+    void (*destroy)(rb_backend *b);
+};
+
+rb_backend *rb_backend_cpu_create(void);
+/* NULL with a reason in why when no usable GPU is present. */
+rb_backend *rb_backend_gpu_create(char *why, size_t whylen);
+
+#endif

@@ -1,0 +1,44 @@
+#include "counts.h"
+
+static long ceil_div(long a, long b) { return (a + b - 1) / b; }
+
+static long ilog2(long d)
+{
+    long l = 0;
+    while ((1L << (l + 1)) <= d)
+        l++;
+    return l;
+}
+
+long rb_nominal_fma(rb_method m, int d)
+{
+    switch (m) {
+    case RB_TQ_WHT: return (long)d * ilog2(d);     /* adds, as the paper counts the butterflies */
+    case RB_TQ_DENSE: return (long)d * d;
+    case RB_ROTOR: return 56 * ceil_div(d, 3);     /* two sparse Cl(3,0) products per 3-block */
+    case RB_ISO_FULL: return 32 * ceil_div(d, 4);  /* two quaternion products per 4-block */
+    case RB_ISO_FAST: return 16 * ceil_div(d, 4);
+    case RB_PLANAR: return 4 * ceil_div(d, 2);
+    default: return 0;
+    }
+}
+
+long rb_param_count(rb_method m, int d) { return rb_method_rot_len(m, d); }
+
+double rb_bits_per_coord(rb_method m, int d, int bits)
+{
+    long k = rb_method_block(m, d);
+    long dpad = ceil_div(d, k) * k;
+    return ((double)bits * dpad + 16.0) / d;
+}
+
+void rb_qdq_params_shape(rb_qdq_params *p, rb_method m, int d, int bits)
+{
+    p->method = m;
+    p->d = d;
+    p->bits = bits;
+    p->block = rb_method_block(m, d);
+    p->nblocks = (int)ceil_div(d, p->block);
+    p->dpad = p->nblocks * p->block;
+    p->nbounds = (1 << bits) - 1;
+}

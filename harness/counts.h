@@ -1,0 +1,15 @@
+/* counts.h: nominal cost and storage of each method as functions of d, as the IsoQuant paper
+ * counts them (Table 1 at d = 128; METHODS.md for the general forms). */
+#ifndef RB_COUNTS_H
+#define RB_COUNTS_H
+
+#include "qdq.h"
+
+long rb_nominal_fma(rb_method m, int d);   /* forward rotation, per vector */
+long rb_param_count(rb_method m, int d);   /* stored rotation parameters */
+/* Stored bits per coordinate: b codes for every (padded) rotated coordinate + an fp16 norm. */
+double rb_bits_per_coord(rb_method m, int d, int bits);
+/* Fill the block-structure fields of p (block, nblocks, dpad, nbounds). */
+void rb_qdq_params_shape(rb_qdq_params *p, rb_method m, int d, int bits);
+
+#endif

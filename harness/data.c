@@ -1,0 +1,147 @@
+#include "data.h"
+
+#include <curand.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "fp16.h"
+
+long rb_data_alloc_len(int d, long N)
+{
+    long n = (long)d * N;
+    return n + (n & 1);
+}
+
+#define CURAND_TRY(call)                                                              \
+    do {                                                                              \
+        curandStatus_t st_ = (call);                                                  \
+        if (st_ != CURAND_STATUS_SUCCESS) {                                           \
+            snprintf(err, errlen, "cuRAND: %s failed with status %d", #call, (int)st_); \
+            goto fail;                                                                \
+        }                                                                             \
+    } while (0)
+
+/* n (even) Philox normals, float or double, from a fresh generator with this seed. */
+static int philox_normals(uint64_t seed, long n, float *f, double *dbl, char *err, size_t errlen)
+{
+    curandGenerator_t g = NULL;
+    CURAND_TRY(curandCreateGeneratorHost(&g, CURAND_RNG_PSEUDO_PHILOX4_32_10));
+    CURAND_TRY(curandSetPseudoRandomGeneratorSeed(g, seed));
+    if (f)
+        CURAND_TRY(curandGenerateNormal(g, f, (size_t)n, 0.0f, 1.0f));
+    else
+        CURAND_TRY(curandGenerateNormalDouble(g, dbl, (size_t)n, 0.0, 1.0));
+    CURAND_TRY(curandDestroyGenerator(g));
+    return 0;
+fail:
+    if (g)
+        curandDestroyGenerator(g);
+    return -1;
+}
+
+void rb_data_normalize_row(float *row, int d)
+{
+    double ss = 0.0;
+    for (int j = 0; j < d; j++)
+        ss = fma((double)row[j], (double)row[j], ss);
+    double inv = ss > 0.0 ? 1.0 / sqrt(ss) : 0.0;
+    for (int j = 0; j < d; j++)
+        row[j] = (float)((double)row[j] * inv);
+}
+
+int rb_data_sphere(uint64_t seed, int d, long N, rb_dtype dtype, float *x, char *err, size_t errlen)
+{
+    if (philox_normals(seed, rb_data_alloc_len(d, N), x, NULL, err, errlen))
+        return -1;
+    for (long i = 0; i < N; i++) {
+        float *row = x + i * (long)d;
+        rb_data_normalize_row(row, d);
+        if (dtype == RB_FP16)
+            for (int j = 0; j < d; j++)
+                row[j] = rb_round_f16(row[j]);
+    }
+    return 0;
+}
+
+/* splitmix64 finalizer: decorrelates nearby (seed, method, d) triples. */
+static uint64_t mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+uint64_t rb_param_seed(uint64_t seed, rb_method m, int d)
+{
+    return mix64(seed ^ mix64(0x726f746f72ull + ((uint64_t)(m + 1) << 32) + (uint64_t)d));
+}
+
+/* Haar on O(d) with the sign fixed by diag(R) > 0: QR of a Gaussian matrix by modified
+ * Gram-Schmidt, run twice per column for orthogonality to rounding. Columns of A are
+ * orthonormalized in place; P = Q is stored row-major. */
+static void haar_orthogonal(double *A, int d, float *P)
+{
+    for (int j = 0; j < d; j++) {
+        for (int pass = 0; pass < 2; pass++)
+            for (int k = 0; k < j; k++) {
+                double dot = 0;
+                for (int i = 0; i < d; i++)
+                    dot += A[(long)i * d + k] * A[(long)i * d + j];
+                for (int i = 0; i < d; i++)
+                    A[(long)i * d + j] -= dot * A[(long)i * d + k];
+            }
+        double nrm = 0;
+        for (int i = 0; i < d; i++)
+            nrm += A[(long)i * d + j] * A[(long)i * d + j];
+        nrm = sqrt(nrm);
+        for (int i = 0; i < d; i++)
+            A[(long)i * d + j] /= nrm;
+    }
+    for (long i = 0; i < (long)d * d; i++)
+        P[i] = (float)A[i];
+}
+
+/* Normalize groups of k doubles to unit length (Haar on S^(k-1)) and store as float. */
+static void unit_groups(const double *g, long ngroups, int k, float *out)
+{
+    for (long b = 0; b < ngroups; b++) {
+        double n = 0;
+        for (int i = 0; i < k; i++)
+            n += g[b * k + i] * g[b * k + i];
+        n = sqrt(n);
+        for (int i = 0; i < k; i++)
+            out[b * k + i] = (float)(g[b * k + i] / n);
+    }
+}
+
+int rb_params_generate(uint64_t seed, rb_method m, int d, float *rot, char *err, size_t errlen)
+{
+    long len = rb_method_rot_len(m, d);
+    if (len == 0)
+        return 0;
+    long n = len + (len & 1);
+    double *g = malloc(sizeof(double) * (size_t)n);
+    if (!g) {
+        snprintf(err, errlen, "out of host memory for %ld rotation parameters", len);
+        return -1;
+    }
+    if (philox_normals(rb_param_seed(seed, m, d), n, NULL, g, err, errlen)) {
+        free(g);
+        return -1;
+    }
+    switch (m) {
+    case RB_TQ_WHT:
+        for (int j = 0; j < d; j++)
+            rot[j] = g[j] >= 0 ? 1.0f : -1.0f;
+        break;
+    case RB_TQ_DENSE: haar_orthogonal(g, d, rot); break;
+    case RB_ROTOR:    /* a unit rotor is a unit 4-vector: Haar on SO(3) through S^3 */
+    case RB_ISO_FAST: unit_groups(g, len / 4, 4, rot); break;
+    case RB_ISO_FULL: unit_groups(g, len / 4, 4, rot); break; /* qL, qR in turn */
+    case RB_PLANAR:   unit_groups(g, len / 2, 2, rot); break; /* (cos t, sin t), t uniform */
+    default: break;
+    }
+    free(g);
+    return 0;
+}

@@ -1,0 +1,29 @@
+/* data.h: inputs and rotation parameters from the config's seed, with cuRAND's Philox4_32_10
+ * host generator, so the GPU backend (device generator, same seed and order) gets the very
+ * same numbers. */
+#ifndef RB_DATA_H
+#define RB_DATA_H
+
+#include <stdint.h>
+
+#include "config.h"
+
+/* cuRAND normal generation works on even counts: callers allocate this many floats. */
+long rb_data_alloc_len(int d, long N);
+
+/* x[N*d]: Gaussian rows normalized to unit norm. The norm is taken in double with explicit
+ * fma() so a GPU thread doing the same sequence gets bit-identical rows. For fp16 runs each
+ * value is then rounded to fp16 (round to nearest even). 0 on success. */
+int rb_data_sphere(uint64_t seed, int d, long N, rb_dtype dtype, float *x, char *err, size_t errlen);
+
+/* Normalize one row in place, exactly as described above (shared with the GPU code path). */
+void rb_data_normalize_row(float *row, int d);
+
+/* Seed for (method, d): parameters differ per method and dimension, and depend on nothing
+ * else, so every backend, bit width and dtype sees the same rotation. */
+uint64_t rb_param_seed(uint64_t seed, rb_method m, int d);
+
+/* rot[rb_method_rot_len(m, d)]: the method's random rotation, Haar where it applies. */
+int rb_params_generate(uint64_t seed, rb_method m, int d, float *rot, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,29 @@
+/* metrics.h: reconstruction quality of x-hat against x, accumulated row by row in double.
+ * Rows whose input or output is not finite are counted, never averaged in; zero rows add
+ * to the MSE (their error is exactly zero when the method is correct) but have no relative
+ * error or cosine. Both backends reduce the same per-row quantities. */
+#ifndef RB_METRICS_H
+#define RB_METRICS_H
+
+typedef struct {
+    double sum_err2; /* sum over finite rows of |x - xh|^2 */
+    double sum_rel;  /* sum over finite non-zero rows of |x - xh|^2 / |x|^2 */
+    double sum_cos;  /* sum over finite rows with x != 0 and xh != 0 of <x,xh>/(|x||xh|) */
+    long rows, finite_rows, nonzero_rows, cos_rows, nonfinite_rows;
+    int d;
+    /* derived by rb_metrics_finish */
+    double mse, rel_err, cosine;
+} rb_metrics;
+
+/* Per-row partial sums (what a GPU reduction produces too). */
+typedef struct {
+    double err2, x2, xh2, dot;
+    int finite;
+} rb_row_stats;
+
+void rb_row_stats_compute(const float *x, const float *xh, int d, rb_row_stats *r);
+void rb_metrics_init(rb_metrics *m, int d);
+void rb_metrics_add(rb_metrics *m, const rb_row_stats *r);
+void rb_metrics_finish(rb_metrics *m);
+
+#endif

@@ -1,0 +1,217 @@
+#include "results.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#ifndef RB_GIT_REV
+#define RB_GIT_REV "unknown"
+#endif
+#ifndef RB_GIT_DIRTY
+#define RB_GIT_DIRTY 0
+#endif
+
+int rb_write_file_atomic(const char *path, const char *text, size_t len)
+{
+    char tmp[RB_MAX_PATH + 8];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        fprintf(stderr, "rotorbench: cannot write %s: %s\n", tmp, strerror(errno));
+        return -1;
+    }
+    int bad = fwrite(text, 1, len, f) != len;
+    bad |= fflush(f) != 0;
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, path) != 0) {
+        fprintf(stderr, "rotorbench: cannot write %s: %s\n", path, strerror(errno));
+        remove(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+void rb_results_speedups(rb_run *run)
+{
+    rb_method base = run->cfg->baseline;
+    for (int i = 0; i < run->nrecs; i++) {
+        rb_record *r = &run->recs[i];
+        r->speedup = 0;
+        for (int j = 0; j < run->nrecs; j++) {
+            const rb_record *b = &run->recs[j];
+            if (b->method == base && !strcmp(b->variant, r->variant) && b->d == r->d &&
+                b->bits == r->bits && b->dtype == r->dtype && b->N == r->N && r->t.median_us > 0) {
+                r->speedup = b->t.median_us / r->t.median_us;
+                break;
+            }
+        }
+    }
+}
+
+/* JSON has no NaN or Inf: write null for them. */
+static void add_num(cJSON *o, const char *k, double v)
+{
+    if (isfinite(v))
+        cJSON_AddNumberToObject(o, k, v);
+    else
+        cJSON_AddNullToObject(o, k);
+}
+
+static double gbps(const rb_record *r) { return r->t.median_us > 0 ? r->bytes / (r->t.median_us * 1e3) : 0; }
+
+static double pct_copy(const rb_record *r)
+{
+    return r->t.copy_us > 0 && r->t.median_us > 0 ? 100.0 * r->t.copy_us / r->t.median_us : 0;
+}
+
+static cJSON *record_json(const rb_record *r, const rb_config *cfg)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "method", rb_method_name(r->method));
+    cJSON_AddStringToObject(o, "variant", r->variant);
+    cJSON_AddNumberToObject(o, "d", r->d);
+    cJSON_AddNumberToObject(o, "bits", r->bits);
+    cJSON_AddStringToObject(o, "dtype", rb_dtype_name(r->dtype));
+    cJSON_AddNumberToObject(o, "N", (double)r->N);
+    cJSON_AddStringToObject(o, "codebook", rb_codebook_name(cfg->codebook));
+    add_num(o, "mse", r->m.mse);
+    add_num(o, "pred_mse", r->pred_mse);
+    add_num(o, "rel_err", r->m.rel_err);
+    add_num(o, "cosine", r->m.cosine);
+    cJSON_AddNumberToObject(o, "rows", (double)r->m.rows);
+    cJSON_AddNumberToObject(o, "nonfinite_rows", (double)r->m.nonfinite_rows);
+    cJSON_AddNumberToObject(o, "fma_nominal", (double)r->fma_nominal);
+    cJSON_AddNumberToObject(o, "params", (double)r->params);
+    add_num(o, "bits_per_coord", r->bits_per_coord);
+    cJSON_AddNumberToObject(o, "bytes", r->bytes);
+    cJSON *t = cJSON_AddObjectToObject(o, "time");
+    cJSON_AddStringToObject(t, "clock", r->t.clock ? r->t.clock : "none");
+    cJSON_AddNumberToObject(t, "samples", r->t.samples);
+    cJSON_AddNumberToObject(t, "batch", r->t.batch);
+    add_num(t, "median_us", r->t.median_us);
+    add_num(t, "min_us", r->t.min_us);
+    add_num(t, "max_us", r->t.max_us);
+    add_num(t, "q1_us", r->t.q1_us);
+    add_num(t, "q3_us", r->t.q3_us);
+    add_num(t, "noise", r->t.noise);
+    if (r->t.stop_reason)
+        cJSON_AddStringToObject(t, "stop_reason", r->t.stop_reason);
+    if (r->t.cold_samples) {
+        cJSON_AddNumberToObject(t, "cold_samples", r->t.cold_samples);
+        add_num(t, "cold_median_us", r->t.cold_median_us);
+        add_num(t, "cold_min_us", r->t.cold_min_us);
+        add_num(t, "cold_max_us", r->t.cold_max_us);
+        add_num(t, "cold_noise", r->t.cold_noise);
+    }
+    if (r->t.copy_us > 0) {
+        add_num(t, "copy_us", r->t.copy_us);
+        add_num(t, "copy_cold_us", r->t.copy_cold_us);
+    }
+    add_num(o, "gbps", gbps(r));
+    if (r->t.copy_us > 0)
+        add_num(o, "pct_of_copy_bw", pct_copy(r));
+    cJSON_AddStringToObject(o, "baseline", rb_method_name(cfg->baseline));
+    add_num(o, "speedup", r->speedup > 0 ? r->speedup : NAN);
+    return o;
+}
+
+static void iso_time(char *buf, size_t n)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* The config file as parsed JSON, so the result carries exactly what was asked for. */
+static cJSON *config_echo(const rb_config *cfg)
+{
+    FILE *f = fopen(cfg->path, "rb");
+    if (!f)
+        return cJSON_CreateNull();
+    char *buf = malloc(1 << 20);
+    size_t n = buf ? fread(buf, 1, (1 << 20) - 1, f) : 0;
+    fclose(f);
+    cJSON *j = buf ? cJSON_ParseWithLength(buf, n) : NULL;
+    free(buf);
+    return j ? j : cJSON_CreateNull();
+}
+
+int rb_results_write_json(const rb_run *run, const char *path)
+{
+    cJSON *doc = cJSON_CreateObject();
+    char ts[32];
+    iso_time(ts, sizeof ts);
+    cJSON_AddStringToObject(doc, "tool", "rotorbench");
+    cJSON_AddStringToObject(doc, "git_revision", RB_GIT_REV);
+    cJSON_AddBoolToObject(doc, "git_dirty", RB_GIT_DIRTY);
+    cJSON_AddStringToObject(doc, "timestamp", ts);
+    cJSON *argv = cJSON_AddArrayToObject(doc, "argv");
+    for (int i = 0; i < run->argc; i++)
+        cJSON_AddItemToArray(argv, cJSON_CreateString(run->argv[i]));
+    cJSON_AddStringToObject(doc, "backend", run->backend);
+    cJSON_AddItemToObject(doc, "machine", cJSON_Duplicate(run->machine, 1));
+    cJSON_AddStringToObject(doc, "config_path", run->cfg->path);
+    cJSON_AddItemToObject(doc, "config", config_echo(run->cfg));
+    cJSON *notes = cJSON_AddArrayToObject(doc, "notes");
+    for (int i = 0; i < run->nnotes; i++)
+        cJSON_AddItemToArray(notes, cJSON_CreateString(run->notes[i]));
+    cJSON *recs = cJSON_AddArrayToObject(doc, "records");
+    for (int i = 0; i < run->nrecs; i++)
+        cJSON_AddItemToArray(recs, record_json(&run->recs[i], run->cfg));
+    char *text = cJSON_Print(doc);
+    cJSON_Delete(doc);
+    if (!text) {
+        fprintf(stderr, "rotorbench: out of memory printing %s\n", path);
+        return -1;
+    }
+    size_t len = strlen(text);
+    text[len] = '\n'; /* replace the terminator: the file ends in a newline */
+    int rc = rb_write_file_atomic(path, text, len + 1);
+    free(text);
+    return rc;
+}
+
+int rb_results_write_csv(const rb_run *run, const char *path)
+{
+    size_t cap = 512 + (size_t)run->nrecs * 512, len = 0;
+    char *buf = malloc(cap);
+    if (!buf)
+        return -1;
+    len += snprintf(buf + len, cap - len,
+                    "backend,method,variant,d,bits,dtype,N,codebook,mse,pred_mse,rel_err,cosine,"
+                    "nonfinite_rows,fma_nominal,params,bits_per_coord,bytes,time_median_us,"
+                    "time_min_us,time_max_us,time_noise_pct,cold_median_us,copy_us,gbps,"
+                    "pct_of_copy_bw,speedup\n");
+    for (int i = 0; i < run->nrecs; i++) {
+        const rb_record *r = &run->recs[i];
+        len += snprintf(buf + len, cap - len,
+                        "%s,%s,%s,%d,%d,%s,%ld,%s,%.9g,%.9g,%.9g,%.9g,%ld,%ld,%ld,%.6g,%.0f,%.6g,"
+                        "%.6g,%.6g,%.4g,%.6g,%.6g,%.6g,%.6g,%.6g\n",
+                        run->backend, rb_method_name(r->method), r->variant, r->d, r->bits,
+                        rb_dtype_name(r->dtype), r->N, rb_codebook_name(run->cfg->codebook),
+                        r->m.mse, r->pred_mse, r->m.rel_err, r->m.cosine, r->m.nonfinite_rows,
+                        r->fma_nominal, r->params, r->bits_per_coord, r->bytes, r->t.median_us,
+                        r->t.min_us, r->t.max_us, 100 * r->t.noise, r->t.cold_median_us,
+                        r->t.copy_us, gbps(r), pct_copy(r), r->speedup);
+    }
+    int rc = rb_write_file_atomic(path, buf, len);
+    free(buf);
+    return rc;
+}
+
+void rb_results_print_markdown(const rb_run *run, FILE *out)
+{
+    fprintf(out, "\n| method | variant | d | bits | dtype | N | MSE | LM pred | cos | FMA | µs (%s) | GB/s | speedup vs %s |\n",
+            run->nrecs ? run->recs[0].t.clock : "", rb_method_name(run->cfg->baseline));
+    fprintf(out, "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for (int i = 0; i < run->nrecs; i++) {
+        const rb_record *r = &run->recs[i];
+        fprintf(out, "| %s | %s | %d | %d | %s | %ld | %.4e | %.4e | %.5f | %ld | %.1f | %.1f | %.2f |\n",
+                rb_method_name(r->method), r->variant, r->d, r->bits, rb_dtype_name(r->dtype), r->N,
+                r->m.mse, r->pred_mse, r->m.cosine, r->fma_nominal, r->t.median_us, gbps(r),
+                r->speedup);
+    }
+}

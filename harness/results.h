@@ -1,0 +1,32 @@
+/* results.h: one run's records, written as JSON (everything), CSV (a row per setting, units
+ * in the column names) and a Markdown table on stdout. Files go to a temporary name first and
+ * are renamed, so a crash never leaves a half-written result. */
+#ifndef RB_RESULTS_H
+#define RB_RESULTS_H
+
+#include <stdio.h>
+
+#include "backend.h"
+
+typedef struct {
+    const rb_config *cfg;
+    const char *backend;
+    cJSON *machine;     /* from backend->describe */
+    int argc;
+    char **argv;
+    rb_record *recs;
+    int nrecs;
+    const char *notes[8];
+    int nnotes;
+} rb_run;
+
+/* speedup = baseline median / record median for records sharing (variant, d, bits, dtype, N). */
+void rb_results_speedups(rb_run *run);
+int rb_results_write_json(const rb_run *run, const char *path);
+int rb_results_write_csv(const rb_run *run, const char *path);
+void rb_results_print_markdown(const rb_run *run, FILE *out);
+
+/* Write text to path through path.tmp + rename. 0 on success, message on stderr otherwise. */
+int rb_write_file_atomic(const char *path, const char *text, size_t len);
+
+#endif
