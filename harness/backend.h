@@ -36,6 +36,10 @@ typedef struct {
     double bytes;         /* 2 N d sizeof(T): one read of x, one write of x-hat */
     rb_timing t;
     double speedup;       /* baseline median / this median, 0 when no baseline record */
+    /* GPU: the kernel checked against the CPU reference on the first rows before timing */
+    long check_rows;      /* rows compared (0: not checked) */
+    double check_max_abs; /* largest |gpu - cpu| outside boundary flips */
+    long check_flips;     /* elements differing because a coordinate sat within rounding of a boundary */
 } rb_record;
 
 typedef struct rb_backend rb_backend;
@@ -44,6 +48,7 @@ struct rb_backend {
     int nvariants;
     const char *variants[RB_MAX_VARIANTS];
     void *state;
+    int profile; /* set by the driver: run each kernel a few times, no timing loop (ncu/nsys) */
     /* Make the inputs for (seed, d, N, dtype): Philox normals, rows normalized. */
     int (*load_data)(rb_backend *b, uint64_t seed, int d, long N, rb_dtype dtype);
     /* Run one (method, bits, variant) over the loaded data: metrics and timing into rec. */

@@ -17,11 +17,13 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: rotorbench run CONFIG.json [--backend auto|cpu|gpu] [--out DIR]\n"
+            "usage: rotorbench run CONFIG.json [--backend auto|cpu|gpu] [--out DIR] [--profile]\n"
             "\n"
             "  run CONFIG    run the sweep the config describes (see README.md, Config format)\n"
             "  --backend B   auto (default): the GPU if one is usable, else the CPU\n"
             "  --out DIR     write results to DIR instead of the config's output_dir\n"
+            "  --profile     run each kernel a few times without timing loops, inside NVTX\n"
+            "                ranges, for ncu/nsys (see make profile-ncu); writes no results\n"
             "\n"
             "Exit status: 0 done, 1 a run-time failure, 2 a bad argument or config.\n");
 }
@@ -52,8 +54,8 @@ static int check_out_dir(const char *dir)
     return 0;
 }
 
-static int run_sweep(const rb_config *cfg, const char *backend_sel, const char *out_dir, int argc,
-                     char **argv)
+static int run_sweep(const rb_config *cfg, const char *backend_sel, const char *out_dir, int profile,
+                     int argc, char **argv)
 {
     /* Codebooks first: a failure here is still before any backend work. */
     static rb_codebook cbs[RB_MAX_LIST][RB_MAX_LIST];
@@ -85,6 +87,7 @@ static int run_sweep(const rb_config *cfg, const char *backend_sel, const char *
         }
     }
 
+    be->profile = profile;
     int nrecs_max = cfg->ndims * cfg->nN * cfg->ndtypes * cfg->nmethods * cfg->nbits * be->nvariants;
     rb_run run = {.cfg = cfg, .backend = be->name, .argc = argc, .argv = argv};
     run.recs = calloc((size_t)nrecs_max, sizeof(rb_record));
@@ -158,7 +161,9 @@ static int run_sweep(const rb_config *cfg, const char *backend_sel, const char *
     }
     free(rot);
 
-    if (!rc) {
+    if (!rc && profile) {
+        fprintf(stderr, "rotorbench: --profile: %d kernels run, no results written\n", run.nrecs);
+    } else if (!rc) {
         rb_results_speedups(&run);
         char path[RB_MAX_PATH + 160];
         snprintf(path, sizeof path, "%s/%s-%s.json", out_dir, cfg->name, be->name);
@@ -186,8 +191,11 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "run") != 0)
         return bad_arg("unknown command", argv[1]);
     const char *config = NULL, *backend = "auto", *out = NULL;
+    int profile = 0;
     for (int i = 2; i < argc; i++) {
-        if (!strcmp(argv[i], "--backend") || !strcmp(argv[i], "--out")) {
+        if (!strcmp(argv[i], "--profile")) {
+            profile = 1;
+        } else if (!strcmp(argv[i], "--backend") || !strcmp(argv[i], "--out")) {
             if (i + 1 >= argc)
                 return bad_arg("missing value after", argv[i]);
             if (!strcmp(argv[i], "--backend"))
@@ -217,5 +225,5 @@ int main(int argc, char **argv)
         out = cfg.output_dir;
     if (check_out_dir(out))
         return 2;
-    return run_sweep(&cfg, backend, out, argc, argv);
+    return run_sweep(&cfg, backend, out, profile, argc, argv);
 }

@@ -112,6 +112,12 @@ static cJSON *record_json(const rb_record *r, const rb_config *cfg)
     add_num(o, "gbps", gbps(r));
     if (r->t.copy_us > 0)
         add_num(o, "pct_of_copy_bw", pct_copy(r));
+    if (r->check_rows) {
+        cJSON *c = cJSON_AddObjectToObject(o, "check_vs_cpu");
+        cJSON_AddNumberToObject(c, "rows", (double)r->check_rows);
+        add_num(c, "max_abs_diff", r->check_max_abs);
+        cJSON_AddNumberToObject(c, "boundary_flips", (double)r->check_flips);
+    }
     cJSON_AddStringToObject(o, "baseline", rb_method_name(cfg->baseline));
     add_num(o, "speedup", r->speedup > 0 ? r->speedup : NAN);
     return o;

@@ -1,0 +1,595 @@
+/* config.c: load and validate a sweep configuration (config.h, docs/config-format.md).
+ * Everything is checked before any work starts, and every failure is one line naming the file and
+ * the key, so a typo in a long sweep costs seconds, not a wasted run. The config is filled into a
+ * local copy and written to *cfg only on success: a failed load leaves *cfg as it was. */
+#include "config.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A config is a few hundred bytes; the cap keeps a wrong path (a data file) from being slurped. */
+#define RB_CONFIG_MAX_BYTES (1L << 20)
+#define RB_SEED_MAX 9007199254740992.0 /* 2^53: every integer up to it is exact in a double */
+#define RB_N_MAX 268435456L            /* 2^28 */
+
+/* Indexed by rb_method: the order of "all" and of results. */
+static const char *const method_names[RB_NUM_METHODS] = {
+    "identity",      "turboquant-wht", "turboquant-dense", "rotorquant",
+    "isoquant-full", "isoquant-fast",  "planarquant",
+};
+
+const char *rb_method_name(rb_method m)
+{
+    return ((int)m >= 0 && (int)m < RB_NUM_METHODS) ? method_names[m] : "unknown";
+}
+
+int rb_method_from_name(const char *s)
+{
+    if (!s)
+        return -1;
+    for (int i = 0; i < RB_NUM_METHODS; i++)
+        if (strcmp(s, method_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+const char *rb_dtype_name(rb_dtype t)
+{
+    return t == RB_FP32 ? "fp32" : t == RB_FP16 ? "fp16" : "unknown";
+}
+
+const char *rb_codebook_name(rb_codebook_kind k)
+{
+    return k == RB_CODEBOOK_GAUSSIAN ? "gaussian" : k == RB_CODEBOOK_BETA ? "beta" : "unknown";
+}
+
+/* ---- error messages ---------------------------------------------------------------------- */
+
+typedef struct {
+    const char *path;
+    char *err;
+    size_t errlen;
+} ctx;
+
+/* "<path>: <message>", forced onto one line: a path or key may hold any byte. */
+static int fail(const ctx *c, const char *fmt, ...)
+{
+    if (!c->err || c->errlen == 0)
+        return -1;
+    int n = snprintf(c->err, c->errlen, "%s: ", c->path);
+    if (n >= 0 && (size_t)n < c->errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(c->err + n, c->errlen - (size_t)n, fmt, ap);
+        va_end(ap);
+    }
+    for (char *p = c->err; *p; p++)
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7f)
+            *p = '?';
+    return -1;
+}
+
+/* s quoted for a message: escapes for quotes, control and non-ASCII bytes (cJSON does not check
+ * UTF-8), cut after about 40 characters so a pasted blob cannot flood the line. */
+static void quote(const char *s, char *out, size_t n)
+{
+    size_t o = 0, shown = 0;
+    out[o++] = '"';
+    for (; *s && o + 8 < n; s++, shown++) {
+        unsigned char ch = (unsigned char)*s;
+        if (shown == 40) {
+            o += (size_t)snprintf(out + o, n - o, "...");
+            break;
+        }
+        if (ch == '"' || ch == '\\')
+            o += (size_t)snprintf(out + o, n - o, "\\%c", ch);
+        else if (ch < 0x20 || ch >= 0x7f)
+            o += (size_t)snprintf(out + o, n - o, "\\x%02x", ch);
+        else
+            out[o++] = (char)ch;
+    }
+    out[o++] = '"';
+    out[o] = '\0';
+}
+
+/* What a value was, for "got ...". Numbers print in the shortest form that reads back exactly. */
+static void describe(const cJSON *it, char *out, size_t n)
+{
+    if (!it)
+        snprintf(out, n, "nothing");
+    else if (cJSON_IsNumber(it)) {
+        double v = it->valuedouble;
+        if (!isfinite(v))
+            snprintf(out, n, "a number too large for a double");
+        else {
+            snprintf(out, n, "%.15g", v);
+            if (strtod(out, NULL) != v)
+                snprintf(out, n, "%.17g", v);
+        }
+    } else if (cJSON_IsString(it) && it->valuestring)
+        quote(it->valuestring, out, n);
+    else if (cJSON_IsTrue(it))
+        snprintf(out, n, "true");
+    else if (cJSON_IsFalse(it))
+        snprintf(out, n, "false");
+    else if (cJSON_IsNull(it))
+        snprintf(out, n, "null");
+    else if (cJSON_IsArray(it))
+        snprintf(out, n, it->child ? "an array" : "an empty array");
+    else if (cJSON_IsObject(it))
+        snprintf(out, n, "an object");
+    else
+        snprintf(out, n, "an invalid value");
+}
+
+/* The common shape: "<path>: key '<key>': expected <what>, got <it>". */
+static int bad(const ctx *c, const char *key, const char *what, const cJSON *it)
+{
+    char got[128];
+    describe(it, got, sizeof got);
+    return fail(c, "key '%s': expected %s, got %s", key, what, got);
+}
+
+/* ---- values ------------------------------------------------------------------------------ */
+
+/* valueint saturates and truncates, so integers come from valuedouble, checked here. A literal
+ * such as 128.0 is the integer 128 (JSON has one number type). */
+static int as_int(const cJSON *it, double lo, double hi, double *out)
+{
+    if (!cJSON_IsNumber(it))
+        return 0;
+    double v = it->valuedouble;
+    if (!isfinite(v) || v != floor(v) || v < lo || v > hi)
+        return 0;
+    *out = v;
+    return 1;
+}
+
+/* An integer or a non-empty array of distinct integers, each in lo..hi. */
+static int int_list(const ctx *c, const cJSON *it, const char *key, long lo, long hi, long *out,
+                    int *n, int *scalar)
+{
+    char what[96], what_list[160], ekey[96], got[64];
+    snprintf(what, sizeof what, "an integer in %ld..%ld", lo, hi);
+    snprintf(what_list, sizeof what_list, "%s or a non-empty array of them", what);
+    double v;
+    *scalar = 0;
+    if (cJSON_IsNumber(it)) {
+        if (!as_int(it, (double)lo, (double)hi, &v))
+            return bad(c, key, what, it);
+        out[0] = (long)v;
+        *n = 1;
+        *scalar = 1;
+        return 0;
+    }
+    if (!cJSON_IsArray(it) || !it->child)
+        return bad(c, key, what_list, it);
+    int count = cJSON_GetArraySize(it);
+    if (count > RB_MAX_LIST)
+        return fail(c, "key '%s': expected at most %d values, got %d", key, RB_MAX_LIST, count);
+    int i = 0;
+    for (const cJSON *e = it->child; e; e = e->next, i++) {
+        snprintf(ekey, sizeof ekey, "%s[%d]", key, i);
+        if (!as_int(e, (double)lo, (double)hi, &v))
+            return bad(c, ekey, what, e);
+        for (int j = 0; j < i; j++)
+            if (out[j] == (long)v) {
+                describe(e, got, sizeof got);
+                return fail(c, "key '%s': expected no repeated values, got %s again (as %s[%d])",
+                            ekey, got, key, j);
+            }
+        out[i] = (long)v;
+    }
+    *n = i;
+    return 0;
+}
+
+typedef struct {
+    const char *name;
+    int value;
+} choice;
+
+/* "a", "b" or "c" -- for messages. */
+static void choices_text(const choice *ch, int nch, char *out, size_t n)
+{
+    size_t o = 0;
+    out[0] = '\0';
+    for (int i = 0; i < nch && o < n; i++)
+        o += (size_t)snprintf(out + o, n - o, "%s\"%s\"", i == 0 ? "" : i == nch - 1 ? " or " : ", ",
+                              ch[i].name);
+}
+
+static int find_choice(const cJSON *it, const choice *ch, int nch)
+{
+    if (!cJSON_IsString(it) || !it->valuestring)
+        return -1;
+    for (int i = 0; i < nch; i++)
+        if (strcmp(it->valuestring, ch[i].name) == 0)
+            return ch[i].value;
+    return -1;
+}
+
+/* One string from ch. */
+static int one_choice(const ctx *c, const cJSON *it, const char *key, const choice *ch, int nch,
+                      int *out)
+{
+    char names[256], what[300];
+    int v = find_choice(it, ch, nch);
+    if (v < 0) {
+        choices_text(ch, nch, names, sizeof names);
+        snprintf(what, sizeof what, nch > 2 ? "one of %s" : "%s", names);
+        return bad(c, key, what, it);
+    }
+    *out = v;
+    return 0;
+}
+
+/* A non-empty array of distinct strings from ch (or one string when allow_scalar). */
+static int choice_list(const ctx *c, const cJSON *it, const char *key, const choice *ch, int nch,
+                       int allow_scalar, int *out, int max, int *n)
+{
+    char names[256], what[300], what_list[360], ekey[96], got[128];
+    choices_text(ch, nch, names, sizeof names);
+    snprintf(what, sizeof what, nch > 2 ? "one of %s" : "%s", names);
+    snprintf(what_list, sizeof what_list, "%s%s", allow_scalar ? what : "a non-empty array of ",
+             allow_scalar ? " or a non-empty array of them" : "");
+    if (!allow_scalar)
+        snprintf(what_list, sizeof what_list, "a non-empty array of names from %s", names);
+    if (allow_scalar && cJSON_IsString(it)) {
+        *n = 1;
+        return one_choice(c, it, key, ch, nch, &out[0]);
+    }
+    if (!cJSON_IsArray(it) || !it->child)
+        return bad(c, key, what_list, it);
+    int count = cJSON_GetArraySize(it);
+    if (count > max)
+        return fail(c, "key '%s': expected at most %d values, got %d", key, max, count);
+    int i = 0;
+    for (const cJSON *e = it->child; e; e = e->next, i++) {
+        snprintf(ekey, sizeof ekey, "%s[%d]", key, i);
+        int v;
+        if (one_choice(c, e, ekey, ch, nch, &v))
+            return -1;
+        for (int j = 0; j < i; j++)
+            if (out[j] == v) {
+                describe(e, got, sizeof got);
+                return fail(c, "key '%s': expected no repeated values, got %s again (as %s[%d])",
+                            ekey, got, key, j);
+            }
+        out[i] = v;
+    }
+    *n = i;
+    return 0;
+}
+
+static const choice dtype_choices[] = {{"fp16", RB_FP16}, {"fp32", RB_FP32}};
+static const choice codebook_choices[] = {{"gaussian", RB_CODEBOOK_GAUSSIAN},
+                                          {"beta", RB_CODEBOOK_BETA}};
+static const choice dist_choices[] = {{"sphere", RB_DIST_SPHERE}};
+static choice method_choices[RB_NUM_METHODS];
+
+static void init_method_choices(void)
+{
+    for (int i = 0; i < RB_NUM_METHODS; i++) {
+        method_choices[i].name = method_names[i];
+        method_choices[i].value = i;
+    }
+}
+
+#define NCH(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+/* A plain string in 1..maxlen-1 bytes; charset non-NULL restricts the bytes. */
+static int string_value(const ctx *c, const cJSON *it, const char *key, const char *what,
+                        size_t maxlen, const char *charset, char *out)
+{
+    if (!cJSON_IsString(it) || !it->valuestring)
+        return bad(c, key, what, it);
+    const char *s = it->valuestring;
+    size_t len = strlen(s);
+    if (len == 0 || len >= maxlen)
+        return bad(c, key, what, it);
+    for (const char *p = s; *p; p++) {
+        if (charset ? !strchr(charset, *p) : (unsigned char)*p < 0x20)
+            return bad(c, key, what, it);
+    }
+    memcpy(out, s, len + 1);
+    return 0;
+}
+
+/* "sphere" or {"kind": "sphere"}; the object form leaves room for kinds with parameters. */
+static int distribution(const ctx *c, const cJSON *it, rb_distribution *out)
+{
+    char names[128], what[256];
+    choices_text(dist_choices, NCH(dist_choices), names, sizeof names);
+    snprintf(what, sizeof what, "%s or an object {\"kind\": %s}", names, names);
+    int v;
+    if (cJSON_IsString(it)) {
+        if (one_choice(c, it, "distribution", dist_choices, NCH(dist_choices), &v))
+            return -1;
+        *out = (rb_distribution)v;
+        return 0;
+    }
+    if (!cJSON_IsObject(it))
+        return bad(c, "distribution", what, it);
+    int seen_kind = 0;
+    for (const cJSON *e = it->child; e; e = e->next) {
+        char k[128];
+        if (strcmp(e->string, "kind") != 0) {
+            quote(e->string, k, sizeof k);
+            return fail(c, "unknown key 'distribution.%.*s': expected only \"kind\"",
+                        (int)strlen(k) - 2, k + 1);
+        }
+        if (seen_kind++)
+            return fail(c, "key 'distribution.kind': expected each key once, got it twice");
+    }
+    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(it, "kind");
+    if (!kind)
+        return bad(c, "distribution.kind", names, NULL);
+    if (one_choice(c, kind, "distribution.kind", dist_choices, NCH(dist_choices), &v))
+        return -1;
+    *out = (rb_distribution)v;
+    return 0;
+}
+
+/* ---- the document ------------------------------------------------------------------------ */
+
+enum { K_NAME, K_SEED, K_N, K_DIMS, K_BITS, K_DTYPES, K_METHODS, K_CODEBOOK, K_DIST, K_BASELINE,
+       K_OUTPUT_DIR, K_COMMENT, K_COUNT };
+static const char *const key_names[K_COUNT] = {
+    "name", "seed", "N", "dims", "bits", "dtypes", "methods", "codebook", "distribution",
+    "baseline", "output_dir", "comment",
+};
+static const char *const key_list =
+    "name, seed, N, dims, bits, dtypes, methods, codebook, distribution, baseline, output_dir, "
+    "comment";
+
+static int parse_root(const ctx *c, const cJSON *root, rb_config *cfg)
+{
+    char got[128], what[512], names[256];
+    if (!cJSON_IsObject(root)) {
+        describe(root, got, sizeof got);
+        return fail(c, "expected a JSON object {...} at the top level, got %s", got);
+    }
+    init_method_choices();
+    int seen[K_COUNT] = {0}, dims_scalar = 0, scalar, tmp[RB_MAX_LIST];
+    long vals[RB_MAX_LIST];
+    double v;
+
+    /* Walk the members in file order, so the first mistake in the file is the one reported.
+     * Unknown keys stop the walk at once, so the duplicate check stays O(number of keys). */
+    for (const cJSON *it = root->child; it; it = it->next) {
+        int k = 0;
+        while (k < K_COUNT && strcmp(it->string, key_names[k]) != 0)
+            k++;
+        if (k == K_COUNT) {
+            quote(it->string, got, sizeof got);
+            return fail(c, "unknown key '%.*s': expected one of %s", (int)strlen(got) - 2, got + 1,
+                        key_list);
+        }
+        /* cJSON keeps both members of {"a":1,"a":2}; a silent "last one wins" hides typos. */
+        if (seen[k]++)
+            return fail(c, "key '%s': expected each key once, got it twice", key_names[k]);
+        switch (k) {
+        case K_NAME:
+            if (string_value(c, it, "name", "a string of 1..63 characters from A-Z a-z 0-9 _ . -",
+                             RB_MAX_NAME,
+                             "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-",
+                             cfg->name))
+                return -1;
+            /* the name becomes part of output paths */
+            if (strcmp(cfg->name, ".") == 0 || strcmp(cfg->name, "..") == 0)
+                return bad(c, "name", "a name other than \".\" or \"..\"", it);
+            break;
+        case K_SEED:
+            if (!as_int(it, 0.0, RB_SEED_MAX, &v))
+                return bad(c, "seed", "an integer in 0..9007199254740992 (2^53)", it);
+            cfg->seed = (uint64_t)v;
+            break;
+        case K_N:
+            if (int_list(c, it, "N", 1, RB_N_MAX, cfg->N, &cfg->nN, &scalar))
+                return -1;
+            break;
+        case K_DIMS:
+            if (int_list(c, it, "dims", 2, 4096, vals, &cfg->ndims, &dims_scalar))
+                return -1;
+            for (int i = 0; i < cfg->ndims; i++)
+                cfg->dims[i] = (int)vals[i];
+            break;
+        case K_BITS:
+            if (int_list(c, it, "bits", 1, 8, vals, &cfg->nbits, &scalar))
+                return -1;
+            for (int i = 0; i < cfg->nbits; i++)
+                cfg->bits[i] = (int)vals[i];
+            break;
+        case K_DTYPES:
+            if (choice_list(c, it, "dtypes", dtype_choices, NCH(dtype_choices), 1, tmp, 2,
+                            &cfg->ndtypes))
+                return -1;
+            for (int i = 0; i < cfg->ndtypes; i++)
+                cfg->dtypes[i] = (rb_dtype)tmp[i];
+            break;
+        case K_METHODS:
+            if (cJSON_IsString(it) && it->valuestring && strcmp(it->valuestring, "all") == 0) {
+                for (int i = 0; i < RB_NUM_METHODS; i++)
+                    cfg->methods[i] = (rb_method)i;
+                cfg->nmethods = RB_NUM_METHODS;
+                break;
+            }
+            if (!cJSON_IsArray(it)) {
+                choices_text(method_choices, RB_NUM_METHODS, names, sizeof names);
+                snprintf(what, sizeof what, "\"all\" or a non-empty array of names from %s",
+                         names);
+                return bad(c, "methods", what, it);
+            }
+            if (choice_list(c, it, "methods", method_choices, RB_NUM_METHODS, 0, tmp,
+                            RB_NUM_METHODS, &cfg->nmethods))
+                return -1;
+            for (int i = 0; i < cfg->nmethods; i++)
+                cfg->methods[i] = (rb_method)tmp[i];
+            break;
+        case K_CODEBOOK:
+            if (one_choice(c, it, "codebook", codebook_choices, NCH(codebook_choices), &tmp[0]))
+                return -1;
+            cfg->codebook = (rb_codebook_kind)tmp[0];
+            break;
+        case K_DIST:
+            if (distribution(c, it, &cfg->distribution))
+                return -1;
+            break;
+        case K_BASELINE:
+            if (one_choice(c, it, "baseline", method_choices, RB_NUM_METHODS, &tmp[0]))
+                return -1;
+            cfg->baseline = (rb_method)tmp[0];
+            break;
+        case K_OUTPUT_DIR:
+            if (string_value(c, it, "output_dir",
+                             "a non-empty path under 1024 bytes without control characters",
+                             RB_MAX_PATH, NULL, cfg->output_dir))
+                return -1;
+            break;
+        case K_COMMENT:
+            if (!cJSON_IsString(it))
+                return bad(c, "comment", "a string", it);
+            break;
+        }
+    }
+
+    static const struct { int k; const char *what; } required[] = {
+        {K_NAME, "a string of 1..63 characters from A-Z a-z 0-9 _ . -"},
+        {K_SEED, "an integer in 0..9007199254740992 (2^53)"},
+        {K_N, "an integer in 1..268435456 or a non-empty array of them"},
+        {K_DIMS, "an integer in 2..4096 or a non-empty array of them"},
+        {K_BITS, "an integer in 1..8 or a non-empty array of them"},
+        {K_METHODS, "\"all\" or a non-empty array of method names"},
+    };
+    for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
+        if (!seen[required[i].k])
+            return fail(c, "key '%s': expected %s, got nothing (the key is required)",
+                        key_names[required[i].k], required[i].what);
+
+    /* The Walsh-Hadamard transform is defined only for power-of-two lengths; catching it here
+     * saves discovering it in the middle of a sweep. */
+    for (int m = 0; m < cfg->nmethods; m++) {
+        if (cfg->methods[m] != RB_TQ_WHT)
+            continue;
+        for (int i = 0; i < cfg->ndims; i++) {
+            int d = cfg->dims[i];
+            if (d & (d - 1)) {
+                char key[32];
+                snprintf(key, sizeof key, dims_scalar ? "dims" : "dims[%d]", i);
+                return fail(c,
+                            "key '%s': expected a power of two because methods include "
+                            "turboquant-wht (it needs a power-of-two d), got %d",
+                            key, d);
+            }
+        }
+    }
+    return 0;
+}
+
+static int is_space(char ch) { return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r'; }
+
+int rb_config_parse(const char *path, const char *text, size_t len, rb_config *cfg, char *err,
+                    size_t errlen)
+{
+    ctx c = {path ? path : "(config)", err, errlen};
+    if (err && errlen)
+        err[0] = '\0';
+    if (!cfg)
+        return fail(&c, "internal error: no rb_config to fill");
+    if (!text && len)
+        return fail(&c, "internal error: no text");
+    if (len > (size_t)RB_CONFIG_MAX_BYTES)
+        return fail(&c, "larger than 1 MiB (%zu bytes); a config is a small JSON file", len);
+    if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
+        return fail(&c, "starts with a UTF-8 byte-order mark; save it without one");
+    size_t i = 0;
+    while (i < len && is_space(text[i]))
+        i++;
+    if (i == len)
+        return fail(&c, len ? "empty file (only whitespace)" : "empty file");
+    /* cJSON would stop at a NUL and ignore the rest, silently */
+    const char *nul = memchr(text, '\0', len);
+    if (nul)
+        return fail(&c, "contains a NUL byte at byte %zu; a config is plain text",
+                    (size_t)(nul - text));
+
+    /* The caller's text need not be NUL-terminated, and with require_null_terminated cJSON wants
+     * the terminator inside buffer_length; so parse a terminated copy of len + 1 bytes. */
+    char *buf = malloc(len + 1);
+    if (!buf)
+        return fail(&c, "out of memory");
+    memcpy(buf, text, len);
+    buf[len] = '\0';
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(buf, len + 1, &end, 1);
+    if (!root) {
+        size_t off = (end && end >= buf && end <= buf + len) ? (size_t)(end - buf) : len;
+        int line = 1;
+        for (size_t j = 0; j < off; j++)
+            line += buf[j] == '\n';
+        free(buf);
+        return fail(&c, "not valid JSON near byte %zu (line %d)", off, line);
+    }
+
+    rb_config tmp;
+    memset(&tmp, 0, sizeof tmp);
+    snprintf(tmp.path, sizeof tmp.path, "%s", c.path);
+    tmp.ndtypes = 2;
+    tmp.dtypes[0] = RB_FP16;
+    tmp.dtypes[1] = RB_FP32;
+    tmp.codebook = RB_CODEBOOK_GAUSSIAN;
+    tmp.distribution = RB_DIST_SPHERE;
+    tmp.baseline = RB_ROTOR;
+    snprintf(tmp.output_dir, sizeof tmp.output_dir, "results");
+
+    int rc = parse_root(&c, root, &tmp);
+    cJSON_Delete(root);
+    free(buf);
+    if (rc == 0)
+        *cfg = tmp;
+    return rc;
+}
+
+int rb_config_load(const char *path, rb_config *cfg, char *err, size_t errlen)
+{
+    ctx c = {path ? path : "(null)", err, errlen};
+    if (err && errlen)
+        err[0] = '\0';
+    if (!path)
+        return fail(&c, "internal error: no path");
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return fail(&c, "cannot open: %s", strerror(errno));
+    /* Read at most one byte past the cap rather than trusting fstat: works for pipes too. */
+    size_t cap = (size_t)RB_CONFIG_MAX_BYTES + 1, len = 0;
+    char *buf = malloc(cap);
+    if (!buf) {
+        fclose(f);
+        return fail(&c, "out of memory");
+    }
+    while (len < cap) {
+        size_t got = fread(buf + len, 1, cap - len, f);
+        if (got == 0)
+            break;
+        len += got;
+    }
+    int read_err = ferror(f) ? errno : 0;
+    fclose(f);
+    if (read_err) {
+        free(buf);
+        return fail(&c, "cannot read: %s", strerror(read_err));
+    }
+    if (len > (size_t)RB_CONFIG_MAX_BYTES) {
+        free(buf);
+        return fail(&c, "larger than 1 MiB; a config is a small JSON file");
+    }
+    int rc = rb_config_parse(path, buf, len, cfg, err, errlen);
+    free(buf);
+    return rc;
+}
