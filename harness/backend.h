@@ -59,6 +59,10 @@ struct rb_backend {
 };
 
 rb_backend *rb_backend_cpu_create(void);
+/* The CPU reference over N rows (OpenMP over rows; fp16 runs round the output to fp16). */
+void rb_cpu_qdq_rows(const rb_qdq_params *p, const float *x, float *xh, long N, rb_dtype dtype);
+const float *rb_backend_cpu_input(rb_backend *b);
+const float *rb_backend_cpu_output(rb_backend *b);
 /* NULL with a reason in why when no usable GPU is present. */
 rb_backend *rb_backend_gpu_create(char *why, size_t whylen);
 

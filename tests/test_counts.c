@@ -1,0 +1,49 @@
+/* The FMA and parameter formulas reproduce the paper's Table 1 (results/paper/). */
+#include <stdio.h>
+#include <string.h>
+
+#include "check.h"
+#include "config.h"
+#include "counts.h"
+
+TEST(fma_and_params_match_paper_table1)
+{
+    FILE *f = fopen("results/paper/isoquant_table1.csv", "r");
+    CHECK(f != NULL, "cannot open results/paper/isoquant_table1.csv (run from the repo root)");
+    if (!f)
+        return;
+    static const struct { const char *paper; rb_method m; } names[] = {
+        {"TurboQuant", RB_TQ_DENSE}, {"RotorQuant", RB_ROTOR}, {"IsoQuant-2D", RB_PLANAR},
+        {"IsoQuant-Full", RB_ISO_FULL}, {"IsoQuant-Fast", RB_ISO_FAST},
+    };
+    char line[512];
+    int rows = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (line[0] == '#' || !strncmp(line, "method,", 7))
+            continue;
+        char name[64], structure[64];
+        long params, fmas;
+        if (sscanf(line, "%63[^,],%63[^,],%ld,%ld", name, structure, &params, &fmas) != 4)
+            continue;
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+            if (!strcmp(name, names[i].paper)) {
+                rows++;
+                CHECK(rb_nominal_fma(names[i].m, 128) == fmas, "%s FMA %ld, paper %ld", name,
+                      rb_nominal_fma(names[i].m, 128), fmas);
+                CHECK(rb_param_count(names[i].m, 128) == params, "%s params %ld, paper %ld", name,
+                      rb_param_count(names[i].m, 128), params);
+            }
+    }
+    fclose(f);
+    CHECK(rows == 5, "found %d of the 5 Table 1 rows", rows);
+}
+
+TEST(counts_scale_with_d)
+{
+    CHECK(rb_nominal_fma(RB_TQ_WHT, 128) == 896, "WHT 128: %ld", rb_nominal_fma(RB_TQ_WHT, 128));
+    CHECK(rb_nominal_fma(RB_ROTOR, 256) == 56 * 86, "rotor 256");
+    CHECK(rb_nominal_fma(RB_ISO_FULL, 130) == 32 * 33, "iso-full pads");
+    CHECK(rb_param_count(RB_TQ_DENSE, 512) == 512L * 512, "dense params");
+    CHECK_NEAR(rb_bits_per_coord(RB_ISO_FAST, 128, 3), 3 + 16.0 / 128, 1e-12);
+    CHECK_NEAR(rb_bits_per_coord(RB_ROTOR, 128, 2), (2 * 129 + 16.0) / 128, 1e-12);
+}

@@ -1,0 +1,162 @@
+/* The CPU backend end to end: every method's MSE on unit vectors meets the Lloyd-Max
+ * prediction, results are deterministic, and zero / NaN rows have their defined outcome. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "check.h"
+#include "codebook.h"
+#include "counts.h"
+#include "data.h"
+#include "fp16.h"
+
+/* Build p for (m, d, bits) with its own rotation and a Gaussian codebook. */
+typedef struct {
+    rb_qdq_params p;
+    rb_codebook cb;
+    float *rot;
+} setup;
+
+static int setup_make(setup *s, rb_method m, int d, int bits, uint64_t seed)
+{
+    memset(s, 0, sizeof *s);
+    if (rb_codebook_solve(RB_CODEBOOK_GAUSSIAN, d, bits, &s->cb))
+        return -1;
+    rb_qdq_params_shape(&s->p, m, d, bits);
+    long len = rb_method_rot_len(m, d);
+    s->rot = malloc(sizeof(float) * (size_t)(len + 1));
+    char err[128];
+    if (rb_params_generate(seed, m, d, s->rot, err, sizeof err))
+        return -1;
+    s->p.rot = s->rot;
+    s->p.bounds = s->cb.bounds_f;
+    s->p.centroids = s->cb.centroids_f;
+    return 0;
+}
+
+TEST(every_method_meets_lloyd_max_at_d128)
+{
+    const int d = 128;
+    const long N = 8192;
+    rb_backend *be = rb_backend_cpu_create();
+    be->profile = 1; /* one pass, no timing loop */
+    CHECK(be->load_data(be, 20260328, d, N, RB_FP32) == 0, "load_data");
+    for (int m = 0; m < RB_NUM_METHODS; m++)
+        for (int bits = 2; bits <= 4; bits++) {
+            setup s;
+            CHECK(setup_make(&s, (rb_method)m, d, bits, 20260328) == 0, "setup");
+            rb_record rec = {0};
+            CHECK(be->run(be, &s.p, 0, &rec) == 0, "run");
+            double pred = rb_codebook_mse_under(&s.cb, RB_CODEBOOK_BETA, d);
+            CHECK(fabs(rec.m.mse / pred - 1) <= 0.03, "%s b=%d: MSE %.5g vs Lloyd-Max %.5g (%.2f%%)",
+                  rb_method_name((rb_method)m), bits, rec.m.mse, pred, 100 * (rec.m.mse / pred - 1));
+            /* unit inputs: relative error is d * MSE per vector, and cosine is close to 1 */
+            CHECK(fabs(rec.m.rel_err / (d * rec.m.mse) - 1) < 1e-3, "rel_err %.5g vs d*mse %.5g",
+                  rec.m.rel_err, d * rec.m.mse);
+            CHECK(rec.m.cosine > 1 - rec.m.rel_err && rec.m.cosine < 1, "cosine %.6f", rec.m.cosine);
+            free(s.rot);
+        }
+    be->destroy(be);
+}
+
+TEST(fp16_runs_stay_near_fp32)
+{
+    const int d = 128;
+    const long N = 2048;
+    rb_backend *be = rb_backend_cpu_create();
+    be->profile = 1;
+    setup s;
+    CHECK(setup_make(&s, RB_ISO_FULL, d, 3, 5) == 0, "setup");
+    rb_record r32 = {0}, r16 = {0};
+    CHECK(be->load_data(be, 5, d, N, RB_FP32) == 0 && be->run(be, &s.p, 0, &r32) == 0, "fp32");
+    CHECK(be->load_data(be, 5, d, N, RB_FP16) == 0 && be->run(be, &s.p, 0, &r16) == 0, "fp16");
+    /* fp16 inputs and outputs: every value is representable in fp16 */
+    const float *x = rb_backend_cpu_input(be), *xh = rb_backend_cpu_output(be);
+    int off = 0;
+    for (long i = 0; i < N * d; i++)
+        off += rb_round_f16(x[i]) != x[i] || rb_round_f16(xh[i]) != xh[i];
+    CHECK(off == 0, "%d values not on the fp16 grid", off);
+    CHECK(fabs(r16.m.mse / r32.m.mse - 1) < 0.01, "fp16 MSE %.5g vs fp32 %.5g", r16.m.mse, r32.m.mse);
+    free(s.rot);
+    be->destroy(be);
+}
+
+TEST(same_seed_same_bits)
+{
+    const int d = 64;
+    const long N = 300;
+    float *a = malloc(sizeof(float) * (size_t)rb_data_alloc_len(d, N));
+    float *b = malloc(sizeof(float) * (size_t)rb_data_alloc_len(d, N));
+    char err[128];
+    CHECK(rb_data_sphere(11, d, N, RB_FP32, a, err, sizeof err) == 0, "%s", err);
+    CHECK(rb_data_sphere(11, d, N, RB_FP32, b, err, sizeof err) == 0, "%s", err);
+    CHECK(memcmp(a, b, sizeof(float) * (size_t)N * d) == 0, "inputs differ between two runs");
+    CHECK(rb_data_sphere(12, d, N, RB_FP32, b, err, sizeof err) == 0 &&
+              memcmp(a, b, sizeof(float) * (size_t)N * d) != 0,
+          "another seed gives the same inputs");
+    double worst = 0;
+    for (long i = 0; i < N; i++) {
+        double n = 0;
+        for (int j = 0; j < d; j++)
+            n += (double)a[i * d + j] * a[i * d + j];
+        worst = fmax(worst, fabs(n - 1));
+    }
+    CHECK(worst < 1e-6, "rows are not unit vectors: |n^2 - 1| = %.3g", worst);
+    for (int m = 0; m < RB_NUM_METHODS; m++) {
+        setup s1, s2;
+        setup_make(&s1, (rb_method)m, d, 3, 11);
+        setup_make(&s2, (rb_method)m, d, 3, 11);
+        long len = rb_method_rot_len((rb_method)m, d);
+        CHECK(memcmp(s1.rot, s2.rot, sizeof(float) * (size_t)len) == 0, "%s params differ",
+              rb_method_name((rb_method)m));
+        float *o1 = malloc(sizeof(float) * (size_t)N * d), *o2 = malloc(sizeof(float) * (size_t)N * d);
+        rb_cpu_qdq_rows(&s1.p, a, o1, N, RB_FP32);
+        rb_cpu_qdq_rows(&s2.p, a, o2, N, RB_FP32);
+        CHECK(memcmp(o1, o2, sizeof(float) * (size_t)N * d) == 0, "%s outputs differ",
+              rb_method_name((rb_method)m));
+        free(o1); free(o2); free(s1.rot); free(s2.rot);
+    }
+    free(a); free(b);
+}
+
+TEST(zero_rows_give_zero_and_nan_rows_are_reported)
+{
+    const int d = 32;
+    const long N = 4;
+    float x[4 * 32], xh[4 * 32];
+    for (int j = 0; j < N * d; j++)
+        x[j] = (float)sin(0.37 * j);
+    for (int j = 0; j < d; j++)
+        x[j] = 0.0f;             /* row 0: zero */
+    x[1 * d + 5] = NAN;          /* row 1: a NaN */
+    x[2 * d + 7] = INFINITY;     /* row 2: an Inf */
+    for (int m = 0; m < RB_NUM_METHODS; m++) {
+        setup s;
+        setup_make(&s, (rb_method)m, d, 2, 3);
+        rb_cpu_qdq_rows(&s.p, x, xh, N, RB_FP32);
+        int zero = 1, nan1 = 1, nan2 = 1, fin3 = 1;
+        for (int j = 0; j < d; j++) {
+            zero &= xh[j] == 0.0f;
+            nan1 &= isnan(xh[d + j]);
+            nan2 &= isnan(xh[2 * d + j]);
+            fin3 &= isfinite(xh[3 * d + j]);
+        }
+        const char *name = rb_method_name((rb_method)m);
+        CHECK(zero, "%s: zero row does not reconstruct to zero", name);
+        CHECK(nan1 && nan2, "%s: non-finite rows must come out all NaN", name);
+        CHECK(fin3, "%s: a finite row came out non-finite", name);
+        rb_metrics mt;
+        rb_metrics_init(&mt, d);
+        for (long i = 0; i < N; i++) {
+            rb_row_stats rs;
+            rb_row_stats_compute(x + i * d, xh + i * d, d, &rs);
+            rb_metrics_add(&mt, &rs);
+        }
+        rb_metrics_finish(&mt);
+        CHECK(mt.nonfinite_rows == 2, "%s: %ld non-finite rows reported, want 2", name, mt.nonfinite_rows);
+        CHECK(isfinite(mt.mse) && mt.finite_rows == 2, "%s: MSE over the finite rows: %g", name, mt.mse);
+        CHECK(mt.nonzero_rows == 1, "%s: zero row has no relative error", name);
+        free(s.rot);
+    }
+}
