@@ -74,15 +74,14 @@ static int fail(const ctx *c, const char *fmt, ...)
     return -1;
 }
 
-/* s quoted for a message: escapes for quotes, control and non-ASCII bytes (cJSON does not check
- * UTF-8), cut after about 40 characters so a pasted blob cannot flood the line. */
-static void quote(const char *s, char *out, size_t n)
+/* s escaped for a message (quotes, control and non-ASCII bytes: cJSON does not check UTF-8),
+ * cut after 40 characters (or when out is full) so a pasted blob cannot flood the line; n >= 12. */
+static void escape(const char *s, char *out, size_t n)
 {
     size_t o = 0, shown = 0;
-    out[o++] = '"';
-    for (; *s && o + 8 < n; s++, shown++) {
+    for (; *s; s++, shown++) {
         unsigned char ch = (unsigned char)*s;
-        if (shown == 40) {
+        if (shown == 40 || o + 8 >= n) { /* each step writes at most 4, so "..." still fits */
             o += (size_t)snprintf(out + o, n - o, "...");
             break;
         }
@@ -93,7 +92,6 @@ static void quote(const char *s, char *out, size_t n)
         else
             out[o++] = (char)ch;
     }
-    out[o++] = '"';
     out[o] = '\0';
 }
 
@@ -111,9 +109,11 @@ static void describe(const cJSON *it, char *out, size_t n)
             if (strtod(out, NULL) != v)
                 snprintf(out, n, "%.17g", v);
         }
-    } else if (cJSON_IsString(it) && it->valuestring)
-        quote(it->valuestring, out, n);
-    else if (cJSON_IsTrue(it))
+    } else if (cJSON_IsString(it) && it->valuestring) {
+        char e[100]; /* leaves room for the quotes in out */
+        escape(it->valuestring, e, sizeof e);
+        snprintf(out, n, "\"%s\"", e);
+    } else if (cJSON_IsTrue(it))
         snprintf(out, n, "true");
     else if (cJSON_IsFalse(it))
         snprintf(out, n, "false");
@@ -233,12 +233,11 @@ static int one_choice(const ctx *c, const cJSON *it, const char *key, const choi
 static int choice_list(const ctx *c, const cJSON *it, const char *key, const choice *ch, int nch,
                        int allow_scalar, int *out, int max, int *n)
 {
-    char names[256], what[300], what_list[360], ekey[96], got[128];
+    char names[256], what_list[360], ekey[96], got[128];
     choices_text(ch, nch, names, sizeof names);
-    snprintf(what, sizeof what, nch > 2 ? "one of %s" : "%s", names);
-    snprintf(what_list, sizeof what_list, "%s%s", allow_scalar ? what : "a non-empty array of ",
-             allow_scalar ? " or a non-empty array of them" : "");
-    if (!allow_scalar)
+    if (allow_scalar)
+        snprintf(what_list, sizeof what_list, "%s or a non-empty array of them", names);
+    else
         snprintf(what_list, sizeof what_list, "a non-empty array of names from %s", names);
     if (allow_scalar && cJSON_IsString(it)) {
         *n = 1;
@@ -304,7 +303,7 @@ static int string_value(const ctx *c, const cJSON *it, const char *key, const ch
 /* "sphere" or {"kind": "sphere"}; the object form leaves room for kinds with parameters. */
 static int distribution(const ctx *c, const cJSON *it, rb_distribution *out)
 {
-    char names[128], what[256];
+    char names[128], what[300];
     choices_text(dist_choices, NCH(dist_choices), names, sizeof names);
     snprintf(what, sizeof what, "%s or an object {\"kind\": %s}", names, names);
     int v;
@@ -320,9 +319,8 @@ static int distribution(const ctx *c, const cJSON *it, rb_distribution *out)
     for (const cJSON *e = it->child; e; e = e->next) {
         char k[128];
         if (strcmp(e->string, "kind") != 0) {
-            quote(e->string, k, sizeof k);
-            return fail(c, "unknown key 'distribution.%.*s': expected only \"kind\"",
-                        (int)strlen(k) - 2, k + 1);
+            escape(e->string, k, sizeof k);
+            return fail(c, "unknown key 'distribution.%s': expected only \"kind\"", k);
         }
         if (seen_kind++)
             return fail(c, "key 'distribution.kind': expected each key once, got it twice");
@@ -367,9 +365,8 @@ static int parse_root(const ctx *c, const cJSON *root, rb_config *cfg)
         while (k < K_COUNT && strcmp(it->string, key_names[k]) != 0)
             k++;
         if (k == K_COUNT) {
-            quote(it->string, got, sizeof got);
-            return fail(c, "unknown key '%.*s': expected one of %s", (int)strlen(got) - 2, got + 1,
-                        key_list);
+            escape(it->string, got, sizeof got);
+            return fail(c, "unknown key '%s': expected one of %s", got, key_list);
         }
         /* cJSON keeps both members of {"a":1,"a":2}; a silent "last one wins" hides typos. */
         if (seen[k]++)
