@@ -210,14 +210,16 @@ int rb_results_write_csv(const rb_run *run, const char *path)
 
 void rb_results_print_markdown(const rb_run *run, FILE *out)
 {
-    fprintf(out, "\n| method | variant | d | bits | dtype | N | MSE | LM pred | cos | FMA | µs (%s) | GB/s | speedup vs %s |\n",
-            run->nrecs ? run->recs[0].t.clock : "", rb_method_name(run->cfg->baseline));
-    fprintf(out, "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    const char *clock = run->nrecs ? run->recs[0].t.clock : "";
+    fprintf(out, "\n### All methods (%s backend, times: %s median)\n\n", run->backend, clock);
+    fprintf(out, "| method | variant | d | bits | dtype | N | MSE | LM pred | cos | FMA | µs | GB/s | %% copy BW | speedup vs %s |\n",
+            rb_method_name(run->cfg->baseline));
+    fprintf(out, "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (int i = 0; i < run->nrecs; i++) {
         const rb_record *r = &run->recs[i];
-        fprintf(out, "| %s | %s | %d | %d | %s | %ld | %.4e | %.4e | %.5f | %ld | %.1f | %.1f | %.2f |\n",
+        fprintf(out, "| %s | %s | %d | %d | %s | %ld | %.4e | %.4e | %.5f | %ld | %.2f | %.1f | %.1f | %.2f |\n",
                 rb_method_name(r->method), r->variant, r->d, r->bits, rb_dtype_name(r->dtype), r->N,
                 r->m.mse, r->pred_mse, r->m.cosine, r->fma_nominal, r->t.median_us, gbps(r),
-                r->speedup);
+                pct_copy(r), r->speedup);
     }
 }

@@ -25,6 +25,8 @@ void rb_results_speedups(rb_run *run);
 int rb_results_write_json(const rb_run *run, const char *path);
 int rb_results_write_csv(const rb_run *run, const char *path);
 void rb_results_print_markdown(const rb_run *run, FILE *out);
+/* The paper's Table 2 layout for one variant, the paper's numbers beside ours. */
+int rb_paper_table_print(const rb_run *run, const char *variant, FILE *out);
 
 /* Write text to path through path.tmp + rename. 0 on success, message on stderr otherwise. */
 int rb_write_file_atomic(const char *path, const char *text, size_t len);
