@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "backend.h"
@@ -17,11 +18,13 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: rotorbench run CONFIG.json [--backend auto|cpu|gpu] [--out DIR] [--profile]\n"
+            "usage: rotorbench run CONFIG.json [--backend auto|cpu|gpu] [--out DIR] [--resume] [--profile]\n"
             "\n"
             "  run CONFIG    run the sweep the config describes (see README.md, Config format)\n"
             "  --backend B   auto (default): the GPU if one is usable, else the CPU\n"
             "  --out DIR     write results to DIR instead of the config's output_dir\n"
+            "  --resume      skip settings already in OUT/NAME-BACKEND.jsonl from an\n"
+            "                interrupted run of the same config, then write the full results\n"
             "  --profile     run each kernel a few times without timing loops, inside NVTX\n"
             "                ranges, for ncu/nsys (see make profile-ncu); writes no results\n"
             "\n"
@@ -54,8 +57,85 @@ static int check_out_dir(const char *dir)
     return 0;
 }
 
+/* One setting of the sweep, in the order it runs: data changes only with (d, N, dtype). */
+typedef struct {
+    int di, ni, ti, mi, bi, v;
+} setting;
+
+/* FNV-1a over the canonical config and the backend: a .jsonl line is reused by --resume only
+ * when both match. */
+static uint64_t config_hash(const rb_config *cfg, const char *backend)
+{
+    cJSON *j = NULL;
+    FILE *f = fopen(cfg->path, "rb");
+    char *buf = malloc(1 << 20);
+    if (f && buf) {
+        size_t n = fread(buf, 1, (1 << 20) - 1, f);
+        j = cJSON_ParseWithLength(buf, n);
+    }
+    if (f)
+        fclose(f);
+    free(buf);
+    char *canon = j ? cJSON_PrintUnformatted(j) : NULL;
+    cJSON_Delete(j);
+    uint64_t h = 0xcbf29ce484222325ull;
+    const char *parts[2] = {canon ? canon : cfg->path, backend};
+    for (int k = 0; k < 2; k++)
+        for (const unsigned char *c = (const unsigned char *)parts[k]; *c; c++)
+            h = (h ^ *c) * 0x100000001b3ull;
+    free(canon);
+    return h;
+}
+
+static int same_key(const rb_record *a, const rb_record *b)
+{
+    return a->method == b->method && !strcmp(a->variant, b->variant) && a->d == b->d &&
+           a->bits == b->bits && a->dtype == b->dtype && a->N == b->N;
+}
+
+/* Records of earlier, interrupted runs of the same config (--resume); a torn last line is
+ * ignored. Returns the number loaded into done[]. */
+static int load_jsonl(const char *path, const char *hash, rb_record *done, int max)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    static char line[1 << 16];
+    int n = 0;
+    while (n < max && fgets(line, sizeof line, f)) {
+        cJSON *j = cJSON_Parse(line);
+        const cJSON *h = cJSON_GetObjectItemCaseSensitive(j, "config_hash");
+        const cJSON *r = cJSON_GetObjectItemCaseSensitive(j, "record");
+        if (cJSON_IsString(h) && !strcmp(h->valuestring, hash) && cJSON_IsObject(r) &&
+            rb_record_from_json(r, &done[n]) == 0)
+            n++;
+        cJSON_Delete(j);
+    }
+    fclose(f);
+    return n;
+}
+
+static int append_jsonl(FILE *f, const char *hash, const rb_record *r, const rb_config *cfg)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "config_hash", hash);
+    cJSON_AddItemToObject(j, "record", rb_record_to_json(r, cfg));
+    char *text = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    int bad = !text || fprintf(f, "%s\n", text) < 0 || fflush(f) != 0 || fsync(fileno(f)) != 0;
+    free(text);
+    return bad ? -1 : 0;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
 static int run_sweep(const rb_config *cfg, const char *backend_sel, const char *out_dir, int profile,
-                     int argc, char **argv)
+                     int resume, int argc, char **argv)
 {
     /* Codebooks first: a failure here is still before any backend work. */
     static rb_codebook cbs[RB_MAX_LIST][RB_MAX_LIST];
@@ -86,11 +166,41 @@ static int run_sweep(const rb_config *cfg, const char *backend_sel, const char *
             return 1;
         }
     }
-
     be->profile = profile;
-    int nrecs_max = cfg->ndims * cfg->nN * cfg->ndtypes * cfg->nmethods * cfg->nbits * be->nvariants;
+
+    /* The settings, flattened, so progress can say k of n. */
+    int nset = cfg->ndims * cfg->nN * cfg->ndtypes * cfg->nmethods * cfg->nbits * be->nvariants;
+    setting *sets = calloc((size_t)nset, sizeof *sets);
     rb_run run = {.cfg = cfg, .backend = be->name, .argc = argc, .argv = argv};
-    run.recs = calloc((size_t)nrecs_max, sizeof(rb_record));
+    run.recs = calloc((size_t)nset, sizeof(rb_record));
+    rb_record *done = calloc((size_t)nset, sizeof(rb_record));
+    if (!sets || !run.recs || !done) {
+        fprintf(stderr, "rotorbench: out of host memory\n");
+        be->destroy(be);
+        return 1;
+    }
+    int k = 0;
+    for (int di = 0; di < cfg->ndims; di++)
+        for (int ni = 0; ni < cfg->nN; ni++)
+            for (int ti = 0; ti < cfg->ndtypes; ti++)
+                for (int mi = 0; mi < cfg->nmethods; mi++)
+                    for (int bi = 0; bi < cfg->nbits; bi++)
+                        for (int v = 0; v < be->nvariants; v++)
+                            sets[k++] = (setting){di, ni, ti, mi, bi, v};
+
+    char hash[20], jsonl[RB_MAX_PATH + 160];
+    snprintf(hash, sizeof hash, "%016llx", (unsigned long long)config_hash(cfg, be->name));
+    snprintf(jsonl, sizeof jsonl, "%s/%s-%s.jsonl", out_dir, cfg->name, be->name);
+    int ndone = resume && !profile ? load_jsonl(jsonl, hash, done, nset) : 0;
+    FILE *log = profile ? NULL : fopen(jsonl, resume ? "a" : "w");
+    if (!profile && !log) {
+        fprintf(stderr, "rotorbench: cannot write %s: %s\n", jsonl, strerror(errno));
+        be->destroy(be);
+        return 1;
+    }
+    if (resume)
+        fprintf(stderr, "rotorbench: --resume: %d of %d settings already done in %s\n", ndone, nset, jsonl);
+
     run.machine = cJSON_CreateObject();
     be->describe(be, run.machine);
     if (!strcmp(be->name, "cpu"))
@@ -99,71 +209,98 @@ static int run_sweep(const rb_config *cfg, const char *backend_sel, const char *
     run.notes[run.nnotes++] = "pred_mse: Lloyd-Max prediction, E(t-Q(t))^2 per coordinate under "
                               "the exact coordinate density of a uniform unit vector";
 
-    int rc = 0;
-    float *rot = NULL;
-    for (int i = 0; i < cfg->ndims && !rc; i++) {
-        int d = cfg->dims[i];
-        /* rotations for this d, one buffer per method */
-        float *rots[RB_NUM_METHODS] = {0};
-        for (int mi = 0; mi < cfg->nmethods && !rc; mi++) {
-            rb_method m = cfg->methods[mi];
-            long len = rb_method_rot_len(m, d);
-            rots[m] = malloc(sizeof(float) * (size_t)(len > 0 ? len : 1));
-            char err[256];
-            if (!rots[m] || rb_params_generate(cfg->seed, m, d, rots[m], err, sizeof err)) {
-                fprintf(stderr, "rotorbench: rotation for %s d=%d: %s\n", rb_method_name(m), d,
-                        rots[m] ? err : "out of memory");
-                rc = 1;
+    int rc = 0, loaded_di = -1, loaded_ni = -1, loaded_ti = -1, ran = 0;
+    float *rots[RB_NUM_METHODS] = {0};
+    int rots_di = -1;
+    double t0 = now_s();
+    for (k = 0; k < nset && !rc; k++) {
+        const setting *st = &sets[k];
+        int d = cfg->dims[st->di], bits = cfg->bits[st->bi];
+        long N = cfg->N[st->ni];
+        rb_dtype dt = cfg->dtypes[st->ti];
+        rb_method m = cfg->methods[st->mi];
+        rb_record *r = &run.recs[run.nrecs];
+        memset(r, 0, sizeof *r);
+        r->method = m;
+        snprintf(r->variant, sizeof r->variant, "%s", be->variants[st->v]);
+        r->d = d; r->bits = bits; r->dtype = dt; r->N = N;
+        int reused = 0;
+        for (int j = 0; j < ndone && !reused; j++)
+            if (same_key(&done[j], r)) {
+                *r = done[j];
+                reused = 1;
             }
+        if (reused) {
+            run.nrecs++;
+            continue;
         }
-        for (int n = 0; n < cfg->nN && !rc; n++)
-            for (int t = 0; t < cfg->ndtypes && !rc; t++) {
-                long N = cfg->N[n];
-                rb_dtype dt = cfg->dtypes[t];
-                fprintf(stderr, "rotorbench: %s d=%d N=%ld %s\n", be->name, d, N, rb_dtype_name(dt));
-                if (be->load_data(be, cfg->seed, d, N, dt)) {
-                    rc = 1;
-                    break;
-                }
-                for (int mi = 0; mi < cfg->nmethods && !rc; mi++)
-                    for (int k = 0; k < cfg->nbits && !rc; k++)
-                        for (int v = 0; v < be->nvariants && !rc; v++) {
-                            rb_method m = cfg->methods[mi];
-                            const rb_codebook *cb = &cbs[i][k];
-                            rb_qdq_params p;
-                            rb_qdq_params_shape(&p, m, d, cfg->bits[k]);
-                            p.rot = rots[m];
-                            p.bounds = cb->bounds_f;
-                            p.centroids = cb->centroids_f;
-                            rb_record *r = &run.recs[run.nrecs];
-                            memset(r, 0, sizeof *r);
-                            r->method = m;
-                            snprintf(r->variant, sizeof r->variant, "%s", be->variants[v]);
-                            r->d = d; r->bits = cfg->bits[k]; r->dtype = dt; r->N = N;
-                            r->pred_mse = rb_codebook_mse_under(cb, RB_CODEBOOK_BETA, d);
-                            r->fma_nominal = rb_nominal_fma(m, d);
-                            r->params = rb_param_count(m, d);
-                            r->bits_per_coord = rb_bits_per_coord(m, d, cfg->bits[k]);
-                            r->bytes = 2.0 * (double)N * d * (dt == RB_FP16 ? 2 : 4);
-                            if (be->run(be, &p, v, r)) {
-                                rc = 1;
-                                break;
-                            }
-                            if (r->m.nonfinite_rows)
-                                fprintf(stderr, "rotorbench: warning: %s d=%d bits=%d: %ld rows "
-                                        "with non-finite values left out of the metrics\n",
-                                        rb_method_name(m), d, r->bits, r->m.nonfinite_rows);
-                            run.nrecs++;
-                        }
+        if (rots_di != st->di) { /* rotations for this d, one buffer per method */
+            for (int mm = 0; mm < RB_NUM_METHODS; mm++) {
+                free(rots[mm]);
+                rots[mm] = NULL;
             }
-        for (int m = 0; m < RB_NUM_METHODS; m++)
-            free(rots[m]);
+            for (int mi = 0; mi < cfg->nmethods && !rc; mi++) {
+                rb_method mm = cfg->methods[mi];
+                long len = rb_method_rot_len(mm, d);
+                rots[mm] = malloc(sizeof(float) * (size_t)(len > 0 ? len : 1));
+                char err[256];
+                if (!rots[mm] || rb_params_generate(cfg->seed, mm, d, rots[mm], err, sizeof err)) {
+                    fprintf(stderr, "rotorbench: rotation for %s d=%d: %s\n", rb_method_name(mm), d,
+                            rots[mm] ? err : "out of memory");
+                    rc = 1;
+                }
+            }
+            rots_di = st->di;
+            if (rc)
+                break;
+        }
+        if (loaded_di != st->di || loaded_ni != st->ni || loaded_ti != st->ti) {
+            if (be->load_data(be, cfg->seed, d, N, dt)) {
+                rc = 1;
+                break;
+            }
+            loaded_di = st->di; loaded_ni = st->ni; loaded_ti = st->ti;
+        }
+        const rb_codebook *cb = &cbs[st->di][st->bi];
+        rb_qdq_params p;
+        rb_qdq_params_shape(&p, m, d, bits);
+        p.rot = rots[m];
+        p.bounds = cb->bounds_f;
+        p.centroids = cb->centroids_f;
+        r->pred_mse = rb_codebook_mse_under(cb, RB_CODEBOOK_BETA, d);
+        r->fma_nominal = rb_nominal_fma(m, d);
+        r->params = rb_param_count(m, d);
+        r->bits_per_coord = rb_bits_per_coord(m, d, bits);
+        r->bytes = 2.0 * (double)N * d * (dt == RB_FP16 ? 2 : 4);
+        if (be->run(be, &p, st->v, r)) {
+            rc = 1;
+            break;
+        }
+        if (r->m.nonfinite_rows)
+            fprintf(stderr, "rotorbench: warning: %s d=%d bits=%d: %ld rows with non-finite "
+                            "values left out of the metrics\n", rb_method_name(m), d, bits,
+                    r->m.nonfinite_rows);
+        if (log && append_jsonl(log, hash, r, cfg)) {
+            fprintf(stderr, "rotorbench: cannot append to %s: %s\n", jsonl, strerror(errno));
+            rc = 1;
+            break;
+        }
+        run.nrecs++;
+        ran++;
+        double el = now_s() - t0, left = el / ran * (nset - k - 1);
+        fprintf(stderr, "[%d/%d] %s/%s d=%d b=%d %s N=%ld: %.3g us, mse %.4e | %.0f s elapsed, ~%.0f s left\n",
+                k + 1, nset, rb_method_name(m), r->variant, d, bits, rb_dtype_name(dt), N,
+                r->t.median_us, r->m.mse, el, left);
     }
-    free(rot);
+    for (int mm = 0; mm < RB_NUM_METHODS; mm++)
+        free(rots[mm]);
+    if (log)
+        fclose(log);
 
     if (!rc && profile) {
         fprintf(stderr, "rotorbench: --profile: %d kernels run, no results written\n", run.nrecs);
     } else if (!rc) {
+        be->describe(be, run.machine); /* again: clocks at the end of the run */
         rb_results_speedups(&run);
         char path[RB_MAX_PATH + 160];
         snprintf(path, sizeof path, "%s/%s-%s.json", out_dir, cfg->name, be->name);
@@ -180,6 +317,8 @@ static int run_sweep(const rb_config *cfg, const char *backend_sel, const char *
     }
     cJSON_Delete(run.machine);
     free(run.recs);
+    free(done);
+    free(sets);
     be->destroy(be);
     return rc;
 }
@@ -193,10 +332,12 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "run") != 0)
         return bad_arg("unknown command", argv[1]);
     const char *config = NULL, *backend = "auto", *out = NULL;
-    int profile = 0;
+    int profile = 0, resume = 0;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--profile")) {
             profile = 1;
+        } else if (!strcmp(argv[i], "--resume")) {
+            resume = 1;
         } else if (!strcmp(argv[i], "--backend") || !strcmp(argv[i], "--out")) {
             if (i + 1 >= argc)
                 return bad_arg("missing value after", argv[i]);
@@ -227,5 +368,5 @@ int main(int argc, char **argv)
         out = cfg.output_dir;
     if (check_out_dir(out))
         return 2;
-    return run_sweep(&cfg, backend, out, profile, argc, argv);
+    return run_sweep(&cfg, backend, out, profile, resume, argc, argv);
 }

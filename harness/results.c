@@ -66,7 +66,7 @@ static double pct_copy(const rb_record *r)
     return r->t.copy_us > 0 && r->t.median_us > 0 ? 100.0 * r->t.copy_us / r->t.median_us : 0;
 }
 
-static cJSON *record_json(const rb_record *r, const rb_config *cfg)
+cJSON *rb_record_to_json(const rb_record *r, const rb_config *cfg)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "method", rb_method_name(r->method));
@@ -166,7 +166,7 @@ int rb_results_write_json(const rb_run *run, const char *path)
         cJSON_AddItemToArray(notes, cJSON_CreateString(run->notes[i]));
     cJSON *recs = cJSON_AddArrayToObject(doc, "records");
     for (int i = 0; i < run->nrecs; i++)
-        cJSON_AddItemToArray(recs, record_json(&run->recs[i], run->cfg));
+        cJSON_AddItemToArray(recs, rb_record_to_json(&run->recs[i], run->cfg));
     char *text = cJSON_Print(doc);
     cJSON_Delete(doc);
     if (!text) {
@@ -222,4 +222,79 @@ void rb_results_print_markdown(const rb_run *run, FILE *out)
                 r->m.mse, r->pred_mse, r->m.cosine, r->fma_nominal, r->t.median_us, gbps(r),
                 pct_copy(r), r->speedup);
     }
+}
+
+/* Strings in rb_timing point to static storage: map what a file says onto the known ones. */
+static const char *known(const char *s)
+{
+    static const char *names[] = {"cpu-wall", "cuda-events", "profile", "time", "max-samples",
+                                  "noise", "timeout", "min-samples"};
+    for (size_t i = 0; s && i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(s, names[i]))
+            return names[i];
+    return s ? "other" : NULL;
+}
+
+static double num(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : cJSON_IsNull(v) ? NAN : 0;
+}
+
+static const char *str(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+int rb_record_from_json(const cJSON *o, rb_record *r)
+{
+    memset(r, 0, sizeof *r);
+    const char *m = str(o, "method"), *v = str(o, "variant"), *dt = str(o, "dtype");
+    if (!m || !v || !dt || rb_method_from_name(m) < 0)
+        return -1;
+    r->method = (rb_method)rb_method_from_name(m);
+    snprintf(r->variant, sizeof r->variant, "%s", v);
+    r->dtype = !strcmp(dt, "fp16") ? RB_FP16 : RB_FP32;
+    r->d = (int)num(o, "d");
+    r->bits = (int)num(o, "bits");
+    r->N = (long)num(o, "N");
+    r->m.d = r->d;
+    r->m.mse = num(o, "mse");
+    r->m.rel_err = num(o, "rel_err");
+    r->m.cosine = num(o, "cosine");
+    r->m.rows = (long)num(o, "rows");
+    r->m.nonfinite_rows = (long)num(o, "nonfinite_rows");
+    r->pred_mse = num(o, "pred_mse");
+    r->fma_nominal = (long)num(o, "fma_nominal");
+    r->params = (long)num(o, "params");
+    r->bits_per_coord = num(o, "bits_per_coord");
+    r->bytes = num(o, "bytes");
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "time");
+    if (cJSON_IsObject(t)) {
+        r->t.clock = known(str(t, "clock"));
+        r->t.stop_reason = known(str(t, "stop_reason"));
+        r->t.samples = (int)num(t, "samples");
+        r->t.batch = (int)num(t, "batch");
+        r->t.median_us = num(t, "median_us");
+        r->t.min_us = num(t, "min_us");
+        r->t.max_us = num(t, "max_us");
+        r->t.q1_us = num(t, "q1_us");
+        r->t.q3_us = num(t, "q3_us");
+        r->t.noise = num(t, "noise");
+        r->t.cold_samples = (int)num(t, "cold_samples");
+        r->t.cold_median_us = num(t, "cold_median_us");
+        r->t.cold_min_us = num(t, "cold_min_us");
+        r->t.cold_max_us = num(t, "cold_max_us");
+        r->t.cold_noise = num(t, "cold_noise");
+        r->t.copy_us = num(t, "copy_us");
+        r->t.copy_cold_us = num(t, "copy_cold_us");
+    }
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(o, "check_vs_cpu");
+    if (cJSON_IsObject(c)) {
+        r->check_rows = (long)num(c, "rows");
+        r->check_max_abs = num(c, "max_abs_diff");
+        r->check_flips = (long)num(c, "boundary_flips");
+    }
+    return 0;
 }

@@ -28,6 +28,10 @@ void rb_results_print_markdown(const rb_run *run, FILE *out);
 /* The paper's Table 2 layout for one variant, the paper's numbers beside ours. */
 int rb_paper_table_print(const rb_run *run, const char *variant, FILE *out);
 
+/* One record as JSON, and back (the .jsonl progress log of a sweep holds these). */
+cJSON *rb_record_to_json(const rb_record *r, const rb_config *cfg);
+int rb_record_from_json(const cJSON *o, rb_record *r);
+
 /* Write text to path through path.tmp + rename. 0 on success, message on stderr otherwise. */
 int rb_write_file_atomic(const char *path, const char *text, size_t len);
 
