@@ -41,7 +41,7 @@ GPU_TEST_SRC := $(wildcard tests/gpu/*.c)
 GPU_TEST_OBJ := $(GPU_TEST_SRC:%.c=$(BUILD)/%.o)
 HEADERS     := $(wildcard kernels/common/*.h harness/*.h tests/*.h)
 
-.PHONY: all help deps test test-gpu sweep clean kernels
+.PHONY: all help deps test test-gpu test-asan sweep profile-ncu clean kernels
 
 all: $(BUILD)/rotorbench
 
@@ -50,7 +50,9 @@ help:
 	@echo "make deps          install cJSON and gnuplot (Debian) if missing"
 	@echo "make test          CPU test suite (no GPU needed); also compiles every kernel"
 	@echo "make test-gpu      kernels vs the CPU reference on a GPU"
+	@echo "make test-asan     the CPU suite built with AddressSanitizer + UBSan"
 	@echo "make sweep         run CONFIG=$(CONFIG) on the GPU if present, else the CPU"
+	@echo "make profile-ncu   print (RUN=1: run) the ncu command for one kernel"
 
 deps:
 	@sh tests/deps.sh
@@ -83,6 +85,32 @@ test: $(BUILD)/test_cpu $(BUILD)/rotorbench
 
 test-gpu: $(BUILD)/test_gpu $(BUILD)/rotorbench
 	$(BUILD)/test_gpu
+
+# The CPU code with AddressSanitizer and UBSan; the kernels' host stubs are linked as built.
+ASAN       := $(BUILD)/asan
+ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+
+$(ASAN)/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(ASAN_FLAGS) -c $< -o $@
+
+$(ASAN)/test_cpu: $(TEST_OBJ:$(BUILD)/%=$(ASAN)/%) $(HARNESS_OBJ:$(BUILD)/%=$(ASAN)/%) $(KERNEL_OBJ)
+	$(CC) $(LDFLAGS) $(ASAN_FLAGS) $^ -o $@ $(LDLIBS)
+
+# protect_shadow_gap=0: the CUDA runtime maps memory where ASan's shadow gap would be.
+test-asan: $(ASAN)/test_cpu $(BUILD)/rotorbench
+	ASAN_OPTIONS=protect_shadow_gap=0:detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 $(ASAN)/test_cpu
+
+# ncu on the lent GPU: never let it lock clocks (--clock-control none). KERNEL picks the
+# NVTX range (method/variant); the run profiles every setting of CONFIG once (--profile).
+PROFILE_CONFIG ?= configs/smoke.json
+KERNEL ?= isoquant-fast/fast
+NCU_CMD = ncu --clock-control none --set full --nvtx --nvtx-include 'rotorbench@$(KERNEL)*' \
+          --launch-count 1 -o $(BUILD)/profile-$(subst /,-,$(KERNEL)) -f \
+          $(BUILD)/rotorbench run $(PROFILE_CONFIG) --backend gpu --profile
+profile-ncu: $(BUILD)/rotorbench
+	@echo "$(NCU_CMD)"
+	@$(if $(RUN),$(NCU_CMD),true)
 
 sweep: $(BUILD)/rotorbench
 	./run_sweep.sh $(CONFIG)
