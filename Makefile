@@ -41,7 +41,7 @@ GPU_TEST_SRC := $(wildcard tests/gpu/*.c)
 GPU_TEST_OBJ := $(GPU_TEST_SRC:%.c=$(BUILD)/%.o)
 HEADERS     := $(wildcard kernels/common/*.h harness/*.h tests/*.h)
 
-.PHONY: all help deps test test-gpu test-asan sweep profile-ncu clean kernels
+.PHONY: all help deps test test-gpu test-asan sweep profile-ncu fuzz plots regress clean kernels
 
 all: $(BUILD)/rotorbench
 
@@ -52,6 +52,9 @@ help:
 	@echo "make test-gpu      kernels vs the CPU reference on a GPU"
 	@echo "make test-asan     the CPU suite built with AddressSanitizer + UBSan"
 	@echo "make sweep         run CONFIG=$(CONFIG) on the GPU if present, else the CPU"
+	@echo "make regress       run configs/smoke.json, compare with results/baseline/ (BACKEND=cpu|gpu)"
+	@echo "make plots         PNGs from PLOT_CSV=$(PLOT_CSV) into $(PLOT_DIR)/"
+	@echo "make fuzz          the config loader under libFuzzer for FUZZ_TIME=$(FUZZ_TIME) s"
 	@echo "make profile-ncu   print (RUN=1: run) the ncu command for one kernel"
 
 deps:
@@ -111,6 +114,35 @@ NCU_CMD = ncu --clock-control none --set full --nvtx --nvtx-include 'rotorbench@
 profile-ncu: $(BUILD)/rotorbench
 	@echo "$(NCU_CMD)"
 	@$(if $(RUN),$(NCU_CMD),true)
+
+# libFuzzer on the config loader; new inputs go to build/fuzz-new, not the committed corpus.
+FUZZ_CC   ?= clang
+FUZZ_TIME ?= 60
+$(BUILD)/fuzz_config: harness/config.c tests/fuzz/fuzz_config.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	  -Ikernels/common -Iharness -I$(CUDA_HOME)/include $(CJSON_INC) \
+	  harness/config.c tests/fuzz/fuzz_config.c -o $@ $(CJSON_LIB) -lcjson -lm
+
+fuzz: $(BUILD)/fuzz_config
+	@mkdir -p $(BUILD)/fuzz-new
+	$(BUILD)/fuzz_config -max_total_time=$(FUZZ_TIME) -max_len=4096 $(BUILD)/fuzz-new tests/fuzz/corpus
+
+PLOT_CSV  ?= $(firstword $(wildcard results/paper18-gpu.csv results/paper18-cpu.csv))
+PLOT_DIR  ?= plots
+plots:
+	@test -n "$(PLOT_CSV)" || { echo "make plots: no results/paper18-*.csv: run make sweep or pass PLOT_CSV=..."; exit 2; }
+	plots/make_plots.sh $(PLOT_CSV) $(PLOT_DIR)
+
+# The regression gate: smoke config on BACKEND, compared with its committed baseline.
+BACKEND  ?= cpu
+# CPU wall-clock timings on a shared runner are not a gate: numerics only there.
+COMPARE_FLAGS ?= $(if $(filter cpu,$(BACKEND)),--mse-only)
+BASELINE ?= results/baseline/smoke-$(if $(filter gpu,$(BACKEND)),gpu-h100,cpu).json
+regress: $(BUILD)/rotorbench
+	@rm -rf $(BUILD)/regress && mkdir -p $(BUILD)/regress
+	$(BUILD)/rotorbench run configs/smoke.json --backend $(BACKEND) --out $(BUILD)/regress > $(BUILD)/regress/table.md
+	$(BUILD)/rotorbench compare $(BASELINE) $(BUILD)/regress/smoke-$(BACKEND).json $(COMPARE_FLAGS)
 
 sweep: $(BUILD)/rotorbench
 	./run_sweep.sh $(CONFIG)

@@ -11,6 +11,7 @@
 
 #include "backend.h"
 #include "codebook.h"
+#include "compare.h"
 #include "counts.h"
 #include "data.h"
 #include "results.h"
@@ -19,6 +20,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: rotorbench run CONFIG.json [--backend auto|cpu|gpu] [--out DIR] [--resume] [--profile]\n"
+            "       rotorbench compare BASE.json NEW.json [--time-tol 0.05]\n"
             "\n"
             "  run CONFIG    run the sweep the config describes (see README.md, Config format)\n"
             "  --backend B   auto (default): the GPU if one is usable, else the CPU\n"
@@ -27,6 +29,10 @@ static void usage(FILE *f)
             "                interrupted run of the same config, then write the full results\n"
             "  --profile     run each kernel a few times without timing loops, inside NVTX\n"
             "                ranges, for ncu/nsys (see make profile-ncu); writes no results\n"
+            "\n"
+            "  compare       match settings of two result files; exit 1 on a regression\n"
+            "                (MSE changed by > 1e-6 relative, or slower by > max(tol, 3 x noise)\n"
+            "                on the same device)\n"
             "\n"
             "Exit status: 0 done, 1 a run-time failure, 2 a bad argument or config.\n");
 }
@@ -329,6 +335,8 @@ int main(int argc, char **argv)
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    if (!strcmp(argv[1], "compare"))
+        return rb_compare_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "run") != 0)
         return bad_arg("unknown command", argv[1]);
     const char *config = NULL, *backend = "auto", *out = NULL;

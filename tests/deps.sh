@@ -1,10 +1,15 @@
 #!/bin/sh
-# Install what rotorbench needs from Debian when it is missing (cJSON, gnuplot); check the
+# Install what rotorbench needs from Debian when it is missing (cJSON, gnuplot, clang's
+# libFuzzer); check the
 # CUDA toolkit (nvcc, cuRAND, nvtx3). As root it installs; otherwise it prints the command.
 set -u
 missing=""
 [ -f /usr/include/cjson/cJSON.h ] || missing="$missing libcjson-dev"
 command -v gnuplot >/dev/null 2>&1 || missing="$missing gnuplot-nox"
+# clang with libFuzzer and the sanitizer runtimes: make fuzz, make test-asan
+command -v clang >/dev/null 2>&1 || missing="$missing clang"
+ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 ||
+    missing="$missing libclang-rt-dev"
 if [ -n "$missing" ]; then
     if [ "$(id -u)" = 0 ]; then
         echo "deps: installing$missing"

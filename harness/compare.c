@@ -1,0 +1,493 @@
+/* compare.c: `rotorbench compare BASE.json NEW.json [--time-tol 0.05]`, the regression gate
+ * (compare.h). MSEs are deterministic for a given config and backend, so any change beyond
+ * rounding (1e-6 relative) is a change in the arithmetic; timings are noisy, so a setting is
+ * SLOWER only when new/base exceeds 1 + max(tol, 3 x the larger relative noise of the two).
+ * Unlike NVBench's compare scripts this exits non-zero on a regression, which is what CI needs. */
+#include "compare.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_FILE_BYTES (256L << 20) /* a result file is kilobytes to a few megabytes */
+
+typedef struct {
+    const char *method, *variant, *dtype, *codebook, *clock; /* point into the parsed JSON */
+    double d, bits, N;
+    int has_mse;
+    double mse;
+    double median_us; /* NAN when absent, null or not positive */
+    double noise;     /* relative (0.05 = 5 %); 0 when absent */
+    int matched;
+    int dup;          /* a second record with the same key: ignored */
+} crec;
+
+typedef struct {
+    const char *path;
+    cJSON *root;
+    const char *backend; /* "?" when absent */
+    const char *git;
+    char device[512];    /* "" when unknown */
+    crec *recs;
+    int n;
+} cfile;
+
+/* ---- small helpers ----------------------------------------------------------------------- */
+
+static const cJSON *get(const cJSON *o, const char *k)
+{
+    return cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL;
+}
+
+static const char *str(const cJSON *o, const char *k)
+{
+    const cJSON *v = get(o, k);
+    return cJSON_IsString(v) && v->valuestring ? v->valuestring : NULL;
+}
+
+/* s for a Markdown table cell or one line of text: '|', '`' and control bytes become '?'. */
+static void cell(const char *s, char *out, size_t n)
+{
+    size_t o = 0;
+    for (; s && *s && o + 1 < n; s++) {
+        unsigned char c = (unsigned char)*s;
+        out[o++] = (c < 0x20 || c == 0x7f || c == '|' || c == '`') ? '?' : (char)c;
+    }
+    out[o] = '\0';
+}
+
+static int same_str(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static int same_key(const crec *a, const crec *b)
+{
+    return same_str(a->method, b->method) && same_str(a->variant, b->variant) && a->d == b->d &&
+           a->bits == b->bits && same_str(a->dtype, b->dtype) && a->N == b->N &&
+           same_str(a->codebook, b->codebook);
+}
+
+/* "isoquant-fast ref d128 b2 fp16 N8192" (+ the codebook when with_cb). */
+static void key_text(const crec *r, int with_cb, char *out, size_t n)
+{
+    char m[80], v[40], t[24], cb[40];
+    cell(r->method, m, sizeof m);
+    cell(r->variant, v, sizeof v);
+    cell(r->dtype, t, sizeof t);
+    cell(r->codebook ? r->codebook : "-", cb, sizeof cb);
+    snprintf(out, n, "%s %s d%.0f b%.0f %s N%.0f%s%s", m, v, r->d, r->bits, t, r->N,
+             with_cb ? " " : "", with_cb ? cb : "");
+}
+
+/* ---- loading ----------------------------------------------------------------------------- */
+
+static char *slurp(const char *path, size_t *len, FILE *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(err, "rotorbench compare: %s: cannot open: %s\n", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap + 1);
+    while (buf) {
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (n < cap)
+            break;
+        if (cap >= (size_t)MAX_FILE_BYTES) {
+            fprintf(err, "rotorbench compare: %s: larger than %ld MiB; not a result file\n", path,
+                    MAX_FILE_BYTES >> 20);
+            free(buf);
+            fclose(f);
+            return NULL;
+        }
+        cap *= 2;
+        char *nb = realloc(buf, cap + 1);
+        if (!nb)
+            free(buf);
+        buf = nb;
+    }
+    int rerr = ferror(f);
+    fclose(f);
+    if (!buf) {
+        fprintf(err, "rotorbench compare: %s: out of memory\n", path);
+        return NULL;
+    }
+    if (rerr) {
+        fprintf(err, "rotorbench compare: %s: read error\n", path);
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+/* The device a file's timings were taken on: the GPU name if the machine block has one, else
+ * host and CPU model for the CPU backend; "" when it cannot be told. */
+static void device_of(const cJSON *root, const char *backend, char *out, size_t n)
+{
+    const cJSON *m = get(root, "machine");
+    const char *name = str(m, "gpu_name");
+    if (!name)
+        name = str(m, "name");
+    if (!name)
+        name = str(m, "gpu");
+    if (!name)
+        name = str(get(m, "gpu"), "name");
+    out[0] = '\0';
+    if (name) {
+        snprintf(out, n, "%s", name);
+        return;
+    }
+    const char *host = str(m, "host"), *cpu = str(m, "cpu");
+    if (!strcmp(backend, "cpu") && (host || cpu))
+        snprintf(out, n, "%s / %s", host ? host : "?", cpu ? cpu : "?");
+}
+
+static int bad_record(const cfile *f, int i, const char *what, FILE *err)
+{
+    fprintf(err, "rotorbench compare: %s: records[%d]: %s\n", f->path, i, what);
+    return -1;
+}
+
+static int load(const char *path, cfile *f, FILE *err)
+{
+    memset(f, 0, sizeof *f);
+    f->path = path;
+    size_t len = 0;
+    char *text = slurp(path, &len, err);
+    if (!text)
+        return -1;
+    const char *end = NULL;
+    f->root = cJSON_ParseWithLengthOpts(text, len + 1, &end, 1);
+    if (!f->root) {
+        size_t off = end && end >= text && end <= text + len ? (size_t)(end - text) : len;
+        fprintf(err, "rotorbench compare: %s: not valid JSON near byte %zu\n", path, off);
+        free(text);
+        return -1;
+    }
+    free(text);
+    const cJSON *recs = get(f->root, "records");
+    if (!cJSON_IsArray(recs) || !recs->child) {
+        fprintf(err, "rotorbench compare: %s: no records (expected a rotorbench result file with "
+                     "a non-empty \"records\" array)\n", path);
+        return -1;
+    }
+    f->backend = str(f->root, "backend");
+    if (!f->backend)
+        f->backend = "?";
+    f->git = str(f->root, "git_revision");
+    device_of(f->root, f->backend, f->device, sizeof f->device);
+
+    int n = cJSON_GetArraySize(recs);
+    f->recs = calloc((size_t)n, sizeof *f->recs);
+    if (!f->recs) {
+        fprintf(err, "rotorbench compare: %s: out of memory\n", path);
+        return -1;
+    }
+    int i = 0;
+    for (const cJSON *o = recs->child; o; o = o->next, i++) {
+        crec *r = &f->recs[i];
+        if (!cJSON_IsObject(o))
+            return bad_record(f, i, "not an object", err);
+        r->method = str(o, "method");
+        r->variant = str(o, "variant");
+        r->dtype = str(o, "dtype");
+        r->codebook = str(o, "codebook");
+        if (!r->method || !r->variant || !r->dtype)
+            return bad_record(f, i, "needs the strings \"method\", \"variant\" and \"dtype\"", err);
+        const cJSON *d = get(o, "d"), *b = get(o, "bits"), *N = get(o, "N");
+        if (!cJSON_IsNumber(d) || !cJSON_IsNumber(b) || !cJSON_IsNumber(N))
+            return bad_record(f, i, "needs the numbers \"d\", \"bits\" and \"N\"", err);
+        r->d = d->valuedouble;
+        r->bits = b->valuedouble;
+        r->N = N->valuedouble;
+        const cJSON *mse = get(o, "mse");
+        if (cJSON_IsNumber(mse)) {
+            r->has_mse = 1;
+            r->mse = mse->valuedouble;
+        } else if (mse && !cJSON_IsNull(mse)) {
+            return bad_record(f, i, "\"mse\" is neither a number nor null", err);
+        }
+        const cJSON *t = get(o, "time");
+        const cJSON *med = get(t, "median_us"), *noise = get(t, "noise");
+        r->median_us = cJSON_IsNumber(med) && med->valuedouble > 0 && isfinite(med->valuedouble)
+                           ? med->valuedouble
+                           : NAN;
+        r->noise = cJSON_IsNumber(noise) && isfinite(noise->valuedouble) && noise->valuedouble > 0
+                       ? noise->valuedouble
+                       : 0;
+        r->clock = str(t, "clock");
+        for (int j = 0; j < i; j++)
+            if (!f->recs[j].dup && same_key(&f->recs[j], r)) {
+                char k[256];
+                key_text(r, 1, k, sizeof k);
+                fprintf(err, "rotorbench compare: %s: records[%d] repeats %s (records[%d]); "
+                             "using the first\n", path, i, k, j);
+                r->dup = 1;
+                break;
+            }
+    }
+    f->n = i;
+    return 0;
+}
+
+static void unload(cfile *f)
+{
+    cJSON_Delete(f->root);
+    free(f->recs);
+    f->root = NULL;
+    f->recs = NULL;
+}
+
+/* ---- comparing --------------------------------------------------------------------------- */
+
+static void fmt_num(double v, int has, const char *fmt, char *out, size_t n)
+{
+    if (!has)
+        snprintf(out, n, "null");
+    else if (!isfinite(v))
+        snprintf(out, n, isnan(v) ? "NaN" : "inf");
+    else
+        snprintf(out, n, fmt, v);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: rotorbench compare BASE.json NEW.json [--time-tol 0.05] [--mse-only]\n"
+            "\n"
+            "  Matches the records of two result files by (method, variant, d, bits, dtype, N,\n"
+            "  codebook) and prints a Markdown table. A setting fails when its MSE differs by more\n"
+            "  than 1e-6 relative, or (same backend and device only) when it got slower by more\n"
+            "  than max(time-tol, 3 x the larger relative noise of the two records).\n"
+            "\n"
+            "  --mse-only: compare MSEs only (a CPU-backend gate on a shared machine).\n"
+            "\n"
+            "Exit status: 0 no regression, 1 a regression, 2 a bad argument or file.\n");
+}
+
+int rb_compare_run(int argc, char **argv, FILE *out, FILE *err)
+{
+    const char *paths[2] = {NULL, NULL};
+    int npaths = 0;
+    double tol = 0.05;
+    int mse_only = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *val = NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(out);
+            return 0;
+        }
+        if (!strcmp(a, "--mse-only")) { /* e.g. CI on a shared machine: gate on numerics only */
+            mse_only = 1;
+            continue;
+        }
+        if (!strncmp(a, "--time-tol=", 11))
+            val = a + 11;
+        else if (!strcmp(a, "--time-tol")) {
+            if (i + 1 >= argc) {
+                fprintf(err, "rotorbench compare: missing value after --time-tol\n");
+                usage(err);
+                return 2;
+            }
+            val = argv[++i];
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(err, "rotorbench compare: unknown option: %s\n", a);
+            usage(err);
+            return 2;
+        } else if (npaths < 2) {
+            paths[npaths++] = a;
+            continue;
+        } else {
+            fprintf(err, "rotorbench compare: more than two files given: %s\n", a);
+            usage(err);
+            return 2;
+        }
+        char *end = NULL;
+        errno = 0;
+        tol = strtod(val, &end);
+        if (!*val || *end || errno || !isfinite(tol) || tol < 0 || tol > 100) {
+            fprintf(err, "rotorbench compare: --time-tol: expected a fraction such as 0.05, got "
+                         "'%s'\n", val);
+            return 2;
+        }
+    }
+    if (npaths != 2) {
+        fprintf(err, "rotorbench compare: needs BASE.json and NEW.json\n");
+        usage(err);
+        return 2;
+    }
+
+    cfile base, cur;
+    if (load(paths[0], &base, err)) {
+        unload(&base);
+        return 2;
+    }
+    if (load(paths[1], &cur, err)) {
+        unload(&base);
+        unload(&cur);
+        return 2;
+    }
+
+    /* Timings only on the same backend and device. */
+    int same_backend = !strcmp(base.backend, cur.backend);
+    int known = base.device[0] && cur.device[0];
+    int timed = !mse_only && same_backend && known && !strcmp(base.device, cur.device);
+
+    /* One codebook everywhere: say so once instead of in every row. */
+    const char *cb0 = base.recs[0].codebook;
+    int one_cb = 1;
+    for (int k = 0; k < 2; k++) {
+        const cfile *f = k ? &cur : &base;
+        for (int i = 0; i < f->n; i++)
+            one_cb &= same_str(f->recs[i].codebook, cb0);
+    }
+
+    char s1[600], s2[600], s3[600];
+    fprintf(out, "## rotorbench compare\n\n");
+    for (int k = 0; k < 2; k++) {
+        const cfile *f = k ? &cur : &base;
+        cell(f->path, s1, sizeof s1);
+        cell(f->backend, s2, sizeof s2);
+        cell(f->device[0] ? f->device : "unknown", s3, sizeof s3);
+        fprintf(out, "- %s %s: backend %s, device %s, git %s, %d records\n", k ? "new: " : "base:",
+                s1, s2, s3, f->git ? f->git : "?", f->n);
+    }
+    if (mse_only)
+        fprintf(out, "- timings not compared (--mse-only)\n");
+    else if (timed)
+        fprintf(out, "- timings compared (median): SLOWER when new/base > 1 + max(%.3g, 3 x noise), "
+                     "FASTER when base/new > 1 + the same\n", tol);
+    else if (!same_backend)
+        fprintf(out, "- different devices: timings not compared (backend %s vs %s)\n",
+                base.backend, cur.backend);
+    else if (!known)
+        fprintf(out, "- different devices: timings not compared (device unknown in %s)\n",
+                base.device[0] ? "NEW" : cur.device[0] ? "BASE" : "both files");
+    else
+        fprintf(out, "- different devices: timings not compared\n");
+    fprintf(out, "- MSE-CHANGED when |new - base| > %.0e x |base|, or null on one side only\n",
+            RB_COMPARE_MSE_RTOL);
+    if (one_cb) {
+        cell(cb0 ? cb0 : "(none)", s1, sizeof s1);
+        fprintf(out, "- codebook: %s\n", s1);
+    }
+    fprintf(out, "\n| key | base MSE | new MSE | rel diff | base µs | new µs | ratio | noise | "
+                 "verdict |\n");
+    fprintf(out, "|---|---:|---:|---:|---:|---:|---:|---:|---|\n");
+
+    int nsame = 0, nfaster = 0, nslower = 0, nmse = 0, ncompared = 0;
+    for (int i = 0; i < base.n; i++) {
+        crec *b = &base.recs[i];
+        if (b->dup)
+            continue;
+        crec *c = NULL;
+        for (int j = 0; j < cur.n && !c; j++)
+            if (!cur.recs[j].dup && !cur.recs[j].matched && same_key(b, &cur.recs[j]))
+                c = &cur.recs[j];
+        if (!c)
+            continue;
+        b->matched = c->matched = 1;
+        ncompared++;
+
+        /* MSE */
+        int mse_changed;
+        char rel[32];
+        if (b->has_mse != c->has_mse) {
+            mse_changed = 1;
+            snprintf(rel, sizeof rel, "null");
+        } else if (!b->has_mse) {
+            mse_changed = 0;
+            snprintf(rel, sizeof rel, "-");
+        } else {
+            double diff = c->mse - b->mse;
+            if (diff == 0) {
+                mse_changed = 0;
+                snprintf(rel, sizeof rel, "0");
+            } else if (b->mse == 0) {
+                mse_changed = 1;
+                snprintf(rel, sizeof rel, "inf");
+            } else {
+                double r = diff / fabs(b->mse);
+                mse_changed = !(fabs(r) <= RB_COMPARE_MSE_RTOL);
+                snprintf(rel, sizeof rel, "%+.1e", r);
+            }
+        }
+
+        /* time */
+        int slower = 0, faster = 0;
+        char ratio[32] = "-", noise[32] = "-", bt[32], ct[32];
+        snprintf(bt, sizeof bt, isnan(b->median_us) ? "-" : "%.2f", b->median_us);
+        snprintf(ct, sizeof ct, isnan(c->median_us) ? "-" : "%.2f", c->median_us);
+        if (timed && !isnan(b->median_us) && !isnan(c->median_us) &&
+            (!b->clock || !c->clock || !strcmp(b->clock, c->clock))) {
+            double q = c->median_us / b->median_us;
+            double nz = b->noise > c->noise ? b->noise : c->noise;
+            double thr = 3 * nz > tol ? 3 * nz : tol;
+            slower = q > 1 + thr;
+            faster = 1 / q > 1 + thr;
+            snprintf(ratio, sizeof ratio, "%.3f", q);
+            snprintf(noise, sizeof noise, "%.1f%%", 100 * nz);
+        }
+
+        char verdict[40];
+        if (mse_changed && slower)
+            snprintf(verdict, sizeof verdict, "**MSE-CHANGED, SLOWER**");
+        else if (mse_changed)
+            snprintf(verdict, sizeof verdict, "**MSE-CHANGED**");
+        else if (slower)
+            snprintf(verdict, sizeof verdict, "**SLOWER**");
+        else
+            snprintf(verdict, sizeof verdict, faster ? "FASTER" : "SAME");
+        nmse += mse_changed;
+        nslower += slower;
+        nfaster += !mse_changed && !slower && faster;
+        nsame += !mse_changed && !slower && !faster;
+
+        char key[256], bm[32], cm[32];
+        key_text(b, !one_cb, key, sizeof key);
+        fmt_num(b->mse, b->has_mse, "%.6e", bm, sizeof bm);
+        fmt_num(c->mse, c->has_mse, "%.6e", cm, sizeof cm);
+        fprintf(out, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", key, bm, cm, rel, bt, ct,
+                ratio, noise, verdict);
+    }
+    if (ncompared == 0)
+        fprintf(out, "| (no setting in both files) | | | | | | | | |\n");
+
+    int only[2] = {0, 0};
+    for (int k = 0; k < 2; k++) {
+        const cfile *f = k ? &cur : &base;
+        for (int i = 0; i < f->n; i++) {
+            const crec *r = &f->recs[i];
+            if (r->matched || r->dup)
+                continue;
+            if (only[k]++ == 0)
+                fprintf(out, "\nOnly in %s (not compared):\n\n", k ? "NEW" : "BASE");
+            char key[256];
+            key_text(r, !one_cb, key, sizeof key);
+            fprintf(out, "- %s\n", key);
+        }
+    }
+
+    int fail = nmse > 0 || nslower > 0;
+    fprintf(out, "\n%d compared: %d same, %d faster, %d slower, %d MSE changed; %d only in base, "
+                 "%d only in new%s. %s\n",
+            ncompared, nsame, nfaster, nslower, nmse, only[0], only[1],
+            timed ? "" : " (timings not compared)", fail ? "REGRESSION" : "OK");
+    unload(&base);
+    unload(&cur);
+    return fail ? 1 : 0;
+}
+
+int rb_compare_main(int argc, char **argv)
+{
+    int rc = rb_compare_run(argc, argv, stdout, stderr);
+    fflush(stdout);
+    return rc;
+}

@@ -1,0 +1,23 @@
+/* compare.h: the regression gate. `rotorbench compare BASE.json NEW.json [--time-tol 0.05]`
+ * matches the records of two result files by (method, variant, d, bits, dtype, N, codebook),
+ * prints a Markdown table and exits
+ *   0  nothing got worse,
+ *   1  an MSE changed (relative difference > 1e-6; null on one side only counts too) or a
+ *      setting got slower by more than max(time-tol, 3 x the larger relative noise of the two),
+ *   2  a bad argument or a bad file (missing, not JSON, no records).
+ * Timings are compared only when both files come from the same backend and the same device;
+ * otherwise only the MSEs are. Settings present in one file only are listed, not failed. */
+#ifndef RB_COMPARE_H
+#define RB_COMPARE_H
+
+#include <stdio.h>
+
+#define RB_COMPARE_MSE_RTOL 1e-6
+
+/* argv[0] = "compare". Prints to stdout / stderr. */
+int rb_compare_main(int argc, char **argv);
+
+/* The same, with the report written to out and messages to err (for tests). */
+int rb_compare_run(int argc, char **argv, FILE *out, FILE *err);
+
+#endif

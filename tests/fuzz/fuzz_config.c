@@ -1,0 +1,95 @@
+/* fuzz_config.c: libFuzzer target for the config parser (harness/config.c). rb_config_parse
+ * gets arbitrary bytes; it must never crash, leak or read out of bounds, and what it accepts
+ * must satisfy the invariants the rest of rotorbench relies on (abort() otherwise).
+ *
+ *   make build/fuzz_config      (clang, -fsanitize=fuzzer,address,undefined)
+ *   build/fuzz_config -max_total_time=60 tests/fuzz/corpus
+ * To keep new inputs out of the committed corpus, give a scratch directory first:
+ *   build/fuzz_config -max_total_time=60 /tmp/fuzz-new tests/fuzz/corpus
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+
+#define CHECK(c)   \
+    do {           \
+        if (!(c))  \
+            abort(); \
+    } while (0)
+
+static void check_list_long(const long *v, int n, long lo, long hi)
+{
+    CHECK(n >= 1 && n <= RB_MAX_LIST);
+    for (int i = 0; i < n; i++) {
+        CHECK(v[i] >= lo && v[i] <= hi);
+        for (int j = 0; j < i; j++)
+            CHECK(v[i] != v[j]);
+    }
+}
+
+static void check_list_int(const int *v, int n, int lo, int hi)
+{
+    CHECK(n >= 1 && n <= RB_MAX_LIST);
+    for (int i = 0; i < n; i++) {
+        CHECK(v[i] >= lo && v[i] <= hi);
+        for (int j = 0; j < i; j++)
+            CHECK(v[i] != v[j]);
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static rb_config cfg;
+    char err[512];
+    memset(&cfg, 0xA5, sizeof cfg); /* a failed parse must leave it exactly so */
+    memset(err, 'x', sizeof err);
+    int rc = rb_config_parse("fuzz.json", (const char *)data, size, &cfg, err, sizeof err);
+
+    /* Either way the message is a terminated single line. */
+    CHECK(memchr(err, '\0', sizeof err) != NULL);
+    CHECK(!strchr(err, '\n') && !strchr(err, '\r'));
+    if (rc != 0) {
+        CHECK(rc == -1);
+        CHECK(strncmp(err, "fuzz.json: ", 11) == 0);
+        const unsigned char *p = (const unsigned char *)&cfg;
+        for (size_t i = 0; i < sizeof cfg; i++)
+            CHECK(p[i] == 0xA5);
+        return 0;
+    }
+
+    /* Accepted: every field in range, lists distinct, names safe for file paths. */
+    size_t nl = strnlen(cfg.name, sizeof cfg.name);
+    CHECK(nl >= 1 && nl < sizeof cfg.name);
+    CHECK(strspn(cfg.name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == nl);
+    CHECK(strcmp(cfg.name, ".") != 0 && strcmp(cfg.name, "..") != 0);
+    CHECK(cfg.seed <= 9007199254740992ull);
+    check_list_long(cfg.N, cfg.nN, 1, 268435456L);
+    check_list_int(cfg.dims, cfg.ndims, 2, 4096);
+    check_list_int(cfg.bits, cfg.nbits, 1, 8);
+    CHECK(cfg.ndtypes >= 1 && cfg.ndtypes <= 2);
+    for (int i = 0; i < cfg.ndtypes; i++)
+        CHECK(cfg.dtypes[i] == RB_FP16 || cfg.dtypes[i] == RB_FP32);
+    if (cfg.ndtypes == 2)
+        CHECK(cfg.dtypes[0] != cfg.dtypes[1]);
+    CHECK(cfg.nmethods >= 1 && cfg.nmethods <= RB_NUM_METHODS);
+    int wht = 0;
+    for (int i = 0; i < cfg.nmethods; i++) {
+        CHECK((int)cfg.methods[i] >= 0 && (int)cfg.methods[i] < RB_NUM_METHODS);
+        CHECK(strcmp(rb_method_name(cfg.methods[i]), "unknown") != 0);
+        for (int j = 0; j < i; j++)
+            CHECK(cfg.methods[i] != cfg.methods[j]);
+        wht |= cfg.methods[i] == RB_TQ_WHT;
+    }
+    if (wht) /* the Walsh-Hadamard transform needs a power-of-two length */
+        for (int i = 0; i < cfg.ndims; i++)
+            CHECK((cfg.dims[i] & (cfg.dims[i] - 1)) == 0);
+    CHECK(cfg.codebook == RB_CODEBOOK_GAUSSIAN || cfg.codebook == RB_CODEBOOK_BETA);
+    CHECK(cfg.distribution == RB_DIST_SPHERE);
+    CHECK((int)cfg.baseline >= 0 && (int)cfg.baseline < RB_NUM_METHODS);
+    size_t ol = strnlen(cfg.output_dir, sizeof cfg.output_dir);
+    CHECK(ol >= 1 && ol < sizeof cfg.output_dir);
+    CHECK(strnlen(cfg.path, sizeof cfg.path) < sizeof cfg.path);
+    return 0;
+}

@@ -1,0 +1,221 @@
+/* test_compare.c: the regression gate (harness/compare.c). Small result files are written to a
+ * temporary directory and compared; the exit status says 0 no regression, 1 regression, 2 a bad
+ * file, and the report names what it found. */
+#include "check.h"
+#include "compare.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char tmpdir[64];
+static char made[64][256]; /* files written, removed at exit with the directory */
+static int nmade;
+
+static void cleanup(void)
+{
+    for (int i = 0; i < nmade; i++)
+        remove(made[i]);
+    if (strcmp(tmpdir, "/tmp") != 0)
+        rmdir(tmpdir);
+}
+
+static const char *dir(void)
+{
+    if (!tmpdir[0]) {
+        snprintf(tmpdir, sizeof tmpdir, "/tmp/rb_compare_XXXXXX");
+        if (!mkdtemp(tmpdir))
+            snprintf(tmpdir, sizeof tmpdir, "/tmp");
+        atexit(cleanup);
+    }
+    return tmpdir;
+}
+
+static FILE *create(const char *path)
+{
+    if (nmade < 64)
+        snprintf(made[nmade++], sizeof made[0], "%s", path);
+    return fopen(path, "w");
+}
+
+/* One record as JSON text; mse NULL writes null. */
+static char *rec(char *buf, size_t n, const char *method, int d, int bits, const char *mse,
+                 double median_us, double noise)
+{
+    snprintf(buf, n,
+             "{\"method\": \"%s\", \"variant\": \"fast\", \"d\": %d, \"bits\": %d, "
+             "\"dtype\": \"fp16\", \"N\": 8192, \"codebook\": \"gaussian\", \"mse\": %s, "
+             "\"time\": {\"clock\": \"cuda-events\", \"median_us\": %.17g, \"noise\": %.17g}}",
+             method, d, bits, mse ? mse : "null", median_us, noise);
+    return buf;
+}
+
+/* A result file: backend "gpu" on `gpu`, with up to three records (NULL ends the list). */
+static const char *write_result(const char *name, const char *gpu, const char *r1, const char *r2,
+                                const char *r3)
+{
+    static char paths[8][256];
+    static int next;
+    char *path = paths[next++ % 8];
+    snprintf(path, 256, "%s/%s.json", dir(), name);
+    FILE *f = create(path);
+    if (!f)
+        return path;
+    fprintf(f, "{\"tool\": \"rotorbench\", \"backend\": \"gpu\", \"machine\": {\"gpu_name\": \"%s\"}, "
+               "\"records\": [", gpu);
+    const char *r[3] = {r1, r2, r3};
+    for (int i = 0, k = 0; i < 3; i++)
+        if (r[i])
+            fprintf(f, "%s%s", k++ ? ", " : "", r[i]);
+    fprintf(f, "]}\n");
+    fclose(f);
+    return path;
+}
+
+static char report[1 << 16];
+
+/* rb_compare_run on (base, new[, "--time-tol", tol]); the report lands in `report`. */
+static int compare(const char *base, const char *cur, const char *tol)
+{
+    char *argv[] = {"compare", (char *)base, (char *)cur, "--time-tol", (char *)tol, NULL};
+    int argc = tol ? 5 : 3;
+    FILE *out = tmpfile(), *err = tmpfile();
+    if (!out || !err)
+        return -1;
+    int rc = rb_compare_run(argc, argv, out, err);
+    rewind(out);
+    size_t n = fread(report, 1, sizeof report - 1, out);
+    report[n] = '\0';
+    fclose(out);
+    fclose(err);
+    return rc;
+}
+
+#define H100 "NVIDIA H100 80GB HBM3"
+
+TEST(compare_identical)
+{
+    char a[512], b[512];
+    const char *p = write_result("same", H100, rec(a, sizeof a, "rotorquant", 128, 2, "1e-3", 30, 0.01),
+                                 rec(b, sizeof b, "isoquant-fast", 128, 2, "9e-4", 8, 0.01), NULL);
+    int rc = compare(p, p, NULL);
+    CHECK(rc == 0, "rc %d\n%s", rc, report);
+    CHECK(strstr(report, "| SAME |") != NULL, "no SAME row:\n%s", report);
+    CHECK(strstr(report, "2 compared: 2 same") != NULL, "summary:\n%s", report);
+}
+
+TEST(compare_mse_changed)
+{
+    char a[512], b[512];
+    const char *p = write_result("mse_base", H100, rec(a, sizeof a, "rotorquant", 128, 2, "1e-3", 30, 0.01), NULL, NULL);
+    const char *q = write_result("mse_new", H100, rec(b, sizeof b, "rotorquant", 128, 2, "1.00001e-3", 30, 0.01), NULL, NULL);
+    int rc = compare(p, q, NULL);
+    CHECK(rc == 1, "1e-5 relative MSE change: rc %d\n%s", rc, report);
+    CHECK(strstr(report, "MSE-CHANGED") != NULL, "no MSE-CHANGED:\n%s", report);
+    /* within 1e-6: rounding, not a change */
+    q = write_result("mse_tiny", H100, rec(b, sizeof b, "rotorquant", 128, 2, "1.0000001e-3", 30, 0.01), NULL, NULL);
+    rc = compare(p, q, NULL);
+    CHECK(rc == 0, "1e-7 relative MSE change: rc %d\n%s", rc, report);
+    /* null on one side only is a change; null on both is not */
+    q = write_result("mse_null", H100, rec(b, sizeof b, "rotorquant", 128, 2, NULL, 30, 0.01), NULL, NULL);
+    rc = compare(p, q, NULL);
+    CHECK(rc == 1, "number -> null: rc %d\n%s", rc, report);
+    rc = compare(q, p, NULL);
+    CHECK(rc == 1, "null -> number: rc %d\n%s", rc, report);
+    rc = compare(q, q, NULL);
+    CHECK(rc == 0, "null -> null: rc %d\n%s", rc, report);
+}
+
+TEST(compare_slower)
+{
+    char a[512], b[512];
+    const char *p = write_result("slow_base", H100, rec(a, sizeof a, "isoquant-fast", 256, 3, "5e-4", 10, 0.01), NULL, NULL);
+    const char *q = write_result("slow_new", H100, rec(b, sizeof b, "isoquant-fast", 256, 3, "5e-4", 12, 0.01), NULL, NULL);
+    int rc = compare(p, q, NULL);
+    CHECK(rc == 1, "20%% slower, 1%% noise: rc %d\n%s", rc, report);
+    CHECK(strstr(report, "SLOWER") != NULL, "no SLOWER:\n%s", report);
+    /* a looser tolerance lets it through */
+    rc = compare(p, q, "0.25");
+    CHECK(rc == 0, "20%% slower, --time-tol 0.25: rc %d\n%s", rc, report);
+}
+
+TEST(compare_slower_within_noise)
+{
+    char a[512], b[512];
+    /* noise 10 % on the new side: the threshold is 3 x 10 % = 30 % */
+    const char *p = write_result("noisy_base", H100, rec(a, sizeof a, "isoquant-fast", 256, 3, "5e-4", 10, 0.02), NULL, NULL);
+    const char *q = write_result("noisy_new", H100, rec(b, sizeof b, "isoquant-fast", 256, 3, "5e-4", 12, 0.10), NULL, NULL);
+    int rc = compare(p, q, NULL);
+    CHECK(rc == 0, "20%% slower, 10%% noise: rc %d\n%s", rc, report);
+    CHECK(strstr(report, "| SAME |") != NULL, "not SAME:\n%s", report);
+    CHECK(strstr(report, "10.0%") != NULL, "noise column lacks the larger noise:\n%s", report);
+}
+
+TEST(compare_faster)
+{
+    char a[512], b[512];
+    const char *p = write_result("fast_base", H100, rec(a, sizeof a, "planarquant", 512, 4, "2e-5", 20, 0.01), NULL, NULL);
+    const char *q = write_result("fast_new", H100, rec(b, sizeof b, "planarquant", 512, 4, "2e-5", 10, 0.01), NULL, NULL);
+    int rc = compare(p, q, NULL);
+    CHECK(rc == 0, "2x faster: rc %d\n%s", rc, report);
+    CHECK(strstr(report, "FASTER") != NULL, "no FASTER:\n%s", report);
+}
+
+TEST(compare_different_devices)
+{
+    char a[512], b[512];
+    const char *p = write_result("dev_base", H100, rec(a, sizeof a, "rotorquant", 128, 2, "1e-3", 10, 0.01), NULL, NULL);
+    const char *q = write_result("dev_new", "NVIDIA H200", rec(b, sizeof b, "rotorquant", 128, 2, "1e-3", 20, 0.01), NULL, NULL);
+    int rc = compare(p, q, NULL);
+    CHECK(rc == 0, "slower on another device: rc %d\n%s", rc, report);
+    CHECK(strstr(report, "different devices: timings not compared") != NULL, "no note:\n%s", report);
+    q = write_result("dev_new_mse", "NVIDIA H200", rec(b, sizeof b, "rotorquant", 128, 2, "1.1e-3", 20, 0.01), NULL, NULL);
+    rc = compare(p, q, NULL);
+    CHECK(rc == 1, "MSE change on another device: rc %d\n%s", rc, report);
+}
+
+TEST(compare_one_sided)
+{
+    char a[512], b[512], c[512];
+    const char *p = write_result("one_base", H100, rec(a, sizeof a, "rotorquant", 128, 2, "1e-3", 10, 0.01),
+                                 rec(b, sizeof b, "isoquant-full", 128, 2, "9e-4", 5, 0.01), NULL);
+    const char *q = write_result("one_new", H100, rec(a, sizeof a, "rotorquant", 128, 2, "1e-3", 10, 0.01),
+                                 rec(c, sizeof c, "planarquant", 128, 2, "9.1e-4", 4, 0.01), NULL);
+    int rc = compare(p, q, NULL);
+    CHECK(rc == 0, "one-sided settings: rc %d\n%s", rc, report);
+    CHECK(strstr(report, "Only in BASE") && strstr(report, "- isoquant-full fast d128 b2 fp16 N8192"),
+          "base-only setting not listed:\n%s", report);
+    CHECK(strstr(report, "Only in NEW") && strstr(report, "- planarquant fast d128 b2 fp16 N8192"),
+          "new-only setting not listed:\n%s", report);
+}
+
+TEST(compare_bad_files)
+{
+    char a[512], path[256];
+    const char *good = write_result("bad_good", H100, rec(a, sizeof a, "rotorquant", 128, 2, "1e-3", 10, 0.01), NULL, NULL);
+    snprintf(path, sizeof path, "%s/missing.json", dir());
+    CHECK(compare(path, good, NULL) == 2, "missing base file");
+    CHECK(compare(good, path, NULL) == 2, "missing new file");
+    static const char *const bad[] = {"not json at all", "{\"records\": [1, 2", "[]",
+                                      "{\"records\": []}", "{\"backend\": \"gpu\"}",
+                                      "{\"records\": [{\"method\": \"x\"}]}", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(path, sizeof path, "%s/bad%zu.json", dir(), i);
+        FILE *f = create(path);
+        if (f) {
+            fputs(bad[i], f);
+            fclose(f);
+        }
+        int rc = compare(good, path, NULL);
+        CHECK(rc == 2, "bad file '%s': rc %d", bad[i], rc);
+    }
+    CHECK(compare(good, good, "-1") == 2, "negative --time-tol");
+    CHECK(compare(good, good, "abc") == 2, "--time-tol abc");
+    char *argv[] = {"compare", (char *)good, NULL};
+    FILE *out = tmpfile(), *err = tmpfile();
+    CHECK(rb_compare_run(2, argv, out, err) == 2, "one file only");
+    if (out)
+        fclose(out);
+    if (err)
+        fclose(err);
+}
