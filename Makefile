@@ -24,7 +24,7 @@ GIT_DIRTY  := $(shell test -n "$$(git status --porcelain --untracked-files=no 2>
 CC         ?= gcc
 CFLAGS     ?= -O2 -g
 CFLAGS     += -std=c11 -Wall -Wextra -Wno-unused-function -fopenmp -D_GNU_SOURCE \
-              -Ikernels/common -Iharness -I$(CUDA_HOME)/include $(CJSON_INC) \
+              -Ikernels/common -Ikernels -Iharness -I$(CUDA_HOME)/include $(CJSON_INC) \
               -DRB_GIT_REV=\"$(GIT_REV)\" -DRB_GIT_DIRTY=$(GIT_DIRTY)
 NVCCFLAGS  ?= -O3 -lineinfo
 NVCCFLAGS  += -std=c++17 $(NVCC_ARCH) -Ikernels/common -Iharness -Xcompiler -Wall

@@ -1,6 +1,9 @@
 /* data.h: inputs and rotation parameters from the config's seed, with cuRAND's Philox4_32_10
- * host generator, so the GPU backend (device generator, same seed and order) gets the very
- * same numbers. */
+ * host generator. The GPU backend draws the same normals with the host generator and
+ * normalizes them on the device, so both backends see bit-identical inputs: cuRAND's device
+ * generator produces the same Philox stream but its normal transform differs from the host's
+ * in the last bits (measured on an H100: 107,884 of 128,000 values at d = 128, N = 1000).
+ * RB_GPU_DEVICE_RNG=1 makes the GPU draw on the device anyway (faster for huge N). */
 #ifndef RB_DATA_H
 #define RB_DATA_H
 
