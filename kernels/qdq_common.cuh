@@ -1,0 +1,561 @@
+/* qdq_common.cuh: what every fused quantize -> dequantize kernel shares.
+ *
+ *  - fp32 / fp16 I/O (16-byte vector loads and stores, scalar fallbacks), math always in fp32;
+ *  - warp / group / block reductions;
+ *  - the scalar quantizer in its two forms: `fast` counts the boundaries y exceeds
+ *    (rb_sq_index on boundaries held in registers for 2..4 bits; a branch-free binary search
+ *    over shared-memory boundaries for other widths, which returns the same count), `paper`
+ *    takes the nearest centroid by linear search (argmin |y - c_k|, first minimum wins);
+ *  - launch helpers (SM count and occupancy, queried once and cached);
+ *  - the shared skeletons of the block methods (identity, rotor, iso-full, iso-fast, planar):
+ *      paper:  one thread block per vector, one thread per rotation block, codebook in shared
+ *              memory, linear nearest-centroid search (the IsoQuant paper's launch structure);
+ *      fast:   a group of G <= 32 lanes per vector, 256 / G vectors per thread block, a grid
+ *              sized to the SM count striding over rows; each lane owns a fixed set of columns,
+ *              so its rotation parameters and the codebook boundaries live in registers for the
+ *              whole kernel. Methods whose block divides a 16-byte vector (1, 2, 4) work in
+ *              registers; RotorQuant's 3-blocks are staged through shared memory (vector loads
+ *              into shared memory, a lane per 3-block, vector stores back). Shapes without a
+ *              compiled specialization take the staged path with run-time d (parameters read
+ *              through the read-only cache), never a wrong answer.
+ * Every kernel reads x once and writes x-hat once, and applies the same per-block functions as
+ * the CPU reference (the headers in kernels/common) in the same order. */
+#ifndef RB_QDQ_COMMON_CUH
+#define RB_QDQ_COMMON_CUH
+
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+#include <stdint.h>
+
+#include "rb_kernels.h"
+#include "fp16.h"
+#include "qdq.h"
+
+#define RBK_THREADS 256   /* threads per block of the fast kernels */
+#define RBK_MAX_CENT 256  /* 2^8 centroids */
+
+/* ---- per-method launchers (one .cu file each), dispatched by launch.cu ------------------- */
+typedef cudaError_t (*rbk_launcher)(const rb_qdq_params *p, int variant, int dtype, const void *x,
+                                    void *xh, long N, cudaStream_t stream);
+cudaError_t rbk_launch_identity(const rb_qdq_params *, int, int, const void *, void *, long, cudaStream_t);
+cudaError_t rbk_launch_tq_wht(const rb_qdq_params *, int, int, const void *, void *, long, cudaStream_t);
+cudaError_t rbk_launch_tq_dense(const rb_qdq_params *, int, int, const void *, void *, long, cudaStream_t);
+cudaError_t rbk_launch_rotor(const rb_qdq_params *, int, int, const void *, void *, long, cudaStream_t);
+cudaError_t rbk_launch_iso_full(const rb_qdq_params *, int, int, const void *, void *, long, cudaStream_t);
+cudaError_t rbk_launch_iso_fast(const rb_qdq_params *, int, int, const void *, void *, long, cudaStream_t);
+cudaError_t rbk_launch_planar(const rb_qdq_params *, int, int, const void *, void *, long, cudaStream_t);
+
+/* SM count of the current device, queried once per device (launch.cu). */
+int rbk_num_sms(void);
+
+/* ---- I/O ---------------------------------------------------------------------------------- */
+template <typename T> struct RbIO;
+
+template <> struct RbIO<float> {
+    static constexpr int VW = 4; /* elements per 16 bytes */
+    static __device__ __forceinline__ void load(const float *p, float *f)
+    {
+        float4 q = __ldg(reinterpret_cast<const float4 *>(p));
+        f[0] = q.x; f[1] = q.y; f[2] = q.z; f[3] = q.w;
+    }
+    static __device__ __forceinline__ void store(float *p, const float *f)
+    {
+        *reinterpret_cast<float4 *>(p) = make_float4(f[0], f[1], f[2], f[3]);
+    }
+    static __device__ __forceinline__ float ld1(const float *p) { return __ldg(p); }
+    static __device__ __forceinline__ void st1(float *p, float f) { *p = f; }
+};
+
+template <> struct RbIO<__half> {
+    static constexpr int VW = 8;
+    static __device__ __forceinline__ void load(const __half *p, float *f)
+    {
+        uint4 q = __ldg(reinterpret_cast<const uint4 *>(p));
+        const uint32_t w[4] = {q.x, q.y, q.z, q.w};
+#pragma unroll
+        for (int k = 0; k < 4; k++) {
+            __half2 h = *reinterpret_cast<const __half2 *>(&w[k]);
+            float2 t = __half22float2(h);
+            f[2 * k] = t.x; f[2 * k + 1] = t.y;
+        }
+    }
+    static __device__ __forceinline__ void store(__half *p, const float *f)
+    {
+        uint32_t w[4];
+#pragma unroll
+        for (int k = 0; k < 4; k++) {
+            __half2 h = __floats2half2_rn(f[2 * k], f[2 * k + 1]); /* round to nearest even */
+            w[k] = *reinterpret_cast<uint32_t *>(&h);
+        }
+        *reinterpret_cast<uint4 *>(p) = make_uint4(w[0], w[1], w[2], w[3]);
+    }
+    static __device__ __forceinline__ float ld1(const __half *p) { return __half2float(p[0]); }
+    static __device__ __forceinline__ void st1(__half *p, float f) { *p = __float2half_rn(f); }
+};
+
+static __device__ __forceinline__ float rbk_nan() { return __uint_as_float(0x7fc00000u); }
+
+static inline bool rbk_aligned16(const void *p) { return ((uintptr_t)p & 15u) == 0; }
+
+/* ---- reductions --------------------------------------------------------------------------- */
+/* Lanes of one group of G (a power of two <= 32) lanes: G consecutive lanes of a warp. */
+template <int G> static __device__ __forceinline__ unsigned rbk_group_mask()
+{
+    if constexpr (G >= 32)
+        return 0xffffffffu;
+    unsigned lane = threadIdx.x & 31u;
+    return ((1u << (G & 31)) - 1u) << (lane & ~(unsigned)(G - 1));
+}
+
+template <int G> static __device__ __forceinline__ float rbk_group_sum(float v, unsigned mask)
+{
+#pragma unroll
+    for (int o = G / 2; o > 0; o >>= 1)
+        v += __shfl_xor_sync(mask, v, o);
+    return v;
+}
+
+/* Sum over the thread block; every thread gets the total. s_red holds 33 floats. */
+static __device__ __forceinline__ float rbk_block_sum(float v, float *s_red)
+{
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = (blockDim.x + 31) >> 5;
+    v = rbk_group_sum<32>(v, 0xffffffffu);
+    if (lane == 0)
+        s_red[warp] = v;
+    __syncthreads();
+    if (warp == 0) {
+        float t = lane < nw ? s_red[lane] : 0.0f;
+        t = rbk_group_sum<32>(t, 0xffffffffu);
+        if (lane == 0)
+            s_red[32] = t;
+    }
+    __syncthreads();
+    return s_red[32];
+}
+
+/* ---- scalar quantizer ---------------------------------------------------------------------- */
+/* Branch-free binary search for rb_sq_index's count (boundaries ascending, nbounds = 2^b - 1):
+ * the predicate y > bounds[k] holds on a prefix, so the search finds the same count in b steps. */
+static __device__ __forceinline__ int rbk_sq_index_bsearch(float y, const float *bounds, int nbounds)
+{
+    int idx = 0;
+    for (int step = (nbounds + 1) >> 1; step > 0; step >>= 1)
+        idx += (y > bounds[idx + step - 1]) ? step : 0;
+    return idx;
+}
+
+/* fast: NB > 0 boundaries in registers (rb_sq_index unrolled), NB == 0 shared memory. */
+template <int NB> struct RbQuant {
+    float b[NB > 0 ? NB : 1];
+    __device__ __forceinline__ void init(const float *bounds)
+    {
+#pragma unroll
+        for (int k = 0; k < NB; k++)
+            b[k] = __ldg(bounds + k);
+    }
+    __device__ __forceinline__ float operator()(float y, const float *s_c, const float *s_b, int nbounds) const
+    {
+        if constexpr (NB > 0)
+            return s_c[rb_sq_index(y, b, NB)];
+        else
+            return s_c[rbk_sq_index_bsearch(y, s_b, nbounds)];
+    }
+};
+
+/* paper: nearest centroid by linear search, first minimum wins. */
+static __device__ __forceinline__ float rbk_nearest_centroid(float y, const float *s_c, int ncent)
+{
+    int best = 0;
+    float bd = fabsf(y - s_c[0]);
+    for (int k = 1; k < ncent; k++) {
+        float dk = fabsf(y - s_c[k]);
+        if (dk < bd) {
+            bd = dk;
+            best = k;
+        }
+    }
+    return s_c[best];
+}
+
+/* Codebook into shared memory (centroids always; boundaries when with_bounds). No barrier. */
+static __device__ __forceinline__ void rbk_load_codebook(const float *cents, const float *bounds, int nbounds,
+                                                         float *s_c, float *s_b, bool with_bounds)
+{
+    for (int k = threadIdx.x; k <= nbounds; k += blockDim.x) {
+        s_c[k] = __ldg(cents + k);
+        if (with_bounds && k < nbounds)
+            s_b[k] = __ldg(bounds + k);
+    }
+}
+
+/* Bits -> the compile-time boundary count of the register fast paths (0: generic). */
+static inline int rbk_nb_of_bits(int bits) { return bits == 2 ? 3 : bits == 3 ? 7 : bits == 4 ? 15 : 0; }
+
+/* ---- launch helpers ------------------------------------------------------------------------ */
+/* Grid for a grid-stride kernel: enough resident blocks to fill every SM (occupancy queried
+ * once per kernel instantiation, cached in the caller's static), no more than the work needs. */
+template <typename K>
+static inline int rbk_occupancy(K kernel, int threads, size_t smem)
+{
+    int occ = 0;
+    if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&occ, kernel, threads, smem) != cudaSuccess || occ < 1)
+        occ = 1;
+    return occ;
+}
+
+static inline unsigned rbk_grid(int occ, long work_blocks)
+{
+    long g = (long)occ * rbk_num_sms();
+    if (g > work_blocks)
+        g = work_blocks;
+    if (g < 1)
+        g = 1;
+    return (unsigned)g;
+}
+
+static inline int rbk_round32(int n) { return (n + 31) & ~31; }
+
+/* ---- block methods: traits ---------------------------------------------------------------- */
+/* A method trait M has K (block size), P (parameters per block) and
+ *   static __device__ void fwd(const float *prm, float *v), inv(...)
+ * calling the block functions of kernels/common. prm points at block b's parameters
+ * (rot + P * b), the layout rb_block_fwd uses. */
+
+struct RbArgs {
+    const float *rot, *bounds, *cents;
+    int d, nbounds;
+};
+
+/* ---- block methods: paper variant ---------------------------------------------------------- */
+/* One thread block per vector, one thread per rotation block (threads loop when there are more
+ * than 1024 blocks), parameters read from global memory, codebook in shared memory, linear
+ * nearest-centroid search. The row is kept in shared memory between the norm and the rotation. */
+template <typename T, class M>
+__global__ void rbk_block_paper(RbArgs a, const T *__restrict__ x, T *__restrict__ xh)
+{
+    constexpr int K = M::K;
+    extern __shared__ float smem[];
+    const int d = a.d, g = (d + K - 1) / K, ncent = a.nbounds + 1;
+    float *s_c = smem, *s_red = smem + RBK_MAX_CENT, *s_x = s_red + 33;
+    const long row = blockIdx.x;
+    const T *xr = x + row * d;
+    T *or_ = xh + row * d;
+
+    rbk_load_codebook(a.cents, a.bounds, a.nbounds, s_c, nullptr, false);
+    float ss = 0.0f;
+    for (int b = threadIdx.x; b < g; b += blockDim.x)
+#pragma unroll
+        for (int t = 0; t < K; t++) {
+            int j = b * K + t;
+            float f = j < d ? RbIO<T>::ld1(xr + j) : 0.0f;
+            s_x[j] = f;
+            ss += f * f;
+        }
+    const float rho = sqrtf(rbk_block_sum(ss, s_red)); /* its barriers also cover s_c */
+    if (!rb_row_is_finite(rho)) {
+        for (int j = threadIdx.x; j < d; j += blockDim.x)
+            RbIO<T>::st1(or_ + j, rbk_nan());
+        return;
+    }
+    const float inv = rb_inv_norm(rho);
+    for (int b = threadIdx.x; b < g; b += blockDim.x) {
+        float v[K];
+#pragma unroll
+        for (int t = 0; t < K; t++) {
+            int j = b * K + t;
+            v[t] = j < d ? s_x[j] * inv : 0.0f;
+        }
+        const float *prm = a.rot + M::P * b;
+        M::fwd(prm, v);
+#pragma unroll
+        for (int t = 0; t < K; t++)
+            v[t] = rbk_nearest_centroid(v[t], s_c, ncent);
+        M::inv(prm, v);
+#pragma unroll
+        for (int t = 0; t < K; t++) {
+            int j = b * K + t;
+            if (j < d)
+                RbIO<T>::st1(or_ + j, rho * v[t]);
+        }
+    }
+}
+
+template <typename T, class M>
+static cudaError_t rbk_block_paper_launch(const RbArgs &a, const T *x, T *xh, long N, cudaStream_t st)
+{
+    const int g = (a.d + M::K - 1) / M::K;
+    const int threads = rbk_round32(g < 1024 ? g : 1024);
+    const size_t smem = sizeof(float) * (RBK_MAX_CENT + 33 + (size_t)g * M::K);
+    rbk_block_paper<T, M><<<(unsigned)N, threads, smem, st>>>(a, x, xh);
+    return cudaGetLastError();
+}
+
+/* ---- block methods: fast variant, register path (K divides a 16-byte vector) -------------- */
+/* G lanes per vector, NV 16-byte vectors per lane, D = G * NV * VW. Lane l holds vectors
+ * l, l + G, ... (coalesced); each vector holds VW / K whole rotation blocks, whose parameters the
+ * lane keeps in registers for every row it processes. */
+template <typename T, class M, int NB, int G, int NV>
+__global__ void __launch_bounds__(RBK_THREADS, 1)
+rbk_block_fast_reg(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
+{
+    constexpr int VW = RbIO<T>::VW, K = M::K, P = M::P, BPV = VW / K, D = G * NV * VW;
+    constexpr int GPB = RBK_THREADS / G; /* vectors (rows) per thread block */
+    static_assert(VW % K == 0, "register path needs K | VW");
+    __shared__ float s_c[RBK_MAX_CENT], s_b[RBK_MAX_CENT];
+
+    rbk_load_codebook(a.cents, a.bounds, a.nbounds, s_c, s_b, NB == 0);
+    RbQuant<NB> q;
+    q.init(a.bounds);
+    const int gl = threadIdx.x % G, grp = threadIdx.x / G;
+    const unsigned mask = rbk_group_mask<G>();
+
+    float prm[NV][BPV][P > 0 ? P : 1];
+#pragma unroll
+    for (int i = 0; i < NV; i++)
+#pragma unroll
+        for (int c = 0; c < BPV; c++)
+#pragma unroll
+            for (int t = 0; t < P; t++)
+                prm[i][c][t] = __ldg(a.rot + (long)P * (((i * G + gl) * VW) / K + c) + t);
+    __syncthreads();
+
+    for (long row = (long)blockIdx.x * GPB + grp; row < N; row += (long)gridDim.x * GPB) {
+        const T *xr = x + row * D;
+        T *or_ = xh + row * D;
+        float v[NV][VW];
+#pragma unroll
+        for (int i = 0; i < NV; i++)
+            RbIO<T>::load(xr + (i * G + gl) * VW, v[i]);
+        float ss = 0.0f;
+#pragma unroll
+        for (int i = 0; i < NV; i++)
+#pragma unroll
+            for (int e = 0; e < VW; e++)
+                ss = fmaf(v[i][e], v[i][e], ss);
+        const float rho = sqrtf(rbk_group_sum<G>(ss, mask));
+        if (!rb_row_is_finite(rho)) {
+#pragma unroll
+            for (int i = 0; i < NV; i++) {
+#pragma unroll
+                for (int e = 0; e < VW; e++)
+                    v[i][e] = rbk_nan();
+                RbIO<T>::store(or_ + (i * G + gl) * VW, v[i]);
+            }
+            continue;
+        }
+        const float inv = rb_inv_norm(rho);
+#pragma unroll
+        for (int i = 0; i < NV; i++)
+#pragma unroll
+            for (int c = 0; c < BPV; c++) {
+                float *blk = &v[i][c * K];
+#pragma unroll
+                for (int t = 0; t < K; t++)
+                    blk[t] *= inv;
+                M::fwd(prm[i][c], blk);
+#pragma unroll
+                for (int t = 0; t < K; t++)
+                    blk[t] = q(blk[t], s_c, s_b, a.nbounds);
+                M::inv(prm[i][c], blk);
+#pragma unroll
+                for (int t = 0; t < K; t++)
+                    blk[t] *= rho;
+            }
+#pragma unroll
+        for (int i = 0; i < NV; i++)
+            RbIO<T>::store(or_ + (i * G + gl) * VW, v[i]);
+    }
+}
+
+/* ---- block methods: fast variant, staged path ---------------------------------------------- */
+/* G lanes per vector; the row goes through shared memory as floats: 16-byte loads into shared
+ * memory (scalar when vec == false), lane l rotates blocks l, l + G, ..., 16-byte stores back.
+ * D > 0: compiled for that d (vec implied), the lane's block parameters in registers.
+ * D == 0: run-time d, parameters read through the read-only cache. */
+template <typename T, class M, int NB, int G, int D>
+__global__ void __launch_bounds__(RBK_THREADS, 1)
+rbk_block_fast_staged(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N, int vec, int stride)
+{
+    constexpr int VW = RbIO<T>::VW, K = M::K, P = M::P;
+    constexpr int GD = (D + K - 1) / K;                   /* blocks per row (D > 0) */
+    constexpr int NBL = D > 0 ? (GD + G - 1) / G : 1;     /* blocks per lane (D > 0) */
+    extern __shared__ float4 smem4[];
+    __shared__ float s_c[RBK_MAX_CENT], s_b[RBK_MAX_CENT];
+
+    const int d = D > 0 ? D : a.d, g = (d + K - 1) / K;
+    const int gpb = blockDim.x / G;
+    const int gl = threadIdx.x % G, grp = threadIdx.x / G;
+    const unsigned mask = rbk_group_mask<G>();
+    float *buf = reinterpret_cast<float *>(smem4) + (long)grp * stride;
+
+    rbk_load_codebook(a.cents, a.bounds, a.nbounds, s_c, s_b, NB == 0);
+    RbQuant<NB> q;
+    q.init(a.bounds);
+    float prm[NBL][P > 0 ? P : 1];
+    if constexpr (D > 0) {
+#pragma unroll
+        for (int i = 0; i < NBL; i++) {
+            int b = gl + G * i;
+#pragma unroll
+            for (int t = 0; t < P; t++)
+                prm[i][t] = b < GD ? __ldg(a.rot + (long)P * b + t) : 0.0f;
+        }
+    }
+    __syncthreads();
+
+    for (long row = (long)blockIdx.x * gpb + grp; row < N; row += (long)gridDim.x * gpb) {
+        const T *xr = x + row * d;
+        T *or_ = xh + row * d;
+        float ss = 0.0f;
+        if (D > 0 || vec) {
+            const int nvec = d / VW;
+#pragma unroll(D > 0 ? 8 : 1)
+            for (int vi = gl; vi < nvec; vi += G) {
+                float f[VW];
+                RbIO<T>::load(xr + vi * VW, f);
+#pragma unroll
+                for (int e = 0; e < VW; e++)
+                    ss = fmaf(f[e], f[e], ss);
+#pragma unroll
+                for (int e = 0; e < VW; e += 4)
+                    *reinterpret_cast<float4 *>(buf + vi * VW + e) = make_float4(f[e], f[e + 1], f[e + 2], f[e + 3]);
+            }
+        } else {
+            for (int j = gl; j < d; j += G) {
+                float f = RbIO<T>::ld1(xr + j);
+                ss = fmaf(f, f, ss);
+                buf[j] = f;
+            }
+        }
+        const float rho = sqrtf(rbk_group_sum<G>(ss, mask));
+        const bool finite = rb_row_is_finite(rho);
+        __syncwarp(mask);
+        if (finite) {
+            const float inv = rb_inv_norm(rho);
+#pragma unroll
+            for (int i = 0; i < (D > 0 ? NBL : 1); i++) {
+                for (int b = gl + G * i; b < g; b += (D > 0 ? g : G)) { /* D > 0: runs once */
+                    float v[K];
+#pragma unroll
+                    for (int t = 0; t < K; t++) {
+                        int j = b * K + t;
+                        v[t] = j < d ? buf[j] * inv : 0.0f; /* the zero-padded tail */
+                    }
+                    float pr[P > 0 ? P : 1];
+#pragma unroll
+                    for (int t = 0; t < P; t++)
+                        pr[t] = D > 0 ? prm[i][t] : __ldg(a.rot + (long)P * b + t);
+                    M::fwd(pr, v);
+#pragma unroll
+                    for (int t = 0; t < K; t++)
+                        v[t] = q(v[t], s_c, s_b, a.nbounds);
+                    M::inv(pr, v);
+#pragma unroll
+                    for (int t = 0; t < K; t++) {
+                        int j = b * K + t;
+                        if (j < d)
+                            buf[j] = rho * v[t];
+                    }
+                }
+            }
+        }
+        __syncwarp(mask);
+        if (D > 0 || vec) {
+            const int nvec = d / VW;
+#pragma unroll(D > 0 ? 8 : 1)
+            for (int vi = gl; vi < nvec; vi += G) {
+                float f[VW];
+#pragma unroll
+                for (int e = 0; e < VW; e += 4) {
+                    float4 t4 = *reinterpret_cast<const float4 *>(buf + vi * VW + e);
+                    f[e] = t4.x; f[e + 1] = t4.y; f[e + 2] = t4.z; f[e + 3] = t4.w;
+                }
+#pragma unroll
+                for (int e = 0; e < VW; e++)
+                    f[e] = finite ? f[e] : rbk_nan();
+                RbIO<T>::store(or_ + vi * VW, f);
+            }
+        } else {
+            for (int j = gl; j < d; j += G)
+                RbIO<T>::st1(or_ + j, finite ? buf[j] : rbk_nan());
+        }
+        __syncwarp(mask); /* buf is reused by the next row */
+    }
+}
+
+/* ---- block methods: dispatch ---------------------------------------------------------------- */
+template <typename T, class M, int NB, int G, int NV>
+static cudaError_t rbk_block_fast_cfg(const RbArgs &a, const T *x, T *xh, long N, cudaStream_t st)
+{
+    constexpr int VW = RbIO<T>::VW, GPB = RBK_THREADS / G;
+    const long work = (N + GPB - 1) / GPB;
+    if constexpr (VW % M::K == 0) {
+        auto kern = rbk_block_fast_reg<T, M, NB, G, NV>;
+        static const int occ = rbk_occupancy(kern, RBK_THREADS, 0);
+        kern<<<rbk_grid(occ, work), RBK_THREADS, 0, st>>>(a, x, xh, N);
+    } else {
+        constexpr int D = G * NV * VW, DP = (D + M::K - 1) / M::K * M::K, STRIDE = (DP + 3) & ~3;
+        auto kern = rbk_block_fast_staged<T, M, NB, G, D>;
+        const size_t smem = sizeof(float) * (size_t)STRIDE * GPB;
+        static const int occ = rbk_occupancy(kern, RBK_THREADS, smem);
+        kern<<<rbk_grid(occ, work), RBK_THREADS, smem, st>>>(a, x, xh, N, 1, STRIDE);
+    }
+    return cudaGetLastError();
+}
+
+template <typename T, class M, int NB>
+static cudaError_t rbk_block_fast_generic(const RbArgs &a, const T *x, T *xh, long N, bool vec, cudaStream_t st)
+{
+    const int dp = (a.d + M::K - 1) / M::K * M::K, stride = (dp + 3) & ~3;
+    int gpb = 11264 / stride; /* <= 44 KiB of rows per block */
+    gpb = gpb < 1 ? 1 : gpb > RBK_THREADS / 32 ? RBK_THREADS / 32 : gpb;
+    const size_t smem = sizeof(float) * (size_t)stride * gpb;
+    auto kern = rbk_block_fast_staged<T, M, NB, 32, 0>;
+    static const int occ = rbk_occupancy(kern, 32 * gpb, smem);
+    kern<<<rbk_grid(occ, (N + gpb - 1) / gpb), 32 * gpb, smem, st>>>(a, x, xh, N, vec ? 1 : 0, stride);
+    return cudaGetLastError();
+}
+
+template <typename T, class M, int NB>
+static cudaError_t rbk_block_fast(const RbArgs &a, const T *x, T *xh, long N, cudaStream_t st)
+{
+    constexpr int VW = RbIO<T>::VW;
+    const bool vec = (a.d % VW) == 0 && rbk_aligned16(x) && rbk_aligned16(xh);
+    switch (vec ? a.d / VW : 0) {
+    case 8: return rbk_block_fast_cfg<T, M, NB, 8, 1>(a, x, xh, N, st);
+    case 16: return rbk_block_fast_cfg<T, M, NB, 16, 1>(a, x, xh, N, st);
+    case 32: return rbk_block_fast_cfg<T, M, NB, 32, 1>(a, x, xh, N, st);
+    case 64: return rbk_block_fast_cfg<T, M, NB, 32, 2>(a, x, xh, N, st);
+    case 128: return rbk_block_fast_cfg<T, M, NB, 32, 4>(a, x, xh, N, st);
+    default: return rbk_block_fast_generic<T, M, NB>(a, x, xh, N, vec, st);
+    }
+}
+
+template <typename T, class M>
+static cudaError_t rbk_block_launch_T(const rb_qdq_params *p, int variant, const void *x, void *xh, long N,
+                                      cudaStream_t st)
+{
+    RbArgs a = {p->rot, p->bounds, p->centroids, p->d, p->nbounds};
+    const T *xi = static_cast<const T *>(x);
+    T *xo = static_cast<T *>(xh);
+    if (variant == RB_VARIANT_PAPER)
+        return rbk_block_paper_launch<T, M>(a, xi, xo, N, st);
+    switch (rbk_nb_of_bits(p->bits)) {
+    case 3: return rbk_block_fast<T, M, 3>(a, xi, xo, N, st);
+    case 7: return rbk_block_fast<T, M, 7>(a, xi, xo, N, st);
+    case 15: return rbk_block_fast<T, M, 15>(a, xi, xo, N, st);
+    default: return rbk_block_fast<T, M, 0>(a, xi, xo, N, st);
+    }
+}
+
+/* The entry point each block-method file instantiates for its trait. */
+template <class M>
+static cudaError_t rbk_block_launch(const rb_qdq_params *p, int variant, int dtype, const void *x, void *xh,
+                                    long N, cudaStream_t st)
+{
+    if (dtype == 0)
+        return rbk_block_launch_T<float, M>(p, variant, x, xh, N, st);
+    return rbk_block_launch_T<__half, M>(p, variant, x, xh, N, st);
+}
+
+#endif

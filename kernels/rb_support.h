@@ -1,0 +1,67 @@
+/* rb_support.h: the GPU backend's support kernels (extern "C" launchers, callable from the
+ * C11 harness): input normalization after cuRAND (data_gen.cu), per-row metrics reduced on
+ * the device (metrics.cu), and the measurement helpers (a stream-blocking spin kernel and an
+ * SM-clock probe, also in metrics.cu). Pointers are device pointers unless said otherwise.
+ * Launchers return cudaGetLastError() after the launch and never synchronize.
+ *
+ * The last section declares test hooks of the GPU backend (harness/backend_gpu.c). */
+#ifndef RB_SUPPORT_H
+#define RB_SUPPORT_H
+
+#include <cuda_runtime_api.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- data_gen.cu ---------------------------------------------------------------------- */
+
+/* Normalize N rows of d Philox normals g[] exactly as rb_data_normalize_row does (one thread
+ * per row, double accumulation with explicit fma, 1/sqrt, multiply, round to float) and store
+ * them in x: dtype 0 = float (x may alias g), 1 = half (__float2half_rn, = rb_round_f16). */
+cudaError_t rb_launch_normalize(const float *g, void *x, int dtype, int d, long N, cudaStream_t stream);
+
+/* ---- metrics.cu ----------------------------------------------------------------------- */
+
+/* Sums and counts with rb_metrics_add's semantics (harness/metrics.h). */
+typedef struct {
+    double sum_err2, sum_rel, sum_cos;
+    long long rows, finite_rows, nonzero_rows, cos_rows, nonfinite_rows;
+} rb_dev_metrics;
+
+/* partials[] must hold this many entries (one per block of the first pass). */
+#define RB_METRICS_MAX_PARTIALS 1024
+
+/* Per-row err2, x2, xh2, dot and finite flag computed exactly as rb_row_stats_compute (same
+ * order, no contraction: bit-identical per row), reduced in a fixed order (deterministic run
+ * to run, not the CPU's order) into *out. x and xh hold N*d values of dtype (0 float, 1 half). */
+cudaError_t rb_launch_metrics(const void *x, const void *xh, int dtype, int d, long N,
+                              rb_dev_metrics *partials, rb_dev_metrics *out, cudaStream_t stream);
+
+/* One thread spins until *release (host-mapped memory) becomes non-zero, or until timeout_ns
+ * of %globaltimer have passed, in which case it sets *timed_out = 1. Holds the stream while
+ * the host enqueues event -> work -> event (NVBench's blocking kernel). */
+cudaError_t rb_launch_block_stream(const volatile int *release, int *timed_out,
+                                   unsigned long long timeout_ns, cudaStream_t stream);
+
+/* One thread spins spin_ns of %globaltimer and writes out[0] = clock64 cycles elapsed,
+ * out[1] = nanoseconds elapsed: out[0] / out[1] is the SM clock in GHz during the spin. */
+cudaError_t rb_launch_clock_probe(unsigned long long spin_ns, unsigned long long *out,
+                                  cudaStream_t stream);
+
+/* ---- test hooks of the GPU backend (harness/backend_gpu.c) ---------------------------- */
+
+struct rb_backend;
+/* Copy rows [row0, row0 + nrows) of the loaded input (which = 0) or output (which = 1) to
+ * host floats (fp16 data converted exactly), or write host floats into them (fp16 data
+ * rounded with rb_f32_to_f16). 0 on success. */
+int rb_backend_gpu_get_rows(struct rb_backend *b, int which, long row0, long nrows, float *host);
+int rb_backend_gpu_set_rows(struct rb_backend *b, int which, long row0, long nrows, const float *host);
+/* The device metrics (sums and counts) of the loaded input against the current output. */
+int rb_backend_gpu_metrics(struct rb_backend *b, rb_dev_metrics *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,301 @@
+/* turboquant_dense.cu: TurboQuant with a dense Haar rotation, y = P x and x = P^T y (P row-major
+ * d x d, orthogonal). d^2 FMA each way, done honestly, accumulated in the CPU reference's order
+ * (forward over j ascending, inverse over i ascending).
+ *
+ * paper: one thread block per vector, one thread per output coordinate (threads loop for
+ *        d > 1024), x-bar and y-hat in shared memory, P read from global memory, codebook in
+ *        shared memory, linear nearest-centroid search. It exists to reproduce the IsoQuant
+ *        paper's experimental conditions (its kernels' launch structure, written by us).
+ * fast:  GEMM-like: a thread block of 256 threads takes a tile of 32 rows (grid = SM count x
+ *        occupancy, striding over row tiles). The tile is loaded with 16-byte loads into shared
+ *        memory and normalized there (a warp per 4 rows); then Y = Xbar P^T and Xhat = Yhat P
+ *        stream P through shared memory in 16-row k-tiles (P never fits whole at d = 256, 512 in
+ *        fp32) while each thread accumulates a 4-row x MC-column register tile (columns
+ *        lane + 32 c, conflict-free; the 4 rows are broadcast). Quantization happens in
+ *        registers between the two products (boundaries in registers for 2..4 bits), Yhat goes
+ *        back into the tile's shared memory, and the output leaves through shared memory with
+ *        16-byte stores. Compiled for d <= 128, 256, 512 (columns beyond d masked); larger d
+ *        runs the paper kernel. */
+#include "qdq_common.cuh"
+
+/* ---- paper ----------------------------------------------------------------------------------- */
+template <typename T>
+__global__ void rbk_dense_paper(RbArgs a, const T *__restrict__ x, T *__restrict__ xh)
+{
+    extern __shared__ float smem[];
+    const int d = a.d, ncent = a.nbounds + 1;
+    float *s_c = smem, *s_red = smem + RBK_MAX_CENT, *s_x = s_red + 33, *s_y = s_x + d;
+    const long row = blockIdx.x;
+    const T *xr = x + row * d;
+    T *or_ = xh + row * d;
+    const float *P = a.rot;
+
+    rbk_load_codebook(a.cents, a.bounds, a.nbounds, s_c, nullptr, false);
+    float ss = 0.0f;
+    for (int j = threadIdx.x; j < d; j += blockDim.x) {
+        float f = RbIO<T>::ld1(xr + j);
+        s_x[j] = f;
+        ss += f * f;
+    }
+    const float rho = sqrtf(rbk_block_sum(ss, s_red));
+    if (!rb_row_is_finite(rho)) {
+        for (int j = threadIdx.x; j < d; j += blockDim.x)
+            RbIO<T>::st1(or_ + j, rbk_nan());
+        return;
+    }
+    const float inv = rb_inv_norm(rho);
+    for (int j = threadIdx.x; j < d; j += blockDim.x)
+        s_x[j] *= inv;
+    __syncthreads();
+    for (int i = threadIdx.x; i < d; i += blockDim.x) {
+        float acc = 0.0f;
+        const float *Pi = P + (long)i * d;
+        for (int j = 0; j < d; j++)
+            acc = fmaf(Pi[j], s_x[j], acc);
+        s_y[i] = rbk_nearest_centroid(acc, s_c, ncent);
+    }
+    __syncthreads();
+    for (int j = threadIdx.x; j < d; j += blockDim.x) {
+        float acc = 0.0f;
+        for (int i = 0; i < d; i++)
+            acc = fmaf(P[(long)i * d + j], s_y[i], acc);
+        RbIO<T>::st1(or_ + j, rho * acc);
+    }
+}
+
+template <typename T>
+static cudaError_t rbk_dense_paper_launch(const RbArgs &a, const T *x, T *xh, long N, cudaStream_t st)
+{
+    const int threads = rbk_round32(a.d < 1024 ? a.d : 1024);
+    const size_t smem = sizeof(float) * (RBK_MAX_CENT + 33 + 2 * (size_t)a.d);
+    rbk_dense_paper<T><<<(unsigned)N, threads, smem, st>>>(a, x, xh);
+    return cudaGetLastError();
+}
+
+/* ---- fast ------------------------------------------------------------------------------------ */
+#define RBK_DT_ROWS 32 /* rows per tile */
+#define RBK_DT_KT 16   /* k-tile of P */
+#define RBK_DT_MR 4    /* rows per thread (8 warps x 4 = 32) */
+
+template <int MC> struct RbDenseSmem {
+    static constexpr int LDA = 32 * MC, LDB = 32 * MC + 1;
+    static constexpr int A = RBK_DT_ROWS * LDA, B = RBK_DT_KT * LDB;
+    static constexpr size_t bytes = sizeof(float) * (A + B + RBK_DT_ROWS);
+};
+
+template <typename T, int NB, int MC>
+__global__ void __launch_bounds__(RBK_THREADS, 1)
+rbk_dense_fast(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N, int vec)
+{
+    using S = RbDenseSmem<MC>;
+    constexpr int LDA = S::LDA, LDB = S::LDB, TR = RBK_DT_ROWS, KT = RBK_DT_KT, MR = RBK_DT_MR, VW = RbIO<T>::VW;
+    extern __shared__ float4 smem4[];
+    float *A = reinterpret_cast<float *>(smem4), *B = A + S::A, *s_rho = B + S::B;
+    __shared__ float s_c[RBK_MAX_CENT], s_b[RBK_MAX_CENT];
+
+    const int d = a.d, tid = threadIdx.x, tx = tid & 31, ty = tid >> 5;
+    const float *P = a.rot;
+    rbk_load_codebook(a.cents, a.bounds, a.nbounds, s_c, s_b, NB == 0);
+    RbQuant<NB> q;
+    q.init(a.bounds);
+    for (int e = tid; e < TR * LDA; e += RBK_THREADS) /* the columns >= d stay zero */
+        A[e] = 0.0f;
+    __syncthreads();
+
+    for (long row0 = (long)blockIdx.x * TR; row0 < N; row0 += (long)gridDim.x * TR) {
+        /* 1. load the tile (rows >= N as zeros) */
+        if (vec) {
+            const int nvec = d / VW;
+            for (int e = tid; e < TR * nvec; e += RBK_THREADS) {
+                int r = e / nvec, c = (e - r * nvec) * VW;
+                float f[VW];
+                if (row0 + r < N)
+                    RbIO<T>::load(x + (row0 + r) * d + c, f);
+                else
+#pragma unroll
+                    for (int k = 0; k < VW; k++)
+                        f[k] = 0.0f;
+#pragma unroll
+                for (int k = 0; k < VW; k += 4)
+                    *reinterpret_cast<float4 *>(A + r * LDA + c + k) = make_float4(f[k], f[k + 1], f[k + 2], f[k + 3]);
+            }
+        } else {
+            for (int e = tid; e < TR * d; e += RBK_THREADS) {
+                int r = e / d, c = e - r * d;
+                A[r * LDA + c] = row0 + r < N ? RbIO<T>::ld1(x + (row0 + r) * d + c) : 0.0f;
+            }
+        }
+        __syncthreads();
+        /* 2. norms and x-bar: warp ty owns rows ty*MR .. ty*MR+MR-1 (the rows it multiplies) */
+#pragma unroll
+        for (int r = 0; r < MR; r++) {
+            float *Ar = A + (ty * MR + r) * LDA;
+            float ss = 0.0f;
+            for (int c = tx; c < d; c += 32)
+                ss = fmaf(Ar[c], Ar[c], ss);
+            const float rho = sqrtf(rbk_group_sum<32>(ss, 0xffffffffu));
+            const float inv = rb_inv_norm(rho);
+            for (int c = tx; c < d; c += 32)
+                Ar[c] *= inv;
+            if (tx == 0)
+                s_rho[ty * MR + r] = rho;
+        }
+        __syncwarp();
+
+        /* 3. Y = Xbar P^T: B[k][i] = P[i][k] */
+        float acc[MR][MC];
+#pragma unroll
+        for (int r = 0; r < MR; r++)
+#pragma unroll
+            for (int c = 0; c < MC; c++)
+                acc[r][c] = 0.0f;
+        for (int k0 = 0; k0 < d; k0 += KT) {
+            __syncthreads();
+            for (int e = tid; e < KT * LDA; e += RBK_THREADS) {
+                int i = e / KT, kk = e - i * KT;
+                B[kk * LDB + i] = (i < d && k0 + kk < d) ? __ldg(P + (long)i * d + k0 + kk) : 0.0f;
+            }
+            __syncthreads();
+#pragma unroll
+            for (int kk = 0; kk < KT; kk++) {
+                float av[MR], bv[MC];
+#pragma unroll
+                for (int r = 0; r < MR; r++)
+                    av[r] = A[(ty * MR + r) * LDA + k0 + kk];
+#pragma unroll
+                for (int c = 0; c < MC; c++)
+                    bv[c] = B[kk * LDB + tx + 32 * c];
+#pragma unroll
+                for (int r = 0; r < MR; r++)
+#pragma unroll
+                    for (int c = 0; c < MC; c++)
+                        acc[r][c] = fmaf(bv[c], av[r], acc[r][c]);
+            }
+        }
+        /* 4. quantize; y-hat replaces x-bar in the warp's own rows */
+        __syncwarp();
+#pragma unroll
+        for (int r = 0; r < MR; r++)
+#pragma unroll
+            for (int c = 0; c < MC; c++) {
+                int col = tx + 32 * c;
+                if (col < d)
+                    A[(ty * MR + r) * LDA + col] = q(acc[r][c], s_c, s_b, a.nbounds);
+                acc[r][c] = 0.0f;
+            }
+        __syncwarp();
+
+        /* 5. Xhat = Yhat P: B[k][j] = P[k][j] */
+        for (int k0 = 0; k0 < d; k0 += KT) {
+            __syncthreads();
+            for (int e = tid; e < KT * LDA; e += RBK_THREADS) {
+                int kk = e / LDA, j = e - kk * LDA;
+                B[kk * LDB + j] = (j < d && k0 + kk < d) ? __ldg(P + (long)(k0 + kk) * d + j) : 0.0f;
+            }
+            __syncthreads();
+#pragma unroll
+            for (int kk = 0; kk < KT; kk++) {
+                float av[MR], bv[MC];
+#pragma unroll
+                for (int r = 0; r < MR; r++)
+                    av[r] = A[(ty * MR + r) * LDA + k0 + kk];
+#pragma unroll
+                for (int c = 0; c < MC; c++)
+                    bv[c] = B[kk * LDB + tx + 32 * c];
+#pragma unroll
+                for (int r = 0; r < MR; r++)
+#pragma unroll
+                    for (int c = 0; c < MC; c++)
+                        acc[r][c] = fmaf(bv[c], av[r], acc[r][c]);
+            }
+        }
+        /* 6. rescale into the warp's own rows, then 16-byte stores of the whole tile */
+        __syncwarp();
+#pragma unroll
+        for (int r = 0; r < MR; r++) {
+            const float rho = s_rho[ty * MR + r];
+            const bool finite = rb_row_is_finite(rho);
+#pragma unroll
+            for (int c = 0; c < MC; c++) {
+                int col = tx + 32 * c;
+                if (col < d)
+                    A[(ty * MR + r) * LDA + col] = finite ? rho * acc[r][c] : rbk_nan();
+            }
+        }
+        __syncthreads();
+        if (vec) {
+            const int nvec = d / VW;
+            for (int e = tid; e < TR * nvec; e += RBK_THREADS) {
+                int r = e / nvec, c = (e - r * nvec) * VW;
+                if (row0 + r < N) {
+                    float f[VW];
+#pragma unroll
+                    for (int k = 0; k < VW; k += 4) {
+                        float4 t4 = *reinterpret_cast<const float4 *>(A + r * LDA + c + k);
+                        f[k] = t4.x; f[k + 1] = t4.y; f[k + 2] = t4.z; f[k + 3] = t4.w;
+                    }
+                    RbIO<T>::store(xh + (row0 + r) * d + c, f);
+                }
+            }
+        } else {
+            for (int e = tid; e < TR * d; e += RBK_THREADS) {
+                int r = e / d, c = e - r * d;
+                if (row0 + r < N)
+                    RbIO<T>::st1(xh + (row0 + r) * d + c, A[r * LDA + c]);
+            }
+        }
+        __syncthreads(); /* the next tile overwrites A */
+    }
+}
+
+template <typename T, int NB, int MC>
+static cudaError_t rbk_dense_fast_cfg(const RbArgs &a, const T *x, T *xh, long N, bool vec, cudaStream_t st)
+{
+    auto kern = rbk_dense_fast<T, NB, MC>;
+    constexpr size_t smem = RbDenseSmem<MC>::bytes;
+    static const int occ = [&] {
+        if (smem > 48 * 1024)
+            cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+        return rbk_occupancy(kern, RBK_THREADS, smem);
+    }();
+    kern<<<rbk_grid(occ, (N + RBK_DT_ROWS - 1) / RBK_DT_ROWS), RBK_THREADS, smem, st>>>(a, x, xh, N, vec ? 1 : 0);
+    return cudaGetLastError();
+}
+
+template <typename T, int NB>
+static cudaError_t rbk_dense_fast_launch(const RbArgs &a, const T *x, T *xh, long N, cudaStream_t st)
+{
+    const bool vec = (a.d % RbIO<T>::VW) == 0 && rbk_aligned16(x) && rbk_aligned16(xh);
+    if (a.d <= 128)
+        return rbk_dense_fast_cfg<T, NB, 4>(a, x, xh, N, vec, st);
+    if (a.d <= 256)
+        return rbk_dense_fast_cfg<T, NB, 8>(a, x, xh, N, vec, st);
+    if (a.d <= 512)
+        return rbk_dense_fast_cfg<T, NB, 16>(a, x, xh, N, vec, st);
+    return rbk_dense_paper_launch<T>(a, x, xh, N, st);
+}
+
+template <typename T>
+static cudaError_t rbk_dense_launch_T(const rb_qdq_params *p, int variant, const void *x, void *xh, long N,
+                                      cudaStream_t st)
+{
+    RbArgs a = {p->rot, p->bounds, p->centroids, p->d, p->nbounds};
+    const T *xi = static_cast<const T *>(x);
+    T *xo = static_cast<T *>(xh);
+    if (variant == RB_VARIANT_PAPER)
+        return rbk_dense_paper_launch<T>(a, xi, xo, N, st);
+    switch (rbk_nb_of_bits(p->bits)) {
+    case 3: return rbk_dense_fast_launch<T, 3>(a, xi, xo, N, st);
+    case 7: return rbk_dense_fast_launch<T, 7>(a, xi, xo, N, st);
+    case 15: return rbk_dense_fast_launch<T, 15>(a, xi, xo, N, st);
+    default: return rbk_dense_fast_launch<T, 0>(a, xi, xo, N, st);
+    }
+}
+
+cudaError_t rbk_launch_tq_dense(const rb_qdq_params *p, int variant, int dtype, const void *x, void *xh, long N,
+                                cudaStream_t st)
+{
+    if (dtype == 0)
+        return rbk_dense_launch_T<float>(p, variant, x, xh, N, st);
+    return rbk_dense_launch_T<__half>(p, variant, x, xh, N, st);
+}

@@ -1,0 +1,245 @@
+/* turboquant_wht.cu: TurboQuant with the randomized Walsh-Hadamard transform,
+ * y = H (s .* x) / sqrt(d), inverse x = s .* (H y) / sqrt(d); d a power of two.
+ * The butterflies run in the CPU reference's order (stage h = 1, 2, 4, ... on index bit
+ * log2 h; lower element a + b, upper a - b), so the rotation itself is bit-identical to
+ * rb_wht_fwd / rb_wht_inv; only the norm's summation order differs.
+ *
+ * paper: one thread block per vector, one thread per coordinate (threads loop for d > 1024),
+ *        the butterfly stages in shared memory, codebook in shared memory, linear
+ *        nearest-centroid search. It exists to reproduce the IsoQuant paper's experimental
+ *        conditions (its kernels' launch structure, written by us).
+ * fast:  G lanes per vector (8..32), 256 / G vectors per thread block, grid = SM count x
+ *        occupancy striding over rows. A lane holds NV 16-byte vectors (lane l: vectors l,
+ *        l + G, ...), so index bits split into [vector | lane | element]: the element and vector
+ *        stages are register butterflies, the lane stages __shfl_xor_sync. Signs and (2..4 bit)
+ *        boundaries in registers, centroids in shared memory. Other d (or unaligned buffers) run
+ *        the paper kernel. */
+#include "qdq_common.cuh"
+
+/* ---- paper ----------------------------------------------------------------------------------- */
+#define RBK_WHT_PAPER_MAXJ 4 /* coordinates per thread: d <= 4096 with 1024 threads */
+
+template <typename T>
+__global__ void rbk_wht_paper(RbArgs a, const T *__restrict__ x, T *__restrict__ xh)
+{
+    extern __shared__ float smem[];
+    const int d = a.d, ncent = a.nbounds + 1;
+    float *s_c = smem, *s_red = smem + RBK_MAX_CENT, *s_x = s_red + 33;
+    const long row = blockIdx.x;
+    const T *xr = x + row * d;
+    T *or_ = xh + row * d;
+    const float isd = 1.0f / sqrtf((float)d);
+
+    rbk_load_codebook(a.cents, a.bounds, a.nbounds, s_c, nullptr, false);
+    float xv[RBK_WHT_PAPER_MAXJ];
+    float ss = 0.0f;
+#pragma unroll
+    for (int m = 0; m < RBK_WHT_PAPER_MAXJ; m++) {
+        int j = threadIdx.x + m * blockDim.x;
+        xv[m] = j < d ? RbIO<T>::ld1(xr + j) : 0.0f;
+        ss += xv[m] * xv[m];
+    }
+    const float rho = sqrtf(rbk_block_sum(ss, s_red));
+    if (!rb_row_is_finite(rho)) {
+        for (int j = threadIdx.x; j < d; j += blockDim.x)
+            RbIO<T>::st1(or_ + j, rbk_nan());
+        return;
+    }
+    const float inv = rb_inv_norm(rho);
+#pragma unroll
+    for (int m = 0; m < RBK_WHT_PAPER_MAXJ; m++) {
+        int j = threadIdx.x + m * blockDim.x;
+        if (j < d)
+            s_x[j] = (xv[m] * inv) * a.rot[j];
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        for (int h = 1; h < d; h <<= 1) {
+            __syncthreads();
+            float nv[RBK_WHT_PAPER_MAXJ];
+#pragma unroll
+            for (int m = 0; m < RBK_WHT_PAPER_MAXJ; m++) {
+                int j = threadIdx.x + m * blockDim.x;
+                if (j < d) {
+                    float u = s_x[j], w = s_x[j ^ h];
+                    nv[m] = (j & h) ? w - u : u + w; /* lower a + b, upper a - b */
+                }
+            }
+            __syncthreads();
+#pragma unroll
+            for (int m = 0; m < RBK_WHT_PAPER_MAXJ; m++) {
+                int j = threadIdx.x + m * blockDim.x;
+                if (j < d)
+                    s_x[j] = nv[m];
+            }
+        }
+        __syncthreads();
+        if (pass == 0) {
+#pragma unroll
+            for (int m = 0; m < RBK_WHT_PAPER_MAXJ; m++) {
+                int j = threadIdx.x + m * blockDim.x;
+                if (j < d)
+                    s_x[j] = rbk_nearest_centroid(s_x[j] * isd, s_c, ncent);
+            }
+        }
+    }
+#pragma unroll
+    for (int m = 0; m < RBK_WHT_PAPER_MAXJ; m++) {
+        int j = threadIdx.x + m * blockDim.x;
+        if (j < d)
+            RbIO<T>::st1(or_ + j, rho * (s_x[j] * (isd * a.rot[j])));
+    }
+}
+
+template <typename T>
+static cudaError_t rbk_wht_paper_launch(const RbArgs &a, const T *x, T *xh, long N, cudaStream_t st)
+{
+    const int threads = rbk_round32(a.d < 1024 ? a.d : 1024);
+    const size_t smem = sizeof(float) * (RBK_MAX_CENT + 33 + (size_t)a.d);
+    rbk_wht_paper<T><<<(unsigned)N, threads, smem, st>>>(a, x, xh);
+    return cudaGetLastError();
+}
+
+/* ---- fast ------------------------------------------------------------------------------------ */
+/* In-register Hadamard on v[NV][VW] for element index j = (i * G + lane) * VW + e, stages in
+ * ascending bit order like rb_hadamard. */
+template <int G, int NV, int VW>
+static __device__ __forceinline__ void rbk_wht_hadamard(float (&v)[NV][VW], int gl, unsigned mask)
+{
+#pragma unroll
+    for (int h = 1; h < VW; h <<= 1)
+#pragma unroll
+        for (int i = 0; i < NV; i++)
+#pragma unroll
+            for (int e = 0; e < VW; e++)
+                if (!(e & h))
+                    rb_butterfly(&v[i][e], &v[i][e + h]);
+#pragma unroll
+    for (int m = 1; m < G; m <<= 1) {
+        const bool upper = (gl & m) != 0;
+#pragma unroll
+        for (int i = 0; i < NV; i++)
+#pragma unroll
+            for (int e = 0; e < VW; e++) {
+                float own = v[i][e], other = __shfl_xor_sync(mask, own, m);
+                v[i][e] = upper ? other - own : own + other; /* lower a + b, upper a - b */
+            }
+    }
+#pragma unroll
+    for (int h = 1; h < NV; h <<= 1)
+#pragma unroll
+        for (int i = 0; i < NV; i++)
+            if (!(i & h))
+#pragma unroll
+                for (int e = 0; e < VW; e++)
+                    rb_butterfly(&v[i][e], &v[i + h][e]);
+}
+
+template <typename T, int NB, int G, int NV>
+__global__ void __launch_bounds__(RBK_THREADS, 1)
+rbk_wht_fast(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
+{
+    constexpr int VW = RbIO<T>::VW, D = G * NV * VW, GPB = RBK_THREADS / G;
+    __shared__ float s_c[RBK_MAX_CENT], s_b[RBK_MAX_CENT];
+    rbk_load_codebook(a.cents, a.bounds, a.nbounds, s_c, s_b, NB == 0);
+    RbQuant<NB> q;
+    q.init(a.bounds);
+    const int gl = threadIdx.x % G, grp = threadIdx.x / G;
+    const unsigned mask = rbk_group_mask<G>();
+    const float isd = 1.0f / sqrtf((float)D);
+    float sg[NV][VW];
+#pragma unroll
+    for (int i = 0; i < NV; i++)
+#pragma unroll
+        for (int e = 0; e < VW; e++)
+            sg[i][e] = __ldg(a.rot + (i * G + gl) * VW + e);
+    __syncthreads();
+
+    for (long row = (long)blockIdx.x * GPB + grp; row < N; row += (long)gridDim.x * GPB) {
+        const T *xr = x + row * D;
+        T *or_ = xh + row * D;
+        float v[NV][VW];
+#pragma unroll
+        for (int i = 0; i < NV; i++)
+            RbIO<T>::load(xr + (i * G + gl) * VW, v[i]);
+        float ss = 0.0f;
+#pragma unroll
+        for (int i = 0; i < NV; i++)
+#pragma unroll
+            for (int e = 0; e < VW; e++)
+                ss = fmaf(v[i][e], v[i][e], ss);
+        const float rho = sqrtf(rbk_group_sum<G>(ss, mask));
+        const bool finite = rb_row_is_finite(rho); /* uniform over the group: shuffles stay legal */
+        const float inv = rb_inv_norm(rho);
+#pragma unroll
+        for (int i = 0; i < NV; i++)
+#pragma unroll
+            for (int e = 0; e < VW; e++)
+                v[i][e] = (v[i][e] * inv) * sg[i][e];
+        rbk_wht_hadamard<G, NV, VW>(v, gl, mask);
+#pragma unroll
+        for (int i = 0; i < NV; i++)
+#pragma unroll
+            for (int e = 0; e < VW; e++)
+                v[i][e] = q(v[i][e] * isd, s_c, s_b, a.nbounds);
+        rbk_wht_hadamard<G, NV, VW>(v, gl, mask);
+#pragma unroll
+        for (int i = 0; i < NV; i++) {
+#pragma unroll
+            for (int e = 0; e < VW; e++)
+                v[i][e] = finite ? rho * (v[i][e] * (isd * sg[i][e])) : rbk_nan();
+            RbIO<T>::store(or_ + (i * G + gl) * VW, v[i]);
+        }
+    }
+}
+
+template <typename T, int NB, int G, int NV>
+static cudaError_t rbk_wht_fast_cfg(const RbArgs &a, const T *x, T *xh, long N, cudaStream_t st)
+{
+    constexpr int GPB = RBK_THREADS / G;
+    auto kern = rbk_wht_fast<T, NB, G, NV>;
+    static const int occ = rbk_occupancy(kern, RBK_THREADS, 0);
+    kern<<<rbk_grid(occ, (N + GPB - 1) / GPB), RBK_THREADS, 0, st>>>(a, x, xh, N);
+    return cudaGetLastError();
+}
+
+template <typename T, int NB>
+static cudaError_t rbk_wht_fast_launch(const RbArgs &a, const T *x, T *xh, long N, cudaStream_t st)
+{
+    constexpr int VW = RbIO<T>::VW;
+    const bool vec = (a.d % VW) == 0 && rbk_aligned16(x) && rbk_aligned16(xh);
+    switch (vec ? a.d / VW : 0) {
+    case 8: return rbk_wht_fast_cfg<T, NB, 8, 1>(a, x, xh, N, st);
+    case 16: return rbk_wht_fast_cfg<T, NB, 16, 1>(a, x, xh, N, st);
+    case 32: return rbk_wht_fast_cfg<T, NB, 32, 1>(a, x, xh, N, st);
+    case 64: return rbk_wht_fast_cfg<T, NB, 32, 2>(a, x, xh, N, st);
+    case 128: return rbk_wht_fast_cfg<T, NB, 32, 4>(a, x, xh, N, st);
+    default: return rbk_wht_paper_launch<T>(a, x, xh, N, st); /* correct for every power of two */
+    }
+}
+
+template <typename T>
+static cudaError_t rbk_wht_launch_T(const rb_qdq_params *p, int variant, const void *x, void *xh, long N,
+                                    cudaStream_t st)
+{
+    RbArgs a = {p->rot, p->bounds, p->centroids, p->d, p->nbounds};
+    const T *xi = static_cast<const T *>(x);
+    T *xo = static_cast<T *>(xh);
+    if (variant == RB_VARIANT_PAPER)
+        return rbk_wht_paper_launch<T>(a, xi, xo, N, st);
+    switch (rbk_nb_of_bits(p->bits)) {
+    case 3: return rbk_wht_fast_launch<T, 3>(a, xi, xo, N, st);
+    case 7: return rbk_wht_fast_launch<T, 7>(a, xi, xo, N, st);
+    case 15: return rbk_wht_fast_launch<T, 15>(a, xi, xo, N, st);
+    default: return rbk_wht_fast_launch<T, 0>(a, xi, xo, N, st);
+    }
+}
+
+cudaError_t rbk_launch_tq_wht(const rb_qdq_params *p, int variant, int dtype, const void *x, void *xh, long N,
+                              cudaStream_t st)
+{
+    if (p->d < 2 || (p->d & (p->d - 1)) || p->d > 4096)
+        return cudaErrorInvalidValue; /* the Sylvester-Hadamard transform needs a power of two */
+    if (dtype == 0)
+        return rbk_wht_launch_T<float>(p, variant, x, xh, N, st);
+    return rbk_wht_launch_T<__half>(p, variant, x, xh, N, st);
+}

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# tests/gpu/run_all.sh OUTDIR [CONFIG.json ...]: everything a GPU runner does, in one go:
+# build, make test-gpu, compute-sanitizer memcheck and racecheck over configs/sanitize.json
+# (profile mode: no timing loops under the sanitizer), then each CONFIG on the GPU backend.
+# Logs and results land in OUTDIR; a summary table is printed last.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+out=${1:?usage: tests/gpu/run_all.sh OUTDIR [CONFIG.json ...]}
+shift
+mkdir -p "$out/results"
+summary=()
+note() { summary+=("$1"); echo "== $1"; }
+
+if ! make -j"$(nproc)" all build/test_gpu > "$out/build.log" 2>&1; then
+    tail -40 "$out/build.log"
+    note "build: FAILED"
+    exit 1
+fi
+nvidia-smi > "$out/nvidia-smi.txt" 2>&1
+
+./build/test_gpu > "$out/test_gpu.log" 2>&1
+note "make test-gpu: rc=$? ($(tail -1 "$out/test_gpu.log"))"
+grep -E "^FAIL|^    " "$out/test_gpu.log" | head -40
+
+for tool in memcheck racecheck; do
+    compute-sanitizer --tool $tool --error-exitcode 9 \
+        build/rotorbench run configs/sanitize.json --backend gpu --profile --out "$out/results" \
+        > "$out/$tool.log" 2>&1
+    note "compute-sanitizer $tool: rc=$? ($(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/$tool.log" | tail -1))"
+done
+
+for cfg in "$@"; do
+    name=$(basename "$cfg" .json)
+    start=$(date +%s)
+    build/rotorbench run "$cfg" --backend gpu --out "$out/results" > "$out/results/$name.md" 2> "$out/$name.err"
+    note "$name: rc=$? in $(( $(date +%s) - start )) s"
+    grep -iE "warn|error" "$out/$name.err" | head -10
+done
+printf '%s\n' "${summary[@]}"

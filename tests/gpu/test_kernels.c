@@ -1,0 +1,418 @@
+/* The fused quantize -> dequantize kernels against the CPU reference (rb_qdq_row), for every
+ * method x variant x d x bits x dtype, on unit vectors from rb_data_sphere plus a zero row, a
+ * NaN row and an Inf row. The output buffer is poisoned (0xFF bytes = NaN) before each launch,
+ * so an element the kernel forgot to write shows up.
+ *
+ * Agreement: fp32 within 1e-5 absolute; fp16 within one fp16 ulp (the GPU rounds its own fp32
+ * result, which may sit on the other side of a rounding midpoint). A row that disagrees more is
+ * accepted only as a boundary flip: the CPU's rotated coordinates y = T(x-bar) (rb_rotate_fwd)
+ * must have some y_j within 1e-5 of a quantizer boundary (or, for the paper variant's
+ * nearest-centroid search, nearly equidistant from two neighbouring centroids), where the GPU's
+ * differently rounded y may legitimately fall into the other cell. Flips are counted, bounded
+ * (<= 1 % of rows, at least 1 allowed) and reported. */
+#include <cuda_runtime_api.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../check.h"
+#include "../../kernels/rb_kernels.h"
+#include "codebook.h"
+#include "counts.h"
+#include "data.h"
+#include "fp16.h"
+
+#define SEED 20260328ull
+#define FLIP_TOL 1e-5f
+
+#define CUDA_OK(call)                                                                   \
+    do {                                                                                \
+        cudaError_t e_ = (call);                                                        \
+        CHECK(e_ == cudaSuccess, "%s: %s", #call, cudaGetErrorString(e_));              \
+    } while (0)
+
+/* ---- one (method, d) rotation and one (d, bits) codebook, on host and device -------------- */
+typedef struct {
+    rb_method m;
+    int d, bits;
+    rb_qdq_params hp, dp; /* host pointers / device pointers */
+    rb_codebook cb;
+    float *rot, *drot, *dbounds, *dcent;
+} setup;
+
+static int setup_rot(setup *s, rb_method m, int d)
+{
+    memset(s, 0, sizeof *s);
+    s->m = m;
+    s->d = d;
+    long len = rb_method_rot_len(m, d);
+    s->rot = malloc(sizeof(float) * (size_t)(len + 1));
+    char err[256];
+    if (rb_params_generate(SEED, m, d, s->rot, err, sizeof err)) {
+        fprintf(stderr, "    rb_params_generate: %s\n", err);
+        return -1;
+    }
+    if (len > 0) {
+        if (cudaMalloc((void **)&s->drot, sizeof(float) * (size_t)len) != cudaSuccess ||
+            cudaMemcpy(s->drot, s->rot, sizeof(float) * (size_t)len, cudaMemcpyHostToDevice) != cudaSuccess)
+            return -1;
+    }
+    if (cudaMalloc((void **)&s->dbounds, sizeof(float) * RB_MAX_LEVELS) != cudaSuccess ||
+        cudaMalloc((void **)&s->dcent, sizeof(float) * RB_MAX_LEVELS) != cudaSuccess)
+        return -1;
+    return 0;
+}
+
+static int setup_bits(setup *s, int bits)
+{
+    s->bits = bits;
+    if (rb_codebook_solve(RB_CODEBOOK_GAUSSIAN, s->d, bits, &s->cb))
+        return -1;
+    rb_qdq_params_shape(&s->hp, s->m, s->d, bits);
+    s->hp.rot = s->rot;
+    s->hp.bounds = s->cb.bounds_f;
+    s->hp.centroids = s->cb.centroids_f;
+    s->dp = s->hp;
+    s->dp.rot = s->drot;
+    s->dp.bounds = s->dbounds;
+    s->dp.centroids = s->dcent;
+    int nb = s->hp.nbounds;
+    if (cudaMemcpy(s->dbounds, s->cb.bounds_f, sizeof(float) * (size_t)nb, cudaMemcpyHostToDevice) != cudaSuccess ||
+        cudaMemcpy(s->dcent, s->cb.centroids_f, sizeof(float) * (size_t)(nb + 1), cudaMemcpyHostToDevice) != cudaSuccess)
+        return -1;
+    return 0;
+}
+
+static void setup_free(setup *s)
+{
+    free(s->rot);
+    cudaFree(s->drot);
+    cudaFree(s->dbounds);
+    cudaFree(s->dcent);
+}
+
+/* ---- inputs ------------------------------------------------------------------------------- */
+/* N unit rows (fp16-rounded for fp16), then special rows when N is large enough:
+ * row 5 zero, row 17 one NaN, row 29 one +Inf. */
+static float *make_input(int d, long N, rb_dtype dt)
+{
+    float *x = malloc(sizeof(float) * (size_t)rb_data_alloc_len(d, N));
+    char err[256];
+    if (rb_data_sphere(SEED + (uint64_t)d, d, N, dt, x, err, sizeof err)) {
+        fprintf(stderr, "    rb_data_sphere: %s\n", err);
+        free(x);
+        return NULL;
+    }
+    if (N > 29) {
+        memset(x + 5 * (long)d, 0, sizeof(float) * (size_t)d);
+        x[17 * (long)d + 3 % d] = NAN;
+        x[29 * (long)d] = INFINITY;
+    }
+    return x;
+}
+
+/* CPU reference for all rows (rounded through fp16 for fp16 runs). */
+static void cpu_reference(const setup *s, rb_dtype dt, const float *x, long N, float *ref)
+{
+    int d = s->d;
+    float *v = malloc(sizeof(float) * (size_t)s->hp.dpad), *tmp = malloc(sizeof(float) * (size_t)s->hp.dpad);
+    for (long i = 0; i < N; i++) {
+        rb_qdq_row(&s->hp, x + i * d, ref + i * d, v, tmp);
+        if (dt == RB_FP16)
+            for (int j = 0; j < d; j++)
+                ref[i * d + j] = rb_round_f16(ref[i * d + j]);
+    }
+    free(v);
+    free(tmp);
+}
+
+/* ---- the GPU run ---------------------------------------------------------------------------- */
+/* Upload x (N rows, starting `offset` elements into the buffer), poison, launch, download. */
+static int gpu_run(const setup *s, int variant, rb_dtype dt, const float *x, long N, long offset, float *out)
+{
+    size_t n = (size_t)N * (size_t)s->d, es = dt == RB_FP16 ? 2 : 4;
+    void *dx = NULL, *dy = NULL;
+    int rc = -1;
+    void *hbuf = malloc((n + (size_t)offset) * es);
+    if (cudaMalloc(&dx, (n + (size_t)offset) * es) != cudaSuccess || cudaMalloc(&dy, (n + (size_t)offset) * es) != cudaSuccess)
+        goto done;
+    if (dt == RB_FP16) {
+        uint16_t *h = hbuf;
+        for (size_t k = 0; k < n; k++)
+            h[k + (size_t)offset] = rb_f32_to_f16(x[k]);
+    } else {
+        memcpy((float *)hbuf + offset, x, n * es);
+    }
+    if (cudaMemcpy(dx, hbuf, (n + (size_t)offset) * es, cudaMemcpyHostToDevice) != cudaSuccess ||
+        cudaMemset(dy, 0xFF, (n + (size_t)offset) * es) != cudaSuccess)
+        goto done;
+    cudaError_t e = rb_launch_qdq(&s->dp, variant, (int)dt, (char *)dx + (size_t)offset * es,
+                                  (char *)dy + (size_t)offset * es, N, 0);
+    cudaError_t e2 = cudaDeviceSynchronize();
+    CHECK(e == cudaSuccess && e2 == cudaSuccess, "%s/%s d=%d b=%d %s N=%ld: launch %s, sync %s",
+          rb_method_name(s->m), rb_variant_name(variant), s->d, s->bits, rb_dtype_name(dt), N,
+          cudaGetErrorString(e), cudaGetErrorString(e2));
+    if (e != cudaSuccess || e2 != cudaSuccess)
+        goto done;
+    if (cudaMemcpy(hbuf, dy, (n + (size_t)offset) * es, cudaMemcpyDeviceToHost) != cudaSuccess)
+        goto done;
+    if (dt == RB_FP16) {
+        const uint16_t *h = hbuf;
+        for (size_t k = 0; k < n; k++)
+            out[k] = rb_f16_to_f32(h[k + (size_t)offset]);
+    } else {
+        memcpy(out, (float *)hbuf + offset, n * es);
+    }
+    rc = 0;
+done:
+    free(hbuf);
+    cudaFree(dx);
+    cudaFree(dy);
+    return rc;
+}
+
+/* ---- comparison ------------------------------------------------------------------------------ */
+typedef struct {
+    long cases, rows, flips, bad_rows, unwritten, nan_rows, zero_rows;
+    double max_abs32;
+} stats;
+
+/* Spacing of fp16 values at magnitude |v| (subnormal spacing below 2^-14). */
+static double f16_ulp(double v)
+{
+    v = fabs(v);
+    if (v < 6.103515625e-05)
+        return 5.9604644775390625e-08;
+    int e;
+    frexp(v, &e); /* v = f * 2^e, f in [0.5, 1) */
+    return ldexp(1.0, e - 1 - 10);
+}
+
+/* Does the CPU's y = T(x-bar) of this row put a coordinate within rounding of a cell edge? */
+static int near_boundary(const setup *s, int variant, const float *xrow)
+{
+    const rb_qdq_params *p = &s->hp;
+    int d = p->d;
+    float *v = calloc((size_t)p->dpad, sizeof(float)), *tmp = calloc((size_t)p->dpad, sizeof(float));
+    float ss = 0.0f;
+    for (int j = 0; j < d; j++)
+        ss += xrow[j] * xrow[j];
+    float inv = rb_inv_norm(sqrtf(ss));
+    for (int j = 0; j < d; j++)
+        v[j] = xrow[j] * inv;
+    rb_rotate_fwd(p, v, tmp);
+    int hit = 0;
+    for (int j = 0; j < p->dpad && !hit; j++)
+        for (int k = 0; k < p->nbounds && !hit; k++) {
+            if (fabsf(v[j] - p->bounds[k]) <= FLIP_TOL)
+                hit = 1;
+            if (variant == RB_VARIANT_PAPER &&
+                fabsf(fabsf(v[j] - p->centroids[k]) - fabsf(v[j] - p->centroids[k + 1])) <= 2 * FLIP_TOL)
+                hit = 1;
+        }
+    free(v);
+    free(tmp);
+    return hit;
+}
+
+static void compare(const setup *s, int variant, rb_dtype dt, const float *x, const float *ref, const float *gpu,
+                    long N, stats *st)
+{
+    int d = s->d, printed = 0;
+    long flips = 0;
+    st->cases++;
+    for (long i = 0; i < N; i++) {
+        const float *r = ref + i * d, *g = gpu + i * d;
+        st->rows++;
+        if (isnan(r[0])) { /* the CPU marks a non-finite row all NaN */
+            int all = 1;
+            for (int j = 0; j < d; j++)
+                all &= isnan(g[j]) != 0;
+            st->nan_rows++;
+            if (!all) {
+                st->bad_rows++;
+                if (printed++ < 3)
+                    fprintf(stderr, "    %s/%s d=%d b=%d %s row %ld: non-finite input, output not all NaN\n",
+                            rb_method_name(s->m), rb_variant_name(variant), d, s->bits, rb_dtype_name(dt), i);
+            }
+            continue;
+        }
+        int zero_in = 1;
+        for (int j = 0; j < d; j++)
+            zero_in &= x[i * d + j] == 0.0f;
+        int ok = 1, unwritten = 0, worst = 0;
+        double worst_err = 0;
+        for (int j = 0; j < d; j++) {
+            if (isnan(g[j])) {
+                unwritten = 1;
+                ok = 0;
+                worst = j;
+                break;
+            }
+            double err = fabs((double)g[j] - (double)r[j]);
+            double tol = dt == RB_FP16 ? fmax(f16_ulp(r[j]), f16_ulp(g[j])) : 1e-5;
+            if (zero_in && g[j] != 0.0f)
+                ok = 0;
+            if (err > tol)
+                ok = 0;
+            if (err > worst_err) {
+                worst_err = err;
+                worst = j;
+            }
+        }
+        if (zero_in)
+            st->zero_rows++;
+        if (unwritten) {
+            st->unwritten++;
+            st->bad_rows++;
+            if (printed++ < 3)
+                fprintf(stderr, "    %s/%s d=%d b=%d %s row %ld col %d: NaN output (unwritten?), CPU %.9g\n",
+                        rb_method_name(s->m), rb_variant_name(variant), d, s->bits, rb_dtype_name(dt), i, worst,
+                        r[worst]);
+            continue;
+        }
+        if (ok) {
+            if (dt == RB_FP32 && worst_err > st->max_abs32)
+                st->max_abs32 = worst_err;
+            continue;
+        }
+        if (!zero_in && near_boundary(s, variant, x + i * d)) {
+            flips++;
+            continue;
+        }
+        st->bad_rows++;
+        if (printed++ < 3)
+            fprintf(stderr, "    %s/%s d=%d b=%d %s row %ld col %d: GPU %.9g CPU %.9g (|diff| %.3g)\n",
+                    rb_method_name(s->m), rb_variant_name(variant), d, s->bits, rb_dtype_name(dt), i, worst,
+                    g[worst], r[worst], fabs((double)g[worst] - r[worst]));
+    }
+    st->flips += flips;
+    long allowed = N / 100 > 1 ? N / 100 : 1;
+    CHECK(flips <= allowed, "%s/%s d=%d b=%d %s N=%ld: %ld boundary flips > %ld allowed", rb_method_name(s->m),
+          rb_variant_name(variant), d, s->bits, rb_dtype_name(dt), N, flips, allowed);
+}
+
+/* One (setup with bits, dtype, N): reference once, both variants compared against it. */
+static void run_case(setup *s, rb_dtype dt, long N, const int *variants, int nvar, long offset, stats *st)
+{
+    float *x = make_input(s->d, N, dt);
+    CHECK(x != NULL, "input");
+    if (!x)
+        return;
+    size_t n = (size_t)N * (size_t)s->d;
+    float *ref = malloc(sizeof(float) * n), *gpu = malloc(sizeof(float) * n);
+    cpu_reference(s, dt, x, N, ref);
+    for (int k = 0; k < nvar; k++) {
+        if (gpu_run(s, variants[k], dt, x, N, offset, gpu) == 0)
+            compare(s, variants[k], dt, x, ref, gpu, N, st);
+    }
+    free(x);
+    free(ref);
+    free(gpu);
+}
+
+static const int both_variants[2] = {RB_VARIANT_PAPER, RB_VARIANT_FAST};
+
+static void report(const char *what, rb_method m, const stats *st)
+{
+    printf("     %-16s %-18s %4ld cases %7ld rows: %ld flips, max|err| fp32 %.2g, %ld NaN rows, %ld zero rows\n",
+           rb_method_name(m), what, st->cases, st->rows, st->flips, st->max_abs32, st->nan_rows, st->zero_rows);
+}
+
+/* Every variant x d x bits x dtype of one method at N = 1000 (fewer rows for dense at d >= 256:
+ * the CPU reference is the slow part), bits 1 and 8 at d = 128, and N = 1, 7. */
+static void sweep_method(rb_method m)
+{
+    const int odd = m == RB_TQ_WHT ? 64 : 100;
+    const int dims[4] = {128, 256, 512, odd};
+    stats st = {0};
+    for (int di = 0; di < 4; di++) {
+        int d = dims[di];
+        setup s;
+        int ok = setup_rot(&s, m, d) == 0;
+        CHECK(ok, "%s d=%d: setup", rb_method_name(m), d);
+        if (!ok)
+            continue;
+        long N = (m == RB_TQ_DENSE && d >= 256) ? 256 : 1000;
+        int bits_list[5] = {2, 3, 4, 1, 8}, nbits = d == 128 ? 5 : 3;
+        for (int bi = 0; bi < nbits; bi++) {
+            if (setup_bits(&s, bits_list[bi])) {
+                CHECK(0, "%s d=%d b=%d: codebook", rb_method_name(m), d, bits_list[bi]);
+                continue;
+            }
+            for (int dt = 0; dt < 2; dt++) {
+                run_case(&s, (rb_dtype)dt, N, both_variants, 2, 0, &st);
+                if (bits_list[bi] == 3 && (d == 128 || d == odd)) {
+                    run_case(&s, (rb_dtype)dt, 1, both_variants, 2, 0, &st);
+                    run_case(&s, (rb_dtype)dt, 7, both_variants, 2, 0, &st);
+                }
+            }
+        }
+        setup_free(&s);
+    }
+    CHECK(st.bad_rows == 0, "%s: %ld rows disagree with the CPU reference (%ld unwritten)", rb_method_name(m),
+          st.bad_rows, st.unwritten);
+    CHECK(st.nan_rows > 0 && st.zero_rows > 0, "special rows were exercised");
+    report("all shapes", m, &st);
+}
+
+TEST(kernels_identity_vs_cpu) { sweep_method(RB_IDENTITY); }
+TEST(kernels_turboquant_wht_vs_cpu) { sweep_method(RB_TQ_WHT); }
+TEST(kernels_turboquant_dense_vs_cpu) { sweep_method(RB_TQ_DENSE); }
+TEST(kernels_rotorquant_vs_cpu) { sweep_method(RB_ROTOR); }
+TEST(kernels_isoquant_full_vs_cpu) { sweep_method(RB_ISO_FULL); }
+TEST(kernels_isoquant_fast_vs_cpu) { sweep_method(RB_ISO_FAST); }
+TEST(kernels_planarquant_vs_cpu) { sweep_method(RB_PLANAR); }
+
+/* Enough rows that every fast kernel's grid strides over rows several times; and buffers
+ * offset by one element (not 16-byte aligned), which must take the scalar paths. */
+TEST(kernels_grid_stride_and_unaligned)
+{
+    for (int m = 0; m < RB_NUM_METHODS; m++) {
+        stats st = {0};
+        setup s;
+        int ok = setup_rot(&s, (rb_method)m, 128) == 0 && setup_bits(&s, 4) == 0;
+        CHECK(ok, "setup");
+        if (!ok)
+            continue;
+        const int fast[1] = {RB_VARIANT_FAST};
+        for (int dt = 0; dt < 2; dt++) {
+            run_case(&s, (rb_dtype)dt, 40000, fast, 1, 0, &st);
+            run_case(&s, (rb_dtype)dt, 77, both_variants, 2, 1, &st);
+        }
+        CHECK(st.bad_rows == 0, "%s: %ld rows disagree (%ld unwritten)", rb_method_name((rb_method)m), st.bad_rows,
+              st.unwritten);
+        report("stride/unaligned", (rb_method)m, &st);
+        setup_free(&s);
+    }
+}
+
+/* Shapes the kernels cannot do are refused, not run wrong. */
+TEST(kernels_refuse_bad_shapes)
+{
+    setup s;
+    int ok = setup_rot(&s, RB_TQ_WHT, 128) == 0 && setup_bits(&s, 3) == 0;
+    CHECK(ok, "setup");
+    if (!ok)
+        return;
+    void *dx = NULL, *dy = NULL;
+    CUDA_OK(cudaMalloc(&dx, 4096 * sizeof(float)));
+    CUDA_OK(cudaMalloc(&dy, 4096 * sizeof(float)));
+    rb_qdq_params p = s.dp;
+    p.d = 96; /* not a power of two */
+    CHECK(rb_launch_qdq(&p, RB_VARIANT_FAST, 0, dx, dy, 1, 0) == cudaErrorInvalidValue, "WHT d=96 refused");
+    p = s.dp;
+    p.bits = 9;
+    CHECK(rb_launch_qdq(&p, RB_VARIANT_FAST, 0, dx, dy, 1, 0) == cudaErrorInvalidValue, "bits=9 refused");
+    p = s.dp;
+    CHECK(rb_launch_qdq(&p, 7, 0, dx, dy, 1, 0) == cudaErrorInvalidValue, "variant 7 refused");
+    CHECK(rb_launch_qdq(&p, RB_VARIANT_FAST, 2, dx, dy, 1, 0) == cudaErrorInvalidValue, "dtype 2 refused");
+    CHECK(strcmp(rb_variant_name(RB_VARIANT_PAPER), "paper") == 0 && strcmp(rb_variant_name(RB_VARIANT_FAST), "fast") == 0,
+          "variant names");
+    cudaGetLastError();
+    cudaFree(dx);
+    cudaFree(dy);
+    setup_free(&s);
+}
