@@ -39,7 +39,7 @@ TEST_SRC    := $(wildcard tests/test_*.c) tests/run_tests.c
 TEST_OBJ    := $(TEST_SRC:%.c=$(BUILD)/%.o)
 GPU_TEST_SRC := $(wildcard tests/gpu/*.c)
 GPU_TEST_OBJ := $(GPU_TEST_SRC:%.c=$(BUILD)/%.o)
-HEADERS     := $(wildcard kernels/common/*.h harness/*.h tests/*.h)
+HEADERS     := $(wildcard kernels/common/*.h kernels/*.h kernels/*.cuh harness/*.h tests/*.h)
 
 .PHONY: all help deps test test-gpu test-asan sweep profile-ncu fuzz plots regress clean kernels
 

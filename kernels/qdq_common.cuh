@@ -51,8 +51,17 @@ int rbk_num_sms(void);
 /* ---- I/O ---------------------------------------------------------------------------------- */
 template <typename T> struct RbIO;
 
+/* load() = unpack(ldraw()): the fast kernels keep the next row's raw 16-byte vectors in
+ * registers while they work on the current one (a prefetch), so each thread has a load in
+ * flight during its arithmetic. */
 template <> struct RbIO<float> {
     static constexpr int VW = 4; /* elements per 16 bytes */
+    using Raw = float4;
+    static __device__ __forceinline__ Raw ldraw(const float *p) { return __ldg(reinterpret_cast<const float4 *>(p)); }
+    static __device__ __forceinline__ void unpack(const Raw &q, float *f)
+    {
+        f[0] = q.x; f[1] = q.y; f[2] = q.z; f[3] = q.w;
+    }
     static __device__ __forceinline__ void load(const float *p, float *f)
     {
         float4 q = __ldg(reinterpret_cast<const float4 *>(p));
@@ -68,6 +77,17 @@ template <> struct RbIO<float> {
 
 template <> struct RbIO<__half> {
     static constexpr int VW = 8;
+    using Raw = uint4;
+    static __device__ __forceinline__ Raw ldraw(const __half *p) { return __ldg(reinterpret_cast<const uint4 *>(p)); }
+    static __device__ __forceinline__ void unpack(const Raw &q, float *f)
+    {
+        const uint32_t w[4] = {q.x, q.y, q.z, q.w};
+#pragma unroll
+        for (int k = 0; k < 4; k++) {
+            float2 t = __half22float2(*reinterpret_cast<const __half2 *>(&w[k]));
+            f[2 * k] = t.x; f[2 * k + 1] = t.y;
+        }
+    }
     static __device__ __forceinline__ void load(const __half *p, float *f)
     {
         uint4 q = __ldg(reinterpret_cast<const uint4 *>(p));
@@ -144,21 +164,51 @@ static __device__ __forceinline__ int rbk_sq_index_bsearch(float y, const float 
     return idx;
 }
 
-/* fast: NB > 0 boundaries in registers (rb_sq_index unrolled), NB == 0 shared memory. */
-template <int NB> struct RbQuant {
-    float b[NB > 0 ? NB : 1];
-    __device__ __forceinline__ void init(const float *bounds)
+/* fast: rb_sq_index's answer by the cheapest route for the codebook's size, chosen uniformly
+ * for the whole thread block:
+ *   <= 3 boundaries (1..2 bits): the count against boundaries held in registers (2 ALU
+ *        instructions per boundary, then one shared load of the centroid);
+ *   more (3..6 bits): the cell table of scalar_quant.h, built once per thread block in shared
+ *        memory: one 16-byte shared load, a compare and a select, whatever the bits (measured
+ *        on the H100: the 7-boundary count was slower than the table at 3 bits, and the
+ *        15-boundary count made 4-bit kernels compute-bound);
+ *   a table that does not build (two boundaries in one cell, 7-8 bits): the branch-free binary
+ *        search on the shared boundaries.
+ * init() needs s_b and s_c loaded and a barrier passed; every thread of the block calls it. */
+struct RbQuant {
+    const float4 *tab;
+    float lo, scale, b[3];
+    int mode; /* 3: register count; 1: cells; 0: binary search */
+    __device__ __forceinline__ void init(const float *s_b, const float *s_c, int nbounds)
     {
+        __shared__ float4 s_tab[RB_SQ_CELLS];
 #pragma unroll
-        for (int k = 0; k < NB; k++)
-            b[k] = __ldg(bounds + k);
+        for (int k = 0; k < 3; k++)
+            b[k] = k < nbounds ? s_b[k] : INFINITY; /* y > inf never counts */
+        tab = s_tab;
+        lo = s_b[0];
+        scale = rb_sq_cell_scale(s_b, nbounds);
+        if (nbounds <= 3) { /* uniform: nbounds is a kernel argument */
+            mode = 3;
+            return;
+        }
+        int ok = 1;
+        for (int t = threadIdx.x; t < RB_SQ_CELLS; t += blockDim.x) {
+            float e[3];
+            ok &= rb_sq_cell_entry(s_b, s_c, nbounds, t, e) == 0;
+            s_tab[t] = make_float4(e[0], e[1], e[2], 0.0f);
+        }
+        mode = __syncthreads_and(ok);
     }
     __device__ __forceinline__ float operator()(float y, const float *s_c, const float *s_b, int nbounds) const
     {
-        if constexpr (NB > 0)
-            return s_c[rb_sq_index(y, b, NB)];
-        else
-            return s_c[rbk_sq_index_bsearch(y, s_b, nbounds)];
+        if (mode == 3)
+            return s_c[(y > b[0]) + (y > b[1]) + (y > b[2])];
+        if (mode == 1) {
+            float4 e = tab[rb_sq_cell(y, lo, scale)];
+            return y > e.x ? e.z : e.y;
+        }
+        return s_c[rbk_sq_index_bsearch(y, s_b, nbounds)];
     }
 };
 
@@ -188,8 +238,6 @@ static __device__ __forceinline__ void rbk_load_codebook(const float *cents, con
     }
 }
 
-/* Bits -> the compile-time boundary count of the register fast paths (0: generic). */
-static inline int rbk_nb_of_bits(int bits) { return bits == 2 ? 3 : bits == 3 ? 7 : bits == 4 ? 15 : 0; }
 
 /* ---- launch helpers ------------------------------------------------------------------------ */
 /* Grid for a grid-stride kernel: enough resident blocks to fill every SM (occupancy queried
@@ -294,7 +342,7 @@ static cudaError_t rbk_block_paper_launch(const RbArgs &a, const T *x, T *xh, lo
 /* G lanes per vector, NV 16-byte vectors per lane, D = G * NV * VW. Lane l holds vectors
  * l, l + G, ... (coalesced); each vector holds VW / K whole rotation blocks, whose parameters the
  * lane keeps in registers for every row it processes. */
-template <typename T, class M, int NB, int G, int NV>
+template <typename T, class M, int G, int NV>
 __global__ void __launch_bounds__(RBK_THREADS, 1)
 rbk_block_fast_reg(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
 {
@@ -303,10 +351,17 @@ rbk_block_fast_reg(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N
     static_assert(VW % K == 0, "register path needs K | VW");
     __shared__ float s_c[RBK_MAX_CENT], s_b[RBK_MAX_CENT];
 
-    rbk_load_codebook(a.cents, a.bounds, a.nbounds, s_c, s_b, NB == 0);
-    RbQuant<NB> q;
-    q.init(a.bounds);
     const int gl = threadIdx.x % G, grp = threadIdx.x / G;
+    /* the first row's load goes out before the prologue's loads and barriers */
+    const long rstride = (long)gridDim.x * GPB;
+    typename RbIO<T>::Raw nx[NV]; /* the next row, in flight */
+    long row = (long)blockIdx.x * GPB + grp;
+    if (row < N)
+#pragma unroll
+        for (int i = 0; i < NV; i++)
+            nx[i] = RbIO<T>::ldraw(x + row * D + (i * G + gl) * VW);
+    rbk_load_codebook(a.cents, a.bounds, a.nbounds, s_c, s_b, true);
+    RbQuant q;
     const unsigned mask = rbk_group_mask<G>();
 
     float prm[NV][BPV][P > 0 ? P : 1];
@@ -318,14 +373,18 @@ rbk_block_fast_reg(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N
             for (int t = 0; t < P; t++)
                 prm[i][c][t] = __ldg(a.rot + (long)P * (((i * G + gl) * VW) / K + c) + t);
     __syncthreads();
+    q.init(s_b, s_c, a.nbounds); /* after the barrier: s_b, s_c are loaded */
 
-    for (long row = (long)blockIdx.x * GPB + grp; row < N; row += (long)gridDim.x * GPB) {
-        const T *xr = x + row * D;
+    for (; row < N; row += rstride) {
         T *or_ = xh + row * D;
         float v[NV][VW];
 #pragma unroll
         for (int i = 0; i < NV; i++)
-            RbIO<T>::load(xr + (i * G + gl) * VW, v[i]);
+            RbIO<T>::unpack(nx[i], v[i]);
+        if (row + rstride < N)
+#pragma unroll
+            for (int i = 0; i < NV; i++)
+                nx[i] = RbIO<T>::ldraw(x + (row + rstride) * D + (i * G + gl) * VW);
         float ss = 0.0f;
 #pragma unroll
         for (int i = 0; i < NV; i++)
@@ -372,7 +431,7 @@ rbk_block_fast_reg(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N
  * memory (scalar when vec == false), lane l rotates blocks l, l + G, ..., 16-byte stores back.
  * D > 0: compiled for that d (vec implied), the lane's block parameters in registers.
  * D == 0: run-time d, parameters read through the read-only cache. */
-template <typename T, class M, int NB, int G, int D>
+template <typename T, class M, int G, int D>
 __global__ void __launch_bounds__(RBK_THREADS, 1)
 rbk_block_fast_staged(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N, int vec, int stride)
 {
@@ -388,9 +447,18 @@ rbk_block_fast_staged(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, lon
     const unsigned mask = rbk_group_mask<G>();
     float *buf = reinterpret_cast<float *>(smem4) + (long)grp * stride;
 
-    rbk_load_codebook(a.cents, a.bounds, a.nbounds, s_c, s_b, NB == 0);
-    RbQuant<NB> q;
-    q.init(a.bounds);
+    /* D > 0: the first row's load goes out before the prologue's loads and barriers */
+    constexpr int NVS = D > 0 ? D / (G * VW) : 1; /* 16-byte vectors per lane (D > 0) */
+    typename RbIO<T>::Raw nx[NVS];                  /* D > 0: the next row, in flight */
+    const long rstride = (long)gridDim.x * gpb;
+    long row = (long)blockIdx.x * gpb + grp;
+    if constexpr (D > 0)
+        if (row < N)
+#pragma unroll
+            for (int i = 0; i < NVS; i++)
+                nx[i] = RbIO<T>::ldraw(x + row * D + (i * G + gl) * VW);
+    rbk_load_codebook(a.cents, a.bounds, a.nbounds, s_c, s_b, true);
+    RbQuant q;
     float prm[NBL][P > 0 ? P : 1];
     if constexpr (D > 0) {
 #pragma unroll
@@ -402,14 +470,30 @@ rbk_block_fast_staged(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, lon
         }
     }
     __syncthreads();
+    q.init(s_b, s_c, a.nbounds); /* after the barrier: s_b, s_c are loaded */
 
-    for (long row = (long)blockIdx.x * gpb + grp; row < N; row += (long)gridDim.x * gpb) {
+    for (; row < N; row += rstride) {
         const T *xr = x + row * d;
         T *or_ = xh + row * d;
         float ss = 0.0f;
-        if (D > 0 || vec) {
+        if constexpr (D > 0) {
+#pragma unroll
+            for (int i = 0; i < NVS; i++) {
+                float f[VW];
+                RbIO<T>::unpack(nx[i], f);
+#pragma unroll
+                for (int e = 0; e < VW; e++)
+                    ss = fmaf(f[e], f[e], ss);
+#pragma unroll
+                for (int e = 0; e < VW; e += 4)
+                    *reinterpret_cast<float4 *>(buf + (i * G + gl) * VW + e) = make_float4(f[e], f[e + 1], f[e + 2], f[e + 3]);
+            }
+            if (row + rstride < N)
+#pragma unroll
+                for (int i = 0; i < NVS; i++)
+                    nx[i] = RbIO<T>::ldraw(x + (row + rstride) * D + (i * G + gl) * VW);
+        } else if (vec) {
             const int nvec = d / VW;
-#pragma unroll(D > 0 ? 8 : 1)
             for (int vi = gl; vi < nvec; vi += G) {
                 float f[VW];
                 RbIO<T>::load(xr + vi * VW, f);
@@ -484,18 +568,18 @@ rbk_block_fast_staged(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, lon
 }
 
 /* ---- block methods: dispatch ---------------------------------------------------------------- */
-template <typename T, class M, int NB, int G, int NV>
+template <typename T, class M, int G, int NV>
 static cudaError_t rbk_block_fast_cfg(const RbArgs &a, const T *x, T *xh, long N, cudaStream_t st)
 {
     constexpr int VW = RbIO<T>::VW, GPB = RBK_THREADS / G;
     const long work = (N + GPB - 1) / GPB;
     if constexpr (VW % M::K == 0) {
-        auto kern = rbk_block_fast_reg<T, M, NB, G, NV>;
+        auto kern = rbk_block_fast_reg<T, M, G, NV>;
         static const int occ = rbk_occupancy(kern, RBK_THREADS, 0);
         kern<<<rbk_grid(occ, work), RBK_THREADS, 0, st>>>(a, x, xh, N);
     } else {
         constexpr int D = G * NV * VW, DP = (D + M::K - 1) / M::K * M::K, STRIDE = (DP + 3) & ~3;
-        auto kern = rbk_block_fast_staged<T, M, NB, G, D>;
+        auto kern = rbk_block_fast_staged<T, M, G, D>;
         const size_t smem = sizeof(float) * (size_t)STRIDE * GPB;
         static const int occ = rbk_occupancy(kern, RBK_THREADS, smem);
         kern<<<rbk_grid(occ, work), RBK_THREADS, smem, st>>>(a, x, xh, N, 1, STRIDE);
@@ -503,31 +587,35 @@ static cudaError_t rbk_block_fast_cfg(const RbArgs &a, const T *x, T *xh, long N
     return cudaGetLastError();
 }
 
-template <typename T, class M, int NB>
+template <typename T, class M>
 static cudaError_t rbk_block_fast_generic(const RbArgs &a, const T *x, T *xh, long N, bool vec, cudaStream_t st)
 {
     const int dp = (a.d + M::K - 1) / M::K * M::K, stride = (dp + 3) & ~3;
     int gpb = 11264 / stride; /* <= 44 KiB of rows per block */
     gpb = gpb < 1 ? 1 : gpb > RBK_THREADS / 32 ? RBK_THREADS / 32 : gpb;
     const size_t smem = sizeof(float) * (size_t)stride * gpb;
-    auto kern = rbk_block_fast_staged<T, M, NB, 32, 0>;
+    auto kern = rbk_block_fast_staged<T, M, 32, 0>;
     static const int occ = rbk_occupancy(kern, 32 * gpb, smem);
     kern<<<rbk_grid(occ, (N + gpb - 1) / gpb), 32 * gpb, smem, st>>>(a, x, xh, N, vec ? 1 : 0, stride);
     return cudaGetLastError();
 }
 
-template <typename T, class M, int NB>
+template <typename T, class M>
 static cudaError_t rbk_block_fast(const RbArgs &a, const T *x, T *xh, long N, cudaStream_t st)
 {
     constexpr int VW = RbIO<T>::VW;
     const bool vec = (a.d % VW) == 0 && rbk_aligned16(x) && rbk_aligned16(xh);
+    /* 16 coordinates per lane, as in TurboQuant-WHT's fast kernel: the per-row work (norm
+     * reduction, sqrt, divide) is shared by more coordinates and each lane has 32 or 64 bytes of
+     * the next row in flight */
+    constexpr int NVL = 16 / VW;
     switch (vec ? a.d / VW : 0) {
-    case 8: return rbk_block_fast_cfg<T, M, NB, 8, 1>(a, x, xh, N, st);
-    case 16: return rbk_block_fast_cfg<T, M, NB, 16, 1>(a, x, xh, N, st);
-    case 32: return rbk_block_fast_cfg<T, M, NB, 32, 1>(a, x, xh, N, st);
-    case 64: return rbk_block_fast_cfg<T, M, NB, 32, 2>(a, x, xh, N, st);
-    case 128: return rbk_block_fast_cfg<T, M, NB, 32, 4>(a, x, xh, N, st);
-    default: return rbk_block_fast_generic<T, M, NB>(a, x, xh, N, vec, st);
+    case 8: return rbk_block_fast_cfg<T, M, 8 / NVL, NVL>(a, x, xh, N, st);
+    case 16: return rbk_block_fast_cfg<T, M, 16 / NVL, NVL>(a, x, xh, N, st);
+    case 32: return rbk_block_fast_cfg<T, M, 32 / NVL, NVL>(a, x, xh, N, st);
+    case 64: return rbk_block_fast_cfg<T, M, 64 / NVL, NVL>(a, x, xh, N, st);
+    case 128: return rbk_block_fast_cfg<T, M, 32, 4>(a, x, xh, N, st);
+    default: return rbk_block_fast_generic<T, M>(a, x, xh, N, vec, st);
     }
 }
 
@@ -540,12 +628,7 @@ static cudaError_t rbk_block_launch_T(const rb_qdq_params *p, int variant, const
     T *xo = static_cast<T *>(xh);
     if (variant == RB_VARIANT_PAPER)
         return rbk_block_paper_launch<T, M>(a, xi, xo, N, st);
-    switch (rbk_nb_of_bits(p->bits)) {
-    case 3: return rbk_block_fast<T, M, 3>(a, xi, xo, N, st);
-    case 7: return rbk_block_fast<T, M, 7>(a, xi, xo, N, st);
-    case 15: return rbk_block_fast<T, M, 15>(a, xi, xo, N, st);
-    default: return rbk_block_fast<T, M, 0>(a, xi, xo, N, st);
-    }
+    return rbk_block_fast<T, M>(a, xi, xo, N, st);
 }
 
 /* The entry point each block-method file instantiates for its trait. */

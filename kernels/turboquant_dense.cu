@@ -83,7 +83,7 @@ template <int MC> struct RbDenseSmem {
     static constexpr size_t bytes = sizeof(float) * (A + B + RBK_DT_ROWS);
 };
 
-template <typename T, int NB, int MC>
+template <typename T, int MC>
 __global__ void __launch_bounds__(RBK_THREADS, 1)
 rbk_dense_fast(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N, int vec)
 {
@@ -95,12 +95,12 @@ rbk_dense_fast(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N, in
 
     const int d = a.d, tid = threadIdx.x, tx = tid & 31, ty = tid >> 5;
     const float *P = a.rot;
-    rbk_load_codebook(a.cents, a.bounds, a.nbounds, s_c, s_b, NB == 0);
-    RbQuant<NB> q;
-    q.init(a.bounds);
+    rbk_load_codebook(a.cents, a.bounds, a.nbounds, s_c, s_b, true);
+    RbQuant q;
     for (int e = tid; e < TR * LDA; e += RBK_THREADS) /* the columns >= d stay zero */
         A[e] = 0.0f;
     __syncthreads();
+    q.init(s_b, s_c, a.nbounds); /* after the barrier: s_b, s_c are loaded */
 
     for (long row0 = (long)blockIdx.x * TR; row0 < N; row0 += (long)gridDim.x * TR) {
         /* 1. load the tile (rows >= N as zeros) */
@@ -248,10 +248,10 @@ rbk_dense_fast(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N, in
     }
 }
 
-template <typename T, int NB, int MC>
+template <typename T, int MC>
 static cudaError_t rbk_dense_fast_cfg(const RbArgs &a, const T *x, T *xh, long N, bool vec, cudaStream_t st)
 {
-    auto kern = rbk_dense_fast<T, NB, MC>;
+    auto kern = rbk_dense_fast<T, MC>;
     constexpr size_t smem = RbDenseSmem<MC>::bytes;
     static const int occ = [&] {
         if (smem > 48 * 1024)
@@ -262,16 +262,16 @@ static cudaError_t rbk_dense_fast_cfg(const RbArgs &a, const T *x, T *xh, long N
     return cudaGetLastError();
 }
 
-template <typename T, int NB>
+template <typename T>
 static cudaError_t rbk_dense_fast_launch(const RbArgs &a, const T *x, T *xh, long N, cudaStream_t st)
 {
     const bool vec = (a.d % RbIO<T>::VW) == 0 && rbk_aligned16(x) && rbk_aligned16(xh);
     if (a.d <= 128)
-        return rbk_dense_fast_cfg<T, NB, 4>(a, x, xh, N, vec, st);
+        return rbk_dense_fast_cfg<T, 4>(a, x, xh, N, vec, st);
     if (a.d <= 256)
-        return rbk_dense_fast_cfg<T, NB, 8>(a, x, xh, N, vec, st);
+        return rbk_dense_fast_cfg<T, 8>(a, x, xh, N, vec, st);
     if (a.d <= 512)
-        return rbk_dense_fast_cfg<T, NB, 16>(a, x, xh, N, vec, st);
+        return rbk_dense_fast_cfg<T, 16>(a, x, xh, N, vec, st);
     return rbk_dense_paper_launch<T>(a, x, xh, N, st);
 }
 
@@ -284,12 +284,7 @@ static cudaError_t rbk_dense_launch_T(const rb_qdq_params *p, int variant, const
     T *xo = static_cast<T *>(xh);
     if (variant == RB_VARIANT_PAPER)
         return rbk_dense_paper_launch<T>(a, xi, xo, N, st);
-    switch (rbk_nb_of_bits(p->bits)) {
-    case 3: return rbk_dense_fast_launch<T, 3>(a, xi, xo, N, st);
-    case 7: return rbk_dense_fast_launch<T, 7>(a, xi, xo, N, st);
-    case 15: return rbk_dense_fast_launch<T, 15>(a, xi, xo, N, st);
-    default: return rbk_dense_fast_launch<T, 0>(a, xi, xo, N, st);
-    }
+    return rbk_dense_fast_launch<T>(a, xi, xo, N, st);
 }
 
 cudaError_t rbk_launch_tq_dense(const rb_qdq_params *p, int variant, int dtype, const void *x, void *xh, long N,

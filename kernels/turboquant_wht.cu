@@ -8,11 +8,11 @@
  *        the butterfly stages in shared memory, codebook in shared memory, linear
  *        nearest-centroid search. It exists to reproduce the IsoQuant paper's experimental
  *        conditions (its kernels' launch structure, written by us).
- * fast:  G lanes per vector (8..32), 256 / G vectors per thread block, grid = SM count x
+ * fast:  G lanes per vector (2..32), 256 / G vectors per thread block, grid = SM count x
  *        occupancy striding over rows. A lane holds NV 16-byte vectors (lane l: vectors l,
  *        l + G, ...), so index bits split into [vector | lane | element]: the element and vector
- *        stages are register butterflies, the lane stages __shfl_xor_sync. Signs and (2..4 bit)
- *        boundaries in registers, centroids in shared memory. Other d (or unaligned buffers) run
+ *        stages are register butterflies, the lane stages __shfl_xor_sync. Signs in registers, the
+ *        quantizer's cell table in shared memory (RbQuant); the next row is prefetched. Other d (or unaligned buffers) run
  *        the paper kernel. */
 #include "qdq_common.cuh"
 
@@ -134,33 +134,53 @@ static __device__ __forceinline__ void rbk_wht_hadamard(float (&v)[NV][VW], int 
                     rb_butterfly(&v[i][e], &v[i + h][e]);
 }
 
-template <typename T, int NB, int G, int NV>
+/* v with its sign flipped when bit k of bits is set (= v * -1.0f, bit for bit) */
+static __device__ __forceinline__ float rbk_flip(float v, uint32_t bits, int k)
+{
+    return __uint_as_float(__float_as_uint(v) ^ (((bits >> k) & 1u) << 31));
+}
+
+template <typename T, int G, int NV>
 __global__ void __launch_bounds__(RBK_THREADS, 1)
 rbk_wht_fast(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
 {
     constexpr int VW = RbIO<T>::VW, D = G * NV * VW, GPB = RBK_THREADS / G;
     __shared__ float s_c[RBK_MAX_CENT], s_b[RBK_MAX_CENT];
-    rbk_load_codebook(a.cents, a.bounds, a.nbounds, s_c, s_b, NB == 0);
-    RbQuant<NB> q;
-    q.init(a.bounds);
     const int gl = threadIdx.x % G, grp = threadIdx.x / G;
+    /* the first row's load goes out before the prologue's loads and barriers */
+    const long rstride = (long)gridDim.x * GPB;
+    typename RbIO<T>::Raw nx[NV]; /* the next row, in flight */
+    long row = (long)blockIdx.x * GPB + grp;
+    if (row < N)
+#pragma unroll
+        for (int i = 0; i < NV; i++)
+            nx[i] = RbIO<T>::ldraw(x + row * D + (i * G + gl) * VW);
+    rbk_load_codebook(a.cents, a.bounds, a.nbounds, s_c, s_b, true);
+    RbQuant q;
     const unsigned mask = rbk_group_mask<G>();
     const float isd = 1.0f / sqrtf((float)D);
-    float sg[NV][VW];
+    /* the random signs as one bit each: flipping the sign bit is exactly the CPU's multiply by
+     * +-1 (also for zeros), and 32 float registers of signs cost the kernel its occupancy */
+    static_assert(NV * VW <= 32, "one sign word per lane");
+    uint32_t sbits = 0;
 #pragma unroll
     for (int i = 0; i < NV; i++)
 #pragma unroll
         for (int e = 0; e < VW; e++)
-            sg[i][e] = __ldg(a.rot + (i * G + gl) * VW + e);
+            sbits |= (__ldg(a.rot + (i * G + gl) * VW + e) < 0.0f ? 1u : 0u) << (i * VW + e);
     __syncthreads();
+    q.init(s_b, s_c, a.nbounds); /* after the barrier: s_b, s_c are loaded */
 
-    for (long row = (long)blockIdx.x * GPB + grp; row < N; row += (long)gridDim.x * GPB) {
-        const T *xr = x + row * D;
+    for (; row < N; row += rstride) {
         T *or_ = xh + row * D;
         float v[NV][VW];
 #pragma unroll
         for (int i = 0; i < NV; i++)
-            RbIO<T>::load(xr + (i * G + gl) * VW, v[i]);
+            RbIO<T>::unpack(nx[i], v[i]);
+        if (row + rstride < N)
+#pragma unroll
+            for (int i = 0; i < NV; i++)
+                nx[i] = RbIO<T>::ldraw(x + (row + rstride) * D + (i * G + gl) * VW);
         float ss = 0.0f;
 #pragma unroll
         for (int i = 0; i < NV; i++)
@@ -174,7 +194,7 @@ rbk_wht_fast(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
         for (int i = 0; i < NV; i++)
 #pragma unroll
             for (int e = 0; e < VW; e++)
-                v[i][e] = (v[i][e] * inv) * sg[i][e];
+                v[i][e] = rbk_flip(v[i][e] * inv, sbits, i * VW + e);
         rbk_wht_hadamard<G, NV, VW>(v, gl, mask);
 #pragma unroll
         for (int i = 0; i < NV; i++)
@@ -186,33 +206,37 @@ rbk_wht_fast(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
         for (int i = 0; i < NV; i++) {
 #pragma unroll
             for (int e = 0; e < VW; e++)
-                v[i][e] = finite ? rho * (v[i][e] * (isd * sg[i][e])) : rbk_nan();
+                v[i][e] = finite ? rho * rbk_flip(v[i][e] * isd, sbits, i * VW + e) : rbk_nan();
             RbIO<T>::store(or_ + (i * G + gl) * VW, v[i]);
         }
     }
 }
 
-template <typename T, int NB, int G, int NV>
+template <typename T, int G, int NV>
 static cudaError_t rbk_wht_fast_cfg(const RbArgs &a, const T *x, T *xh, long N, cudaStream_t st)
 {
     constexpr int GPB = RBK_THREADS / G;
-    auto kern = rbk_wht_fast<T, NB, G, NV>;
+    auto kern = rbk_wht_fast<T, G, NV>;
     static const int occ = rbk_occupancy(kern, RBK_THREADS, 0);
     kern<<<rbk_grid(occ, (N + GPB - 1) / GPB), RBK_THREADS, 0, st>>>(a, x, xh, N);
     return cudaGetLastError();
 }
 
-template <typename T, int NB>
+template <typename T>
 static cudaError_t rbk_wht_fast_launch(const RbArgs &a, const T *x, T *xh, long N, cudaStream_t st)
 {
     constexpr int VW = RbIO<T>::VW;
     const bool vec = (a.d % VW) == 0 && rbk_aligned16(x) && rbk_aligned16(xh);
+    /* 16 coordinates per lane (NVL 16-byte vectors): more butterfly stages in registers, fewer
+     * shuffles (with one vector per lane the shuffles, not DRAM, bounded the kernel; with 32
+     * coordinates the registers cost occupancy) */
+    constexpr int NVL = 16 / VW;
     switch (vec ? a.d / VW : 0) {
-    case 8: return rbk_wht_fast_cfg<T, NB, 8, 1>(a, x, xh, N, st);
-    case 16: return rbk_wht_fast_cfg<T, NB, 16, 1>(a, x, xh, N, st);
-    case 32: return rbk_wht_fast_cfg<T, NB, 32, 1>(a, x, xh, N, st);
-    case 64: return rbk_wht_fast_cfg<T, NB, 32, 2>(a, x, xh, N, st);
-    case 128: return rbk_wht_fast_cfg<T, NB, 32, 4>(a, x, xh, N, st);
+    case 8: return rbk_wht_fast_cfg<T, 8 / NVL, NVL>(a, x, xh, N, st);
+    case 16: return rbk_wht_fast_cfg<T, 16 / NVL, NVL>(a, x, xh, N, st);
+    case 32: return rbk_wht_fast_cfg<T, 32 / NVL, NVL>(a, x, xh, N, st);
+    case 64: return rbk_wht_fast_cfg<T, 64 / NVL, NVL>(a, x, xh, N, st);
+    case 128: return rbk_wht_fast_cfg<T, 32, 4>(a, x, xh, N, st);
     default: return rbk_wht_paper_launch<T>(a, x, xh, N, st); /* correct for every power of two */
     }
 }
@@ -226,12 +250,7 @@ static cudaError_t rbk_wht_launch_T(const rb_qdq_params *p, int variant, const v
     T *xo = static_cast<T *>(xh);
     if (variant == RB_VARIANT_PAPER)
         return rbk_wht_paper_launch<T>(a, xi, xo, N, st);
-    switch (rbk_nb_of_bits(p->bits)) {
-    case 3: return rbk_wht_fast_launch<T, 3>(a, xi, xo, N, st);
-    case 7: return rbk_wht_fast_launch<T, 7>(a, xi, xo, N, st);
-    case 15: return rbk_wht_fast_launch<T, 15>(a, xi, xo, N, st);
-    default: return rbk_wht_fast_launch<T, 0>(a, xi, xo, N, st);
-    }
+    return rbk_wht_fast_launch<T>(a, xi, xo, N, st);
 }
 
 cudaError_t rbk_launch_tq_wht(const rb_qdq_params *p, int variant, int dtype, const void *x, void *xh, long N,

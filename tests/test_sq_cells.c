@@ -1,0 +1,75 @@
+/* The cell table of scalar_quant.h (what the fast kernels quantize with) gives exactly the
+ * centroid of rb_sq_index: at every boundary and its float neighbours, at every cell edge, and
+ * on random values, for both codebook kinds, several d and 1..8 bits. */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "check.h"
+#include "codebook.h"
+#include "scalar_quant.h"
+
+static float step(float y, int k) /* k floats above (k > 0) or below y */
+{
+    for (; k > 0; k--)
+        y = nextafterf(y, INFINITY);
+    for (; k < 0; k++)
+        y = nextafterf(y, -INFINITY);
+    return y;
+}
+
+/* 1 when the table's answer for y is bit-identical to the reference's. */
+static int agrees(float y, const rb_codebook *cb, const float *tab)
+{
+    const int n = cb->nlevels - 1;
+    const float lo = cb->bounds_f[0], scale = rb_sq_cell_scale(cb->bounds_f, n);
+    float a = rb_sq_cell_qdq(y, tab + 3 * rb_sq_cell(y, lo, scale));
+    float b = rb_sq_qdq(y, cb->bounds_f, cb->centroids_f, n);
+    return memcmp(&a, &b, sizeof a) == 0;
+}
+
+TEST(sq_cell_table_matches_boundary_count)
+{
+    static const rb_codebook_kind kinds[] = {RB_CODEBOOK_GAUSSIAN, RB_CODEBOOK_BETA};
+    static const int dims[] = {64, 128, 256, 512};
+    float tab[3 * RB_SQ_CELLS];
+    for (int ki = 0; ki < 2; ki++)
+        for (int di = 0; di < 4; di++)
+            for (int bits = 1; bits <= 8; bits++) {
+                rb_codebook cb;
+                if (rb_codebook_solve(kinds[ki], dims[di], bits, &cb)) {
+                    CHECK(0, "codebook kind %d d=%d b=%d did not solve", ki, dims[di], bits);
+                    continue;
+                }
+                const int n = cb.nlevels - 1;
+                int bad_cells = 0;
+                for (int t = 0; t < RB_SQ_CELLS; t++)
+                    bad_cells += rb_sq_cell_entry(cb.bounds_f, cb.centroids_f, n, t, tab + 3 * t) != 0;
+                if (bits <= 6)
+                    CHECK(bad_cells == 0, "kind %d d=%d b=%d: %d cells hold two boundaries", ki, dims[di],
+                          bits, bad_cells);
+                if (bad_cells)
+                    continue; /* the kernels fall back to the boundary count */
+                long tried = 0, wrong = 0;
+                for (int k = 0; k < n; k++)
+                    for (int s = -3; s <= 3; s++, tried++)
+                        wrong += !agrees(step(cb.bounds_f[k], s), &cb, tab);
+                /* cell edges: the first float of each cell and its neighbours */
+                const float lo = cb.bounds_f[0], scale = rb_sq_cell_scale(cb.bounds_f, n);
+                for (int t = 1; t < RB_SQ_CELLS && scale > 0; t++) {
+                    float y = lo + (float)t / scale;
+                    for (int s = -2; s <= 2; s++, tried++)
+                        wrong += !agrees(step(y, s), &cb, tab);
+                }
+                uint32_t lcg = 2026u + (uint32_t)bits;
+                const float span = 1.5f * (cb.bounds_f[n - 1] - cb.bounds_f[0]) + 0.1f;
+                for (int i = 0; i < 20000; i++, tried++) {
+                    lcg = lcg * 1664525u + 1013904223u;
+                    wrong += !agrees(span * ((float)(lcg >> 8) / 16777216.0f - 0.5f), &cb, tab);
+                }
+                wrong += !agrees(0.0f, &cb, tab) + !agrees(-0.0f, &cb, tab) + !agrees(1.0f, &cb, tab) +
+                         !agrees(-1.0f, &cb, tab);
+                CHECK(wrong == 0, "kind %d d=%d b=%d: %ld of %ld values quantize differently", ki,
+                      dims[di], bits, wrong, tried + 4);
+            }
+}
