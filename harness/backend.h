@@ -20,6 +20,8 @@ typedef struct {
     double cold_median_us, cold_min_us, cold_max_us, cold_noise;
     double copy_us, copy_cold_us; /* D2D copy of the same bytes, same rules (0 on the CPU) */
     const char *stop_reason;      /* which stopping condition ended the sampling */
+    double prepass_us;            /* HQMQ Med3x: median time of the median pre-pass alone; the
+                                   * times above include it (pre-pass + quantize pass) */
 } rb_timing;
 
 typedef struct {
@@ -40,6 +42,10 @@ typedef struct {
     long check_rows;      /* rows compared (0: not checked) */
     double check_max_abs; /* largest |gpu - cpu| outside boundary flips */
     long check_flips;     /* elements differing because a coordinate sat within rounding of a boundary */
+    /* HQMQ only (method RB_HQMQ, bits 0): the operating point and what Med3x did */
+    int hq_S, hq_rbits, hq_outliers, hq_sigma_inliers;
+    double hq_C;
+    double outlier_frac;  /* Med3x: outlier chunks / chunks of finite rows (0 without) */
 } rb_record;
 
 typedef struct rb_backend rb_backend;
@@ -49,6 +55,7 @@ struct rb_backend {
     const char *variants[RB_MAX_VARIANTS];
     void *state;
     int profile; /* set by the driver: run each kernel a few times, no timing loop (ncu/nsys) */
+    rb_data_dist dist; /* set by the driver before load_data; zero (calloc) is sphere */
     /* Make the inputs for (seed, d, N, dtype): Philox normals, rows normalized. */
     int (*load_data)(rb_backend *b, uint64_t seed, int d, long N, rb_dtype dtype);
     /* Run one (method, bits, variant) over the loaded data: metrics and timing into rec. */
@@ -61,6 +68,14 @@ struct rb_backend {
 rb_backend *rb_backend_cpu_create(void);
 /* The CPU reference over N rows (OpenMP over rows; fp16 runs round the output to fp16). */
 void rb_cpu_qdq_rows(const rb_qdq_params *p, const float *x, float *xh, long N, rb_dtype dtype);
+/* HQMQ over N rows (p->hq_thresh already set): returns the number of outlier chunks. */
+long rb_cpu_hqmq_rows(const rb_qdq_params *p, const float *x, float *xh, long N, rb_dtype dtype);
+/* Med3x: median of the finite chunk norms (rb_hqmq_chunk_norm) of N rows of d values, by
+ * selection (ranks (n-1)/2 and n/2 averaged, as torch.quantile(0.5)); 0 when there are none.
+ * norms: scratch for N * ceil(d/4) floats, or NULL to allocate. -1 on out of memory. */
+int rb_hqmq_batch_median(const float *x, int d, long N, float *norms, float *median);
+/* HQMQ's outlier threshold C * median, as every backend computes it. */
+float rb_hqmq_threshold(float C, float median);
 const float *rb_backend_cpu_input(rb_backend *b);
 const float *rb_backend_cpu_output(rb_backend *b);
 /* NULL with a reason in why when no usable GPU is present. */

@@ -128,7 +128,7 @@ typedef struct {
     unsigned long long *dclk;
     rb_dev_metrics *dpart, *dmout;
     float *dbounds, *dcent;
-    rot_slot rot[RB_NUM_METHODS];
+    rot_slot rot[RB_NUM_METHODS_ALL];
     int max_batch;
     nvtxDomainHandle_t dom;
 
@@ -374,7 +374,8 @@ static int gpu_load(rb_backend *b, uint64_t seed, int d, long N, rb_dtype dtype)
      * inputs then differ from the CPU's in the last bits). Normalization is on the device
      * either way, bit-identical to rb_data_normalize_row. */
     const char *env = getenv("RB_GPU_DEVICE_RNG");
-    int device_rng = env && env[0] == '1';
+    /* other distributions shape the host normals (rb_data_shape_normals) before the upload */
+    int device_rng = env && env[0] == '1' && b->dist.kind == RB_DIST_SPHERE;
     free_data(s);
     if (d < 1 || N < 1) {
         fprintf(stderr, "rotorbench: gpu: load_data: bad shape d=%d N=%ld\n", d, N);
@@ -418,6 +419,11 @@ static int gpu_load(rb_backend *b, uint64_t seed, int d, long N, rb_dtype dtype)
         CR(curandCreateGeneratorHost(&g, CURAND_RNG_PSEUDO_PHILOX4_32_10));
         CR(curandSetPseudoRandomGeneratorSeed(g, seed));
         CR(curandGenerateNormal(g, hbuf, alen, 0.0f, 1.0f));
+        char derr[256];
+        if (rb_data_shape_normals(&b->dist, seed, d, N, hbuf, derr, sizeof derr)) {
+            fprintf(stderr, "rotorbench: gpu: %s\n", derr);
+            goto fail;
+        }
         CK(cudaMemcpyAsync(dst, hbuf, sizeof(float) * alen, cudaMemcpyHostToDevice, s->st));
     }
     CK(rb_launch_normalize(dst, s->x, (int)dtype, d, N, s->st));
@@ -490,7 +496,8 @@ fail:
 static int upload_params(gpu_state *s, const rb_qdq_params *p, rb_qdq_params *dp)
 {
     *dp = *p;
-    if (p->method < 0 || p->method >= RB_NUM_METHODS || p->nbounds < 1 || p->nbounds > 255) {
+    const int hq = p->method == RB_HQMQ; /* no codebook */
+    if (p->method < 0 || p->method >= RB_NUM_METHODS_ALL || (!hq && (p->nbounds < 1 || p->nbounds > 255))) {
         fprintf(stderr, "rotorbench: gpu: bad parameters (method %d, nbounds %d)\n", p->method,
                 p->nbounds);
         return -1;
@@ -524,6 +531,8 @@ static int upload_params(gpu_state *s, const rb_qdq_params *p, rb_qdq_params *dp
         }
         dp->rot = r->dev;
     }
+    if (hq)
+        return 0;
     CK(cudaMemcpyAsync(s->dbounds, p->bounds, sizeof(float) * p->nbounds, cudaMemcpyHostToDevice, s->st));
     CK(cudaMemcpyAsync(s->dcent, p->centroids, sizeof(float) * (p->nbounds + 1),
                        cudaMemcpyHostToDevice, s->st));
@@ -673,9 +682,218 @@ static void fill_metrics(rb_metrics *m, const rb_dev_metrics *r, int d)
     rb_metrics_finish(m);
 }
 
+/* ---- HQMQ ---------------------------------------------------------------------------------- */
+typedef struct {
+    rb_qdq_params dp; /* device q_s */
+    int variant, med3;
+    void *scratch;    /* Med3x: norms, histograms and the threshold (rb_hqmq_med3_state) */
+} hq_ctx;
+
+static int enq_hq_pre(gpu_state *s, void *ctx)
+{
+    hq_ctx *c = ctx;
+    cudaError_t e = rb_launch_hqmq_med3(s->x, (int)s->dtype, s->d, s->N, c->dp.hq_C, c->scratch, s->st);
+    return e == cudaSuccess ? 0 : report_cuda(e, "rb_launch_hqmq_med3", __FILE__, __LINE__);
+}
+
+/* Med3x pre-pass (when asked) + the quantize pass: what a user of HQMQ pays per batch. */
+static int enq_hq(gpu_state *s, void *ctx)
+{
+    hq_ctx *c = ctx;
+    if (c->med3 && enq_hq_pre(s, ctx))
+        return -1;
+    cudaError_t e = rb_launch_hqmq(&c->dp, c->variant, (int)s->dtype, s->x, s->xh, s->N,
+                                   c->med3 ? rb_hqmq_med3_thresh(c->scratch) : NULL, s->st);
+    return e == cudaSuccess ? 0 : report_cuda(e, "rb_launch_hqmq", __FILE__, __LINE__);
+}
+
+/* The kernel against rb_hqmq_row on the first rows (the CPU reference takes the GPU's Med3x
+ * threshold; the median itself is checked against the CPU's when the batch is small enough to
+ * copy). A chunk may legitimately differ where two codewords score within rounding of each
+ * other (the kernel's products contract to FMA): such chunks count as flips when both chosen
+ * codewords score within 1e-5 (fp16: 2e-3) of each other against the chunk's direction; anything else is a
+ * disagreement and is reported. */
+static int hq_validate(gpu_state *s, const rb_qdq_params *p, const rb_hqmq_med3_state *st, rb_record *rec,
+                       const char *label)
+{
+    const int d = s->d, g = (d + 3) / 4, qmax = (1 << p->hq_rbits) - 1;
+    long rows = s->N < CHECK_ROWS ? s->N : CHECK_ROWS;
+    size_t n = (size_t)rows * d;
+    float *xin = malloc(sizeof(float) * n), *gpu = malloc(sizeof(float) * n), *ref = malloc(sizeof(float) * n);
+    float *all = NULL;
+    int rc = -1;
+    if (!xin || !gpu || !ref) {
+        fprintf(stderr, "rotorbench: gpu: out of host memory\n");
+        goto out;
+    }
+    if (get_rows(s, 0, 0, rows, xin) || get_rows(s, 1, 0, rows, gpu))
+        goto out;
+    rb_qdq_params pc = *p; /* host q_s */
+    if (p->hq_outliers) {
+        pc.hq_thresh = st->thresh;
+        if ((long)g * s->N <= (1L << 22)) {
+            float med = 0;
+            all = malloc(sizeof(float) * (size_t)s->N * d);
+            if (all && !get_rows(s, 0, 0, s->N, all) && !rb_hqmq_batch_median(all, d, s->N, NULL, &med) &&
+                med != st->median)
+                fprintf(stderr, "rotorbench: WARNING: gpu %s: Med3x median %.9g, CPU %.9g\n", label,
+                        st->median, med);
+        }
+    }
+    rb_cpu_qdq_rows(&pc, xin, ref, rows, s->dtype);
+    double max_abs = 0;
+    long flips = 0, bad = 0, bad_i = -1;
+    for (long i = 0; i < rows; i++) {
+        const float *xr = xin + i * (long)d, *gr = gpu + i * (long)d, *cr = ref + i * (long)d;
+        float sig = 0, r[4096 / 4];
+        for (int b = 0; b < g; b++) {
+            float v[4];
+            rb_hqmq_load_chunk(xr, d, b, v);
+            r[b] = rb_hqmq_chunk_norm(v);
+            sig = rb_hqmq_sigma_acc(sig, r[b], pc.hq_thresh, pc.hq_sigma_inliers);
+        }
+        sig = rb_hqmq_sigma_store(sig);
+        for (int b = 0; b < g; b++) {
+            double cdiff = 0, dg = 0, dc = 0;
+            int over = 0;
+            float v[4];
+            rb_hqmq_load_chunk(xr, d, b, v);
+            for (int k = 0; k < 4 && 4 * b + k < d; k++) {
+                double a = gr[4 * b + k], c = cr[4 * b + k];
+                double diff = isnan(a) && isnan(c) ? 0 : (isnan(a) || isnan(c)) ? INFINITY : fabs(a - c);
+                cdiff = fmax(cdiff, diff);
+                over |= s->dtype == RB_FP16 ? diff > 2.0 * f16_ulp(fmax(fabs(a), fabs(c))) : diff > 1e-4;
+                dg += (double)v[k] * a;
+                dc += (double)v[k] * c;
+            }
+            if (!over) {
+                max_abs = fmax(max_abs, cdiff);
+                continue;
+            }
+            /* same radius on both sides (identical r and sigma): compare the directions' scores */
+            double rh = rb_hqmq_radius_hat(rb_hqmq_radius_code(r[b], sig, qmax), sig, qmax);
+            const double tie = s->dtype == RB_FP16 ? 2e-3 : 1e-5; /* fp16 outputs round the scores */
+            if (rh > 0 && r[b] > 0 && fabs(dg - dc) / (rh * r[b]) <= tie)
+                flips++;
+            else if (bad++ == 0)
+                bad_i = i;
+        }
+    }
+    rec->check_rows = rows;
+    rec->check_max_abs = max_abs;
+    rec->check_flips = flips;
+    if (bad)
+        fprintf(stderr, "rotorbench: WARNING: gpu %s disagrees with the CPU reference in %ld chunks of the "
+                "first %ld rows (not near-ties), first in row %ld\n", label, bad, rows, bad_i);
+    rc = 0;
+out:
+    free(xin); free(gpu); free(ref); free(all);
+    return rc;
+}
+
+static int gpu_run_hqmq(rb_backend *b, const rb_qdq_params *p, int variant, rb_record *rec)
+{
+    gpu_state *s = b->state;
+    int pushed = 0, rc = -1;
+    hq_ctx c;
+    memset(&c, 0, sizeof c);
+    c.variant = variant;
+    c.med3 = p->hq_outliers;
+    if (!s->loaded || p->d != s->d) {
+        fprintf(stderr, "rotorbench: gpu: run: no data loaded for d=%d\n", p->d);
+        return -1;
+    }
+    if (upload_params(s, p, &c.dp))
+        return -1;
+    if (c.med3)
+        CK(cudaMalloc(&c.scratch, rb_hqmq_med3_scratch_bytes(s->d, s->N)));
+    char label[200];
+    snprintf(label, sizeof label, "%s/%s d=%d s%d_r%d%s %s N=%ld", rb_method_name(RB_HQMQ),
+             b->variants[variant], p->d, p->hq_S, p->hq_rbits, c.med3 ? "+med3" : "", rb_dtype_name(s->dtype),
+             s->N);
+    if (b->profile) {
+        range_push(s, label);
+        pushed = 1;
+    }
+    for (int i = 0; i < (b->profile ? 4 : 1); i++)
+        if (enq_hq(s, &c))
+            goto fail;
+    CK(cudaStreamSynchronize(s->st));
+    if (pushed) {
+        pushed = 0;
+        range_pop(s);
+    }
+    rb_hqmq_med3_state st;
+    memset(&st, 0, sizeof st);
+    if (c.med3) {
+        if (rb_launch_hqmq_count_outliers(s->d, s->N, c.scratch, s->st) != cudaSuccess)
+            goto fail;
+        CK(cudaMemcpyAsync(&st, c.scratch, sizeof st, cudaMemcpyDeviceToHost, s->st));
+        CK(cudaStreamSynchronize(s->st));
+    }
+    if (hq_validate(s, p, &st, rec, label))
+        goto fail;
+    rb_dev_metrics dm;
+    if (device_metrics(s, &dm))
+        goto fail;
+    fill_metrics(&rec->m, &dm, s->d);
+    /* outliers are counted over finite chunk norms; inputs with NaN rows may count a few more */
+    rec->outlier_frac = rec->m.finite_rows ? (double)st.outliers / ((double)rec->m.finite_rows * ((s->d + 3) / 4)) : 0;
+
+    memset(&rec->t, 0, sizeof rec->t);
+    if (b->profile) {
+        rec->t.clock = "profile";
+        rec->t.stop_reason = "profile: 4 launches, not timed";
+        rc = 0;
+        goto fail;
+    }
+    double clk0 = 0, clk1 = 0;
+    if (probe_clock(s, &clk0))
+        goto fail;
+    meas m, mp;
+    range_push(s, label);
+    pushed = 1;
+    if (measure(s, enq_hq, &c, &m) || (c.med3 && measure(s, enq_hq_pre, &c, &mp)))
+        goto fail;
+    pushed = 0;
+    range_pop(s);
+    if (probe_clock(s, &clk1))
+        goto fail;
+    note_clock(s, clk0);
+    note_clock(s, clk1);
+    s->timed_settings++;
+    rec->t.clock = "cuda-events";
+    rec->t.samples = m.nhot;
+    rec->t.batch = m.batch;
+    rec->t.median_us = m.hot.median;
+    rec->t.min_us = m.hot.min;
+    rec->t.max_us = m.hot.max;
+    rec->t.q1_us = m.hot.q1;
+    rec->t.q3_us = m.hot.q3;
+    rec->t.noise = m.hot.noise;
+    rec->t.cold_samples = m.ncold;
+    rec->t.cold_median_us = m.cold.median;
+    rec->t.cold_min_us = m.cold.min;
+    rec->t.cold_max_us = m.cold.max;
+    rec->t.cold_noise = m.cold.noise;
+    rec->t.copy_us = s->copy_us;
+    rec->t.copy_cold_us = s->copy_cold_us;
+    rec->t.stop_reason = stop_reasons[m.cold_stop][m.hot_stop];
+    rec->t.prepass_us = c.med3 ? mp.hot.median : 0;
+    rc = 0;
+fail:
+    if (pushed)
+        range_pop(s);
+    if (c.scratch)
+        cudaFree(c.scratch);
+    return rc;
+}
+
 /* ---- run ----------------------------------------------------------------------------------- */
 static int gpu_run(rb_backend *b, const rb_qdq_params *p, int variant, rb_record *rec)
 {
+    if (p->method == RB_HQMQ)
+        return gpu_run_hqmq(b, p, variant, rec);
     gpu_state *s = b->state;
     int pushed = 0, profiling = 0;
     if (!s->loaded || p->d != s->d) {
@@ -852,7 +1070,7 @@ static void gpu_destroy(rb_backend *b)
     gpu_state *s = b->state;
     if (s) {
         free_data(s);
-        for (int m = 0; m < RB_NUM_METHODS; m++) {
+        for (int m = 0; m < RB_NUM_METHODS_ALL; m++) {
             if (s->rot[m].dev)
                 cudaFree(s->rot[m].dev);
             free(s->rot[m].host);

@@ -15,6 +15,7 @@
 
 typedef struct {
     const char *method, *variant, *dtype, *codebook, *clock; /* point into the parsed JSON */
+    const char *op;   /* HQMQ's operating point ("s96_r4"); NULL for the other methods */
     double d, bits, N;
     int has_mse;
     double mse;
@@ -67,14 +68,21 @@ static int same_key(const crec *a, const crec *b)
 {
     return same_str(a->method, b->method) && same_str(a->variant, b->variant) && a->d == b->d &&
            a->bits == b->bits && same_str(a->dtype, b->dtype) && a->N == b->N &&
-           same_str(a->codebook, b->codebook);
+           same_str(a->codebook, b->codebook) && same_str(a->op, b->op);
 }
 
 /* "isoquant-fast ref d128 b2 fp16 N8192" (+ the codebook when with_cb). */
 static void key_text(const crec *r, int with_cb, char *out, size_t n)
 {
-    char m[80], v[40], t[24], cb[40];
+    char m[160], v[40], t[24], cb[40];
     cell(r->method, m, sizeof m);
+    if (r->op) { /* "hqmq s96_r4" */
+        size_t l = strlen(m);
+        if (l + 2 < sizeof m) {
+            m[l] = ' ';
+            cell(r->op, m + l + 1, sizeof m - l - 1);
+        }
+    }
     cell(r->variant, v, sizeof v);
     cell(r->dtype, t, sizeof t);
     cell(r->codebook ? r->codebook : "-", cb, sizeof cb);
@@ -199,6 +207,7 @@ static int load(const char *path, cfile *f, FILE *err)
         r->variant = str(o, "variant");
         r->dtype = str(o, "dtype");
         r->codebook = str(o, "codebook");
+        r->op = str(o, "op");
         if (!r->method || !r->variant || !r->dtype)
             return bad_record(f, i, "needs the strings \"method\", \"variant\" and \"dtype\"", err);
         const cJSON *d = get(o, "d"), *b = get(o, "bits"), *N = get(o, "N");

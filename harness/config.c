@@ -17,22 +17,22 @@
 #define RB_SEED_MAX 9007199254740992.0 /* 2^53: every integer up to it is exact in a double */
 #define RB_N_MAX 268435456L            /* 2^28 */
 
-/* Indexed by rb_method: the order of "all" and of results. */
-static const char *const method_names[RB_NUM_METHODS] = {
+/* Indexed by rb_method: the order of "all" (the first RB_NUM_METHODS) and of results. */
+static const char *const method_names[RB_NUM_METHODS_ALL] = {
     "identity",      "turboquant-wht", "turboquant-dense", "rotorquant",
-    "isoquant-full", "isoquant-fast",  "planarquant",
+    "isoquant-full", "isoquant-fast",  "planarquant",      "hqmq",
 };
 
 const char *rb_method_name(rb_method m)
 {
-    return ((int)m >= 0 && (int)m < RB_NUM_METHODS) ? method_names[m] : "unknown";
+    return ((int)m >= 0 && (int)m < RB_NUM_METHODS_ALL) ? method_names[m] : "unknown";
 }
 
 int rb_method_from_name(const char *s)
 {
     if (!s)
         return -1;
-    for (int i = 0; i < RB_NUM_METHODS; i++)
+    for (int i = 0; i < RB_NUM_METHODS_ALL; i++)
         if (strcmp(s, method_names[i]) == 0)
             return i;
     return -1;
@@ -46,6 +46,17 @@ const char *rb_dtype_name(rb_dtype t)
 const char *rb_codebook_name(rb_codebook_kind k)
 {
     return k == RB_CODEBOOK_GAUSSIAN ? "gaussian" : k == RB_CODEBOOK_BETA ? "beta" : "unknown";
+}
+
+const char *rb_distribution_name(rb_distribution k)
+{
+    return k == RB_DIST_SPHERE ? "sphere" : k == RB_DIST_CHANNEL_OUTLIERS ? "channel-outliers" : "unknown";
+}
+
+rb_data_dist rb_config_dist(const rb_config *cfg)
+{
+    rb_data_dist d = {cfg->distribution, cfg->dist_channels, (float)cfg->dist_scale};
+    return d;
 }
 
 /* ---- error messages ---------------------------------------------------------------------- */
@@ -269,12 +280,15 @@ static int choice_list(const ctx *c, const cJSON *it, const char *key, const cho
 static const choice dtype_choices[] = {{"fp16", RB_FP16}, {"fp32", RB_FP32}};
 static const choice codebook_choices[] = {{"gaussian", RB_CODEBOOK_GAUSSIAN},
                                           {"beta", RB_CODEBOOK_BETA}};
-static const choice dist_choices[] = {{"sphere", RB_DIST_SPHERE}};
-static choice method_choices[RB_NUM_METHODS];
+static const choice dist_choices[] = {{"sphere", RB_DIST_SPHERE},
+                                      {"channel-outliers", RB_DIST_CHANNEL_OUTLIERS}};
+static const choice outlier_choices[] = {{"none", 0}, {"med3", 1}};
+static const choice sigma_choices[] = {{"all", 0}, {"inliers", 1}};
+static choice method_choices[RB_NUM_METHODS_ALL];
 
 static void init_method_choices(void)
 {
-    for (int i = 0; i < RB_NUM_METHODS; i++) {
+    for (int i = 0; i < RB_NUM_METHODS_ALL; i++) {
         method_choices[i].name = method_names[i];
         method_choices[i].value = i;
     }
@@ -300,51 +314,139 @@ static int string_value(const ctx *c, const cJSON *it, const char *key, const ch
     return 0;
 }
 
-/* "sphere" or {"kind": "sphere"}; the object form leaves room for kinds with parameters. */
-static int distribution(const ctx *c, const cJSON *it, rb_distribution *out)
+/* A finite number in (0, hi]. */
+static int positive_number(const ctx *c, const cJSON *it, const char *key, double hi, double *out)
 {
-    char names[128], what[300];
-    choices_text(dist_choices, NCH(dist_choices), names, sizeof names);
-    snprintf(what, sizeof what, "%s or an object {\"kind\": %s}", names, names);
+    char what[96];
+    snprintf(what, sizeof what, "a number > 0 and <= %g", hi);
+    if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble) || !(it->valuedouble > 0) ||
+        it->valuedouble > hi)
+        return bad(c, key, what, it);
+    *out = it->valuedouble;
+    return 0;
+}
+
+/* Members of an object, each named in `names` (NULL-terminated) and each once. */
+static int object_keys(const ctx *c, const cJSON *it, const char *prefix, const char *const *names,
+                       const char *list)
+{
+    int seen[8] = {0};
+    for (const cJSON *e = it->child; e; e = e->next) {
+        char k[128];
+        int i = 0;
+        while (names[i] && strcmp(e->string, names[i]) != 0)
+            i++;
+        if (!names[i]) {
+            escape(e->string, k, sizeof k);
+            return fail(c, "unknown key '%s.%s': expected one of %s", prefix, k, list);
+        }
+        if (seen[i]++)
+            return fail(c, "key '%s.%s': expected each key once, got it twice", prefix, names[i]);
+    }
+    return 0;
+}
+
+/* "sphere", "channel-outliers", or {"kind": ..., "channels": n, "scale": x} (the parameters
+ * only with channel-outliers; defaults 4 and 20). channels <= every d is checked by the caller. */
+static int distribution(const ctx *c, const cJSON *it, rb_config *cfg)
+{
+    static const char *const names[] = {"kind", "channels", "scale", NULL};
+    char kinds[128], what[300];
+    choices_text(dist_choices, NCH(dist_choices), kinds, sizeof kinds);
+    snprintf(what, sizeof what, "%s or an object {\"kind\": %s, ...}", kinds, kinds);
     int v;
     if (cJSON_IsString(it)) {
         if (one_choice(c, it, "distribution", dist_choices, NCH(dist_choices), &v))
             return -1;
-        *out = (rb_distribution)v;
+        cfg->distribution = (rb_distribution)v;
         return 0;
     }
     if (!cJSON_IsObject(it))
         return bad(c, "distribution", what, it);
-    int seen_kind = 0;
-    for (const cJSON *e = it->child; e; e = e->next) {
-        char k[128];
-        if (strcmp(e->string, "kind") != 0) {
-            escape(e->string, k, sizeof k);
-            return fail(c, "unknown key 'distribution.%s': expected only \"kind\"", k);
-        }
-        if (seen_kind++)
-            return fail(c, "key 'distribution.kind': expected each key once, got it twice");
-    }
+    if (object_keys(c, it, "distribution", names, "kind, channels, scale"))
+        return -1;
     const cJSON *kind = cJSON_GetObjectItemCaseSensitive(it, "kind");
     if (!kind)
-        return bad(c, "distribution.kind", names, NULL);
+        return bad(c, "distribution.kind", kinds, NULL);
     if (one_choice(c, kind, "distribution.kind", dist_choices, NCH(dist_choices), &v))
         return -1;
-    *out = (rb_distribution)v;
+    cfg->distribution = (rb_distribution)v;
+    const cJSON *ch = cJSON_GetObjectItemCaseSensitive(it, "channels");
+    const cJSON *sc = cJSON_GetObjectItemCaseSensitive(it, "scale");
+    if (v != RB_DIST_CHANNEL_OUTLIERS && (ch || sc))
+        return fail(c, "key 'distribution.%s': expected only with kind \"channel-outliers\"",
+                    ch ? "channels" : "scale");
+    double x;
+    if (ch) {
+        if (!as_int(ch, 1, 4096, &x))
+            return bad(c, "distribution.channels", "an integer in 1..4096", ch);
+        cfg->dist_channels = (int)x;
+    }
+    if (sc) {
+        if (positive_number(c, sc, "distribution.scale", 1e6, &x))
+            return -1;
+        cfg->dist_scale = x;
+    }
+    return 0;
+}
+
+/* "hqmq": {"S": list, "radius_bits": list, "outliers": "none"|"med3", "C": x,
+ * "sigma_from": "all"|"inliers"}; S and radius_bits together (their cross product) or neither
+ * (the paper's operating points). */
+static int hqmq_block(const ctx *c, const cJSON *it, rb_hqmq_config *h)
+{
+    static const char *const names[] = {"S", "radius_bits", "outliers", "C", "sigma_from", NULL};
+    if (!cJSON_IsObject(it))
+        return bad(c, "hqmq", "an object {\"S\": [...], \"radius_bits\": [...], ...}", it);
+    if (object_keys(c, it, "hqmq", names, "S, radius_bits, outliers, C, sigma_from"))
+        return -1;
+    const cJSON *S = cJSON_GetObjectItemCaseSensitive(it, "S");
+    const cJSON *rb = cJSON_GetObjectItemCaseSensitive(it, "radius_bits");
+    const cJSON *o = cJSON_GetObjectItemCaseSensitive(it, "outliers");
+    const cJSON *C = cJSON_GetObjectItemCaseSensitive(it, "C");
+    const cJSON *sf = cJSON_GetObjectItemCaseSensitive(it, "sigma_from");
+    long sv[RB_MAX_LIST], rv[RB_MAX_LIST];
+    int ns = 0, nr = 0, scalar;
+    if (S && int_list(c, S, "hqmq.S", 1, RB_HQMQ_MAX_S, sv, &ns, &scalar))
+        return -1;
+    if (rb && int_list(c, rb, "hqmq.radius_bits", 1, 16, rv, &nr, &scalar))
+        return -1;
+    if (S && !rb)
+        return fail(c, "key 'hqmq.radius_bits': expected an integer in 1..16 or a non-empty array "
+                       "of them (with hqmq.S), got nothing");
+    if (rb && !S)
+        return fail(c, "key 'hqmq.S': expected an integer in 1..%d or a non-empty array of them "
+                       "(with hqmq.radius_bits), got nothing", RB_HQMQ_MAX_S);
+    if (S) {
+        h->nops = 0;
+        for (int i = 0; i < ns; i++)
+            for (int j = 0; j < nr; j++)
+                h->ops[h->nops++] = (rb_hqmq_op){(int)sv[i], (int)rv[j]};
+    }
+    if (o && one_choice(c, o, "hqmq.outliers", outlier_choices, NCH(outlier_choices), &h->outliers))
+        return -1;
+    if (C && positive_number(c, C, "hqmq.C", 1000, &h->C))
+        return -1;
+    if (sf && one_choice(c, sf, "hqmq.sigma_from", sigma_choices, NCH(sigma_choices),
+                         &h->sigma_inliers))
+        return -1;
+    if (h->sigma_inliers && !h->outliers)
+        return bad(c, "hqmq.sigma_from", "\"all\" unless hqmq.outliers is \"med3\" (without outliers "
+                   "every chunk is an inlier)", sf);
     return 0;
 }
 
 /* ---- the document ------------------------------------------------------------------------ */
 
 enum { K_NAME, K_SEED, K_N, K_DIMS, K_BITS, K_DTYPES, K_METHODS, K_CODEBOOK, K_DIST, K_BASELINE,
-       K_OUTPUT_DIR, K_COMMENT, K_COUNT };
+       K_OUTPUT_DIR, K_COMMENT, K_HQMQ, K_COUNT };
 static const char *const key_names[K_COUNT] = {
     "name", "seed", "N", "dims", "bits", "dtypes", "methods", "codebook", "distribution",
-    "baseline", "output_dir", "comment",
+    "baseline", "output_dir", "comment", "hqmq",
 };
 static const char *const key_list =
     "name, seed, N, dims, bits, dtypes, methods, codebook, distribution, baseline, output_dir, "
-    "comment";
+    "comment, hqmq";
 
 static int parse_root(const ctx *c, const cJSON *root, rb_config *cfg)
 {
@@ -418,13 +520,13 @@ static int parse_root(const ctx *c, const cJSON *root, rb_config *cfg)
                 break;
             }
             if (!cJSON_IsArray(it)) {
-                choices_text(method_choices, RB_NUM_METHODS, names, sizeof names);
+                choices_text(method_choices, RB_NUM_METHODS_ALL, names, sizeof names);
                 snprintf(what, sizeof what, "\"all\" or a non-empty array of names from %s",
                          names);
                 return bad(c, "methods", what, it);
             }
-            if (choice_list(c, it, "methods", method_choices, RB_NUM_METHODS, 0, tmp,
-                            RB_NUM_METHODS, &cfg->nmethods))
+            if (choice_list(c, it, "methods", method_choices, RB_NUM_METHODS_ALL, 0, tmp,
+                            RB_NUM_METHODS_ALL, &cfg->nmethods))
                 return -1;
             for (int i = 0; i < cfg->nmethods; i++)
                 cfg->methods[i] = (rb_method)tmp[i];
@@ -435,7 +537,11 @@ static int parse_root(const ctx *c, const cJSON *root, rb_config *cfg)
             cfg->codebook = (rb_codebook_kind)tmp[0];
             break;
         case K_DIST:
-            if (distribution(c, it, &cfg->distribution))
+            if (distribution(c, it, cfg))
+                return -1;
+            break;
+        case K_HQMQ:
+            if (hqmq_block(c, it, &cfg->hqmq))
                 return -1;
             break;
         case K_BASELINE:
@@ -468,6 +574,12 @@ static int parse_root(const ctx *c, const cJSON *root, rb_config *cfg)
         if (!seen[required[i].k])
             return fail(c, "key '%s': expected %s, got nothing (the key is required)",
                         key_names[required[i].k], required[i].what);
+
+    if (cfg->distribution == RB_DIST_CHANNEL_OUTLIERS)
+        for (int i = 0; i < cfg->ndims; i++)
+            if (cfg->dist_channels > cfg->dims[i])
+                return fail(c, "key 'distribution.channels': expected at most %d (dims holds d = %d), "
+                               "got %d", cfg->dims[i], cfg->dims[i], cfg->dist_channels);
 
     /* The Walsh-Hadamard transform is defined only for power-of-two lengths; catching it here
      * saves discovering it in the middle of a sweep. */
@@ -542,6 +654,15 @@ int rb_config_parse(const char *path, const char *text, size_t len, rb_config *c
     tmp.dtypes[1] = RB_FP32;
     tmp.codebook = RB_CODEBOOK_GAUSSIAN;
     tmp.distribution = RB_DIST_SPHERE;
+    tmp.dist_channels = 4;
+    tmp.dist_scale = 20.0;
+    /* the paper's operating points, in its order of presentation */
+    static const rb_hqmq_op paper_ops[] = {{24, 3}, {96, 4}, {192, 4}, {192, 6}, {24, 6}};
+    tmp.hqmq.nops = (int)(sizeof paper_ops / sizeof paper_ops[0]);
+    memcpy(tmp.hqmq.ops, paper_ops, sizeof paper_ops);
+    tmp.hqmq.outliers = 0;
+    tmp.hqmq.C = 3.0;
+    tmp.hqmq.sigma_inliers = 0;
     tmp.baseline = RB_ROTOR;
     snprintf(tmp.output_dir, sizeof tmp.output_dir, "results");
 

@@ -14,7 +14,31 @@
 
 typedef enum { RB_FP32 = 0, RB_FP16 = 1 } rb_dtype;
 typedef enum { RB_CODEBOOK_GAUSSIAN = 0, RB_CODEBOOK_BETA = 1 } rb_codebook_kind;
-typedef enum { RB_DIST_SPHERE = 0 } rb_distribution;
+typedef enum { RB_DIST_SPHERE = 0, RB_DIST_CHANNEL_OUTLIERS = 1 } rb_distribution;
+
+/* The input distribution as the data generator needs it (data.h). channel-outliers: Gaussian
+ * rows whose `channels` channels (drawn from the seed, the same for every row) are multiplied
+ * by `scale` before the rows are normalized. */
+typedef struct {
+    rb_distribution kind;
+    int channels;
+    float scale;
+} rb_data_dist;
+
+/* HQMQ operating point "s{S}_r{rbits}". */
+typedef struct {
+    int S, rbits;
+} rb_hqmq_op;
+
+#define RB_HQMQ_MAX_OPS (RB_MAX_LIST * RB_MAX_LIST)
+
+typedef struct {
+    int nops;
+    rb_hqmq_op ops[RB_HQMQ_MAX_OPS]; /* S x radius_bits, S outer; default: the paper's five */
+    int outliers;                    /* 0 none, 1 med3 */
+    double C;                        /* Med3x multiplier of the median chunk norm */
+    int sigma_inliers;               /* sigma_from: 0 "all", 1 "inliers" */
+} rb_hqmq_config;
 
 typedef struct {
     char path[RB_MAX_PATH];     /* the file it came from, for messages */
@@ -29,9 +53,12 @@ typedef struct {
     int ndtypes;
     rb_dtype dtypes[2];
     int nmethods;
-    rb_method methods[RB_NUM_METHODS];
+    rb_method methods[RB_NUM_METHODS_ALL];
     rb_codebook_kind codebook;
     rb_distribution distribution;
+    int dist_channels;          /* channel-outliers: how many channels, 1 .. min(dims) */
+    double dist_scale;          /* channel-outliers: their factor, > 0 */
+    rb_hqmq_config hqmq;        /* used when methods include hqmq */
     rb_method baseline;         /* speedups are baseline time / method time */
     char output_dir[RB_MAX_PATH];
 } rb_config;
@@ -47,5 +74,7 @@ const char *rb_method_name(rb_method m);      /* "turboquant-wht", ... */
 int rb_method_from_name(const char *s);       /* -1 if unknown */
 const char *rb_dtype_name(rb_dtype t);        /* "fp32" / "fp16" */
 const char *rb_codebook_name(rb_codebook_kind k); /* "gaussian" / "beta" */
+const char *rb_distribution_name(rb_distribution k); /* "sphere" / "channel-outliers" */
+rb_data_dist rb_config_dist(const rb_config *cfg);
 
 #endif

@@ -1,5 +1,7 @@
 #include "counts.h"
 
+#include <math.h>
+
 static long ceil_div(long a, long b) { return (a + b - 1) / b; }
 
 static long ilog2(long d)
@@ -41,4 +43,23 @@ void rb_qdq_params_shape(rb_qdq_params *p, rb_method m, int d, int bits)
     p->nblocks = (int)ceil_div(d, p->block);
     p->dpad = p->nblocks * p->block;
     p->nbounds = (1 << bits) - 1;
+}
+
+long rb_hqmq_fma(int d, int S) { return (16L * S + 16) * ceil_div(d, 4); }
+
+long rb_hqmq_params(int S) { return 4L * S; }
+
+void rb_hqmq_params_shape(rb_qdq_params *p, int d, int S, int rbits, int outliers, double C,
+                          int sigma_inliers)
+{
+    rb_qdq_params_shape(p, RB_HQMQ, d, 1);
+    p->bits = 0;
+    p->nbounds = 0;
+    p->bounds = p->centroids = NULL;
+    p->hq_S = S;
+    p->hq_rbits = rbits;
+    p->hq_outliers = outliers;
+    p->hq_C = (float)C;
+    p->hq_sigma_inliers = sigma_inliers;
+    p->hq_thresh = INFINITY;
 }

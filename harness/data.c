@@ -52,7 +52,80 @@ void rb_data_normalize_row(float *row, int d)
 
 int rb_data_sphere(uint64_t seed, int d, long N, rb_dtype dtype, float *x, char *err, size_t errlen)
 {
+    rb_data_dist sphere = {RB_DIST_SPHERE, 0, 1.0f};
+    return rb_data_generate(&sphere, seed, d, N, dtype, x, err, errlen);
+}
+
+static uint64_t mix64(uint64_t z);
+
+int rb_data_outlier_channels(const rb_data_dist *dist, uint64_t seed, int d, int *ch, char *err,
+                             size_t errlen)
+{
+    int n = dist->channels;
+    if (n < 1 || n > d) {
+        snprintf(err, errlen, "channel-outliers: %d channels do not fit d = %d", n, d);
+        return -1;
+    }
+    int *idx = malloc(sizeof(int) * (size_t)d);
+    double *u = malloc(sizeof(double) * (size_t)n);
+    curandGenerator_t g = NULL;
+    if (!idx || !u) {
+        snprintf(err, errlen, "out of host memory");
+        goto fail;
+    }
+    /* its own stream: the channels do not move when N or the method list changes */
+    CURAND_TRY(curandCreateGeneratorHost(&g, CURAND_RNG_PSEUDO_PHILOX4_32_10));
+    CURAND_TRY(curandSetPseudoRandomGeneratorSeed(g, mix64(seed ^ mix64(0x6368616e6e656cull + (uint64_t)d))));
+    CURAND_TRY(curandGenerateUniformDouble(g, u, (size_t)n));
+    CURAND_TRY(curandDestroyGenerator(g));
+    g = NULL;
+    for (int j = 0; j < d; j++)
+        idx[j] = j;
+    for (int i = 0; i < n; i++) { /* u in (0, 1] */
+        int j = i + (int)(u[i] * (d - i));
+        if (j >= d)
+            j = d - 1;
+        int t = idx[i]; idx[i] = idx[j]; idx[j] = t;
+        ch[i] = idx[i];
+    }
+    free(idx);
+    free(u);
+    return 0;
+fail:
+    if (g)
+        curandDestroyGenerator(g);
+    free(idx);
+    free(u);
+    return -1;
+}
+
+int rb_data_shape_normals(const rb_data_dist *dist, uint64_t seed, int d, long N, float *g, char *err,
+                          size_t errlen)
+{
+    if (dist->kind == RB_DIST_SPHERE)
+        return 0;
+    int *ch = malloc(sizeof(int) * (size_t)d);
+    if (!ch) {
+        snprintf(err, errlen, "out of host memory");
+        return -1;
+    }
+    if (rb_data_outlier_channels(dist, seed, d, ch, err, errlen)) {
+        free(ch);
+        return -1;
+    }
+    for (long i = 0; i < N; i++)
+        for (int k = 0; k < dist->channels; k++)
+            g[i * (long)d + ch[k]] *= dist->scale;
+    free(ch);
+    return 0;
+}
+
+int rb_data_generate(const rb_data_dist *dist, uint64_t seed, int d, long N, rb_dtype dtype, float *x,
+                     char *err, size_t errlen)
+{
     if (philox_normals(seed, rb_data_alloc_len(d, N), x, NULL, err, errlen))
+        return -1;
+    if (rb_data_shape_normals(dist, seed, d, N, x, err, errlen))
         return -1;
     for (long i = 0; i < N; i++) {
         float *row = x + i * (long)d;
@@ -140,6 +213,7 @@ int rb_params_generate(uint64_t seed, rb_method m, int d, float *rot, char *err,
     case RB_ISO_FAST: unit_groups(g, len / 4, 4, rot); break;
     case RB_ISO_FULL: unit_groups(g, len / 4, 4, rot); break; /* qL, qR in turn */
     case RB_PLANAR:   unit_groups(g, len / 2, 2, rot); break; /* (cos t, sin t), t uniform */
+    case RB_HQMQ:     unit_groups(g, len / 4, 4, rot); break; /* q_s: Haar on S^3 */
     default: break;
     }
     free(g);

@@ -19,6 +19,23 @@ long rb_data_alloc_len(int d, long N);
  * value is then rounded to fp16 (round to nearest even). 0 on success. */
 int rb_data_sphere(uint64_t seed, int d, long N, rb_dtype dtype, float *x, char *err, size_t errlen);
 
+/* Inputs of any distribution (config.h, rb_data_dist): Philox normals, shaped by
+ * rb_data_shape_normals, normalized and (fp16) rounded as rb_data_sphere does. sphere gives
+ * exactly rb_data_sphere's rows. 0 on success. */
+int rb_data_generate(const rb_data_dist *dist, uint64_t seed, int d, long N, rb_dtype dtype, float *x,
+                     char *err, size_t errlen);
+
+/* channel-outliers: the dist->channels distinct channels in [0, d) (partial Fisher-Yates on
+ * Philox uniforms from (seed, d)), in draw order. 0 on success. */
+int rb_data_outlier_channels(const rb_data_dist *dist, uint64_t seed, int d, int *ch, char *err,
+                             size_t errlen);
+
+/* Before normalization: multiply the chosen channels of each of the N rows of raw normals g by
+ * dist->scale (float multiply; nothing for sphere). The GPU backend calls it on the host
+ * normals it uploads, so both backends see the same rows. 0 on success. */
+int rb_data_shape_normals(const rb_data_dist *dist, uint64_t seed, int d, long N, float *g, char *err,
+                          size_t errlen);
+
 /* Normalize one row in place, exactly as described above (shared with the GPU code path). */
 void rb_data_normalize_row(float *row, int d);
 

@@ -2,6 +2,7 @@
  * draws the rotations, and walks the settings on the chosen backend; then writes
  * <output_dir>/<name>-<backend>.json and .csv and prints a Markdown table. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "compare.h"
 #include "counts.h"
 #include "data.h"
+#include "hostmem.h"
 #include "results.h"
 
 static void usage(FILE *f)
@@ -96,7 +98,16 @@ static uint64_t config_hash(const rb_config *cfg, const char *backend)
 static int same_key(const rb_record *a, const rb_record *b)
 {
     return a->method == b->method && !strcmp(a->variant, b->variant) && a->d == b->d &&
-           a->bits == b->bits && a->dtype == b->dtype && a->N == b->N;
+           a->bits == b->bits && a->dtype == b->dtype && a->N == b->N && a->hq_S == b->hq_S &&
+           a->hq_rbits == b->hq_rbits && a->hq_outliers == b->hq_outliers &&
+           a->hq_sigma_inliers == b->hq_sigma_inliers && a->hq_C == b->hq_C;
+}
+
+/* Settings per (d, N, dtype, variant) for method m: one per bit width, HQMQ one per operating
+ * point (it has no bits knob). */
+static int method_settings(const rb_config *cfg, rb_method m)
+{
+    return m == RB_HQMQ ? cfg->hqmq.nops : cfg->nbits;
 }
 
 /* Records of earlier, interrupted runs of the same config (--resume); a torn last line is
@@ -119,6 +130,23 @@ static int load_jsonl(const char *path, const char *hash, rb_record *done, int m
     }
     fclose(f);
     return n;
+}
+
+/* A crash mid-write leaves a torn last line: --resume ends it before appending, so the next
+ * record is a line of its own and not lost to the torn one. */
+static int ends_torn(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    int torn = f && fseek(f, -1, SEEK_END) == 0 && fgetc(f) != '\n';
+    if (f)
+        fclose(f);
+    return torn;
+}
+
+/* Bytes of one setting's input: what its time grows with, for the progress estimate. */
+static double setting_bytes(const rb_config *cfg, const setting *st)
+{
+    return (double)cfg->N[st->ni] * cfg->dims[st->di] * (cfg->dtypes[st->ti] == RB_FP16 ? 2 : 4);
 }
 
 static int append_jsonl(FILE *f, const char *hash, const rb_record *r, const rb_config *cfg)
@@ -173,9 +201,23 @@ static int run_sweep(const rb_config *cfg, const char *backend_sel, const char *
         }
     }
     be->profile = profile;
+    be->dist = rb_config_dist(cfg);
+    /* Every batch against host memory now, not when the sweep reaches the largest N. */
+    for (int di = 0; !strcmp(be->name, "cpu") && di < cfg->ndims; di++)
+        for (int ni = 0; ni < cfg->nN; ni++) {
+            char why[512];
+            if (rb_cpu_load_check(cfg->dims[di], cfg->N[ni], cfg->dtypes[0], why, sizeof why)) {
+                fprintf(stderr, "rotorbench: %s\n", why);
+                be->destroy(be);
+                return 2;
+            }
+        }
 
     /* The settings, flattened, so progress can say k of n. */
-    int nset = cfg->ndims * cfg->nN * cfg->ndtypes * cfg->nmethods * cfg->nbits * be->nvariants;
+    int per_data = 0;
+    for (int mi = 0; mi < cfg->nmethods; mi++)
+        per_data += method_settings(cfg, cfg->methods[mi]);
+    int nset = cfg->ndims * cfg->nN * cfg->ndtypes * per_data * be->nvariants;
     setting *sets = calloc((size_t)nset, sizeof *sets);
     rb_run run = {.cfg = cfg, .backend = be->name, .argc = argc, .argv = argv};
     run.recs = calloc((size_t)nset, sizeof(rb_record));
@@ -190,7 +232,7 @@ static int run_sweep(const rb_config *cfg, const char *backend_sel, const char *
         for (int ni = 0; ni < cfg->nN; ni++)
             for (int ti = 0; ti < cfg->ndtypes; ti++)
                 for (int mi = 0; mi < cfg->nmethods; mi++)
-                    for (int bi = 0; bi < cfg->nbits; bi++)
+                    for (int bi = 0; bi < method_settings(cfg, cfg->methods[mi]); bi++)
                         for (int v = 0; v < be->nvariants; v++)
                             sets[k++] = (setting){di, ni, ti, mi, bi, v};
 
@@ -204,6 +246,8 @@ static int run_sweep(const rb_config *cfg, const char *backend_sel, const char *
         be->destroy(be);
         return 1;
     }
+    if (log && resume && ends_torn(jsonl))
+        fputc('\n', log);
     if (resume)
         fprintf(stderr, "rotorbench: --resume: %d of %d settings already done in %s\n", ndone, nset, jsonl);
 
@@ -215,22 +259,31 @@ static int run_sweep(const rb_config *cfg, const char *backend_sel, const char *
     run.notes[run.nnotes++] = "pred_mse: Lloyd-Max prediction, E(t-Q(t))^2 per coordinate under "
                               "the exact coordinate density of a uniform unit vector";
 
-    int rc = 0, loaded_di = -1, loaded_ni = -1, loaded_ti = -1, ran = 0;
-    float *rots[RB_NUM_METHODS] = {0};
+    int rc = 0, loaded_di = -1, loaded_ni = -1, loaded_ti = -1;
+    float *rots[RB_NUM_METHODS_ALL] = {0};
     int rots_di = -1;
-    double t0 = now_s();
+    double t0 = now_s(), bytes_left = 0, bytes_ran = 0;
+    for (k = 0; k < nset; k++)
+        bytes_left += setting_bytes(cfg, &sets[k]);
     for (k = 0; k < nset && !rc; k++) {
         const setting *st = &sets[k];
-        int d = cfg->dims[st->di], bits = cfg->bits[st->bi];
+        rb_method m = cfg->methods[st->mi];
+        const rb_hqmq_config *hc = &cfg->hqmq;
+        const rb_hqmq_op *op = m == RB_HQMQ ? &hc->ops[st->bi] : NULL;
+        int d = cfg->dims[st->di], bits = op ? 0 : cfg->bits[st->bi];
         long N = cfg->N[st->ni];
         rb_dtype dt = cfg->dtypes[st->ti];
-        rb_method m = cfg->methods[st->mi];
         rb_record *r = &run.recs[run.nrecs];
         memset(r, 0, sizeof *r);
         r->method = m;
         snprintf(r->variant, sizeof r->variant, "%s", be->variants[st->v]);
         r->d = d; r->bits = bits; r->dtype = dt; r->N = N;
+        if (op) {
+            r->hq_S = op->S; r->hq_rbits = op->rbits; r->hq_outliers = hc->outliers;
+            r->hq_sigma_inliers = hc->sigma_inliers; r->hq_C = hc->outliers ? hc->C : 0;
+        }
         int reused = 0;
+        bytes_left -= setting_bytes(cfg, st);
         for (int j = 0; j < ndone && !reused; j++)
             if (same_key(&done[j], r)) {
                 *r = done[j];
@@ -241,7 +294,7 @@ static int run_sweep(const rb_config *cfg, const char *backend_sel, const char *
             continue;
         }
         if (rots_di != st->di) { /* rotations for this d, one buffer per method */
-            for (int mm = 0; mm < RB_NUM_METHODS; mm++) {
+            for (int mm = 0; mm < RB_NUM_METHODS_ALL; mm++) {
                 free(rots[mm]);
                 rots[mm] = NULL;
             }
@@ -267,21 +320,31 @@ static int run_sweep(const rb_config *cfg, const char *backend_sel, const char *
             }
             loaded_di = st->di; loaded_ni = st->ni; loaded_ti = st->ti;
         }
-        const rb_codebook *cb = &cbs[st->di][st->bi];
         rb_qdq_params p;
-        rb_qdq_params_shape(&p, m, d, bits);
-        p.rot = rots[m];
-        p.bounds = cb->bounds_f;
-        p.centroids = cb->centroids_f;
-        r->pred_mse = rb_codebook_mse_under(cb, RB_CODEBOOK_BETA, d);
-        r->fma_nominal = rb_nominal_fma(m, d);
-        r->params = rb_param_count(m, d);
-        r->bits_per_coord = rb_bits_per_coord(m, d, bits);
+        if (op) { /* no Lloyd-Max codebook, so no prediction */
+            rb_hqmq_params_shape(&p, d, op->S, op->rbits, hc->outliers, hc->C, hc->sigma_inliers);
+            p.rot = rots[m];
+            r->pred_mse = NAN;
+            r->fma_nominal = rb_hqmq_fma(d, op->S);
+            r->params = rb_hqmq_params(op->S);
+        } else {
+            const rb_codebook *cb = &cbs[st->di][st->bi];
+            rb_qdq_params_shape(&p, m, d, bits);
+            p.rot = rots[m];
+            p.bounds = cb->bounds_f;
+            p.centroids = cb->centroids_f;
+            r->pred_mse = rb_codebook_mse_under(cb, RB_CODEBOOK_BETA, d);
+            r->fma_nominal = rb_nominal_fma(m, d);
+            r->params = rb_param_count(m, d);
+            r->bits_per_coord = rb_bits_per_coord(m, d, bits);
+        }
         r->bytes = 2.0 * (double)N * d * (dt == RB_FP16 ? 2 : 4);
         if (be->run(be, &p, st->v, r)) {
             rc = 1;
             break;
         }
+        if (op) /* Med3x: the bits depend on the outlier fraction the run measured */
+            r->bits_per_coord = rb_hqmq_bits_per_coord(d, op->S, op->rbits, hc->outliers, r->outlier_frac);
         if (r->m.nonfinite_rows)
             fprintf(stderr, "rotorbench: warning: %s d=%d bits=%d: %ld rows with non-finite "
                             "values left out of the metrics\n", rb_method_name(m), d, bits,
@@ -292,13 +355,19 @@ static int run_sweep(const rb_config *cfg, const char *backend_sel, const char *
             break;
         }
         run.nrecs++;
-        ran++;
-        double el = now_s() - t0, left = el / ran * (nset - k - 1);
-        fprintf(stderr, "[%d/%d] %s/%s d=%d b=%d %s N=%ld: %.3g us, mse %.4e | %.0f s elapsed, ~%.0f s left\n",
-                k + 1, nset, rb_method_name(m), r->variant, d, bits, rb_dtype_name(dt), N,
+        bytes_ran += setting_bytes(cfg, st);
+        /* Time left in proportion to bytes left: N spans 2^10..2^24 in a scaling sweep. */
+        double el = now_s() - t0, left = el / bytes_ran * bytes_left;
+        char what[48];
+        if (op)
+            snprintf(what, sizeof what, "s%d_r%d%s", op->S, op->rbits, hc->outliers ? "+med3" : "");
+        else
+            snprintf(what, sizeof what, "b=%d", bits);
+        fprintf(stderr, "[%d/%d] %s/%s d=%d %s %s N=%ld: %.3g us, mse %.4e | %.0f s elapsed, ~%.0f s left\n",
+                k + 1, nset, rb_method_name(m), r->variant, d, what, rb_dtype_name(dt), N,
                 r->t.median_us, r->m.mse, el, left);
     }
-    for (int mm = 0; mm < RB_NUM_METHODS; mm++)
+    for (int mm = 0; mm < RB_NUM_METHODS_ALL; mm++)
         free(rots[mm]);
     if (log)
         fclose(log);

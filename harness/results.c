@@ -66,6 +66,19 @@ static double pct_copy(const rb_record *r)
     return r->t.copy_us > 0 && r->t.median_us > 0 ? 100.0 * r->t.copy_us / r->t.median_us : 0;
 }
 
+void rb_record_op(const rb_record *r, char *buf, size_t n)
+{
+    if (r->method != RB_HQMQ) {
+        snprintf(buf, n, "%s", "");
+        return;
+    }
+    int o = snprintf(buf, n, "s%d_r%d", r->hq_S, r->hq_rbits);
+    if (r->hq_outliers && o >= 0 && (size_t)o < n)
+        o += snprintf(buf + o, n - (size_t)o, r->hq_C == 3.0 ? "+med3" : "+med%g", r->hq_C);
+    if (r->hq_sigma_inliers && o >= 0 && (size_t)o < n)
+        snprintf(buf + o, n - (size_t)o, "+sigma-inliers");
+}
+
 cJSON *rb_record_to_json(const rb_record *r, const rb_config *cfg)
 {
     cJSON *o = cJSON_CreateObject();
@@ -75,7 +88,22 @@ cJSON *rb_record_to_json(const rb_record *r, const rb_config *cfg)
     cJSON_AddNumberToObject(o, "bits", r->bits);
     cJSON_AddStringToObject(o, "dtype", rb_dtype_name(r->dtype));
     cJSON_AddNumberToObject(o, "N", (double)r->N);
-    cJSON_AddStringToObject(o, "codebook", rb_codebook_name(cfg->codebook));
+    if (r->method == RB_HQMQ) { /* its own operating points: bits is 0, "op" tells them apart */
+        char op[64];
+        rb_record_op(r, op, sizeof op);
+        cJSON_AddStringToObject(o, "op", op);
+        cJSON *h = cJSON_AddObjectToObject(o, "hqmq");
+        cJSON_AddNumberToObject(h, "S", r->hq_S);
+        cJSON_AddNumberToObject(h, "radius_bits", r->hq_rbits);
+        cJSON_AddStringToObject(h, "outliers", r->hq_outliers ? "med3" : "none");
+        if (r->hq_outliers)
+            cJSON_AddNumberToObject(h, "C", r->hq_C);
+        cJSON_AddStringToObject(h, "sigma_from", r->hq_sigma_inliers ? "inliers" : "all");
+        add_num(h, "outlier_fraction", r->outlier_frac);
+    } else {
+        cJSON_AddStringToObject(o, "codebook", rb_codebook_name(cfg->codebook));
+    }
+    cJSON_AddStringToObject(o, "distribution", rb_distribution_name(cfg->distribution));
     add_num(o, "mse", r->m.mse);
     add_num(o, "pred_mse", r->pred_mse);
     add_num(o, "rel_err", r->m.rel_err);
@@ -105,6 +133,8 @@ cJSON *rb_record_to_json(const rb_record *r, const rb_config *cfg)
         add_num(t, "cold_max_us", r->t.cold_max_us);
         add_num(t, "cold_noise", r->t.cold_noise);
     }
+    if (r->t.prepass_us > 0)
+        add_num(t, "prepass_median_us", r->t.prepass_us);
     if (r->t.copy_us > 0) {
         add_num(t, "copy_us", r->t.copy_us);
         add_num(t, "copy_cold_us", r->t.copy_cold_us);
@@ -190,18 +220,22 @@ int rb_results_write_csv(const rb_run *run, const char *path)
                     "backend,method,variant,d,bits,dtype,N,codebook,mse,pred_mse,rel_err,cosine,"
                     "nonfinite_rows,fma_nominal,params,bits_per_coord,bytes,time_median_us,"
                     "time_min_us,time_max_us,time_noise_pct,cold_median_us,copy_us,gbps,"
-                    "pct_of_copy_bw,speedup\n");
+                    "pct_of_copy_bw,speedup,op,outlier_frac,prepass_us\n");
     for (int i = 0; i < run->nrecs; i++) {
         const rb_record *r = &run->recs[i];
+        char op[64];
+        rb_record_op(r, op, sizeof op);
         len += snprintf(buf + len, cap - len,
                         "%s,%s,%s,%d,%d,%s,%ld,%s,%.9g,%.9g,%.9g,%.9g,%ld,%ld,%ld,%.6g,%.0f,%.6g,"
-                        "%.6g,%.6g,%.4g,%.6g,%.6g,%.6g,%.6g,%.6g\n",
+                        "%.6g,%.6g,%.4g,%.6g,%.6g,%.6g,%.6g,%.6g,%s,%.6g,%.6g\n",
                         run->backend, rb_method_name(r->method), r->variant, r->d, r->bits,
-                        rb_dtype_name(r->dtype), r->N, rb_codebook_name(run->cfg->codebook),
+                        rb_dtype_name(r->dtype), r->N,
+                        r->method == RB_HQMQ ? "" : rb_codebook_name(run->cfg->codebook),
                         r->m.mse, r->pred_mse, r->m.rel_err, r->m.cosine, r->m.nonfinite_rows,
                         r->fma_nominal, r->params, r->bits_per_coord, r->bytes, r->t.median_us,
                         r->t.min_us, r->t.max_us, 100 * r->t.noise, r->t.cold_median_us,
-                        r->t.copy_us, gbps(r), pct_copy(r), r->speedup);
+                        r->t.copy_us, gbps(r), pct_copy(r), r->speedup, op, r->outlier_frac,
+                        r->t.prepass_us);
     }
     int rc = rb_write_file_atomic(path, buf, len);
     free(buf);
@@ -217,8 +251,12 @@ void rb_results_print_markdown(const rb_run *run, FILE *out)
     fprintf(out, "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (int i = 0; i < run->nrecs; i++) {
         const rb_record *r = &run->recs[i];
-        fprintf(out, "| %s | %s | %d | %d | %s | %ld | %.4e | %.4e | %.5f | %ld | %.2f | %.1f | %.1f | %.2f |\n",
-                rb_method_name(r->method), r->variant, r->d, r->bits, rb_dtype_name(r->dtype), r->N,
+        char bits[64];
+        rb_record_op(r, bits, sizeof bits);
+        if (r->method != RB_HQMQ)
+            snprintf(bits, sizeof bits, "%d", r->bits);
+        fprintf(out, "| %s | %s | %d | %s | %s | %ld | %.4e | %.4e | %.5f | %ld | %.2f | %.1f | %.1f | %.2f |\n",
+                rb_method_name(r->method), r->variant, r->d, bits, rb_dtype_name(r->dtype), r->N,
                 r->m.mse, r->pred_mse, r->m.cosine, r->fma_nominal, r->t.median_us, gbps(r),
                 pct_copy(r), r->speedup);
     }
@@ -289,6 +327,17 @@ int rb_record_from_json(const cJSON *o, rb_record *r)
         r->t.cold_noise = num(t, "cold_noise");
         r->t.copy_us = num(t, "copy_us");
         r->t.copy_cold_us = num(t, "copy_cold_us");
+        r->t.prepass_us = num(t, "prepass_median_us");
+    }
+    const cJSON *h = cJSON_GetObjectItemCaseSensitive(o, "hqmq");
+    if (r->method == RB_HQMQ && cJSON_IsObject(h)) {
+        const char *out = str(h, "outliers"), *sf = str(h, "sigma_from");
+        r->hq_S = (int)num(h, "S");
+        r->hq_rbits = (int)num(h, "radius_bits");
+        r->hq_outliers = out && !strcmp(out, "med3");
+        r->hq_C = r->hq_outliers ? num(h, "C") : 0;
+        r->hq_sigma_inliers = sf && !strcmp(sf, "inliers");
+        r->outlier_frac = num(h, "outlier_fraction");
     }
     const cJSON *c = cJSON_GetObjectItemCaseSensitive(o, "check_vs_cpu");
     if (cJSON_IsObject(c)) {

@@ -28,6 +28,10 @@ void rb_results_print_markdown(const rb_run *run, FILE *out);
 /* The paper's Table 2 layout for one variant, the paper's numbers beside ours. */
 int rb_paper_table_print(const rb_run *run, const char *variant, FILE *out);
 
+/* HQMQ's operating point as results name it ("s96_r4", "s192_r6+med3+sigma-inliers"); "" for
+ * the other methods. */
+void rb_record_op(const rb_record *r, char *buf, size_t n);
+
 /* One record as JSON, and back (the .jsonl progress log of a sweep holds these). */
 cJSON *rb_record_to_json(const rb_record *r, const rb_config *cfg);
 int rb_record_from_json(const cJSON *o, rb_record *r);

@@ -37,6 +37,9 @@ extern "C" cudaError_t rb_launch_qdq(const rb_qdq_params *p, int variant, int dt
         rbk_launch_identity, rbk_launch_tq_wht, rbk_launch_tq_dense, rbk_launch_rotor,
         rbk_launch_iso_full, rbk_launch_iso_fast, rbk_launch_planar,
     };
+    if (p && p->method == RB_HQMQ) /* no codebook, no bits: its own checks */
+        return p->hq_outliers ? cudaErrorInvalidValue
+                              : rb_launch_hqmq(p, variant, dtype, x, xh, N, nullptr, stream);
     if (!p || p->method < 0 || p->method >= RB_NUM_METHODS || variant < 0 || variant >= RB_NUM_VARIANTS ||
         (dtype != 0 && dtype != 1) || p->d < 2 || p->d > 4096 || p->bits < 1 || p->bits > 8 ||
         p->nbounds != (1 << p->bits) - 1 || N < 0 || N > (1L << 31) - 1 || !p->bounds || !p->centroids ||

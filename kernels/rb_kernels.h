@@ -26,6 +26,37 @@ const char *rb_variant_name(int variant); /* "paper" / "fast" */
 cudaError_t rb_launch_qdq(const rb_qdq_params *p, int variant, int dtype, const void *x, void *xh,
                           long N, cudaStream_t stream);
 
+/* ---- HQMQ (hqmq.cu) ------------------------------------------------------------------------
+ * p->method == RB_HQMQ: p->rot = the q_s table (device, at least 4 * p->hq_S floats), p->hq_S,
+ * p->hq_rbits, p->hq_sigma_inliers. thresh: device pointer to the Med3x threshold (what
+ * rb_launch_hqmq_med3 leaves at rb_hqmq_med3_thresh(scratch)), or NULL for p->hq_thresh (+inf:
+ * no outliers). rb_launch_qdq takes HQMQ too (thresh NULL; refused when p->hq_outliers is set).
+ * paper: a thread block per vector, a thread per chunk, brute force over the 24 S codewords
+ *        (built once per launch into a device table, as the paper's code builds its codebook);
+ * fast:  a group of lanes per vector, several vectors per block, q_s in shared memory, the
+ *        closed-form search, sigma by a group max; one read of x, one write of x-hat. */
+cudaError_t rb_launch_hqmq(const rb_qdq_params *p, int variant, int dtype, const void *x, void *xh, long N,
+                           const float *thresh, cudaStream_t stream);
+
+/* The Med3x pre-pass: every chunk norm of the batch into scratch, then the median by a
+ * three-level radix select on the norms' bits (11 + 11 + 10 bits, histograms in shared memory;
+ * the ranks (n-1)/2 and n/2 together, averaged as the CPU does), then thresh = C * median. The
+ * result stays on the device (no synchronization); the state is readable with cudaMemcpy. */
+typedef struct {
+    float median, thresh;
+    unsigned long long n;        /* finite chunk norms */
+    unsigned long long outliers; /* set by rb_launch_hqmq_count_outliers */
+    unsigned int prefix[2];      /* internal: the two ranks' bit prefixes */
+    unsigned long long rank[2];  /* internal: their ranks within the prefix */
+} rb_hqmq_med3_state;
+
+size_t rb_hqmq_med3_scratch_bytes(int d, long N);
+const float *rb_hqmq_med3_thresh(const void *scratch); /* device address of state->thresh */
+cudaError_t rb_launch_hqmq_med3(const void *x, int dtype, int d, long N, float C, void *scratch,
+                                cudaStream_t stream);
+/* After rb_launch_hqmq_med3: state->outliers = chunks with norm > thresh (not timed work). */
+cudaError_t rb_launch_hqmq_count_outliers(int d, long N, void *scratch, cudaStream_t stream);
+
 #ifdef __cplusplus
 }
 #endif

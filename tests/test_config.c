@@ -169,7 +169,7 @@ TEST(config_rejects_unknown_and_duplicate_keys)
                 "\"bits\": 2, \"methods\": \"all\"}",
                 "key 'name'", "expected each key once");
     expect_fail(with("distribution", "{\"kind\": \"sphere\", \"sigma\": 1}"),
-                "unknown key 'distribution.sigma'", "expected only \"kind\"");
+                "unknown key 'distribution.sigma'", "expected one of kind, channels, scale");
     expect_fail(with("distribution", "{\"kind\": \"sphere\", \"kind\": \"sphere\"}"),
                 "key 'distribution.kind'", "expected each key once");
     /* a control character in a key must not break the one-line message */
@@ -454,4 +454,84 @@ TEST(config_driver_exits_2_on_bad_config)
     unlink(err_path);
     rmdir(out_dir); /* only if the driver wrongly made it (empty) */
     CHECK(rmdir(dir) == 0, "%s not empty afterwards: the driver wrote something", dir);
+}
+
+/* HQMQ's block and the channel-outliers distribution: defaults, accepted forms, every bad value
+ * named by its key. */
+TEST(config_hqmq_block)
+{
+    rb_config c;
+    if (parse_ok(with("methods", "[\"hqmq\", \"isoquant-fast\"]"), &c) == 0) {
+        CHECK(c.nmethods == 2 && c.methods[0] == RB_HQMQ, "hqmq is a method name");
+        /* the paper's operating points s24_r3, s96_r4, s192_r4, s192_r6, s24_r6 */
+        static const int want[5][2] = {{24, 3}, {96, 4}, {192, 4}, {192, 6}, {24, 6}};
+        CHECK(c.hqmq.nops == 5, "default operating points: %d", c.hqmq.nops);
+        for (int i = 0; i < 5 && i < c.hqmq.nops; i++)
+            CHECK(c.hqmq.ops[i].S == want[i][0] && c.hqmq.ops[i].rbits == want[i][1], "op %d: s%d_r%d", i,
+                  c.hqmq.ops[i].S, c.hqmq.ops[i].rbits);
+        CHECK(c.hqmq.outliers == 0 && c.hqmq.sigma_inliers == 0 && c.hqmq.C == 3.0, "defaults none/all/3");
+    }
+    if (parse_ok(with("methods", "\"all\""), &c) == 0)
+        CHECK(c.nmethods == RB_NUM_METHODS, "\"all\" stays the rotation family (%d methods)", c.nmethods);
+    if (parse_ok(with("hqmq", "{\"S\": [24, 96], \"radius_bits\": 4, \"outliers\": \"med3\", \"C\": 2.5, "
+                              "\"sigma_from\": \"inliers\"}"),
+                 &c) == 0) {
+        CHECK(c.hqmq.nops == 2 && c.hqmq.ops[0].S == 24 && c.hqmq.ops[1].S == 96 &&
+                  c.hqmq.ops[1].rbits == 4, "S x radius_bits");
+        CHECK(c.hqmq.outliers == 1 && c.hqmq.sigma_inliers == 1 && c.hqmq.C == 2.5, "med3 inliers 2.5");
+    }
+    if (parse_ok(with("hqmq", "{\"S\": [1, 1024], \"radius_bits\": [1, 16]}"), &c) == 0)
+        CHECK(c.hqmq.nops == 4 && c.hqmq.ops[3].S == 1024 && c.hqmq.ops[3].rbits == 16, "cross product, range ends");
+    if (parse_ok(with("hqmq", "{\"outliers\": \"med3\"}"), &c) == 0)
+        CHECK(c.hqmq.nops == 5 && c.hqmq.outliers == 1, "med3 on the paper's points");
+
+    expect_fail(with("hqmq", "[24]"), "key 'hqmq'", "expected an object");
+    expect_fail(with("hqmq", "{\"s\": 24}"), "unknown key 'hqmq.s'", "expected one of S, radius_bits");
+    expect_fail(with("hqmq", "{\"C\": 3, \"C\": 3}"), "key 'hqmq.C'", "expected each key once");
+    expect_fail(with("hqmq", "{\"S\": 0, \"radius_bits\": 4}"), "key 'hqmq.S'", "1..1024");
+    expect_fail(with("hqmq", "{\"S\": 1025, \"radius_bits\": 4}"), "key 'hqmq.S'", "got 1025");
+    expect_fail(with("hqmq", "{\"S\": [24, 24], \"radius_bits\": 4}"), "key 'hqmq.S[1]'", "no repeated");
+    expect_fail(with("hqmq", "{\"S\": 24, \"radius_bits\": [4, 17]}"), "key 'hqmq.radius_bits[1]'", "1..16");
+    expect_fail(with("hqmq", "{\"S\": 24}"), "key 'hqmq.radius_bits'", "got nothing");
+    expect_fail(with("hqmq", "{\"radius_bits\": 4}"), "key 'hqmq.S'", "got nothing");
+    expect_fail(with("hqmq", "{\"outliers\": \"med5\"}"), "key 'hqmq.outliers'", "\"none\" or \"med3\"");
+    expect_fail(with("hqmq", "{\"outliers\": \"med3\", \"C\": 0}"), "key 'hqmq.C'", "a number > 0");
+    expect_fail(with("hqmq", "{\"outliers\": \"med3\", \"C\": \"3\"}"), "key 'hqmq.C'", "got \"3\"");
+    expect_fail(with("hqmq", "{\"outliers\": \"med3\", \"C\": 1e9}"), "key 'hqmq.C'", "<= 1000");
+    expect_fail(with("hqmq", "{\"sigma_from\": \"max\"}"), "key 'hqmq.sigma_from'", "\"all\" or \"inliers\"");
+    expect_fail(with("hqmq", "{\"sigma_from\": \"inliers\"}"), "key 'hqmq.sigma_from'", "med3");
+    expect_fail(with("methods", "[\"hqmq\", \"hqmq\"]"), "key 'methods[1]'", "no repeated");
+    expect_fail(with("baseline", "\"hqmq\""), "key 'baseline'", "expected one of");
+}
+
+TEST(config_channel_outliers_distribution)
+{
+    rb_config c;
+    if (parse_ok(with("distribution", "{\"kind\": \"channel-outliers\", \"channels\": 4, \"scale\": 20}"), &c) == 0)
+        CHECK(c.distribution == RB_DIST_CHANNEL_OUTLIERS && c.dist_channels == 4 && c.dist_scale == 20.0,
+              "channel-outliers 4 x 20");
+    if (parse_ok(with("distribution", "{\"kind\": \"channel-outliers\", \"channels\": 128, \"scale\": 0.5}"), &c) == 0)
+        CHECK(c.dist_channels == 128 && c.dist_scale == 0.5, "every channel of the smallest d, scale < 1");
+    if (parse_ok(with("distribution", "\"channel-outliers\""), &c) == 0) {
+        CHECK(c.distribution == RB_DIST_CHANNEL_OUTLIERS && c.dist_channels == 4 && c.dist_scale == 20.0,
+              "string form takes the defaults 4 and 20");
+        rb_data_dist d = rb_config_dist(&c);
+        CHECK(d.kind == RB_DIST_CHANNEL_OUTLIERS && d.channels == 4 && d.scale == 20.0f, "rb_config_dist");
+    }
+    CHECK(strcmp(rb_distribution_name(RB_DIST_CHANNEL_OUTLIERS), "channel-outliers") == 0, "name");
+    expect_fail(with("distribution", "{\"kind\": \"channel-outliers\", \"channels\": 129}"),
+                "key 'distribution.channels'", "expected at most 128");
+    expect_fail(with("distribution", "{\"kind\": \"channel-outliers\", \"channels\": 0}"),
+                "key 'distribution.channels'", "1..4096");
+    expect_fail(with("distribution", "{\"kind\": \"channel-outliers\", \"channels\": 2.5}"),
+                "key 'distribution.channels'", "got 2.5");
+    expect_fail(with("distribution", "{\"kind\": \"channel-outliers\", \"scale\": -1}"),
+                "key 'distribution.scale'", "a number > 0");
+    expect_fail(with("distribution", "{\"kind\": \"channel-outliers\", \"scale\": \"big\"}"),
+                "key 'distribution.scale'", "got \"big\"");
+    expect_fail(with("distribution", "{\"kind\": \"sphere\", \"scale\": 2}"), "key 'distribution.scale'",
+                "only with kind \"channel-outliers\"");
+    expect_fail(with("distribution", "{\"kind\": \"channel-outliers\", \"channels\": 1, \"channels\": 2}"),
+                "key 'distribution.channels'", "expected each key once");
+    expect_fail(with("distribution", "\"outliers\""), "key 'distribution'", "\"channel-outliers\"");
 }

@@ -8,6 +8,7 @@
 
 #include "dense.h"
 #include "givens.h"
+#include "hqmq.h"
 #include "quat.h"
 #include "rb_hd.h"
 #include "rotor.h"
@@ -22,7 +23,9 @@ typedef enum {
     RB_ISO_FULL,     /* IsoQuant-Full, qL v conj(qR) on 4-blocks */
     RB_ISO_FAST,     /* IsoQuant-Fast, qL v */
     RB_PLANAR,       /* PlanarQuant (IsoQuant-2D), Givens on 2-blocks */
-    RB_NUM_METHODS
+    RB_NUM_METHODS,  /* the rotation family (and identity): what a config's "all" means */
+    RB_HQMQ = RB_NUM_METHODS, /* HQMQ: Hurwitz product codebook, not a rotation (hqmq.h) */
+    RB_NUM_METHODS_ALL
 } rb_method;
 
 #define RB_NORM_EPS 1e-12f
@@ -41,6 +44,13 @@ typedef struct {
     const float *rot;
     const float *bounds;    /* nbounds ascending boundaries (midpoints of centroids) */
     const float *centroids; /* nbounds + 1 centroids */
+    /* HQMQ only (bits, bounds, centroids unused): rot holds the secondary quaternions q_s */
+    int hq_S;               /* secondaries used: the first hq_S of rot */
+    int hq_rbits;           /* radius bits b_r */
+    int hq_outliers;        /* 0 none, 1 Med3x: hq_thresh = hq_C * the batch's median chunk norm */
+    int hq_sigma_inliers;   /* 1: sigma from inlier chunks only (0: every chunk, the paper's) */
+    float hq_C;
+    float hq_thresh;        /* chunks with r > hq_thresh are kept in fp16; +inf without Med3x */
 } rb_qdq_params;
 
 RB_HD int rb_method_block(int method, int d)
@@ -50,7 +60,8 @@ RB_HD int rb_method_block(int method, int d)
     case RB_TQ_DENSE: return d;
     case RB_ROTOR: return 3;
     case RB_ISO_FULL:
-    case RB_ISO_FAST: return 4;
+    case RB_ISO_FAST:
+    case RB_HQMQ: return 4;
     case RB_PLANAR: return 2;
     default: return 1;
     }
@@ -67,6 +78,7 @@ RB_HD long rb_method_rot_len(int method, int d)
     case RB_ISO_FULL: return 8L * g;
     case RB_ISO_FAST: return 4L * g;
     case RB_PLANAR: return 2L * g;
+    case RB_HQMQ: return 4L * RB_HQMQ_MAX_S; /* independent of d; an S uses the first S */
     default: return 0;
     }
 }
@@ -135,6 +147,10 @@ RB_HD float rb_inv_norm(float rho) { return 1.0f / (rho > RB_NORM_EPS ? rho : RB
  * non-finite norm comes out all NaN; a zero row comes out zero (rho = 0 rescales to 0). */
 RB_HD void rb_qdq_row(const rb_qdq_params *p, const float *x, float *out, float *v, float *tmp)
 {
+    if (p->method == RB_HQMQ) { /* v (dpad >= chunk count floats) is its scratch */
+        rb_hqmq_row(p->rot, p->hq_S, p->hq_rbits, p->hq_thresh, p->hq_sigma_inliers, p->d, x, out, v);
+        return;
+    }
     float ss = 0.0f;
     for (int j = 0; j < p->d; j++)
         ss += x[j] * x[j];

@@ -73,10 +73,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(cfg.dtypes[i] == RB_FP16 || cfg.dtypes[i] == RB_FP32);
     if (cfg.ndtypes == 2)
         CHECK(cfg.dtypes[0] != cfg.dtypes[1]);
-    CHECK(cfg.nmethods >= 1 && cfg.nmethods <= RB_NUM_METHODS);
+    CHECK(cfg.nmethods >= 1 && cfg.nmethods <= RB_NUM_METHODS_ALL);
     int wht = 0;
     for (int i = 0; i < cfg.nmethods; i++) {
-        CHECK((int)cfg.methods[i] >= 0 && (int)cfg.methods[i] < RB_NUM_METHODS);
+        CHECK((int)cfg.methods[i] >= 0 && (int)cfg.methods[i] < RB_NUM_METHODS_ALL);
         CHECK(strcmp(rb_method_name(cfg.methods[i]), "unknown") != 0);
         for (int j = 0; j < i; j++)
             CHECK(cfg.methods[i] != cfg.methods[j]);
@@ -86,7 +86,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (int i = 0; i < cfg.ndims; i++)
             CHECK((cfg.dims[i] & (cfg.dims[i] - 1)) == 0);
     CHECK(cfg.codebook == RB_CODEBOOK_GAUSSIAN || cfg.codebook == RB_CODEBOOK_BETA);
-    CHECK(cfg.distribution == RB_DIST_SPHERE);
+    CHECK(cfg.distribution == RB_DIST_SPHERE || cfg.distribution == RB_DIST_CHANNEL_OUTLIERS);
+    if (cfg.distribution == RB_DIST_CHANNEL_OUTLIERS) /* fits every d, finite positive scale */
+        for (int i = 0; i < cfg.ndims; i++)
+            CHECK(cfg.dist_channels >= 1 && cfg.dist_channels <= cfg.dims[i]);
+    CHECK(cfg.dist_scale > 0 && cfg.dist_scale <= 1e6);
+    CHECK(cfg.hqmq.nops >= 1 && cfg.hqmq.nops <= RB_HQMQ_MAX_OPS);
+    for (int i = 0; i < cfg.hqmq.nops; i++) {
+        CHECK(cfg.hqmq.ops[i].S >= 1 && cfg.hqmq.ops[i].S <= RB_HQMQ_MAX_S);
+        CHECK(cfg.hqmq.ops[i].rbits >= 1 && cfg.hqmq.ops[i].rbits <= 16);
+        for (int j = 0; j < i; j++) /* distinct operating points */
+            CHECK(cfg.hqmq.ops[i].S != cfg.hqmq.ops[j].S || cfg.hqmq.ops[i].rbits != cfg.hqmq.ops[j].rbits);
+    }
+    CHECK(cfg.hqmq.outliers == 0 || cfg.hqmq.outliers == 1);
+    CHECK(cfg.hqmq.sigma_inliers == 0 || (cfg.hqmq.sigma_inliers == 1 && cfg.hqmq.outliers == 1));
+    CHECK(cfg.hqmq.C > 0 && cfg.hqmq.C <= 1000);
     CHECK((int)cfg.baseline >= 0 && (int)cfg.baseline < RB_NUM_METHODS);
     size_t ol = strnlen(cfg.output_dir, sizeof cfg.output_dir);
     CHECK(ol >= 1 && ol < sizeof cfg.output_dir);

@@ -19,6 +19,7 @@
 
 #include "../check.h"
 #include "../../kernels/rb_kernels.h"
+#include "backend.h"
 #include "codebook.h"
 #include "counts.h"
 #include "data.h"
@@ -415,4 +416,197 @@ TEST(kernels_refuse_bad_shapes)
     cudaFree(dx);
     cudaFree(dy);
     setup_free(&s);
+}
+
+/* ---- HQMQ ------------------------------------------------------------------------------------
+ * rb_launch_hqmq (paper, fast) and the Med3x pre-pass against rb_hqmq_row and
+ * rb_hqmq_batch_median. The norms are computed with explicit fma on both sides, so the median,
+ * the threshold, sigma, the outlier flags and the radius codes agree exactly; only the
+ * direction search may differ, where two codewords score within rounding (the kernels'
+ * products contract to FMA). Such chunks are flips: both choices must score within 1e-5 (fp16:
+ * 2e-3, the output's rounding) of each other, and they stay rare (<= 0.1 % of chunks, 1 allowed). */
+typedef struct {
+    long chunks, flips, bad, nan_ok, nan_rows;
+} hq_stats;
+
+static int hq_gpu(const rb_qdq_params *dp, int variant, rb_dtype dt, const float *x, long N, long offset,
+                  float *out, rb_hqmq_med3_state *st)
+{
+    const int d = dp->d;
+    size_t n = (size_t)N * d, es = dt == RB_FP16 ? 2 : 4, tot = (n + (size_t)offset) * es;
+    void *dx = NULL, *dy = NULL, *scr = NULL;
+    int rc = -1;
+    char *hbuf = malloc(tot);
+    if (!hbuf || cudaMalloc(&dx, tot) != cudaSuccess || cudaMalloc(&dy, tot) != cudaSuccess ||
+        (dp->hq_outliers && cudaMalloc(&scr, rb_hqmq_med3_scratch_bytes(d, N)) != cudaSuccess))
+        goto done;
+    for (size_t k = 0; k < n; k++) {
+        if (dt == RB_FP16)
+            ((uint16_t *)hbuf)[k + (size_t)offset] = rb_f32_to_f16(x[k]);
+        else
+            ((float *)hbuf)[k + (size_t)offset] = x[k];
+    }
+    if (cudaMemcpy(dx, hbuf, tot, cudaMemcpyHostToDevice) != cudaSuccess || cudaMemset(dy, 0xFF, tot) != cudaSuccess)
+        goto done;
+    void *xi = (char *)dx + (size_t)offset * es, *xo = (char *)dy + (size_t)offset * es;
+    cudaError_t e0 = scr ? rb_launch_hqmq_med3(xi, (int)dt, d, N, dp->hq_C, scr, 0) : cudaSuccess;
+    cudaError_t e1 = rb_launch_hqmq(dp, variant, (int)dt, xi, xo, N, scr ? rb_hqmq_med3_thresh(scr) : NULL, 0);
+    cudaError_t e2 = scr ? rb_launch_hqmq_count_outliers(d, N, scr, 0) : cudaSuccess;
+    cudaError_t e3 = cudaDeviceSynchronize();
+    CHECK(e0 == cudaSuccess && e1 == cudaSuccess && e2 == cudaSuccess && e3 == cudaSuccess,
+          "hqmq/%s d=%d s%d_r%d %s N=%ld: %s %s %s %s", rb_variant_name(variant), d, dp->hq_S, dp->hq_rbits,
+          rb_dtype_name(dt), N, cudaGetErrorString(e0), cudaGetErrorString(e1), cudaGetErrorString(e2),
+          cudaGetErrorString(e3));
+    if (e0 != cudaSuccess || e1 != cudaSuccess || e2 != cudaSuccess || e3 != cudaSuccess)
+        goto done;
+    if (cudaMemcpy(hbuf, dy, tot, cudaMemcpyDeviceToHost) != cudaSuccess ||
+        (scr && cudaMemcpy(st, scr, sizeof *st, cudaMemcpyDeviceToHost) != cudaSuccess))
+        goto done;
+    for (size_t k = 0; k < n; k++)
+        out[k] = dt == RB_FP16 ? rb_f16_to_f32(((uint16_t *)hbuf)[k + (size_t)offset])
+                               : ((float *)hbuf)[k + (size_t)offset];
+    rc = 0;
+done:
+    free(hbuf);
+    cudaFree(dx);
+    cudaFree(dy);
+    cudaFree(scr);
+    return rc;
+}
+
+static void hq_case(const float *qs_host, const float *qs_dev, int d, int S, int rbits, int med3, int inliers,
+                    rb_dtype dt, const float *x, long N, long offset, int variant, hq_stats *hs)
+{
+    rb_qdq_params hp, dp;
+    rb_hqmq_params_shape(&hp, d, S, rbits, med3, 3.0, inliers);
+    hp.rot = qs_host;
+    dp = hp;
+    dp.rot = qs_dev;
+    float *gpu = malloc(sizeof(float) * (size_t)N * d), *ref = malloc(sizeof(float) * (size_t)N * d);
+    float *r = malloc(sizeof(float) * (size_t)(d + 3) / 4 + sizeof(float));
+    rb_hqmq_med3_state st;
+    memset(&st, 0, sizeof st);
+    if (!gpu || !ref || !r || hq_gpu(&dp, variant, dt, x, N, offset, gpu, &st)) {
+        CHECK(0, "hqmq run failed");
+        free(gpu); free(ref); free(r);
+        return;
+    }
+    const int g = (d + 3) / 4, qmax = (1 << rbits) - 1;
+    long nout = 0;
+    if (med3) {
+        float med = -1;
+        CHECK(rb_hqmq_batch_median(x, d, N, NULL, &med) == 0 && med == st.median,
+              "d=%d %s N=%ld: GPU median %.9g, CPU %.9g", d, rb_dtype_name(dt), N, st.median, med);
+        CHECK(st.thresh == rb_hqmq_threshold(3.0f, med), "threshold %.9g", st.thresh);
+        hp.hq_thresh = st.thresh;
+    }
+    for (long i = 0; i < N; i++) {
+        const float *xr = x + i * (long)d;
+        nout += rb_hqmq_row(hp.rot, S, rbits, hp.hq_thresh, inliers, d, xr, ref + i * (long)d, r);
+        if (dt == RB_FP16)
+            for (int j = 0; j < d; j++)
+                ref[i * (long)d + j] = rb_round_f16(ref[i * (long)d + j]);
+        float sig = 0;
+        for (int b = 0; b < g; b++)
+            sig = rb_hqmq_sigma_acc(sig, r[b], hp.hq_thresh, inliers);
+        sig = rb_hqmq_sigma_store(sig);
+        int row_nan = isnan(ref[i * (long)d]);
+        hs->nan_rows += row_nan;
+        for (int b = 0; b < g; b++) {
+            int over = 0, nan_ok = 1;
+            double dg = 0, dc = 0;
+            float v[4];
+            rb_hqmq_load_chunk(xr, d, b, v);
+            for (int k = 0; k < 4 && 4 * b + k < d; k++) {
+                double a = gpu[i * (long)d + 4 * b + k], c = ref[i * (long)d + 4 * b + k];
+                if (row_nan) {
+                    nan_ok &= isnan(a) != 0;
+                    continue;
+                }
+                double diff = fabs(a - c); /* NaN (unwritten) compares as over */
+                over |= !(dt == RB_FP16 ? diff <= 1.0 * f16_ulp(fmax(fabs(a), fabs(c))) : diff <= 1e-5);
+                dg += (double)v[k] * a;
+                dc += (double)v[k] * c;
+            }
+            hs->chunks++;
+            if (row_nan) {
+                hs->nan_ok += nan_ok;
+                hs->bad += !nan_ok;
+                continue;
+            }
+            if (!over)
+                continue;
+            double rh = rb_hqmq_radius_hat(rb_hqmq_radius_code(r[b], sig, qmax), sig, qmax);
+            double tie = dt == RB_FP16 ? 2e-3 : 1e-5;
+            if (rh > 0 && r[b] > 0 && fabs(dg - dc) / (rh * r[b]) <= tie)
+                hs->flips++;
+            else if (hs->bad++ < 3)
+                fprintf(stderr, "    hqmq/%s d=%d s%d_r%d%s %s: row %ld chunk %d: gpu %.7g cpu %.7g\n",
+                        rb_variant_name(variant), d, S, rbits, med3 ? "+med3" : "", rb_dtype_name(dt), i, b,
+                        gpu[i * (long)d + 4 * b], ref[i * (long)d + 4 * b]);
+        }
+    }
+    if (med3)
+        CHECK((long)st.outliers == nout, "d=%d: GPU counts %llu outlier chunks, CPU %ld", d,
+              (unsigned long long)st.outliers, nout);
+    free(gpu);
+    free(ref);
+    free(r);
+}
+
+TEST(kernels_hqmq_vs_cpu)
+{
+    float *qs = malloc(sizeof(float) * (size_t)rb_method_rot_len(RB_HQMQ, 128)), *dqs = NULL;
+    char err[256];
+    CHECK(qs && rb_params_generate(SEED, RB_HQMQ, 128, qs, err, sizeof err) == 0, "q_s");
+    CUDA_OK(cudaMalloc((void **)&dqs, sizeof(float) * 4 * RB_HQMQ_MAX_S));
+    CUDA_OK(cudaMemcpy(dqs, qs, sizeof(float) * 4 * RB_HQMQ_MAX_S, cudaMemcpyHostToDevice));
+    static const int ops[][2] = {{24, 3}, {96, 4}, {192, 6}};
+    static const int dims[] = {64, 128, 256, 98, 6};
+    hq_stats hs = {0};
+    for (size_t di = 0; di < sizeof dims / sizeof dims[0]; di++)
+        for (int dt = 0; dt < 2; dt++) {
+            const int d = dims[di];
+            const long N = 1000;
+            float *x = make_input(d, N, (rb_dtype)dt); /* unit rows + a zero, a NaN and an Inf row */
+            rb_data_dist co = {RB_DIST_CHANNEL_OUTLIERS, d < 8 ? 1 : 4, 20.0f};
+            float *xo = malloc(sizeof(float) * (size_t)rb_data_alloc_len(d, N));
+            CHECK(x && xo && rb_data_generate(&co, SEED, d, N, (rb_dtype)dt, xo, err, sizeof err) == 0, "inputs");
+            for (size_t o = 0; o < sizeof ops / sizeof ops[0]; o++)
+                for (int v = 0; v < 2; v++) {
+                    hq_case(qs, dqs, d, ops[o][0], ops[o][1], 0, 0, (rb_dtype)dt, x, N, 0, v, &hs);
+                    hq_case(qs, dqs, d, ops[o][0], ops[o][1], 1, 0, (rb_dtype)dt, xo, N, 0, v, &hs);
+                    hq_case(qs, dqs, d, ops[o][0], ops[o][1], 1, 1, (rb_dtype)dt, xo, N, 0, v, &hs);
+                }
+            free(x);
+            free(xo);
+        }
+    /* grid stride (fast) and an unaligned buffer (scalar paths), Med3x over many blocks */
+    for (int dt = 0; dt < 2; dt++) {
+        float *x = make_input(128, 40000, (rb_dtype)dt);
+        hq_case(qs, dqs, 128, 96, 4, 1, 0, (rb_dtype)dt, x, 40000, 0, RB_VARIANT_FAST, &hs);
+        hq_case(qs, dqs, 128, 24, 3, 0, 0, (rb_dtype)dt, x, 77, 1, RB_VARIANT_FAST, &hs);
+        hq_case(qs, dqs, 128, 24, 3, 1, 0, (rb_dtype)dt, x, 77, 1, RB_VARIANT_PAPER, &hs);
+        free(x);
+    }
+    CHECK(hs.bad == 0, "hqmq: %ld chunks disagree with the CPU reference", hs.bad);
+    CHECK(hs.flips <= (hs.chunks / 1000 > 1 ? hs.chunks / 1000 : 1), "hqmq: %ld near-tie flips in %ld chunks",
+          hs.flips, hs.chunks);
+    CHECK(hs.nan_rows > 0, "the NaN / Inf rows were not exercised");
+    fprintf(stderr, "    hqmq: %ld chunks, %ld near-tie flips, %ld NaN rows\n", hs.chunks, hs.flips, hs.nan_rows);
+
+    /* refused: Med3x through the generic entry (it needs the pre-pass), bad S and b_r */
+    rb_qdq_params p;
+    rb_hqmq_params_shape(&p, 128, 96, 4, 1, 3.0, 0);
+    p.rot = dqs;
+    CHECK(rb_launch_qdq(&p, RB_VARIANT_FAST, 0, dqs, dqs, 1, 0) == cudaErrorInvalidValue, "med3 via rb_launch_qdq");
+    p.hq_outliers = 0;
+    p.hq_S = 0;
+    CHECK(rb_launch_hqmq(&p, RB_VARIANT_FAST, 0, dqs, dqs, 1, NULL, 0) == cudaErrorInvalidValue, "S=0 refused");
+    p.hq_S = 96;
+    p.hq_rbits = 17;
+    CHECK(rb_launch_hqmq(&p, RB_VARIANT_FAST, 0, dqs, dqs, 1, NULL, 0) == cudaErrorInvalidValue, "b_r=17 refused");
+    cudaGetLastError();
+    cudaFree(dqs);
+    free(qs);
 }
