@@ -64,6 +64,12 @@ $(BUILD)/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
+# results.o writes the revision into every result: rebuild it whenever the revision or the
+# dirty flag changes (make does not track -D flags). GIT_REV=... on the command line overrides.
+GIT_STAMP := $(BUILD)/git_rev.stamp
+$(shell mkdir -p $(BUILD) && (echo "$(GIT_REV) $(GIT_DIRTY)" | cmp -s - $(GIT_STAMP) || echo "$(GIT_REV) $(GIT_DIRTY)" > $(GIT_STAMP)))
+$(BUILD)/harness/results.o $(BUILD)/asan/harness/results.o: $(GIT_STAMP)
+
 $(BUILD)/%.o: %.cu $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -c $< -o $@

@@ -4,7 +4,7 @@
 # usage: plots/make_plots.sh RESULT.csv [OUTDIR] [--variant V]
 #
 #   RESULT.csv  a result CSV written by `rotorbench run` (results/<name>-<backend>.csv). The
-#               device name comes from the JSON beside it (same path, .json): machine.gpu_name,
+#               device name comes from the JSON beside it (same path, .json): machine.gpu,
 #               else machine.name, else machine.cpu.
 #   OUTDIR      where the PNGs go (default plots/); created if missing.
 #   --variant V the kernel variant to plot (GPU: "paper" or "fast"). Default: "fast" when the
@@ -83,7 +83,7 @@ json="${csv%.csv}.json"
 device=""
 if [ -r "$json" ]; then
     if command -v jq >/dev/null; then
-        device=$(jq -r '.machine | objects | (.gpu_name // .name // .cpu // empty) | strings' "$json" 2>/dev/null | head -n 1 || true)
+        device=$(jq -r '.machine | objects | (.gpu // .gpu_name // .name // .cpu // empty) | strings' "$json" 2>/dev/null | head -n 1 || true)
     fi
     if [ -z "$device" ]; then
         # cJSON_Print output: keys one per line inside "machine": { ... }; track the nesting so
@@ -92,7 +92,7 @@ if [ -r "$json" ]; then
             function val(line) { sub(/^[^:]*:[ \t]*"/, "", line); sub(/"[ \t,]*$/, "", line); return line }
             !inm && /"machine"[ \t]*:[ \t]*\{/ { inm = 1; depth = 0 }
             inm {
-                if (depth == 1 && $0 ~ /^[ \t]*"gpu_name"[ \t]*:[ \t]*"/) g = val($0)
+                if (depth == 1 && $0 ~ /^[ \t]*"gpu(_name)?"[ \t]*:[ \t]*"/) g = val($0)
                 if (depth == 1 && $0 ~ /^[ \t]*"name"[ \t]*:[ \t]*"/)     nm = val($0)
                 if (depth == 1 && $0 ~ /^[ \t]*"cpu"[ \t]*:[ \t]*"/)      cp = val($0)
                 o = gsub(/\{/, "{"); cl = gsub(/\}/, "}"); depth += o - cl
