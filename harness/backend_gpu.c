@@ -127,7 +127,7 @@ typedef struct {
     int *dflag;
     unsigned long long *dclk;
     rb_dev_metrics *dpart, *dmout;
-    float *dbounds, *dcent;
+    float *dbounds, *dcent, *dcells;
     rot_slot rot[RB_NUM_METHODS_ALL];
     int max_batch;
     nvtxDomainHandle_t dom;
@@ -539,6 +539,14 @@ static int upload_params(gpu_state *s, const rb_qdq_params *p, rb_qdq_params *dp
     CK(cudaStreamSynchronize(s->st));
     dp->bounds = s->dbounds;
     dp->centroids = s->dcent;
+    /* the fast kernels' cell table, built here once instead of in every thread block */
+    float tab[4 * RB_SQ_CELLS];
+    dp->cells = NULL;
+    if (p->nbounds > 3 && rb_sq_cell_table(p->bounds, p->centroids, p->nbounds, tab) == 0) {
+        CK(cudaMemcpyAsync(s->dcells, tab, sizeof tab, cudaMemcpyHostToDevice, s->st));
+        CK(cudaStreamSynchronize(s->st));
+        dp->cells = s->dcells;
+    }
     return 0;
 fail:
     return -1;
@@ -1081,6 +1089,7 @@ static void gpu_destroy(rb_backend *b)
         if (s->dmout) cudaFree(s->dmout);
         if (s->dbounds) cudaFree(s->dbounds);
         if (s->dcent) cudaFree(s->dcent);
+        if (s->dcells) cudaFree(s->dcells);
         if (s->hflag) cudaFreeHost((void *)s->hflag);
         if (s->e0) cudaEventDestroy(s->e0);
         if (s->e1) cudaEventDestroy(s->e1);
@@ -1162,6 +1171,7 @@ static int gpu_init(gpu_state *s)
     CK(cudaMalloc((void **)&s->dmout, sizeof(rb_dev_metrics)));
     CK(cudaMalloc((void **)&s->dbounds, sizeof(float) * 256));
     CK(cudaMalloc((void **)&s->dcent, sizeof(float) * 256));
+    CK(cudaMalloc((void **)&s->dcells, sizeof(float) * 4 * RB_SQ_CELLS));
     s->max_batch = MAX_BATCH;
 
     nvtxInitialize(NULL);

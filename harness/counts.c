@@ -43,6 +43,7 @@ void rb_qdq_params_shape(rb_qdq_params *p, rb_method m, int d, int bits)
     p->nblocks = (int)ceil_div(d, p->block);
     p->dpad = p->nblocks * p->block;
     p->nbounds = (1 << bits) - 1;
+    p->cells = NULL;
 }
 
 long rb_hqmq_fma(int d, int S) { return (16L * S + 16) * ceil_div(d, 4); }

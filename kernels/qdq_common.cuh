@@ -174,22 +174,46 @@ static __device__ __forceinline__ int rbk_sq_index_bsearch(float y, const float 
  *        15-boundary count made 4-bit kernels compute-bound);
  *   a table that does not build (two boundaries in one cell, 7-8 bits): the branch-free binary
  *        search on the shared boundaries.
- * init() needs s_b and s_c loaded and a barrier passed; every thread of the block calls it. */
+ * The table comes from the host (p->cells, loaded by rbk_load_cells before the prologue's
+ * barrier) or is built here. init() needs s_b and s_c loaded and a barrier passed; every thread
+ * of the block calls it. */
+/* The block's cell table in shared memory (one instance per thread block). */
+static __device__ __forceinline__ float4 *rbk_cell_tab()
+{
+    __shared__ float4 s_tab[RB_SQ_CELLS];
+    return s_tab;
+}
+
+/* Before the prologue's barrier, with the codebook: the host-built table into shared memory
+ * (a table built per block cost ~1 us of latency at N = 8192). No-op without one. */
+static __device__ __forceinline__ void rbk_load_cells(const float *gcells, int nbounds)
+{
+    if (!gcells || nbounds <= 3)
+        return;
+    float4 *t = rbk_cell_tab();
+    for (int i = threadIdx.x; i < RB_SQ_CELLS; i += blockDim.x)
+        t[i] = __ldg(reinterpret_cast<const float4 *>(gcells) + i);
+}
+
 struct RbQuant {
     const float4 *tab;
     float lo, scale, b[3];
     int mode; /* 3: register count; 1: cells; 0: binary search */
-    __device__ __forceinline__ void init(const float *s_b, const float *s_c, int nbounds)
+    __device__ __forceinline__ void init(const float *s_b, const float *s_c, int nbounds, const float *gcells)
     {
-        __shared__ float4 s_tab[RB_SQ_CELLS];
+        float4 *s_tab = rbk_cell_tab();
 #pragma unroll
         for (int k = 0; k < 3; k++)
             b[k] = k < nbounds ? s_b[k] : INFINITY; /* y > inf never counts */
         tab = s_tab;
         lo = s_b[0];
         scale = rb_sq_cell_scale(s_b, nbounds);
-        if (nbounds <= 3) { /* uniform: nbounds is a kernel argument */
+        if (nbounds <= 3) { /* uniform: nbounds and gcells are kernel arguments */
             mode = 3;
+            return;
+        }
+        if (gcells) { /* the host's table, loaded by rbk_load_cells before the barrier */
+            mode = 1;
             return;
         }
         int ok = 1;
@@ -270,7 +294,7 @@ static inline int rbk_round32(int n) { return (n + 31) & ~31; }
  * (rot + P * b), the layout rb_block_fwd uses. */
 
 struct RbArgs {
-    const float *rot, *bounds, *cents;
+    const float *rot, *bounds, *cents, *cells;
     int d, nbounds;
 };
 
@@ -361,6 +385,7 @@ rbk_block_fast_reg(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N
         for (int i = 0; i < NV; i++)
             nx[i] = RbIO<T>::ldraw(x + row * D + (i * G + gl) * VW);
     rbk_load_codebook(a.cents, a.bounds, a.nbounds, s_c, s_b, true);
+    rbk_load_cells(a.cells, a.nbounds);
     RbQuant q;
     const unsigned mask = rbk_group_mask<G>();
 
@@ -373,7 +398,7 @@ rbk_block_fast_reg(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N
             for (int t = 0; t < P; t++)
                 prm[i][c][t] = __ldg(a.rot + (long)P * (((i * G + gl) * VW) / K + c) + t);
     __syncthreads();
-    q.init(s_b, s_c, a.nbounds); /* after the barrier: s_b, s_c are loaded */
+    q.init(s_b, s_c, a.nbounds, a.cells); /* after the barrier: s_b, s_c are loaded */
 
     for (; row < N; row += rstride) {
         T *or_ = xh + row * D;
@@ -458,6 +483,7 @@ rbk_block_fast_staged(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, lon
             for (int i = 0; i < NVS; i++)
                 nx[i] = RbIO<T>::ldraw(x + row * D + (i * G + gl) * VW);
     rbk_load_codebook(a.cents, a.bounds, a.nbounds, s_c, s_b, true);
+    rbk_load_cells(a.cells, a.nbounds);
     RbQuant q;
     float prm[NBL][P > 0 ? P : 1];
     if constexpr (D > 0) {
@@ -470,7 +496,7 @@ rbk_block_fast_staged(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, lon
         }
     }
     __syncthreads();
-    q.init(s_b, s_c, a.nbounds); /* after the barrier: s_b, s_c are loaded */
+    q.init(s_b, s_c, a.nbounds, a.cells); /* after the barrier: s_b, s_c are loaded */
 
     for (; row < N; row += rstride) {
         const T *xr = x + row * d;
@@ -623,7 +649,7 @@ template <typename T, class M>
 static cudaError_t rbk_block_launch_T(const rb_qdq_params *p, int variant, const void *x, void *xh, long N,
                                       cudaStream_t st)
 {
-    RbArgs a = {p->rot, p->bounds, p->centroids, p->d, p->nbounds};
+    RbArgs a = {p->rot, p->bounds, p->centroids, p->cells, p->d, p->nbounds};
     const T *xi = static_cast<const T *>(x);
     T *xo = static_cast<T *>(xh);
     if (variant == RB_VARIANT_PAPER)

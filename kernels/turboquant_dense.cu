@@ -96,11 +96,12 @@ rbk_dense_fast(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N, in
     const int d = a.d, tid = threadIdx.x, tx = tid & 31, ty = tid >> 5;
     const float *P = a.rot;
     rbk_load_codebook(a.cents, a.bounds, a.nbounds, s_c, s_b, true);
+    rbk_load_cells(a.cells, a.nbounds);
     RbQuant q;
     for (int e = tid; e < TR * LDA; e += RBK_THREADS) /* the columns >= d stay zero */
         A[e] = 0.0f;
     __syncthreads();
-    q.init(s_b, s_c, a.nbounds); /* after the barrier: s_b, s_c are loaded */
+    q.init(s_b, s_c, a.nbounds, a.cells); /* after the barrier: s_b, s_c are loaded */
 
     for (long row0 = (long)blockIdx.x * TR; row0 < N; row0 += (long)gridDim.x * TR) {
         /* 1. load the tile (rows >= N as zeros) */
@@ -279,7 +280,7 @@ template <typename T>
 static cudaError_t rbk_dense_launch_T(const rb_qdq_params *p, int variant, const void *x, void *xh, long N,
                                       cudaStream_t st)
 {
-    RbArgs a = {p->rot, p->bounds, p->centroids, p->d, p->nbounds};
+    RbArgs a = {p->rot, p->bounds, p->centroids, p->cells, p->d, p->nbounds};
     const T *xi = static_cast<const T *>(x);
     T *xo = static_cast<T *>(xh);
     if (variant == RB_VARIANT_PAPER)

@@ -156,6 +156,7 @@ rbk_wht_fast(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
         for (int i = 0; i < NV; i++)
             nx[i] = RbIO<T>::ldraw(x + row * D + (i * G + gl) * VW);
     rbk_load_codebook(a.cents, a.bounds, a.nbounds, s_c, s_b, true);
+    rbk_load_cells(a.cells, a.nbounds);
     RbQuant q;
     const unsigned mask = rbk_group_mask<G>();
     const float isd = 1.0f / sqrtf((float)D);
@@ -169,7 +170,7 @@ rbk_wht_fast(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
         for (int e = 0; e < VW; e++)
             sbits |= (__ldg(a.rot + (i * G + gl) * VW + e) < 0.0f ? 1u : 0u) << (i * VW + e);
     __syncthreads();
-    q.init(s_b, s_c, a.nbounds); /* after the barrier: s_b, s_c are loaded */
+    q.init(s_b, s_c, a.nbounds, a.cells); /* after the barrier: s_b, s_c are loaded */
 
     for (; row < N; row += rstride) {
         T *or_ = xh + row * D;
@@ -245,7 +246,7 @@ template <typename T>
 static cudaError_t rbk_wht_launch_T(const rb_qdq_params *p, int variant, const void *x, void *xh, long N,
                                     cudaStream_t st)
 {
-    RbArgs a = {p->rot, p->bounds, p->centroids, p->d, p->nbounds};
+    RbArgs a = {p->rot, p->bounds, p->centroids, p->cells, p->d, p->nbounds};
     const T *xi = static_cast<const T *>(x);
     T *xo = static_cast<T *>(xh);
     if (variant == RB_VARIANT_PAPER)

@@ -44,6 +44,9 @@ typedef struct {
     const float *rot;
     const float *bounds;    /* nbounds ascending boundaries (midpoints of centroids) */
     const float *centroids; /* nbounds + 1 centroids */
+    /* GPU, optional: the scalar quantizer's cell table built on the host (rb_sq_cell_table:
+     * RB_SQ_CELLS x {threshold, c_lo, c_hi, 0}); NULL: a fast kernel builds it per block */
+    const float *cells;
     /* HQMQ only (bits, bounds, centroids unused): rot holds the secondary quaternions q_s */
     int hq_S;               /* secondaries used: the first hq_S of rot */
     int hq_rbits;           /* radius bits b_r */

@@ -64,6 +64,18 @@ RB_HD int rb_sq_cell_entry(const float *bounds, const float *centroids, int nbou
     return nsplit <= 1 ? 0 : -1;
 }
 
+/* The whole table, 4 floats a cell {threshold, c_lo, c_hi, 0} (the kernels' float4 layout):
+ * 0, or -1 when some cell holds two boundaries (then the table must not be used). */
+RB_HD int rb_sq_cell_table(const float *bounds, const float *centroids, int nbounds, float *tab)
+{
+    int rc = 0;
+    for (int t = 0; t < RB_SQ_CELLS; t++) {
+        rc |= rb_sq_cell_entry(bounds, centroids, nbounds, t, tab + 4 * t);
+        tab[4 * t + 3] = 0.0f;
+    }
+    return rc;
+}
+
 RB_HD float rb_sq_cell_qdq(float y, const float *e /* the entry of rb_sq_cell(y, lo, scale) */)
 {
     return y > e[0] ? e[2] : e[1];

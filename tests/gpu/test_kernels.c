@@ -40,7 +40,7 @@ typedef struct {
     int d, bits;
     rb_qdq_params hp, dp; /* host pointers / device pointers */
     rb_codebook cb;
-    float *rot, *drot, *dbounds, *dcent;
+    float *rot, *drot, *dbounds, *dcent, *dcells;
 } setup;
 
 static int setup_rot(setup *s, rb_method m, int d)
@@ -61,7 +61,8 @@ static int setup_rot(setup *s, rb_method m, int d)
             return -1;
     }
     if (cudaMalloc((void **)&s->dbounds, sizeof(float) * RB_MAX_LEVELS) != cudaSuccess ||
-        cudaMalloc((void **)&s->dcent, sizeof(float) * RB_MAX_LEVELS) != cudaSuccess)
+        cudaMalloc((void **)&s->dcent, sizeof(float) * RB_MAX_LEVELS) != cudaSuccess ||
+        cudaMalloc((void **)&s->dcells, sizeof(float) * 4 * RB_SQ_CELLS) != cudaSuccess)
         return -1;
     return 0;
 }
@@ -79,6 +80,15 @@ static int setup_bits(setup *s, int bits)
     s->dp.rot = s->drot;
     s->dp.bounds = s->dbounds;
     s->dp.centroids = s->dcent;
+    /* the fast kernels' cell table: from the host (as the GPU backend passes it) at odd bits,
+     * built by each thread block at even bits, so both routes meet the reference */
+    float tab[4 * RB_SQ_CELLS];
+    s->dp.cells = NULL;
+    if (bits % 2 && rb_sq_cell_table(s->cb.bounds_f, s->cb.centroids_f, (1 << bits) - 1, tab) == 0) {
+        if (cudaMemcpy(s->dcells, tab, sizeof tab, cudaMemcpyHostToDevice) != cudaSuccess)
+            return -1;
+        s->dp.cells = s->dcells;
+    }
     int nb = s->hp.nbounds;
     if (cudaMemcpy(s->dbounds, s->cb.bounds_f, sizeof(float) * (size_t)nb, cudaMemcpyHostToDevice) != cudaSuccess ||
         cudaMemcpy(s->dcent, s->cb.centroids_f, sizeof(float) * (size_t)(nb + 1), cudaMemcpyHostToDevice) != cudaSuccess)
@@ -92,6 +102,7 @@ static void setup_free(setup *s)
     cudaFree(s->drot);
     cudaFree(s->dbounds);
     cudaFree(s->dcent);
+    cudaFree(s->dcells);
 }
 
 /* ---- inputs ------------------------------------------------------------------------------- */
