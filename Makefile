@@ -18,8 +18,14 @@ CJSON_INC  := $(if $(CJSON_PREFIX),-I$(CJSON_PREFIX)/include)
 CJSON_LIB  := $(if $(CJSON_PREFIX),$(addprefix -L,$(wildcard $(CJSON_PREFIX)/lib $(CJSON_PREFIX)/lib/x86_64-linux-gnu)) \
               $(addprefix -Wl$(comma)-rpath$(comma),$(abspath $(wildcard $(CJSON_PREFIX)/lib $(CJSON_PREFIX)/lib/x86_64-linux-gnu))))
 
+# The revision written into results; GIT_REV / GIT_DIRTY from the environment win (a copy of the
+# tree without its .git, e.g. on a lent GPU machine).
+ifndef GIT_REV
 GIT_REV    := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+endif
+ifndef GIT_DIRTY
 GIT_DIRTY  := $(shell test -n "$$(git status --porcelain --untracked-files=no 2>/dev/null)" && echo 1 || echo 0)
+endif
 
 CC         ?= gcc
 CFLAGS     ?= -O2 -g
