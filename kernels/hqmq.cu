@@ -179,12 +179,63 @@ __global__ void hq_paper(const T *__restrict__ x, T *__restrict__ xh, int d, int
 }
 
 /* ---- fast variant ---------------------------------------------------------------------------- */
-template <typename T, int G, int CPL>
+/* rb_hqmq_search_fast (hqmq.h) on C chunks at once: each q_s read from shared memory (a 16-byte
+ * broadcast: every lane reads the same s) feeds C products. Per secondary and chunk: 16 FMA, 3
+ * adds, 2 FMNMX and 1 VIMNMX3 (plus one per 2 secondaries); per block of 4 secondaries: a multiply
+ * by 0.5, one max and the comparison with the best. live[c]: chunk c is searched (idx[c] is
+ * set); other chunks run along with whatever u they hold, and their result is dropped. */
+template <int C>
+static __device__ __forceinline__ void hq_search(const float4 *sq, const float *s_qs, int S, const float (*u)[4],
+                                                 const bool *live, int *idx)
+{
+    float best[C];
+    int bs[C];
+    bool tie[C];
+#pragma unroll
+    for (int c = 0; c < C; c++) {
+        best[c] = -FLT_MAX;
+        bs[c] = 0;
+        tie[c] = false;
+    }
+    int s0 = 0;
+#pragma unroll 2
+    for (; s0 + RB_HQMQ_U <= S; s0 += RB_HQMQ_U) {
+        float q[4 * RB_HQMQ_U];
+#pragma unroll
+        for (int j = 0; j < RB_HQMQ_U; j++) {
+            const float4 t = sq[s0 + j];
+            q[4 * j] = t.x; q[4 * j + 1] = t.y; q[4 * j + 2] = t.z; q[4 * j + 3] = t.w;
+        }
+#pragma unroll
+        for (int c = 0; c < C; c++)
+            rb_hqmq_track(rb_hqmq_score4(u[c], q), s0, &best[c], &bs[c], &tie[c]);
+    }
+#pragma unroll 1
+    for (; s0 < S; s0++) {
+        const float4 t = sq[s0];
+        const float q[4] = {t.x, t.y, t.z, t.w};
+#pragma unroll
+        for (int c = 0; c < C; c++)
+            rb_hqmq_track(rb_hqmq_score1(u[c], q), s0, &best[c], &bs[c], &tie[c]);
+    }
+#pragma unroll
+    for (int c = 0; c < C; c++) {
+        if (!live[c])
+            continue;
+        const int i = tie[c] ? -1 : rb_hqmq_finish(s_qs, S, bs[c], best[c], u[c]);
+        idx[c] = i >= 0 ? i : rb_hqmq_search(s_qs, S, u[c]); /* exact ties: rare */
+    }
+}
+
+/* G lanes per vector, CPL chunks per lane (chunk b = lane + G i), searched C at a time. */
+template <typename T, int G, int CPL, int C>
 __global__ void __launch_bounds__(HQ_THREADS)
 hq_fast(const T *__restrict__ x, T *__restrict__ xh, long N, int d, const float *__restrict__ qs, int S,
         int qmax, int inliers, float thresh0, const float *__restrict__ thr, int vec)
 {
-    extern __shared__ float s_qs[]; /* 4 S floats */
+    static_assert(CPL % C == 0, "CPL must be a multiple of C");
+    extern __shared__ float4 s_q4[]; /* S secondaries */
+    float *s_qs = reinterpret_cast<float *>(s_q4);
     for (int i = threadIdx.x; i < 4 * S; i += blockDim.x)
         s_qs[i] = __ldg(qs + i);
     __syncthreads();
@@ -200,6 +251,7 @@ hq_fast(const T *__restrict__ x, T *__restrict__ xh, long N, int d, const float 
         for (int i = 0; i < CPL; i++) {
             const int b = gl + G * i;
             r[i] = 0.0f;
+            v[i][0] = v[i][1] = v[i][2] = v[i][3] = 0.0f;
             if (b < g) {
                 hq_load<T>(xr, d, b, vec != 0, v[i]);
                 r[i] = rb_hqmq_chunk_norm(v[i]);
@@ -210,26 +262,54 @@ hq_fast(const T *__restrict__ x, T *__restrict__ xh, long N, int d, const float 
         fin = hq_group_max<G>(fin, mask);
         sig = rb_hqmq_sigma_store(hq_group_max<G>(sig, mask));
         const bool ok = fin <= FLT_MAX;
+        /* rb_hqmq_chunk, its search C chunks at a time */
+        bool live[CPL];
+        int idx[CPL];
+#pragma unroll
+        for (int i0 = 0; i0 < CPL; i0 += C) {
+            float u[C][4];
+#pragma unroll
+            for (int c = 0; c < C; c++) {
+                const int i = i0 + c;
+                live[i] = ok && gl + G * i < g && !(r[i] > thresh);
+                const float rr = r[i] > RB_HQMQ_R_EPS ? r[i] : RB_HQMQ_R_EPS;
+#pragma unroll
+                for (int k = 0; k < 4; k++)
+                    u[c][k] = v[i][k] / rr;
+                idx[i] = 0;
+            }
+            hq_search<C>(s_q4, s_qs, S, u, live + i0, idx + i0);
+        }
 #pragma unroll
         for (int i = 0; i < CPL; i++) {
             const int b = gl + G * i;
-            if (b < g) {
-                float o[4];
-                if (ok)
-                    rb_hqmq_chunk(s_qs, S, qmax, sig, thresh, v[i], r[i], o);
-                else
-                    o[0] = o[1] = o[2] = o[3] = rbk_nan();
-                hq_store<T>(or_, d, b, vec != 0, o);
+            if (b >= g)
+                continue;
+            float o[4];
+            if (!ok) {
+                o[0] = o[1] = o[2] = o[3] = rbk_nan();
+            } else if (!live[i]) { /* r > thresh: kept in fp16 */
+#pragma unroll
+                for (int k = 0; k < 4; k++)
+                    o[k] = rb_round_f16(v[i][k]);
+            } else {
+                float c[4];
+                rb_hqmq_codeword(s_qs, S, idx[i], c);
+                const float rh = rb_hqmq_radius_hat(rb_hqmq_radius_code(r[i], sig, qmax), sig, qmax);
+#pragma unroll
+                for (int k = 0; k < 4; k++)
+                    o[k] = rh * c[k];
             }
+            hq_store<T>(or_, d, b, vec != 0, o);
         }
     }
 }
 
-template <typename T, int G, int CPL>
+template <typename T, int G, int CPL, int C>
 static cudaError_t hq_fast_launch(const rb_qdq_params *p, const T *x, T *xh, long N, const float *thr,
                                   cudaStream_t st)
 {
-    auto kern = hq_fast<T, G, CPL>;
+    auto kern = hq_fast<T, G, CPL, C>;
     constexpr int GPB = HQ_THREADS / G;
     /* occupancy for the largest table, once per instantiation */
     static const int occ = rbk_occupancy(kern, HQ_THREADS, sizeof(float) * 4 * RB_HQMQ_MAX_S);
@@ -254,17 +334,18 @@ static cudaError_t hq_launch_T(const rb_qdq_params *p, int variant, const void *
                                                             p->hq_sigma_inliers, p->hq_thresh, thr);
         return cudaGetLastError();
     }
-    if (g <= 1) return hq_fast_launch<T, 1, 1>(p, x, xh, N, thr, st);
-    if (g <= 2) return hq_fast_launch<T, 2, 1>(p, x, xh, N, thr, st);
-    if (g <= 4) return hq_fast_launch<T, 4, 1>(p, x, xh, N, thr, st);
-    if (g <= 8) return hq_fast_launch<T, 8, 1>(p, x, xh, N, thr, st);
-    if (g <= 16) return hq_fast_launch<T, 16, 1>(p, x, xh, N, thr, st);
-    if (g <= 32) return hq_fast_launch<T, 32, 1>(p, x, xh, N, thr, st);
-    if (g <= 64) return hq_fast_launch<T, 32, 2>(p, x, xh, N, thr, st);
-    if (g <= 128) return hq_fast_launch<T, 32, 4>(p, x, xh, N, thr, st);
-    if (g <= 256) return hq_fast_launch<T, 32, 8>(p, x, xh, N, thr, st);
-    if (g <= 512) return hq_fast_launch<T, 32, 16>(p, x, xh, N, thr, st);
-    return hq_fast_launch<T, 32, 32>(p, x, xh, N, thr, st);
+    /* two chunks per lane (one q_s load feeds two searches), G lanes per vector */
+    if (g <= 1) return hq_fast_launch<T, 1, 1, 1>(p, x, xh, N, thr, st);
+    if (g <= 2) return hq_fast_launch<T, 1, 2, 2>(p, x, xh, N, thr, st);
+    if (g <= 4) return hq_fast_launch<T, 2, 2, 2>(p, x, xh, N, thr, st);
+    if (g <= 8) return hq_fast_launch<T, 4, 2, 2>(p, x, xh, N, thr, st);
+    if (g <= 16) return hq_fast_launch<T, 8, 2, 2>(p, x, xh, N, thr, st);
+    if (g <= 32) return hq_fast_launch<T, 16, 2, 2>(p, x, xh, N, thr, st);
+    if (g <= 64) return hq_fast_launch<T, 32, 2, 2>(p, x, xh, N, thr, st);
+    if (g <= 128) return hq_fast_launch<T, 32, 4, 2>(p, x, xh, N, thr, st);
+    if (g <= 256) return hq_fast_launch<T, 32, 8, 2>(p, x, xh, N, thr, st);
+    if (g <= 512) return hq_fast_launch<T, 32, 16, 2>(p, x, xh, N, thr, st);
+    return hq_fast_launch<T, 32, 32, 2>(p, x, xh, N, thr, st);
 }
 
 extern "C" cudaError_t rb_launch_hqmq(const rb_qdq_params *p, int variant, int dtype, const void *x, void *xh,

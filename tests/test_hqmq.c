@@ -88,10 +88,14 @@ TEST(hqmq_2t_is_a_group_in_the_papers_order)
 static void compare_search(const float *qs, int S, const float *u, long n, const char *what)
 {
     float *cb = codebook(qs, S);
-    long diff = 0, far = 0, worst_i = -1;
-#pragma omp parallel for schedule(static) reduction(+ : diff, far)
+    long diff = 0, far = 0, worst_i = -1, fast = 0, worst_f = -1;
+#pragma omp parallel for schedule(static) reduction(+ : diff, far, fast)
     for (long i = 0; i < n; i++) {
         int a = rb_hqmq_search(qs, S, u + 4 * i), b = rb_hqmq_search_brute_table(cb, RB_HQMQ_NP * S, u + 4 * i);
+        if (rb_hqmq_search_fast(qs, S, u + 4 * i) != a) { /* the kernel's search: exactly the same */
+            fast++;
+            worst_f = i;
+        }
         if (a != b) {
             diff++;
             if (fabs(dot_d(u + 4 * i, cb + 4 * a) - dot_d(u + 4 * i, cb + 4 * b)) > 1e-6) {
@@ -102,6 +106,8 @@ static void compare_search(const float *qs, int S, const float *u, long n, const
     }
     if (getenv("RB_TEST_VERBOSE"))
         fprintf(stderr, "    %s S=%d: %ld of %ld differ (near-ties)\n", what, S, diff, n);
+    CHECK(fast == 0, "%s S=%d: rb_hqmq_search_fast differs from rb_hqmq_search on %ld of %ld directions "
+          "(e.g. direction %ld)", what, S, fast, n, worst_f);
     CHECK(far == 0, "%s S=%d: %ld of %ld directions pick a different codeword without a near-tie "
           "(e.g. direction %ld)", what, S, far, n, worst_i);
     CHECK(diff <= n / 10000, "%s S=%d: %ld of %ld directions differ (near-ties), want <= 1e-4", what, S,
@@ -117,8 +123,8 @@ TEST(hqmq_closed_form_search_equals_brute_force)
     if (!u || !qs)
         return;
     compare_search(qs, 1, u, n, "random");
+    compare_search(qs, 7, u, n, "random"); /* one block of 4 in the fast search, then 3 single s */
     compare_search(qs, 24, u, n, "random");
-    /* S = 192: 20,000 directions (brute force is 4,608 dot products each; keeps the suite fast) */
     compare_search(qs, 192, u, n, "random");
     free(u);
     free(qs);
@@ -140,6 +146,8 @@ TEST(hqmq_search_breaks_exact_ties_as_brute_force)
         int c = rb_hqmq_search(one, 1, ties[i]), b = rb_hqmq_search_brute_table(cb1, RB_HQMQ_NP, ties[i]);
         CHECK(c == b, "tie %zu (%g, %g, %g, %g): closed form %d, brute force %d", i, ties[i][0], ties[i][1],
               ties[i][2], ties[i][3], c, b);
+        CHECK(rb_hqmq_search_fast(one, 1, ties[i]) == b, "tie %zu: fast search %d, brute force %d", i,
+              rb_hqmq_search_fast(one, 1, ties[i]), b);
     }
     CHECK(rb_hqmq_search(one, 1, ties[0]) == 0, "(a, a, 0, 0): +1 comes first");
     CHECK(rb_hqmq_search(one, 1, ties[1]) == 1, "(-a, -a, 0, 0): -1 comes first");
@@ -168,6 +176,43 @@ TEST(hqmq_search_breaks_exact_ties_as_brute_force)
     CHECK(s2 > 0 && s2 < n, "the negated secondary won %ld of %ld times (want some, not all)", s2, n);
     if (u)
         compare_search(qs, 4, u, n, "tied table");
+
+    /* The fast search's blocks of 4: ties inside a block, across blocks and with a single s
+     * past the last block. S = 10: q_0..q_3 | q_4..q_7 | q_8 | q_9 with q_5 = q_1 (a copy in the
+     * next block), q_6 = -q_2, q_9 = q_0 and q_8 = -q_4; a second table repeats one secondary 10
+     * times (every direction ties). The zero direction ties everything for every S. */
+    float qt[40], qr[40];
+    memcpy(qt, qs0 + 16, sizeof qt);
+    for (int k = 0; k < 4; k++) {
+        qt[20 + k] = qt[4 + k];
+        qt[24 + k] = -qt[8 + k];
+        qt[36 + k] = qt[k];
+        qt[32 + k] = -qt[16 + k];
+    }
+    for (int s = 0; s < 10; s++)
+        memcpy(qr + 4 * s, qs0 + 8, sizeof(float) * 4);
+    if (u) {
+        compare_search(qt, 10, u, n, "tied blocks");
+        compare_search(qr, 10, u, n / 10, "one secondary x10");
+    }
+    const float zero[4] = {0, 0, 0, 0};
+    for (int S = 1; S <= 192; S += S < 8 ? 1 : 37) {
+        float *cbz = codebook(qs0, S);
+        int f = rb_hqmq_search_fast(qs0, S, zero), b = cbz ? rb_hqmq_search_brute_table(cbz, RB_HQMQ_NP * S, zero) : -1;
+        CHECK(f == b && f == 0, "S=%d: the zero direction: fast search %d, brute force %d", S, f, b);
+        free(cbz);
+    }
+    /* the exact ties of 2T above, with q_s = 1 repeated 5 times (a block and a single s) */
+    float ones[20] = {0};
+    for (int s = 0; s < 5; s++)
+        ones[4 * s] = 1.0f;
+    float cb5[4 * RB_HQMQ_NP * 5];
+    for (int idx = 0; idx < RB_HQMQ_NP * 5; idx++)
+        rb_hqmq_codeword(ones, 5, idx, cb5 + 4 * idx);
+    for (size_t i = 0; i < sizeof ties / sizeof ties[0]; i++) {
+        int f = rb_hqmq_search_fast(ones, 5, ties[i]), b = rb_hqmq_search_brute_table(cb5, RB_HQMQ_NP * 5, ties[i]);
+        CHECK(f == b, "tie %zu, S=5: fast search %d, brute force %d", i, f, b);
+    }
     free(u);
     free(qs0);
 }

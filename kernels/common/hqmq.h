@@ -12,6 +12,8 @@
 #ifndef RB_HQMQ_H
 #define RB_HQMQ_H
 
+#include <stdbool.h>
+
 #include "fp16.h"
 #include "quat.h"
 #include "rb_hd.h"
@@ -82,6 +84,125 @@ RB_HD int rb_hqmq_search(const float *qs, int S, const float u[4])
         }
     }
     return bp * S + bs;
+}
+
+/* ---- the fast search: the same answer as rb_hqmq_search, a third of the work ----------------
+ * The secondaries go in blocks of RB_HQMQ_U = 4 (the last S % 4 one by one). A block's score is
+ * max(max over its s and k of |w_k|, 0.5 * max over its s of ((|w0| + |w1|) + (|w2| + |w3|))):
+ * exactly max over its s of rb_hqmq_best_unit's score (max is exact, and x -> 0.5 x rounds
+ * monotonically). Across blocks the search keeps the best score, the first block that reached
+ * it, and a flag raised when a block's score equals the best so far. After the loop that one
+ * block is searched again with rb_hqmq_best_unit for the s that reached the best score, and p.
+ * Without an exact tie that is brute force's answer: the first maximum is the only one. On a
+ * tie (the flag, or two s of the block at the best score) rb_hqmq_search decides, as brute
+ * force does. rb_hqmq_search_fast searches one direction; the CUDA kernel runs the same
+ * functions on several chunks per q_s load. */
+#define RB_HQMQ_U 4
+
+/* max of two non-NaN floats: one FMNMX on the device */
+RB_HD float rb_hqmq_fmax(float a, float b)
+{
+#ifdef __CUDA_ARCH__
+    return fmaxf(a, b);
+#else
+    return b > a ? b : a;
+#endif
+}
+
+/* max of three non-negative, non-NaN floats: on sm_90 one VIMNMX3 (such floats order as their
+ * bits do, read as signed ints). */
+RB_HD float rb_hqmq_fmax3(float a, float b, float c)
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    return __int_as_float(__vimax3_s32(__float_as_int(a), __float_as_int(b), __float_as_int(c)));
+#else
+    return rb_hqmq_fmax(rb_hqmq_fmax(a, b), c);
+#endif
+}
+
+/* w = u conj(q): the product rb_hqmq_search forms (the same source, so the same bits); returns
+ * rb_hqmq_best_unit's sum ((|w0| + |w1|) + (|w2| + |w3|)) (before its * 0.5f), and the axis
+ * maxima max(|w0|, |w1|), max(|w2|, |w3|) in *m01, *m23. */
+RB_HD float rb_hqmq_parts(const float u[4], const float q[4], float *m01, float *m23)
+{
+    const float c[4] = {q[0], -q[1], -q[2], -q[3]};
+    float w[4];
+    rb_quat_mul(u, c, w);
+    const float a0 = fabsf(w[0]), a1 = fabsf(w[1]), a2 = fabsf(w[2]), a3 = fabsf(w[3]);
+    *m01 = rb_hqmq_fmax(a0, a1);
+    *m23 = rb_hqmq_fmax(a2, a3);
+    return (a0 + a1) + (a2 + a3);
+}
+
+/* rb_hqmq_best_unit's score of one secondary q. */
+RB_HD float rb_hqmq_score1(const float u[4], const float q[4])
+{
+    float m01, m23;
+    const float h = rb_hqmq_parts(u, q, &m01, &m23);
+    return rb_hqmq_fmax(rb_hqmq_fmax(m01, m23), h * 0.5f);
+}
+
+/* The score of a block of 4 secondaries q[0..15]: max of their rb_hqmq_best_unit scores. */
+RB_HD float rb_hqmq_score4(const float u[4], const float *q)
+{
+    float m01, m23, mx, sm;
+    float h0 = rb_hqmq_parts(u, q, &m01, &m23);
+    mx = rb_hqmq_fmax(m01, m23);
+    float h1 = rb_hqmq_parts(u, q + 4, &m01, &m23);
+    mx = rb_hqmq_fmax3(mx, m01, m23);
+    sm = rb_hqmq_fmax(h0, h1);
+    h0 = rb_hqmq_parts(u, q + 8, &m01, &m23);
+    mx = rb_hqmq_fmax3(mx, m01, m23);
+    h1 = rb_hqmq_parts(u, q + 12, &m01, &m23);
+    mx = rb_hqmq_fmax3(mx, m01, m23);
+    sm = rb_hqmq_fmax3(sm, h0, h1);
+    return rb_hqmq_fmax(mx, sm * 0.5f);
+}
+
+/* A block's score sc against the best so far: raise *tie on equality, keep the first block
+ * (starting at s0) on a strictly larger score. */
+RB_HD void rb_hqmq_track(float sc, int s0, float *best, int *bs, bool *tie)
+{
+    if (sc == *best)
+        *tie = true;
+    if (sc > *best) {
+        *best = sc;
+        *bs = s0;
+    }
+}
+
+/* The block starting at s0 (4 secondaries, or 1 past the last whole block) holds the best
+ * score: idx = p S + s of its s with that score, or -1 when none or several have it. */
+RB_HD int rb_hqmq_finish(const float *qs, int S, int s0, float best, const float u[4])
+{
+    const int n = s0 + RB_HQMQ_U <= S - S % RB_HQMQ_U ? RB_HQMQ_U : 1;
+    int idx = -1, hits = 0;
+    for (int j = 0; j < n; j++) {
+        const float *q = qs + 4 * (s0 + j);
+        const float c[4] = {q[0], -q[1], -q[2], -q[3]};
+        float w[4], sc;
+        rb_quat_mul(u, c, w);
+        const int p = rb_hqmq_best_unit(w, &sc);
+        if (sc == best) {
+            idx = hits ? idx : p * S + s0 + j;
+            hits++;
+        }
+    }
+    return hits == 1 ? idx : -1;
+}
+
+/* rb_hqmq_search's answer (so brute force's), computed as the kernel does. */
+RB_HD int rb_hqmq_search_fast(const float *qs, int S, const float u[4])
+{
+    float best = -3.402823466e38f;
+    int bs = 0, s0 = 0;
+    bool tie = false;
+    for (; s0 + RB_HQMQ_U <= S; s0 += RB_HQMQ_U)
+        rb_hqmq_track(rb_hqmq_score4(u, qs + 4 * s0), s0, &best, &bs, &tie);
+    for (; s0 < S; s0++)
+        rb_hqmq_track(rb_hqmq_score1(u, qs + 4 * s0), s0, &best, &bs, &tie);
+    const int idx = tie ? -1 : rb_hqmq_finish(qs, S, bs, best, u);
+    return idx >= 0 ? idx : rb_hqmq_search(qs, S, u);
 }
 
 /* Codeword idx = q_p * q_s. */
@@ -179,7 +300,7 @@ RB_HD int rb_hqmq_chunk(const float *qs, int S, int qmax, float sig, float thres
     float rr = r > RB_HQMQ_R_EPS ? r : RB_HQMQ_R_EPS;
     float u[4] = {v[0] / rr, v[1] / rr, v[2] / rr, v[3] / rr};
     float c[4];
-    rb_hqmq_codeword(qs, S, rb_hqmq_search(qs, S, u), c);
+    rb_hqmq_codeword(qs, S, rb_hqmq_search_fast(qs, S, u), c);
     float rh = rb_hqmq_radius_hat(rb_hqmq_radius_code(r, sig, qmax), sig, qmax);
     for (int k = 0; k < 4; k++)
         out[k] = rh * c[k];
