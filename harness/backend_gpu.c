@@ -115,6 +115,8 @@ typedef struct {
     int driver_version, runtime_version;
     size_t global_mem;
     double copy_gbps, copy_gbps_bytes, sm_clock_create_khz;
+    double fma_per_s;                /* measured fp32 FMA rate (fma_peak.cu) */
+    float *fma_sink;
     double clk_min_khz, clk_max_khz; /* over the settings' start/end probes */
     int throttled_settings, timed_settings;
 
@@ -886,6 +888,7 @@ static int gpu_run_hqmq(rb_backend *b, const rb_qdq_params *p, int variant, rb_r
     rec->t.cold_noise = m.cold.noise;
     rec->t.copy_us = s->copy_us;
     rec->t.copy_cold_us = s->copy_cold_us;
+    rec->t.fma_peak_per_s = s->fma_per_s;
     rec->t.stop_reason = stop_reasons[m.cold_stop][m.hot_stop];
     rec->t.prepass_us = c.med3 ? mp.hot.median : 0;
     rc = 0;
@@ -993,6 +996,7 @@ static int gpu_run(rb_backend *b, const rb_qdq_params *p, int variant, rb_record
     rec->t.cold_noise = m.cold.noise;
     rec->t.copy_us = s->copy_us;
     rec->t.copy_cold_us = s->copy_cold_us;
+    rec->t.fma_peak_per_s = s->fma_per_s;
     rec->t.stop_reason = stop_reasons[m.cold_stop][m.hot_stop];
     return 0;
 fail:
@@ -1041,6 +1045,8 @@ static void gpu_describe(rb_backend *b, cJSON *o)
     jnum(o, "measured_copy_gbps", s->copy_gbps);
     jnum(o, "measured_copy_bytes", s->copy_gbps_bytes);
     jstr(o, "gbps_unit", "1e9 bytes per second, counting bytes read plus bytes written");
+    jnum(o, "measured_fma_per_s", s->fma_per_s);
+    jnum(o, "fma_peak_theoretical_per_s", 128.0 * s->sms * s->sm_clock_rated_khz * 1e3);
     jnum(o, "sm_clock_rated_khz", s->sm_clock_rated_khz);
     jnum(o, "sm_clock_at_create_khz", s->sm_clock_create_khz);
     double now = 0;
@@ -1090,6 +1096,7 @@ static void gpu_destroy(rb_backend *b)
         if (s->dbounds) cudaFree(s->dbounds);
         if (s->dcent) cudaFree(s->dcent);
         if (s->dcells) cudaFree(s->dcells);
+        if (s->fma_sink) cudaFree(s->fma_sink);
         if (s->hflag) cudaFreeHost((void *)s->hflag);
         if (s->e0) cudaEventDestroy(s->e0);
         if (s->e1) cudaEventDestroy(s->e1);
@@ -1097,6 +1104,43 @@ static void gpu_destroy(rb_backend *b)
         free(s);
     }
     free(b);
+}
+
+/* The fp32 FMA roof, timed like the kernels (hot batches of 4 launches, 10 samples, median):
+ * 8 blocks of 256 threads per SM (full occupancy), 2^12 iterations of 8 chains per thread,
+ * about 0.3 ms per launch on an H100. */
+typedef struct {
+    int blocks, iters;
+} fma_ctx;
+
+static int enq_fma(gpu_state *s, void *ctx)
+{
+    fma_ctx *c = ctx;
+    cudaError_t e = rb_launch_fma_peak(s->fma_sink, c->blocks, c->iters, s->st);
+    if (e != cudaSuccess)
+        return report_cuda(e, "rb_launch_fma_peak", __FILE__, __LINE__);
+    return 0;
+}
+
+static int measure_fma_peak(gpu_state *s)
+{
+    fma_ctx c = {8 * s->sms, 4096};
+    if (enq_fma(s, &c))
+        return -1;
+    CK(cudaStreamSynchronize(s->st));
+    double x[10];
+    for (int i = 0; i < 10; i++) {
+        int to = 0;
+        if (take_sample(s, enq_fma, &c, 4, 0, &x[i], &to))
+            return -1;
+    }
+    rb_summary sm;
+    rb_summarize(x, 10, &sm);
+    const double fmas = (double)c.blocks * RB_FMA_PEAK_THREADS * c.iters * RB_FMA_PEAK_CHAINS;
+    s->fma_per_s = sm.median > 0 ? fmas / (sm.median * 1e-6) : 0;
+    return 0;
+fail:
+    return -1;
 }
 
 /* A large D2D copy, timed like the kernels (hot batches): the achievable bandwidth. */
@@ -1172,6 +1216,7 @@ static int gpu_init(gpu_state *s)
     CK(cudaMalloc((void **)&s->dbounds, sizeof(float) * 256));
     CK(cudaMalloc((void **)&s->dcent, sizeof(float) * 256));
     CK(cudaMalloc((void **)&s->dcells, sizeof(float) * 4 * RB_SQ_CELLS));
+    CK(cudaMalloc((void **)&s->fma_sink, sizeof(float)));
     s->max_batch = MAX_BATCH;
 
     nvtxInitialize(NULL);
@@ -1183,6 +1228,8 @@ static int gpu_init(gpu_state *s)
     if (probe_clock(s, &s->sm_clock_create_khz))
         goto fail;
     if (measure_big_copy(s))
+        goto fail;
+    if (measure_fma_peak(s))
         goto fail;
     return 0;
 fail:

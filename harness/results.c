@@ -60,6 +60,15 @@ static void add_num(cJSON *o, const char *k, double v)
 }
 
 static double gbps(const rb_record *r) { return r->t.median_us > 0 ? r->bytes / (r->t.median_us * 1e3) : 0; }
+/* Nominal FMAs per second: fma_nominal (per vector) x N / time. */
+static double fma_rate(const rb_record *r)
+{
+    return r->t.median_us > 0 ? (double)r->fma_nominal * r->N / (r->t.median_us * 1e-6) : 0;
+}
+static double pct_fma(const rb_record *r)
+{
+    return r->t.fma_peak_per_s > 0 ? 100.0 * fma_rate(r) / r->t.fma_peak_per_s : 0;
+}
 
 static double pct_copy(const rb_record *r)
 {
@@ -139,9 +148,16 @@ cJSON *rb_record_to_json(const rb_record *r, const rb_config *cfg)
         add_num(t, "copy_us", r->t.copy_us);
         add_num(t, "copy_cold_us", r->t.copy_cold_us);
     }
+    if (r->t.fma_peak_per_s > 0)
+        add_num(t, "fma_peak_per_s", r->t.fma_peak_per_s);
     add_num(o, "gbps", gbps(r));
     if (r->t.copy_us > 0)
         add_num(o, "pct_of_copy_bw", pct_copy(r));
+    if (r->fma_nominal > 0 && r->t.median_us > 0) {
+        add_num(o, "fma_per_s", fma_rate(r));
+        if (r->t.fma_peak_per_s > 0)
+            add_num(o, "pct_of_fma_peak", pct_fma(r));
+    }
     if (r->check_rows) {
         cJSON *c = cJSON_AddObjectToObject(o, "check_vs_cpu");
         cJSON_AddNumberToObject(c, "rows", (double)r->check_rows);
@@ -220,14 +236,14 @@ int rb_results_write_csv(const rb_run *run, const char *path)
                     "backend,method,variant,d,bits,dtype,N,codebook,mse,pred_mse,rel_err,cosine,"
                     "nonfinite_rows,fma_nominal,params,bits_per_coord,bytes,time_median_us,"
                     "time_min_us,time_max_us,time_noise_pct,cold_median_us,copy_us,gbps,"
-                    "pct_of_copy_bw,speedup,op,outlier_frac,prepass_us\n");
+                    "pct_of_copy_bw,speedup,op,outlier_frac,prepass_us,fma_per_s,pct_of_fma_peak\n");
     for (int i = 0; i < run->nrecs; i++) {
         const rb_record *r = &run->recs[i];
         char op[64];
         rb_record_op(r, op, sizeof op);
         len += snprintf(buf + len, cap - len,
                         "%s,%s,%s,%d,%d,%s,%ld,%s,%.9g,%.9g,%.9g,%.9g,%ld,%ld,%ld,%.6g,%.0f,%.6g,"
-                        "%.6g,%.6g,%.4g,%.6g,%.6g,%.6g,%.6g,%.6g,%s,%.6g,%.6g\n",
+                        "%.6g,%.6g,%.4g,%.6g,%.6g,%.6g,%.6g,%.6g,%s,%.6g,%.6g,%.6g,%.6g\n",
                         run->backend, rb_method_name(r->method), r->variant, r->d, r->bits,
                         rb_dtype_name(r->dtype), r->N,
                         r->method == RB_HQMQ ? "" : rb_codebook_name(run->cfg->codebook),
@@ -235,7 +251,7 @@ int rb_results_write_csv(const rb_run *run, const char *path)
                         r->fma_nominal, r->params, r->bits_per_coord, r->bytes, r->t.median_us,
                         r->t.min_us, r->t.max_us, 100 * r->t.noise, r->t.cold_median_us,
                         r->t.copy_us, gbps(r), pct_copy(r), r->speedup, op, r->outlier_frac,
-                        r->t.prepass_us);
+                        r->t.prepass_us, fma_rate(r), pct_fma(r));
     }
     int rc = rb_write_file_atomic(path, buf, len);
     free(buf);
@@ -327,6 +343,7 @@ int rb_record_from_json(const cJSON *o, rb_record *r)
         r->t.cold_noise = num(t, "cold_noise");
         r->t.copy_us = num(t, "copy_us");
         r->t.copy_cold_us = num(t, "copy_cold_us");
+        r->t.fma_peak_per_s = num(t, "fma_peak_per_s");
         r->t.prepass_us = num(t, "prepass_median_us");
     }
     const cJSON *h = cJSON_GetObjectItemCaseSensitive(o, "hqmq");

@@ -1,7 +1,8 @@
 /* rb_support.h: the GPU backend's support kernels (extern "C" launchers, callable from the
  * C11 harness): input normalization after cuRAND (data_gen.cu), per-row metrics reduced on
  * the device (metrics.cu), and the measurement helpers (a stream-blocking spin kernel and an
- * SM-clock probe, also in metrics.cu). Pointers are device pointers unless said otherwise.
+ * SM-clock probe, also in metrics.cu; the fp32 FMA roof in fma_peak.cu). Pointers are device
+ * pointers unless said otherwise.
  * Launchers return cudaGetLastError() after the launch and never synchronize.
  *
  * The last section declares test hooks of the GPU backend (harness/backend_gpu.c). */
@@ -48,6 +49,14 @@ cudaError_t rb_launch_block_stream(const volatile int *release, int *timed_out,
  * out[1] = nanoseconds elapsed: out[0] / out[1] is the SM clock in GHz during the spin. */
 cudaError_t rb_launch_clock_probe(unsigned long long spin_ns, unsigned long long *out,
                                   cudaStream_t stream);
+
+/* ---- fma_peak.cu ---------------------------------------------------------------------- */
+
+/* blocks x RB_FMA_PEAK_THREADS threads, each doing iters x RB_FMA_PEAK_CHAINS dependent-chain
+ * fp32 FMAs (sink is never written): time it and divide to get the device's FMA rate. */
+#define RB_FMA_PEAK_THREADS 256
+#define RB_FMA_PEAK_CHAINS 8
+cudaError_t rb_launch_fma_peak(float *sink, int blocks, int iters, cudaStream_t stream);
 
 /* ---- test hooks of the GPU backend (harness/backend_gpu.c) ---------------------------- */
 

@@ -72,7 +72,7 @@ static int count_char(const char *s, char c)
 static char *numerics(const cJSON *rec)
 {
     cJSON *r = cJSON_Duplicate(rec, 1);
-    const char *timed[] = {"time", "gbps", "pct_of_copy_bw", "speedup"};
+    const char *timed[] = {"time", "gbps", "pct_of_copy_bw", "speedup", "fma_per_s", "pct_of_fma_peak"};
     for (size_t i = 0; i < sizeof timed / sizeof timed[0]; i++)
         cJSON_DeleteItemFromObjectCaseSensitive(r, timed[i]);
     char *s = cJSON_PrintUnformatted(r);
