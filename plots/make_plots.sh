@@ -191,8 +191,11 @@ ds=$(awk -v v="$variant" -v t="$mdt" -v N="$mN" "$hdr"'
     $c["variant"] == v && $c["dtype"] == t && $c["N"] == N {
         f = dir "/mse_d" $c["d"] ".csv"; g = dir "/pred_d" $c["d"] ".csv"
         if (!(f in seen)) { seen[f] = 1; print "method,bits,mse" > f; print "bits,pred" > g; order[++nd] = $c["d"] }
-        print $c["method"] "," $c["bits"] "," (($c["mse"] == "" || $c["mse"] ~ /[Nn][Aa][Nn]|inf/) ? "NaN" : $c["mse"]) > f
-        if (!((g, $c["bits"]) in pseen)) { pseen[g, $c["bits"]] = 1; pred[g, ++np[g]] = $c["bits"] "," $c["pred_mse"] }
+        # HQMQ has no bits knob: its x is the stored bits per coordinate of its operating point
+        hq = $c["method"] == "hqmq"
+        x = hq && ("bits_per_coord" in c) ? $c["bits_per_coord"] : $c["bits"]
+        print $c["method"] "," x "," (($c["mse"] == "" || $c["mse"] ~ /[Nn][Aa][Nn]|inf/) ? "NaN" : $c["mse"]) > f
+        if (!hq && !((g, $c["bits"]) in pseen)) { pseen[g, $c["bits"]] = 1; pred[g, ++np[g]] = $c["bits"] "," $c["pred_mse"] }
     }
     END {
         for (i = 1; i <= nd; i++) {

@@ -7,14 +7,16 @@ mcolor(m) = m eq 'identity'         ? '#7f7f7f' : \
             m eq 'rotorquant'       ? '#d62728' : \
             m eq 'isoquant-full'    ? '#2ca02c' : \
             m eq 'isoquant-fast'    ? '#ff7f0e' : \
-            m eq 'planarquant'      ? '#9467bd' : '#000000'
+            m eq 'planarquant'      ? '#9467bd' : \
+            m eq 'hqmq'             ? '#8c564b' : '#000000'
 mpoint(m) = m eq 'identity'         ? 3 : \
             m eq 'turboquant-wht'   ? 5 : \
             m eq 'turboquant-dense' ? 4 : \
             m eq 'rotorquant'       ? 7 : \
             m eq 'isoquant-full'    ? 9 : \
             m eq 'isoquant-fast'    ? 11 : \
-            m eq 'planarquant'      ? 13 : 6
+            m eq 'planarquant'      ? 13 : \
+            m eq 'hqmq'             ? 15 : 6
 set datafile separator comma
 set datafile missing 'NaN'
 # every data file make_plots.sh writes has a header row; explicit titles override it
