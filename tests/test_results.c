@@ -1,0 +1,56 @@
+/* test_results.c: the derived rates a record's JSON carries (harness/results.c): GB/s and the
+ * nominal FMA rate from the median time, % of the FMA roof only when the backend measured one,
+ * and the roof read back from the file. */
+#include "check.h"
+#include "results.h"
+
+#include <string.h>
+
+static double num(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : -1.0;
+}
+
+static void record(rb_record *r, double fma_peak)
+{
+    memset(r, 0, sizeof *r);
+    r->method = RB_ROTOR;
+    snprintf(r->variant, sizeof r->variant, "fast");
+    r->d = 128;
+    r->bits = 3;
+    r->N = 1000000;
+    r->fma_nominal = 2408;
+    r->bytes = 2.0 * r->N * r->d * 2;
+    r->t.clock = "cuda-events";
+    r->t.median_us = 250.0;
+    r->t.fma_peak_per_s = fma_peak;
+}
+
+TEST(record_fma_rate_and_roof)
+{
+    rb_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    rb_record r, back;
+    record(&r, 3.2e13);
+    cJSON *o = rb_record_to_json(&r, &cfg);
+    /* 2408 FMA x 1e6 vectors in 250 us = 9.632e12 FMA/s = 30.1 % of 3.2e13 */
+    CHECK_NEAR(num(o, "fma_per_s"), 9.632e12, 1.0);
+    CHECK_NEAR(num(o, "pct_of_fma_peak"), 30.1, 1e-9);
+    CHECK_NEAR(num(o, "gbps"), 2048.0, 1e-9); /* 512e6 bytes / 250 us */
+    CHECK(rb_record_from_json(o, &back) == 0, "record reads back");
+    CHECK_NEAR(back.t.fma_peak_per_s, 3.2e13, 0.0);
+    cJSON_Delete(o);
+
+    record(&r, 0.0); /* CPU backend: no roof measured, so no percentage of one */
+    o = rb_record_to_json(&r, &cfg);
+    CHECK_NEAR(num(o, "fma_per_s"), 9.632e12, 1.0);
+    CHECK(!cJSON_GetObjectItemCaseSensitive(o, "pct_of_fma_peak"), "no pct_of_fma_peak without a roof");
+    cJSON_Delete(o);
+
+    record(&r, 3.2e13);
+    r.fma_nominal = 0; /* the identity: nothing to rate */
+    o = rb_record_to_json(&r, &cfg);
+    CHECK(!cJSON_GetObjectItemCaseSensitive(o, "fma_per_s"), "no fma_per_s for zero nominal FMA");
+    cJSON_Delete(o);
+}
