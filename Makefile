@@ -116,12 +116,18 @@ $(ASAN)/test_cpu: $(TEST_OBJ:$(BUILD)/%=$(ASAN)/%) $(HARNESS_OBJ:$(BUILD)/%=$(AS
 test-asan: $(ASAN)/test_cpu $(BUILD)/rotorbench
 	ASAN_OPTIONS=protect_shadow_gap=0:detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 $(ASAN)/test_cpu
 
-# ncu on the lent GPU: never let it lock clocks (--clock-control none). KERNEL picks the
-# NVTX range (method/variant); the run profiles every setting of CONFIG once (--profile).
+# ncu on the lent GPU: never let it lock clocks (--clock-control none). KERNEL is the start
+# of an NVTX range name, "method/variant[ d=.. b=.. dtype N=..]": ncu profiles the first kernel
+# launched inside the first matching range of CONFIG's --profile run. ncu's range syntax
+# needs '/' escaped and a trailing '/' for push/pop ranges; a plain 'rotorbench@name*' pattern
+# silently matches nothing.
 PROFILE_CONFIG ?= configs/smoke.json
 KERNEL ?= isoquant-fast/fast
-NCU_CMD = ncu --clock-control none --set full --nvtx --nvtx-include 'rotorbench@$(KERNEL)*' \
-          --launch-count 1 -o $(BUILD)/profile-$(subst /,-,$(KERNEL)) -f \
+rb_empty :=
+rb_space := $(rb_empty) $(rb_empty)
+NCU_CMD = ncu --clock-control none --set full --nvtx \
+          --nvtx-include 'regex:rotorbench@$(subst /,\/,$(KERNEL)).*/' \
+          --launch-count 1 -o $(BUILD)/profile-$(subst =,,$(subst $(rb_space),_,$(subst /,-,$(KERNEL)))) -f \
           $(BUILD)/rotorbench run $(PROFILE_CONFIG) --backend gpu --profile
 profile-ncu: $(BUILD)/rotorbench
 	@echo "$(NCU_CMD)"
