@@ -47,9 +47,9 @@ GPU_TEST_SRC := $(wildcard tests/gpu/*.c)
 GPU_TEST_OBJ := $(GPU_TEST_SRC:%.c=$(BUILD)/%.o)
 HEADERS     := $(wildcard kernels/common/*.h kernels/*.h kernels/*.cuh harness/*.h tests/*.h)
 
-.PHONY: all help deps test test-gpu test-asan sweep profile-ncu fuzz plots regress clean kernels
+.PHONY: all help deps test test-gpu test-asan sweep profile-ncu latency-floor fuzz plots regress clean kernels
 
-all: $(BUILD)/rotorbench
+all: $(BUILD)/rotorbench $(BUILD)/latency_floor
 
 help:
 	@echo "make               build build/rotorbench"
@@ -62,6 +62,7 @@ help:
 	@echo "make plots         PNGs from PLOT_CSV=$(PLOT_CSV) into $(PLOT_DIR)/"
 	@echo "make fuzz          the config loader under libFuzzer for FUZZ_TIME=$(FUZZ_TIME) s"
 	@echo "make profile-ncu   print (RUN=1: run) the ncu command for one kernel"
+	@echo "make latency-floor the launch / copy / prologue rungs under the N = 8192 latency (GPU)"
 
 deps:
 	@sh tests/deps.sh
@@ -94,6 +95,14 @@ $(BUILD)/test_cpu: $(TEST_OBJ) $(BUILD)/librotorbench.a
 
 $(BUILD)/test_gpu: $(GPU_TEST_OBJ) $(BUILD)/tests/run_tests.o $(BUILD)/librotorbench.a
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+# A standalone microbenchmark (docs/PERF.md, target 2); built by `all` so CI compiles it.
+$(BUILD)/latency_floor: tests/gpu/latency_floor.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) $< -o $@
+
+latency-floor: $(BUILD)/latency_floor
+	$(BUILD)/latency_floor
 
 test: $(BUILD)/test_cpu $(BUILD)/rotorbench
 	$(BUILD)/test_cpu

@@ -594,23 +594,54 @@ rbk_block_fast_staged(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, lon
 }
 
 /* ---- block methods: dispatch ---------------------------------------------------------------- */
+/* The kernel and dynamic shared memory of one fast shape; occ() is its occupancy, queried once. */
+template <typename T, class M, int G, int NV> struct RbkBlockShape {
+    static constexpr int VW = RbIO<T>::VW, GPB = RBK_THREADS / G, D = G * NV * VW;
+    static constexpr bool REG = VW % M::K == 0;
+    static constexpr int DP = (D + M::K - 1) / M::K * M::K, STRIDE = (DP + 3) & ~3;
+    static constexpr size_t SMEM = REG ? 0 : sizeof(float) * (size_t)STRIDE * GPB;
+    static int occ()
+    {
+        if constexpr (REG) {
+            static const int o = rbk_occupancy(rbk_block_fast_reg<T, M, G, NV>, RBK_THREADS, 0);
+            return o;
+        } else {
+            static const int o = rbk_occupancy(rbk_block_fast_staged<T, M, G, D>, RBK_THREADS, SMEM);
+            return o;
+        }
+    }
+    static long blocks(long N) { return (N + GPB - 1) / GPB; }
+};
+
 template <typename T, class M, int G, int NV>
 static cudaError_t rbk_block_fast_cfg(const RbArgs &a, const T *x, T *xh, long N, cudaStream_t st)
 {
-    constexpr int VW = RbIO<T>::VW, GPB = RBK_THREADS / G;
-    const long work = (N + GPB - 1) / GPB;
-    if constexpr (VW % M::K == 0) {
-        auto kern = rbk_block_fast_reg<T, M, G, NV>;
-        static const int occ = rbk_occupancy(kern, RBK_THREADS, 0);
-        kern<<<rbk_grid(occ, work), RBK_THREADS, 0, st>>>(a, x, xh, N);
-    } else {
-        constexpr int D = G * NV * VW, DP = (D + M::K - 1) / M::K * M::K, STRIDE = (DP + 3) & ~3;
-        auto kern = rbk_block_fast_staged<T, M, G, D>;
-        const size_t smem = sizeof(float) * (size_t)STRIDE * GPB;
-        static const int occ = rbk_occupancy(kern, RBK_THREADS, smem);
-        kern<<<rbk_grid(occ, work), RBK_THREADS, smem, st>>>(a, x, xh, N, 1, STRIDE);
-    }
+    using S = RbkBlockShape<T, M, G, NV>;
+    const unsigned grid = rbk_grid(S::occ(), S::blocks(N));
+    if constexpr (S::REG)
+        rbk_block_fast_reg<T, M, G, NV><<<grid, RBK_THREADS, 0, st>>>(a, x, xh, N);
+    else
+        rbk_block_fast_staged<T, M, G, S::D><<<grid, RBK_THREADS, S::SMEM, st>>>(a, x, xh, N, 1, S::STRIDE);
     return cudaGetLastError();
+}
+
+/* Large batches: NV 16-byte vectors per lane (16 coordinates). Small batches, where one vector
+ * per lane still fits the whole grid in one wave of resident blocks: one vector per lane. At
+ * N = 8192 the grid is a fraction of a wave and the time is each lane's serial chain (ncu,
+ * identity fp16 d = 128 with 16 coordinates per lane: 16 warps per SM, 484 instructions per
+ * warp at 11.6 cycles each, 5.9k active cycles); more lanes per row halve the chain. */
+template <typename T, class M, int V>
+static cudaError_t rbk_block_fast_pick(const RbArgs &a, const T *x, T *xh, long N, cudaStream_t st)
+{
+    constexpr int VW = RbIO<T>::VW, NVL = 16 / VW;
+    static_assert(V >= NVL && V % NVL == 0, "a row of at least 16 coordinates");
+    if constexpr (V <= 32 && NVL > 1) {
+        using S = RbkBlockShape<T, M, V, 1>;
+        if (S::blocks(N) <= (long)S::occ() * rbk_num_sms())
+            return rbk_block_fast_cfg<T, M, V, 1>(a, x, xh, N, st);
+    }
+    constexpr int G = V / NVL <= 32 ? V / NVL : 32;
+    return rbk_block_fast_cfg<T, M, G, V / G>(a, x, xh, N, st);
 }
 
 template <typename T, class M>
@@ -631,16 +662,15 @@ static cudaError_t rbk_block_fast(const RbArgs &a, const T *x, T *xh, long N, cu
 {
     constexpr int VW = RbIO<T>::VW;
     const bool vec = (a.d % VW) == 0 && rbk_aligned16(x) && rbk_aligned16(xh);
-    /* 16 coordinates per lane, as in TurboQuant-WHT's fast kernel: the per-row work (norm
-     * reduction, sqrt, divide) is shared by more coordinates and each lane has 32 or 64 bytes of
-     * the next row in flight */
-    constexpr int NVL = 16 / VW;
+    /* large batches: 16 coordinates per lane, as in TurboQuant-WHT's fast kernel: the per-row
+     * work (norm reduction, sqrt, divide) is shared by more coordinates and each lane has 32 or
+     * 64 bytes of the next row in flight; small batches: rbk_block_fast_pick */
     switch (vec ? a.d / VW : 0) {
-    case 8: return rbk_block_fast_cfg<T, M, 8 / NVL, NVL>(a, x, xh, N, st);
-    case 16: return rbk_block_fast_cfg<T, M, 16 / NVL, NVL>(a, x, xh, N, st);
-    case 32: return rbk_block_fast_cfg<T, M, 32 / NVL, NVL>(a, x, xh, N, st);
-    case 64: return rbk_block_fast_cfg<T, M, 64 / NVL, NVL>(a, x, xh, N, st);
-    case 128: return rbk_block_fast_cfg<T, M, 32, 4>(a, x, xh, N, st);
+    case 8: return rbk_block_fast_pick<T, M, 8>(a, x, xh, N, st);
+    case 16: return rbk_block_fast_pick<T, M, 16>(a, x, xh, N, st);
+    case 32: return rbk_block_fast_pick<T, M, 32>(a, x, xh, N, st);
+    case 64: return rbk_block_fast_pick<T, M, 64>(a, x, xh, N, st);
+    case 128: return rbk_block_fast_pick<T, M, 128>(a, x, xh, N, st);
     default: return rbk_block_fast_generic<T, M>(a, x, xh, N, vec, st);
     }
 }

@@ -213,14 +213,38 @@ rbk_wht_fast(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
     }
 }
 
+template <typename T, int G, int NV> static int rbk_wht_fast_occ()
+{
+    static const int occ = rbk_occupancy(rbk_wht_fast<T, G, NV>, RBK_THREADS, 0);
+    return occ;
+}
+
 template <typename T, int G, int NV>
 static cudaError_t rbk_wht_fast_cfg(const RbArgs &a, const T *x, T *xh, long N, cudaStream_t st)
 {
     constexpr int GPB = RBK_THREADS / G;
-    auto kern = rbk_wht_fast<T, G, NV>;
-    static const int occ = rbk_occupancy(kern, RBK_THREADS, 0);
-    kern<<<rbk_grid(occ, (N + GPB - 1) / GPB), RBK_THREADS, 0, st>>>(a, x, xh, N);
+    rbk_wht_fast<T, G, NV><<<rbk_grid(rbk_wht_fast_occ<T, G, NV>(), (N + GPB - 1) / GPB), RBK_THREADS, 0, st>>>(
+        a, x, xh, N);
     return cudaGetLastError();
+}
+
+/* V 16-byte vectors per row. Large batches: 16 coordinates per lane (NVL vectors): more
+ * butterfly stages in registers, fewer shuffles (with one vector per lane the shuffles, not
+ * DRAM, bounded the kernel at N = 2^20; with 32 coordinates the registers cost occupancy).
+ * Small batches, where one vector per lane still fits the grid in one wave of resident blocks:
+ * one vector per lane, which halves each lane's serial chain, the time at N = 8192 (as for the
+ * block methods: rbk_block_fast_pick). */
+template <typename T, int V>
+static cudaError_t rbk_wht_fast_pick(const RbArgs &a, const T *x, T *xh, long N, cudaStream_t st)
+{
+    constexpr int NVL = 16 / RbIO<T>::VW;
+    if constexpr (V <= 32) {
+        constexpr int GPB = RBK_THREADS / V;
+        if ((N + GPB - 1) / GPB <= (long)rbk_wht_fast_occ<T, V, 1>() * rbk_num_sms())
+            return rbk_wht_fast_cfg<T, V, 1>(a, x, xh, N, st);
+    }
+    constexpr int G = V / NVL <= 32 ? V / NVL : 32;
+    return rbk_wht_fast_cfg<T, G, V / G>(a, x, xh, N, st);
 }
 
 template <typename T>
@@ -228,16 +252,12 @@ static cudaError_t rbk_wht_fast_launch(const RbArgs &a, const T *x, T *xh, long 
 {
     constexpr int VW = RbIO<T>::VW;
     const bool vec = (a.d % VW) == 0 && rbk_aligned16(x) && rbk_aligned16(xh);
-    /* 16 coordinates per lane (NVL 16-byte vectors): more butterfly stages in registers, fewer
-     * shuffles (with one vector per lane the shuffles, not DRAM, bounded the kernel; with 32
-     * coordinates the registers cost occupancy) */
-    constexpr int NVL = 16 / VW;
     switch (vec ? a.d / VW : 0) {
-    case 8: return rbk_wht_fast_cfg<T, 8 / NVL, NVL>(a, x, xh, N, st);
-    case 16: return rbk_wht_fast_cfg<T, 16 / NVL, NVL>(a, x, xh, N, st);
-    case 32: return rbk_wht_fast_cfg<T, 32 / NVL, NVL>(a, x, xh, N, st);
-    case 64: return rbk_wht_fast_cfg<T, 64 / NVL, NVL>(a, x, xh, N, st);
-    case 128: return rbk_wht_fast_cfg<T, 32, 4>(a, x, xh, N, st);
+    case 8: return rbk_wht_fast_pick<T, 8>(a, x, xh, N, st);
+    case 16: return rbk_wht_fast_pick<T, 16>(a, x, xh, N, st);
+    case 32: return rbk_wht_fast_pick<T, 32>(a, x, xh, N, st);
+    case 64: return rbk_wht_fast_pick<T, 64>(a, x, xh, N, st);
+    case 128: return rbk_wht_fast_pick<T, 128>(a, x, xh, N, st);
     default: return rbk_wht_paper_launch<T>(a, x, xh, N, st); /* correct for every power of two */
     }
 }

@@ -378,27 +378,32 @@ TEST(kernels_isoquant_full_vs_cpu) { sweep_method(RB_ISO_FULL); }
 TEST(kernels_isoquant_fast_vs_cpu) { sweep_method(RB_ISO_FAST); }
 TEST(kernels_planarquant_vs_cpu) { sweep_method(RB_PLANAR); }
 
-/* Enough rows that every fast kernel's grid strides over rows several times; and buffers
- * offset by one element (not 16-byte aligned), which must take the scalar paths. */
+/* Enough rows that every fast kernel's grid strides over rows several times, at d = 128 and
+ * 256: 40000 rows take the large-batch shapes (16 coordinates per lane), where sweep_method's
+ * 1000 rows take the small-batch ones (one 16-byte vector per lane); and buffers offset by one
+ * element (not 16-byte aligned), which must take the scalar paths. */
 TEST(kernels_grid_stride_and_unaligned)
 {
-    for (int m = 0; m < RB_NUM_METHODS; m++) {
-        stats st = {0};
-        setup s;
-        int ok = setup_rot(&s, (rb_method)m, 128) == 0 && setup_bits(&s, 4) == 0;
-        CHECK(ok, "setup");
-        if (!ok)
-            continue;
-        const int fast[1] = {RB_VARIANT_FAST};
-        for (int dt = 0; dt < 2; dt++) {
-            run_case(&s, (rb_dtype)dt, 40000, fast, 1, 0, &st);
-            run_case(&s, (rb_dtype)dt, 77, both_variants, 2, 1, &st);
+    for (int m = 0; m < RB_NUM_METHODS; m++)
+        for (int d = 128; d <= 256; d *= 2) {
+            if (m == RB_TQ_DENSE && d > 128) /* one shape only; its CPU reference is the slow part */
+                continue;
+            stats st = {0};
+            setup s;
+            int ok = setup_rot(&s, (rb_method)m, d) == 0 && setup_bits(&s, 4) == 0;
+            CHECK(ok, "setup");
+            if (!ok)
+                continue;
+            const int fast[1] = {RB_VARIANT_FAST};
+            for (int dt = 0; dt < 2; dt++) {
+                run_case(&s, (rb_dtype)dt, 40000, fast, 1, 0, &st);
+                run_case(&s, (rb_dtype)dt, 77, both_variants, 2, 1, &st);
+            }
+            CHECK(st.bad_rows == 0, "%s d=%d: %ld rows disagree (%ld unwritten)", rb_method_name((rb_method)m), d,
+                  st.bad_rows, st.unwritten);
+            report("stride/unaligned", (rb_method)m, &st);
+            setup_free(&s);
         }
-        CHECK(st.bad_rows == 0, "%s: %ld rows disagree (%ld unwritten)", rb_method_name((rb_method)m), st.bad_rows,
-              st.unwritten);
-        report("stride/unaligned", (rb_method)m, &st);
-        setup_free(&s);
-    }
 }
 
 /* Shapes the kernels cannot do are refused, not run wrong. */
