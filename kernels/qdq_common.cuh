@@ -285,6 +285,23 @@ static inline unsigned rbk_grid(int occ, long work_blocks)
     return (unsigned)g;
 }
 
+/* The fast kernels' two shapes for a row of V 16-byte vectors (block methods and WHT alike).
+ * Large batches: 16 coordinates per lane, at most a warp per row (rbk_lanes_large): the per-row
+ * work is shared by more coordinates and each lane has 32 or 64 bytes of the next row in
+ * flight. Small batches, where one vector per lane still fits the grid in one wave of resident
+ * blocks (rbk_fits_one_wave): one vector per lane. There the grid is a fraction of a wave and
+ * the time is each lane's serial chain (ncu, identity fp16 d = 128 with 16 coordinates per
+ * lane: 16 warps per SM, 484 instructions per warp at 11.6 cycles each, 5.9k active cycles);
+ * more lanes per row halve it. */
+template <typename T, int V> constexpr int rbk_lanes_large()
+{
+    constexpr int NVL = 16 / RbIO<T>::VW;
+    static_assert(V >= NVL && V % NVL == 0, "a row of at least 16 coordinates");
+    return V / NVL <= 32 ? V / NVL : 32;
+}
+
+static inline bool rbk_fits_one_wave(int occ, long work_blocks) { return work_blocks <= (long)occ * rbk_num_sms(); }
+
 static inline int rbk_round32(int n) { return (n + 31) & ~31; }
 
 /* ---- block methods: traits ---------------------------------------------------------------- */
@@ -625,22 +642,16 @@ static cudaError_t rbk_block_fast_cfg(const RbArgs &a, const T *x, T *xh, long N
     return cudaGetLastError();
 }
 
-/* Large batches: NV 16-byte vectors per lane (16 coordinates). Small batches, where one vector
- * per lane still fits the whole grid in one wave of resident blocks: one vector per lane. At
- * N = 8192 the grid is a fraction of a wave and the time is each lane's serial chain (ncu,
- * identity fp16 d = 128 with 16 coordinates per lane: 16 warps per SM, 484 instructions per
- * warp at 11.6 cycles each, 5.9k active cycles); more lanes per row halve the chain. */
+/* A row of V 16-byte vectors: the small- or the large-batch shape (rbk_lanes_large). */
 template <typename T, class M, int V>
 static cudaError_t rbk_block_fast_pick(const RbArgs &a, const T *x, T *xh, long N, cudaStream_t st)
 {
-    constexpr int VW = RbIO<T>::VW, NVL = 16 / VW;
-    static_assert(V >= NVL && V % NVL == 0, "a row of at least 16 coordinates");
-    if constexpr (V <= 32 && NVL > 1) {
+    if constexpr (V <= 32) {
         using S = RbkBlockShape<T, M, V, 1>;
-        if (S::blocks(N) <= (long)S::occ() * rbk_num_sms())
+        if (rbk_fits_one_wave(S::occ(), S::blocks(N)))
             return rbk_block_fast_cfg<T, M, V, 1>(a, x, xh, N, st);
     }
-    constexpr int G = V / NVL <= 32 ? V / NVL : 32;
+    constexpr int G = rbk_lanes_large<T, V>();
     return rbk_block_fast_cfg<T, M, G, V / G>(a, x, xh, N, st);
 }
 
@@ -662,9 +673,6 @@ static cudaError_t rbk_block_fast(const RbArgs &a, const T *x, T *xh, long N, cu
 {
     constexpr int VW = RbIO<T>::VW;
     const bool vec = (a.d % VW) == 0 && rbk_aligned16(x) && rbk_aligned16(xh);
-    /* large batches: 16 coordinates per lane, as in TurboQuant-WHT's fast kernel: the per-row
-     * work (norm reduction, sqrt, divide) is shared by more coordinates and each lane has 32 or
-     * 64 bytes of the next row in flight; small batches: rbk_block_fast_pick */
     switch (vec ? a.d / VW : 0) {
     case 8: return rbk_block_fast_pick<T, M, 8>(a, x, xh, N, st);
     case 16: return rbk_block_fast_pick<T, M, 16>(a, x, xh, N, st);

@@ -228,22 +228,19 @@ static cudaError_t rbk_wht_fast_cfg(const RbArgs &a, const T *x, T *xh, long N, 
     return cudaGetLastError();
 }
 
-/* V 16-byte vectors per row. Large batches: 16 coordinates per lane (NVL vectors): more
- * butterfly stages in registers, fewer shuffles (with one vector per lane the shuffles, not
- * DRAM, bounded the kernel at N = 2^20; with 32 coordinates the registers cost occupancy).
- * Small batches, where one vector per lane still fits the grid in one wave of resident blocks:
- * one vector per lane, which halves each lane's serial chain, the time at N = 8192 (as for the
- * block methods: rbk_block_fast_pick). */
+/* A row of V 16-byte vectors: the shared small- or large-batch shape (rbk_lanes_large). For
+ * the WHT the large shape's 16 coordinates per lane also mean more butterfly stages in
+ * registers and fewer shuffles (with one vector per lane the shuffles, not DRAM, bounded the
+ * kernel at N = 2^20; with 32 coordinates the registers cost occupancy). */
 template <typename T, int V>
 static cudaError_t rbk_wht_fast_pick(const RbArgs &a, const T *x, T *xh, long N, cudaStream_t st)
 {
-    constexpr int NVL = 16 / RbIO<T>::VW;
     if constexpr (V <= 32) {
         constexpr int GPB = RBK_THREADS / V;
-        if ((N + GPB - 1) / GPB <= (long)rbk_wht_fast_occ<T, V, 1>() * rbk_num_sms())
+        if (rbk_fits_one_wave(rbk_wht_fast_occ<T, V, 1>(), (N + GPB - 1) / GPB))
             return rbk_wht_fast_cfg<T, V, 1>(a, x, xh, N, st);
     }
-    constexpr int G = V / NVL <= 32 ? V / NVL : 32;
+    constexpr int G = rbk_lanes_large<T, V>();
     return rbk_wht_fast_cfg<T, G, V / G>(a, x, xh, N, st);
 }
 

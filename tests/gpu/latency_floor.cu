@@ -115,11 +115,9 @@ int main(int argc, char **argv)
     printf("%s, %d SMs: back-to-back launches, best of 15 x 100, us per launch (fp16, d = 128 rows)\n",
            prop.name, prop.multiProcessorCount);
     printf("%8s %8s %8s %8s %10s %10s %8s\n", "N", "D2D", "empty", "copy", "+codebook", "+norm", "ratio");
-    for (long rows : {1024L, 8192L, 65536L}) {
-        if (once && rows != 1024L)
-            break;
-        if (once)
-            rows = once;
+    const long sweep[3] = {1024, 8192, 65536};
+    for (int k = 0; k < (once ? 1 : 3); k++) {
+        const long rows = once ? once : sweep[k];
         const size_t bytes = (size_t)rows * 256;
         float4 *x, *y;
         float *cb;

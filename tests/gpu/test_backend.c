@@ -298,11 +298,11 @@ TEST(gpu_profile_mode_skips_timing)
     /* the measured FMA roof lies below the issue-rate bound (128 FMA per SM per clock at the
      * rated clock) and, on an idle device, above half of it */
     const cJSON *fma = cJSON_GetObjectItemCaseSensitive(o, "measured_fma_per_s");
-    const cJSON *fmax = cJSON_GetObjectItemCaseSensitive(o, "fma_peak_theoretical_per_s");
-    CHECK(cJSON_IsNumber(fma) && cJSON_IsNumber(fmax) && fma->valuedouble > 0.5 * fmax->valuedouble &&
-              fma->valuedouble <= 1.02 * fmax->valuedouble,
+    const cJSON *fma_max = cJSON_GetObjectItemCaseSensitive(o, "fma_peak_theoretical_per_s");
+    CHECK(cJSON_IsNumber(fma) && cJSON_IsNumber(fma_max) && fma->valuedouble > 0.5 * fma_max->valuedouble &&
+              fma->valuedouble <= 1.02 * fma_max->valuedouble,
           "measured_fma_per_s %g against %g", cJSON_IsNumber(fma) ? fma->valuedouble : -1,
-          cJSON_IsNumber(fmax) ? fmax->valuedouble : -1);
+          cJSON_IsNumber(fma_max) ? fma_max->valuedouble : -1);
     CHECK(cJSON_GetArraySize(o) > 15, "describe wrote %d fields", cJSON_GetArraySize(o));
     if (cJSON_IsNumber(gbps) && cJSON_IsNumber(peak)) {
         char *txt = cJSON_PrintUnformatted(o);
