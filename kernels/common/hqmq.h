@@ -45,12 +45,13 @@ RB_HD void rb_hqmq_unit(int p, float q[4])
 RB_HD int rb_hqmq_best_unit(const float w[4], float *score)
 {
     float a0 = fabsf(w[0]), a1 = fabsf(w[1]), a2 = fabsf(w[2]), a3 = fabsf(w[3]);
-    int k = 0;
+    int k = 0; /* the sign travels with k: w[k] with a variable k would go to local memory */
     float best = a0;
-    if (a1 > best) { best = a1; k = 1; }
-    if (a2 > best) { best = a2; k = 2; }
-    if (a3 > best) { best = a3; k = 3; }
-    int p = 2 * k + (w[k] < 0.0f ? 1 : 0);
+    bool neg = w[0] < 0.0f;
+    if (a1 > best) { best = a1; k = 1; neg = w[1] < 0.0f; }
+    if (a2 > best) { best = a2; k = 2; neg = w[2] < 0.0f; }
+    if (a3 > best) { best = a3; k = 3; neg = w[3] < 0.0f; }
+    int p = 2 * k + (neg ? 1 : 0);
     float h = ((a0 + a1) + (a2 + a3)) * 0.5f;
     if (h > best) {
         best = h;
@@ -172,23 +173,27 @@ RB_HD void rb_hqmq_track(float sc, int s0, float *best, int *bs, bool *tie)
 }
 
 /* The block starting at s0 (4 secondaries, or 1 past the last whole block) holds the best
- * score: idx = p S + s of its s with that score, or -1 when none or several have it. */
+ * score: idx = p S + s of its s with that score, or -1 when none or several have it. Scores
+ * first (rb_hqmq_score1, the value rb_hqmq_best_unit returns), then p for the one s that
+ * reached the best: the full unit bookkeeping once per chunk instead of once per s (on the
+ * H100 it had cost as much as the whole search at S = 24). */
 RB_HD int rb_hqmq_finish(const float *qs, int S, int s0, float best, const float u[4])
 {
     const int n = s0 + RB_HQMQ_U <= S - S % RB_HQMQ_U ? RB_HQMQ_U : 1;
-    int idx = -1, hits = 0;
-    for (int j = 0; j < n; j++) {
-        const float *q = qs + 4 * (s0 + j);
-        const float c[4] = {q[0], -q[1], -q[2], -q[3]};
-        float w[4], sc;
-        rb_quat_mul(u, c, w);
-        const int p = rb_hqmq_best_unit(w, &sc);
-        if (sc == best) {
-            idx = hits ? idx : p * S + s0 + j;
+    int j = -1, hits = 0;
+    for (int t = 0; t < RB_HQMQ_U; t++) {
+        if (t < n && rb_hqmq_score1(u, qs + 4 * (s0 + t)) == best) {
+            j = hits ? j : t;
             hits++;
         }
     }
-    return hits == 1 ? idx : -1;
+    if (hits != 1)
+        return -1;
+    const float *q = qs + 4 * (s0 + j);
+    const float c[4] = {q[0], -q[1], -q[2], -q[3]};
+    float w[4], sc;
+    rb_quat_mul(u, c, w);
+    return rb_hqmq_best_unit(w, &sc) * S + s0 + j;
 }
 
 /* rb_hqmq_search's answer (so brute force's), computed as the kernel does. */
