@@ -175,8 +175,8 @@ RB_HD void rb_hqmq_track(float sc, int s0, float *best, int *bs, bool *tie)
 /* The block starting at s0 (4 secondaries, or 1 past the last whole block) holds the best
  * score: idx = p S + s of its s with that score, or -1 when none or several have it. Scores
  * first (rb_hqmq_score1, the value rb_hqmq_best_unit returns), then p for the one s that
- * reached the best: the full unit bookkeeping once per chunk instead of once per s (on the
- * H100 it had cost as much as the whole search at S = 24). */
+ * reached the best: the full unit bookkeeping once per chunk instead of once per s (in the
+ * d = 128 kernel's SASS it had cost about as many instructions as the search at S = 24). */
 RB_HD int rb_hqmq_finish(const float *qs, int S, int s0, float best, const float u[4])
 {
     const int n = s0 + RB_HQMQ_U <= S - S % RB_HQMQ_U ? RB_HQMQ_U : 1;
