@@ -130,6 +130,38 @@ TEST(hqmq_closed_form_search_equals_brute_force)
     free(qs);
 }
 
+/* The fast search's finish must settle every direction without an exact tie itself: a finish
+ * that gave up (-1) would still give the right index through the full search, only at the
+ * cost of a second search, so rb_hqmq_search_fast's answer alone cannot catch it. */
+TEST(hqmq_finish_settles_untied_directions)
+{
+    const long n = 20000;
+    float *u = directions(93, n), *qs = secondaries(19);
+    CHECK(u && qs, "setup");
+    for (int S = 5; u && qs && S <= 97; S += 46) { /* 5, 51, 97: a tail of 1, 3 and 1 past the blocks */
+        long gave_up = 0, wrong = 0;
+        for (long i = 0; i < n; i++) {
+            const float *ui = u + 4 * i;
+            float best = -3.402823466e38f;
+            int bs = 0, s0 = 0;
+            bool tie = false;
+            for (; s0 + RB_HQMQ_U <= S; s0 += RB_HQMQ_U)
+                rb_hqmq_track(rb_hqmq_score4(ui, qs + 4 * s0), s0, &best, &bs, &tie);
+            for (; s0 < S; s0++)
+                rb_hqmq_track(rb_hqmq_score1(ui, qs + 4 * s0), s0, &best, &bs, &tie);
+            if (tie)
+                continue;
+            const int idx = rb_hqmq_finish(qs, S, bs, best, ui);
+            gave_up += idx < 0;
+            wrong += idx >= 0 && idx != rb_hqmq_search(qs, S, ui);
+        }
+        CHECK(gave_up == 0 && wrong == 0, "S=%d: the finish gave up on %ld and was wrong on %ld of %ld directions",
+              S, gave_up, wrong, n);
+    }
+    free(u);
+    free(qs);
+}
+
 TEST(hqmq_search_breaks_exact_ties_as_brute_force)
 {
     /* S = 1, q_s = 1: codewords are 2T itself; directions with equal or zero components tie
