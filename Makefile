@@ -47,7 +47,7 @@ GPU_TEST_SRC := $(wildcard tests/gpu/*.c)
 GPU_TEST_OBJ := $(GPU_TEST_SRC:%.c=$(BUILD)/%.o)
 HEADERS     := $(wildcard kernels/common/*.h kernels/*.h kernels/*.cuh harness/*.h tests/*.h)
 
-.PHONY: all help deps test test-gpu test-asan sweep profile-ncu latency-floor fuzz plots regress clean kernels
+.PHONY: all help deps test test-gpu test-asan sweep profile-ncu sass latency-floor fuzz plots regress clean kernels
 
 all: $(BUILD)/rotorbench $(BUILD)/latency_floor
 
@@ -62,6 +62,7 @@ help:
 	@echo "make plots         PNGs from PLOT_CSV=$(PLOT_CSV) into $(PLOT_DIR)/"
 	@echo "make fuzz          the config loader under libFuzzer for FUZZ_TIME=$(FUZZ_TIME) s"
 	@echo "make profile-ncu   print (RUN=1: run) the ncu command for one kernel"
+	@echo "make sass          SASS and instruction mix of SASS=$(SASS) (kernels/\$$SASS.cu), no GPU"
 	@echo "make latency-floor the launch / copy / prologue rungs under the N = 8192 latency (GPU)"
 
 deps:
@@ -141,6 +142,26 @@ NCU_CMD = ncu --clock-control none --set full --nvtx \
 profile-ncu: $(BUILD)/rotorbench
 	@echo "$(NCU_CMD)"
 	@$(if $(RUN),$(NCU_CMD),true)
+
+# SASS of one kernel file and each kernel's static instruction mix, no GPU needed (where the
+# SASS counts in docs/PERF.md come from): make sass SASS=rotorquant [SASS_FN=substring of a
+# kernel's mangled name]. cuobjdump comes with the full CUDA toolkit (the GPU machine has it)
+# or from pip (nvidia-cuda-cuobjdump); CUOBJDUMP=path overrides.
+SASS      ?= hqmq
+SASS_FN   ?=
+CUOBJDUMP ?= $(shell command -v cuobjdump 2>/dev/null || echo $(CUDA_HOME)/bin/cuobjdump)
+SASS_MIX = function flush(  i, k, b, m) { if (fn == "" || index(fn, fnsel) == 0) return; \
+               printf "%6d instructions  %s\n       ", n, fn; \
+               for (i = 0; i < 12; i++) { b = ""; m = 0; for (k in h) if (h[k] > m) { m = h[k]; b = k } \
+                   if (m == 0) break; printf " %s %d", b, m; delete h[b] } print "" } \
+           /Function :/ { flush(); fn = $$3; n = 0; split("", h); next } \
+           /^ +\/\*[0-9a-f]+\*\// { op = $$2 ~ /^@/ ? $$3 : $$2; sub(/[.;].*/, "", op); h[op]++; n++ } \
+           END { flush() }
+sass: $(BUILD)/kernels/$(SASS).o
+	@test -x "$(CUOBJDUMP)" || { echo "make sass: no cuobjdump at '$(CUOBJDUMP)' (set CUOBJDUMP=...)" >&2; exit 2; }
+	$(CUOBJDUMP) -sass -arch sm_90 $< > $(BUILD)/$(SASS).sass
+	@awk -v fnsel='$(SASS_FN)' '$(SASS_MIX)' $(BUILD)/$(SASS).sass
+	@echo "full listing: $(BUILD)/$(SASS).sass"
 
 # libFuzzer on the config loader; new inputs go to build/fuzz-new, not the committed corpus.
 FUZZ_CC   ?= clang
