@@ -142,13 +142,10 @@ TEST(hqmq_finish_settles_untied_directions)
         long gave_up = 0, wrong = 0;
         for (long i = 0; i < n; i++) {
             const float *ui = u + 4 * i;
-            float best = -3.402823466e38f;
-            int bs = 0, s0 = 0;
-            bool tie = false;
-            for (; s0 + RB_HQMQ_U <= S; s0 += RB_HQMQ_U)
-                rb_hqmq_track(rb_hqmq_score4(ui, qs + 4 * s0), s0, &best, &bs, &tie);
-            for (; s0 < S; s0++)
-                rb_hqmq_track(rb_hqmq_score1(ui, qs + 4 * s0), s0, &best, &bs, &tie);
+            float best;
+            int bs;
+            bool tie;
+            rb_hqmq_scan(qs, S, ui, &best, &bs, &tie);
             if (tie)
                 continue;
             const int idx = rb_hqmq_finish(qs, S, bs, best, ui);

@@ -196,16 +196,26 @@ RB_HD int rb_hqmq_finish(const float *qs, int S, int s0, float best, const float
     return rb_hqmq_best_unit(w, &sc) * S + s0 + j;
 }
 
+/* The block scan of one direction: the best block score, its first block, the tie flag. */
+RB_HD void rb_hqmq_scan(const float *qs, int S, const float u[4], float *best, int *bs, bool *tie)
+{
+    int s0 = 0;
+    *best = -3.402823466e38f;
+    *bs = 0;
+    *tie = false;
+    for (; s0 + RB_HQMQ_U <= S; s0 += RB_HQMQ_U)
+        rb_hqmq_track(rb_hqmq_score4(u, qs + 4 * s0), s0, best, bs, tie);
+    for (; s0 < S; s0++)
+        rb_hqmq_track(rb_hqmq_score1(u, qs + 4 * s0), s0, best, bs, tie);
+}
+
 /* rb_hqmq_search's answer (so brute force's), computed as the kernel does. */
 RB_HD int rb_hqmq_search_fast(const float *qs, int S, const float u[4])
 {
-    float best = -3.402823466e38f;
-    int bs = 0, s0 = 0;
-    bool tie = false;
-    for (; s0 + RB_HQMQ_U <= S; s0 += RB_HQMQ_U)
-        rb_hqmq_track(rb_hqmq_score4(u, qs + 4 * s0), s0, &best, &bs, &tie);
-    for (; s0 < S; s0++)
-        rb_hqmq_track(rb_hqmq_score1(u, qs + 4 * s0), s0, &best, &bs, &tie);
+    float best;
+    int bs;
+    bool tie;
+    rb_hqmq_scan(qs, S, u, &best, &bs, &tie);
     const int idx = tie ? -1 : rb_hqmq_finish(qs, S, bs, best, u);
     return idx >= 0 ? idx : rb_hqmq_search(qs, S, u);
 }
