@@ -27,6 +27,8 @@
 #include <cuda_runtime.h>
 #include <stdint.h>
 
+#include <type_traits>
+
 #include "rb_kernels.h"
 #include "fp16.h"
 #include "qdq.h"
@@ -301,6 +303,37 @@ template <typename T, int V> constexpr int rbk_lanes_large()
 }
 
 static inline bool rbk_fits_one_wave(int occ, long work_blocks) { return work_blocks <= (long)occ * rbk_num_sms(); }
+
+template <int I> using rbk_int = std::integral_constant<int, I>;
+
+/* A row of v 16-byte vectors as a compile-time V: f(rbk_int<V>()) for the widths the fast
+ * kernels are compiled for (8 ... 128), fallback() otherwise. */
+template <class F, class Fallback> static cudaError_t rbk_with_row_vectors(int v, F &&f, Fallback &&fallback)
+{
+    switch (v) {
+    case 8: return f(rbk_int<8>());
+    case 16: return f(rbk_int<16>());
+    case 32: return f(rbk_int<32>());
+    case 64: return f(rbk_int<64>());
+    case 128: return f(rbk_int<128>());
+    default: return fallback();
+    }
+}
+
+/* The small- or the large-batch shape for a row of V vectors, G lanes and NV vectors per lane:
+ * launch(rbk_int<G>(), rbk_int<NV>()); occ(rbk_int<G>(), rbk_int<NV>()) is the occupancy of
+ * that shape's kernel (block methods and WHT alike). */
+template <typename T, int V, class Occ, class Launch>
+static cudaError_t rbk_pick_shape(long N, Occ &&occ, Launch &&launch)
+{
+    if constexpr (V <= 32) {
+        constexpr int GPB = RBK_THREADS / V;
+        if (rbk_fits_one_wave(occ(rbk_int<V>(), rbk_int<1>()), (N + GPB - 1) / GPB))
+            return launch(rbk_int<V>(), rbk_int<1>());
+    }
+    constexpr int G = rbk_lanes_large<T, V>();
+    return launch(rbk_int<G>(), rbk_int<V / G>());
+}
 
 static inline int rbk_round32(int n) { return (n + 31) & ~31; }
 
@@ -642,19 +675,6 @@ static cudaError_t rbk_block_fast_cfg(const RbArgs &a, const T *x, T *xh, long N
     return cudaGetLastError();
 }
 
-/* A row of V 16-byte vectors: the small- or the large-batch shape (rbk_lanes_large). */
-template <typename T, class M, int V>
-static cudaError_t rbk_block_fast_pick(const RbArgs &a, const T *x, T *xh, long N, cudaStream_t st)
-{
-    if constexpr (V <= 32) {
-        using S = RbkBlockShape<T, M, V, 1>;
-        if (rbk_fits_one_wave(S::occ(), S::blocks(N)))
-            return rbk_block_fast_cfg<T, M, V, 1>(a, x, xh, N, st);
-    }
-    constexpr int G = rbk_lanes_large<T, V>();
-    return rbk_block_fast_cfg<T, M, G, V / G>(a, x, xh, N, st);
-}
-
 template <typename T, class M>
 static cudaError_t rbk_block_fast_generic(const RbArgs &a, const T *x, T *xh, long N, bool vec, cudaStream_t st)
 {
@@ -673,14 +693,16 @@ static cudaError_t rbk_block_fast(const RbArgs &a, const T *x, T *xh, long N, cu
 {
     constexpr int VW = RbIO<T>::VW;
     const bool vec = (a.d % VW) == 0 && rbk_aligned16(x) && rbk_aligned16(xh);
-    switch (vec ? a.d / VW : 0) {
-    case 8: return rbk_block_fast_pick<T, M, 8>(a, x, xh, N, st);
-    case 16: return rbk_block_fast_pick<T, M, 16>(a, x, xh, N, st);
-    case 32: return rbk_block_fast_pick<T, M, 32>(a, x, xh, N, st);
-    case 64: return rbk_block_fast_pick<T, M, 64>(a, x, xh, N, st);
-    case 128: return rbk_block_fast_pick<T, M, 128>(a, x, xh, N, st);
-    default: return rbk_block_fast_generic<T, M>(a, x, xh, N, vec, st);
-    }
+    return rbk_with_row_vectors(
+        vec ? a.d / VW : 0,
+        [&](auto v) {
+            return rbk_pick_shape<T, decltype(v)::value>(
+                N, [](auto g, auto nv) { return RbkBlockShape<T, M, decltype(g)::value, decltype(nv)::value>::occ(); },
+                [&](auto g, auto nv) {
+                    return rbk_block_fast_cfg<T, M, decltype(g)::value, decltype(nv)::value>(a, x, xh, N, st);
+                });
+        },
+        [&] { return rbk_block_fast_generic<T, M>(a, x, xh, N, vec, st); });
 }
 
 template <typename T, class M>

@@ -228,35 +228,25 @@ static cudaError_t rbk_wht_fast_cfg(const RbArgs &a, const T *x, T *xh, long N, 
     return cudaGetLastError();
 }
 
-/* A row of V 16-byte vectors: the shared small- or large-batch shape (rbk_lanes_large). For
- * the WHT the large shape's 16 coordinates per lane also mean more butterfly stages in
- * registers and fewer shuffles (with one vector per lane the shuffles, not DRAM, bounded the
- * kernel at N = 2^20; with 32 coordinates the registers cost occupancy). */
-template <typename T, int V>
-static cudaError_t rbk_wht_fast_pick(const RbArgs &a, const T *x, T *xh, long N, cudaStream_t st)
-{
-    if constexpr (V <= 32) {
-        constexpr int GPB = RBK_THREADS / V;
-        if (rbk_fits_one_wave(rbk_wht_fast_occ<T, V, 1>(), (N + GPB - 1) / GPB))
-            return rbk_wht_fast_cfg<T, V, 1>(a, x, xh, N, st);
-    }
-    constexpr int G = rbk_lanes_large<T, V>();
-    return rbk_wht_fast_cfg<T, G, V / G>(a, x, xh, N, st);
-}
-
+/* The shapes are the shared small- and large-batch ones (rbk_pick_shape). For the WHT the
+ * large shape's 16 coordinates per lane also mean more butterfly stages in registers and fewer
+ * shuffles (with one vector per lane the shuffles, not DRAM, bounded the kernel at N = 2^20;
+ * with 32 coordinates the registers cost occupancy). */
 template <typename T>
 static cudaError_t rbk_wht_fast_launch(const RbArgs &a, const T *x, T *xh, long N, cudaStream_t st)
 {
     constexpr int VW = RbIO<T>::VW;
     const bool vec = (a.d % VW) == 0 && rbk_aligned16(x) && rbk_aligned16(xh);
-    switch (vec ? a.d / VW : 0) {
-    case 8: return rbk_wht_fast_pick<T, 8>(a, x, xh, N, st);
-    case 16: return rbk_wht_fast_pick<T, 16>(a, x, xh, N, st);
-    case 32: return rbk_wht_fast_pick<T, 32>(a, x, xh, N, st);
-    case 64: return rbk_wht_fast_pick<T, 64>(a, x, xh, N, st);
-    case 128: return rbk_wht_fast_pick<T, 128>(a, x, xh, N, st);
-    default: return rbk_wht_paper_launch<T>(a, x, xh, N, st); /* correct for every power of two */
-    }
+    return rbk_with_row_vectors(
+        vec ? a.d / VW : 0,
+        [&](auto v) {
+            return rbk_pick_shape<T, decltype(v)::value>(
+                N, [](auto g, auto nv) { return rbk_wht_fast_occ<T, decltype(g)::value, decltype(nv)::value>(); },
+                [&](auto g, auto nv) {
+                    return rbk_wht_fast_cfg<T, decltype(g)::value, decltype(nv)::value>(a, x, xh, N, st);
+                });
+        },
+        [&] { return rbk_wht_paper_launch<T>(a, x, xh, N, st); /* correct for every power of two */ });
 }
 
 template <typename T>
