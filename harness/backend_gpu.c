@@ -815,11 +815,21 @@ static int gpu_run_hqmq(rb_backend *b, const rb_qdq_params *p, int variant, rb_r
     }
     if (upload_params(s, p, &c.dp))
         return -1;
+    /* RB_HQMQ_SEARCH=tc: the fast kernel's tensor-core screen (same answers; its records say
+     * variant "fast+tc" where it applies). Not yet a config key: it has not been timed. */
+    const char *route = getenv("RB_HQMQ_SEARCH");
+    if (route && strcmp(route, "tc") && strcmp(route, "fp32")) {
+        fprintf(stderr, "rotorbench: RB_HQMQ_SEARCH must be \"tc\" or \"fp32\", not \"%s\"\n", route);
+        return -1;
+    }
+    c.dp.hq_search = route && !strcmp(route, "tc");
+    if (rb_hqmq_uses_tc(&c.dp, variant, (int)s->dtype, s->x, s->xh))
+        snprintf(rec->variant, sizeof rec->variant, "%s+tc", b->variants[variant]);
     if (c.med3)
         CK(cudaMalloc(&c.scratch, rb_hqmq_med3_scratch_bytes(s->d, s->N)));
     char label[200];
     snprintf(label, sizeof label, "%s/%s d=%d s%d_r%d%s %s N=%ld", rb_method_name(RB_HQMQ),
-             b->variants[variant], p->d, p->hq_S, p->hq_rbits, c.med3 ? "+med3" : "", rb_dtype_name(s->dtype),
+             rec->variant, p->d, p->hq_S, p->hq_rbits, c.med3 ? "+med3" : "", rb_dtype_name(s->dtype),
              s->N);
     if (b->profile) {
         range_push(s, label);

@@ -16,6 +16,7 @@
 #include <float.h>
 
 #include "hqmq.h"
+#include "hqmq_screen.h"
 #include "qdq_common.cuh"
 
 #define HQ_THREADS 256
@@ -179,6 +180,27 @@ __global__ void hq_paper(const T *__restrict__ x, T *__restrict__ xh, int d, int
 }
 
 /* ---- fast variant ---------------------------------------------------------------------------- */
+/* One chunk's output (rb_hqmq_chunk's): NaN for a non-finite row, fp16 for a Med3x outlier
+ * (not live), else r_hat times codeword idx. */
+static __device__ __forceinline__ void hq_out(bool ok, bool live, const float v[4], float r, float sig, int qmax,
+                                              const float *s_qs, int S, int idx, float o[4])
+{
+    if (!ok) {
+        o[0] = o[1] = o[2] = o[3] = rbk_nan();
+    } else if (!live) { /* r > thresh: kept in fp16 */
+#pragma unroll
+        for (int k = 0; k < 4; k++)
+            o[k] = rb_round_f16(v[k]);
+    } else {
+        float c[4];
+        rb_hqmq_codeword(s_qs, S, idx, c);
+        const float rh = rb_hqmq_radius_hat(rb_hqmq_radius_code(r, sig, qmax), sig, qmax);
+#pragma unroll
+        for (int k = 0; k < 4; k++)
+            o[k] = rh * c[k];
+    }
+}
+
 /* rb_hqmq_search_fast (hqmq.h) on C chunks at once: each q_s read from shared memory (a 16-byte
  * broadcast: every lane reads the same s) feeds C products. Per secondary and chunk: 16 FMA, 3
  * adds, 2 FMNMX and 1 VIMNMX3 (plus one per 2 secondaries); per block of 4 secondaries: a multiply
@@ -286,20 +308,7 @@ hq_fast(const T *__restrict__ x, T *__restrict__ xh, long N, int d, const float 
             if (b >= g)
                 continue;
             float o[4];
-            if (!ok) {
-                o[0] = o[1] = o[2] = o[3] = rbk_nan();
-            } else if (!live[i]) { /* r > thresh: kept in fp16 */
-#pragma unroll
-                for (int k = 0; k < 4; k++)
-                    o[k] = rb_round_f16(v[i][k]);
-            } else {
-                float c[4];
-                rb_hqmq_codeword(s_qs, S, idx[i], c);
-                const float rh = rb_hqmq_radius_hat(rb_hqmq_radius_code(r[i], sig, qmax), sig, qmax);
-#pragma unroll
-                for (int k = 0; k < 4; k++)
-                    o[k] = rh * c[k];
-            }
+            hq_out(ok, live[i], v[i], r[i], sig, qmax, s_qs, S, idx[i], o);
             hq_store<T>(or_, d, b, vec != 0, o);
         }
     }
@@ -320,6 +329,234 @@ static cudaError_t hq_fast_launch(const rb_qdq_params *p, const T *x, T *xh, lon
     return cudaGetLastError();
 }
 
+/* ---- fast variant, tensor-core screen (p->hq_search = 1; hqmq_screen.h) ----------------------
+ * One warp per row; in each pass of 32 chunks lane c owns chunk c (load, norm, u, the exact
+ * search of its candidates, store). The screen runs as two MMA tiles of 16 chunks x 4 secondaries
+ * per step: A = the chunks' fp16-split u (K = 16: u_hi, u_hi, u_lo, u_lo), B = the secondaries'
+ * split product matrices (M_hi, M_lo, M_hi, M_lo), fp32 accumulation; lane (g = lane / 4,
+ * q = lane % 4) gets w~ of secondary 4 m + q for the tile's chunks g and g + 8 (two MMAs: the
+ * components 0, 1 and 2, 3) and keeps J running maxima per chunk, one per m mod J, so the 4 lanes
+ * of a quad hold the 4 J subset maxima of hqmq_screen.h. The quad turns them into the mask of
+ * subsets to search exactly; the owner lane searches them with rb_hqmq_rescore. */
+#define HQ_TC_MAX_S 256 /* the B table: 512 bytes per 4 secondaries in shared memory */
+
+static __device__ __forceinline__ uint32_t hq_pack(float lo, float hi) /* two fp16 values, exact */
+{
+    __half2 h = __floats2half2_rn(lo, hi);
+    return *reinterpret_cast<uint32_t *>(&h);
+}
+
+/* d = A B, m16n8k16, fp16 in, fp32 accumulation from zero. a: the 4 A registers, b: the 2 B. */
+static __device__ __forceinline__ void hq_mma(float d[4], const uint32_t a[4], uint32_t b0, uint32_t b1)
+{
+    const float z = 0.0f;
+    asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+        "{%10,%11,%12,%13};"
+        : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1), "f"(z), "f"(z), "f"(z), "f"(z));
+}
+
+/* Lane l's B registers for step m, {b, b, b', b'} (both B registers of an MMA hold the same
+ * pair, so one 16-byte load fills them without copies): column n = l / 4 is component n % 2
+ * (b; n % 2 + 2 in b') of secondary 4 m + n / 2; rows k = 2 (l % 4) + {0, 1} and the same + 8
+ * hold the coefficients of u_j, j = k % 4, from M_hi for l % 4 < 2 and M_lo above. Zero past S. */
+static __device__ uint4 hq_tc_entry(const float *s_qs, int S, int m, int l)
+{
+    const int n = l >> 2, s = 4 * m + (n >> 1), c = n & 1, j0 = 2 * (l & 1), lo = (l & 3) >> 1;
+    uint4 e = make_uint4(0u, 0u, 0u, 0u);
+    if (s >= S)
+        return e;
+    float M[4][4], hl[4][2];
+    rb_hqmq_wmat(s_qs + 4 * s, M);
+    rb_hqmq_split16(M[c][j0], &hl[0][0], &hl[0][1]);
+    rb_hqmq_split16(M[c][j0 + 1], &hl[1][0], &hl[1][1]);
+    rb_hqmq_split16(M[c + 2][j0], &hl[2][0], &hl[2][1]);
+    rb_hqmq_split16(M[c + 2][j0 + 1], &hl[3][0], &hl[3][1]);
+    e.x = e.y = hq_pack(hl[0][lo], hl[1][lo]);
+    e.z = e.w = hq_pack(hl[2][lo], hl[3][lo]);
+    return e;
+}
+
+/* Step m: secondary 4 m + q's products for chunks g and g + 8, into their running maxima. */
+static __device__ __forceinline__ void hq_tc_step(const uint4 *s_tab, int m, int lane, const uint32_t a[4],
+                                                  float &mx0, float &sm0, float &mx1, float &sm1)
+{
+    const uint4 b = s_tab[m * 32 + lane];
+    float c[4], e[4];
+    hq_mma(c, a, b.x, b.y);
+    hq_mma(e, a, b.z, b.w);
+    const float w0[4] = {c[0], c[1], e[0], e[1]}, w1[4] = {c[2], c[3], e[2], e[3]};
+    rb_hqmq_screen_track(w0, &mx0, &sm0);
+    rb_hqmq_screen_track(w1, &mx1, &sm1);
+}
+
+/* The screen of one tile: a = this lane's A registers (u_hi of chunk g, of g + 8, u_lo of g,
+ * of g + 8; components 2 (q % 2) and + 1). Leaves in
+ * msk[h] the 4 J-bit mask of subsets to search for chunk g + 8 h (the same in the 4 lanes of
+ * the quad). */
+template <int J>
+static __device__ __forceinline__ void hq_tc_screen(const uint4 *s_tab, int S4, int lane, const uint32_t a[4],
+                                                    uint32_t msk[2])
+{
+    float mx[2][J], sm[2][J];
+#pragma unroll
+    for (int j = 0; j < J; j++)
+        mx[0][j] = mx[1][j] = sm[0][j] = sm[1][j] = 0.0f;
+    /* whole groups of J steps without a branch (the compiler overlaps their MMAs), then the
+     * last S4 % J steps; every condition is the same for the whole warp, as mma.sync needs */
+    int m0 = 0;
+    for (; m0 + J <= S4; m0 += J) {
+#pragma unroll
+        for (int j = 0; j < J; j++)
+            hq_tc_step(s_tab, m0 + j, lane, a, mx[0][j], sm[0][j], mx[1][j], sm[1][j]);
+    }
+#pragma unroll
+    for (int j = 0; j < J - 1; j++)
+        if (m0 + j < S4)
+            hq_tc_step(s_tab, m0 + j, lane, a, mx[0][j], sm[0][j], mx[1][j], sm[1][j]);
+    const int q = lane & 3;
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        float sub[J], v = 0.0f;
+#pragma unroll
+        for (int j = 0; j < J; j++) {
+            sub[j] = rb_hqmq_screen_value(mx[h][j], sm[h][j]);
+            v = rb_hqmq_fmax(v, sub[j]);
+        }
+        v = rb_hqmq_fmax(v, __shfl_xor_sync(0xffffffffu, v, 1));
+        v = rb_hqmq_fmax(v, __shfl_xor_sync(0xffffffffu, v, 2));
+        const float t = rb_hqmq_screen_cut(v);
+        uint32_t bits = 0;
+#pragma unroll
+        for (int j = 0; j < J; j++)
+            bits |= (uint32_t)(sub[j] >= t) << j;
+        bits <<= q * J;
+        bits |= __shfl_xor_sync(0xffffffffu, bits, 1);
+        bits |= __shfl_xor_sync(0xffffffffu, bits, 2);
+        msk[h] = bits;
+    }
+}
+
+/* CPL passes of 32 chunks per row (d = 128 CPL). */
+template <typename T, int CPL, int J>
+__global__ void __launch_bounds__(HQ_THREADS)
+hq_tc(const T *__restrict__ x, T *__restrict__ xh, long N, int d, const float *__restrict__ qs, int S, int qmax,
+      int inliers, float thresh0, const float *__restrict__ thr)
+{
+    static_assert(4 * J <= 32, "the subset mask is 32 bits");
+    extern __shared__ float4 s_q4[]; /* S secondaries, then the B table */
+    float *s_qs = reinterpret_cast<float *>(s_q4);
+    uint4 *s_tab = reinterpret_cast<uint4 *>(s_q4 + S);
+    const int S4 = (S + 3) / 4;
+    for (int i = threadIdx.x; i < 4 * S; i += blockDim.x)
+        s_qs[i] = __ldg(qs + i);
+    __syncthreads();
+    for (int i = threadIdx.x; i < 32 * S4; i += blockDim.x)
+        s_tab[i] = hq_tc_entry(s_qs, S, i >> 5, i & 31);
+    __syncthreads();
+    const float thresh = thr ? __ldg(thr) : thresh0;
+    const int lane = threadIdx.x & 31, q = lane & 3;
+    const long wpb = blockDim.x >> 5;
+
+    for (long row = (long)blockIdx.x * wpb + (threadIdx.x >> 5); row < N; row += (long)gridDim.x * wpb) {
+        const T *xr = x + row * d;
+        T *or_ = xh + row * d;
+        float v[CPL][4], r[CPL], fin = 0.0f, sig = 0.0f;
+#pragma unroll
+        for (int i = 0; i < CPL; i++) {
+            HqIO<T>::load4(xr + 4 * (lane + 32 * i), v[i]);
+            r[i] = rb_hqmq_chunk_norm(v[i]);
+            fin = hq_max(fin, r[i]);
+            sig = rb_hqmq_sigma_acc(sig, r[i], thresh, inliers);
+        }
+        fin = hq_group_max<32>(fin, 0xffffffffu);
+        sig = rb_hqmq_sigma_store(hq_group_max<32>(sig, 0xffffffffu));
+        const bool ok = fin <= FLT_MAX;
+#pragma unroll
+        for (int i = 0; i < CPL; i++) {
+            const bool live = ok && !(r[i] > thresh);
+            const float rr = r[i] > RB_HQMQ_R_EPS ? r[i] : RB_HQMQ_R_EPS;
+            float u[4], hi[4], lo[4];
+#pragma unroll
+            for (int k = 0; k < 4; k++) {
+                u[k] = v[i][k] / rr;
+                rb_hqmq_split16(u[k], &hi[k], &lo[k]);
+            }
+            /* the pairs (hi0, hi1), (hi2, hi3), (lo0, lo1), (lo2, lo3) */
+            const uint32_t pk[4] = {hq_pack(hi[0], hi[1]), hq_pack(hi[2], hi[3]), hq_pack(lo[0], lo[1]),
+                                    hq_pack(lo[2], lo[3])};
+            uint32_t msk[2][2];
+#pragma unroll
+            for (int t = 0; t < 2; t++) {
+                uint32_t a[4];
+#pragma unroll
+                for (int h = 0; h < 2; h++) {
+                    const int src = 16 * t + 8 * h + (lane >> 2);
+                    const uint32_t x0 = __shfl_sync(0xffffffffu, pk[0], src), x1 = __shfl_sync(0xffffffffu, pk[1], src),
+                                   x2 = __shfl_sync(0xffffffffu, pk[2], src), x3 = __shfl_sync(0xffffffffu, pk[3], src);
+                    a[h] = q & 1 ? x1 : x0;
+                    a[2 + h] = q & 1 ? x3 : x2;
+                }
+                hq_tc_screen<J>(s_tab, S4, lane, a, msk[t]);
+            }
+            /* this lane's chunk: tile lane / 16, row lane % 16 = g + 8 h, held by quad g */
+            const int src = 4 * (lane & 7), t = lane >> 4, h = (lane >> 3) & 1;
+            const uint32_t m00 = __shfl_sync(0xffffffffu, msk[0][0], src), m01 = __shfl_sync(0xffffffffu, msk[0][1], src),
+                           m10 = __shfl_sync(0xffffffffu, msk[1][0], src), m11 = __shfl_sync(0xffffffffu, msk[1][1], src);
+            const uint32_t mask = t ? (h ? m11 : m10) : (h ? m01 : m00);
+            int idx = 0;
+            if (live) {
+                idx = rb_hqmq_rescore(s_qs, S, J, mask, u);
+                if (idx < 0) /* an exact tie: brute force's order */
+                    idx = rb_hqmq_search(s_qs, S, u);
+            }
+            float o[4];
+            hq_out(ok, live, v[i], r[i], sig, qmax, s_qs, S, idx, o);
+            hq_store<T>(or_, d, lane + 32 * i, true, o);
+        }
+    }
+}
+
+static size_t hq_tc_smem(int S) { return 16 * (size_t)S + 512 * (size_t)((S + 3) / 4); }
+
+template <typename T, int CPL, int J>
+static cudaError_t hq_tc_launch(const rb_qdq_params *p, const T *x, T *xh, long N, const float *thr, cudaStream_t st)
+{
+    auto kern = hq_tc<T, CPL, J>;
+    static const int occ = rbk_occupancy(kern, HQ_THREADS, hq_tc_smem(HQ_TC_MAX_S));
+    const long rows_per_block = HQ_THREADS / 32;
+    kern<<<rbk_grid(occ, (N + rows_per_block - 1) / rows_per_block), HQ_THREADS, hq_tc_smem(p->hq_S), st>>>(
+        x, xh, N, p->d, p->rot, p->hq_S, (1 << p->hq_rbits) - 1, p->hq_sigma_inliers, p->hq_thresh, thr);
+    return cudaGetLastError();
+}
+
+/* Where the tensor-core route applies: asked for, d = 128, 256 or 512 with 16-byte-aligned
+ * rows, S <= 256. Elsewhere the fast kernel keeps the fp32 search. */
+static bool hq_tc_applies(const rb_qdq_params *p, int esz, const void *x, const void *xh)
+{
+    const int g = (p->d + 3) / 4;
+    return p->hq_search == 1 && hq_vec_ok(p->d, esz, x, xh) && p->hq_S <= HQ_TC_MAX_S &&
+           (g == 32 || g == 64 || g == 128);
+}
+
+extern "C" int rb_hqmq_uses_tc(const rb_qdq_params *p, int variant, int dtype, const void *x, const void *xh)
+{
+    return p && p->method == RB_HQMQ && variant == RB_VARIANT_FAST && (dtype == 0 || dtype == 1) &&
+           hq_tc_applies(p, dtype ? 2 : 4, x, xh);
+}
+
+/* J: 8 subsets per lane from S = 64 (about S / 32 secondaries searched exactly), else 2. */
+template <typename T>
+static cudaError_t hq_tc_dispatch(const rb_qdq_params *p, const T *x, T *xh, long N, const float *thr,
+                                  cudaStream_t st)
+{
+    const int g = (p->d + 3) / 4;
+    const bool big = p->hq_S >= 64;
+    if (g == 32) return big ? hq_tc_launch<T, 1, 8>(p, x, xh, N, thr, st) : hq_tc_launch<T, 1, 2>(p, x, xh, N, thr, st);
+    if (g == 64) return big ? hq_tc_launch<T, 2, 8>(p, x, xh, N, thr, st) : hq_tc_launch<T, 2, 2>(p, x, xh, N, thr, st);
+    return big ? hq_tc_launch<T, 4, 8>(p, x, xh, N, thr, st) : hq_tc_launch<T, 4, 2>(p, x, xh, N, thr, st);
+}
+
 template <typename T>
 static cudaError_t hq_launch_T(const rb_qdq_params *p, int variant, const void *xv, void *xhv, long N,
                                const float *thr, cudaStream_t st)
@@ -334,6 +571,8 @@ static cudaError_t hq_launch_T(const rb_qdq_params *p, int variant, const void *
                                                             p->hq_sigma_inliers, p->hq_thresh, thr);
         return cudaGetLastError();
     }
+    if (hq_tc_applies(p, (int)sizeof(T), x, xh))
+        return hq_tc_dispatch<T>(p, x, xh, N, thr, st);
     /* two chunks per lane (one q_s load feeds two searches), G lanes per vector */
     if (g <= 1) return hq_fast_launch<T, 1, 1, 1>(p, x, xh, N, thr, st);
     if (g <= 2) return hq_fast_launch<T, 1, 2, 2>(p, x, xh, N, thr, st);

@@ -10,6 +10,7 @@
 #include "counts.h"
 #include "data.h"
 #include "hqmq.h"
+#include "hqmq_screen.h"
 
 /* n uniform directions on S^3 (normalized Philox normals, as the inputs are made). */
 static float *directions(uint64_t seed, long n)
@@ -243,6 +244,132 @@ TEST(hqmq_search_breaks_exact_ties_as_brute_force)
         CHECK(f == b, "tie %zu, S=5: fast search %d, brute force %d", i, f, b);
     }
     free(u);
+    free(qs0);
+}
+
+/* ---- the screened search (hqmq_screen.h) ---------------------------------------------------- */
+
+/* The product matrix is exact, and the fp16-split product stays far inside the screen's bound:
+ * measured max |screen - score| about 1e-6 against ERR = 6.1e-5. */
+TEST(hqmq_screen_product_within_bound)
+{
+    const long n = 20000;
+    const int S = 192;
+    float *u = directions(41, n), *qs = secondaries(43);
+    CHECK(u && qs, "setup");
+    double worst = 0.0, worst_m = 0.0;
+    for (long i = 0; u && qs && i < n; i++)
+        for (int s = 0; s < S; s++) {
+            const float *ui = u + 4 * i, *q = qs + 4 * s, c[4] = {q[0], -q[1], -q[2], -q[3]};
+            float M[4][4], w[4], wt[4];
+            rb_hqmq_wmat(q, M);
+            rb_quat_mul(ui, c, w);
+            for (int k = 0; k < 4; k++) {
+                double m = (double)M[k][0] * ui[0] + (double)M[k][1] * ui[1] + (double)M[k][2] * ui[2] +
+                           (double)M[k][3] * ui[3];
+                worst_m = fmax(worst_m, fabs(m - w[k]));
+            }
+            rb_hqmq_screen_product(ui, q, wt);
+            worst = fmax(worst, fabs((double)rb_hqmq_screen_of(wt) - rb_hqmq_score1(ui, q)));
+        }
+    if (getenv("RB_TEST_VERBOSE"))
+        fprintf(stderr, "    screen: max |screen - score| %.3g (bound %.3g)\n", worst, RB_HQMQ_SCREEN_ERR);
+    CHECK(worst_m <= 1e-6, "M u differs from u conj(q) by %.3g", worst_m);
+    CHECK(worst <= RB_HQMQ_SCREEN_ERR / 16, "the split product's screen is off by %.3g, want <= ERR / 16", worst);
+    free(u);
+    free(qs);
+}
+
+/* Screens from the product model, and adversarial screens: the exact score moved by up to ERR,
+ * at random or against the answer (the best secondary down by ERR, every other up by ERR).
+ * The answer must be rb_hqmq_search's every time. Also counts the secondaries searched exactly. */
+static void screened_case(const float *qs, int S, int J, const float *u, long n, int mode, const char *what)
+{
+    float *scr = malloc(sizeof(float) * (size_t)S);
+    long wrong = 0, first = -1;
+    double searched = 0.0;
+    uint32_t lcg = 12345u;
+    for (long i = 0; scr && i < n; i++) {
+        const float *ui = u + 4 * i;
+        const int want = rb_hqmq_search(qs, S, ui);
+        for (int s = 0; s < S; s++) {
+            float w[4];
+            const float sc = rb_hqmq_score1(ui, qs + 4 * s);
+            lcg = lcg * 1664525u + 1013904223u;
+            if (mode == 0) {
+                rb_hqmq_screen_product(ui, qs + 4 * s, w);
+                scr[s] = rb_hqmq_screen_of(w);
+            } else if (mode == 1) {
+                scr[s] = sc + RB_HQMQ_SCREEN_ERR * ((float)(lcg >> 8) / 8388608.0f - 1.0f);
+            } else {
+                scr[s] = sc + (s == want % S ? -RB_HQMQ_SCREEN_ERR : RB_HQMQ_SCREEN_ERR);
+            }
+        }
+        const int got = rb_hqmq_search_screened(qs, S, J, ui, scr);
+        if (got != want && !wrong++)
+            first = i;
+        float sub[4 * RB_HQMQ_SCREEN_MAXJ] = {0};
+        for (int s = 0; s < S; s++)
+            sub[rb_hqmq_subset(s, J)] = fmaxf(sub[rb_hqmq_subset(s, J)], scr[s]);
+        const uint32_t m = rb_hqmq_screen_mask(sub, 4 * J);
+        for (int s = 0; s < S; s++)
+            searched += (m >> rb_hqmq_subset(s, J)) & 1u;
+    }
+    if (getenv("RB_TEST_VERBOSE"))
+        fprintf(stderr, "    screened %s S=%d J=%d: %.2f of %d secondaries searched exactly\n", what, S, J,
+                searched / (double)n, S);
+    CHECK(scr && wrong == 0, "%s S=%d J=%d: %ld of %ld directions differ from rb_hqmq_search (first %ld)", what,
+          S, J, wrong, n, first);
+    free(scr);
+}
+
+TEST(hqmq_screened_search_equals_search)
+{
+    const long n = 4000;
+    float *u = directions(47, n), *qs = secondaries(53);
+    CHECK(u && qs, "setup");
+    static const int Ss[] = {1, 7, 24, 96, 192};
+    static const char *modes[] = {"model", "random +-ERR", "against"};
+    for (size_t k = 0; u && qs && k < sizeof Ss / sizeof Ss[0]; k++)
+        for (int J = 2; J <= RB_HQMQ_SCREEN_MAXJ; J += 6)
+            for (int mode = 0; mode < 3; mode++)
+                screened_case(qs, Ss[k], J, u, n, mode, modes[mode]);
+    free(u);
+    free(qs);
+}
+
+/* Exact ties (2T's own, the zero direction, repeated and negated secondaries) with screens that
+ * are exact or off by ERR either way: brute force's index every time. */
+TEST(hqmq_screened_search_breaks_ties_as_brute_force)
+{
+    const float a = 0.70710677f, h = 0.5f;
+    const float dirs[][4] = {{a, a, 0, 0}, {-a, -a, 0, 0}, {0, a, -a, 0}, {0, 0, 0, 0},
+                             {0, 0, 0, -1}, {h, h, h, h},  {-h, h, -h, h}, {0, -a, 0, a}};
+    float *qs0 = secondaries(59), qs[4 * 10];
+    CHECK(qs0 != NULL, "setup");
+    if (!qs0)
+        return;
+    /* S = 10: q_0 = 1, q_5 = q_1, q_6 = -q_2, q_9 = q_0 = 1, q_8 = -q_4 */
+    memcpy(qs, qs0, sizeof qs);
+    qs[0] = 1; qs[1] = qs[2] = qs[3] = 0;
+    for (int k = 0; k < 4; k++) {
+        qs[20 + k] = qs[4 + k];
+        qs[24 + k] = -qs[8 + k];
+        qs[36 + k] = qs[k];
+        qs[32 + k] = -qs[16 + k];
+    }
+    float *cb = codebook(qs, 10), scr[10];
+    for (size_t i = 0; cb && i < sizeof dirs / sizeof dirs[0]; i++)
+        for (int shift = -1; shift <= 1; shift++)
+            for (int J = 1; J <= RB_HQMQ_SCREEN_MAXJ; J *= 2) {
+                for (int s = 0; s < 10; s++)
+                    scr[s] = rb_hqmq_score1(dirs[i], qs + 4 * s) + shift * (s & 1 ? 1 : -1) * RB_HQMQ_SCREEN_ERR;
+                const int got = rb_hqmq_search_screened(qs, 10, J, dirs[i], scr);
+                const int want = rb_hqmq_search_brute_table(cb, RB_HQMQ_NP * 10, dirs[i]);
+                CHECK(got == want, "direction %zu, shift %d, J=%d: screened %d, brute force %d", i, shift, J, got,
+                      want);
+            }
+    free(cb);
     free(qs0);
 }
 

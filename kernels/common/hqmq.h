@@ -121,18 +121,25 @@ RB_HD float rb_hqmq_fmax3(float a, float b, float c)
 #endif
 }
 
-/* w = u conj(q): the product rb_hqmq_search forms (the same source, so the same bits); returns
- * rb_hqmq_best_unit's sum ((|w0| + |w1|) + (|w2| + |w3|)) (before its * 0.5f), and the axis
- * maxima max(|w0|, |w1|), max(|w2|, |w3|) in *m01, *m23. */
+/* The parts of rb_hqmq_best_unit's score of a product w: returns the sum ((|w0| + |w1|) +
+ * (|w2| + |w3|)) (before its * 0.5f), and the axis maxima max(|w0|, |w1|), max(|w2|, |w3|) in
+ * *m01, *m23. */
+RB_HD float rb_hqmq_parts_w(const float w[4], float *m01, float *m23)
+{
+    const float a0 = fabsf(w[0]), a1 = fabsf(w[1]), a2 = fabsf(w[2]), a3 = fabsf(w[3]);
+    *m01 = rb_hqmq_fmax(a0, a1);
+    *m23 = rb_hqmq_fmax(a2, a3);
+    return (a0 + a1) + (a2 + a3);
+}
+
+/* rb_hqmq_parts_w of w = u conj(q), the product rb_hqmq_search forms (the same source, so the
+ * same bits). */
 RB_HD float rb_hqmq_parts(const float u[4], const float q[4], float *m01, float *m23)
 {
     const float c[4] = {q[0], -q[1], -q[2], -q[3]};
     float w[4];
     rb_quat_mul(u, c, w);
-    const float a0 = fabsf(w[0]), a1 = fabsf(w[1]), a2 = fabsf(w[2]), a3 = fabsf(w[3]);
-    *m01 = rb_hqmq_fmax(a0, a1);
-    *m23 = rb_hqmq_fmax(a2, a3);
-    return (a0 + a1) + (a2 + a3);
+    return rb_hqmq_parts_w(w, m01, m23);
 }
 
 /* rb_hqmq_best_unit's score of one secondary q. */

@@ -54,6 +54,8 @@ typedef struct {
     int hq_sigma_inliers;   /* 1: sigma from inlier chunks only (0: every chunk, the paper's) */
     float hq_C;
     float hq_thresh;        /* chunks with r > hq_thresh are kept in fp16; +inf without Med3x */
+    int hq_search;          /* fast GPU kernel: 0 the fp32 closed form, 1 the tensor-core screen
+                               (hqmq_screen.h) where it applies; the answer is the same */
 } rb_qdq_params;
 
 RB_HD int rb_method_block(int method, int d)

@@ -490,6 +490,8 @@ done:
     return rc;
 }
 
+#define HQ_FAST_TC RB_NUM_VARIANTS /* hq_case: RB_VARIANT_FAST with p->hq_search = 1 */
+
 static void hq_case(const float *qs_host, const float *qs_dev, int d, int S, int rbits, int med3, int inliers,
                     rb_dtype dt, const float *x, long N, long offset, int variant, hq_stats *hs)
 {
@@ -498,6 +500,10 @@ static void hq_case(const float *qs_host, const float *qs_dev, int d, int S, int
     hp.rot = qs_host;
     dp = hp;
     dp.rot = qs_dev;
+    if (variant == HQ_FAST_TC) { /* the fast kernel with the tensor-core screen */
+        dp.hq_search = 1;
+        variant = RB_VARIANT_FAST;
+    }
     float *gpu = malloc(sizeof(float) * (size_t)N * d), *ref = malloc(sizeof(float) * (size_t)N * d);
     float *r = malloc(sizeof(float) * (size_t)(d + 3) / 4 + sizeof(float));
     rb_hqmq_med3_state st;
@@ -557,8 +563,8 @@ static void hq_case(const float *qs_host, const float *qs_dev, int d, int S, int
             if (rh > 0 && r[b] > 0 && fabs(dg - dc) / (rh * r[b]) <= tie)
                 hs->flips++;
             else if (hs->bad++ < 3)
-                fprintf(stderr, "    hqmq/%s d=%d s%d_r%d%s %s: row %ld chunk %d: gpu %.7g cpu %.7g\n",
-                        rb_variant_name(variant), d, S, rbits, med3 ? "+med3" : "", rb_dtype_name(dt), i, b,
+                fprintf(stderr, "    hqmq/%s%s d=%d s%d_r%d%s %s: row %ld chunk %d: gpu %.7g cpu %.7g\n",
+                        rb_variant_name(variant), dp.hq_search ? "+tc" : "", d, S, rbits, med3 ? "+med3" : "", rb_dtype_name(dt), i, b,
                         gpu[i * (long)d + 4 * b], ref[i * (long)d + 4 * b]);
         }
     }
@@ -589,7 +595,7 @@ TEST(kernels_hqmq_vs_cpu)
             float *xo = malloc(sizeof(float) * (size_t)rb_data_alloc_len(d, N));
             CHECK(x && xo && rb_data_generate(&co, SEED, d, N, (rb_dtype)dt, xo, err, sizeof err) == 0, "inputs");
             for (size_t o = 0; o < sizeof ops / sizeof ops[0]; o++)
-                for (int v = 0; v < 2; v++) {
+                for (int v = 0; v <= HQ_FAST_TC; v++) {
                     hq_case(qs, dqs, d, ops[o][0], ops[o][1], 0, 0, (rb_dtype)dt, x, N, 0, v, &hs);
                     hq_case(qs, dqs, d, ops[o][0], ops[o][1], 1, 0, (rb_dtype)dt, xo, N, 0, v, &hs);
                     hq_case(qs, dqs, d, ops[o][0], ops[o][1], 1, 1, (rb_dtype)dt, xo, N, 0, v, &hs);
@@ -603,6 +609,15 @@ TEST(kernels_hqmq_vs_cpu)
         hq_case(qs, dqs, 128, 96, 4, 1, 0, (rb_dtype)dt, x, 40000, 0, RB_VARIANT_FAST, &hs);
         hq_case(qs, dqs, 128, 24, 3, 0, 0, (rb_dtype)dt, x, 77, 1, RB_VARIANT_FAST, &hs);
         hq_case(qs, dqs, 128, 24, 3, 1, 0, (rb_dtype)dt, x, 77, 1, RB_VARIANT_PAPER, &hs);
+        hq_case(qs, dqs, 128, 192, 4, 0, 0, (rb_dtype)dt, x, 40000, 0, HQ_FAST_TC, &hs);
+        hq_case(qs, dqs, 128, 24, 3, 1, 0, (rb_dtype)dt, x, 77, 1, HQ_FAST_TC, &hs); /* unaligned: fp32 route */
+        free(x);
+        /* the tensor-core route's other shapes: d = 512 (4 passes of 32 chunks), S past a whole
+         * group of J steps (S = 101: 26 steps), and S = 256 (its largest table) */
+        x = make_input(512, 3000, (rb_dtype)dt);
+        hq_case(qs, dqs, 512, 24, 3, 0, 0, (rb_dtype)dt, x, 3000, 0, HQ_FAST_TC, &hs);
+        hq_case(qs, dqs, 512, 101, 4, 0, 0, (rb_dtype)dt, x, 3000, 0, HQ_FAST_TC, &hs);
+        hq_case(qs, dqs, 512, 256, 4, 0, 1, (rb_dtype)dt, x, 3000, 0, HQ_FAST_TC, &hs);
         free(x);
     }
     CHECK(hs.bad == 0, "hqmq: %ld chunks disagree with the CPU reference", hs.bad);
