@@ -29,6 +29,16 @@ for tool in memcheck racecheck; do
     note "compute-sanitizer $tool: rc=$? ($(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/$tool.log" | tail -1))"
 done
 
+# HQMQ under both of its fast kernel's searches (the tensor-core screen only runs when asked)
+for route in fp32 tc; do
+    for tool in memcheck racecheck; do
+        RB_HQMQ_SEARCH=$route compute-sanitizer --tool $tool --error-exitcode 9 \
+            build/rotorbench run configs/sanitize_hqmq.json --backend gpu --profile --out "$out/results" \
+            > "$out/$tool-hqmq-$route.log" 2>&1
+        note "compute-sanitizer $tool hqmq/$route: rc=$? ($(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/$tool-hqmq-$route.log" | tail -1))"
+    done
+done
+
 for cfg in "$@"; do
     name=$(basename "$cfg" .json)
     start=$(date +%s)
