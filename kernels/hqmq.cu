@@ -9,6 +9,9 @@
  *        sized to the SM count striding over rows; q_s in shared memory, the closed-form
  *        search (16 FMA per secondary instead of 24 dot products), sigma by a group max in
  *        registers; one read of x (16-byte fp32 / 8-byte fp16 chunk loads) and one write.
+ * fast, p->hq_search = 1 (d = 128, 256, 512, S <= 256): the same answers with the products
+ *        screened by fp16 tensor-core MMA and only the secondaries that can win searched in
+ *        fp32 (hqmq_screen.h; hq_tc below).
  * Med3x: chunk norms to scratch with the level-0 histogram, then a radix select on the norms'
  *        bits (11 + 11 + 10): a one-block scan per level picks the bins holding ranks (n-1)/2
  *        and n/2, a histogram kernel refines inside them. Seven launches, no host round trip;
@@ -530,8 +533,8 @@ static cudaError_t hq_tc_launch(const rb_qdq_params *p, const T *x, T *xh, long 
     return cudaGetLastError();
 }
 
-/* Where the tensor-core route applies: asked for, d = 128, 256 or 512 with 16-byte-aligned
- * rows, S <= 256. Elsewhere the fast kernel keeps the fp32 search. */
+/* Where the tensor-core route applies: asked for, d = 128, 256 or 512 with rows aligned for
+ * the vector loads (hq_vec_ok), S <= 256. Elsewhere the fast kernel keeps the fp32 search. */
 static bool hq_tc_applies(const rb_qdq_params *p, int esz, const void *x, const void *xh)
 {
     const int g = (p->d + 3) / 4;
