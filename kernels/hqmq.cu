@@ -507,12 +507,7 @@ hq_tc(const T *__restrict__ x, T *__restrict__ xh, long N, int d, const float *_
             const uint32_t m00 = __shfl_sync(0xffffffffu, msk[0][0], src), m01 = __shfl_sync(0xffffffffu, msk[0][1], src),
                            m10 = __shfl_sync(0xffffffffu, msk[1][0], src), m11 = __shfl_sync(0xffffffffu, msk[1][1], src);
             const uint32_t mask = t ? (h ? m11 : m10) : (h ? m01 : m00);
-            int idx = 0;
-            if (live) {
-                idx = rb_hqmq_rescore(s_qs, S, J, mask, u);
-                if (idx < 0) /* an exact tie: brute force's order */
-                    idx = rb_hqmq_search(s_qs, S, u);
-            }
+            const int idx = live ? rb_hqmq_search_mask(s_qs, S, J, mask, u) : 0;
             float o[4];
             hq_out(ok, live, v[i], r[i], sig, qmax, s_qs, S, idx, o);
             hq_store<T>(or_, d, lane + 32 * i, true, o);

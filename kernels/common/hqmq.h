@@ -61,6 +61,22 @@ RB_HD int rb_hqmq_best_unit(const float w[4], float *score)
     return p;
 }
 
+/* w = u conj(q): the product every search forms (one source, so the same bits everywhere). */
+RB_HD void rb_hqmq_wprod(const float u[4], const float q[4], float w[4])
+{
+    float c[4];
+    rb_quat_conj(q, c);
+    rb_quat_mul(u, c, w);
+}
+
+/* idx = p S + s of secondary s: p by rb_hqmq_best_unit. */
+RB_HD int rb_hqmq_index_of(const float *qs, int S, int s, const float u[4])
+{
+    float w[4], sc;
+    rb_hqmq_wprod(u, qs + 4 * s, w);
+    return rb_hqmq_best_unit(w, &sc) * S + s;
+}
+
 /* Does candidate (score, p) at a later s beat the best so far? Brute force's order is
  * idx = p * S + s, so on an exact tie the smaller p wins; equal p keeps the earlier s. */
 RB_HD int rb_hqmq_better(float score, int p, float best, int best_p)
@@ -74,9 +90,8 @@ RB_HD int rb_hqmq_search(const float *qs, int S, const float u[4])
     float best = -3.402823466e38f;
     int bp = 0, bs = 0;
     for (int s = 0; s < S; s++) {
-        const float c[4] = {qs[4 * s], -qs[4 * s + 1], -qs[4 * s + 2], -qs[4 * s + 3]};
         float w[4], sc;
-        rb_quat_mul(u, c, w);
+        rb_hqmq_wprod(u, qs + 4 * s, w);
         int p = rb_hqmq_best_unit(w, &sc);
         if (rb_hqmq_better(sc, p, best, bp)) {
             best = sc;
@@ -136,9 +151,8 @@ RB_HD float rb_hqmq_parts_w(const float w[4], float *m01, float *m23)
  * same bits). */
 RB_HD float rb_hqmq_parts(const float u[4], const float q[4], float *m01, float *m23)
 {
-    const float c[4] = {q[0], -q[1], -q[2], -q[3]};
     float w[4];
-    rb_quat_mul(u, c, w);
+    rb_hqmq_wprod(u, q, w);
     return rb_hqmq_parts_w(w, m01, m23);
 }
 
@@ -194,13 +208,7 @@ RB_HD int rb_hqmq_finish(const float *qs, int S, int s0, float best, const float
             hits++;
         }
     }
-    if (hits != 1)
-        return -1;
-    const float *q = qs + 4 * (s0 + j);
-    const float c[4] = {q[0], -q[1], -q[2], -q[3]};
-    float w[4], sc;
-    rb_quat_mul(u, c, w);
-    return rb_hqmq_best_unit(w, &sc) * S + s0 + j;
+    return hits == 1 ? rb_hqmq_index_of(qs, S, s0 + j, u) : -1;
 }
 
 /* The block scan of one direction: the best block score, its first block, the tie flag. */

@@ -31,11 +31,10 @@
 /* M with (u conj q)_c = sum_j M[c][j] u_j: column j is e_j conj(q), entries +-q_k (exact). */
 RB_HD void rb_hqmq_wmat(const float q[4], float M[4][4])
 {
-    const float c[4] = {q[0], -q[1], -q[2], -q[3]};
     for (int j = 0; j < 4; j++) {
         float e[4] = {0.0f, 0.0f, 0.0f, 0.0f}, col[4];
         e[j] = 1.0f;
-        rb_quat_mul(e, c, col);
+        rb_hqmq_wprod(e, q, col);
         for (int k = 0; k < 4; k++)
             M[k][j] = col[k];
     }
@@ -117,13 +116,14 @@ RB_HD int rb_hqmq_rescore(const float *qs, int S, int J, uint32_t mask, const fl
             }
         }
     }
-    if (tie || bs < 0)
-        return -1;
-    const float *q = qs + 4 * bs;
-    const float c[4] = {q[0], -q[1], -q[2], -q[3]};
-    float w[4], sc;
-    rb_quat_mul(u, c, w);
-    return rb_hqmq_best_unit(w, &sc) * S + bs;
+    return tie || bs < 0 ? -1 : rb_hqmq_index_of(qs, S, bs, u);
+}
+
+/* rb_hqmq_rescore's answer, or on a tie rb_hqmq_search's: brute force's index. */
+RB_HD int rb_hqmq_search_mask(const float *qs, int S, int J, uint32_t mask, const float u[4])
+{
+    const int idx = rb_hqmq_rescore(qs, S, J, mask, u);
+    return idx >= 0 ? idx : rb_hqmq_search(qs, S, u);
 }
 
 /* The screened search given every secondary's screen value (screen[s], S of them): the CPU
@@ -137,8 +137,7 @@ RB_HD int rb_hqmq_search_screened(const float *qs, int S, int J, const float u[4
         const int i = rb_hqmq_subset(s, J);
         sub[i] = rb_hqmq_fmax(sub[i], screen[s]);
     }
-    const int idx = rb_hqmq_rescore(qs, S, J, rb_hqmq_screen_mask(sub, 4 * J), u);
-    return idx >= 0 ? idx : rb_hqmq_search(qs, S, u);
+    return rb_hqmq_search_mask(qs, S, J, rb_hqmq_screen_mask(sub, 4 * J), u);
 }
 
 /* CPU model of the kernel's product: the fp16 splits of u and M, all four cross terms summed
