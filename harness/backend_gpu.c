@@ -815,14 +815,16 @@ static int gpu_run_hqmq(rb_backend *b, const rb_qdq_params *p, int variant, rb_r
     }
     if (upload_params(s, p, &c.dp))
         return -1;
-    /* RB_HQMQ_SEARCH=tc: the fast kernel's tensor-core screen (same answers; its records say
-     * variant "fast+tc" where it applies). Not yet a config key: it has not been timed. */
+    /* RB_HQMQ_SEARCH=auto (default) | tc | fp32: the fast kernel's search (qdq.h); the same
+     * answers by each. Records say variant "fast+tc" where the tensor-core screen ran. */
     const char *route = getenv("RB_HQMQ_SEARCH");
-    if (route && strcmp(route, "tc") && strcmp(route, "fp32")) {
-        fprintf(stderr, "rotorbench: RB_HQMQ_SEARCH must be \"tc\" or \"fp32\", not \"%s\"\n", route);
+    if (route && strcmp(route, "auto") && strcmp(route, "tc") && strcmp(route, "fp32")) {
+        fprintf(stderr, "rotorbench: RB_HQMQ_SEARCH must be \"auto\", \"tc\" or \"fp32\", not \"%s\"\n", route);
         return -1;
     }
-    c.dp.hq_search = route && !strcmp(route, "tc");
+    c.dp.hq_search = !route || !strcmp(route, "auto") ? RB_HQ_SEARCH_AUTO
+                     : !strcmp(route, "tc")           ? RB_HQ_SEARCH_TC
+                                                      : RB_HQ_SEARCH_FP32;
     if (rb_hqmq_uses_tc(&c.dp, variant, (int)s->dtype, s->x, s->xh))
         snprintf(rec->variant, sizeof rec->variant, "%s+tc", b->variants[variant]);
     if (c.med3)

@@ -63,5 +63,5 @@ void rb_hqmq_params_shape(rb_qdq_params *p, int d, int S, int rbits, int outlier
     p->hq_C = (float)C;
     p->hq_sigma_inliers = sigma_inliers;
     p->hq_thresh = INFINITY;
-    p->hq_search = 0;
+    p->hq_search = RB_HQ_SEARCH_AUTO;
 }

@@ -9,9 +9,10 @@
  *        sized to the SM count striding over rows; q_s in shared memory, the closed-form
  *        search (16 FMA per secondary instead of 24 dot products), sigma by a group max in
  *        registers; one read of x (16-byte fp32 / 8-byte fp16 chunk loads) and one write.
- * fast, p->hq_search = 1 (d = 128, 256, 512, S <= 256): the same answers with the products
- *        screened by fp16 tensor-core MMA and only the secondaries that can win searched in
- *        fp32 (hqmq_screen.h; hq_tc below).
+ * fast, tensor-core screen (d = 128, 256, 512, S <= 256; by default from S = 64 on, see
+ *        RB_HQ_SEARCH_* in qdq.h): the same answers with the products screened by fp16
+ *        tensor-core MMA and only the secondaries that can win searched in fp32
+ *        (hqmq_screen.h; hq_tc below).
  * Med3x: chunk norms to scratch with the level-0 histogram, then a radix select on the norms'
  *        bits (11 + 11 + 10): a one-block scan per level picks the bins holding ranks (n-1)/2
  *        and n/2, a histogram kernel refines inside them. Seven launches, no host round trip;
@@ -31,8 +32,19 @@
 __device__ float4 g_hq_cb[RB_HQMQ_NP * RB_HQMQ_MAX_S];
 
 /* ---- helpers -------------------------------------------------------------------------------- */
-/* max that keeps a NaN (a NaN chunk makes the row NaN, as on the CPU) */
-static __device__ __forceinline__ float hq_max(float a, float b) { return (b > a || b != b) ? b : a; }
+/* max that keeps a NaN (a NaN chunk makes the row NaN, as on the CPU). Its inputs are norms
+ * (+0 or more, or NaN), so max.NaN (one instruction on sm_80+, a canonical NaN) gives the same
+ * answer as the three-instruction select. */
+static __device__ __forceinline__ float hq_max(float a, float b)
+{
+#if __CUDA_ARCH__ >= 800
+    float m;
+    asm("max.NaN.f32 %0, %1, %2;" : "=f"(m) : "f"(a), "f"(b));
+    return m;
+#else
+    return (b > a || b != b) ? b : a;
+#endif
+}
 
 template <int G> static __device__ __forceinline__ float hq_group_max(float v, unsigned mask)
 {
@@ -184,9 +196,9 @@ __global__ void hq_paper(const T *__restrict__ x, T *__restrict__ xh, int d, int
 
 /* ---- fast variant ---------------------------------------------------------------------------- */
 /* One chunk's output (rb_hqmq_chunk's): NaN for a non-finite row, fp16 for a Med3x outlier
- * (not live), else r_hat times codeword idx. */
+ * (not live), else r_hat times codeword q_p q_s. */
 static __device__ __forceinline__ void hq_out(bool ok, bool live, const float v[4], float r, float sig, int qmax,
-                                              const float *s_qs, int S, int idx, float o[4])
+                                              const float *s_qs, int p, int s, float o[4])
 {
     if (!ok) {
         o[0] = o[1] = o[2] = o[3] = rbk_nan();
@@ -196,7 +208,7 @@ static __device__ __forceinline__ void hq_out(bool ok, bool live, const float v[
             o[k] = rb_round_f16(v[k]);
     } else {
         float c[4];
-        rb_hqmq_codeword(s_qs, S, idx, c);
+        rb_hqmq_codeword_ps(s_qs, p, s, c);
         const float rh = rb_hqmq_radius_hat(rb_hqmq_radius_code(r, sig, qmax), sig, qmax);
 #pragma unroll
         for (int k = 0; k < 4; k++)
@@ -207,11 +219,12 @@ static __device__ __forceinline__ void hq_out(bool ok, bool live, const float v[
 /* rb_hqmq_search_fast (hqmq.h) on C chunks at once: each q_s read from shared memory (a 16-byte
  * broadcast: every lane reads the same s) feeds C products. Per secondary and chunk: 16 FMA, 3
  * adds, 2 FMNMX and 1 VIMNMX3 (plus one per 2 secondaries); per block of 4 secondaries: a multiply
- * by 0.5, one max and the comparison with the best. live[c]: chunk c is searched (idx[c] is
- * set); other chunks run along with whatever u they hold, and their result is dropped. */
+ * by 0.5, one max and the comparison with the best. live[c]: chunk c is searched (its secondary
+ * into sec[c], its unit into unit[c]: no idx / S to undo later); other chunks run along with
+ * whatever u they hold, and their result is dropped. */
 template <int C>
 static __device__ __forceinline__ void hq_search(const float4 *sq, const float *s_qs, int S, const float (*u)[4],
-                                                 const bool *live, int *idx)
+                                                 const bool *live, int *sec, int *unit)
 {
     float best[C];
     int bs[C];
@@ -247,8 +260,12 @@ static __device__ __forceinline__ void hq_search(const float4 *sq, const float *
     for (int c = 0; c < C; c++) {
         if (!live[c])
             continue;
-        const int i = tie[c] ? -1 : rb_hqmq_finish(s_qs, S, bs[c], best[c], u[c]);
-        idx[c] = i >= 0 ? i : rb_hqmq_search(s_qs, S, u[c]); /* exact ties: rare */
+        sec[c] = tie[c] ? -1 : rb_hqmq_finish(s_qs, S, bs[c], best[c], u[c], &unit[c]);
+        if (sec[c] < 0) { /* exact ties: rare */
+            const int idx = rb_hqmq_search(s_qs, S, u[c]);
+            unit[c] = idx / S;
+            sec[c] = idx - unit[c] * S;
+        }
     }
 }
 
@@ -289,7 +306,7 @@ hq_fast(const T *__restrict__ x, T *__restrict__ xh, long N, int d, const float 
         const bool ok = fin <= FLT_MAX;
         /* rb_hqmq_chunk, its search C chunks at a time */
         bool live[CPL];
-        int idx[CPL];
+        int sec[CPL], unit[CPL];
 #pragma unroll
         for (int i0 = 0; i0 < CPL; i0 += C) {
             float u[C][4];
@@ -301,9 +318,9 @@ hq_fast(const T *__restrict__ x, T *__restrict__ xh, long N, int d, const float 
 #pragma unroll
                 for (int k = 0; k < 4; k++)
                     u[c][k] = v[i][k] / rr;
-                idx[i] = 0;
+                sec[i] = unit[i] = 0;
             }
-            hq_search<C>(s_q4, s_qs, S, u, live + i0, idx + i0);
+            hq_search<C>(s_q4, s_qs, S, u, live + i0, sec + i0, unit + i0);
         }
 #pragma unroll
         for (int i = 0; i < CPL; i++) {
@@ -311,7 +328,7 @@ hq_fast(const T *__restrict__ x, T *__restrict__ xh, long N, int d, const float 
             if (b >= g)
                 continue;
             float o[4];
-            hq_out(ok, live[i], v[i], r[i], sig, qmax, s_qs, S, idx[i], o);
+            hq_out(ok, live[i], v[i], r[i], sig, qmax, s_qs, unit[i], sec[i], o);
             hq_store<T>(or_, d, b, vec != 0, o);
         }
     }
@@ -332,7 +349,7 @@ static cudaError_t hq_fast_launch(const rb_qdq_params *p, const T *x, T *xh, lon
     return cudaGetLastError();
 }
 
-/* ---- fast variant, tensor-core screen (p->hq_search = 1; hqmq_screen.h) ----------------------
+/* ---- fast variant, tensor-core screen (p->hq_search; hqmq_screen.h) -------------------------
  * One warp per row; in each pass of 32 chunks lane c owns chunk c (load, norm, u, the exact
  * search of its candidates, store). The screen runs as two MMA tiles of 16 chunks x 4 secondaries
  * per step: A = the chunks' fp16-split u (K = 16: u_hi, u_hi, u_lo, u_lo), B = the secondaries'
@@ -342,6 +359,9 @@ static cudaError_t hq_fast_launch(const rb_qdq_params *p, const T *x, T *xh, lon
  * of a quad hold the 4 J subset maxima of hqmq_screen.h. The quad turns them into the mask of
  * subsets to search exactly; the owner lane searches them with rb_hqmq_rescore. */
 #define HQ_TC_MAX_S 256 /* the B table: 512 bytes per 4 secondaries in shared memory */
+#ifndef HQ_TC_MINB
+#define HQ_TC_MINB 1 /* hq_tc's __launch_bounds__ minimum of resident blocks per SM (a tuning knob) */
+#endif
 
 static __device__ __forceinline__ uint32_t hq_pack(float lo, float hi) /* two fp16 values, exact */
 {
@@ -442,7 +462,7 @@ static __device__ __forceinline__ void hq_tc_screen(const uint4 *s_tab, int S4, 
 
 /* CPL passes of 32 chunks per row (d = 128 CPL). */
 template <typename T, int CPL, int J>
-__global__ void __launch_bounds__(HQ_THREADS)
+__global__ void __launch_bounds__(HQ_THREADS, HQ_TC_MINB)
 hq_tc(const T *__restrict__ x, T *__restrict__ xh, long N, int d, const float *__restrict__ qs, int S, int qmax,
       int inliers, float thresh0, const float *__restrict__ thr)
 {
@@ -507,9 +527,10 @@ hq_tc(const T *__restrict__ x, T *__restrict__ xh, long N, int d, const float *_
             const uint32_t m00 = __shfl_sync(0xffffffffu, msk[0][0], src), m01 = __shfl_sync(0xffffffffu, msk[0][1], src),
                            m10 = __shfl_sync(0xffffffffu, msk[1][0], src), m11 = __shfl_sync(0xffffffffu, msk[1][1], src);
             const uint32_t mask = t ? (h ? m11 : m10) : (h ? m01 : m00);
-            const int idx = live ? rb_hqmq_search_mask(s_qs, S, J, mask, u) : 0;
+            int p = 0;
+            const int sec = live ? rb_hqmq_search_mask(s_qs, S, J, mask, u, &p) : 0;
             float o[4];
-            hq_out(ok, live, v[i], r[i], sig, qmax, s_qs, S, idx, o);
+            hq_out(ok, live, v[i], r[i], sig, qmax, s_qs, p, sec, o);
             hq_store<T>(or_, d, lane + 32 * i, true, o);
         }
     }
@@ -528,13 +549,15 @@ static cudaError_t hq_tc_launch(const rb_qdq_params *p, const T *x, T *xh, long 
     return cudaGetLastError();
 }
 
-/* Where the tensor-core route applies: asked for, d = 128, 256 or 512 with rows aligned for
- * the vector loads (hq_vec_ok), S <= 256. Elsewhere the fast kernel keeps the fp32 search. */
+/* Where the tensor-core route runs: d = 128, 256 or 512 with rows aligned for the vector
+ * loads (hq_vec_ok), S <= 256, and asked for (TC) or by default from RB_HQ_TC_AUTO_S on.
+ * Elsewhere the fast kernel keeps the fp32 search. */
 static bool hq_tc_applies(const rb_qdq_params *p, int esz, const void *x, const void *xh)
 {
     const int g = (p->d + 3) / 4;
-    return p->hq_search == 1 && hq_vec_ok(p->d, esz, x, xh) && p->hq_S <= HQ_TC_MAX_S &&
-           (g == 32 || g == 64 || g == 128);
+    const bool asked = p->hq_search == RB_HQ_SEARCH_TC ||
+                       (p->hq_search == RB_HQ_SEARCH_AUTO && p->hq_S >= RB_HQ_TC_AUTO_S);
+    return asked && hq_vec_ok(p->d, esz, x, xh) && p->hq_S <= HQ_TC_MAX_S && (g == 32 || g == 64 || g == 128);
 }
 
 extern "C" int rb_hqmq_uses_tc(const rb_qdq_params *p, int variant, int dtype, const void *x, const void *xh)

@@ -37,8 +37,9 @@ cudaError_t rb_launch_qdq(const rb_qdq_params *p, int variant, int dtype, const 
  *        closed-form search, sigma by a group max; one read of x, one write of x-hat. */
 cudaError_t rb_launch_hqmq(const rb_qdq_params *p, int variant, int dtype, const void *x, void *xh, long N,
                            const float *thresh, cudaStream_t stream);
-/* 1 when that launch takes the tensor-core screen (p->hq_search = 1, hqmq_screen.h): the fast
- * variant at d = 128, 256 or 512 with x and xh aligned for vector loads, S <= 256. Same answers. */
+/* 1 when that launch takes the tensor-core screen (hqmq_screen.h; p->hq_search, qdq.h): the
+ * fast variant at d = 128, 256 or 512 with x and xh aligned for vector loads, S <= 256. Same
+ * answers as the fp32 search. */
 int rb_hqmq_uses_tc(const rb_qdq_params *p, int variant, int dtype, const void *x, const void *xh);
 
 /* The Med3x pre-pass: every chunk norm of the batch into scratch, then the median by a

@@ -149,9 +149,10 @@ TEST(hqmq_finish_settles_untied_directions)
             rb_hqmq_scan(qs, S, ui, &best, &bs, &tie);
             if (tie)
                 continue;
-            const int idx = rb_hqmq_finish(qs, S, bs, best, ui);
-            gave_up += idx < 0;
-            wrong += idx >= 0 && idx != rb_hqmq_search(qs, S, ui);
+            int p = -1;
+            const int s = rb_hqmq_finish(qs, S, bs, best, ui, &p);
+            gave_up += s < 0;
+            wrong += s >= 0 && p * S + s != rb_hqmq_search(qs, S, ui);
         }
         CHECK(gave_up == 0 && wrong == 0, "S=%d: the finish gave up on %ld and was wrong on %ld of %ld directions",
               S, gave_up, wrong, n);

@@ -69,12 +69,18 @@ RB_HD void rb_hqmq_wprod(const float u[4], const float q[4], float w[4])
     rb_quat_mul(u, c, w);
 }
 
-/* idx = p S + s of secondary s: p by rb_hqmq_best_unit. */
-RB_HD int rb_hqmq_index_of(const float *qs, int S, int s, const float u[4])
+/* The best unit p for secondary s (rb_hqmq_best_unit of w = u conj(q_s)). */
+RB_HD int rb_hqmq_unit_of(const float *qs, int s, const float u[4])
 {
     float w[4], sc;
     rb_hqmq_wprod(u, qs + 4 * s, w);
-    return rb_hqmq_best_unit(w, &sc) * S + s;
+    return rb_hqmq_best_unit(w, &sc);
+}
+
+/* idx = p S + s of secondary s: p by rb_hqmq_best_unit. */
+RB_HD int rb_hqmq_index_of(const float *qs, int S, int s, const float u[4])
+{
+    return rb_hqmq_unit_of(qs, s, u) * S + s;
 }
 
 /* Does candidate (score, p) at a later s beat the best so far? Brute force's order is
@@ -194,11 +200,11 @@ RB_HD void rb_hqmq_track(float sc, int s0, float *best, int *bs, bool *tie)
 }
 
 /* The block starting at s0 (4 secondaries, or 1 past the last whole block) holds the best
- * score: idx = p S + s of its s with that score, or -1 when none or several have it. Scores
+ * score: its s with that score (its unit into *p), or -1 when none or several have it. Scores
  * first (rb_hqmq_score1, the value rb_hqmq_best_unit returns), then p for the one s that
  * reached the best: the full unit bookkeeping once per chunk instead of once per s (in the
  * d = 128 kernel's SASS it had cost about as many instructions as the search at S = 24). */
-RB_HD int rb_hqmq_finish(const float *qs, int S, int s0, float best, const float u[4])
+RB_HD int rb_hqmq_finish(const float *qs, int S, int s0, float best, const float u[4], int *p)
 {
     const int n = s0 + RB_HQMQ_U <= S - S % RB_HQMQ_U ? RB_HQMQ_U : 1;
     int j = -1, hits = 0;
@@ -208,7 +214,10 @@ RB_HD int rb_hqmq_finish(const float *qs, int S, int s0, float best, const float
             hits++;
         }
     }
-    return hits == 1 ? rb_hqmq_index_of(qs, S, s0 + j, u) : -1;
+    if (hits != 1)
+        return -1;
+    *p = rb_hqmq_unit_of(qs, s0 + j, u);
+    return s0 + j;
 }
 
 /* The block scan of one direction: the best block score, its first block, the tie flag. */
@@ -231,16 +240,23 @@ RB_HD int rb_hqmq_search_fast(const float *qs, int S, const float u[4])
     int bs;
     bool tie;
     rb_hqmq_scan(qs, S, u, &best, &bs, &tie);
-    const int idx = tie ? -1 : rb_hqmq_finish(qs, S, bs, best, u);
-    return idx >= 0 ? idx : rb_hqmq_search(qs, S, u);
+    int p = 0;
+    const int s = tie ? -1 : rb_hqmq_finish(qs, S, bs, best, u, &p);
+    return s >= 0 ? p * S + s : rb_hqmq_search(qs, S, u);
 }
 
-/* Codeword idx = q_p * q_s. */
-RB_HD void rb_hqmq_codeword(const float *qs, int S, int idx, float c[4])
+/* Codeword q_p * q_s. */
+RB_HD void rb_hqmq_codeword_ps(const float *qs, int p, int s, float c[4])
 {
     float qp[4];
-    rb_hqmq_unit(idx / S, qp);
-    rb_quat_mul(qp, qs + 4 * (idx % S), c);
+    rb_hqmq_unit(p, qp);
+    rb_quat_mul(qp, qs + 4 * s, c);
+}
+
+/* Codeword idx = p S + s. */
+RB_HD void rb_hqmq_codeword(const float *qs, int S, int idx, float c[4])
+{
+    rb_hqmq_codeword_ps(qs, idx / S, idx % S, c);
 }
 
 /* The paper's search, for tests: argmax over idx of <u, q_p q_s>, first maximum wins. */

@@ -95,10 +95,10 @@ RB_HD int rb_hqmq_ctz(uint32_t m)
 #endif
 }
 
-/* The exact search over the secondaries of the subsets in mask: idx = p S + s of the one
- * secondary with the best rb_hqmq_score1 (p by rb_hqmq_best_unit), or -1 on an exact tie
- * between secondaries (or an empty mask). */
-RB_HD int rb_hqmq_rescore(const float *qs, int S, int J, uint32_t mask, const float u[4])
+/* The exact search over the secondaries of the subsets in mask: the one secondary s with the
+ * best rb_hqmq_score1 (its unit by rb_hqmq_best_unit into *p), or -1 on an exact tie between
+ * secondaries (or an empty mask). */
+RB_HD int rb_hqmq_rescore(const float *qs, int S, int J, uint32_t mask, const float u[4], int *p)
 {
     float best = -3.402823466e38f;
     int bs = -1;
@@ -116,14 +116,22 @@ RB_HD int rb_hqmq_rescore(const float *qs, int S, int J, uint32_t mask, const fl
             }
         }
     }
-    return tie || bs < 0 ? -1 : rb_hqmq_index_of(qs, S, bs, u);
+    if (tie || bs < 0)
+        return -1;
+    *p = rb_hqmq_unit_of(qs, bs, u);
+    return bs;
 }
 
-/* rb_hqmq_rescore's answer, or on a tie rb_hqmq_search's: brute force's index. */
-RB_HD int rb_hqmq_search_mask(const float *qs, int S, int J, uint32_t mask, const float u[4])
+/* rb_hqmq_rescore's answer, or on a tie rb_hqmq_search's: brute force's codeword as its
+ * secondary (returned) and unit (*p), so that the kernel never divides idx by S. */
+RB_HD int rb_hqmq_search_mask(const float *qs, int S, int J, uint32_t mask, const float u[4], int *p)
 {
-    const int idx = rb_hqmq_rescore(qs, S, J, mask, u);
-    return idx >= 0 ? idx : rb_hqmq_search(qs, S, u);
+    const int s = rb_hqmq_rescore(qs, S, J, mask, u, p);
+    if (s >= 0)
+        return s;
+    const int idx = rb_hqmq_search(qs, S, u); /* exact ties: rare */
+    *p = idx / S;
+    return idx - *p * S;
 }
 
 /* The screened search given every secondary's screen value (screen[s], S of them): the CPU
@@ -137,7 +145,9 @@ RB_HD int rb_hqmq_search_screened(const float *qs, int S, int J, const float u[4
         const int i = rb_hqmq_subset(s, J);
         sub[i] = rb_hqmq_fmax(sub[i], screen[s]);
     }
-    return rb_hqmq_search_mask(qs, S, J, rb_hqmq_screen_mask(sub, 4 * J), u);
+    int p = 0;
+    const int s = rb_hqmq_search_mask(qs, S, J, rb_hqmq_screen_mask(sub, 4 * J), u, &p);
+    return p * S + s;
 }
 
 /* CPU model of the kernel's product: the fp16 splits of u and M, all four cross terms summed

@@ -30,6 +30,15 @@ typedef enum {
 
 #define RB_NORM_EPS 1e-12f
 
+/* The HQMQ fast kernel's search (rb_qdq_params.hq_search). AUTO: the tensor-core screen
+ * (hqmq_screen.h) where it applies and S >= RB_HQ_TC_AUTO_S, the fp32 closed form elsewhere
+ * (measured on the H100: the screen is faster at S = 96 and 192, slower at S = 24; see
+ * docs/PERF.md). TC: the screen wherever it applies. FP32: the closed form everywhere. */
+#define RB_HQ_SEARCH_AUTO 0
+#define RB_HQ_SEARCH_TC 1
+#define RB_HQ_SEARCH_FP32 2
+#define RB_HQ_TC_AUTO_S 64
+
 /* Everything one (method, d, bits) needs; identical on both backends. rot's layout per block:
  * WHT d signs (+-1); dense P row-major d*d; rotor [s,p12,p13,p23]; iso-full [qL, qR];
  * iso-fast qL; planar [cos, sin]; identity none. */
@@ -54,8 +63,7 @@ typedef struct {
     int hq_sigma_inliers;   /* 1: sigma from inlier chunks only (0: every chunk, the paper's) */
     float hq_C;
     float hq_thresh;        /* chunks with r > hq_thresh are kept in fp16; +inf without Med3x */
-    int hq_search;          /* fast GPU kernel: 0 the fp32 closed form, 1 the tensor-core screen
-                               (hqmq_screen.h) where it applies; the answer is the same */
+    int hq_search;          /* fast GPU kernel's search, RB_HQ_SEARCH_*: the same answer by each */
 } rb_qdq_params;
 
 RB_HD int rb_method_block(int method, int d)

@@ -29,7 +29,7 @@ for tool in memcheck racecheck; do
     note "compute-sanitizer $tool: rc=$? ($(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/$tool.log" | tail -1))"
 done
 
-# HQMQ under both of its fast kernel's searches (the tensor-core screen only runs when asked)
+# HQMQ under both of its fast kernel's searches, each forced (the default picks by S)
 for route in fp32 tc; do
     for tool in memcheck racecheck; do
         RB_HQMQ_SEARCH=$route compute-sanitizer --tool $tool --error-exitcode 9 \

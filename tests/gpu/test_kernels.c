@@ -490,7 +490,7 @@ done:
     return rc;
 }
 
-#define HQ_FAST_TC RB_NUM_VARIANTS /* hq_case: RB_VARIANT_FAST with p->hq_search = 1 */
+#define HQ_FAST_TC RB_NUM_VARIANTS /* hq_case: RB_VARIANT_FAST with the tensor-core screen */
 
 static void hq_case(const float *qs_host, const float *qs_dev, int d, int S, int rbits, int med3, int inliers,
                     rb_dtype dt, const float *x, long N, long offset, int variant, hq_stats *hs)
@@ -500,10 +500,10 @@ static void hq_case(const float *qs_host, const float *qs_dev, int d, int S, int
     hp.rot = qs_host;
     dp = hp;
     dp.rot = qs_dev;
-    if (variant == HQ_FAST_TC) { /* the fast kernel with the tensor-core screen */
-        dp.hq_search = 1;
+    /* the fast kernel with each search forced: the default picks by S */
+    dp.hq_search = variant == HQ_FAST_TC ? RB_HQ_SEARCH_TC : RB_HQ_SEARCH_FP32;
+    if (variant == HQ_FAST_TC)
         variant = RB_VARIANT_FAST;
-    }
     float *gpu = malloc(sizeof(float) * (size_t)N * d), *ref = malloc(sizeof(float) * (size_t)N * d);
     float *r = malloc(sizeof(float) * (size_t)(d + 3) / 4 + sizeof(float));
     rb_hqmq_med3_state st;
@@ -564,7 +564,7 @@ static void hq_case(const float *qs_host, const float *qs_dev, int d, int S, int
                 hs->flips++;
             else if (hs->bad++ < 3)
                 fprintf(stderr, "    hqmq/%s%s d=%d s%d_r%d%s %s: row %ld chunk %d: gpu %.7g cpu %.7g\n",
-                        rb_variant_name(variant), dp.hq_search ? "+tc" : "", d, S, rbits, med3 ? "+med3" : "", rb_dtype_name(dt), i, b,
+                        rb_variant_name(variant), dp.hq_search == RB_HQ_SEARCH_TC ? "+tc" : "", d, S, rbits, med3 ? "+med3" : "", rb_dtype_name(dt), i, b,
                         gpu[i * (long)d + 4 * b], ref[i * (long)d + 4 * b]);
         }
     }
