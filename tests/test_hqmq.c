@@ -11,6 +11,7 @@
 #include "data.h"
 #include "hqmq.h"
 #include "hqmq_screen.h"
+#include "rb_kernels.h"
 
 /* n uniform directions on S^3 (normalized Philox normals, as the inputs are made). */
 static float *directions(uint64_t seed, long n)
@@ -638,4 +639,42 @@ TEST(hqmq_secondaries_and_channel_outlier_inputs)
     CHECK(e_out / e_all > 0.9, "outlier channels hold %.3f of the energy", e_out / e_all);
     free(x);
     free(y);
+}
+
+/* Which search the GPU fast kernel runs (rb_hqmq_uses_tc: host logic, no GPU needed): by default
+ * the tensor-core screen from RB_HQ_TC_AUTO_S on and the fp32 closed form below it (where it is
+ * faster on the H100, docs/PERF.md); TC and FP32 force one; the screen never runs where it
+ * cannot (paper variant, d outside 128/256/512, misaligned rows, S > 256). */
+TEST(hqmq_fast_search_route)
+{
+    static float buf[64] __attribute__((aligned(16)));
+    const void *x = buf, *xh = buf + 32, *odd = buf + 1;
+    struct { int search, d, S, variant; const void *x; int tc; } cases[] = {
+        {RB_HQ_SEARCH_AUTO, 128, 24, RB_VARIANT_FAST, x, 0},
+        {RB_HQ_SEARCH_AUTO, 128, RB_HQ_TC_AUTO_S - 1, RB_VARIANT_FAST, x, 0},
+        {RB_HQ_SEARCH_AUTO, 128, RB_HQ_TC_AUTO_S, RB_VARIANT_FAST, x, 1},
+        {RB_HQ_SEARCH_AUTO, 128, 96, RB_VARIANT_FAST, x, 1},
+        {RB_HQ_SEARCH_AUTO, 256, 192, RB_VARIANT_FAST, x, 1},
+        {RB_HQ_SEARCH_AUTO, 512, 256, RB_VARIANT_FAST, x, 1},
+        {RB_HQ_SEARCH_AUTO, 512, 257, RB_VARIANT_FAST, x, 0},
+        {RB_HQ_SEARCH_AUTO, 64, 192, RB_VARIANT_FAST, x, 0},
+        {RB_HQ_SEARCH_AUTO, 130, 192, RB_VARIANT_FAST, x, 0},
+        {RB_HQ_SEARCH_AUTO, 128, 192, RB_VARIANT_PAPER, x, 0},
+        {RB_HQ_SEARCH_AUTO, 128, 192, RB_VARIANT_FAST, odd, 0},
+        {RB_HQ_SEARCH_TC, 128, 24, RB_VARIANT_FAST, x, 1},
+        {RB_HQ_SEARCH_TC, 128, 24, RB_VARIANT_FAST, odd, 0},
+        {RB_HQ_SEARCH_FP32, 128, 192, RB_VARIANT_FAST, x, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        rb_qdq_params p;
+        rb_hqmq_params_shape(&p, cases[i].d, cases[i].S, 4, 0, 3.0, 0);
+        CHECK(p.hq_search == RB_HQ_SEARCH_AUTO, "the default search is AUTO");
+        p.hq_search = cases[i].search;
+        for (int dt = 0; dt < 2; dt++) {
+            const int got = rb_hqmq_uses_tc(&p, cases[i].variant, dt, cases[i].x, xh);
+            CHECK(got == cases[i].tc, "case %zu (search %d, d=%d, S=%d, %s, dtype %d): screen %d, want %d", i,
+                  cases[i].search, cases[i].d, cases[i].S, cases[i].variant == RB_VARIANT_FAST ? "fast" : "paper", dt,
+                  got, cases[i].tc);
+        }
+    }
 }
