@@ -260,12 +260,8 @@ static __device__ __forceinline__ void hq_search(const float4 *sq, const float *
     for (int c = 0; c < C; c++) {
         if (!live[c])
             continue;
-        sec[c] = tie[c] ? -1 : rb_hqmq_finish(s_qs, S, bs[c], best[c], u[c], &unit[c]);
-        if (sec[c] < 0) { /* exact ties: rare */
-            const int idx = rb_hqmq_search(s_qs, S, u[c]);
-            unit[c] = idx / S;
-            sec[c] = idx - unit[c] * S;
-        }
+        const int s = tie[c] ? -1 : rb_hqmq_finish(s_qs, S, bs[c], best[c], u[c], &unit[c]);
+        sec[c] = s >= 0 ? s : rb_hqmq_search_ps(s_qs, S, u[c], &unit[c]); /* exact ties: rare */
     }
 }
 
@@ -566,16 +562,29 @@ extern "C" int rb_hqmq_uses_tc(const rb_qdq_params *p, int variant, int dtype, c
            hq_tc_applies(p, dtype ? 2 : 4, x, xh);
 }
 
-/* J: 8 subsets per lane from S = 64 (about S / 32 secondaries searched exactly), else 2. */
+/* J: 8 subsets per lane from S = 128 (about S / 32 secondaries searched exactly),
+ * HQ_TC_JMID for 64 <= S < 128, else 2. */
+#ifndef HQ_TC_JMID
+#define HQ_TC_JMID 8 /* a tuning knob */
+#endif
+template <typename T, int CPL>
+static cudaError_t hq_tc_pick_j(const rb_qdq_params *p, const T *x, T *xh, long N, const float *thr, cudaStream_t st)
+{
+    if (p->hq_S >= 128)
+        return hq_tc_launch<T, CPL, 8>(p, x, xh, N, thr, st);
+    if (p->hq_S >= 64)
+        return hq_tc_launch<T, CPL, HQ_TC_JMID>(p, x, xh, N, thr, st);
+    return hq_tc_launch<T, CPL, 2>(p, x, xh, N, thr, st);
+}
+
 template <typename T>
 static cudaError_t hq_tc_dispatch(const rb_qdq_params *p, const T *x, T *xh, long N, const float *thr,
                                   cudaStream_t st)
 {
     const int g = (p->d + 3) / 4;
-    const bool big = p->hq_S >= 64;
-    if (g == 32) return big ? hq_tc_launch<T, 1, 8>(p, x, xh, N, thr, st) : hq_tc_launch<T, 1, 2>(p, x, xh, N, thr, st);
-    if (g == 64) return big ? hq_tc_launch<T, 2, 8>(p, x, xh, N, thr, st) : hq_tc_launch<T, 2, 2>(p, x, xh, N, thr, st);
-    return big ? hq_tc_launch<T, 4, 8>(p, x, xh, N, thr, st) : hq_tc_launch<T, 4, 2>(p, x, xh, N, thr, st);
+    return g == 32 ? hq_tc_pick_j<T, 1>(p, x, xh, N, thr, st)
+         : g == 64 ? hq_tc_pick_j<T, 2>(p, x, xh, N, thr, st)
+                   : hq_tc_pick_j<T, 4>(p, x, xh, N, thr, st);
 }
 
 template <typename T>

@@ -90,22 +90,32 @@ RB_HD int rb_hqmq_better(float score, int p, float best, int best_p)
     return score > best || (score == best && p < best_p);
 }
 
-/* Closed-form search over all 24 * S codewords: idx = p * S + s. qs: S unit quaternions. */
-RB_HD int rb_hqmq_search(const float *qs, int S, const float u[4])
+/* Closed-form search over all 24 * S codewords: brute force's codeword as its secondary
+ * (returned) and unit (*p). qs: S unit quaternions. */
+RB_HD int rb_hqmq_search_ps(const float *qs, int S, const float u[4], int *p)
 {
     float best = -3.402823466e38f;
     int bp = 0, bs = 0;
     for (int s = 0; s < S; s++) {
         float w[4], sc;
         rb_hqmq_wprod(u, qs + 4 * s, w);
-        int p = rb_hqmq_best_unit(w, &sc);
-        if (rb_hqmq_better(sc, p, best, bp)) {
+        int q = rb_hqmq_best_unit(w, &sc);
+        if (rb_hqmq_better(sc, q, best, bp)) {
             best = sc;
-            bp = p;
+            bp = q;
             bs = s;
         }
     }
-    return bp * S + bs;
+    *p = bp;
+    return bs;
+}
+
+/* The same as brute force's index idx = p * S + s. */
+RB_HD int rb_hqmq_search(const float *qs, int S, const float u[4])
+{
+    int p;
+    const int s = rb_hqmq_search_ps(qs, S, u, &p);
+    return p * S + s;
 }
 
 /* ---- the fast search: the same answer as rb_hqmq_search, a third of the work ----------------

@@ -127,11 +127,7 @@ RB_HD int rb_hqmq_rescore(const float *qs, int S, int J, uint32_t mask, const fl
 RB_HD int rb_hqmq_search_mask(const float *qs, int S, int J, uint32_t mask, const float u[4], int *p)
 {
     const int s = rb_hqmq_rescore(qs, S, J, mask, u, p);
-    if (s >= 0)
-        return s;
-    const int idx = rb_hqmq_search(qs, S, u); /* exact ties: rare */
-    *p = idx / S;
-    return idx - *p * S;
+    return s >= 0 ? s : rb_hqmq_search_ps(qs, S, u, p); /* exact ties: rare */
 }
 
 /* The screened search given every secondary's screen value (screen[s], S of them): the CPU
