@@ -260,8 +260,12 @@ static __device__ __forceinline__ void hq_search(const float4 *sq, const float *
     for (int c = 0; c < C; c++) {
         if (!live[c])
             continue;
-        const int s = tie[c] ? -1 : rb_hqmq_finish(s_qs, S, bs[c], best[c], u[c], &unit[c]);
-        sec[c] = s >= 0 ? s : rb_hqmq_search_ps(s_qs, S, u[c], &unit[c]); /* exact ties: rare */
+        sec[c] = tie[c] ? -1 : rb_hqmq_finish(s_qs, S, bs[c], best[c], u[c], &unit[c]);
+        if (sec[c] < 0) { /* exact ties: rare */
+            const int idx = rb_hqmq_search(s_qs, S, u[c]);
+            unit[c] = idx / S;
+            sec[c] = idx - unit[c] * S;
+        }
     }
 }
 
