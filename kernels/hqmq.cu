@@ -261,7 +261,7 @@ static __device__ __forceinline__ void hq_search(const float4 *sq, const float *
         if (!live[c])
             continue;
         sec[c] = tie[c] ? -1 : rb_hqmq_finish(s_qs, S, bs[c], best[c], u[c], &unit[c]);
-        if (sec[c] < 0) { /* exact ties: rare */
+        if (sec[c] < 0) { /* exact ties: rare (rb_hqmq_search_ps: 3 % slower, PERF.md) */
             const int idx = rb_hqmq_search(s_qs, S, u[c]);
             unit[c] = idx / S;
             sec[c] = idx - unit[c] * S;
