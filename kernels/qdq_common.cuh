@@ -34,6 +34,13 @@
 #include "qdq.h"
 
 #define RBK_THREADS 256   /* threads per block of the fast kernels */
+/* Resident blocks per SM the block-method and WHT fast kernels are compiled for: 1 lets
+ * ptxas take up to 255 registers; 2 or 3 cap them at 128 or 80 (an experiment knob for the
+ * register growth of the straight-line quantizer routes: make NVCCFLAGS='-O3 -lineinfo
+ * -DRBK_MIN_BLOCKS=3'). */
+#ifndef RBK_MIN_BLOCKS
+#define RBK_MIN_BLOCKS 1
+#endif
 #define RBK_MAX_CENT 256  /* 2^8 centroids */
 
 /* ---- per-method launchers (one .cu file each), dispatched by launch.cu ------------------- */
@@ -446,7 +453,7 @@ static cudaError_t rbk_block_paper_launch(const RbArgs &a, const T *x, T *xh, lo
  * l, l + G, ... (coalesced); each vector holds VW / K whole rotation blocks, whose parameters the
  * lane keeps in registers for every row it processes. */
 template <typename T, class M, int G, int NV, int QM>
-__global__ void __launch_bounds__(RBK_THREADS, 1)
+__global__ void __launch_bounds__(RBK_THREADS, RBK_MIN_BLOCKS)
 rbk_block_fast_reg(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
 {
     constexpr int VW = RbIO<T>::VW, K = M::K, P = M::P, BPV = VW / K, D = G * NV * VW;
@@ -536,7 +543,7 @@ rbk_block_fast_reg(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N
  * D > 0: compiled for that d (vec implied), the lane's block parameters in registers.
  * D == 0: run-time d, parameters read through the read-only cache. */
 template <typename T, class M, int G, int D, int QM>
-__global__ void __launch_bounds__(RBK_THREADS, 1)
+__global__ void __launch_bounds__(RBK_THREADS, RBK_MIN_BLOCKS)
 rbk_block_fast_staged(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N, int vec, int stride)
 {
     constexpr int VW = RbIO<T>::VW, K = M::K, P = M::P;

@@ -141,7 +141,7 @@ static __device__ __forceinline__ float rbk_flip(float v, uint32_t bits, int k)
 }
 
 template <typename T, int G, int NV, int QM>
-__global__ void __launch_bounds__(RBK_THREADS, 1)
+__global__ void __launch_bounds__(RBK_THREADS, RBK_MIN_BLOCKS)
 rbk_wht_fast(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
 {
     constexpr int VW = RbIO<T>::VW, D = G * NV * VW, GPB = RBK_THREADS / G;
