@@ -34,6 +34,13 @@
 #include "qdq.h"
 
 #define RBK_THREADS 256   /* threads per block of the fast kernels */
+/* Resident blocks per SM the block-method and WHT fast kernels are compiled for: 1 lets
+ * ptxas take up to 255 registers; 2 or 3 cap them at 128 or 80 (an experiment knob for the
+ * register growth of the straight-line quantizer routes: make NVCCFLAGS='-O3 -lineinfo
+ * -DRBK_MIN_BLOCKS=3'). */
+#ifndef RBK_MIN_BLOCKS
+#define RBK_MIN_BLOCKS 1
+#endif
 #define RBK_MAX_CENT 256  /* 2^8 centroids */
 
 /* ---- per-method launchers (one .cu file each), dispatched by launch.cu ------------------- */
@@ -166,19 +173,24 @@ static __device__ __forceinline__ int rbk_sq_index_bsearch(float y, const float 
     return idx;
 }
 
-/* fast: rb_sq_index's answer by the cheapest route for the codebook's size, chosen uniformly
- * for the whole thread block:
- *   <= 3 boundaries (1..2 bits): the count against boundaries held in registers (2 ALU
- *        instructions per boundary, then one shared load of the centroid);
- *   more (3..6 bits): the cell table of scalar_quant.h, built once per thread block in shared
- *        memory: one 16-byte shared load, a compare and a select, whatever the bits (measured
- *        on the H100: the 7-boundary count was slower than the table at 3 bits, and the
- *        15-boundary count made 4-bit kernels compute-bound);
- *   a table that does not build (two boundaries in one cell, 7-8 bits): the branch-free binary
- *        search on the shared boundaries.
- * The table comes from the host (p->cells, loaded by rbk_load_cells before the prologue's
- * barrier) or is built here. init() needs s_b and s_c loaded and a barrier passed; every thread
- * of the block calls it. */
+/* fast: rb_sq_index's answer by the cheapest route for the codebook's size:
+ *   RBQ_REG    <= 3 boundaries (1..2 bits): the count against boundaries held in registers (2 ALU
+ *              instructions per boundary, then one shared load of the centroid);
+ *   RBQ_CELLS  more (3..6 bits), with the host-built cell table of scalar_quant.h in p->cells
+ *              (loaded into shared memory by rbk_load_cells before the prologue's barrier): one
+ *              16-byte shared load, a compare and a select, whatever the bits (measured on the
+ *              H100: the 7-boundary count was slower than the table at 3 bits, and the
+ *              15-boundary count made 4-bit kernels compute-bound);
+ *   RBQ_ANY    no host table: chosen at run time, uniformly for the thread block (registers,
+ *              a table built per block, or the branch-free binary search on the shared
+ *              boundaries when a cell holds two boundaries, 7-8 bits).
+ * The route is a template parameter, picked on the host (rbk_with_quant): a run-time choice
+ * made per coordinate put a branch around every coordinate's quantizer, which kept the
+ * compiler from interleaving the coordinates (SASS of the RotorQuant and WHT fp16 kernels:
+ * 130-170 branches in the row loop). init() needs s_b and s_c loaded and a barrier passed;
+ * every thread of the block calls it. */
+enum { RBQ_ANY = 0, RBQ_REG = 1, RBQ_CELLS = 2 };
+
 /* The block's cell table in shared memory (one instance per thread block). */
 static __device__ __forceinline__ float4 *rbk_cell_tab()
 {
@@ -197,10 +209,10 @@ static __device__ __forceinline__ void rbk_load_cells(const float *gcells, int n
         t[i] = __ldg(reinterpret_cast<const float4 *>(gcells) + i);
 }
 
-struct RbQuant {
+template <int QM> struct RbQuant {
     const float4 *tab;
     float lo, scale, b[3];
-    int mode; /* 3: register count; 1: cells; 0: binary search */
+    int mode; /* RBQ_ANY only: 3 register count, 1 cells, 0 binary search */
     __device__ __forceinline__ void init(const float *s_b, const float *s_c, int nbounds, const float *gcells)
     {
         float4 *s_tab = rbk_cell_tab();
@@ -210,6 +222,8 @@ struct RbQuant {
         tab = s_tab;
         lo = s_b[0];
         scale = rb_sq_cell_scale(s_b, nbounds);
+        if constexpr (QM != RBQ_ANY)
+            return;
         if (nbounds <= 3) { /* uniform: nbounds and gcells are kernel arguments */
             mode = 3;
             return;
@@ -226,17 +240,39 @@ struct RbQuant {
         }
         mode = __syncthreads_and(ok);
     }
+    __device__ __forceinline__ float reg(float y, const float *s_c) const
+    {
+        return s_c[(y > b[0]) + (y > b[1]) + (y > b[2])];
+    }
+    __device__ __forceinline__ float cells(float y) const
+    {
+        float4 e = tab[rb_sq_cell(y, lo, scale)];
+        return y > e.x ? e.z : e.y;
+    }
     __device__ __forceinline__ float operator()(float y, const float *s_c, const float *s_b, int nbounds) const
     {
+        if constexpr (QM == RBQ_REG)
+            return reg(y, s_c);
+        else if constexpr (QM == RBQ_CELLS)
+            return cells(y);
         if (mode == 3)
-            return s_c[(y > b[0]) + (y > b[1]) + (y > b[2])];
-        if (mode == 1) {
-            float4 e = tab[rb_sq_cell(y, lo, scale)];
-            return y > e.x ? e.z : e.y;
-        }
+            return reg(y, s_c);
+        if (mode == 1)
+            return cells(y);
         return s_c[rbk_sq_index_bsearch(y, s_b, nbounds)];
     }
 };
+
+/* The quantizer route of a launch, from what the host knows (nbounds, a host table or not):
+ * calls launch(std::integral_constant<int, QM>()). */
+template <class F> static cudaError_t rbk_with_quant(int nbounds, const float *cells, F &&launch)
+{
+    if (nbounds <= 3)
+        return launch(std::integral_constant<int, RBQ_REG>());
+    if (cells)
+        return launch(std::integral_constant<int, RBQ_CELLS>());
+    return launch(std::integral_constant<int, RBQ_ANY>());
+}
 
 /* paper: nearest centroid by linear search, first minimum wins. */
 static __device__ __forceinline__ float rbk_nearest_centroid(float y, const float *s_c, int ncent)
@@ -416,8 +452,8 @@ static cudaError_t rbk_block_paper_launch(const RbArgs &a, const T *x, T *xh, lo
 /* G lanes per vector, NV 16-byte vectors per lane, D = G * NV * VW. Lane l holds vectors
  * l, l + G, ... (coalesced); each vector holds VW / K whole rotation blocks, whose parameters the
  * lane keeps in registers for every row it processes. */
-template <typename T, class M, int G, int NV>
-__global__ void __launch_bounds__(RBK_THREADS, 1)
+template <typename T, class M, int G, int NV, int QM>
+__global__ void __launch_bounds__(RBK_THREADS, RBK_MIN_BLOCKS)
 rbk_block_fast_reg(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
 {
     constexpr int VW = RbIO<T>::VW, K = M::K, P = M::P, BPV = VW / K, D = G * NV * VW;
@@ -436,7 +472,7 @@ rbk_block_fast_reg(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N
             nx[i] = RbIO<T>::ldraw(x + row * D + (i * G + gl) * VW);
     rbk_load_codebook(a.cents, a.bounds, a.nbounds, s_c, s_b, true);
     rbk_load_cells(a.cells, a.nbounds);
-    RbQuant q;
+    RbQuant<QM> q;
     const unsigned mask = rbk_group_mask<G>();
 
     float prm[NV][BPV][P > 0 ? P : 1];
@@ -506,8 +542,8 @@ rbk_block_fast_reg(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N
  * memory (scalar when vec == false), lane l rotates blocks l, l + G, ..., 16-byte stores back.
  * D > 0: compiled for that d (vec implied), the lane's block parameters in registers.
  * D == 0: run-time d, parameters read through the read-only cache. */
-template <typename T, class M, int G, int D>
-__global__ void __launch_bounds__(RBK_THREADS, 1)
+template <typename T, class M, int G, int D, int QM>
+__global__ void __launch_bounds__(RBK_THREADS, RBK_MIN_BLOCKS)
 rbk_block_fast_staged(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N, int vec, int stride)
 {
     constexpr int VW = RbIO<T>::VW, K = M::K, P = M::P;
@@ -534,7 +570,7 @@ rbk_block_fast_staged(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, lon
                 nx[i] = RbIO<T>::ldraw(x + row * D + (i * G + gl) * VW);
     rbk_load_codebook(a.cents, a.bounds, a.nbounds, s_c, s_b, true);
     rbk_load_cells(a.cells, a.nbounds);
-    RbQuant q;
+    RbQuant<QM> q;
     float prm[NBL][P > 0 ? P : 1];
     if constexpr (D > 0) {
 #pragma unroll
@@ -644,8 +680,9 @@ rbk_block_fast_staged(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, lon
 }
 
 /* ---- block methods: dispatch ---------------------------------------------------------------- */
-/* The kernel and dynamic shared memory of one fast shape; occ() is its occupancy, queried once. */
-template <typename T, class M, int G, int NV> struct RbkBlockShape {
+/* The kernel and dynamic shared memory of one fast shape and quantizer route; occ() is its
+ * occupancy, queried once. */
+template <typename T, class M, int G, int NV, int QM> struct RbkBlockShape {
     static constexpr int VW = RbIO<T>::VW, GPB = RBK_THREADS / G, D = G * NV * VW;
     static constexpr bool REG = VW % M::K == 0;
     static constexpr int DP = (D + M::K - 1) / M::K * M::K, STRIDE = (DP + 3) & ~3;
@@ -653,25 +690,25 @@ template <typename T, class M, int G, int NV> struct RbkBlockShape {
     static int occ()
     {
         if constexpr (REG) {
-            static const int o = rbk_occupancy(rbk_block_fast_reg<T, M, G, NV>, RBK_THREADS, 0);
+            static const int o = rbk_occupancy(rbk_block_fast_reg<T, M, G, NV, QM>, RBK_THREADS, 0);
             return o;
         } else {
-            static const int o = rbk_occupancy(rbk_block_fast_staged<T, M, G, D>, RBK_THREADS, SMEM);
+            static const int o = rbk_occupancy(rbk_block_fast_staged<T, M, G, D, QM>, RBK_THREADS, SMEM);
             return o;
         }
     }
     static long blocks(long N) { return (N + GPB - 1) / GPB; }
 };
 
-template <typename T, class M, int G, int NV>
+template <typename T, class M, int G, int NV, int QM>
 static cudaError_t rbk_block_fast_cfg(const RbArgs &a, const T *x, T *xh, long N, cudaStream_t st)
 {
-    using S = RbkBlockShape<T, M, G, NV>;
+    using S = RbkBlockShape<T, M, G, NV, QM>;
     const unsigned grid = rbk_grid(S::occ(), S::blocks(N));
     if constexpr (S::REG)
-        rbk_block_fast_reg<T, M, G, NV><<<grid, RBK_THREADS, 0, st>>>(a, x, xh, N);
+        rbk_block_fast_reg<T, M, G, NV, QM><<<grid, RBK_THREADS, 0, st>>>(a, x, xh, N);
     else
-        rbk_block_fast_staged<T, M, G, S::D><<<grid, RBK_THREADS, S::SMEM, st>>>(a, x, xh, N, 1, S::STRIDE);
+        rbk_block_fast_staged<T, M, G, S::D, QM><<<grid, RBK_THREADS, S::SMEM, st>>>(a, x, xh, N, 1, S::STRIDE);
     return cudaGetLastError();
 }
 
@@ -682,7 +719,7 @@ static cudaError_t rbk_block_fast_generic(const RbArgs &a, const T *x, T *xh, lo
     int gpb = 11264 / stride; /* <= 44 KiB of rows per block */
     gpb = gpb < 1 ? 1 : gpb > RBK_THREADS / 32 ? RBK_THREADS / 32 : gpb;
     const size_t smem = sizeof(float) * (size_t)stride * gpb;
-    auto kern = rbk_block_fast_staged<T, M, 32, 0>;
+    auto kern = rbk_block_fast_staged<T, M, 32, 0, RBQ_ANY>;
     static const int occ = rbk_occupancy(kern, 32 * gpb, smem);
     kern<<<rbk_grid(occ, (N + gpb - 1) / gpb), 32 * gpb, smem, st>>>(a, x, xh, N, vec ? 1 : 0, stride);
     return cudaGetLastError();
@@ -696,11 +733,17 @@ static cudaError_t rbk_block_fast(const RbArgs &a, const T *x, T *xh, long N, cu
     return rbk_with_row_vectors(
         vec ? a.d / VW : 0,
         [&](auto v) {
-            return rbk_pick_shape<T, decltype(v)::value>(
-                N, [](auto g, auto nv) { return RbkBlockShape<T, M, decltype(g)::value, decltype(nv)::value>::occ(); },
-                [&](auto g, auto nv) {
-                    return rbk_block_fast_cfg<T, M, decltype(g)::value, decltype(nv)::value>(a, x, xh, N, st);
-                });
+            return rbk_with_quant(a.nbounds, a.cells, [&](auto qm) {
+                constexpr int QM = decltype(qm)::value;
+                return rbk_pick_shape<T, decltype(v)::value>(
+                    N,
+                    [](auto g, auto nv) {
+                        return RbkBlockShape<T, M, decltype(g)::value, decltype(nv)::value, QM>::occ();
+                    },
+                    [&](auto g, auto nv) {
+                        return rbk_block_fast_cfg<T, M, decltype(g)::value, decltype(nv)::value, QM>(a, x, xh, N, st);
+                    });
+            });
         },
         [&] { return rbk_block_fast_generic<T, M>(a, x, xh, N, vec, st); });
 }

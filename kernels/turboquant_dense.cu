@@ -97,7 +97,7 @@ rbk_dense_fast(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N, in
     const float *P = a.rot;
     rbk_load_codebook(a.cents, a.bounds, a.nbounds, s_c, s_b, true);
     rbk_load_cells(a.cells, a.nbounds);
-    RbQuant q;
+    RbQuant<RBQ_ANY> q; /* FMA-bound: the route does not matter */
     for (int e = tid; e < TR * LDA; e += RBK_THREADS) /* the columns >= d stay zero */
         A[e] = 0.0f;
     __syncthreads();

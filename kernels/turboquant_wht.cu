@@ -140,8 +140,8 @@ static __device__ __forceinline__ float rbk_flip(float v, uint32_t bits, int k)
     return __uint_as_float(__float_as_uint(v) ^ (((bits >> k) & 1u) << 31));
 }
 
-template <typename T, int G, int NV>
-__global__ void __launch_bounds__(RBK_THREADS, 1)
+template <typename T, int G, int NV, int QM>
+__global__ void __launch_bounds__(RBK_THREADS, RBK_MIN_BLOCKS)
 rbk_wht_fast(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
 {
     constexpr int VW = RbIO<T>::VW, D = G * NV * VW, GPB = RBK_THREADS / G;
@@ -157,7 +157,7 @@ rbk_wht_fast(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
             nx[i] = RbIO<T>::ldraw(x + row * D + (i * G + gl) * VW);
     rbk_load_codebook(a.cents, a.bounds, a.nbounds, s_c, s_b, true);
     rbk_load_cells(a.cells, a.nbounds);
-    RbQuant q;
+    RbQuant<QM> q;
     const unsigned mask = rbk_group_mask<G>();
     const float isd = 1.0f / sqrtf((float)D);
     /* the random signs as one bit each: flipping the sign bit is exactly the CPU's multiply by
@@ -213,18 +213,18 @@ rbk_wht_fast(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
     }
 }
 
-template <typename T, int G, int NV> static int rbk_wht_fast_occ()
+template <typename T, int G, int NV, int QM> static int rbk_wht_fast_occ()
 {
-    static const int occ = rbk_occupancy(rbk_wht_fast<T, G, NV>, RBK_THREADS, 0);
+    static const int occ = rbk_occupancy(rbk_wht_fast<T, G, NV, QM>, RBK_THREADS, 0);
     return occ;
 }
 
-template <typename T, int G, int NV>
+template <typename T, int G, int NV, int QM>
 static cudaError_t rbk_wht_fast_cfg(const RbArgs &a, const T *x, T *xh, long N, cudaStream_t st)
 {
     constexpr int GPB = RBK_THREADS / G;
-    rbk_wht_fast<T, G, NV><<<rbk_grid(rbk_wht_fast_occ<T, G, NV>(), (N + GPB - 1) / GPB), RBK_THREADS, 0, st>>>(
-        a, x, xh, N);
+    rbk_wht_fast<T, G, NV, QM><<<rbk_grid(rbk_wht_fast_occ<T, G, NV, QM>(), (N + GPB - 1) / GPB), RBK_THREADS, 0,
+                                 st>>>(a, x, xh, N);
     return cudaGetLastError();
 }
 
@@ -240,11 +240,14 @@ static cudaError_t rbk_wht_fast_launch(const RbArgs &a, const T *x, T *xh, long 
     return rbk_with_row_vectors(
         vec ? a.d / VW : 0,
         [&](auto v) {
-            return rbk_pick_shape<T, decltype(v)::value>(
-                N, [](auto g, auto nv) { return rbk_wht_fast_occ<T, decltype(g)::value, decltype(nv)::value>(); },
-                [&](auto g, auto nv) {
-                    return rbk_wht_fast_cfg<T, decltype(g)::value, decltype(nv)::value>(a, x, xh, N, st);
-                });
+            return rbk_with_quant(a.nbounds, a.cells, [&](auto qm) {
+                constexpr int QM = decltype(qm)::value;
+                return rbk_pick_shape<T, decltype(v)::value>(
+                    N, [](auto g, auto nv) { return rbk_wht_fast_occ<T, decltype(g)::value, decltype(nv)::value, QM>(); },
+                    [&](auto g, auto nv) {
+                        return rbk_wht_fast_cfg<T, decltype(g)::value, decltype(nv)::value, QM>(a, x, xh, N, st);
+                    });
+            });
         },
         [&] { return rbk_wht_paper_launch<T>(a, x, xh, N, st); /* correct for every power of two */ });
 }
