@@ -264,15 +264,24 @@ template <int QM> struct RbQuant {
 };
 
 /* The quantizer route of a launch, from what the host knows (nbounds, a host table or not):
- * calls launch(std::integral_constant<int, QM>()). */
-template <class F> static cudaError_t rbk_with_quant(int nbounds, const float *cells, F &&launch)
+ * calls launch(std::integral_constant<int, QM>()). CELLS = false keeps the run-time choice where
+ * the host has a table: the compiled-in table route hoists the table loads, and for the cheap
+ * transforms the registers that costs outweigh the branches it saves (H100, fp16, 3-4 bits:
+ * identity 9-16 % and PlanarQuant 4-8 % slower with it; docs/PERF.md). */
+template <bool CELLS = true, class F> static cudaError_t rbk_with_quant(int nbounds, const float *cells, F &&launch)
 {
     if (nbounds <= 3)
         return launch(std::integral_constant<int, RBQ_REG>());
-    if (cells)
-        return launch(std::integral_constant<int, RBQ_CELLS>());
+    if constexpr (CELLS)
+        if (cells)
+            return launch(std::integral_constant<int, RBQ_CELLS>());
     return launch(std::integral_constant<int, RBQ_ANY>());
 }
+
+/* A block method's CELLS for rbk_with_quant: M::CELLS_ROUTE where it says, else true. */
+template <class M, class = void> struct RbkCellsRoute : std::true_type {};
+template <class M>
+struct RbkCellsRoute<M, std::void_t<decltype(M::CELLS_ROUTE)>> : std::bool_constant<M::CELLS_ROUTE> {};
 
 /* paper: nearest centroid by linear search, first minimum wins. */
 static __device__ __forceinline__ float rbk_nearest_centroid(float y, const float *s_c, int ncent)
@@ -733,7 +742,7 @@ static cudaError_t rbk_block_fast(const RbArgs &a, const T *x, T *xh, long N, cu
     return rbk_with_row_vectors(
         vec ? a.d / VW : 0,
         [&](auto v) {
-            return rbk_with_quant(a.nbounds, a.cells, [&](auto qm) {
+            return rbk_with_quant<RbkCellsRoute<M>::value>(a.nbounds, a.cells, [&](auto qm) {
                 constexpr int QM = decltype(qm)::value;
                 return rbk_pick_shape<T, decltype(v)::value>(
                     N,
