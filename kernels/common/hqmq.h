@@ -77,12 +77,6 @@ RB_HD int rb_hqmq_unit_of(const float *qs, int s, const float u[4])
     return rb_hqmq_best_unit(w, &sc);
 }
 
-/* idx = p S + s of secondary s: p by rb_hqmq_best_unit. */
-RB_HD int rb_hqmq_index_of(const float *qs, int S, int s, const float u[4])
-{
-    return rb_hqmq_unit_of(qs, s, u) * S + s;
-}
-
 /* Does candidate (score, p) at a later s beat the best so far? Brute force's order is
  * idx = p * S + s, so on an exact tie the smaller p wins; equal p keeps the earlier s. */
 RB_HD int rb_hqmq_better(float score, int p, float best, int best_p)
