@@ -30,6 +30,7 @@
 #include "backend.h"
 #include "data.h"
 #include "fp16.h"
+#include "hqmq_celltab.h"
 /* kernels/ is not on the include path (only kernels/common is): include relative to here */
 #include "rb_kernels.h"
 #include "rb_support.h"
@@ -697,6 +698,7 @@ typedef struct {
     rb_qdq_params dp; /* device q_s */
     int variant, med3;
     void *scratch;    /* Med3x: norms, histograms and the threshold (rb_hqmq_med3_state) */
+    unsigned short *cells; /* the cell search's table (device), or NULL */
 } hq_ctx;
 
 static int enq_hq_pre(gpu_state *s, void *ctx)
@@ -815,18 +817,39 @@ static int gpu_run_hqmq(rb_backend *b, const rb_qdq_params *p, int variant, rb_r
     }
     if (upload_params(s, p, &c.dp))
         return -1;
-    /* RB_HQMQ_SEARCH=auto (default) | tc | fp32: the fast kernel's search (qdq.h); the same
-     * answers by each. Records say variant "fast+tc" where the tensor-core screen ran. */
+    /* RB_HQMQ_SEARCH=auto (default) | cells | tc | fp32: the fast kernel's search (qdq.h); the
+     * same answers by each. Records say variant "fast+cells" / "fast+tc" where those ran. */
     const char *route = getenv("RB_HQMQ_SEARCH");
-    if (route && strcmp(route, "auto") && strcmp(route, "tc") && strcmp(route, "fp32")) {
-        fprintf(stderr, "rotorbench: RB_HQMQ_SEARCH must be \"auto\", \"tc\" or \"fp32\", not \"%s\"\n", route);
+    if (route && strcmp(route, "auto") && strcmp(route, "cells") && strcmp(route, "tc") && strcmp(route, "fp32")) {
+        fprintf(stderr, "rotorbench: RB_HQMQ_SEARCH must be \"auto\", \"cells\", \"tc\" or \"fp32\", not \"%s\"\n",
+                route);
         return -1;
     }
     c.dp.hq_search = !route || !strcmp(route, "auto") ? RB_HQ_SEARCH_AUTO
+                     : !strcmp(route, "cells")        ? RB_HQ_SEARCH_CELLS
                      : !strcmp(route, "tc")           ? RB_HQ_SEARCH_TC
                                                       : RB_HQ_SEARCH_FP32;
-    if (rb_hqmq_uses_tc(&c.dp, variant, (int)s->dtype, s->x, s->xh))
-        snprintf(rec->variant, sizeof rec->variant, "%s+tc", b->variants[variant]);
+    if (variant == RB_VARIANT_FAST && p->hq_S <= RB_HQMQ_CELL_MAX_S &&
+        (c.dp.hq_search == RB_HQ_SEARCH_AUTO || c.dp.hq_search == RB_HQ_SEARCH_CELLS)) {
+        /* the cell search's table, built here from the host's q_s (hqmq_celltab.c) */
+        unsigned short *tab = NULL;
+        const int G = rb_hqmq_cells_grid(p->hq_S);
+        if (rb_hqmq_cells_build(p->rot, p->hq_S, G, &tab, NULL)) {
+            fprintf(stderr, "rotorbench: gpu: out of host memory for the HQMQ cell table\n");
+            goto fail;
+        }
+        cudaError_t e = cudaMalloc((void **)&c.cells, rb_hqmq_cells_bytes(G));
+        if (e == cudaSuccess)
+            e = cudaMemcpy(c.cells, tab, rb_hqmq_cells_bytes(G), cudaMemcpyHostToDevice);
+        free(tab);
+        CK(e);
+        c.dp.hq_cells = c.cells;
+        c.dp.hq_cells_g = G;
+    }
+    const int hq_route = rb_hqmq_route(&c.dp, variant, (int)s->dtype, s->x, s->xh);
+    if (variant == RB_VARIANT_FAST && hq_route != RB_HQ_SEARCH_FP32)
+        snprintf(rec->variant, sizeof rec->variant, "%s+%s", b->variants[variant],
+                 hq_route == RB_HQ_SEARCH_CELLS ? "cells" : "tc");
     if (c.med3)
         CK(cudaMalloc(&c.scratch, rb_hqmq_med3_scratch_bytes(s->d, s->N)));
     char label[200];
@@ -909,6 +932,8 @@ fail:
         range_pop(s);
     if (c.scratch)
         cudaFree(c.scratch);
+    if (c.cells)
+        cudaFree(c.cells);
     return rc;
 }
 

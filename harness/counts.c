@@ -64,4 +64,6 @@ void rb_hqmq_params_shape(rb_qdq_params *p, int d, int S, int rbits, int outlier
     p->hq_sigma_inliers = sigma_inliers;
     p->hq_thresh = INFINITY;
     p->hq_search = RB_HQ_SEARCH_AUTO;
+    p->hq_cells = NULL;
+    p->hq_cells_g = 0;
 }

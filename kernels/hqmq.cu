@@ -9,10 +9,12 @@
  *        sized to the SM count striding over rows; q_s in shared memory, the closed-form
  *        search (16 FMA per secondary instead of 24 dot products), sigma by a group max in
  *        registers; one read of x (16-byte fp32 / 8-byte fp16 chunk loads) and one write.
- * fast, tensor-core screen (d = 128, 256, 512, S <= 256; by default from S = 64 on, see
- *        RB_HQ_SEARCH_* in qdq.h): the same answers with the products screened by fp16
- *        tensor-core MMA and only the secondaries that can win searched in fp32
- *        (hqmq_screen.h; hq_tc below).
+ * fast, cell search (S <= 256, with the host's cell table; the default, RB_HQ_SEARCH_* in
+ *        qdq.h): the fast layout, each chunk's direction looked up in the table and only its
+ *        few listed codewords scored (hqmq_cells.h), against the joint codebook in global memory.
+ * fast, tensor-core screen (d = 128, 256, 512, S <= 256; by default from S = 64 on without a
+ *        cell table): the same answers with the products screened by fp16 tensor-core MMA and
+ *        only the secondaries that can win searched in fp32 (hqmq_screen.h; hq_tc below).
  * Med3x: chunk norms to scratch with the level-0 histogram, then a radix select on the norms'
  *        bits (11 + 11 + 10): a one-block scan per level picks the bins holding ranks (n-1)/2
  *        and n/2, a histogram kernel refines inside them. Seven launches, no host round trip;
@@ -20,6 +22,7 @@
 #include <float.h>
 
 #include "hqmq.h"
+#include "hqmq_cells.h"
 #include "hqmq_screen.h"
 #include "qdq_common.cuh"
 
@@ -196,9 +199,11 @@ __global__ void hq_paper(const T *__restrict__ x, T *__restrict__ xh, int d, int
 
 /* ---- fast variant ---------------------------------------------------------------------------- */
 /* One chunk's output (rb_hqmq_chunk's): NaN for a non-finite row, fp16 for a Med3x outlier
- * (not live), else r_hat times codeword q_p q_s. */
+ * (not live), else r_hat times codeword q_p q_s, formed here or read from the joint codebook cw
+ * (the same bits: the entries of q_p are 0, +-1/2, +-1, so every product is exact). */
 static __device__ __forceinline__ void hq_out(bool ok, bool live, const float v[4], float r, float sig, int qmax,
-                                              const float *s_qs, int p, int s, float o[4])
+                                              const float *s_qs, int p, int s, float o[4], const float *cw = nullptr,
+                                              int S = 0)
 {
     if (!ok) {
         o[0] = o[1] = o[2] = o[3] = rbk_nan();
@@ -208,7 +213,10 @@ static __device__ __forceinline__ void hq_out(bool ok, bool live, const float v[
             o[k] = rb_round_f16(v[k]);
     } else {
         float c[4];
-        rb_hqmq_codeword_ps(s_qs, p, s, c);
+        if (cw)
+            rb_hqmq_ld4(cw + 4 * (p * S + s), c);
+        else
+            rb_hqmq_codeword_ps(s_qs, p, s, c);
         const float rh = rb_hqmq_radius_hat(rb_hqmq_radius_code(r, sig, qmax), sig, qmax);
 #pragma unroll
         for (int k = 0; k < 4; k++)
@@ -269,17 +277,46 @@ static __device__ __forceinline__ void hq_search(const float4 *sq, const float *
     }
 }
 
-/* G lanes per vector, CPL chunks per lane (chunk b = lane + G i), searched C at a time. */
-template <typename T, int G, int CPL, int C>
+/* The cell search of one chunk (rb_hqmq_cells_pick): its record (32 bytes) from the table in
+ * global memory into registers, the codewords from cw (the joint codebook, global). */
+static __device__ __forceinline__ int hq_cells_chunk(const uint4 *__restrict__ tab, int cg, const float *__restrict__ cw,
+                                                     const float *s_qs, int S, float inv_s, const unsigned char *s_pmul,
+                                                     const float u[4], int *p)
+{
+    float z[4];
+    const int gq = rb_hqmq_cell_reduce(u, z);
+    const long cell = rb_hqmq_cell_of(z, cg);
+    const uint4 a = __ldg(tab + 2 * cell), b = __ldg(tab + 2 * cell + 1);
+    const uint32_t w[8] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w};
+    unsigned short rec[RB_HQMQ_CELL_SLOTS];
+#pragma unroll
+    for (int k = 0; k < 8; k++) {
+        rec[2 * k] = (unsigned short)(w[k] & 0xffffu);
+        rec[2 * k + 1] = (unsigned short)(w[k] >> 16);
+    }
+    return rb_hqmq_cells_pick(cw, s_qs, S, inv_s, s_pmul, rec, reinterpret_cast<const unsigned short *>(tab + 2 * cell),
+                              u, gq, z, p);
+}
+
+/* G lanes per vector, CPL chunks per lane (chunk b = lane + G i), searched C at a time (the fp32
+ * search) or one by one through the cell table (CELLS: tab, cg cells per axis, the joint codebook
+ * g_hq_cb built just before). */
+template <typename T, int G, int CPL, int C, bool CELLS>
 __global__ void __launch_bounds__(HQ_THREADS)
 hq_fast(const T *__restrict__ x, T *__restrict__ xh, long N, int d, const float *__restrict__ qs, int S,
-        int qmax, int inliers, float thresh0, const float *__restrict__ thr, int vec)
+        int qmax, int inliers, float thresh0, const float *__restrict__ thr, int vec, const uint4 *__restrict__ tab,
+        int cg)
 {
     static_assert(CPL % C == 0, "CPL must be a multiple of C");
     extern __shared__ float4 s_q4[]; /* S secondaries */
+    __shared__ unsigned char s_pmul[8 * RB_HQMQ_NP];
     float *s_qs = reinterpret_cast<float *>(s_q4);
     for (int i = threadIdx.x; i < 4 * S; i += blockDim.x)
         s_qs[i] = __ldg(qs + i);
+    if (CELLS)
+        for (int i = threadIdx.x; i < 8 * RB_HQMQ_NP; i += blockDim.x)
+            rb_hqmq_pmul_entry(i, s_pmul);
+    const float inv_s = 1.0f / (float)S;
     __syncthreads();
     const float thresh = thr ? __ldg(thr) : thresh0;
     const int g = (d + 3) / 4, gl = threadIdx.x % G, grp = threadIdx.x / G, gpb = blockDim.x / G;
@@ -307,8 +344,21 @@ hq_fast(const T *__restrict__ x, T *__restrict__ xh, long N, int d, const float 
         /* rb_hqmq_chunk, its search C chunks at a time */
         bool live[CPL];
         int sec[CPL], unit[CPL];
+        if (CELLS) {
 #pragma unroll
-        for (int i0 = 0; i0 < CPL; i0 += C) {
+            for (int i = 0; i < CPL; i++) {
+                live[i] = ok && gl + G * i < g && !(r[i] > thresh);
+                sec[i] = unit[i] = 0;
+                if (live[i]) {
+                    const float rr = r[i] > RB_HQMQ_R_EPS ? r[i] : RB_HQMQ_R_EPS;
+                    const float u[4] = {v[i][0] / rr, v[i][1] / rr, v[i][2] / rr, v[i][3] / rr};
+                    sec[i] = hq_cells_chunk(tab, cg, reinterpret_cast<const float *>(g_hq_cb), s_qs, S, inv_s, s_pmul,
+                                            u, &unit[i]);
+                }
+            }
+        }
+#pragma unroll
+        for (int i0 = 0; i0 < CPL && !CELLS; i0 += C) {
             float u[C][4];
 #pragma unroll
             for (int c = 0; c < C; c++) {
@@ -328,24 +378,30 @@ hq_fast(const T *__restrict__ x, T *__restrict__ xh, long N, int d, const float 
             if (b >= g)
                 continue;
             float o[4];
-            hq_out(ok, live[i], v[i], r[i], sig, qmax, s_qs, unit[i], sec[i], o);
+            hq_out(ok, live[i], v[i], r[i], sig, qmax, s_qs, unit[i], sec[i], o,
+                   CELLS ? reinterpret_cast<const float *>(g_hq_cb) : nullptr, S);
             hq_store<T>(or_, d, b, vec != 0, o);
         }
     }
 }
 
-template <typename T, int G, int CPL, int C>
+template <typename T, int G, int CPL, int C, bool CELLS>
 static cudaError_t hq_fast_launch(const rb_qdq_params *p, const T *x, T *xh, long N, const float *thr,
                                   cudaStream_t st)
 {
-    auto kern = hq_fast<T, G, CPL, C>;
+    auto kern = hq_fast<T, G, CPL, C, CELLS>;
     constexpr int GPB = HQ_THREADS / G;
     /* occupancy for the largest table, once per instantiation */
     static const int occ = rbk_occupancy(kern, HQ_THREADS, sizeof(float) * 4 * RB_HQMQ_MAX_S);
     const size_t smem = sizeof(float) * 4 * (size_t)p->hq_S;
     const int vec = hq_vec_ok(p->d, (int)sizeof(T), x, xh);
+    if (CELLS) { /* the joint codebook g_hq_cb, as the paper variant builds it */
+        const int K = RB_HQMQ_NP * p->hq_S;
+        hq_build_codebook<<<(K + 255) / 256, 256, 0, st>>>(p->rot, p->hq_S);
+    }
     kern<<<rbk_grid(occ, (N + GPB - 1) / GPB), HQ_THREADS, smem, st>>>(
-        x, xh, N, p->d, p->rot, p->hq_S, (1 << p->hq_rbits) - 1, p->hq_sigma_inliers, p->hq_thresh, thr, vec);
+        x, xh, N, p->d, p->rot, p->hq_S, (1 << p->hq_rbits) - 1, p->hq_sigma_inliers, p->hq_thresh, thr, vec,
+        reinterpret_cast<const uint4 *>(p->hq_cells), p->hq_cells_g);
     return cudaGetLastError();
 }
 
@@ -549,21 +605,27 @@ static cudaError_t hq_tc_launch(const rb_qdq_params *p, const T *x, T *xh, long 
     return cudaGetLastError();
 }
 
-/* Where the tensor-core route runs: d = 128, 256 or 512 with rows aligned for the vector
- * loads (hq_vec_ok), S <= 256, and asked for (TC) or by default from RB_HQ_TC_AUTO_S on.
- * Elsewhere the fast kernel keeps the fp32 search. */
-static bool hq_tc_applies(const rb_qdq_params *p, int esz, const void *x, const void *xh)
+/* The fast kernel's search: cells where asked (CELLS, or AUTO) and the host gave the table for
+ * S <= 256; the tensor-core screen where asked (TC, or AUTO from RB_HQ_TC_AUTO_S on without a
+ * table) at d = 128, 256 or 512 with rows aligned for the vector loads (hq_vec_ok), S <= 256;
+ * the fp32 search elsewhere. */
+static int hq_route(const rb_qdq_params *p, int esz, const void *x, const void *xh)
 {
-    const int g = (p->d + 3) / 4;
-    const bool asked = p->hq_search == RB_HQ_SEARCH_TC ||
-                       (p->hq_search == RB_HQ_SEARCH_AUTO && p->hq_S >= RB_HQ_TC_AUTO_S);
-    return asked && hq_vec_ok(p->d, esz, x, xh) && p->hq_S <= HQ_TC_MAX_S && (g == 32 || g == 64 || g == 128);
+    const int g = (p->d + 3) / 4, want = p->hq_search;
+    const bool cells = p->hq_cells && p->hq_cells_g >= 2 && p->hq_S <= RB_HQMQ_CELL_MAX_S;
+    if (cells && (want == RB_HQ_SEARCH_CELLS || want == RB_HQ_SEARCH_AUTO))
+        return RB_HQ_SEARCH_CELLS;
+    const bool tc = want == RB_HQ_SEARCH_TC || (want == RB_HQ_SEARCH_AUTO && p->hq_S >= RB_HQ_TC_AUTO_S);
+    if (tc && hq_vec_ok(p->d, esz, x, xh) && p->hq_S <= HQ_TC_MAX_S && (g == 32 || g == 64 || g == 128))
+        return RB_HQ_SEARCH_TC;
+    return RB_HQ_SEARCH_FP32;
 }
 
-extern "C" int rb_hqmq_uses_tc(const rb_qdq_params *p, int variant, int dtype, const void *x, const void *xh)
+extern "C" int rb_hqmq_route(const rb_qdq_params *p, int variant, int dtype, const void *x, const void *xh)
 {
-    return p && p->method == RB_HQMQ && variant == RB_VARIANT_FAST && (dtype == 0 || dtype == 1) &&
-           hq_tc_applies(p, dtype ? 2 : 4, x, xh);
+    if (!p || p->method != RB_HQMQ || variant != RB_VARIANT_FAST || (dtype != 0 && dtype != 1))
+        return RB_HQ_SEARCH_FP32;
+    return hq_route(p, dtype ? 2 : 4, x, xh);
 }
 
 /* J: 8 subsets per lane from S = 128 (about S / 32 secondaries searched exactly),
@@ -591,6 +653,25 @@ static cudaError_t hq_tc_dispatch(const rb_qdq_params *p, const T *x, T *xh, lon
                    : hq_tc_pick_j<T, 4>(p, x, xh, N, thr, st);
 }
 
+/* The fast layout for d: two chunks per lane (one q_s load feeds two fp32 searches), G lanes
+ * per vector. */
+template <typename T, bool CELLS>
+static cudaError_t hq_fast_shape(const rb_qdq_params *p, const T *x, T *xh, long N, const float *thr, cudaStream_t st)
+{
+    const int g = (p->d + 3) / 4;
+    if (g <= 1) return hq_fast_launch<T, 1, 1, 1, CELLS>(p, x, xh, N, thr, st);
+    if (g <= 2) return hq_fast_launch<T, 1, 2, 2, CELLS>(p, x, xh, N, thr, st);
+    if (g <= 4) return hq_fast_launch<T, 2, 2, 2, CELLS>(p, x, xh, N, thr, st);
+    if (g <= 8) return hq_fast_launch<T, 4, 2, 2, CELLS>(p, x, xh, N, thr, st);
+    if (g <= 16) return hq_fast_launch<T, 8, 2, 2, CELLS>(p, x, xh, N, thr, st);
+    if (g <= 32) return hq_fast_launch<T, 16, 2, 2, CELLS>(p, x, xh, N, thr, st);
+    if (g <= 64) return hq_fast_launch<T, 32, 2, 2, CELLS>(p, x, xh, N, thr, st);
+    if (g <= 128) return hq_fast_launch<T, 32, 4, 2, CELLS>(p, x, xh, N, thr, st);
+    if (g <= 256) return hq_fast_launch<T, 32, 8, 2, CELLS>(p, x, xh, N, thr, st);
+    if (g <= 512) return hq_fast_launch<T, 32, 16, 2, CELLS>(p, x, xh, N, thr, st);
+    return hq_fast_launch<T, 32, 32, 2, CELLS>(p, x, xh, N, thr, st);
+}
+
 template <typename T>
 static cudaError_t hq_launch_T(const rb_qdq_params *p, int variant, const void *xv, void *xhv, long N,
                                const float *thr, cudaStream_t st)
@@ -605,20 +686,12 @@ static cudaError_t hq_launch_T(const rb_qdq_params *p, int variant, const void *
                                                             p->hq_sigma_inliers, p->hq_thresh, thr);
         return cudaGetLastError();
     }
-    if (hq_tc_applies(p, (int)sizeof(T), x, xh))
+    const int route = hq_route(p, (int)sizeof(T), x, xh);
+    if (route == RB_HQ_SEARCH_TC)
         return hq_tc_dispatch<T>(p, x, xh, N, thr, st);
-    /* two chunks per lane (one q_s load feeds two searches), G lanes per vector */
-    if (g <= 1) return hq_fast_launch<T, 1, 1, 1>(p, x, xh, N, thr, st);
-    if (g <= 2) return hq_fast_launch<T, 1, 2, 2>(p, x, xh, N, thr, st);
-    if (g <= 4) return hq_fast_launch<T, 2, 2, 2>(p, x, xh, N, thr, st);
-    if (g <= 8) return hq_fast_launch<T, 4, 2, 2>(p, x, xh, N, thr, st);
-    if (g <= 16) return hq_fast_launch<T, 8, 2, 2>(p, x, xh, N, thr, st);
-    if (g <= 32) return hq_fast_launch<T, 16, 2, 2>(p, x, xh, N, thr, st);
-    if (g <= 64) return hq_fast_launch<T, 32, 2, 2>(p, x, xh, N, thr, st);
-    if (g <= 128) return hq_fast_launch<T, 32, 4, 2>(p, x, xh, N, thr, st);
-    if (g <= 256) return hq_fast_launch<T, 32, 8, 2>(p, x, xh, N, thr, st);
-    if (g <= 512) return hq_fast_launch<T, 32, 16, 2>(p, x, xh, N, thr, st);
-    return hq_fast_launch<T, 32, 32, 2>(p, x, xh, N, thr, st);
+    if (route == RB_HQ_SEARCH_CELLS)
+        return hq_fast_shape<T, true>(p, x, xh, N, thr, st);
+    return hq_fast_shape<T, false>(p, x, xh, N, thr, st);
 }
 
 extern "C" cudaError_t rb_launch_hqmq(const rb_qdq_params *p, int variant, int dtype, const void *x, void *xh,

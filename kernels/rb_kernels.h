@@ -37,10 +37,11 @@ cudaError_t rb_launch_qdq(const rb_qdq_params *p, int variant, int dtype, const 
  *        closed-form search, sigma by a group max; one read of x, one write of x-hat. */
 cudaError_t rb_launch_hqmq(const rb_qdq_params *p, int variant, int dtype, const void *x, void *xh, long N,
                            const float *thresh, cudaStream_t stream);
-/* 1 when that launch takes the tensor-core screen (hqmq_screen.h; p->hq_search, qdq.h): the
- * fast variant at d = 128, 256 or 512 with x and xh aligned for vector loads, S <= 256. Same
- * answers as the fp32 search. */
-int rb_hqmq_uses_tc(const rb_qdq_params *p, int variant, int dtype, const void *x, const void *xh);
+/* The search that launch of the fast variant runs (p->hq_search, qdq.h), RB_HQ_SEARCH_TC,
+ * _CELLS or _FP32 (also for the paper variant, which runs none of them). The cell search
+ * (hqmq_cells.h) needs p->hq_cells and S <= 256; the tensor-core screen (hqmq_screen.h)
+ * d = 128, 256 or 512 with x and xh aligned for vector loads, S <= 256. Same answers by each. */
+int rb_hqmq_route(const rb_qdq_params *p, int variant, int dtype, const void *x, const void *xh);
 
 /* The Med3x pre-pass: every chunk norm of the batch into scratch, then the median by a
  * three-level radix select on the norms' bits (11 + 11 + 10 bits, histograms in shared memory;

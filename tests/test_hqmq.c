@@ -10,6 +10,8 @@
 #include "counts.h"
 #include "data.h"
 #include "hqmq.h"
+#include "hqmq_cells.h"
+#include "hqmq_celltab.h"
 #include "hqmq_screen.h"
 #include "rb_kernels.h"
 
@@ -641,40 +643,316 @@ TEST(hqmq_secondaries_and_channel_outlier_inputs)
     free(y);
 }
 
-/* Which search the GPU fast kernel runs (rb_hqmq_uses_tc: host logic, no GPU needed): by default
- * the tensor-core screen from RB_HQ_TC_AUTO_S on and the fp32 closed form below it (where it is
- * faster on the H100, docs/PERF.md); TC and FP32 force one; the screen never runs where it
- * cannot (paper variant, d outside 128/256/512, misaligned rows, S > 256). */
+/* ---- the cell search (hqmq_cells.h, hqmq_celltab.c) ------------------------------------------ */
+
+typedef struct {
+    const float *qs;
+    int S, G;
+    unsigned short *tab;
+    float *cw; /* the joint codebook, as the kernel reads it */
+    unsigned char pmul[8 * RB_HQMQ_NP];
+} cells_ctx;
+
+static int cells_setup(cells_ctx *c, const float *qs, int S, int G, double stats[3])
+{
+    c->qs = qs;
+    c->S = S;
+    c->G = G;
+    c->cw = codebook(qs, S);
+    for (int i = 0; i < 8 * RB_HQMQ_NP; i++)
+        rb_hqmq_pmul_entry(i, c->pmul);
+    return c->cw && rb_hqmq_cells_build(qs, S, G, &c->tab, stats) == 0 ? 0 : -1;
+}
+
+static void cells_free(cells_ctx *c)
+{
+    free(c->tab);
+    free(c->cw);
+}
+
+/* The cell search of u as the kernel runs it; *second: its near-tie pass ran. */
+static int cells_search(const cells_ctx *c, const float u[4], int *p, int *second)
+{
+    float z[4];
+    const int g = rb_hqmq_cell_reduce(u, z);
+    const unsigned short *rec = c->tab + (size_t)rb_hqmq_cell_of(z, c->G) * RB_HQMQ_CELL_SLOTS;
+    if (second) {
+        float V = -3.4e38f, V2 = -3.4e38f;
+        for (int i = 0; i < rec[0] && rec[0] <= RB_HQMQ_CELL_IDS; i++) {
+            const float sc = rb_hqmq_cell_score(c->cw, rec[1 + i], z);
+            V2 = fmaxf(V2, fminf(V, sc));
+            V = fmaxf(V, sc);
+        }
+        *second = rec[0] <= RB_HQMQ_CELL_IDS && !(V2 < V - RB_HQMQ_CELL_WINDOW);
+    }
+    return rb_hqmq_cells_pick(c->cw, c->qs, c->S, 1.0f / (float)c->S, c->pmul, rec, rec, u, g, z, p);
+}
+
+/* cells_search against rb_hqmq_search_ps on n directions: the same (p, s) on every one. */
+static long cells_compare(const cells_ctx *c, const float *u, long n, long *second, const char *what)
+{
+    long wrong = 0, first = -1, sec = 0;
+#pragma omp parallel for schedule(static) reduction(+ : wrong, sec)
+    for (long i = 0; i < n; i++) {
+        int p1 = -1, p2 = -1, two = 0;
+        const int s1 = cells_search(c, u + 4 * i, &p1, &two), s2 = rb_hqmq_search_ps(c->qs, c->S, u + 4 * i, &p2);
+        sec += two;
+        if (s1 != s2 || p1 != p2) {
+            wrong++;
+#pragma omp critical
+            first = first < 0 || i < first ? i : first;
+        }
+    }
+    CHECK(wrong == 0, "%s S=%d G=%d: the cell search differs from rb_hqmq_search on %ld of %ld directions (first %ld)",
+          what, c->S, c->G, wrong, n, first);
+    if (second)
+        *second += sec;
+    return wrong;
+}
+
+TEST(hqmq_cell_reduction_and_unit_products)
+{
+    /* z = conj(g) u exactly (a signed permutation), z0 = max |u_k|, g the first largest axis */
+    const long n = 20000;
+    float *u = directions(31, n);
+    CHECK(u != NULL, "setup");
+    long bad = 0;
+    for (long i = 0; u && i < n; i++) {
+        float z[4], gq[4], gc[4], w[4];
+        const float *ui = u + 4 * i;
+        const int g = rb_hqmq_cell_reduce(ui, z);
+        rb_hqmq_unit(g, gq);
+        rb_quat_conj(gq, gc);
+        rb_quat_mul(gc, ui, w);
+        int k = 0;
+        for (int j = 1; j < 4; j++)
+            k = fabsf(ui[j]) > fabsf(ui[k]) ? j : k;
+        bad += !(w[0] == z[0] && w[1] == z[1] && w[2] == z[2] && w[3] == z[3]) || g >> 1 != k ||
+               z[0] != fabsf(ui[k]) || fabsf(z[1]) > z[0] || fabsf(z[2]) > z[0] || fabsf(z[3]) > z[0];
+    }
+    CHECK(bad == 0, "the reduction is wrong on %ld of %ld directions", bad, n);
+    free(u);
+    /* equal largest components: the first one; a NaN direction lands in cell 0 */
+    const float tie[4] = {-0.5f, 0.5f, 0.5f, -0.5f}, nan4[4] = {NAN, 0, 0, 0};
+    float z[4];
+    CHECK(rb_hqmq_cell_reduce(tie, z) == 1 && z[0] == 0.5f, "the tie (-h, h, h, -h) reduces by -1");
+    rb_hqmq_cell_reduce(nan4, z);
+    CHECK(rb_hqmq_cell_of(z, 32) == 0, "a NaN direction's cell is %d", rb_hqmq_cell_of(z, 32));
+    /* cells: x = -1 in cell 0, x = 1 in cell G - 1, x just past a boundary in the next */
+    const float lo[4] = {1, -1, -1, -1}, hi[4] = {1, 1, 1, 1}, mid[4] = {1, 0.0625f, 0, -0.0625f};
+    CHECK(rb_hqmq_cell_of(lo, 32) == 0, "x = (-1, -1, -1)");
+    CHECK(rb_hqmq_cell_of(hi, 32) == 32 * 32 * 32 - 1, "x = (1, 1, 1)");
+    CHECK(rb_hqmq_cell_of(mid, 32) == (17 * 32 + 16) * 32 + 15, "x = (1/16, 0, -1/16): cell %d",
+          rb_hqmq_cell_of(mid, 32));
+
+    /* pmul: q_pmul[g][p] = q_g q_p for the 8 axis units g */
+    unsigned char t[8 * RB_HQMQ_NP];
+    int wrong = 0;
+    for (int i = 0; i < 8 * RB_HQMQ_NP; i++)
+        rb_hqmq_pmul_entry(i, t);
+    for (int g = 0; g < 8; g++)
+        for (int p = 0; p < RB_HQMQ_NP; p++) {
+            float a[4], b[4], c[4], e[4];
+            rb_hqmq_unit(g, a);
+            rb_hqmq_unit(p, b);
+            rb_quat_mul(a, b, c);
+            rb_hqmq_unit(t[RB_HQMQ_NP * g + p], e);
+            wrong += !(c[0] == e[0] && c[1] == e[1] && c[2] == e[2] && c[3] == e[3]);
+        }
+    CHECK(wrong == 0, "%d products of 2T units looked up wrong", wrong);
+    /* the codeword split without a division, over its whole range */
+    int bad_split = 0;
+    for (int S = 1; S <= RB_HQMQ_CELL_MAX_S; S++)
+        for (int idx = 0; idx < RB_HQMQ_NP * S; idx++) {
+            int s;
+            const int p = rb_hqmq_cell_split(idx, S, 1.0f / (float)S, &s);
+            bad_split += p != idx / S || s != idx % S;
+        }
+    CHECK(bad_split == 0, "rb_hqmq_cell_split wrong on %d indices", bad_split);
+}
+
+TEST(hqmq_cell_search_equals_search)
+{
+    const long n = 100000;
+    float *u = directions(97, n), *qs = secondaries(17);
+    CHECK(u && qs, "setup");
+    for (int S = 1; u && qs && S <= 192; S = S == 1 ? 7 : S == 7 ? 24 : S * 2) { /* 1, 7, 24, 48, 96, 192 */
+        cells_ctx c;
+        double st[3];
+        if (cells_setup(&c, qs, S, rb_hqmq_cells_grid(S), st)) {
+            CHECK(0, "S=%d: table", S);
+            cells_free(&c);
+            continue;
+        }
+        long second = 0;
+        cells_compare(&c, u, n, &second, "random");
+        if (getenv("RB_TEST_VERBOSE"))
+            fprintf(stderr, "    S=%d G=%d: %.0f overflowing cells, longest %.0f, mean %.2f; second pass %ld of %ld\n",
+                    S, c.G, st[0], st[1], st[2], second, n);
+        /* the point of the table: short lists (measured 2.4-2.7 at the operating points) */
+        CHECK(st[2] < 3.5 && st[0] <= 1e-4 * c.G * c.G * c.G, "S=%d G=%d: mean list %.2f, %.0f cells overflow", S, c.G,
+              st[2], st[0]);
+        CHECK(second > 0 && second < n / 100, "S=%d: the near-tie pass ran on %ld of %ld directions", S, second, n);
+        cells_free(&c);
+    }
+    free(u);
+    free(qs);
+}
+
+/* Directions made to hit the search's edges: the codewords themselves, the bisectors of
+ * neighbouring codewords (exact ties up to rounding), directions on cell boundaries and corners
+ * (every Q8 image), zero and tiny vectors, and tables with repeated and negated secondaries. */
+TEST(hqmq_cell_search_edges)
+{
+    float *qs0 = secondaries(23);
+    CHECK(qs0 != NULL, "setup");
+    if (!qs0)
+        return;
+    const int S = 24, G = rb_hqmq_cells_grid(S);
+    cells_ctx c;
+    CHECK(cells_setup(&c, qs0, S, G, NULL) == 0, "table");
+    const long K = RB_HQMQ_NP * S, nb = 4 * K + 8L * (G + 1) * (G + 1) * 3;
+    float *u = malloc(sizeof(float) * 4 * (size_t)nb);
+    long n = 0;
+    for (long a = 0; u && a < K; a++) {
+        /* the codeword, and its bisectors with the three nearest others */
+        const float *ca = c.cw + 4 * a;
+        memcpy(u + 4 * n++, ca, sizeof(float) * 4);
+        long nn[3] = {-1, -1, -1};
+        double nd[3] = {9, 9, 9};
+        for (long b = 0; b < K; b++) {
+            if (b == a)
+                continue;
+            const double dd = 2 - 2 * dot_d(ca, c.cw + 4 * b);
+            for (int j = 0; j < 3; j++)
+                if (dd < nd[j]) {
+                    for (int m = 2; m > j; m--) {
+                        nd[m] = nd[m - 1];
+                        nn[m] = nn[m - 1];
+                    }
+                    nd[j] = dd;
+                    nn[j] = b;
+                    break;
+                }
+        }
+        for (int j = 0; j < 3; j++) {
+            const float *cb = c.cw + 4 * nn[j];
+            float m[4];
+            double l = 0;
+            for (int k = 0; k < 4; k++) {
+                m[k] = ca[k] + cb[k];
+                l += (double)m[k] * m[k];
+            }
+            for (int k = 0; k < 4; k++)
+                u[4 * n + k] = (float)(m[k] / sqrt(l));
+            n++;
+        }
+    }
+    const long n_cw = n;
+    for (int i = 0; u && i <= G; i++) /* boundaries x_j = 2 i / G - 1 on the grid's diagonal planes */
+        for (int j = 0; j <= G; j++)
+            for (int m = 0; m < 3; m++) {
+                float x[3] = {2.0f * i / G - 1, 2.0f * j / G - 1, (m - 1) * (2.0f * j / G - 1)};
+                const double l = sqrt(1.0 + x[0] * x[0] + x[1] * x[1] + x[2] * x[2]);
+                const float z[4] = {(float)(1 / l), (float)(x[0] / l), (float)(x[1] / l), (float)(x[2] / l)};
+                for (int g = 0; g < 8; g++) { /* u = q_g z: every reduction lands back on z */
+                    float q[4];
+                    rb_hqmq_unit(g, q);
+                    rb_quat_mul(q, z, u + 4 * n++);
+                }
+            }
+    long second = 0;
+    if (u) {
+        cells_compare(&c, u, n_cw, &second, "codewords and bisectors");
+        CHECK(second > n_cw / 10, "the bisectors took the near-tie pass only %ld times", second);
+        cells_compare(&c, u + 4 * n_cw, n - n_cw, NULL, "cell boundaries");
+    }
+    /* zero and tiny directions (the full search: every score 0 or below the unit sphere) */
+    const float small[][4] = {{0, 0, 0, 0}, {1e-30f, 0, 0, 0}, {0, 0, -1e-20f, 1e-20f}, {0.3f, 0.2f, -0.1f, 0.4f}};
+    for (size_t i = 0; i < sizeof small / sizeof small[0]; i++) {
+        int p1, p2;
+        const int s1 = cells_search(&c, small[i], &p1, NULL), s2 = rb_hqmq_search_ps(qs0, S, small[i], &p2);
+        CHECK(s1 == s2 && p1 == p2, "small direction %zu: cells (%d, %d), search (%d, %d)", i, p1, s1, p2, s2);
+    }
+    cells_free(&c);
+    free(u);
+
+    /* tied tables: q_3 = q_0, q_2 = -q_0 (codewords repeat exactly: the order of
+     * rb_hqmq_search decides), and one secondary 10 times (lists overflow: the full search) */
+    float qs[16], qr[40];
+    memcpy(qs, qs0, sizeof(float) * 8);
+    for (int k = 0; k < 4; k++) {
+        qs[8 + k] = -qs0[k];
+        qs[12 + k] = qs0[k];
+    }
+    for (int s = 0; s < 10; s++)
+        memcpy(qr + 4 * s, qs0 + 8, sizeof(float) * 4);
+    const long nr = 50000;
+    float *ur = directions(7, nr);
+    cells_ctx t;
+    CHECK(ur && cells_setup(&t, qs, 4, rb_hqmq_cells_grid(4), NULL) == 0, "tied table");
+    if (ur)
+        cells_compare(&t, ur, nr, NULL, "q_3 = q_0, q_2 = -q_0");
+    cells_free(&t);
+    double st[3];
+    CHECK(ur && cells_setup(&t, qr, 10, rb_hqmq_cells_grid(10), st) == 0, "repeated table");
+    CHECK(st[0] > 0, "a table of 10 equal secondaries should overflow some cells");
+    if (ur)
+        cells_compare(&t, ur, nr / 5, NULL, "one secondary x10");
+    cells_free(&t);
+    free(ur);
+    free(qs0);
+}
+
+/* Which search the GPU fast kernel runs (rb_hqmq_route: host logic, no GPU needed): by default
+ * the cell search where the host gave its table, else the tensor-core screen from
+ * RB_HQ_TC_AUTO_S on and the fp32 closed form below it (docs/PERF.md); CELLS, TC and FP32 force
+ * one; none runs where it cannot (paper variant, no table or S > 256 for cells, d outside
+ * 128/256/512, misaligned rows or S > 256 for the screen). */
 TEST(hqmq_fast_search_route)
 {
     static float buf[64] __attribute__((aligned(16)));
+    static const unsigned short tab[RB_HQMQ_CELL_SLOTS] = {0};
     const void *x = buf, *xh = buf + 32, *odd = buf + 1;
-    struct { int search, d, S, variant; const void *x; int tc; } cases[] = {
-        {RB_HQ_SEARCH_AUTO, 128, 24, RB_VARIANT_FAST, x, 0},
-        {RB_HQ_SEARCH_AUTO, 128, RB_HQ_TC_AUTO_S - 1, RB_VARIANT_FAST, x, 0},
-        {RB_HQ_SEARCH_AUTO, 128, RB_HQ_TC_AUTO_S, RB_VARIANT_FAST, x, 1},
-        {RB_HQ_SEARCH_AUTO, 128, 96, RB_VARIANT_FAST, x, 1},
-        {RB_HQ_SEARCH_AUTO, 256, 192, RB_VARIANT_FAST, x, 1},
-        {RB_HQ_SEARCH_AUTO, 512, 256, RB_VARIANT_FAST, x, 1},
-        {RB_HQ_SEARCH_AUTO, 512, 257, RB_VARIANT_FAST, x, 0},
-        {RB_HQ_SEARCH_AUTO, 64, 192, RB_VARIANT_FAST, x, 0},
-        {RB_HQ_SEARCH_AUTO, 130, 192, RB_VARIANT_FAST, x, 0},
-        {RB_HQ_SEARCH_AUTO, 128, 192, RB_VARIANT_PAPER, x, 0},
-        {RB_HQ_SEARCH_AUTO, 128, 192, RB_VARIANT_FAST, odd, 0},
-        {RB_HQ_SEARCH_TC, 128, 24, RB_VARIANT_FAST, x, 1},
-        {RB_HQ_SEARCH_TC, 128, 24, RB_VARIANT_FAST, odd, 0},
-        {RB_HQ_SEARCH_FP32, 128, 192, RB_VARIANT_FAST, x, 0},
+    enum { F = RB_HQ_SEARCH_FP32, TC = RB_HQ_SEARCH_TC, CE = RB_HQ_SEARCH_CELLS };
+    struct { int search, d, S, variant; const void *x; int table, want; } cases[] = {
+        {RB_HQ_SEARCH_AUTO, 128, 24, RB_VARIANT_FAST, x, 0, F},
+        {RB_HQ_SEARCH_AUTO, 128, RB_HQ_TC_AUTO_S - 1, RB_VARIANT_FAST, x, 0, F},
+        {RB_HQ_SEARCH_AUTO, 128, RB_HQ_TC_AUTO_S, RB_VARIANT_FAST, x, 0, TC},
+        {RB_HQ_SEARCH_AUTO, 128, 96, RB_VARIANT_FAST, x, 0, TC},
+        {RB_HQ_SEARCH_AUTO, 256, 192, RB_VARIANT_FAST, x, 0, TC},
+        {RB_HQ_SEARCH_AUTO, 512, 256, RB_VARIANT_FAST, x, 0, TC},
+        {RB_HQ_SEARCH_AUTO, 512, 257, RB_VARIANT_FAST, x, 0, F},
+        {RB_HQ_SEARCH_AUTO, 64, 192, RB_VARIANT_FAST, x, 0, F},
+        {RB_HQ_SEARCH_AUTO, 130, 192, RB_VARIANT_FAST, x, 0, F},
+        {RB_HQ_SEARCH_AUTO, 128, 192, RB_VARIANT_PAPER, x, 0, F},
+        {RB_HQ_SEARCH_AUTO, 128, 192, RB_VARIANT_FAST, odd, 0, F},
+        {RB_HQ_SEARCH_TC, 128, 24, RB_VARIANT_FAST, x, 0, TC},
+        {RB_HQ_SEARCH_TC, 128, 24, RB_VARIANT_FAST, odd, 0, F},
+        {RB_HQ_SEARCH_FP32, 128, 192, RB_VARIANT_FAST, x, 0, F},
+        /* with a cell table */
+        {RB_HQ_SEARCH_AUTO, 128, 24, RB_VARIANT_FAST, x, 1, CE},
+        {RB_HQ_SEARCH_AUTO, 128, 192, RB_VARIANT_FAST, x, 1, CE},
+        {RB_HQ_SEARCH_AUTO, 130, 96, RB_VARIANT_FAST, odd, 1, CE},
+        {RB_HQ_SEARCH_AUTO, 128, 257, RB_VARIANT_FAST, x, 1, F},
+        {RB_HQ_SEARCH_AUTO, 128, 96, RB_VARIANT_PAPER, x, 1, F},
+        {RB_HQ_SEARCH_CELLS, 128, 1, RB_VARIANT_FAST, x, 1, CE},
+        {RB_HQ_SEARCH_CELLS, 128, 96, RB_VARIANT_FAST, x, 0, F},
+        {RB_HQ_SEARCH_TC, 128, 96, RB_VARIANT_FAST, x, 1, TC},
+        {RB_HQ_SEARCH_FP32, 128, 96, RB_VARIANT_FAST, x, 1, F},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         rb_qdq_params p;
         rb_hqmq_params_shape(&p, cases[i].d, cases[i].S, 4, 0, 3.0, 0);
-        CHECK(p.hq_search == RB_HQ_SEARCH_AUTO, "the default search is AUTO");
+        CHECK(p.hq_search == RB_HQ_SEARCH_AUTO && !p.hq_cells, "the default search is AUTO, no table");
         p.hq_search = cases[i].search;
+        p.hq_cells = cases[i].table ? tab : NULL;
+        p.hq_cells_g = cases[i].table ? 16 : 0;
         for (int dt = 0; dt < 2; dt++) {
-            const int got = rb_hqmq_uses_tc(&p, cases[i].variant, dt, cases[i].x, xh);
-            CHECK(got == cases[i].tc, "case %zu (search %d, d=%d, S=%d, %s, dtype %d): screen %d, want %d", i,
-                  cases[i].search, cases[i].d, cases[i].S, cases[i].variant == RB_VARIANT_FAST ? "fast" : "paper", dt,
-                  got, cases[i].tc);
+            const int got = rb_hqmq_route(&p, cases[i].variant, dt, cases[i].x, xh);
+            CHECK(got == cases[i].want, "case %zu (search %d, d=%d, S=%d, %s, dtype %d, table %d): route %d, want %d",
+                  i, cases[i].search, cases[i].d, cases[i].S, cases[i].variant == RB_VARIANT_FAST ? "fast" : "paper",
+                  dt, cases[i].table, got, cases[i].want);
         }
     }
 }

@@ -27,9 +27,10 @@
  * (+-1 +-i +-j +-k)/2 with signs in lexicographic order, + before -, last component fastest. */
 RB_HD void rb_hqmq_unit(int p, float q[4])
 {
-    if (p < 8) {
-        q[0] = q[1] = q[2] = q[3] = 0.0f;
-        q[p >> 1] = (p & 1) ? -1.0f : 1.0f;
+    if (p < 8) { /* selects, not q[p >> 1] =: a variable index sends q to local memory on the device */
+        const float v = (p & 1) ? -1.0f : 1.0f;
+        for (int c = 0; c < 4; c++)
+            q[c] = c == p >> 1 ? v : 0.0f;
         return;
     }
     int t = p - 8;

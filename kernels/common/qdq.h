@@ -30,13 +30,15 @@ typedef enum {
 
 #define RB_NORM_EPS 1e-12f
 
-/* The HQMQ fast kernel's search (rb_qdq_params.hq_search). AUTO: the tensor-core screen
- * (hqmq_screen.h) where it applies and S >= RB_HQ_TC_AUTO_S, the fp32 closed form elsewhere
- * (measured on the H100: the screen is faster at S = 96 and 192, slower at S = 24; see
- * docs/PERF.md). TC: the screen wherever it applies. FP32: the closed form everywhere. */
+/* The HQMQ fast kernel's search (rb_qdq_params.hq_search). AUTO: the cell search
+ * (hqmq_cells.h) where the host gave its table (hq_cells), else the tensor-core screen
+ * (hqmq_screen.h) where it applies and S >= RB_HQ_TC_AUTO_S, else the fp32 closed form (on the
+ * H100 the screen beats the closed form at S = 96 and 192, not at 24; docs/PERF.md). TC, FP32,
+ * CELLS: that search wherever it applies (CELLS needs the table), the closed form elsewhere. */
 #define RB_HQ_SEARCH_AUTO 0
 #define RB_HQ_SEARCH_TC 1
 #define RB_HQ_SEARCH_FP32 2
+#define RB_HQ_SEARCH_CELLS 3
 #define RB_HQ_TC_AUTO_S 64
 
 /* Everything one (method, d, bits) needs; identical on both backends. rot's layout per block:
@@ -64,6 +66,8 @@ typedef struct {
     float hq_C;
     float hq_thresh;        /* chunks with r > hq_thresh are kept in fp16; +inf without Med3x */
     int hq_search;          /* fast GPU kernel's search, RB_HQ_SEARCH_*: the same answer by each */
+    const unsigned short *hq_cells; /* the cell search's table (device; rb_hqmq_cells_build), or NULL */
+    int hq_cells_g;         /* its cells per axis */
 } rb_qdq_params;
 
 RB_HD int rb_method_block(int method, int d)

@@ -1,0 +1,23 @@
+/* hqmq_celltab.h: the cell table of HQMQ's cell search (kernels/common/hqmq_cells.h), built on
+ * the host in double precision from the secondaries. */
+#ifndef RB_HQMQ_CELLTAB_H
+#define RB_HQMQ_CELLTAB_H
+
+#include <stddef.h>
+
+#include "hqmq_cells.h"
+
+/* Cells per axis used for S secondaries: enough that most lists fit a record (about 3 to 6
+ * codewords listed per cell at the default operating points). */
+int rb_hqmq_cells_grid(int S);
+
+/* The table for the first S (1..RB_HQMQ_CELL_MAX_S) of qs at G (2..128) cells per axis:
+ * G^3 records of RB_HQMQ_CELL_SLOTS uint16 (count or RB_HQMQ_CELL_OVERFLOW, then codeword
+ * indices p' S + s, best first), malloc'ed into *tab. stats (optional): [0] cells that overflow,
+ * [1] the longest list, [2] the mean list length. 0 on success, -1 on bad arguments or no memory. */
+int rb_hqmq_cells_build(const float *qs, int S, int G, unsigned short **tab, double stats[3]);
+
+/* Bytes of the table at G. */
+size_t rb_hqmq_cells_bytes(int G);
+
+#endif
