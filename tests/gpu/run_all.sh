@@ -30,7 +30,7 @@ for tool in memcheck racecheck; do
 done
 
 # HQMQ under both of its fast kernel's searches, each forced (the default picks by S)
-for route in fp32 tc; do
+for route in fp32 tc cells; do
     for tool in memcheck racecheck; do
         RB_HQMQ_SEARCH=$route compute-sanitizer --tool $tool --error-exitcode 9 \
             build/rotorbench run configs/sanitize_hqmq.json --backend gpu --profile --out "$out/results" \

@@ -21,6 +21,7 @@
 #include "../../kernels/rb_kernels.h"
 #include "backend.h"
 #include "codebook.h"
+#include "hqmq_celltab.h"
 #include "counts.h"
 #include "data.h"
 #include "fp16.h"
@@ -491,6 +492,7 @@ done:
 }
 
 #define HQ_FAST_TC RB_NUM_VARIANTS /* hq_case: RB_VARIANT_FAST with the tensor-core screen */
+#define HQ_FAST_CELLS (RB_NUM_VARIANTS + 1) /* hq_case: RB_VARIANT_FAST with the cell search */
 
 static void hq_case(const float *qs_host, const float *qs_dev, int d, int S, int rbits, int med3, int inliers,
                     rb_dtype dt, const float *x, long N, long offset, int variant, hq_stats *hs)
@@ -501,14 +503,29 @@ static void hq_case(const float *qs_host, const float *qs_dev, int d, int S, int
     dp = hp;
     dp.rot = qs_dev;
     /* the fast kernel with each search forced: the default picks by S */
-    dp.hq_search = variant == HQ_FAST_TC ? RB_HQ_SEARCH_TC : RB_HQ_SEARCH_FP32;
-    if (variant == HQ_FAST_TC)
+    dp.hq_search = variant == HQ_FAST_TC ? RB_HQ_SEARCH_TC : variant == HQ_FAST_CELLS ? RB_HQ_SEARCH_CELLS
+                                                                                    : RB_HQ_SEARCH_FP32;
+    unsigned short *tab = NULL, *dtab = NULL;
+    if (variant == HQ_FAST_CELLS) { /* the table as the driver builds it */
+        const int G = rb_hqmq_cells_grid(S);
+        CHECK(rb_hqmq_cells_build(qs_host, S, G, &tab, NULL) == 0 &&
+                  cudaMalloc((void **)&dtab, rb_hqmq_cells_bytes(G)) == cudaSuccess &&
+                  cudaMemcpy(dtab, tab, rb_hqmq_cells_bytes(G), cudaMemcpyHostToDevice) == cudaSuccess,
+              "cell table S=%d", S);
+        dp.hq_cells = dtab;
+        dp.hq_cells_g = G;
+        free(tab);
+    }
+    const char *route = variant == HQ_FAST_TC ? "+tc" : variant == HQ_FAST_CELLS ? "+cells" : "";
+    if (variant == HQ_FAST_TC || variant == HQ_FAST_CELLS)
         variant = RB_VARIANT_FAST;
     float *gpu = malloc(sizeof(float) * (size_t)N * d), *ref = malloc(sizeof(float) * (size_t)N * d);
     float *r = malloc(sizeof(float) * (size_t)(d + 3) / 4 + sizeof(float));
     rb_hqmq_med3_state st;
     memset(&st, 0, sizeof st);
-    if (!gpu || !ref || !r || hq_gpu(&dp, variant, dt, x, N, offset, gpu, &st)) {
+    const int failed = !gpu || !ref || !r || hq_gpu(&dp, variant, dt, x, N, offset, gpu, &st);
+    cudaFree(dtab);
+    if (failed) {
         CHECK(0, "hqmq run failed");
         free(gpu); free(ref); free(r);
         return;
@@ -564,7 +581,7 @@ static void hq_case(const float *qs_host, const float *qs_dev, int d, int S, int
                 hs->flips++;
             else if (hs->bad++ < 3)
                 fprintf(stderr, "    hqmq/%s%s d=%d s%d_r%d%s %s: row %ld chunk %d: gpu %.7g cpu %.7g\n",
-                        rb_variant_name(variant), dp.hq_search == RB_HQ_SEARCH_TC ? "+tc" : "", d, S, rbits, med3 ? "+med3" : "", rb_dtype_name(dt), i, b,
+                        rb_variant_name(variant), route, d, S, rbits, med3 ? "+med3" : "", rb_dtype_name(dt), i, b,
                         gpu[i * (long)d + 4 * b], ref[i * (long)d + 4 * b]);
         }
     }
@@ -595,7 +612,7 @@ TEST(kernels_hqmq_vs_cpu)
             float *xo = malloc(sizeof(float) * (size_t)rb_data_alloc_len(d, N));
             CHECK(x && xo && rb_data_generate(&co, SEED, d, N, (rb_dtype)dt, xo, err, sizeof err) == 0, "inputs");
             for (size_t o = 0; o < sizeof ops / sizeof ops[0]; o++)
-                for (int v = 0; v <= HQ_FAST_TC; v++) {
+                for (int v = 0; v <= HQ_FAST_CELLS; v++) {
                     hq_case(qs, dqs, d, ops[o][0], ops[o][1], 0, 0, (rb_dtype)dt, x, N, 0, v, &hs);
                     hq_case(qs, dqs, d, ops[o][0], ops[o][1], 1, 0, (rb_dtype)dt, xo, N, 0, v, &hs);
                     hq_case(qs, dqs, d, ops[o][0], ops[o][1], 1, 1, (rb_dtype)dt, xo, N, 0, v, &hs);
@@ -618,6 +635,13 @@ TEST(kernels_hqmq_vs_cpu)
         hq_case(qs, dqs, 512, 24, 3, 0, 0, (rb_dtype)dt, x, 3000, 0, HQ_FAST_TC, &hs);
         hq_case(qs, dqs, 512, 101, 4, 0, 0, (rb_dtype)dt, x, 3000, 0, HQ_FAST_TC, &hs);
         hq_case(qs, dqs, 512, 256, 4, 0, 1, (rb_dtype)dt, x, 3000, 0, HQ_FAST_TC, &hs);
+        /* the cell search: its largest table (S = 256), d = 512 (16 chunks a lane), few secondaries */
+        hq_case(qs, dqs, 512, 256, 4, 0, 1, (rb_dtype)dt, x, 3000, 0, HQ_FAST_CELLS, &hs);
+        hq_case(qs, dqs, 512, 7, 3, 1, 0, (rb_dtype)dt, x, 3000, 0, HQ_FAST_CELLS, &hs);
+        free(x);
+        x = make_input(128, 40000, (rb_dtype)dt);
+        hq_case(qs, dqs, 128, 192, 4, 0, 0, (rb_dtype)dt, x, 40000, 0, HQ_FAST_CELLS, &hs);
+        hq_case(qs, dqs, 128, 24, 3, 1, 0, (rb_dtype)dt, x, 77, 1, HQ_FAST_CELLS, &hs); /* unaligned */
         free(x);
     }
     CHECK(hs.bad == 0, "hqmq: %ld chunks disagree with the CPU reference", hs.bad);
