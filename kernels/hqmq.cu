@@ -281,10 +281,10 @@ static __device__ __forceinline__ void hq_search(const float4 *sq, const float *
  * global memory into registers, the codewords from cw (the joint codebook, global). */
 static __device__ __forceinline__ int hq_cells_chunk(const uint4 *__restrict__ tab, int cg, const float *__restrict__ cw,
                                                      const float *s_qs, int S, float inv_s, const unsigned char *s_pmul,
-                                                     const float u[4], int *p)
+                                                     const float v[4], float r, int *p)
 {
     float z[4];
-    const int gq = rb_hqmq_cell_reduce(u, z);
+    const int gq = rb_hqmq_cell_reduce(v, z);
     const long cell = rb_hqmq_cell_of(z, cg);
     const uint4 a = __ldg(tab + 2 * cell), b = __ldg(tab + 2 * cell + 1);
     const uint32_t w[8] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w};
@@ -295,7 +295,7 @@ static __device__ __forceinline__ int hq_cells_chunk(const uint4 *__restrict__ t
         rec[2 * k + 1] = (unsigned short)(w[k] >> 16);
     }
     return rb_hqmq_cells_pick(cw, s_qs, S, inv_s, s_pmul, rec, reinterpret_cast<const unsigned short *>(tab + 2 * cell),
-                              u, gq, z, p);
+                              v, r, gq, z, p);
 }
 
 /* G lanes per vector, CPL chunks per lane (chunk b = lane + G i), searched C at a time (the fp32
@@ -349,12 +349,9 @@ hq_fast(const T *__restrict__ x, T *__restrict__ xh, long N, int d, const float 
             for (int i = 0; i < CPL; i++) {
                 live[i] = ok && gl + G * i < g && !(r[i] > thresh);
                 sec[i] = unit[i] = 0;
-                if (live[i]) {
-                    const float rr = r[i] > RB_HQMQ_R_EPS ? r[i] : RB_HQMQ_R_EPS;
-                    const float u[4] = {v[i][0] / rr, v[i][1] / rr, v[i][2] / rr, v[i][3] / rr};
+                if (live[i]) /* on v itself: no division for u on the common path */
                     sec[i] = hq_cells_chunk(tab, cg, reinterpret_cast<const float *>(g_hq_cb), s_qs, S, inv_s, s_pmul,
-                                            u, &unit[i]);
-                }
+                                            v[i], r[i], &unit[i]);
             }
         }
 #pragma unroll

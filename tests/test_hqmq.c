@@ -670,11 +670,12 @@ static void cells_free(cells_ctx *c)
     free(c->cw);
 }
 
-/* The cell search of u as the kernel runs it; *second: its near-tie pass ran. */
-static int cells_search(const cells_ctx *c, const float u[4], int *p, int *second)
+/* The cell search of chunk v as the kernel runs it; *second: its near-tie pass ran. */
+static int cells_search(const cells_ctx *c, const float v[4], int *p, int *second)
 {
     float z[4];
-    const int g = rb_hqmq_cell_reduce(u, z);
+    const float r = rb_hqmq_chunk_norm(v);
+    const int g = rb_hqmq_cell_reduce(v, z);
     const unsigned short *rec = c->tab + (size_t)rb_hqmq_cell_of(z, c->G) * RB_HQMQ_CELL_SLOTS;
     if (second) {
         float V = -3.4e38f, V2 = -3.4e38f;
@@ -683,19 +684,30 @@ static int cells_search(const cells_ctx *c, const float u[4], int *p, int *secon
             V2 = fmaxf(V2, fminf(V, sc));
             V = fmaxf(V, sc);
         }
-        *second = rec[0] <= RB_HQMQ_CELL_IDS && !(V2 < V - RB_HQMQ_CELL_WINDOW);
+        *second = rec[0] <= RB_HQMQ_CELL_IDS && r > RB_HQMQ_R_EPS && !(V2 < fmaf(-RB_HQMQ_CELL_WINDOW, r, V));
     }
-    return rb_hqmq_cells_pick(c->cw, c->qs, c->S, 1.0f / (float)c->S, c->pmul, rec, rec, u, g, z, p);
+    return rb_hqmq_cells_pick(c->cw, c->qs, c->S, 1.0f / (float)c->S, c->pmul, rec, rec, v, r, g, z, p);
 }
 
-/* cells_search against rb_hqmq_search_ps on n directions: the same (p, s) on every one. */
-static long cells_compare(const cells_ctx *c, const float *u, long n, long *second, const char *what)
+/* The reference: rb_hqmq_search_ps of u = v / max(r, eps), as rb_hqmq_chunk forms it. */
+static int ref_search(const float *qs, int S, const float v[4], int *p)
+{
+    float u[4];
+    rb_hqmq_cell_dir(v, rb_hqmq_chunk_norm(v), u);
+    return rb_hqmq_search_ps(qs, S, u, p);
+}
+
+/* cells_search against the reference on n chunks, each direction scaled by 2^(i % 41 - 20)
+ * (1 + (i % 7) / 8) (scale: 1 leaves them unit): the same (p, s) on every one. */
+static long cells_compare_s(const cells_ctx *c, const float *u, long n, long *second, int scale, const char *what)
 {
     long wrong = 0, first = -1, sec = 0;
 #pragma omp parallel for schedule(static) reduction(+ : wrong, sec)
     for (long i = 0; i < n; i++) {
         int p1 = -1, p2 = -1, two = 0;
-        const int s1 = cells_search(c, u + 4 * i, &p1, &two), s2 = rb_hqmq_search_ps(c->qs, c->S, u + 4 * i, &p2);
+        const float f = scale ? ldexpf(1.0f + (float)(i % 7) / 8.0f, (int)(i % 41) - 20) : 1.0f;
+        const float v[4] = {f * u[4 * i], f * u[4 * i + 1], f * u[4 * i + 2], f * u[4 * i + 3]};
+        const int s1 = cells_search(c, v, &p1, &two), s2 = ref_search(c->qs, c->S, v, &p2);
         sec += two;
         if (s1 != s2 || p1 != p2) {
             wrong++;
@@ -708,6 +720,11 @@ static long cells_compare(const cells_ctx *c, const float *u, long n, long *seco
     if (second)
         *second += sec;
     return wrong;
+}
+
+static long cells_compare(const cells_ctx *c, const float *u, long n, long *second, const char *what)
+{
+    return cells_compare_s(c, u, n, second, 0, what);
 }
 
 TEST(hqmq_cell_reduction_and_unit_products)
@@ -786,6 +803,7 @@ TEST(hqmq_cell_search_equals_search)
         }
         long second = 0;
         cells_compare(&c, u, n, &second, "random");
+        cells_compare_s(&c, u, n / 4, NULL, 1, "random, scaled by 2^-20 .. 2^21");
         if (getenv("RB_TEST_VERBOSE"))
             fprintf(stderr, "    S=%d G=%d: %.0f overflowing cells, longest %.0f, mean %.2f; second pass %ld of %ld\n",
                     S, c.G, st[0], st[1], st[2], second, n);
@@ -867,11 +885,12 @@ TEST(hqmq_cell_search_edges)
         CHECK(second > n_cw / 10, "the bisectors took the near-tie pass only %ld times", second);
         cells_compare(&c, u + 4 * n_cw, n - n_cw, NULL, "cell boundaries");
     }
-    /* zero and tiny directions (the full search: every score 0 or below the unit sphere) */
-    const float small[][4] = {{0, 0, 0, 0}, {1e-30f, 0, 0, 0}, {0, 0, -1e-20f, 1e-20f}, {0.3f, 0.2f, -0.1f, 0.4f}};
+    /* zero and tiny chunks (r <= 1e-8: the full search on the reference's u), one short of unit */
+    const float small[][4] = {{0, 0, 0, 0},          {1e-30f, 0, 0, 0},       {0, 0, -1e-20f, 1e-20f},
+                              {3e-9f, 2e-9f, -1e-9f, 4e-9f}, {6e-9f, -5e-9f, 4e-9f, 3e-9f}, {0.3f, 0.2f, -0.1f, 0.4f}};
     for (size_t i = 0; i < sizeof small / sizeof small[0]; i++) {
         int p1, p2;
-        const int s1 = cells_search(&c, small[i], &p1, NULL), s2 = rb_hqmq_search_ps(qs0, S, small[i], &p2);
+        const int s1 = cells_search(&c, small[i], &p1, NULL), s2 = ref_search(qs0, S, small[i], &p2);
         CHECK(s1 == s2 && p1 == p2, "small direction %zu: cells (%d, %d), search (%d, %d)", i, p1, s1, p2, s2);
     }
     cells_free(&c);

@@ -11,13 +11,14 @@
  * u is then g q_p' q_s for a listed (p', s).
  *
  * Exactness: the listed codewords' scores <z, q_p' q_s> are formed in fp32 (4 FMA each, error
- * below 1e-6); every listed codeword within RB_HQMQ_CELL_WINDOW of the largest is a possible
- * answer. One of them: that is brute force's codeword (the reference's codeword scores within
+ * below 1e-6 of |z|); every listed codeword within RB_HQMQ_CELL_WINDOW |z| of the largest is a
+ * possible answer. One of them: that is brute force's codeword (the reference's codeword scores within
  * 2e-6 of the true best, so it is listed and inside the window). Several: each one's secondary
  * is scored exactly as rb_hqmq_search does (rb_hqmq_best_unit of u conj(q_s)) and the order of
  * rb_hqmq_search (score, then smaller p, then smaller s) decides. A cell whose list does not fit
  * a record, and a direction far from the unit sphere (a zero chunk: every score 0, brute force
- * takes codeword 0), go to rb_hqmq_search_ps. */
+ * takes codeword 0), go to rb_hqmq_search_ps. The search runs on the chunk v itself (scores
+ * r times those of u = v / r): u, four divisions, is formed only where one of those paths needs it. */
 #ifndef RB_HQMQ_CELLS_H
 #define RB_HQMQ_CELLS_H
 
@@ -126,20 +127,34 @@ RB_HD float rb_hqmq_cell_score(const float *cw, int idx, const float z[4])
     return fmaf(z[3], c[3], fmaf(z[2], c[2], fmaf(z[1], c[1], z[0] * c[0])));
 }
 
-/* The search given the cell record of z (rb_hqmq_cell_reduce of u, g its unit) and the
- * tables: cw[4 (p S + s) ..] = q_p q_s (rb_hqmq_codeword_ps), pmul (rb_hqmq_pmul_entry).
- * Brute force's codeword as its secondary (returned) and unit (*p). One pass keeps the two
- * largest screens; only when the second is inside the window does a second pass score the
- * window's secondaries exactly. rec and rec_mem hold the same record: the kernel's copy in
- * registers (read at fixed slots only) and the table's, which the rare second pass indexes. */
+/* u = v / max(r, eps): the reference's direction (rb_hqmq_chunk). */
+RB_HD void rb_hqmq_cell_dir(const float v[4], float r, float u[4])
+{
+    const float rr = r > RB_HQMQ_R_EPS ? r : RB_HQMQ_R_EPS;
+    for (int k = 0; k < 4; k++)
+        u[k] = v[k] / rr;
+}
+
+/* The search of chunk v (norm r = rb_hqmq_chunk_norm(v)) given the cell record of z
+ * (rb_hqmq_cell_reduce of v, g its unit) and the tables: cw[4 (p S + s) ..] = q_p q_s
+ * (rb_hqmq_codeword_ps), pmul (rb_hqmq_pmul_entry). Brute force's codeword for the reference's
+ * direction u = v / max(r, eps) as its secondary (returned) and unit (*p). The cells and the
+ * screens do not need u: a cell is a cone, and the screens <z, q> are r times u's, so the
+ * window is r RB_HQMQ_CELL_WINDOW; u (four divisions) is formed only on the rare paths. One
+ * pass keeps the two largest screens; only when the second is inside the window does a second
+ * pass score the window's secondaries exactly. rec and rec_mem hold the same record: the
+ * kernel's copy in registers (read at fixed slots only) and the table's, which the rare second
+ * pass indexes. A chunk with r <= eps (zero: every score 0) takes the full search. */
 RB_HD int rb_hqmq_cells_pick(const float *cw, const float *qs, int S, float inv_s, const unsigned char *pmul,
-                             const unsigned short *rec, const unsigned short *rec_mem, const float u[4], int g,
-                             const float z[4], int *p)
+                             const unsigned short *rec, const unsigned short *rec_mem, const float v[4], float r,
+                             int g, const float z[4], int *p)
 {
     const int n = rec[0];
-    const float uu = fmaf(u[3], u[3], fmaf(u[2], u[2], fmaf(u[1], u[1], u[0] * u[0])));
-    if (n > RB_HQMQ_CELL_IDS || !(uu >= 0.5f))
+    float u[4];
+    if (n > RB_HQMQ_CELL_IDS || !(r > RB_HQMQ_R_EPS)) {
+        rb_hqmq_cell_dir(v, r, u);
         return rb_hqmq_search_ps(qs, S, u, p);
+    }
     float V = -3.402823466e38f, V2 = -3.402823466e38f;
     int vi = 0;
 #ifdef __CUDA_ARCH__
@@ -155,12 +170,13 @@ RB_HD int rb_hqmq_cells_pick(const float *cw, const float *qs, int S, float inv_
             vi = rec[1 + i];
         }
     }
-    const float cut = V - RB_HQMQ_CELL_WINDOW;
+    const float cut = fmaf(-RB_HQMQ_CELL_WINDOW, r, V);
     int s;
     if (V2 < cut) {
         *p = pmul[RB_HQMQ_NP * g + rb_hqmq_cell_split(vi, S, inv_s, &s)];
         return s;
     }
+    rb_hqmq_cell_dir(v, r, u);
     /* near-ties: rb_hqmq_search's order (score, then smaller p, then smaller s) over the
      * secondaries of the window, scored as it scores them */
     float best = -3.402823466e38f;
