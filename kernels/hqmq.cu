@@ -81,24 +81,30 @@ static __device__ __forceinline__ float hq_block_max(float v, float *s_red)
  * accesses (d % 4 == 0, aligned); otherwise element by element, zero-padded past the row. */
 template <typename T> struct HqIO;
 template <> struct HqIO<float> {
-    static __device__ __forceinline__ void load4(const float *p, float *v)
+    typedef float4 raw; /* the loaded bits, converted apart so that several loads can be in flight */
+    static __device__ __forceinline__ raw ld(const float *p) { return __ldg(reinterpret_cast<const float4 *>(p)); }
+    static __device__ __forceinline__ raw zero() { return make_float4(0.0f, 0.0f, 0.0f, 0.0f); }
+    static __device__ __forceinline__ void cvt(raw q, float *v)
     {
-        float4 q = __ldg(reinterpret_cast<const float4 *>(p));
         v[0] = q.x; v[1] = q.y; v[2] = q.z; v[3] = q.w;
     }
+    static __device__ __forceinline__ void load4(const float *p, float *v) { cvt(ld(p), v); }
     static __device__ __forceinline__ void store4(float *p, const float *v)
     {
         *reinterpret_cast<float4 *>(p) = make_float4(v[0], v[1], v[2], v[3]);
     }
 };
 template <> struct HqIO<__half> {
-    static __device__ __forceinline__ void load4(const __half *p, float *v)
+    typedef uint2 raw;
+    static __device__ __forceinline__ raw ld(const __half *p) { return __ldg(reinterpret_cast<const uint2 *>(p)); }
+    static __device__ __forceinline__ raw zero() { return make_uint2(0u, 0u); }
+    static __device__ __forceinline__ void cvt(raw q, float *v)
     {
-        uint2 q = __ldg(reinterpret_cast<const uint2 *>(p));
         float2 a = __half22float2(*reinterpret_cast<const __half2 *>(&q.x));
         float2 b = __half22float2(*reinterpret_cast<const __half2 *>(&q.y));
         v[0] = a.x; v[1] = a.y; v[2] = b.x; v[3] = b.y;
     }
+    static __device__ __forceinline__ void load4(const __half *p, float *v) { cvt(ld(p), v); }
     static __device__ __forceinline__ void store4(__half *p, const float *v)
     {
         __half2 a = __floats2half2_rn(v[0], v[1]), b = __floats2half2_rn(v[2], v[3]);
@@ -277,25 +283,38 @@ static __device__ __forceinline__ void hq_search(const float4 *sq, const float *
     }
 }
 
-/* The cell search of one chunk (rb_hqmq_cells_pick): its record (32 bytes) from the table in
- * global memory into registers, the codewords from cw (the joint codebook, global). */
-static __device__ __forceinline__ int hq_cells_chunk(const uint4 *__restrict__ tab, int cg, const float *__restrict__ cw,
-                                                     const float *s_qs, int S, float inv_s, const unsigned char *s_pmul,
-                                                     const float v[4], float r, int *p)
-{
+/* The cell search of one chunk, in two steps so that a lane's record loads are all in flight
+ * before the first is used: locate (the reduction, the cell, its 32-byte record from the table
+ * in global memory into registers), then pick (rb_hqmq_cells_pick, the codewords from cw, the
+ * joint codebook in global memory). */
+struct HqCell {
     float z[4];
-    const int gq = rb_hqmq_cell_reduce(v, z);
-    const long cell = rb_hqmq_cell_of(z, cg);
-    const uint4 a = __ldg(tab + 2 * cell), b = __ldg(tab + 2 * cell + 1);
-    const uint32_t w[8] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w};
+    int g;
+    const uint4 *rec; /* the record in the table */
+    uint4 a, b;       /* its copy */
+};
+
+static __device__ __forceinline__ void hq_cells_locate(const uint4 *__restrict__ tab, int cg, const float v[4], HqCell &c)
+{
+    c.g = rb_hqmq_cell_reduce(v, c.z);
+    c.rec = tab + 2 * (long)rb_hqmq_cell_of(c.z, cg);
+    c.a = __ldg(c.rec);
+    c.b = __ldg(c.rec + 1);
+}
+
+static __device__ __forceinline__ int hq_cells_pick(const HqCell &c, const float *__restrict__ cw, const float *s_qs,
+                                                    int S, float inv_s, const unsigned char *s_pmul, const float v[4],
+                                                    float r, int *p)
+{
+    const uint32_t w[8] = {c.a.x, c.a.y, c.a.z, c.a.w, c.b.x, c.b.y, c.b.z, c.b.w};
     unsigned short rec[RB_HQMQ_CELL_SLOTS];
 #pragma unroll
     for (int k = 0; k < 8; k++) {
         rec[2 * k] = (unsigned short)(w[k] & 0xffffu);
         rec[2 * k + 1] = (unsigned short)(w[k] >> 16);
     }
-    return rb_hqmq_cells_pick(cw, s_qs, S, inv_s, s_pmul, rec, reinterpret_cast<const unsigned short *>(tab + 2 * cell),
-                              v, r, gq, z, p);
+    return rb_hqmq_cells_pick(cw, s_qs, S, inv_s, s_pmul, rec, reinterpret_cast<const unsigned short *>(c.rec), v, r,
+                              c.g, c.z, p);
 }
 
 /* G lanes per vector, CPL chunks per lane (chunk b = lane + G i), searched C at a time (the fp32
@@ -326,13 +345,27 @@ hq_fast(const T *__restrict__ x, T *__restrict__ xh, long N, int d, const float 
         const T *xr = x + row * d;
         T *or_ = xh + row * d;
         float v[CPL][4], r[CPL], fin = 0.0f, sig = 0.0f;
+        if (vec) { /* every chunk's load before any conversion: their latencies overlap */
+            typename HqIO<T>::raw q[CPL];
+#pragma unroll
+            for (int i = 0; i < CPL; i++)
+                q[i] = gl + G * i < g ? HqIO<T>::ld(xr + 4 * (gl + G * i)) : HqIO<T>::zero();
+#pragma unroll
+            for (int i = 0; i < CPL; i++)
+                HqIO<T>::cvt(q[i], v[i]);
+        } else {
+#pragma unroll
+            for (int i = 0; i < CPL; i++) {
+                v[i][0] = v[i][1] = v[i][2] = v[i][3] = 0.0f;
+                if (gl + G * i < g)
+                    hq_load<T>(xr, d, gl + G * i, false, v[i]);
+            }
+        }
 #pragma unroll
         for (int i = 0; i < CPL; i++) {
             const int b = gl + G * i;
             r[i] = 0.0f;
-            v[i][0] = v[i][1] = v[i][2] = v[i][3] = 0.0f;
             if (b < g) {
-                hq_load<T>(xr, d, b, vec != 0, v[i]);
                 r[i] = rb_hqmq_chunk_norm(v[i]);
                 fin = hq_max(fin, r[i]);
                 sig = rb_hqmq_sigma_acc(sig, r[i], thresh, inliers);
@@ -344,15 +377,20 @@ hq_fast(const T *__restrict__ x, T *__restrict__ xh, long N, int d, const float 
         /* rb_hqmq_chunk, its search C chunks at a time */
         bool live[CPL];
         int sec[CPL], unit[CPL];
-        if (CELLS) {
+        if (CELLS) { /* on v itself: no division for u on the common path */
+            HqCell cell[CPL];
 #pragma unroll
             for (int i = 0; i < CPL; i++) {
                 live[i] = ok && gl + G * i < g && !(r[i] > thresh);
                 sec[i] = unit[i] = 0;
-                if (live[i]) /* on v itself: no division for u on the common path */
-                    sec[i] = hq_cells_chunk(tab, cg, reinterpret_cast<const float *>(g_hq_cb), s_qs, S, inv_s, s_pmul,
-                                            v[i], r[i], &unit[i]);
+                if (live[i])
+                    hq_cells_locate(tab, cg, v[i], cell[i]);
             }
+#pragma unroll
+            for (int i = 0; i < CPL; i++)
+                if (live[i])
+                    sec[i] = hq_cells_pick(cell[i], reinterpret_cast<const float *>(g_hq_cb), s_qs, S, inv_s, s_pmul,
+                                           v[i], r[i], &unit[i]);
         }
 #pragma unroll
         for (int i0 = 0; i0 < CPL && !CELLS; i0 += C) {

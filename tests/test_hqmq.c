@@ -755,6 +755,10 @@ TEST(hqmq_cell_reduction_and_unit_products)
     CHECK(rb_hqmq_cell_reduce(tie, z) == 1 && z[0] == 0.5f, "the tie (-h, h, h, -h) reduces by -1");
     rb_hqmq_cell_reduce(nan4, z);
     CHECK(rb_hqmq_cell_of(z, 32) == 0, "a NaN direction's cell is %d", rb_hqmq_cell_of(z, 32));
+    const float zero[4] = {0, 0, 0, 0}, denorm[4] = {1e-45f, -1e-45f, 1e-45f, 0};
+    CHECK(rb_hqmq_cell_of(zero, 32) == 0, "the zero chunk's cell is %d", rb_hqmq_cell_of(zero, 32));
+    const int cd = rb_hqmq_cell_of(denorm, 32);
+    CHECK(cd >= 0 && cd < 32 * 32 * 32, "a subnormal chunk's cell %d is outside the table", cd);
     /* cells: x = -1 in cell 0, x = 1 in cell G - 1, x just past a boundary in the next */
     const float lo[4] = {1, -1, -1, -1}, hi[4] = {1, 1, 1, 1}, mid[4] = {1, 0.0625f, 0, -0.0625f};
     CHECK(rb_hqmq_cell_of(lo, 32) == 0, "x = (-1, -1, -1)");

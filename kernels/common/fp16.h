@@ -6,6 +6,10 @@
 
 #include "rb_hd.h"
 
+#ifdef __CUDACC__
+#include <cuda_fp16.h>
+#endif
+
 /* float -> half, round to nearest even; overflow goes to Inf, NaN stays a (quiet) NaN. */
 RB_HD uint16_t rb_f32_to_f16(float f)
 {
@@ -54,6 +58,15 @@ RB_HD float rb_f16_to_f32(uint16_t h)
 }
 
 /* Round a float through fp16 and back: what an fp16 store followed by a load yields. */
-RB_HD float rb_round_f16(float f) { return rb_f16_to_f32(rb_f32_to_f16(f)); }
+/* fp32 -> nearest fp16 -> fp32; on the device the hardware conversion (the same IEEE rounding:
+ * two instructions instead of the ~40 of the bit-level version). */
+RB_HD float rb_round_f16(float f)
+{
+#ifdef __CUDA_ARCH__
+    return __half2float(__float2half_rn(f));
+#else
+    return rb_f16_to_f32(rb_f32_to_f16(f));
+#endif
+}
 
 #endif

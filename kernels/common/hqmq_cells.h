@@ -68,16 +68,22 @@ RB_HD int rb_hqmq_cell_reduce(const float u[4], float z[4])
 }
 
 /* The cell of a reduced z: cell i_j of axis j holds x_j = z_j / z0 in [2 i_j / G - 1, 2 (i_j + 1) / G - 1];
- * index (i1 G + i2) G + i3. Clamped, and 0 for a NaN. */
+ * index (i1 G + i2) G + i3. Clamped, and 0 for a NaN (fmaxf keeps the number). The index only
+ * says which list to read, and every cell's list covers its box enlarged by RB_HQMQ_CELL_MARGIN,
+ * so the device may take the approximate reciprocal (2 ulp): a point that lands in the
+ * neighbouring cell through it lies within 1e-6 of that cell's box. */
 RB_HD int rb_hqmq_cell_of(const float z[4], int G)
 {
-    const float r = 1.0f / z[0], h = 0.5f * (float)G, top = (float)(G - 1);
+#ifdef __CUDA_ARCH__
+    float r;
+    asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(z[0]));
+#else
+    const float r = 1.0f / z[0];
+#endif
+    const float h = 0.5f * (float)G, top = (float)(G - 1);
     int c = 0;
-    for (int j = 1; j < 4; j++) {
-        const float t = fmaf(z[j] * r, h, h); /* (x + 1) G / 2 */
-        const int i = t >= 1.0f ? (t < top ? (int)t : G - 1) : 0;
-        c = c * G + i;
-    }
+    for (int j = 1; j < 4; j++) /* (x + 1) G / 2, clamped before the conversion (an infinite x: z0 tiny) */
+        c = c * G + (int)fminf(fmaxf(fmaf(z[j] * r, h, h), 0.0f), top);
     return c;
 }
 
