@@ -832,17 +832,13 @@ static int gpu_run_hqmq(rb_backend *b, const rb_qdq_params *p, int variant, rb_r
     if (variant == RB_VARIANT_FAST && p->hq_S <= RB_HQMQ_CELL_MAX_S &&
         (c.dp.hq_search == RB_HQ_SEARCH_AUTO || c.dp.hq_search == RB_HQ_SEARCH_CELLS)) {
         /* the cell search's table, built here from the host's q_s (hqmq_celltab.c) */
-        unsigned short *tab = NULL;
-        const int G = rb_hqmq_cells_grid(p->hq_S);
-        if (rb_hqmq_cells_build(p->rot, p->hq_S, G, &tab, NULL)) {
-            fprintf(stderr, "rotorbench: gpu: out of host memory for the HQMQ cell table\n");
+        int G = 0;
+        const int e = rb_hqmq_cells_upload(p->rot, p->hq_S, &c.cells, &G);
+        if (e) {
+            fprintf(stderr, "rotorbench: gpu: HQMQ cell table (S=%d): %s\n", p->hq_S,
+                    e == -1 ? "out of host memory" : cudaGetErrorString(cudaGetLastError()));
             goto fail;
         }
-        cudaError_t e = cudaMalloc((void **)&c.cells, rb_hqmq_cells_bytes(G));
-        if (e == cudaSuccess)
-            e = cudaMemcpy(c.cells, tab, rb_hqmq_cells_bytes(G), cudaMemcpyHostToDevice);
-        free(tab);
-        CK(e);
         c.dp.hq_cells = c.cells;
         c.dp.hq_cells_g = G;
     }

@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cuda_runtime_api.h>
+
 #include "hqmq_cells.h"
 
 int rb_hqmq_cells_grid(int S) { return S <= 32 ? 32 : S <= 128 ? 48 : 64; }
@@ -86,70 +88,77 @@ int rb_hqmq_cells_build(const float *qs, int S, int G, unsigned short **tab, dou
         for (int k = 0; k < 4; k++)
             units[p][k] = f[k];
     }
-    long over = 0, longest = 0;
+    long over = 0, longest = 0, failed = 0;
     double total = 0;
     const long ncell = (long)G * G * G;
-#pragma omp parallel for schedule(dynamic, 64) reduction(+ : over, total) reduction(max : longest)
-    for (long cell = 0; cell < ncell; cell++) {
-        const int i[3] = {(int)(cell / ((long)G * G)), (int)(cell / G % G), (int)(cell % G)};
-        double lo[3], hi[3], mid[3], c[4];
-        for (int j = 0; j < 3; j++) {
-            lo[j] = 2.0 * i[j] / G - 1.0 - RB_HQMQ_CELL_MARGIN;
-            hi[j] = 2.0 * (i[j] + 1) / G - 1.0 + RB_HQMQ_CELL_MARGIN;
-            mid[j] = 0.5 * (lo[j] + hi[j]);
-        }
-        unit_dir(mid, c);
-        double cosrho = 1.0;
-        for (int v = 0; v < 8; v++) {
-            const double x[3] = {v & 4 ? hi[0] : lo[0], v & 2 ? hi[1] : lo[1], v & 1 ? hi[2] : lo[2]};
-            double d[4];
-            unit_dir(x, d);
-            const double cv = dot4(c, d);
-            cosrho = cv < cosrho ? cv : cosrho;
-        }
-        const double rho = acos(clamp1(cosrho)) + 1e-9;
-        /* w_s = c conj(q_s): <c, q_p q_s> = <w_s, q_p> */
-        double best = -2.0;
+#pragma omp parallel reduction(+ : over, total, failed) reduction(max : longest)
+    {
+        /* per thread: w_s = c conj(q_s) (<c, q_p q_s> = <w_s, q_p>), its best score, candidates */
         double (*w)[4] = malloc(sizeof(double[4]) * (size_t)S), *os = malloc(sizeof(double) * (size_t)S);
         cand *cs = malloc(sizeof(cand) * (size_t)RB_HQMQ_NP * S);
-        if (!w || !os || !cs) { /* treated as an overflowing cell: the full search */
-            free(w); free(os); free(cs);
-            t[cell * RB_HQMQ_CELL_SLOTS] = RB_HQMQ_CELL_OVERFLOW;
-            over++;
-            continue;
-        }
-        for (int s = 0; s < S; s++) {
-            dquat_mul(c, qc[s], w[s]);
-            os[s] = orbit_score(w[s]);
-            best = os[s] > best ? os[s] : best;
-        }
-        const double tmin = acos(clamp1(best));
-        const double T = rho + acos(clamp1(cos(fmin(M_PI, tmin + rho)) - RB_HQMQ_CELL_DELTA)) + 1e-9;
-        const double thr = T >= M_PI ? -2.0 : cos(T);
-        int n = 0;
-        for (int s = 0; s < S; s++) {
-            if (os[s] < thr)
+        failed += !w || !os || !cs;
+#pragma omp for schedule(dynamic, 64)
+        for (long cell = 0; cell < ncell; cell++) {
+            if (!w || !os || !cs)
                 continue;
-            for (int p = 0; p < RB_HQMQ_NP; p++) {
-                const double sc = dot4(w[s], units[p]);
-                if (sc >= thr)
-                    cs[n++] = (cand){sc, (unsigned short)(p * S + s)};
+            const int i[3] = {(int)(cell / ((long)G * G)), (int)(cell / G % G), (int)(cell % G)};
+            double lo[3], hi[3], mid[3], c[4];
+            for (int j = 0; j < 3; j++) {
+                lo[j] = 2.0 * i[j] / G - 1.0 - RB_HQMQ_CELL_MARGIN;
+                hi[j] = 2.0 * (i[j] + 1) / G - 1.0 + RB_HQMQ_CELL_MARGIN;
+                mid[j] = 0.5 * (lo[j] + hi[j]);
             }
+            unit_dir(mid, c);
+            double cosrho = 1.0;
+            for (int v = 0; v < 8; v++) {
+                const double x[3] = {v & 4 ? hi[0] : lo[0], v & 2 ? hi[1] : lo[1], v & 1 ? hi[2] : lo[2]};
+                double d[4];
+                unit_dir(x, d);
+                const double cv = dot4(c, d);
+                cosrho = cv < cosrho ? cv : cosrho;
+            }
+            const double rho = acos(clamp1(cosrho)) + 1e-9;
+            double best = -2.0;
+            for (int s = 0; s < S; s++) {
+                dquat_mul(c, qc[s], w[s]);
+                os[s] = orbit_score(w[s]);
+                best = os[s] > best ? os[s] : best;
+            }
+            const double tmin = acos(clamp1(best));
+            const double T = rho + acos(clamp1(cos(fmin(M_PI, tmin + rho)) - RB_HQMQ_CELL_DELTA)) + 1e-9;
+            const double thr = T >= M_PI ? -2.0 : cos(T);
+            int n = 0;
+            for (int s = 0; s < S; s++) {
+                if (os[s] < thr)
+                    continue;
+                for (int p = 0; p < RB_HQMQ_NP; p++) {
+                    const double sc = dot4(w[s], units[p]);
+                    if (sc >= thr)
+                        cs[n++] = (cand){sc, (unsigned short)(p * S + s)};
+                }
+            }
+            qsort(cs, (size_t)n, sizeof(cand), by_score);
+            unsigned short *r = t + cell * RB_HQMQ_CELL_SLOTS;
+            if (n > RB_HQMQ_CELL_IDS) {
+                memset(r, 0, sizeof(unsigned short) * RB_HQMQ_CELL_SLOTS);
+                r[0] = RB_HQMQ_CELL_OVERFLOW;
+                over++;
+            } else {
+                r[0] = (unsigned short)n;
+                for (int k = 0; k < RB_HQMQ_CELL_IDS; k++) /* unused slots repeat the first id */
+                    r[1 + k] = cs[k < n ? k : 0].id;
+            }
+            longest = n > longest ? n : longest;
+            total += n;
         }
-        qsort(cs, (size_t)n, sizeof(cand), by_score);
-        unsigned short *r = t + cell * RB_HQMQ_CELL_SLOTS;
-        memset(r, 0, sizeof(unsigned short) * RB_HQMQ_CELL_SLOTS);
-        if (n > RB_HQMQ_CELL_IDS) {
-            r[0] = RB_HQMQ_CELL_OVERFLOW;
-            over++;
-        } else {
-            r[0] = (unsigned short)n;
-            for (int k = 0; k < RB_HQMQ_CELL_IDS; k++) /* unused slots repeat the first id */
-                r[1 + k] = cs[k < n ? k : 0].id;
-        }
-        longest = n > longest ? n : longest;
-        total += n;
-        free(w); free(os); free(cs);
+        free(w);
+        free(os);
+        free(cs);
+    }
+    if (failed) {
+        free(qc);
+        free(t);
+        return -1;
     }
     free(qc);
     if (stats) {
@@ -159,4 +168,24 @@ int rb_hqmq_cells_build(const float *qs, int S, int G, unsigned short **tab, dou
     }
     *tab = t;
     return 0;
+}
+
+int rb_hqmq_cells_upload(const float *qs, int S, unsigned short **dev, int *G)
+{
+    unsigned short *tab = NULL;
+    *dev = NULL;
+    *G = rb_hqmq_cells_grid(S);
+    if (rb_hqmq_cells_build(qs, S, *G, &tab, NULL))
+        return -1;
+    const size_t bytes = rb_hqmq_cells_bytes(*G);
+    int rc = cudaMalloc((void **)dev, bytes) == cudaSuccess &&
+                     cudaMemcpy(*dev, tab, bytes, cudaMemcpyHostToDevice) == cudaSuccess
+                 ? 0
+                 : -2;
+    free(tab);
+    if (rc && *dev) {
+        cudaFree(*dev);
+        *dev = NULL;
+    }
+    return rc;
 }

@@ -7,8 +7,8 @@
 
 #include "hqmq_cells.h"
 
-/* Cells per axis used for S secondaries: enough that most lists fit a record (about 3 to 6
- * codewords listed per cell at the default operating points). */
+/* Cells per axis used for S secondaries: 32 / 48 / 64 for S <= 32 / 128 / 256, where the lists
+ * average 2.6 codewords and almost all fit a record. */
 int rb_hqmq_cells_grid(int S);
 
 /* The table for the first S (1..RB_HQMQ_CELL_MAX_S) of qs at G (2..128) cells per axis:
@@ -19,5 +19,10 @@ int rb_hqmq_cells_build(const float *qs, int S, int G, unsigned short **tab, dou
 
 /* Bytes of the table at G. */
 size_t rb_hqmq_cells_bytes(int G);
+
+/* The table for S at rb_hqmq_cells_grid(S) (*G), built on the host and copied to new device
+ * memory *dev (the caller frees it with cudaFree). 0 on success, -1 when the build fails
+ * (arguments, host memory), -2 when the CUDA allocation or copy fails (*dev NULL then). */
+int rb_hqmq_cells_upload(const float *qs, int S, unsigned short **dev, int *G);
 
 #endif

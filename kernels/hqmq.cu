@@ -335,6 +335,7 @@ hq_fast(const T *__restrict__ x, T *__restrict__ xh, long N, int d, const float 
         for (int i = threadIdx.x; i < 8 * RB_HQMQ_NP; i += blockDim.x)
             rb_hqmq_pmul_entry(i, s_pmul);
     const float inv_s = 1.0f / (float)S;
+    const float *cw = CELLS ? reinterpret_cast<const float *>(g_hq_cb) : nullptr; /* the joint codebook */
     __syncthreads();
     const float thresh = thr ? __ldg(thr) : thresh0;
     const int g = (d + 3) / 4, gl = threadIdx.x % G, grp = threadIdx.x / G, gpb = blockDim.x / G;
@@ -385,8 +386,7 @@ hq_fast(const T *__restrict__ x, T *__restrict__ xh, long N, int d, const float 
                                 * 3 blocks per SM instead of 5), 8 % slower on the H100 */
                     HqCell cell;
                     hq_cells_locate(tab, cg, v[i], cell);
-                    sec[i] = hq_cells_pick(cell, reinterpret_cast<const float *>(g_hq_cb), s_qs, S, inv_s, s_pmul,
-                                           v[i], r[i], &unit[i]);
+                    sec[i] = hq_cells_pick(cell, cw, s_qs, S, inv_s, s_pmul, v[i], r[i], &unit[i]);
                 }
             }
         }
@@ -411,8 +411,7 @@ hq_fast(const T *__restrict__ x, T *__restrict__ xh, long N, int d, const float 
             if (b >= g)
                 continue;
             float o[4];
-            hq_out(ok, live[i], v[i], r[i], sig, qmax, s_qs, unit[i], sec[i], o,
-                   CELLS ? reinterpret_cast<const float *>(g_hq_cb) : nullptr, S);
+            hq_out(ok, live[i], v[i], r[i], sig, qmax, s_qs, unit[i], sec[i], o, cw, S);
             hq_store<T>(or_, d, b, vec != 0, o);
         }
     }

@@ -16,9 +16,9 @@
  * 2e-6 of the true best, so it is listed and inside the window). Several: each one's secondary
  * is scored exactly as rb_hqmq_search does (rb_hqmq_best_unit of u conj(q_s)) and the order of
  * rb_hqmq_search (score, then smaller p, then smaller s) decides. A cell whose list does not fit
- * a record, and a direction far from the unit sphere (a zero chunk: every score 0, brute force
- * takes codeword 0), go to rb_hqmq_search_ps. The search runs on the chunk v itself (scores
- * r times those of u = v / r): u, four divisions, is formed only where one of those paths needs it. */
+ * a record, and a chunk with r <= 1e-8 (u then short of unit; a zero chunk scores 0 everywhere
+ * and brute force takes codeword 0), go to rb_hqmq_search_ps. The search runs on the chunk v
+ * itself (scores r times those of u = v / r): u, four divisions, is formed only on those paths. */
 #ifndef RB_HQMQ_CELLS_H
 #define RB_HQMQ_CELLS_H
 

@@ -505,16 +505,10 @@ static void hq_case(const float *qs_host, const float *qs_dev, int d, int S, int
     /* the fast kernel with each search forced: the default picks by S */
     dp.hq_search = variant == HQ_FAST_TC ? RB_HQ_SEARCH_TC : variant == HQ_FAST_CELLS ? RB_HQ_SEARCH_CELLS
                                                                                     : RB_HQ_SEARCH_FP32;
-    unsigned short *tab = NULL, *dtab = NULL;
+    unsigned short *dtab = NULL;
     if (variant == HQ_FAST_CELLS) { /* the table as the driver builds it */
-        const int G = rb_hqmq_cells_grid(S);
-        CHECK(rb_hqmq_cells_build(qs_host, S, G, &tab, NULL) == 0 &&
-                  cudaMalloc((void **)&dtab, rb_hqmq_cells_bytes(G)) == cudaSuccess &&
-                  cudaMemcpy(dtab, tab, rb_hqmq_cells_bytes(G), cudaMemcpyHostToDevice) == cudaSuccess,
-              "cell table S=%d", S);
+        CHECK(rb_hqmq_cells_upload(qs_host, S, &dtab, &dp.hq_cells_g) == 0, "cell table S=%d", S);
         dp.hq_cells = dtab;
-        dp.hq_cells_g = G;
-        free(tab);
     }
     const char *route = variant == HQ_FAST_TC ? "+tc" : variant == HQ_FAST_CELLS ? "+cells" : "";
     if (variant == HQ_FAST_TC || variant == HQ_FAST_CELLS)
