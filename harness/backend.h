@@ -77,6 +77,9 @@ long rb_cpu_hqmq_rows(const rb_qdq_params *p, const float *x, float *xh, long N,
 int rb_hqmq_batch_median(const float *x, int d, long N, float *norms, float *median);
 /* HQMQ's outlier threshold C * median, as every backend computes it. */
 float rb_hqmq_threshold(float C, float median);
+/* HQMQ's runs (its hooks, hqmq_method.c): the Med3x pre-pass, then the quantize pass. */
+int rb_cpu_run_hqmq(rb_backend *b, const rb_qdq_params *p, rb_record *rec);
+int rb_gpu_run_hqmq(rb_backend *b, const rb_qdq_params *p, int variant, rb_record *rec);
 const float *rb_backend_cpu_input(rb_backend *b);
 const float *rb_backend_cpu_output(rb_backend *b);
 /* NULL with a reason in why when no usable GPU is present. */

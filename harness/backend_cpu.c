@@ -8,8 +8,12 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "counts.h"
+#include "method_hooks.h"
+#include "reference.h"
 #include "data.h"
 #include "fp16.h"
+#include "hqmq.h"
 #include "hostmem.h"
 #include "stats.h"
 
@@ -161,7 +165,7 @@ int rb_hqmq_batch_median(const float *x, int d, long N, float *norms, float *med
 
 /* HQMQ: the Med3x pre-pass (median, then threshold) and the single quantize pass, timed
  * together; the pre-pass alone goes to t.prepass_us. */
-static int cpu_run_hqmq(rb_backend *b, const rb_qdq_params *p0, rb_record *rec)
+int rb_cpu_run_hqmq(rb_backend *b, const rb_qdq_params *p0, rb_record *rec)
 {
     cpu_state *s = b->state;
     rb_qdq_params p = *p0;
@@ -219,8 +223,9 @@ static int cpu_run_hqmq(rb_backend *b, const rb_qdq_params *p0, rb_record *rec)
 static int cpu_run(rb_backend *b, const rb_qdq_params *p, int variant, rb_record *rec)
 {
     (void)variant;
-    if (p->method == RB_HQMQ)
-        return cpu_run_hqmq(b, p, rec);
+    const rb_method_hooks *h = rb_method_hooks_of(p->method);
+    if (h->cpu_run)
+        return h->cpu_run(b, p, rec);
     cpu_state *s = b->state;
     /* Time whole passes until 0.2 s or 10 samples; the first pass also warms the caches. */
     double samples[10];

@@ -28,6 +28,9 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "counts.h"
+#include "method_hooks.h"
+#include "reference.h"
 #include "data.h"
 #include "fp16.h"
 #include "hqmq_celltab.h"
@@ -131,7 +134,7 @@ typedef struct {
     unsigned long long *dclk;
     rb_dev_metrics *dpart, *dmout;
     float *dbounds, *dcent, *dcells;
-    rot_slot rot[RB_NUM_METHODS_ALL];
+    rot_slot rot[RB_MAX_METHODS];
     int max_batch;
     nvtxDomainHandle_t dom;
 
@@ -499,13 +502,13 @@ fail:
 static int upload_params(gpu_state *s, const rb_qdq_params *p, rb_qdq_params *dp)
 {
     *dp = *p;
-    const int hq = p->method == RB_HQMQ; /* no codebook */
-    if (p->method < 0 || p->method >= RB_NUM_METHODS_ALL || (!hq && (p->nbounds < 1 || p->nbounds > 255))) {
+    const int hq = p->bits == 0; /* a method without the bits axis has no scalar codebook */
+    if (!rb_method_get(p->method) || (!hq && (p->nbounds < 1 || p->nbounds > 255))) {
         fprintf(stderr, "rotorbench: gpu: bad parameters (method %d, nbounds %d)\n", p->method,
                 p->nbounds);
         return -1;
     }
-    long len = rb_method_rot_len(p->method, p->d);
+    long len = rb_param_count(p->method, p->d);
     rot_slot *r = &s->rot[p->method];
     dp->rot = NULL;
     if (len > 0) {
@@ -594,8 +597,8 @@ static int near_boundary(const rb_qdq_params *p, const float *x, float *v, float
 static int validate(gpu_state *s, const rb_qdq_params *p, rb_record *rec, const char *label)
 {
     long rows = s->N < CHECK_ROWS ? s->N : CHECK_ROWS;
-    if (p->method == RB_TQ_DENSE) { /* d^2 work per row on the host: keep it to ~1 s */
-        long cap = (1L << 28) / ((long)p->d * p->d);
+    { /* a costly rotation (dense: d^2 FMA per row) on the host: keep it to ~1 s */
+        long fma = rb_nominal_fma(p->method, p->d), cap = (1L << 28) / (fma > 1 ? fma : 1);
         if (cap < 8)
             cap = 8;
         if (rows > cap)
@@ -803,7 +806,7 @@ out:
     return rc;
 }
 
-static int gpu_run_hqmq(rb_backend *b, const rb_qdq_params *p, int variant, rb_record *rec)
+int rb_gpu_run_hqmq(rb_backend *b, const rb_qdq_params *p, int variant, rb_record *rec)
 {
     gpu_state *s = b->state;
     int pushed = 0, rc = -1;
@@ -849,7 +852,7 @@ static int gpu_run_hqmq(rb_backend *b, const rb_qdq_params *p, int variant, rb_r
     if (c.med3)
         CK(cudaMalloc(&c.scratch, rb_hqmq_med3_scratch_bytes(s->d, s->N)));
     char label[200];
-    snprintf(label, sizeof label, "%s/%s d=%d s%d_r%d%s %s N=%ld", rb_method_name(RB_HQMQ),
+    snprintf(label, sizeof label, "%s/%s d=%d s%d_r%d%s %s N=%ld", rb_method_name(p->method),
              rec->variant, p->d, p->hq_S, p->hq_rbits, c.med3 ? "+med3" : "", rb_dtype_name(s->dtype),
              s->N);
     if (b->profile) {
@@ -936,8 +939,9 @@ fail:
 /* ---- run ----------------------------------------------------------------------------------- */
 static int gpu_run(rb_backend *b, const rb_qdq_params *p, int variant, rb_record *rec)
 {
-    if (p->method == RB_HQMQ)
-        return gpu_run_hqmq(b, p, variant, rec);
+    const rb_method_hooks *h = rb_method_hooks_of(p->method);
+    if (h->gpu_run)
+        return h->gpu_run(b, p, variant, rec);
     gpu_state *s = b->state;
     int pushed = 0, profiling = 0;
     if (!s->loaded || p->d != s->d) {
@@ -1117,7 +1121,7 @@ static void gpu_destroy(rb_backend *b)
     gpu_state *s = b->state;
     if (s) {
         free_data(s);
-        for (int m = 0; m < RB_NUM_METHODS_ALL; m++) {
+        for (int m = 0; m < RB_MAX_METHODS; m++) {
             if (s->rot[m].dev)
                 cudaFree(s->rot[m].dev);
             free(s->rot[m].host);

@@ -17,27 +17,6 @@
 #define RB_SEED_MAX 9007199254740992.0 /* 2^53: every integer up to it is exact in a double */
 #define RB_N_MAX 268435456L            /* 2^28 */
 
-/* Indexed by rb_method: the order of "all" (the first RB_NUM_METHODS) and of results. */
-static const char *const method_names[RB_NUM_METHODS_ALL] = {
-    "identity",      "turboquant-wht", "turboquant-dense", "rotorquant",
-    "isoquant-full", "isoquant-fast",  "planarquant",      "hqmq",
-};
-
-const char *rb_method_name(rb_method m)
-{
-    return ((int)m >= 0 && (int)m < RB_NUM_METHODS_ALL) ? method_names[m] : "unknown";
-}
-
-int rb_method_from_name(const char *s)
-{
-    if (!s)
-        return -1;
-    for (int i = 0; i < RB_NUM_METHODS_ALL; i++)
-        if (strcmp(s, method_names[i]) == 0)
-            return i;
-    return -1;
-}
-
 const char *rb_dtype_name(rb_dtype t)
 {
     return t == RB_FP32 ? "fp32" : t == RB_FP16 ? "fp16" : "unknown";
@@ -284,13 +263,18 @@ static const choice dist_choices[] = {{"sphere", RB_DIST_SPHERE},
                                       {"channel-outliers", RB_DIST_CHANNEL_OUTLIERS}};
 static const choice outlier_choices[] = {{"none", 0}, {"med3", 1}};
 static const choice sigma_choices[] = {{"all", 0}, {"inliers", 1}};
-static choice method_choices[RB_NUM_METHODS_ALL];
+/* The registry's methods (built in, then plugins), and those "all" stands for. */
+static choice method_choices[RB_MAX_METHODS], all_choices[RB_MAX_METHODS];
+static int n_method_choices, n_all_choices;
 
 static void init_method_choices(void)
 {
-    for (int i = 0; i < RB_NUM_METHODS_ALL; i++) {
-        method_choices[i].name = method_names[i];
-        method_choices[i].value = i;
+    n_method_choices = n_all_choices = 0;
+    for (int i = 0; i < rb_methods_count(); i++) {
+        const rb_method_desc *m = rb_method_get(i);
+        method_choices[n_method_choices++] = (choice){m->name, i};
+        if (m->in_all)
+            all_choices[n_all_choices++] = (choice){m->name, i};
     }
 }
 
@@ -514,19 +498,19 @@ static int parse_root(const ctx *c, const cJSON *root, rb_config *cfg)
             break;
         case K_METHODS:
             if (cJSON_IsString(it) && it->valuestring && strcmp(it->valuestring, "all") == 0) {
-                for (int i = 0; i < RB_NUM_METHODS; i++)
-                    cfg->methods[i] = (rb_method)i;
-                cfg->nmethods = RB_NUM_METHODS;
+                for (int i = 0; i < n_all_choices; i++)
+                    cfg->methods[i] = all_choices[i].value;
+                cfg->nmethods = n_all_choices;
                 break;
             }
             if (!cJSON_IsArray(it)) {
-                choices_text(method_choices, RB_NUM_METHODS_ALL, names, sizeof names);
+                choices_text(method_choices, n_method_choices, names, sizeof names);
                 snprintf(what, sizeof what, "\"all\" or a non-empty array of names from %s",
                          names);
                 return bad(c, "methods", what, it);
             }
-            if (choice_list(c, it, "methods", method_choices, RB_NUM_METHODS_ALL, 0, tmp,
-                            RB_NUM_METHODS_ALL, &cfg->nmethods))
+            if (choice_list(c, it, "methods", method_choices, n_method_choices, 0, tmp, RB_MAX_LIST,
+                            &cfg->nmethods))
                 return -1;
             for (int i = 0; i < cfg->nmethods; i++)
                 cfg->methods[i] = (rb_method)tmp[i];
@@ -545,7 +529,7 @@ static int parse_root(const ctx *c, const cJSON *root, rb_config *cfg)
                 return -1;
             break;
         case K_BASELINE:
-            if (one_choice(c, it, "baseline", method_choices, RB_NUM_METHODS, &tmp[0]))
+            if (one_choice(c, it, "baseline", all_choices, n_all_choices, &tmp[0]))
                 return -1;
             cfg->baseline = (rb_method)tmp[0];
             break;
@@ -581,20 +565,17 @@ static int parse_root(const ctx *c, const cJSON *root, rb_config *cfg)
                 return fail(c, "key 'distribution.channels': expected at most %d (dims holds d = %d), "
                                "got %d", cfg->dims[i], cfg->dims[i], cfg->dist_channels);
 
-    /* The Walsh-Hadamard transform is defined only for power-of-two lengths; catching it here
-     * saves discovering it in the middle of a sweep. */
+    /* A d some listed method cannot take (e.g. a Walsh-Hadamard transform needs a power of
+     * two): caught here rather than in the middle of a sweep. */
     for (int m = 0; m < cfg->nmethods; m++) {
-        if (cfg->methods[m] != RB_TQ_WHT)
-            continue;
-        for (int i = 0; i < cfg->ndims; i++) {
-            int d = cfg->dims[i];
-            if (d & (d - 1)) {
+        const rb_method_desc *md = rb_method_get(cfg->methods[m]);
+        for (int i = 0; md->check_d && i < cfg->ndims; i++) {
+            const char *why = md->check_d(cfg->dims[i]);
+            if (why) {
                 char key[32];
                 snprintf(key, sizeof key, dims_scalar ? "dims" : "dims[%d]", i);
-                return fail(c,
-                            "key '%s': expected a power of two because methods include "
-                            "turboquant-wht (it needs a power-of-two d), got %d",
-                            key, d);
+                return fail(c, "key '%s': expected %s because methods include %s, got %d", key, why,
+                            md->name, cfg->dims[i]);
             }
         }
     }
@@ -663,7 +644,7 @@ int rb_config_parse(const char *path, const char *text, size_t len, rb_config *c
     tmp.hqmq.outliers = 0;
     tmp.hqmq.C = 3.0;
     tmp.hqmq.sigma_inliers = 0;
-    tmp.baseline = RB_ROTOR;
+    tmp.baseline = rb_method_find("rotorquant"); /* the paper's reference; -1 if not built in */
     snprintf(tmp.output_dir, sizeof tmp.output_dir, "results");
 
     int rc = parse_root(&c, root, &tmp);

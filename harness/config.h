@@ -6,7 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "qdq.h"
+#include "hqmq.h"
+#include "registry.h"
 
 #define RB_MAX_LIST 32
 #define RB_MAX_NAME 64
@@ -53,7 +54,7 @@ typedef struct {
     int ndtypes;
     rb_dtype dtypes[2];
     int nmethods;
-    rb_method methods[RB_NUM_METHODS_ALL];
+    rb_method methods[RB_MAX_LIST];
     rb_codebook_kind codebook;
     rb_distribution distribution;
     int dist_channels;          /* channel-outliers: how many channels, 1 .. min(dims) */
@@ -69,9 +70,7 @@ int rb_config_load(const char *path, rb_config *cfg, char *err, size_t errlen);
 int rb_config_parse(const char *path, const char *text, size_t len, rb_config *cfg, char *err,
                     size_t errlen);
 
-/* Names as they appear in configs and results. */
-const char *rb_method_name(rb_method m);      /* "turboquant-wht", ... */
-int rb_method_from_name(const char *s);       /* -1 if unknown */
+/* Names as they appear in configs and results (methods: registry.h). */
 const char *rb_dtype_name(rb_dtype t);        /* "fp32" / "fp16" */
 const char *rb_codebook_name(rb_codebook_kind k); /* "gaussian" / "beta" */
 const char *rb_distribution_name(rb_distribution k); /* "sphere" / "channel-outliers" */

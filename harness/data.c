@@ -147,7 +147,8 @@ static uint64_t mix64(uint64_t z)
 
 uint64_t rb_param_seed(uint64_t seed, rb_method m, int d)
 {
-    return mix64(seed ^ mix64(0x726f746f72ull + ((uint64_t)(m + 1) << 32) + (uint64_t)d));
+    uint64_t tag = rb_method_seed_tag(m);
+    return mix64(seed ^ mix64(0x726f746f72ull + ((tag + 1) << 32) + (uint64_t)d));
 }
 
 /* Haar on O(d) with the sign fixed by diag(R) > 0: QR of a Gaussian matrix by modified
@@ -190,9 +191,21 @@ static void unit_groups(const double *g, long ngroups, int k, float *out)
 
 int rb_params_generate(uint64_t seed, rb_method m, int d, float *rot, char *err, size_t errlen)
 {
-    long len = rb_method_rot_len(m, d);
-    if (len == 0)
+    const rb_method_desc *x = rb_method_get(m);
+    if (!x) {
+        snprintf(err, errlen, "no method %d in the registry", (int)m);
+        return -1;
+    }
+    long len = x->param_count(d);
+    if (len <= 0 || x->param_kind == RB_PARAMS_NONE)
         return 0;
+    int k = x->param_group;
+    if ((x->param_kind == RB_PARAMS_HAAR && len != (long)d * d) ||
+        (x->param_kind == RB_PARAMS_UNIT_GROUPS && len % k != 0)) {
+        snprintf(err, errlen, "method %s: %ld parameters at d = %d do not fit its parameter kind", x->name,
+                 len, d);
+        return -1;
+    }
     long n = len + (len & 1);
     double *g = malloc(sizeof(double) * (size_t)n);
     if (!g) {
@@ -203,17 +216,14 @@ int rb_params_generate(uint64_t seed, rb_method m, int d, float *rot, char *err,
         free(g);
         return -1;
     }
-    switch (m) {
-    case RB_TQ_WHT:
-        for (int j = 0; j < d; j++)
+    switch (x->param_kind) {
+    case RB_PARAMS_SIGNS:
+        for (long j = 0; j < len; j++)
             rot[j] = g[j] >= 0 ? 1.0f : -1.0f;
         break;
-    case RB_TQ_DENSE: haar_orthogonal(g, d, rot); break;
-    case RB_ROTOR:    /* a unit rotor is a unit 4-vector: Haar on SO(3) through S^3 */
-    case RB_ISO_FAST: unit_groups(g, len / 4, 4, rot); break;
-    case RB_ISO_FULL: unit_groups(g, len / 4, 4, rot); break; /* qL, qR in turn */
-    case RB_PLANAR:   unit_groups(g, len / 2, 2, rot); break; /* (cos t, sin t), t uniform */
-    case RB_HQMQ:     unit_groups(g, len / 4, 4, rot); break; /* q_s: Haar on S^3 */
+    case RB_PARAMS_HAAR: haar_orthogonal(g, d, rot); break;
+    case RB_PARAMS_UNIT_GROUPS: unit_groups(g, len / k, k, rot); break; /* a unit rotor or quaternion
+                                                                          * is Haar on S^3 */
     default: break;
     }
     free(g);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "registry.h"
 
 /* cuRAND normal generation works on even counts: callers allocate this many floats. */
 long rb_data_alloc_len(int d, long N);
@@ -40,10 +41,11 @@ int rb_data_shape_normals(const rb_data_dist *dist, uint64_t seed, int d, long N
 void rb_data_normalize_row(float *row, int d);
 
 /* Seed for (method, d): parameters differ per method and dimension, and depend on nothing
- * else, so every backend, bit width and dtype sees the same rotation. */
+ * else, so every backend, bit width and dtype sees the same rotation (rb_method_seed_tag). */
 uint64_t rb_param_seed(uint64_t seed, rb_method m, int d);
 
-/* rot[rb_method_rot_len(m, d)]: the method's random rotation, Haar where it applies. */
+/* rot[param_count(d)]: the method's random parameters, drawn as its descriptor's param_kind
+ * says (method.h). */
 int rb_params_generate(uint64_t seed, rb_method m, int d, float *rot, char *err, size_t errlen);
 
 #endif

@@ -16,6 +16,7 @@
 #include "counts.h"
 #include "data.h"
 #include "hostmem.h"
+#include "method_hooks.h"
 #include "results.h"
 
 static void usage(FILE *f)
@@ -95,19 +96,29 @@ static uint64_t config_hash(const rb_config *cfg, const char *backend)
     return h;
 }
 
+/* A record's key: what the driver set from the config, plus the method's operating point. */
 static int same_key(const rb_record *a, const rb_record *b)
 {
-    return a->method == b->method && !strcmp(a->variant, b->variant) && a->d == b->d &&
-           a->bits == b->bits && a->dtype == b->dtype && a->N == b->N && a->hq_S == b->hq_S &&
-           a->hq_rbits == b->hq_rbits && a->hq_outliers == b->hq_outliers &&
-           a->hq_sigma_inliers == b->hq_sigma_inliers && a->hq_C == b->hq_C;
+    char oa[64], ob[64];
+    if (a->method != b->method)
+        return 0;
+    const rb_method_hooks *h = rb_method_hooks_of(a->method);
+    h->op_label(a, oa, sizeof oa);
+    h->op_label(b, ob, sizeof ob);
+    return !strcmp(a->variant, b->variant) && a->d == b->d && a->bits == b->bits && a->dtype == b->dtype &&
+           a->N == b->N && !strcmp(oa, ob);
 }
 
-/* Settings per (d, N, dtype, variant) for method m: one per bit width, HQMQ one per operating
- * point (it has no bits knob). */
-static int method_settings(const rb_config *cfg, rb_method m)
+/* Settings per (d, N, dtype, variant) for method m: its own axis (bits, or HQMQ's operating
+ * points). */
+static int method_settings(const rb_config *cfg, rb_method m) { return rb_method_hooks_of(m)->nsettings(cfg); }
+
+/* Does method m run as the backend's variant v? The CPU reference runs every method; a GPU
+ * variant only where the method's launcher implements it. */
+static int runs_variant(const rb_backend *be, rb_method m, int v)
 {
-    return m == RB_HQMQ ? cfg->hqmq.nops : cfg->nbits;
+    const rb_method_desc *md = rb_method_get(m);
+    return !strcmp(be->name, "cpu") || (md->variants & (1u << v));
 }
 
 /* Records of earlier, interrupted runs of the same config (--resume); a torn last line is
@@ -216,8 +227,13 @@ static int run_sweep(const rb_config *cfg, const char *backend_sel, const char *
     /* The settings, flattened, so progress can say k of n. */
     int per_data = 0;
     for (int mi = 0; mi < cfg->nmethods; mi++)
-        per_data += method_settings(cfg, cfg->methods[mi]);
-    int nset = cfg->ndims * cfg->nN * cfg->ndtypes * per_data * be->nvariants;
+        for (int v = 0; v < be->nvariants; v++)
+            per_data += runs_variant(be, cfg->methods[mi], v) ? method_settings(cfg, cfg->methods[mi]) : 0;
+    for (int mi = 0; mi < cfg->nmethods; mi++)
+        if (strcmp(be->name, "cpu") && !rb_method_get(cfg->methods[mi])->variants)
+            fprintf(stderr, "rotorbench: %s has no GPU launcher: the %s backend skips it\n",
+                    rb_method_name(cfg->methods[mi]), be->name);
+    int nset = cfg->ndims * cfg->nN * cfg->ndtypes * per_data;
     setting *sets = calloc((size_t)nset, sizeof *sets);
     rb_run run = {.cfg = cfg, .backend = be->name, .argc = argc, .argv = argv};
     run.recs = calloc((size_t)nset, sizeof(rb_record));
@@ -234,7 +250,8 @@ static int run_sweep(const rb_config *cfg, const char *backend_sel, const char *
                 for (int mi = 0; mi < cfg->nmethods; mi++)
                     for (int bi = 0; bi < method_settings(cfg, cfg->methods[mi]); bi++)
                         for (int v = 0; v < be->nvariants; v++)
-                            sets[k++] = (setting){di, ni, ti, mi, bi, v};
+                            if (runs_variant(be, cfg->methods[mi], v))
+                                sets[k++] = (setting){di, ni, ti, mi, bi, v};
 
     char hash[20], jsonl[RB_MAX_PATH + 160];
     snprintf(hash, sizeof hash, "%016llx", (unsigned long long)config_hash(cfg, be->name));
@@ -260,7 +277,7 @@ static int run_sweep(const rb_config *cfg, const char *backend_sel, const char *
                               "the exact coordinate density of a uniform unit vector";
 
     int rc = 0, loaded_di = -1, loaded_ni = -1, loaded_ti = -1;
-    float *rots[RB_NUM_METHODS_ALL] = {0};
+    float *rots[RB_MAX_METHODS] = {0};
     int rots_di = -1;
     double t0 = now_s(), bytes_left = 0, bytes_ran = 0;
     for (k = 0; k < nset; k++)
@@ -268,20 +285,18 @@ static int run_sweep(const rb_config *cfg, const char *backend_sel, const char *
     for (k = 0; k < nset && !rc; k++) {
         const setting *st = &sets[k];
         rb_method m = cfg->methods[st->mi];
-        const rb_hqmq_config *hc = &cfg->hqmq;
-        const rb_hqmq_op *op = m == RB_HQMQ ? &hc->ops[st->bi] : NULL;
-        int d = cfg->dims[st->di], bits = op ? 0 : cfg->bits[st->bi];
+        const rb_method_hooks *hk = rb_method_hooks_of(m);
+        int d = cfg->dims[st->di];
         long N = cfg->N[st->ni];
         rb_dtype dt = cfg->dtypes[st->ti];
         rb_record *r = &run.recs[run.nrecs];
         memset(r, 0, sizeof *r);
         r->method = m;
         snprintf(r->variant, sizeof r->variant, "%s", be->variants[st->v]);
-        r->d = d; r->bits = bits; r->dtype = dt; r->N = N;
-        if (op) {
-            r->hq_S = op->S; r->hq_rbits = op->rbits; r->hq_outliers = hc->outliers;
-            r->hq_sigma_inliers = hc->sigma_inliers; r->hq_C = hc->outliers ? hc->C : 0;
-        }
+        r->d = d; r->dtype = dt; r->N = N;
+        rb_qdq_params p;
+        hk->setting(cfg, st->bi, d, cbs[st->di], &p, r); /* bits or operating point, counts */
+        r->bytes = 2.0 * (double)N * d * (dt == RB_FP16 ? 2 : 4);
         int reused = 0;
         bytes_left -= setting_bytes(cfg, st);
         for (int j = 0; j < ndone && !reused; j++)
@@ -294,13 +309,13 @@ static int run_sweep(const rb_config *cfg, const char *backend_sel, const char *
             continue;
         }
         if (rots_di != st->di) { /* rotations for this d, one buffer per method */
-            for (int mm = 0; mm < RB_NUM_METHODS_ALL; mm++) {
+            for (int mm = 0; mm < RB_MAX_METHODS; mm++) {
                 free(rots[mm]);
                 rots[mm] = NULL;
             }
             for (int mi = 0; mi < cfg->nmethods && !rc; mi++) {
                 rb_method mm = cfg->methods[mi];
-                long len = rb_method_rot_len(mm, d);
+                long len = rb_param_count(mm, d);
                 rots[mm] = malloc(sizeof(float) * (size_t)(len > 0 ? len : 1));
                 char err[256];
                 if (!rots[mm] || rb_params_generate(cfg->seed, mm, d, rots[mm], err, sizeof err)) {
@@ -320,34 +335,15 @@ static int run_sweep(const rb_config *cfg, const char *backend_sel, const char *
             }
             loaded_di = st->di; loaded_ni = st->ni; loaded_ti = st->ti;
         }
-        rb_qdq_params p;
-        if (op) { /* no Lloyd-Max codebook, so no prediction */
-            rb_hqmq_params_shape(&p, d, op->S, op->rbits, hc->outliers, hc->C, hc->sigma_inliers);
-            p.rot = rots[m];
-            r->pred_mse = NAN;
-            r->fma_nominal = rb_hqmq_fma(d, op->S);
-            r->params = rb_hqmq_params(op->S);
-        } else {
-            const rb_codebook *cb = &cbs[st->di][st->bi];
-            rb_qdq_params_shape(&p, m, d, bits);
-            p.rot = rots[m];
-            p.bounds = cb->bounds_f;
-            p.centroids = cb->centroids_f;
-            r->pred_mse = rb_codebook_mse_under(cb, RB_CODEBOOK_BETA, d);
-            r->fma_nominal = rb_nominal_fma(m, d);
-            r->params = rb_param_count(m, d);
-            r->bits_per_coord = rb_bits_per_coord(m, d, bits);
-        }
-        r->bytes = 2.0 * (double)N * d * (dt == RB_FP16 ? 2 : 4);
+        p.rot = rots[m];
         if (be->run(be, &p, st->v, r)) {
             rc = 1;
             break;
         }
-        if (op) /* Med3x: the bits depend on the outlier fraction the run measured */
-            r->bits_per_coord = rb_hqmq_bits_per_coord(d, op->S, op->rbits, hc->outliers, r->outlier_frac);
+        hk->finish(r);
         if (r->m.nonfinite_rows)
             fprintf(stderr, "rotorbench: warning: %s d=%d bits=%d: %ld rows with non-finite "
-                            "values left out of the metrics\n", rb_method_name(m), d, bits,
+                            "values left out of the metrics\n", rb_method_name(m), d, r->bits,
                     r->m.nonfinite_rows);
         if (log && append_jsonl(log, hash, r, cfg)) {
             fprintf(stderr, "rotorbench: cannot append to %s: %s\n", jsonl, strerror(errno));
@@ -358,16 +354,15 @@ static int run_sweep(const rb_config *cfg, const char *backend_sel, const char *
         bytes_ran += setting_bytes(cfg, st);
         /* Time left in proportion to bytes left: N spans 2^10..2^24 in a scaling sweep. */
         double el = now_s() - t0, left = el / bytes_ran * bytes_left;
-        char what[48];
-        if (op)
-            snprintf(what, sizeof what, "s%d_r%d%s", op->S, op->rbits, hc->outliers ? "+med3" : "");
-        else
-            snprintf(what, sizeof what, "b=%d", bits);
+        char what[64];
+        hk->op_label(r, what, sizeof what);
+        if (!what[0])
+            snprintf(what, sizeof what, "b=%d", r->bits);
         fprintf(stderr, "[%d/%d] %s/%s d=%d %s %s N=%ld: %.3g us, mse %.4e | %.0f s elapsed, ~%.0f s left\n",
                 k + 1, nset, rb_method_name(m), r->variant, d, what, rb_dtype_name(dt), N,
                 r->t.median_us, r->m.mse, el, left);
     }
-    for (int mm = 0; mm < RB_NUM_METHODS_ALL; mm++)
+    for (int mm = 0; mm < RB_MAX_METHODS; mm++)
         free(rots[mm]);
     if (log)
         fclose(log);

@@ -55,7 +55,11 @@ int rb_paper_table_print(const rb_run *run, const char *variant, FILE *out)
         fprintf(out, "\n(paper table: %s not found, run from the repository root)\n", PAPER_TABLE2);
         return -1;
     }
-    static const rb_method ms[4] = {RB_ROTOR, RB_ISO_FULL, RB_ISO_FAST, RB_PLANAR};
+    /* the paper's columns, found by the names the paper gives them (method.h, paper_name) */
+    static const char *const cols[4] = {"RotorQuant", "IsoQuant-Full", "IsoQuant-Fast", "IsoQuant-2D"};
+    rb_method ms[4];
+    for (int k = 0; k < 4; k++)
+        ms[k] = rb_method_find_paper(cols[k]);
     const char *clock = run->nrecs ? run->recs[0].t.clock : "";
     fprintf(out, "\n### Table 2 layout, variant `%s`: ours (%s backend, median µs, clock %s) | paper (RTX 4090, µs)\n\n",
             variant, run->backend, clock);

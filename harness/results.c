@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "method_hooks.h"
+
 #ifndef RB_GIT_REV
 #define RB_GIT_REV "unknown"
 #endif
@@ -75,18 +77,7 @@ static double pct_copy(const rb_record *r)
     return r->t.copy_us > 0 && r->t.median_us > 0 ? 100.0 * r->t.copy_us / r->t.median_us : 0;
 }
 
-void rb_record_op(const rb_record *r, char *buf, size_t n)
-{
-    if (r->method != RB_HQMQ) {
-        snprintf(buf, n, "%s", "");
-        return;
-    }
-    int o = snprintf(buf, n, "s%d_r%d", r->hq_S, r->hq_rbits);
-    if (r->hq_outliers && o >= 0 && (size_t)o < n)
-        o += snprintf(buf + o, n - (size_t)o, r->hq_C == 3.0 ? "+med3" : "+med%g", r->hq_C);
-    if (r->hq_sigma_inliers && o >= 0 && (size_t)o < n)
-        snprintf(buf + o, n - (size_t)o, "+sigma-inliers");
-}
+void rb_record_op(const rb_record *r, char *buf, size_t n) { rb_method_hooks_of(r->method)->op_label(r, buf, n); }
 
 cJSON *rb_record_to_json(const rb_record *r, const rb_config *cfg)
 {
@@ -97,21 +88,7 @@ cJSON *rb_record_to_json(const rb_record *r, const rb_config *cfg)
     cJSON_AddNumberToObject(o, "bits", r->bits);
     cJSON_AddStringToObject(o, "dtype", rb_dtype_name(r->dtype));
     cJSON_AddNumberToObject(o, "N", (double)r->N);
-    if (r->method == RB_HQMQ) { /* its own operating points: bits is 0, "op" tells them apart */
-        char op[64];
-        rb_record_op(r, op, sizeof op);
-        cJSON_AddStringToObject(o, "op", op);
-        cJSON *h = cJSON_AddObjectToObject(o, "hqmq");
-        cJSON_AddNumberToObject(h, "S", r->hq_S);
-        cJSON_AddNumberToObject(h, "radius_bits", r->hq_rbits);
-        cJSON_AddStringToObject(h, "outliers", r->hq_outliers ? "med3" : "none");
-        if (r->hq_outliers)
-            cJSON_AddNumberToObject(h, "C", r->hq_C);
-        cJSON_AddStringToObject(h, "sigma_from", r->hq_sigma_inliers ? "inliers" : "all");
-        add_num(h, "outlier_fraction", r->outlier_frac);
-    } else {
-        cJSON_AddStringToObject(o, "codebook", rb_codebook_name(cfg->codebook));
-    }
+    rb_method_hooks_of(r->method)->to_json(r, cfg, o); /* codebook, or the method's own fields */
     cJSON_AddStringToObject(o, "distribution", rb_distribution_name(cfg->distribution));
     add_num(o, "mse", r->m.mse);
     add_num(o, "pred_mse", r->pred_mse);
@@ -246,7 +223,7 @@ int rb_results_write_csv(const rb_run *run, const char *path)
                         "%.6g,%.6g,%.4g,%.6g,%.6g,%.6g,%.6g,%.6g,%s,%.6g,%.6g,%.6g,%.6g\n",
                         run->backend, rb_method_name(r->method), r->variant, r->d, r->bits,
                         rb_dtype_name(r->dtype), r->N,
-                        r->method == RB_HQMQ ? "" : rb_codebook_name(run->cfg->codebook),
+                        r->bits ? rb_codebook_name(run->cfg->codebook) : "", /* no bits axis: no codebook */
                         r->m.mse, r->pred_mse, r->m.rel_err, r->m.cosine, r->m.nonfinite_rows,
                         r->fma_nominal, r->params, r->bits_per_coord, r->bytes, r->t.median_us,
                         r->t.min_us, r->t.max_us, 100 * r->t.noise, r->t.cold_median_us,
@@ -269,7 +246,7 @@ void rb_results_print_markdown(const rb_run *run, FILE *out)
         const rb_record *r = &run->recs[i];
         char bits[64];
         rb_record_op(r, bits, sizeof bits);
-        if (r->method != RB_HQMQ)
+        if (!bits[0])
             snprintf(bits, sizeof bits, "%d", r->bits);
         fprintf(out, "| %s | %s | %d | %s | %s | %ld | %.4e | %.4e | %.5f | %ld | %.2f | %.1f | %.1f | %.2f |\n",
                 rb_method_name(r->method), r->variant, r->d, bits, rb_dtype_name(r->dtype), r->N,
@@ -305,9 +282,9 @@ int rb_record_from_json(const cJSON *o, rb_record *r)
 {
     memset(r, 0, sizeof *r);
     const char *m = str(o, "method"), *v = str(o, "variant"), *dt = str(o, "dtype");
-    if (!m || !v || !dt || rb_method_from_name(m) < 0)
+    if (!m || !v || !dt || rb_method_find(m) < 0)
         return -1;
-    r->method = (rb_method)rb_method_from_name(m);
+    r->method = rb_method_find(m);
     snprintf(r->variant, sizeof r->variant, "%s", v);
     r->dtype = !strcmp(dt, "fp16") ? RB_FP16 : RB_FP32;
     r->d = (int)num(o, "d");
@@ -346,16 +323,7 @@ int rb_record_from_json(const cJSON *o, rb_record *r)
         r->t.fma_peak_per_s = num(t, "fma_peak_per_s");
         r->t.prepass_us = num(t, "prepass_median_us");
     }
-    const cJSON *h = cJSON_GetObjectItemCaseSensitive(o, "hqmq");
-    if (r->method == RB_HQMQ && cJSON_IsObject(h)) {
-        const char *out = str(h, "outliers"), *sf = str(h, "sigma_from");
-        r->hq_S = (int)num(h, "S");
-        r->hq_rbits = (int)num(h, "radius_bits");
-        r->hq_outliers = out && !strcmp(out, "med3");
-        r->hq_C = r->hq_outliers ? num(h, "C") : 0;
-        r->hq_sigma_inliers = sf && !strcmp(sf, "inliers");
-        r->outlier_frac = num(h, "outlier_fraction");
-    }
+    rb_method_hooks_of(r->method)->from_json(o, r);
     const cJSON *c = cJSON_GetObjectItemCaseSensitive(o, "check_vs_cpu");
     if (cJSON_IsObject(c)) {
         r->check_rows = (long)num(c, "rows");

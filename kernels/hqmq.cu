@@ -655,7 +655,7 @@ static int hq_route(const rb_qdq_params *p, int esz, const void *x, const void *
 
 extern "C" int rb_hqmq_route(const rb_qdq_params *p, int variant, int dtype, const void *x, const void *xh)
 {
-    if (!p || p->method != RB_HQMQ || variant != RB_VARIANT_FAST || (dtype != 0 && dtype != 1))
+    if (!p || variant != RB_VARIANT_FAST || (dtype != 0 && dtype != 1))
         return RB_HQ_SEARCH_FP32;
     return hq_route(p, dtype ? 2 : 4, x, xh);
 }
@@ -729,7 +729,7 @@ static cudaError_t hq_launch_T(const rb_qdq_params *p, int variant, const void *
 extern "C" cudaError_t rb_launch_hqmq(const rb_qdq_params *p, int variant, int dtype, const void *x, void *xh,
                                       long N, const float *thresh, cudaStream_t stream)
 {
-    if (!p || p->method != RB_HQMQ || variant < 0 || variant >= RB_NUM_VARIANTS || (dtype != 0 && dtype != 1) ||
+    if (!p || variant < 0 || variant >= RB_NUM_VARIANTS || (dtype != 0 && dtype != 1) ||
         p->d < 2 || p->d > 4096 || p->hq_S < 1 || p->hq_S > RB_HQMQ_MAX_S || p->hq_rbits < 1 ||
         p->hq_rbits > 16 || !p->rot || N < 0 || N > (1L << 31) - 1 || (N > 0 && (!x || !xh)))
         return cudaErrorInvalidValue;

@@ -12,8 +12,19 @@ struct RbIdentity {
     static __device__ __forceinline__ void inv(const float *, float *) {}
 };
 
-cudaError_t rbk_launch_identity(const rb_qdq_params *p, int variant, int dtype, const void *x, void *xh, long N,
-                                cudaStream_t st)
+/* ---- the method (kernels/common/method.h) ----------------------------------------------- */
+static int identity_block(int) { return 1; }
+static long identity_params(int) { return 0; }
+static long identity_fma(int) { return 0; }
+static int identity_launch(const rb_qdq_params *p, int variant, int dtype, const void *x, void *xh, long N,
+                            void *st)
 {
-    return rbk_block_launch<RbIdentity>(p, variant, dtype, x, xh, N, st);
+    return (int)rbk_block_launch<RbIdentity>(p, variant, dtype, x, xh, N, (cudaStream_t)st);
 }
+extern "C" const rb_method_desc rb_method_identity = {
+    RB_METHOD_ABI, "identity", NULL,
+    "no rotation: the scalar quantizer alone (control)",
+    1, identity_block, identity_params, identity_fma, NULL,
+    RB_PARAMS_NONE, 0, NULL, NULL,
+    identity_launch, RB_VARIANT_BIT_PAPER | RB_VARIANT_BIT_FAST, NULL,
+};

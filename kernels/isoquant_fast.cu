@@ -4,6 +4,7 @@
  *        IsoQuant paper's experimental conditions (its kernels' launch structure, written by us).
  * fast:  the shared block skeleton of qdq_common.cuh (register path: 1 or 2 blocks per 16-byte
  *        vector, each lane's qL in registers). */
+#include "quat.h"
 #include "qdq_common.cuh"
 
 struct RbIsoFast {
@@ -12,8 +13,29 @@ struct RbIsoFast {
     static __device__ __forceinline__ void inv(const float *r, float *v) { rb_iso_fast_inv(r, v); }
 };
 
-cudaError_t rbk_launch_iso_fast(const rb_qdq_params *p, int variant, int dtype, const void *x, void *xh, long N,
-                                cudaStream_t st)
+/* ---- the method (kernels/common/method.h) ----------------------------------------------- */
+static int isoquant_fast_block(int) { return 4; }
+static long isoquant_fast_params(int d) { return 4L * ((d + 3) / 4); }
+static long isoquant_fast_fma(int d) { return 16L * ((d + 3) / 4); }
+static void isoquant_fast_fwd(const rb_qdq_params *p, float *v, float *)
 {
-    return rbk_block_launch<RbIsoFast>(p, variant, dtype, x, xh, N, st);
+    for (int b = 0; b < p->nblocks; b++)
+        rb_iso_fast_fwd(p->rot + 4 * b, v + 4 * b);
 }
+static void isoquant_fast_inv(const rb_qdq_params *p, float *v, float *)
+{
+    for (int b = 0; b < p->nblocks; b++)
+        rb_iso_fast_inv(p->rot + 4 * b, v + 4 * b);
+}
+static int isoquant_fast_launch(const rb_qdq_params *p, int variant, int dtype, const void *x, void *xh, long N,
+                                 void *st)
+{
+    return (int)rbk_block_launch<RbIsoFast>(p, variant, dtype, x, xh, N, (cudaStream_t)st);
+}
+extern "C" const rb_method_desc rb_method_isoquant_fast = {
+    RB_METHOD_ABI, "isoquant-fast", "IsoQuant-Fast",
+    "a left quaternion product qL v per 4-block",
+    1, isoquant_fast_block, isoquant_fast_params, isoquant_fast_fma, NULL,
+    RB_PARAMS_UNIT_GROUPS, 4, isoquant_fast_fwd, isoquant_fast_inv,
+    isoquant_fast_launch, RB_VARIANT_BIT_PAPER | RB_VARIANT_BIT_FAST, NULL,
+};

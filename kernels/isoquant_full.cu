@@ -4,6 +4,7 @@
  *        IsoQuant paper's experimental conditions (its kernels' launch structure, written by us).
  * fast:  the shared block skeleton of qdq_common.cuh (register path: 1 or 2 blocks per 16-byte
  *        vector, each lane's (qL, qR) in registers). */
+#include "quat.h"
 #include "qdq_common.cuh"
 
 struct RbIsoFull {
@@ -12,8 +13,29 @@ struct RbIsoFull {
     static __device__ __forceinline__ void inv(const float *r, float *v) { rb_iso_full_inv(r, r + 4, v); }
 };
 
-cudaError_t rbk_launch_iso_full(const rb_qdq_params *p, int variant, int dtype, const void *x, void *xh, long N,
-                                cudaStream_t st)
+/* ---- the method (kernels/common/method.h) ----------------------------------------------- */
+static int isoquant_full_block(int) { return 4; }
+static long isoquant_full_params(int d) { return 8L * ((d + 3) / 4); }
+static long isoquant_full_fma(int d) { return 32L * ((d + 3) / 4); }
+static void isoquant_full_fwd(const rb_qdq_params *p, float *v, float *)
 {
-    return rbk_block_launch<RbIsoFull>(p, variant, dtype, x, xh, N, st);
+    for (int b = 0; b < p->nblocks; b++)
+        rb_iso_full_fwd(p->rot + 8 * b, p->rot + 8 * b + 4, v + 4 * b);
 }
+static void isoquant_full_inv(const rb_qdq_params *p, float *v, float *)
+{
+    for (int b = 0; b < p->nblocks; b++)
+        rb_iso_full_inv(p->rot + 8 * b, p->rot + 8 * b + 4, v + 4 * b);
+}
+static int isoquant_full_launch(const rb_qdq_params *p, int variant, int dtype, const void *x, void *xh, long N,
+                                 void *st)
+{
+    return (int)rbk_block_launch<RbIsoFull>(p, variant, dtype, x, xh, N, (cudaStream_t)st);
+}
+extern "C" const rb_method_desc rb_method_isoquant_full = {
+    RB_METHOD_ABI, "isoquant-full", "IsoQuant-Full",
+    "a quaternion sandwich qL v conj(qR) per 4-block",
+    1, isoquant_full_block, isoquant_full_params, isoquant_full_fma, NULL,
+    RB_PARAMS_UNIT_GROUPS, 4, isoquant_full_fwd, isoquant_full_inv,
+    isoquant_full_launch, RB_VARIANT_BIT_PAPER | RB_VARIANT_BIT_FAST, NULL,
+};

@@ -1,8 +1,9 @@
 /* launch.cu: rb_launch_qdq, the C entry point of the fused quantize -> dequantize kernels:
- * validates the parameters and dispatches to the method's launcher (one .cu file per method).
+ * validates the parameters and calls the launcher of p's method (its descriptor, method.h).
  * Never synchronizes and never allocates; the only device queries (SM count, occupancy, the
  * shared-memory opt-in of the tiled dense kernel) happen once and are cached. */
 #include "qdq_common.cuh"
+#include "registry.h"
 
 #define RBK_MAX_DEVICES 64
 
@@ -33,19 +34,17 @@ extern "C" const char *rb_variant_name(int variant)
 extern "C" cudaError_t rb_launch_qdq(const rb_qdq_params *p, int variant, int dtype, const void *x, void *xh,
                                      long N, cudaStream_t stream)
 {
-    static const rbk_launcher table[RB_NUM_METHODS] = {
-        rbk_launch_identity, rbk_launch_tq_wht, rbk_launch_tq_dense, rbk_launch_rotor,
-        rbk_launch_iso_full, rbk_launch_iso_fast, rbk_launch_planar,
-    };
-    if (p && p->method == RB_HQMQ) /* no codebook, no bits: its own checks */
-        return p->hq_outliers ? cudaErrorInvalidValue
-                              : rb_launch_hqmq(p, variant, dtype, x, xh, N, nullptr, stream);
-    if (!p || p->method < 0 || p->method >= RB_NUM_METHODS || variant < 0 || variant >= RB_NUM_VARIANTS ||
-        (dtype != 0 && dtype != 1) || p->d < 2 || p->d > 4096 || p->bits < 1 || p->bits > 8 ||
-        p->nbounds != (1 << p->bits) - 1 || N < 0 || N > (1L << 31) - 1 || !p->bounds || !p->centroids ||
-        (p->method != RB_IDENTITY && !p->rot) || (N > 0 && (!x || !xh)))
+    const rb_method_desc *m = p ? rb_method_get(p->method) : nullptr;
+    if (!m || !m->launch || variant < 0 || variant >= RB_NUM_VARIANTS || !(m->variants & (1u << variant)) ||
+        (dtype != 0 && dtype != 1) || p->d < 2 || p->d > 4096 || N < 0 || N > (1L << 31) - 1 ||
+        (N > 0 && (!x || !xh)) || (m->param_count(p->d) > 0 && !p->rot))
+        return cudaErrorInvalidValue;
+    /* Methods without hooks quantize with the scalar codebook of the bits axis
+     * (harness/method_hooks.h); a method with its own axes checks its own fields. */
+    if (!m->hooks && (p->bits < 1 || p->bits > 8 || p->nbounds != (1 << p->bits) - 1 || !p->bounds ||
+                      !p->centroids))
         return cudaErrorInvalidValue;
     if (N == 0)
         return cudaSuccess;
-    return table[p->method](p, variant, dtype, x, xh, N, stream);
+    return (cudaError_t)m->launch(p, variant, dtype, x, xh, N, stream);
 }

@@ -4,6 +4,7 @@
  *        IsoQuant paper's experimental conditions (its kernels' launch structure, written by us).
  * fast:  the shared block skeleton of qdq_common.cuh (register path: 2 or 4 blocks per 16-byte
  *        vector, each lane's (cos, sin) pairs in registers). */
+#include "givens.h"
 #include "qdq_common.cuh"
 
 struct RbPlanar {
@@ -13,8 +14,29 @@ struct RbPlanar {
     static __device__ __forceinline__ void inv(const float *r, float *v) { rb_givens_inv(r[0], r[1], v); }
 };
 
-cudaError_t rbk_launch_planar(const rb_qdq_params *p, int variant, int dtype, const void *x, void *xh, long N,
-                              cudaStream_t st)
+/* ---- the method (kernels/common/method.h) ----------------------------------------------- */
+static int planarquant_block(int) { return 2; }
+static long planarquant_params(int d) { return 2L * ((d + 1) / 2); }
+static long planarquant_fma(int d) { return 4L * ((d + 1) / 2); }
+static void planarquant_fwd(const rb_qdq_params *p, float *v, float *)
 {
-    return rbk_block_launch<RbPlanar>(p, variant, dtype, x, xh, N, st);
+    for (int b = 0; b < p->nblocks; b++)
+        rb_givens_fwd(p->rot[2 * b], p->rot[2 * b + 1], v + 2 * b);
 }
+static void planarquant_inv(const rb_qdq_params *p, float *v, float *)
+{
+    for (int b = 0; b < p->nblocks; b++)
+        rb_givens_inv(p->rot[2 * b], p->rot[2 * b + 1], v + 2 * b);
+}
+static int planarquant_launch(const rb_qdq_params *p, int variant, int dtype, const void *x, void *xh, long N,
+                               void *st)
+{
+    return (int)rbk_block_launch<RbPlanar>(p, variant, dtype, x, xh, N, (cudaStream_t)st);
+}
+extern "C" const rb_method_desc rb_method_planarquant = {
+    RB_METHOD_ABI, "planarquant", "IsoQuant-2D",
+    "a Givens rotation (cos t, sin t) per 2-block",
+    1, planarquant_block, planarquant_params, planarquant_fma, NULL,
+    RB_PARAMS_UNIT_GROUPS, 2, planarquant_fwd, planarquant_inv,
+    planarquant_launch, RB_VARIANT_BIT_PAPER | RB_VARIANT_BIT_FAST, NULL,
+};

@@ -7,7 +7,8 @@
  *    over shared-memory boundaries for other widths, which returns the same count), `paper`
  *    takes the nearest centroid by linear search (argmin |y - c_k|, first minimum wins);
  *  - launch helpers (SM count and occupancy, queried once and cached);
- *  - the shared skeletons of the block methods (identity, rotor, iso-full, iso-fast, planar):
+ *  - the shared skeletons of the block methods (block sizes 1 to 4: identity and the
+ *    quaternion, rotor and Givens methods):
  *      paper:  one thread block per vector, one thread per rotation block, codebook in shared
  *              memory, linear nearest-centroid search (the IsoQuant paper's launch structure);
  *      fast:   a group of G <= 32 lanes per vector, 256 / G vectors per thread block, a grid
@@ -31,6 +32,7 @@
 
 #include "rb_kernels.h"
 #include "fp16.h"
+#include "method.h"
 #include "qdq.h"
 
 #define RBK_THREADS 256   /* threads per block of the fast kernels */
@@ -42,17 +44,6 @@
 #define RBK_MIN_BLOCKS 1
 #endif
 #define RBK_MAX_CENT 256  /* 2^8 centroids */
-
-/* ---- per-method launchers (one .cu file each), dispatched by launch.cu ------------------- */
-typedef cudaError_t (*rbk_launcher)(const rb_qdq_params *p, int variant, int dtype, const void *x,
-                                    void *xh, long N, cudaStream_t stream);
-cudaError_t rbk_launch_identity(const rb_qdq_params *, int, int, const void *, void *, long, cudaStream_t);
-cudaError_t rbk_launch_tq_wht(const rb_qdq_params *, int, int, const void *, void *, long, cudaStream_t);
-cudaError_t rbk_launch_tq_dense(const rb_qdq_params *, int, int, const void *, void *, long, cudaStream_t);
-cudaError_t rbk_launch_rotor(const rb_qdq_params *, int, int, const void *, void *, long, cudaStream_t);
-cudaError_t rbk_launch_iso_full(const rb_qdq_params *, int, int, const void *, void *, long, cudaStream_t);
-cudaError_t rbk_launch_iso_fast(const rb_qdq_params *, int, int, const void *, void *, long, cudaStream_t);
-cudaError_t rbk_launch_planar(const rb_qdq_params *, int, int, const void *, void *, long, cudaStream_t);
 
 /* SM count of the current device, queried once per device (launch.cu). */
 int rbk_num_sms(void);
@@ -267,7 +258,7 @@ template <int QM> struct RbQuant {
  * calls launch(std::integral_constant<int, QM>()). CELLS = false keeps the run-time choice where
  * the host has a table: the compiled-in table route hoists the table loads, and for the cheap
  * transforms the registers that costs outweigh the branches it saves (H100, fp16, 3-4 bits:
- * identity 9-16 % and PlanarQuant 4-8 % slower with it; docs/PERF.md). */
+ * identity 9-16 % and the Givens 2-block method 4-8 % slower with it; docs/PERF.md). */
 template <bool CELLS = true, class F> static cudaError_t rbk_with_quant(int nbounds, const float *cells, F &&launch)
 {
     if (nbounds <= 3)

@@ -6,6 +6,7 @@
  * fast:  the shared block skeleton of qdq_common.cuh. 3-blocks do not align with 16-byte
  *        vectors, so rows are staged through shared memory: 16-byte loads into shared memory,
  *        lane l rotates 3-blocks l, l + G, ... with its rotors in registers, 16-byte stores back. */
+#include "rotor.h"
 #include "qdq_common.cuh"
 
 struct RbRotor {
@@ -14,8 +15,29 @@ struct RbRotor {
     static __device__ __forceinline__ void inv(const float *r, float *v) { rb_rotor_inv(r, v); }
 };
 
-cudaError_t rbk_launch_rotor(const rb_qdq_params *p, int variant, int dtype, const void *x, void *xh, long N,
-                             cudaStream_t st)
+/* ---- the method (kernels/common/method.h) ----------------------------------------------- */
+static int rotorquant_block(int) { return 3; }
+static long rotorquant_params(int d) { return 4L * ((d + 2) / 3); }
+static long rotorquant_fma(int d) { return 56L * ((d + 2) / 3); }
+static void rotorquant_fwd(const rb_qdq_params *p, float *v, float *)
 {
-    return rbk_block_launch<RbRotor>(p, variant, dtype, x, xh, N, st);
+    for (int b = 0; b < p->nblocks; b++)
+        rb_rotor_fwd(p->rot + 4 * b, v + 3 * b);
 }
+static void rotorquant_inv(const rb_qdq_params *p, float *v, float *)
+{
+    for (int b = 0; b < p->nblocks; b++)
+        rb_rotor_inv(p->rot + 4 * b, v + 3 * b);
+}
+static int rotorquant_launch(const rb_qdq_params *p, int variant, int dtype, const void *x, void *xh, long N,
+                              void *st)
+{
+    return (int)rbk_block_launch<RbRotor>(p, variant, dtype, x, xh, N, (cudaStream_t)st);
+}
+extern "C" const rb_method_desc rb_method_rotorquant = {
+    RB_METHOD_ABI, "rotorquant", "RotorQuant",
+    "a Cl(3,0) rotor sandwich R v R~ per 3-block",
+    1, rotorquant_block, rotorquant_params, rotorquant_fma, NULL,
+    RB_PARAMS_UNIT_GROUPS, 4, rotorquant_fwd, rotorquant_inv,
+    rotorquant_launch, RB_VARIANT_BIT_PAPER | RB_VARIANT_BIT_FAST, NULL,
+};

@@ -16,6 +16,7 @@
  *        back into the tile's shared memory, and the output leaves through shared memory with
  *        16-byte stores. Compiled for d <= 128, 256, 512 (columns beyond d masked); larger d
  *        runs the paper kernel. */
+#include "dense.h"
 #include "qdq_common.cuh"
 
 /* ---- paper ----------------------------------------------------------------------------------- */
@@ -288,10 +289,39 @@ static cudaError_t rbk_dense_launch_T(const rb_qdq_params *p, int variant, const
     return rbk_dense_fast_launch<T>(a, xi, xo, N, st);
 }
 
-cudaError_t rbk_launch_tq_dense(const rb_qdq_params *p, int variant, int dtype, const void *x, void *xh, long N,
+static cudaError_t rbk_launch_tq_dense(const rb_qdq_params *p, int variant, int dtype, const void *x, void *xh, long N,
                                 cudaStream_t st)
 {
     if (dtype == 0)
         return rbk_dense_launch_T<float>(p, variant, x, xh, N, st);
     return rbk_dense_launch_T<__half>(p, variant, x, xh, N, st);
 }
+
+/* ---- the method (kernels/common/method.h) ----------------------------------------------- */
+static int turboquant_dense_block(int d) { return d; }
+static long turboquant_dense_params(int d) { return (long)d * d; }
+static long turboquant_dense_fma(int d) { return (long)d * d; }
+static void turboquant_dense_fwd(const rb_qdq_params *p, float *v, float *tmp)
+{
+    rb_dense_fwd(p->rot, v, tmp, p->d);
+    for (int j = 0; j < p->d; j++)
+        v[j] = tmp[j];
+}
+static void turboquant_dense_inv(const rb_qdq_params *p, float *v, float *tmp)
+{
+    rb_dense_inv(p->rot, v, tmp, p->d);
+    for (int j = 0; j < p->d; j++)
+        v[j] = tmp[j];
+}
+static int turboquant_dense_launch(const rb_qdq_params *p, int variant, int dtype, const void *x, void *xh, long N,
+                                    void *st)
+{
+    return (int)rbk_launch_tq_dense(p, variant, dtype, x, xh, N, (cudaStream_t)st);
+}
+extern "C" const rb_method_desc rb_method_turboquant_dense = {
+    RB_METHOD_ABI, "turboquant-dense", "TurboQuant (dense)",
+    "a dense Haar-random orthogonal d x d matrix",
+    1, turboquant_dense_block, turboquant_dense_params, turboquant_dense_fma, NULL,
+    RB_PARAMS_HAAR, 0, turboquant_dense_fwd, turboquant_dense_inv,
+    turboquant_dense_launch, RB_VARIANT_BIT_PAPER | RB_VARIANT_BIT_FAST, NULL,
+};

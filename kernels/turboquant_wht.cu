@@ -14,6 +14,7 @@
  *        stages are register butterflies, the lane stages __shfl_xor_sync. Signs in registers, the
  *        quantizer's cell table in shared memory (RbQuant); the next row is prefetched. Other d (or unaligned buffers) run
  *        the paper kernel. */
+#include "wht.h"
 #include "qdq_common.cuh"
 
 /* ---- paper ----------------------------------------------------------------------------------- */
@@ -264,7 +265,7 @@ static cudaError_t rbk_wht_launch_T(const rb_qdq_params *p, int variant, const v
     return rbk_wht_fast_launch<T>(a, xi, xo, N, st);
 }
 
-cudaError_t rbk_launch_tq_wht(const rb_qdq_params *p, int variant, int dtype, const void *x, void *xh, long N,
+static cudaError_t rbk_launch_tq_wht(const rb_qdq_params *p, int variant, int dtype, const void *x, void *xh, long N,
                               cudaStream_t st)
 {
     if (p->d < 2 || (p->d & (p->d - 1)) || p->d > 4096)
@@ -273,3 +274,41 @@ cudaError_t rbk_launch_tq_wht(const rb_qdq_params *p, int variant, int dtype, co
         return rbk_wht_launch_T<float>(p, variant, x, xh, N, st);
     return rbk_wht_launch_T<__half>(p, variant, x, xh, N, st);
 }
+
+/* ---- the method (kernels/common/method.h) ----------------------------------------------- */
+static int turboquant_wht_block(int d) { return d; }
+static long turboquant_wht_params(int d) { return d; }
+/* additions of the butterflies, d log2 d, as the paper counts them */
+static long turboquant_wht_fma(int d)
+{
+    long l = 0;
+    while ((2L << l) <= d)
+        l++;
+    return (long)d * l;
+}
+static void turboquant_wht_fwd(const rb_qdq_params *p, float *v, float *tmp)
+{
+    (void)tmp;
+    rb_wht_fwd(p->rot, v, p->d, 1.0f / sqrtf((float)p->d));
+}
+static void turboquant_wht_inv(const rb_qdq_params *p, float *v, float *tmp)
+{
+    (void)tmp;
+    rb_wht_inv(p->rot, v, p->d, 1.0f / sqrtf((float)p->d));
+}
+static const char *turboquant_wht_check_d(int d)
+{
+    return d >= 2 && !(d & (d - 1)) ? NULL : "a power of two (the Walsh-Hadamard transform needs one)";
+}
+static int turboquant_wht_launch(const rb_qdq_params *p, int variant, int dtype, const void *x, void *xh, long N,
+                                  void *st)
+{
+    return (int)rbk_launch_tq_wht(p, variant, dtype, x, xh, N, (cudaStream_t)st);
+}
+extern "C" const rb_method_desc rb_method_turboquant_wht = {
+    RB_METHOD_ABI, "turboquant-wht", "TurboQuant (WHT)",
+    "random signs, then the normalized Walsh-Hadamard transform on the whole vector",
+    1, turboquant_wht_block, turboquant_wht_params, turboquant_wht_fma, turboquant_wht_check_d,
+    RB_PARAMS_SIGNS, 0, turboquant_wht_fwd, turboquant_wht_inv,
+    turboquant_wht_launch, RB_VARIANT_BIT_PAPER | RB_VARIANT_BIT_FAST, NULL,
+};

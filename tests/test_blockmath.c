@@ -4,10 +4,16 @@
 #include <stdlib.h>
 
 #include "check.h"
+#include "methods.h"
 #include "counts.h"
 #include "data.h"
 #include "fp16.h"
-#include "qdq.h"
+#include "dense.h"
+#include "givens.h"
+#include "quat.h"
+#include "reference.h"
+#include "rotor.h"
+#include "wht.h"
 
 /* Deterministic uniform(-1,1) and unit-vector helpers (tests only). */
 static uint64_t rng_state = 0x1234567ull;
@@ -44,7 +50,7 @@ static void check_block_method(rb_method m, int d)
 {
     rb_qdq_params p = {0};
     rb_qdq_params_shape(&p, m, d, 2);
-    long len = rb_method_rot_len(m, d);
+    long len = rb_param_count(m, d);
     float *rot = malloc(sizeof(float) * (size_t)(len + 1));
     char err[128];
     CHECK(rb_params_generate(99, m, d, rot, err, sizeof err) == 0, "params: %s", err);
@@ -70,14 +76,14 @@ static void check_block_method(rb_method m, int d)
 
 TEST(every_transform_is_orthogonal_and_invertible)
 {
-    for (int m = 0; m < RB_NUM_METHODS; m++)
+    FOR_EACH_ROTATION_METHOD(m)
         for (int d = 64; d <= 256; d *= 2)
             check_block_method((rb_method)m, d);
     /* block sizes that leave a zero-padded last block */
-    check_block_method(RB_ROTOR, 128);
-    check_block_method(RB_ISO_FULL, 130);
-    check_block_method(RB_ISO_FAST, 97);
-    check_block_method(RB_PLANAR, 7);
+    check_block_method(method_id("rotorquant"), 128);
+    check_block_method(method_id("isoquant-full"), 130);
+    check_block_method(method_id("isoquant-fast"), 97);
+    check_block_method(method_id("planarquant"), 7);
 }
 
 TEST(rotor_sandwich_keeps_pure_vectors_pure)

@@ -2,6 +2,7 @@
  * defaults, and rejects every malformed config with -1 and one line naming the key and what was
  * expected; the driver turns that into exit status 2 before creating any output. */
 #include "check.h"
+#include "methods.h"
 #include "config.h"
 
 #include <errno.h>
@@ -89,12 +90,12 @@ TEST(config_paper18_file)
     CHECK(c.ndims == 3 && c.dims[0] == 128 && c.dims[1] == 256 && c.dims[2] == 512, "dims");
     CHECK(c.nbits == 3 && c.bits[0] == 2 && c.bits[1] == 3 && c.bits[2] == 4, "bits");
     CHECK(c.ndtypes == 2 && c.dtypes[0] == RB_FP16 && c.dtypes[1] == RB_FP32, "dtypes");
-    CHECK(c.nmethods == RB_NUM_METHODS, "nmethods %d", c.nmethods);
+    CHECK(c.nmethods == methods_in_all(), "nmethods %d", c.nmethods);
     for (int i = 0; i < c.nmethods; i++)
         CHECK(c.methods[i] == (rb_method)i, "methods[%d] = %d", i, (int)c.methods[i]);
     CHECK(c.codebook == RB_CODEBOOK_GAUSSIAN, "codebook");
     CHECK(c.distribution == RB_DIST_SPHERE, "distribution");
-    CHECK(c.baseline == RB_ROTOR, "baseline %d", (int)c.baseline);
+    CHECK(c.baseline == method_id("rotorquant"), "baseline %d", (int)c.baseline);
     CHECK(strcmp(c.output_dir, "results") == 0, "output_dir %s", c.output_dir);
     /* the paper's 18 settings: 3 dims x 3 bits x 2 dtypes */
     CHECK(c.ndims * c.nbits * c.ndtypes == 18, "settings %d", c.ndims * c.nbits * c.ndtypes);
@@ -114,9 +115,9 @@ TEST(config_smoke_file)
     CHECK(c.ndims == 2 && c.dims[0] == 128 && c.dims[1] == 256, "dims");
     CHECK(c.nbits == 2 && c.bits[0] == 2 && c.bits[1] == 4, "bits");
     CHECK(c.ndtypes == 2 && c.dtypes[0] == RB_FP16 && c.dtypes[1] == RB_FP32, "dtypes");
-    CHECK(c.nmethods == RB_NUM_METHODS, "nmethods %d", c.nmethods);
+    CHECK(c.nmethods == methods_in_all(), "nmethods %d", c.nmethods);
     CHECK(c.codebook == RB_CODEBOOK_GAUSSIAN, "codebook");
-    CHECK(c.baseline == RB_ROTOR, "baseline (default)");
+    CHECK(c.baseline == method_id("rotorquant"), "baseline (default)");
     CHECK(strcmp(c.output_dir, "results") == 0, "output_dir %s", c.output_dir);
 }
 
@@ -131,10 +132,10 @@ TEST(config_defaults)
     CHECK(c.seed == 0 && c.nN == 1 && c.N[0] == 1, "seed/N");
     CHECK(c.ndims == 1 && c.dims[0] == 2 && c.nbits == 1 && c.bits[0] == 1, "scalar dims/bits");
     CHECK(c.ndtypes == 2 && c.dtypes[0] == RB_FP16 && c.dtypes[1] == RB_FP32, "default dtypes");
-    CHECK(c.nmethods == 2 && c.methods[0] == RB_PLANAR && c.methods[1] == RB_IDENTITY,
+    CHECK(c.nmethods == 2 && c.methods[0] == method_id("planarquant") && c.methods[1] == method_id("identity"),
           "methods keep file order");
     CHECK(c.codebook == RB_CODEBOOK_GAUSSIAN && c.distribution == RB_DIST_SPHERE, "defaults");
-    CHECK(c.baseline == RB_ROTOR, "default baseline, even when not in methods");
+    CHECK(c.baseline == method_id("rotorquant"), "default baseline, even when not in methods");
     CHECK(strcmp(c.output_dir, "results") == 0, "default output_dir %s", c.output_dir);
 }
 
@@ -153,7 +154,7 @@ TEST(config_accepted_forms)
         CHECK(c.nbits == 2 && c.bits[0] == 8 && c.bits[1] == 1, "1.0e0 is the integer 1");
         CHECK(c.ndtypes == 1 && c.dtypes[0] == RB_FP32, "dtypes as one string");
         CHECK(c.codebook == RB_CODEBOOK_BETA, "codebook beta");
-        CHECK(c.baseline == RB_TQ_WHT, "baseline outside methods (wht, d = 96 is fine then)");
+        CHECK(c.baseline == method_id("turboquant-wht"), "baseline outside methods (wht, d = 96 is fine then)");
         CHECK(strcmp(c.output_dir, "/tmp/r b") == 0, "output_dir %s", c.output_dir);
     }
     if (parse_ok(with("distribution", "\"sphere\""), &c) == 0)
@@ -262,10 +263,11 @@ TEST(config_rejects_bad_lists)
 TEST(config_rejects_wht_with_non_power_of_two)
 {
     expect_fail(with("dims", "[128, 96]"), "key 'dims[1]'",
-                "turboquant-wht (it needs a power-of-two d), got 96");
+                "expected a power of two (the Walsh-Hadamard transform needs one) because methods include "
+                "turboquant-wht, got 96");
     expect_fail("{\"name\": \"t\", \"seed\": 1, \"N\": 64, \"dims\": 96, \"bits\": 2, "
                 "\"methods\": [\"rotorquant\", \"turboquant-wht\"]}",
-                "key 'dims'", "power-of-two");
+                "key 'dims'", "a power of two");
 }
 
 TEST(config_rejects_missing_required)
@@ -352,12 +354,12 @@ TEST(config_load_errors)
 
 TEST(config_names)
 {
-    for (int m = 0; m < RB_NUM_METHODS; m++)
-        CHECK(rb_method_from_name(rb_method_name((rb_method)m)) == m, "method %d", m);
-    CHECK(strcmp(rb_method_name(RB_TQ_WHT), "turboquant-wht") == 0, "wht");
-    CHECK(strcmp(rb_method_name(RB_PLANAR), "planarquant") == 0, "planar");
-    CHECK(rb_method_from_name("nope") == -1 && rb_method_from_name(NULL) == -1, "unknown");
-    CHECK(rb_method_from_name("all") == -1, "\"all\" is not a method");
+    for (rb_method m = 0; m < rb_methods_count(); m++)
+        CHECK(rb_method_find(rb_method_name(m)) == m, "method %d", m);
+    CHECK(strcmp(rb_method_name(method_id("turboquant-wht")), "turboquant-wht") == 0, "wht");
+    CHECK(strcmp(rb_method_name(method_id("planarquant")), "planarquant") == 0, "planar");
+    CHECK(rb_method_find("nope") == -1 && rb_method_find(NULL) == -1, "unknown");
+    CHECK(rb_method_find("all") == -1, "\"all\" is not a method");
     CHECK(strcmp(rb_dtype_name(RB_FP16), "fp16") == 0 && strcmp(rb_dtype_name(RB_FP32), "fp32") == 0,
           "dtype names");
     CHECK(strcmp(rb_codebook_name(RB_CODEBOOK_BETA), "beta") == 0 &&
@@ -462,7 +464,7 @@ TEST(config_hqmq_block)
 {
     rb_config c;
     if (parse_ok(with("methods", "[\"hqmq\", \"isoquant-fast\"]"), &c) == 0) {
-        CHECK(c.nmethods == 2 && c.methods[0] == RB_HQMQ, "hqmq is a method name");
+        CHECK(c.nmethods == 2 && c.methods[0] == method_id("hqmq"), "hqmq is a method name");
         /* the paper's operating points s24_r3, s96_r4, s192_r4, s192_r6, s24_r6 */
         static const int want[5][2] = {{24, 3}, {96, 4}, {192, 4}, {192, 6}, {24, 6}};
         CHECK(c.hqmq.nops == 5, "default operating points: %d", c.hqmq.nops);
@@ -472,7 +474,7 @@ TEST(config_hqmq_block)
         CHECK(c.hqmq.outliers == 0 && c.hqmq.sigma_inliers == 0 && c.hqmq.C == 3.0, "defaults none/all/3");
     }
     if (parse_ok(with("methods", "\"all\""), &c) == 0)
-        CHECK(c.nmethods == RB_NUM_METHODS, "\"all\" stays the rotation family (%d methods)", c.nmethods);
+        CHECK(c.nmethods == methods_in_all(), "\"all\" stays the rotation family (%d methods)", c.nmethods);
     if (parse_ok(with("hqmq", "{\"S\": [24, 96], \"radius_bits\": 4, \"outliers\": \"med3\", \"C\": 2.5, "
                               "\"sigma_from\": \"inliers\"}"),
                  &c) == 0) {

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "methods.h"
 #include "config.h"
 #include "counts.h"
 
@@ -12,9 +13,11 @@ TEST(fma_and_params_match_paper_table1)
     CHECK(f != NULL, "cannot open results/paper/isoquant_table1.csv (run from the repo root)");
     if (!f)
         return;
-    static const struct { const char *paper; rb_method m; } names[] = {
-        {"TurboQuant", RB_TQ_DENSE}, {"RotorQuant", RB_ROTOR}, {"IsoQuant-2D", RB_PLANAR},
-        {"IsoQuant-Full", RB_ISO_FULL}, {"IsoQuant-Fast", RB_ISO_FAST},
+    /* Table 1's names: the registry's paper names (TurboQuant's row is the dense rotation) */
+    const struct { const char *paper; rb_method m; } names[] = {
+        {"TurboQuant", method_id("turboquant-dense")}, {"RotorQuant", rb_method_find_paper("RotorQuant")},
+        {"IsoQuant-2D", rb_method_find_paper("IsoQuant-2D")}, {"IsoQuant-Full", rb_method_find_paper("IsoQuant-Full")},
+        {"IsoQuant-Fast", rb_method_find_paper("IsoQuant-Fast")},
     };
     char line[512];
     int rows = 0;
@@ -40,10 +43,10 @@ TEST(fma_and_params_match_paper_table1)
 
 TEST(counts_scale_with_d)
 {
-    CHECK(rb_nominal_fma(RB_TQ_WHT, 128) == 896, "WHT 128: %ld", rb_nominal_fma(RB_TQ_WHT, 128));
-    CHECK(rb_nominal_fma(RB_ROTOR, 256) == 56 * 86, "rotor 256");
-    CHECK(rb_nominal_fma(RB_ISO_FULL, 130) == 32 * 33, "iso-full pads");
-    CHECK(rb_param_count(RB_TQ_DENSE, 512) == 512L * 512, "dense params");
-    CHECK_NEAR(rb_bits_per_coord(RB_ISO_FAST, 128, 3), 3 + 16.0 / 128, 1e-12);
-    CHECK_NEAR(rb_bits_per_coord(RB_ROTOR, 128, 2), (2 * 129 + 16.0) / 128, 1e-12);
+    CHECK(rb_nominal_fma(method_id("turboquant-wht"), 128) == 896, "WHT 128: %ld", rb_nominal_fma(method_id("turboquant-wht"), 128));
+    CHECK(rb_nominal_fma(method_id("rotorquant"), 256) == 56 * 86, "rotor 256");
+    CHECK(rb_nominal_fma(method_id("isoquant-full"), 130) == 32 * 33, "iso-full pads");
+    CHECK(rb_param_count(method_id("turboquant-dense"), 512) == 512L * 512, "dense params");
+    CHECK_NEAR(rb_bits_per_coord(method_id("isoquant-fast"), 128, 3), 3 + 16.0 / 128, 1e-12);
+    CHECK_NEAR(rb_bits_per_coord(method_id("rotorquant"), 128, 2), (2 * 129 + 16.0) / 128, 1e-12);
 }

@@ -7,7 +7,9 @@
 
 #include "backend.h"
 #include "check.h"
+#include "methods.h"
 #include "counts.h"
+#include "hqmq_method.h"
 #include "data.h"
 #include "hqmq.h"
 #include "hqmq_cells.h"
@@ -30,9 +32,9 @@ static float *directions(uint64_t seed, long n)
 /* The first S of the q_s table for (seed, d = 128), as the driver draws it. */
 static float *secondaries(uint64_t seed)
 {
-    float *qs = malloc(sizeof(float) * (size_t)rb_method_rot_len(RB_HQMQ, 128));
+    float *qs = malloc(sizeof(float) * (size_t)rb_param_count(method_id("hqmq"), 128));
     char err[256];
-    if (!qs || rb_params_generate(seed, RB_HQMQ, 128, qs, err, sizeof err)) {
+    if (!qs || rb_params_generate(seed, method_id("hqmq"), 128, qs, err, sizeof err)) {
         free(qs);
         return NULL;
     }
@@ -388,7 +390,7 @@ TEST(hqmq_direction_error_matches_methods_md)
     static const struct { int S, seeds; double want, tol; } pts[] = {
         {24, 16, 0.0358, 0.03}, {96, 16, 0.0141, 0.04}, {192, 8, 0.0092, 0.03}};
     const long n = 10000;
-    float *u = directions(3, 16 * n), *qs = malloc(sizeof(float) * (size_t)rb_method_rot_len(RB_HQMQ, 128));
+    float *u = directions(3, 16 * n), *qs = malloc(sizeof(float) * (size_t)rb_param_count(method_id("hqmq"), 128));
     CHECK(u && qs, "setup");
     if (!u || !qs)
         return;
@@ -398,7 +400,7 @@ TEST(hqmq_direction_error_matches_methods_md)
         double sum = 0;
         for (int seed = 1; seed <= pts[k].seeds; seed++) {
             char err[256];
-            CHECK(rb_params_generate((uint64_t)seed, RB_HQMQ, 128, qs, err, sizeof err) == 0, "%s", err);
+            CHECK(rb_params_generate((uint64_t)seed, method_id("hqmq"), 128, qs, err, sizeof err) == 0, "%s", err);
             const float *us = u + 4 * n * (seed - 1);
 #pragma omp parallel for schedule(static) reduction(+ : sum)
             for (long i = 0; i < n; i++) {
@@ -595,7 +597,7 @@ TEST(hqmq_secondaries_and_channel_outlier_inputs)
 {
     /* q_s: unit, seeded, one table per (seed, d) */
     float *a = secondaries(9), *b = secondaries(9), *c = secondaries(10);
-    long len = rb_method_rot_len(RB_HQMQ, 128);
+    long len = rb_param_count(method_id("hqmq"), 128);
     CHECK(a && b && c && memcmp(a, b, sizeof(float) * (size_t)len) == 0 &&
               memcmp(a, c, sizeof(float) * (size_t)len) != 0,
           "secondaries are not a function of the seed");

@@ -6,6 +6,7 @@
 
 #include "backend.h"
 #include "check.h"
+#include "methods.h"
 #include "codebook.h"
 #include "counts.h"
 #include "data.h"
@@ -24,7 +25,7 @@ static int setup_make(setup *s, rb_method m, int d, int bits, uint64_t seed)
     if (rb_codebook_solve(RB_CODEBOOK_GAUSSIAN, d, bits, &s->cb))
         return -1;
     rb_qdq_params_shape(&s->p, m, d, bits);
-    long len = rb_method_rot_len(m, d);
+    long len = rb_param_count(m, d);
     s->rot = malloc(sizeof(float) * (size_t)(len + 1));
     char err[128];
     if (rb_params_generate(seed, m, d, s->rot, err, sizeof err))
@@ -42,7 +43,7 @@ TEST(every_method_meets_lloyd_max_at_d128)
     rb_backend *be = rb_backend_cpu_create();
     be->profile = 1; /* one pass, no timing loop */
     CHECK(be->load_data(be, 20260328, d, N, RB_FP32) == 0, "load_data");
-    for (int m = 0; m < RB_NUM_METHODS; m++)
+    FOR_EACH_ROTATION_METHOD(m)
         for (int bits = 2; bits <= 4; bits++) {
             setup s;
             CHECK(setup_make(&s, (rb_method)m, d, bits, 20260328) == 0, "setup");
@@ -67,7 +68,7 @@ TEST(fp16_runs_stay_near_fp32)
     rb_backend *be = rb_backend_cpu_create();
     be->profile = 1;
     setup s;
-    CHECK(setup_make(&s, RB_ISO_FULL, d, 3, 5) == 0, "setup");
+    CHECK(setup_make(&s, method_id("isoquant-full"), d, 3, 5) == 0, "setup");
     rb_record r32 = {0}, r16 = {0};
     CHECK(be->load_data(be, 5, d, N, RB_FP32) == 0 && be->run(be, &s.p, 0, &r32) == 0, "fp32");
     CHECK(be->load_data(be, 5, d, N, RB_FP16) == 0 && be->run(be, &s.p, 0, &r16) == 0, "fp16");
@@ -103,11 +104,11 @@ TEST(same_seed_same_bits)
         worst = fmax(worst, fabs(n - 1));
     }
     CHECK(worst < 1e-6, "rows are not unit vectors: |n^2 - 1| = %.3g", worst);
-    for (int m = 0; m < RB_NUM_METHODS; m++) {
+    FOR_EACH_ROTATION_METHOD(m) {
         setup s1, s2;
         setup_make(&s1, (rb_method)m, d, 3, 11);
         setup_make(&s2, (rb_method)m, d, 3, 11);
-        long len = rb_method_rot_len((rb_method)m, d);
+        long len = rb_param_count((rb_method)m, d);
         CHECK(memcmp(s1.rot, s2.rot, sizeof(float) * (size_t)len) == 0, "%s params differ",
               rb_method_name((rb_method)m));
         float *o1 = malloc(sizeof(float) * (size_t)N * d), *o2 = malloc(sizeof(float) * (size_t)N * d);
@@ -131,7 +132,7 @@ TEST(zero_rows_give_zero_and_nan_rows_are_reported)
         x[j] = 0.0f;             /* row 0: zero */
     x[1 * d + 5] = NAN;          /* row 1: a NaN */
     x[2 * d + 7] = INFINITY;     /* row 2: an Inf */
-    for (int m = 0; m < RB_NUM_METHODS; m++) {
+    FOR_EACH_ROTATION_METHOD(m) {
         setup s;
         setup_make(&s, (rb_method)m, d, 2, 3);
         rb_cpu_qdq_rows(&s.p, x, xh, N, RB_FP32);

@@ -2,6 +2,7 @@
  * nominal FMA rate from the median time, % of the FMA roof only when the backend measured one,
  * and the roof read back from the file. */
 #include "check.h"
+#include "methods.h"
 #include "results.h"
 
 #include <string.h>
@@ -15,7 +16,7 @@ static double num(const cJSON *o, const char *k)
 static void record(rb_record *r, double fma_peak)
 {
     memset(r, 0, sizeof *r);
-    r->method = RB_ROTOR;
+    r->method = method_id("rotorquant");
     snprintf(r->variant, sizeof r->variant, "fast");
     r->d = 128;
     r->bits = 3;

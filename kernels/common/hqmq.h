@@ -23,6 +23,17 @@
 #define RB_HQMQ_R_EPS 1e-8f  /* the paper's clamp of r before dividing */
 #define RB_HQMQ_F16_MAX 65504.0f
 
+/* The HQMQ fast kernel's search (rb_qdq_params.hq_search, qdq.h). AUTO: the cell search
+ * (hqmq_cells.h) where the host gave its table (hq_cells), else the tensor-core screen
+ * (hqmq_screen.h) where it applies and S >= RB_HQ_TC_AUTO_S, else the fp32 closed form (on the
+ * H100 the screen beats the closed form at S = 96 and 192, not at 24; docs/PERF.md). TC, FP32,
+ * CELLS: that search wherever it applies (CELLS needs the table), the closed form elsewhere. */
+#define RB_HQ_SEARCH_AUTO 0
+#define RB_HQ_SEARCH_TC 1
+#define RB_HQ_SEARCH_FP32 2
+#define RB_HQ_SEARCH_CELLS 3
+#define RB_HQ_TC_AUTO_S 64
+
 /* Element p (0..23) of 2T in the paper's order: +-1, +-i, +-j, +-k (+ before -), then the 16
  * (+-1 +-i +-j +-k)/2 with signs in lexicographic order, + before -, last component fastest. */
 RB_HD void rb_hqmq_unit(int p, float q[4])

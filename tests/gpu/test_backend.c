@@ -7,6 +7,7 @@
 
 #include "../../kernels/rb_support.h"
 #include "../check.h"
+#include "../methods.h"
 #include "backend.h"
 #include "codebook.h"
 #include "counts.h"
@@ -195,7 +196,7 @@ static int setup_make(setup *s, rb_method m, int d, int bits, uint64_t seed)
     if (rb_codebook_solve(RB_CODEBOOK_GAUSSIAN, d, bits, &s->cb))
         return -1;
     rb_qdq_params_shape(&s->p, m, d, bits);
-    long len = rb_method_rot_len(m, d);
+    long len = rb_param_count(m, d);
     s->rot = malloc(sizeof(float) * (size_t)(len + 1));
     char err[128];
     if (rb_params_generate(seed, m, d, s->rot, err, sizeof err))
@@ -214,7 +215,7 @@ TEST(gpu_run_timing_is_sane)
         return;
     const int d = 128;
     const long N = 8192;
-    static const rb_method methods[] = {RB_ROTOR, RB_TQ_WHT};
+    const rb_method methods[] = {method_id("rotorquant"), method_id("turboquant-wht")};
     for (int t = 0; t < 2; t++) {
         rb_dtype dt = t ? RB_FP16 : RB_FP32;
         be->profile = 0;
@@ -274,7 +275,7 @@ TEST(gpu_profile_mode_skips_timing)
     be->profile = 1;
     CHECK(be->load_data(be, 3, d, N, RB_FP32) == 0, "load");
     setup s;
-    CHECK(setup_make(&s, RB_ISO_FULL, d, 2, 3) == 0, "setup");
+    CHECK(setup_make(&s, method_id("isoquant-full"), d, 2, 3) == 0, "setup");
     for (int v = 0; v < be->nvariants; v++) {
         rb_record r;
         memset(&r, 0, sizeof r);

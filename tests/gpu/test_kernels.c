@@ -18,11 +18,14 @@
 #include <string.h>
 
 #include "../check.h"
+#include "../methods.h"
 #include "../../kernels/rb_kernels.h"
 #include "backend.h"
 #include "codebook.h"
 #include "hqmq_celltab.h"
 #include "counts.h"
+#include "hqmq_method.h"
+#include "reference.h"
 #include "data.h"
 #include "fp16.h"
 
@@ -49,7 +52,7 @@ static int setup_rot(setup *s, rb_method m, int d)
     memset(s, 0, sizeof *s);
     s->m = m;
     s->d = d;
-    long len = rb_method_rot_len(m, d);
+    long len = rb_param_count(m, d);
     s->rot = malloc(sizeof(float) * (size_t)(len + 1));
     char err[256];
     if (rb_params_generate(SEED, m, d, s->rot, err, sizeof err)) {
@@ -338,7 +341,12 @@ static void report(const char *what, rb_method m, const stats *st)
  * the CPU reference is the slow part), bits 1 and 8 at d = 128, and N = 1, 7. */
 static void sweep_method(rb_method m)
 {
-    const int odd = m == RB_TQ_WHT ? 64 : 100;
+    const rb_method_desc *md = rb_method_get(m);
+    const int odd = md->check_d && md->check_d(100) ? 64 : 100; /* 64: a method that needs 2^k */
+    int variants[2], nv = 0;
+    for (int v = 0; v < 2; v++)
+        if (md->variants & (1u << both_variants[v]))
+            variants[nv++] = both_variants[v];
     const int dims[4] = {128, 256, 512, odd};
     stats st = {0};
     for (int di = 0; di < 4; di++) {
@@ -348,7 +356,7 @@ static void sweep_method(rb_method m)
         CHECK(ok, "%s d=%d: setup", rb_method_name(m), d);
         if (!ok)
             continue;
-        long N = (m == RB_TQ_DENSE && d >= 256) ? 256 : 1000;
+        long N = rb_nominal_fma(m, d) > 32768 ? 256 : 1000; /* dense at d >= 256: the CPU side is slow */
         int bits_list[5] = {2, 3, 4, 1, 8}, nbits = d == 128 ? 5 : 3;
         for (int bi = 0; bi < nbits; bi++) {
             if (setup_bits(&s, bits_list[bi])) {
@@ -356,10 +364,10 @@ static void sweep_method(rb_method m)
                 continue;
             }
             for (int dt = 0; dt < 2; dt++) {
-                run_case(&s, (rb_dtype)dt, N, both_variants, 2, 0, &st);
+                run_case(&s, (rb_dtype)dt, N, variants, nv, 0, &st);
                 if (bits_list[bi] == 3 && (d == 128 || d == odd)) {
-                    run_case(&s, (rb_dtype)dt, 1, both_variants, 2, 0, &st);
-                    run_case(&s, (rb_dtype)dt, 7, both_variants, 2, 0, &st);
+                    run_case(&s, (rb_dtype)dt, 1, variants, nv, 0, &st);
+                    run_case(&s, (rb_dtype)dt, 7, variants, nv, 0, &st);
                 }
             }
         }
@@ -371,13 +379,14 @@ static void sweep_method(rb_method m)
     report("all shapes", m, &st);
 }
 
-TEST(kernels_identity_vs_cpu) { sweep_method(RB_IDENTITY); }
-TEST(kernels_turboquant_wht_vs_cpu) { sweep_method(RB_TQ_WHT); }
-TEST(kernels_turboquant_dense_vs_cpu) { sweep_method(RB_TQ_DENSE); }
-TEST(kernels_rotorquant_vs_cpu) { sweep_method(RB_ROTOR); }
-TEST(kernels_isoquant_full_vs_cpu) { sweep_method(RB_ISO_FULL); }
-TEST(kernels_isoquant_fast_vs_cpu) { sweep_method(RB_ISO_FAST); }
-TEST(kernels_planarquant_vs_cpu) { sweep_method(RB_PLANAR); }
+/* Every registered rotation method (plugins included, when loaded), so a new one is tested
+ * without editing this file. */
+TEST(kernels_every_method_vs_cpu)
+{
+    FOR_EACH_ROTATION_METHOD(m)
+        if (rb_method_get(m)->launch)
+            sweep_method(m);
+}
 
 /* Enough rows that every fast kernel's grid strides over rows several times, at d = 128 and
  * 256: 40000 rows take the large-batch shapes (16 coordinates per lane), where sweep_method's
@@ -385,9 +394,9 @@ TEST(kernels_planarquant_vs_cpu) { sweep_method(RB_PLANAR); }
  * element (not 16-byte aligned), which must take the scalar paths. */
 TEST(kernels_grid_stride_and_unaligned)
 {
-    for (int m = 0; m < RB_NUM_METHODS; m++)
+    FOR_EACH_ROTATION_METHOD(m)
         for (int d = 128; d <= 256; d *= 2) {
-            if (m == RB_TQ_DENSE && d > 128) /* one shape only; its CPU reference is the slow part */
+            if (rb_nominal_fma(m, d) > 16384) /* dense: one shape only; its CPU reference is the slow part */
                 continue;
             stats st = {0};
             setup s;
@@ -411,7 +420,7 @@ TEST(kernels_grid_stride_and_unaligned)
 TEST(kernels_refuse_bad_shapes)
 {
     setup s;
-    int ok = setup_rot(&s, RB_TQ_WHT, 128) == 0 && setup_bits(&s, 3) == 0;
+    int ok = setup_rot(&s, method_id("turboquant-wht"), 128) == 0 && setup_bits(&s, 3) == 0;
     CHECK(ok, "setup");
     if (!ok)
         return;
@@ -589,9 +598,9 @@ static void hq_case(const float *qs_host, const float *qs_dev, int d, int S, int
 
 TEST(kernels_hqmq_vs_cpu)
 {
-    float *qs = malloc(sizeof(float) * (size_t)rb_method_rot_len(RB_HQMQ, 128)), *dqs = NULL;
+    float *qs = malloc(sizeof(float) * (size_t)rb_param_count(method_id("hqmq"), 128)), *dqs = NULL;
     char err[256];
-    CHECK(qs && rb_params_generate(SEED, RB_HQMQ, 128, qs, err, sizeof err) == 0, "q_s");
+    CHECK(qs && rb_params_generate(SEED, method_id("hqmq"), 128, qs, err, sizeof err) == 0, "q_s");
     CUDA_OK(cudaMalloc((void **)&dqs, sizeof(float) * 4 * RB_HQMQ_MAX_S));
     CUDA_OK(cudaMemcpy(dqs, qs, sizeof(float) * 4 * RB_HQMQ_MAX_S, cudaMemcpyHostToDevice));
     static const int ops[][2] = {{24, 3}, {96, 4}, {192, 6}};
