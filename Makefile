@@ -47,9 +47,9 @@ GPU_TEST_SRC := $(wildcard tests/gpu/*.c)
 GPU_TEST_OBJ := $(GPU_TEST_SRC:%.c=$(BUILD)/%.o)
 HEADERS     := $(wildcard kernels/common/*.h kernels/*.h kernels/*.cuh harness/*.h tests/*.h)
 
-.PHONY: all help deps test test-gpu test-asan sweep profile-ncu sass latency-floor fuzz plots regress clean kernels
+.PHONY: examples all help deps test test-gpu test-asan sweep profile-ncu sass latency-floor fuzz plots regress clean kernels
 
-all: $(BUILD)/rotorbench $(BUILD)/latency_floor
+all: $(BUILD)/rotorbench $(BUILD)/latency_floor examples
 
 help:
 	@echo "make               build build/rotorbench"
@@ -102,13 +102,33 @@ $(BUILD)/latency_floor: tests/gpu/latency_floor.cu
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) $< -o $@
 
+# The example plugin (examples/plugin/signs.cu) and the broken builds of it the tests must see
+# refused: another ABI version, no rb_plugin_abi symbol, a name that clashes with a built-in.
+# --cudart shared: the plugin must use the same CUDA runtime as rotorbench, not a static copy.
+PLUGIN_FLAGS := $(NVCCFLAGS) -shared -Xcompiler -fPIC --cudart shared
+EXAMPLES := $(BUILD)/examples/libexample_signs.so $(BUILD)/examples/libexample_signs_abi99.so \
+            $(BUILD)/examples/libexample_signs_nosym.so $(BUILD)/examples/libexample_signs_clash.so
+examples: $(EXAMPLES)
+$(BUILD)/examples/libexample_signs.so: examples/plugin/signs.cu $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(PLUGIN_FLAGS) $< -o $@
+$(BUILD)/examples/libexample_signs_abi99.so: examples/plugin/signs.cu $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(PLUGIN_FLAGS) -DSIGNS_ABI=99 $< -o $@
+$(BUILD)/examples/libexample_signs_nosym.so: examples/plugin/signs.cu $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(PLUGIN_FLAGS) -DSIGNS_NO_ABI_SYMBOL $< -o $@
+$(BUILD)/examples/libexample_signs_clash.so: examples/plugin/signs.cu $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(PLUGIN_FLAGS) -DSIGNS_NAME='"identity"' $< -o $@
+
 latency-floor: $(BUILD)/latency_floor
 	$(BUILD)/latency_floor
 
-test: $(BUILD)/test_cpu $(BUILD)/rotorbench
+test: $(BUILD)/test_cpu $(BUILD)/rotorbench examples
 	$(BUILD)/test_cpu
 
-test-gpu: $(BUILD)/test_gpu $(BUILD)/rotorbench
+test-gpu: $(BUILD)/test_gpu $(BUILD)/rotorbench examples
 	$(BUILD)/test_gpu
 
 # The CPU code with AddressSanitizer and UBSan; the kernels' host stubs are linked as built.
@@ -123,7 +143,7 @@ $(ASAN)/test_cpu: $(TEST_OBJ:$(BUILD)/%=$(ASAN)/%) $(HARNESS_OBJ:$(BUILD)/%=$(AS
 	$(CC) $(LDFLAGS) $(ASAN_FLAGS) $^ -o $@ $(LDLIBS)
 
 # protect_shadow_gap=0: the CUDA runtime maps memory where ASan's shadow gap would be.
-test-asan: $(ASAN)/test_cpu $(BUILD)/rotorbench
+test-asan: $(ASAN)/test_cpu $(BUILD)/rotorbench examples
 	ASAN_OPTIONS=protect_shadow_gap=0:detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 $(ASAN)/test_cpu
 
 # ncu on the lent GPU: never let it lock clocks (--clock-control none). KERNEL is the start

@@ -23,6 +23,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: rotorbench run CONFIG.json [--backend auto|cpu|gpu] [--out DIR] [--resume] [--profile]\n"
+            "                      [--plugin LIB.so ...]\n"
             "       rotorbench compare BASE.json NEW.json [--time-tol 0.05]\n"
             "\n"
             "  run CONFIG    run the sweep the config describes (see README.md, Config format)\n"
@@ -32,6 +33,8 @@ static void usage(FILE *f)
             "                interrupted run of the same config, then write the full results\n"
             "  --profile     run each kernel a few times without timing loops, inside NVTX\n"
             "                ranges, for ncu/nsys (see make profile-ncu); writes no results\n"
+            "  --plugin LIB  load the methods a plugin library registers (kernels/common/method.h,\n"
+            "                examples/plugin/); the config then names them like built-in ones\n"
             "\n"
             "  compare       match settings of two result files; exit 1 on a regression\n"
             "                (MSE changed by > 1e-6 relative, or slower by > max(tol, 3 x noise)\n"
@@ -405,18 +408,23 @@ int main(int argc, char **argv)
         return bad_arg("unknown command", argv[1]);
     const char *config = NULL, *backend = "auto", *out = NULL;
     int profile = 0, resume = 0;
+    char err[1024];
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--profile")) {
             profile = 1;
         } else if (!strcmp(argv[i], "--resume")) {
             resume = 1;
-        } else if (!strcmp(argv[i], "--backend") || !strcmp(argv[i], "--out")) {
+        } else if (!strcmp(argv[i], "--backend") || !strcmp(argv[i], "--out") || !strcmp(argv[i], "--plugin")) {
             if (i + 1 >= argc)
                 return bad_arg("missing value after", argv[i]);
-            if (!strcmp(argv[i], "--backend"))
+            if (!strcmp(argv[i], "--backend")) {
                 backend = argv[++i];
-            else
+            } else if (!strcmp(argv[i], "--out")) {
                 out = argv[++i];
+            } else if (rb_plugin_load(argv[++i], err, sizeof err)) { /* before the config names its methods */
+                fprintf(stderr, "rotorbench: %s\n", err);
+                return 2;
+            }
         } else if (argv[i][0] == '-') {
             return bad_arg("unknown option", argv[i]);
         } else if (!config) {
@@ -431,7 +439,6 @@ int main(int argc, char **argv)
         return bad_arg("--backend must be auto, cpu or gpu, got", backend);
 
     static rb_config cfg;
-    char err[1024];
     if (rb_config_load(config, &cfg, err, sizeof err)) {
         fprintf(stderr, "rotorbench: %s\n", err);
         return 2;

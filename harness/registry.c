@@ -150,9 +150,12 @@ int rb_plugin_load(const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "plugin %s: %s() lists no method", path, RB_PLUGIN_METHODS_SYMBOL);
     } else {
         int before = g_count, k = 0;
+        char why[512];
         for (; ms[k]; k++)
-            if (rb_method_register(ms[k], path, err, errlen))
+            if (rb_method_register(ms[k], path, why, sizeof why)) {
+                snprintf(err, errlen, "plugin %s", why);
                 break;
+            }
         if (!ms[k])
             return 0; /* stays loaded for the process's life: its descriptors point into it */
         g_count = before; /* all or nothing */
