@@ -186,11 +186,14 @@ sass: $(BUILD)/kernels/$(SASS).o
 # libFuzzer on the config loader; new inputs go to build/fuzz-new, not the committed corpus.
 FUZZ_CC   ?= clang
 FUZZ_TIME ?= 60
-$(BUILD)/fuzz_config: harness/config.c tests/fuzz/fuzz_config.c $(HEADERS)
+# The method names a config may use come from the registry, so the rest of the library is
+# linked as built (only the config loader is instrumented).
+$(BUILD)/fuzz_config: harness/config.c tests/fuzz/fuzz_config.c $(BUILD)/librotorbench.a $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	  -Ikernels/common -Iharness -I$(CUDA_HOME)/include $(CJSON_INC) \
-	  harness/config.c tests/fuzz/fuzz_config.c -o $@ $(CJSON_LIB) -lcjson -lm
+	  harness/config.c tests/fuzz/fuzz_config.c $(BUILD)/librotorbench.a -o $@ \
+	  -L$(CUDA_LIB) -Wl,-rpath,$(CUDA_LIB) $(CJSON_LIB) -lcjson -lcurand -lcudart -lgomp -lstdc++ -lm -ldl
 
 fuzz: $(BUILD)/fuzz_config
 	@mkdir -p $(BUILD)/fuzz-new

@@ -3,6 +3,7 @@
  * <output_dir>/<name>-<backend>.json and .csv and prints a Markdown table. */
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,13 +70,23 @@ static int check_out_dir(const char *dir)
     return 0;
 }
 
+/* Ctrl-C: finish the setting under way (its record is then in the .jsonl), then stop and say
+ * how to go on. A second Ctrl-C kills at once, as usual. */
+static volatile sig_atomic_t g_interrupted;
+
+static void on_sigint(int sig)
+{
+    g_interrupted = 1;
+    signal(sig, SIG_DFL);
+}
+
 /* One setting of the sweep, in the order it runs: data changes only with (d, N, dtype). */
 typedef struct {
     int di, ni, ti, mi, bi, v;
 } setting;
 
-/* FNV-1a over the canonical config and the backend: a .jsonl line is reused by --resume only
- * when both match. */
+/* FNV-1a over the canonical config, the backend and the plugins loaded: a .jsonl line is
+ * reused by --resume only when all match. */
 static uint64_t config_hash(const rb_config *cfg, const char *backend)
 {
     cJSON *j = NULL;
@@ -90,9 +101,13 @@ static uint64_t config_hash(const rb_config *cfg, const char *backend)
     free(buf);
     char *canon = j ? cJSON_PrintUnformatted(j) : NULL;
     cJSON_Delete(j);
+    /* the plugins loaded: their methods' results depend on which library was given */
+    char plugins[2048] = "";
+    for (int m = rb_methods_builtin_count(), o = 0; m < rb_methods_count() && o < (int)sizeof plugins; m++)
+        o += snprintf(plugins + o, sizeof plugins - (size_t)o, "%s@%s;", rb_method_name(m), rb_method_origin(m));
     uint64_t h = 0xcbf29ce484222325ull;
-    const char *parts[2] = {canon ? canon : cfg->path, backend};
-    for (int k = 0; k < 2; k++)
+    const char *parts[3] = {canon ? canon : cfg->path, backend, plugins};
+    for (int k = 0; k < 3; k++)
         for (const unsigned char *c = (const unsigned char *)parts[k]; *c; c++)
             h = (h ^ *c) * 0x100000001b3ull;
     free(canon);
@@ -285,7 +300,15 @@ static int run_sweep(const rb_config *cfg, const char *backend_sel, const char *
     double t0 = now_s(), bytes_left = 0, bytes_ran = 0;
     for (k = 0; k < nset; k++)
         bytes_left += setting_bytes(cfg, &sets[k]);
+    if (log)
+        signal(SIGINT, on_sigint);
     for (k = 0; k < nset && !rc; k++) {
+        if (g_interrupted) {
+            fprintf(stderr, "rotorbench: interrupted after %d of %d settings; they are kept in %s: run the "
+                            "same command with --resume to go on\n", k, nset, jsonl);
+            rc = 130;
+            break;
+        }
         const setting *st = &sets[k];
         rb_method m = cfg->methods[st->mi];
         const rb_method_hooks *hk = rb_method_hooks_of(m);

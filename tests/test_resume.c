@@ -1,8 +1,8 @@
 /* test_resume.c: a sweep killed part-way and finished with --resume gives the same records as
  * an uninterrupted run: every metric and count identical in the final JSON (timings aside),
  * the settings already done skipped, not rerun, and every setting in the .jsonl afterwards,
- * even when the crash tore its last line. Runs build/rotorbench on a 12-setting CPU config of
- * its own. */
+ * even when the crash tore its last line. Runs build/rotorbench on a 16-setting CPU config of
+ * its own, HQMQ's operating points (with Med3x) among them. */
 #include "check.h"
 
 #include <cjson/cJSON.h>
@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define NSET 12 /* 1 N x 1 d x 2 dtypes x 3 methods x 2 bits x 1 variant */
+#define NSET 16 /* 1 N x 1 d x 2 dtypes x (3 methods x 2 bits + HQMQ at 2 points) x 1 variant */
 
 static const char *exe = "./build/rotorbench";
 
@@ -114,7 +114,8 @@ TEST(resume_after_kill_matches_uninterrupted_run)
     if (f) { /* ~25 ms a setting on one core: slow enough to kill part-way, fast for CI */
         fprintf(f, "{\"name\": \"resume\", \"seed\": 11, \"N\": 8192, \"dims\": 64, \"bits\": [2, 3], "
                    "\"dtypes\": [\"fp16\", \"fp32\"], \"methods\": [\"identity\", \"rotorquant\", "
-                   "\"isoquant-fast\"], \"output_dir\": \"%s\"}\n", dir);
+                   "\"isoquant-fast\", \"hqmq\"], \"hqmq\": {\"S\": [24], \"radius_bits\": [3, 4], "
+                   "\"outliers\": \"med3\"}, \"output_dir\": \"%s\"}\n", dir);
         fclose(f);
     }
 
@@ -223,6 +224,46 @@ TEST(resume_after_kill_matches_uninterrupted_run)
     cJSON_Delete(da);
     cJSON_Delete(db);
 
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0, "cannot remove %s", dir);
+}
+
+/* Ctrl-C: the setting under way finishes, the run stops with status 130 and says how to go on. */
+TEST(ctrl_c_stops_and_names_resume)
+{
+    const char *tmp = getenv("TMPDIR");
+    char dir[256], cfg[320], errp[320], jl[400], cmd[400];
+    snprintf(dir, sizeof dir, "%s/rb_sigint_XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(dir)) {
+        CHECK(0, "mkdtemp: %s", strerror(errno));
+        return;
+    }
+    snprintf(cfg, sizeof cfg, "%s/sigint.json", dir);
+    snprintf(errp, sizeof errp, "%s/stderr.txt", dir);
+    snprintf(jl, sizeof jl, "%s/sigint-cpu.jsonl", dir);
+    FILE *f = fopen(cfg, "w");
+    if (f) {
+        fprintf(f, "{\"name\": \"sigint\", \"seed\": 11, \"N\": 8192, \"dims\": [64, 128], \"bits\": [2, 3, 4], "
+                   "\"methods\": \"all\"}\n");
+        fclose(f);
+    }
+    pid_t pid = start(cfg, dir, 0, errp);
+    for (int i = 0; i < 30000; i++) { /* up to 30 s for the first record */
+        char *log = slurp(jl);
+        int lines = count_char(log, '\n');
+        free(log);
+        if (lines >= 1)
+            break;
+        usleep(1000);
+    }
+    kill(pid, SIGINT);
+    int rc = exit_code(pid);
+    char *err = slurp(errp), *log = slurp(jl);
+    CHECK(rc == 130, "interrupted run: status %d, want 130", rc);
+    CHECK(err && strstr(err, "interrupted after") && strstr(err, "--resume"), "stderr: %s", err ? err : "");
+    CHECK(count_char(log, '\n') >= 1, "the finished settings are in %s", jl);
+    free(err);
+    free(log);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     CHECK(system(cmd) == 0, "cannot remove %s", dir);
 }

@@ -73,18 +73,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(cfg.dtypes[i] == RB_FP16 || cfg.dtypes[i] == RB_FP32);
     if (cfg.ndtypes == 2)
         CHECK(cfg.dtypes[0] != cfg.dtypes[1]);
-    CHECK(cfg.nmethods >= 1 && cfg.nmethods <= RB_NUM_METHODS_ALL);
-    int wht = 0;
+    CHECK(cfg.nmethods >= 1 && cfg.nmethods <= rb_methods_count());
     for (int i = 0; i < cfg.nmethods; i++) {
-        CHECK((int)cfg.methods[i] >= 0 && (int)cfg.methods[i] < RB_NUM_METHODS_ALL);
-        CHECK(strcmp(rb_method_name(cfg.methods[i]), "unknown") != 0);
+        const rb_method_desc *md = rb_method_get(cfg.methods[i]);
+        CHECK(md != NULL);
         for (int j = 0; j < i; j++)
             CHECK(cfg.methods[i] != cfg.methods[j]);
-        wht |= cfg.methods[i] == RB_TQ_WHT;
+        for (int k = 0; md->check_d && k < cfg.ndims; k++) /* e.g. WHT: a power of two */
+            CHECK(md->check_d(cfg.dims[k]) == NULL);
     }
-    if (wht) /* the Walsh-Hadamard transform needs a power-of-two length */
-        for (int i = 0; i < cfg.ndims; i++)
-            CHECK((cfg.dims[i] & (cfg.dims[i] - 1)) == 0);
     CHECK(cfg.codebook == RB_CODEBOOK_GAUSSIAN || cfg.codebook == RB_CODEBOOK_BETA);
     CHECK(cfg.distribution == RB_DIST_SPHERE || cfg.distribution == RB_DIST_CHANNEL_OUTLIERS);
     if (cfg.distribution == RB_DIST_CHANNEL_OUTLIERS) /* fits every d, finite positive scale */
@@ -101,7 +98,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(cfg.hqmq.outliers == 0 || cfg.hqmq.outliers == 1);
     CHECK(cfg.hqmq.sigma_inliers == 0 || (cfg.hqmq.sigma_inliers == 1 && cfg.hqmq.outliers == 1));
     CHECK(cfg.hqmq.C > 0 && cfg.hqmq.C <= 1000);
-    CHECK((int)cfg.baseline >= 0 && (int)cfg.baseline < RB_NUM_METHODS);
+    CHECK(rb_method_get(cfg.baseline) != NULL && rb_method_get(cfg.baseline)->in_all);
     size_t ol = strnlen(cfg.output_dir, sizeof cfg.output_dir);
     CHECK(ol >= 1 && ol < sizeof cfg.output_dir);
     CHECK(strnlen(cfg.path, sizeof cfg.path) < sizeof cfg.path);

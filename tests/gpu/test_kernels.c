@@ -339,14 +339,21 @@ static void report(const char *what, rb_method m, const stats *st)
 
 /* Every variant x d x bits x dtype of one method at N = 1000 (fewer rows for dense at d >= 256:
  * the CPU reference is the slow part), bits 1 and 8 at d = 128, and N = 1, 7. */
+/* The GPU variants m's launcher implements, into v; their count. */
+static int method_variants(rb_method m, int v[2])
+{
+    int n = 0;
+    for (int k = 0; k < 2; k++)
+        if (rb_method_get(m)->variants & (1u << both_variants[k]))
+            v[n++] = both_variants[k];
+    return n;
+}
+
 static void sweep_method(rb_method m)
 {
     const rb_method_desc *md = rb_method_get(m);
     const int odd = md->check_d && md->check_d(100) ? 64 : 100; /* 64: a method that needs 2^k */
-    int variants[2], nv = 0;
-    for (int v = 0; v < 2; v++)
-        if (md->variants & (1u << both_variants[v]))
-            variants[nv++] = both_variants[v];
+    int variants[2], nv = method_variants(m, variants);
     const int dims[4] = {128, 256, 512, odd};
     stats st = {0};
     for (int di = 0; di < 4; di++) {
@@ -405,9 +412,10 @@ TEST(kernels_grid_stride_and_unaligned)
             if (!ok)
                 continue;
             const int fast[1] = {RB_VARIANT_FAST};
+            int variants[2], nv = method_variants(m, variants);
             for (int dt = 0; dt < 2; dt++) {
                 run_case(&s, (rb_dtype)dt, 40000, fast, 1, 0, &st);
-                run_case(&s, (rb_dtype)dt, 77, both_variants, 2, 1, &st);
+                run_case(&s, (rb_dtype)dt, 77, variants, nv, 1, &st);
             }
             CHECK(st.bad_rows == 0, "%s d=%d: %ld rows disagree (%ld unwritten)", rb_method_name((rb_method)m), d,
                   st.bad_rows, st.unwritten);
@@ -667,4 +675,15 @@ TEST(kernels_hqmq_vs_cpu)
     cudaGetLastError();
     cudaFree(dqs);
     free(qs);
+}
+
+/* The example plugin's kernel against its own CPU reference, as every built-in kernel is (last
+ * in this file: once loaded it stays in the registry). */
+TEST(kernels_example_plugin_vs_cpu)
+{
+    char err[512];
+    int ok = rb_plugin_load("build/examples/libexample_signs.so", err, sizeof err) == 0;
+    CHECK(ok, "%s (make examples)", err);
+    if (ok)
+        sweep_method(rb_method_find("example-signs"));
 }
