@@ -18,7 +18,11 @@
  * Med3x: chunk norms to scratch with the level-0 histogram, then a radix select on the norms'
  *        bits (11 + 11 + 10): a one-block scan per level picks the bins holding ranks (n-1)/2
  *        and n/2, a histogram kernel refines inside them. Seven launches, no host round trip;
- *        the quantize kernel reads the threshold from the device. */
+ *        the quantize kernel reads the threshold from the device.
+ *
+ * Over 600 lines on purpose: the three searches (closed form, tensor-core screen, cell lists)
+ * are template instances of one fast kernel and must see its row loop inline; split across
+ * files they could not share it without device-side linking, which costs registers. */
 #include <float.h>
 
 #include "hqmq.h"

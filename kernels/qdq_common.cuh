@@ -20,7 +20,10 @@
  *              compiled specialization take the staged path with run-time d (parameters read
  *              through the read-only cache), never a wrong answer.
  * Every kernel reads x once and writes x-hat once, and applies the same per-block functions as
- * the CPU reference (the headers in kernels/common) in the same order. */
+ * the CPU reference (the headers in kernels/common) in the same order.
+ *
+ * Over 600 lines on purpose: every fast kernel instantiates these templates, and the I/O,
+ * quantizer routes and skeletons depend on one another; it is one unit of code generation. */
 #ifndef RB_QDQ_COMMON_CUH
 #define RB_QDQ_COMMON_CUH
 
