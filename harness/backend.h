@@ -25,9 +25,14 @@ typedef struct {
                                    * times above include it (pre-pass + quantize pass) */
 } rb_timing;
 
+/* A record. The driver writes its key (method, variant, d, bits or the method's operating point,
+ * dtype, N) and the counts from the config; the backend writes the metrics, timing, check and
+ * route; the results writer adds the speedups. No field has two authors. */
 typedef struct {
     rb_method method;
-    char variant[16];
+    char variant[16];     /* the launch structure asked for: "paper", "fast" (GPU), "ref" (CPU) */
+    char route[16];       /* the path the kernel took where a variant has several ("cells", "tc",
+                           * "fp32": HQMQ's searches); "" where there is one */
     int d, bits;
     rb_dtype dtype;
     long N;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "agree.h"
 #include "method_hooks.h"
 #include "rb_kernels.h"
 
@@ -114,6 +115,47 @@ static void hqmq_from_json(const cJSON *o, rb_record *r)
     r->outlier_frac = jnum(h, "outlier_fraction");
 }
 
+/* Agreement (agree.h): the kernel's products contract to FMA, so the direction search may pick
+ * another codeword where two score within rounding. Each differing chunk is such a flip when
+ * both choices score within 1e-5 (fp16 outputs: 2e-3) of each other against the chunk's
+ * direction; the radius (r, sigma and its code) is the same on both sides by construction. */
+static long hqmq_explain(const rb_qdq_params *p, int variant, rb_dtype dt, const float *x, const float *ref,
+                         const float *gpu)
+{
+    (void)variant;
+    const int d = p->d, g = (d + 3) / 4, qmax = (1 << p->hq_rbits) - 1;
+    float r[4096 / 4], sig = 0;
+    if (g > 4096 / 4)
+        return 0;
+    for (int b = 0; b < g; b++) {
+        float v[4];
+        rb_hqmq_load_chunk(x, d, b, v);
+        r[b] = rb_hqmq_chunk_norm(v);
+        sig = rb_hqmq_sigma_acc(sig, r[b], p->hq_thresh, p->hq_sigma_inliers);
+    }
+    sig = rb_hqmq_sigma_store(sig);
+    const double tie = dt == RB_FP16 ? 2e-3 : 1e-5; /* fp16 outputs round the scores */
+    long flips = 0;
+    for (int b = 0; b < g; b++) {
+        int over = 0;
+        double dg = 0, dc = 0;
+        float v[4];
+        rb_hqmq_load_chunk(x, d, b, v);
+        for (int k = 0; k < 4 && 4 * b + k < d; k++) {
+            over |= !rb_agree_elem(dt, gpu[4 * b + k], ref[4 * b + k]);
+            dg += (double)v[k] * gpu[4 * b + k];
+            dc += (double)v[k] * ref[4 * b + k];
+        }
+        if (!over)
+            continue;
+        double rh = rb_hqmq_radius_hat(rb_hqmq_radius_code(r[b], sig, qmax), sig, qmax);
+        if (!(rh > 0 && r[b] > 0 && fabs(dg - dc) / (rh * r[b]) <= tie))
+            return 0;
+        flips++;
+    }
+    return flips;
+}
+
 /* v (dpad >= chunk count floats) is its scratch */
 static void hqmq_cpu_row(const rb_qdq_params *p, const float *x, float *out, float *v, float *tmp)
 {
@@ -128,6 +170,7 @@ static const rb_method_hooks hqmq_hooks = {
     .op_label = hqmq_op_label,
     .to_json = hqmq_to_json,
     .from_json = hqmq_from_json,
+    .explain = hqmq_explain,
     .cpu_row = hqmq_cpu_row,
     .cpu_run = rb_cpu_run_hqmq,
     .gpu_run = rb_gpu_run_hqmq,

@@ -85,8 +85,8 @@ typedef struct {
     int di, ni, ti, mi, bi, v;
 } setting;
 
-/* FNV-1a over the canonical config, the backend and the plugins loaded: a .jsonl line is
- * reused by --resume only when all match. */
+/* FNV-1a over the canonical config, the backend, the plugins loaded and the environment knobs
+ * that change results: a .jsonl line is reused by --resume only when all match. */
 static uint64_t config_hash(const rb_config *cfg, const char *backend)
 {
     cJSON *j = NULL;
@@ -106,8 +106,8 @@ static uint64_t config_hash(const rb_config *cfg, const char *backend)
     for (int m = rb_methods_builtin_count(), o = 0; m < rb_methods_count() && o < (int)sizeof plugins; m++)
         o += snprintf(plugins + o, sizeof plugins - (size_t)o, "%s@%s;", rb_method_name(m), rb_method_origin(m));
     uint64_t h = 0xcbf29ce484222325ull;
-    const char *parts[3] = {canon ? canon : cfg->path, backend, plugins};
-    for (int k = 0; k < 3; k++)
+    const char *parts[4] = {canon ? canon : cfg->path, backend, plugins, rb_run_knobs()};
+    for (int k = 0; k < 4; k++)
         for (const unsigned char *c = (const unsigned char *)parts[k]; *c; c++)
             h = (h ^ *c) * 0x100000001b3ull;
     free(canon);

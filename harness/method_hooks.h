@@ -25,6 +25,10 @@ typedef struct rb_method_hooks {
     /* The method's own record fields, into and out of the record's JSON object. */
     void (*to_json)(const rb_record *r, const rb_config *cfg, cJSON *o);
     void (*from_json)(const cJSON *o, rb_record *r);
+    /* Agreement (agree.h): may this row's disagreement be a flip at a tie? The number of flips
+     * it accounts for, or 0 when it is a real disagreement. */
+    long (*explain)(const rb_qdq_params *p, int variant, rb_dtype dt, const float *x, const float *ref,
+                    const float *gpu);
     /* One row on the CPU: x (d) -> out (d); v and tmp hold p->dpad floats each. */
     void (*cpu_row)(const rb_qdq_params *p, const float *x, float *out, float *v, float *tmp);
     /* NULL: the backend's generic run. Else the method's own (pre-passes, extra fields). */

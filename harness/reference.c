@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "agree.h"
 #include "counts.h"
 #include "fp16.h"
 #include "method_hooks.h"
@@ -98,6 +99,7 @@ const rb_method_hooks rb_rotation_hooks = {
     .op_label = rotation_op_label,
     .to_json = rotation_to_json,
     .from_json = rotation_from_json,
+    .explain = rb_agree_near_boundary,
     .cpu_row = rotation_row,
 };
 

@@ -84,6 +84,8 @@ cJSON *rb_record_to_json(const rb_record *r, const rb_config *cfg)
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "method", rb_method_name(r->method));
     cJSON_AddStringToObject(o, "variant", r->variant);
+    if (r->route[0])
+        cJSON_AddStringToObject(o, "route", r->route);
     cJSON_AddNumberToObject(o, "d", r->d);
     cJSON_AddNumberToObject(o, "bits", r->bits);
     cJSON_AddStringToObject(o, "dtype", rb_dtype_name(r->dtype));
@@ -168,6 +170,23 @@ static cJSON *config_echo(const rb_config *cfg)
     return j ? j : cJSON_CreateNull();
 }
 
+/* Environment variables that change what a run measures: RB_HQMQ_SEARCH (HQMQ's search on the
+ * GPU) and RB_GPU_DEVICE_RNG (inputs drawn on the device). */
+static const char *const knob_names[] = {"RB_HQMQ_SEARCH", "RB_GPU_DEVICE_RNG"};
+
+const char *rb_run_knobs(void)
+{
+    static char buf[512];
+    int o = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < sizeof knob_names / sizeof knob_names[0]; i++) {
+        const char *v = getenv(knob_names[i]);
+        if (v && o < (int)sizeof buf)
+            o += snprintf(buf + o, sizeof buf - (size_t)o, "%s%s=%s", o ? ";" : "", knob_names[i], v);
+    }
+    return buf;
+}
+
 int rb_results_write_json(const rb_run *run, const char *path)
 {
     cJSON *doc = cJSON_CreateObject();
@@ -181,6 +200,17 @@ int rb_results_write_json(const rb_run *run, const char *path)
     for (int i = 0; i < run->argc; i++)
         cJSON_AddItemToArray(argv, cJSON_CreateString(run->argv[i]));
     cJSON_AddStringToObject(doc, "backend", run->backend);
+    cJSON *knobs = cJSON_AddObjectToObject(doc, "knobs"); /* the environment variables set */
+    for (size_t i = 0; i < sizeof knob_names / sizeof knob_names[0]; i++)
+        if (getenv(knob_names[i]))
+            cJSON_AddStringToObject(knobs, knob_names[i], getenv(knob_names[i]));
+    cJSON *plugins = cJSON_AddArrayToObject(doc, "plugins");
+    for (rb_method m = rb_methods_builtin_count(); m < rb_methods_count(); m++) {
+        cJSON *pl = cJSON_CreateObject();
+        cJSON_AddStringToObject(pl, "method", rb_method_name(m));
+        cJSON_AddStringToObject(pl, "library", rb_method_origin(m));
+        cJSON_AddItemToArray(plugins, pl);
+    }
     cJSON_AddItemToObject(doc, "machine", cJSON_Duplicate(run->machine, 1));
     cJSON_AddStringToObject(doc, "config_path", run->cfg->path);
     cJSON_AddItemToObject(doc, "config", config_echo(run->cfg));
@@ -213,14 +243,14 @@ int rb_results_write_csv(const rb_run *run, const char *path)
                     "backend,method,variant,d,bits,dtype,N,codebook,mse,pred_mse,rel_err,cosine,"
                     "nonfinite_rows,fma_nominal,params,bits_per_coord,bytes,time_median_us,"
                     "time_min_us,time_max_us,time_noise_pct,cold_median_us,copy_us,gbps,"
-                    "pct_of_copy_bw,speedup,op,outlier_frac,prepass_us,fma_per_s,pct_of_fma_peak\n");
+                    "pct_of_copy_bw,speedup,op,outlier_frac,prepass_us,fma_per_s,pct_of_fma_peak,route\n");
     for (int i = 0; i < run->nrecs; i++) {
         const rb_record *r = &run->recs[i];
         char op[64];
         rb_record_op(r, op, sizeof op);
         len += snprintf(buf + len, cap - len,
                         "%s,%s,%s,%d,%d,%s,%ld,%s,%.9g,%.9g,%.9g,%.9g,%ld,%ld,%ld,%.6g,%.0f,%.6g,"
-                        "%.6g,%.6g,%.4g,%.6g,%.6g,%.6g,%.6g,%.6g,%s,%.6g,%.6g,%.6g,%.6g\n",
+                        "%.6g,%.6g,%.4g,%.6g,%.6g,%.6g,%.6g,%.6g,%s,%.6g,%.6g,%.6g,%.6g,%s\n",
                         run->backend, rb_method_name(r->method), r->variant, r->d, r->bits,
                         rb_dtype_name(r->dtype), r->N,
                         r->bits ? rb_codebook_name(run->cfg->codebook) : "", /* no bits axis: no codebook */
@@ -228,7 +258,7 @@ int rb_results_write_csv(const rb_run *run, const char *path)
                         r->fma_nominal, r->params, r->bits_per_coord, r->bytes, r->t.median_us,
                         r->t.min_us, r->t.max_us, 100 * r->t.noise, r->t.cold_median_us,
                         r->t.copy_us, gbps(r), pct_copy(r), r->speedup, op, r->outlier_frac,
-                        r->t.prepass_us, fma_rate(r), pct_fma(r));
+                        r->t.prepass_us, fma_rate(r), pct_fma(r), r->route);
     }
     int rc = rb_write_file_atomic(path, buf, len);
     free(buf);
@@ -248,8 +278,10 @@ void rb_results_print_markdown(const rb_run *run, FILE *out)
         rb_record_op(r, bits, sizeof bits);
         if (!bits[0])
             snprintf(bits, sizeof bits, "%d", r->bits);
+        char variant[40];
+        snprintf(variant, sizeof variant, r->route[0] ? "%s (%s)" : "%s", r->variant, r->route);
         fprintf(out, "| %s | %s | %d | %s | %s | %ld | %.4e | %.4e | %.5f | %ld | %.2f | %.1f | %.1f | %.2f |\n",
-                rb_method_name(r->method), r->variant, r->d, bits, rb_dtype_name(r->dtype), r->N,
+                rb_method_name(r->method), variant, r->d, bits, rb_dtype_name(r->dtype), r->N,
                 r->m.mse, r->pred_mse, r->m.cosine, r->fma_nominal, r->t.median_us, gbps(r),
                 pct_copy(r), r->speedup);
     }
@@ -286,6 +318,7 @@ int rb_record_from_json(const cJSON *o, rb_record *r)
         return -1;
     r->method = rb_method_find(m);
     snprintf(r->variant, sizeof r->variant, "%s", v);
+    snprintf(r->route, sizeof r->route, "%s", str(o, "route") ? str(o, "route") : "");
     r->dtype = !strcmp(dt, "fp16") ? RB_FP16 : RB_FP32;
     r->d = (int)num(o, "d");
     r->bits = (int)num(o, "bits");

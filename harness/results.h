@@ -36,6 +36,10 @@ void rb_record_op(const rb_record *r, char *buf, size_t n);
 cJSON *rb_record_to_json(const rb_record *r, const rb_config *cfg);
 int rb_record_from_json(const cJSON *o, rb_record *r);
 
+/* The environment variables set that change results, "NAME=value;..." ("" when none): recorded
+ * in the result file and part of the hash --resume matches. */
+const char *rb_run_knobs(void);
+
 /* Write text to path through path.tmp + rename. 0 on success, message on stderr otherwise. */
 int rb_write_file_atomic(const char *path, const char *text, size_t len);
 

@@ -267,3 +267,39 @@ TEST(ctrl_c_stops_and_names_resume)
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     CHECK(system(cmd) == 0, "cannot remove %s", dir);
 }
+
+/* An environment knob that changes results is part of what --resume matches: records made
+ * under RB_HQMQ_SEARCH=fp32 are not reused by a run without it. */
+TEST(resume_does_not_reuse_records_of_other_knobs)
+{
+    const char *tmp = getenv("TMPDIR");
+    char dir[256], cfg[320], errp[320], cmd[400];
+    snprintf(dir, sizeof dir, "%s/rb_knobs_XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(dir)) {
+        CHECK(0, "mkdtemp: %s", strerror(errno));
+        return;
+    }
+    snprintf(cfg, sizeof cfg, "%s/knobs.json", dir);
+    snprintf(errp, sizeof errp, "%s/stderr.txt", dir);
+    FILE *f = fopen(cfg, "w");
+    if (f) {
+        fprintf(f, "{\"name\": \"knobs\", \"seed\": 3, \"N\": 64, \"dims\": 16, \"bits\": 2, \"dtypes\": \"fp32\", "
+                   "\"methods\": [\"identity\", \"planarquant\"]}\n");
+        fclose(f);
+    }
+    setenv("RB_HQMQ_SEARCH", "fp32", 1);
+    int rc = exit_code(start(cfg, dir, 0, errp));
+    unsetenv("RB_HQMQ_SEARCH");
+    CHECK(rc == 0, "run with the knob: exit %d", rc);
+    rc = exit_code(start(cfg, dir, 1, errp));
+    char *err = slurp(errp);
+    CHECK(rc == 0 && err && strstr(err, "--resume: 0 of 2 settings already done"), "resume without it: %s",
+          err ? err : "");
+    free(err);
+    rc = exit_code(start(cfg, dir, 1, errp));
+    err = slurp(errp);
+    CHECK(rc == 0 && err && strstr(err, "--resume: 2 of 2 settings already done"), "resume again: %s", err ? err : "");
+    free(err);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0, "cannot remove %s", dir);
+}

@@ -1,0 +1,150 @@
+/* agree.c: the agreement rule (agree.h). */
+#include "agree.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "method_hooks.h"
+#include "reference.h"
+#include "rb_kernels.h"
+
+double rb_f16_ulp(double v)
+{
+    v = fabs(v);
+    if (v < 6.103515625e-05)
+        return 5.9604644775390625e-08;
+    int e;
+    frexp(v, &e); /* v = f 2^e, f in [0.5, 1) */
+    return ldexp(1.0, e - 11);
+}
+
+int rb_agree_elem(rb_dtype dt, double gpu, double ref)
+{
+    double diff = fabs(gpu - ref); /* NaN on either side: not <= */
+    return dt == RB_FP16 ? diff <= RB_AGREE_F16_ULPS * fmax(rb_f16_ulp(gpu), rb_f16_ulp(ref))
+                         : diff <= RB_AGREE_F32_ABS;
+}
+
+void rb_agree_init(rb_agree_stats *st)
+{
+    memset(st, 0, sizeof *st);
+    st->first_row = -1;
+}
+
+long rb_agree_near_boundary(const rb_qdq_params *p, int variant, rb_dtype dt, const float *x, const float *ref,
+                            const float *gpu)
+{
+    (void)dt;
+    (void)ref;
+    (void)gpu;
+    float *v = calloc(2 * (size_t)p->dpad, sizeof(float));
+    if (!v)
+        return 0;
+    float ss = 0.0f;
+    for (int j = 0; j < p->d; j++)
+        ss += x[j] * x[j];
+    float inv = rb_inv_norm(sqrtf(ss));
+    for (int j = 0; j < p->d; j++)
+        v[j] = x[j] * inv;
+    rb_rotate_fwd(p, v, v + p->dpad);
+    long hit = 0;
+    for (int j = 0; j < p->dpad && !hit; j++)
+        for (int k = 0; k < p->nbounds && !hit; k++) {
+            if (fabsf(v[j] - p->bounds[k]) <= RB_AGREE_FLIP_TOL)
+                hit = 1;
+            if (variant == RB_VARIANT_PAPER &&
+                fabsf(fabsf(v[j] - p->centroids[k]) - fabsf(v[j] - p->centroids[k + 1])) <= 2 * RB_AGREE_FLIP_TOL)
+                hit = 1;
+        }
+    free(v);
+    return hit;
+}
+
+static void first(rb_agree_stats *st, long i, int j, double g, double r, const char *why)
+{
+    st->bad_rows++;
+    if (st->first_row >= 0)
+        return;
+    st->first_row = i;
+    st->first_col = j;
+    st->first_gpu = g;
+    st->first_ref = r;
+    st->first_why = why;
+}
+
+void rb_agree_rows(const rb_qdq_params *p, int variant, rb_dtype dt, const float *x, const float *ref,
+                   const float *gpu, long N, rb_agree_stats *st)
+{
+    const int d = p->d;
+    const rb_method_hooks *h = rb_method_hooks_of(p->method);
+    for (long i = 0; i < N; i++) {
+        const float *xr = x + i * d, *r = ref + i * d, *g = gpu + i * d;
+        st->rows++;
+        if (isnan(r[0])) { /* the reference marks a non-finite row all NaN */
+            st->nan_rows++;
+            for (int j = 0; j < d; j++)
+                if (!isnan(g[j])) {
+                    first(st, i, j, g[j], r[j], "a non-finite input row must come out all NaN");
+                    break;
+                }
+            continue;
+        }
+        int zero_in = 1;
+        for (int j = 0; j < d; j++)
+            zero_in &= xr[j] == 0.0f;
+        st->zero_rows += zero_in;
+        int over = -1, unwritten = -1;
+        double worst = 0;
+        for (int j = 0; j < d; j++) {
+            if (isnan(g[j])) {
+                unwritten = j;
+                break;
+            }
+            if ((zero_in && g[j] != 0.0f) || !rb_agree_elem(dt, g[j], r[j])) {
+                if (over < 0)
+                    over = j;
+            } else if (fabs((double)g[j] - r[j]) > worst) {
+                worst = fabs((double)g[j] - r[j]);
+            }
+        }
+        if (unwritten >= 0) {
+            st->unwritten++;
+            first(st, i, unwritten, g[unwritten], r[unwritten], "NaN output where the reference is finite");
+            continue;
+        }
+        if (over < 0) {
+            if (worst > st->max_abs)
+                st->max_abs = worst;
+            continue;
+        }
+        long flips = zero_in ? 0 : h->explain(p, variant, dt, xr, r, g);
+        if (flips > 0)
+            st->flips += flips;
+        else
+            first(st, i, over, g[over], r[over], zero_in ? "a zero input row must come out zero"
+                                                         : "beyond the tolerance, not at a tie");
+    }
+}
+
+static long flip_budget(const rb_agree_stats *st)
+{
+    long b = (long)(RB_AGREE_FLIP_FRAC * (double)st->rows);
+    return b > 1 ? b : 1;
+}
+
+int rb_agree_ok(const rb_agree_stats *st) { return st->bad_rows == 0 && st->flips <= flip_budget(st); }
+
+void rb_agree_describe(const rb_agree_stats *st, char *buf, size_t n)
+{
+    if (st->bad_rows)
+        snprintf(buf, n, "%ld of %ld rows disagree with the CPU reference; first: row %ld col %d, gpu %.9g cpu %.9g "
+                 "(|diff| %.3g): %s", st->bad_rows, st->rows, st->first_row, st->first_col, st->first_gpu,
+                 st->first_ref, fabs(st->first_gpu - st->first_ref), st->first_why);
+    else if (st->flips > flip_budget(st))
+        snprintf(buf, n, "%ld flips at ties in %ld rows, more than the %ld allowed (1 %%)", st->flips, st->rows,
+                 flip_budget(st));
+    else
+        snprintf(buf, n, "%ld rows agree (%ld flips at ties, max |diff| %.3g)", st->rows, st->flips, st->max_abs);
+}

@@ -1,0 +1,51 @@
+/* backend_gpu.h: the GPU backend's state and helpers, for the files that make up the backend
+ * (backend_gpu.c: device, buffers, data, launches; hqmq_gpu.c: HQMQ's run). Timing is the
+ * measurement module's (measure_gpu.h), agreement the one rule of agree.h. */
+#ifndef RB_BACKEND_GPU_H
+#define RB_BACKEND_GPU_H
+
+#include <cuda_runtime_api.h>
+
+#include "backend.h"
+#include "measure_gpu.h"
+#include "registry.h"
+
+typedef struct {
+    int d;
+    long len;
+    float *host; /* what was uploaded, to detect a changed rotation behind the same pointer */
+    float *dev;
+} rb_gpu_rot_slot;
+
+typedef struct {
+    int dev;
+    char name[256], pci[32];
+    int cc_major, cc_minor, sms, l2_bytes, mem_clock_khz, bus_bits, ecc;
+    int driver_version, runtime_version;
+    size_t global_mem;
+
+    cudaStream_t st;
+    rb_meas_gpu *meas;
+    void *dpart, *dmout; /* rb_dev_metrics partials and result */
+    float *dbounds, *dcent, *dcells;
+    rb_gpu_rot_slot rot[RB_MAX_METHODS];
+
+    /* the loaded data set */
+    int loaded, d;
+    long N;
+    rb_dtype dtype;
+    size_t esz;
+    void *x, *xh;
+} rb_gpu_state;
+
+/* Rows [row0, row0 + nrows) of x (which 0) or xh (which 1) to host floats. */
+int rb_gpu_get_rows(rb_gpu_state *s, int which, long row0, long nrows, float *host);
+/* p with its rotation parameters, codebook and cell table on the device, into dp. */
+int rb_gpu_upload_params(rb_gpu_state *s, const rb_qdq_params *p, rb_qdq_params *dp);
+/* The metrics of x against xh, reduced on the device, into rec->m. */
+int rb_gpu_fill_metrics(rb_gpu_state *s, rb_record *rec);
+/* The in-run check: the first rows of xh against the CPU reference of hp (host pointers) under
+ * agree.h's rule, into rec's check fields. -1 with one line naming label when they disagree. */
+int rb_gpu_check(rb_gpu_state *s, const rb_qdq_params *hp, int variant, rb_record *rec, const char *label);
+
+#endif

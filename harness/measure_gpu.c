@@ -1,0 +1,469 @@
+/* measure_gpu.c: the GPU measurement module (measure_gpu.h). */
+#include "measure_gpu.h"
+
+#include <math.h>
+#include <nvtx3/nvToolsExt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gpu_check.h"
+#include "rb_support.h"
+#include "stats.h"
+
+#define MIN_SAMPLES 10
+#define MAX_SAMPLES 100
+#define MIN_TIME_S 0.1         /* accumulated GPU time before the noise criterion may stop */
+#define MAX_NOISE 0.005        /* relative standard deviation */
+#define LOOP_TIMEOUT_S 1.0     /* wall time per loop (cold, hot): about 2 s per setting */
+#define TARGET_SAMPLE_US 1000.0
+#define MAX_BATCH 512          /* launches queued behind the blocking kernel */
+#define BLOCK_TIMEOUT_NS 500000000ull
+#define CLOCK_PROBE_NS 1000000ull
+#define THROTTLE_FRACTION 0.75
+
+struct rb_meas_gpu {
+    cudaStream_t st;
+    cudaEvent_t e0, e1;
+    void *flush;
+    size_t flush_bytes;
+    unsigned flush_val;
+    volatile int *hflag; /* [0] release, [1] timed out: host-mapped */
+    int *dflag;
+    unsigned long long *dclk;
+    float *fma_sink;
+    int max_batch, sms, sm_clock_rated_khz;
+    nvtxDomainHandle_t dom;
+
+    double copy_gbps, copy_gbps_bytes, fma_per_s, sm_clock_create_khz;
+    double copy_us, copy_cold_us; /* the loaded data set's */
+    double clk_min_khz, clk_max_khz;
+    int timed_settings, throttled_settings;
+    double hot[MAX_SAMPLES], cold[MAX_SAMPLES];
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+void rb_meas_range_push(rb_meas_gpu *m, const char *name)
+{
+    nvtxEventAttributes_t a;
+    memset(&a, 0, sizeof a);
+    a.version = NVTX_VERSION;
+    a.size = NVTX_EVENT_ATTRIB_STRUCT_SIZE;
+    a.messageType = NVTX_MESSAGE_TYPE_REGISTERED;
+    a.message.registered = nvtxDomainRegisterStringA(m->dom, name);
+    nvtxDomainRangePushEx(m->dom, &a);
+}
+
+void rb_meas_range_pop(rb_meas_gpu *m) { nvtxDomainRangePop(m->dom); }
+
+/* ---- sampling ------------------------------------------------------------------------------ */
+/* One sample: [flush L2], hold the stream, e0, `count` launches, e1, release, wait.
+ * *us = GPU time per launch; *timed_out = 1 when the blocking kernel gave up before the host
+ * released it (the host could not enqueue everything in time: the sample is not valid). */
+static int take_sample(rb_meas_gpu *m, rb_enqueue_fn fn, void *ctx, int count, int flush, double *us,
+                       int *timed_out)
+{
+    m->hflag[0] = 0;
+    m->hflag[1] = 0;
+    __sync_synchronize();
+    if (flush)
+        CK(cudaMemsetAsync(m->flush, (int)(m->flush_val++ & 0xff), m->flush_bytes, m->st));
+    CK(rb_launch_block_stream(m->dflag, m->dflag + 1, BLOCK_TIMEOUT_NS, m->st));
+    CK(cudaEventRecord(m->e0, m->st));
+    for (int i = 0; i < count; i++)
+        if (fn(ctx, m->st))
+            goto fail;
+    CK(cudaEventRecord(m->e1, m->st));
+    __sync_synchronize();
+    m->hflag[0] = 1;
+    __sync_synchronize();
+    CK(cudaEventSynchronize(m->e1));
+    float ms = 0;
+    CK(cudaEventElapsedTime(&ms, m->e0, m->e1));
+    *us = 1e3 * (double)ms / count;
+    *timed_out = m->hflag[1];
+    return 0;
+fail:
+    m->hflag[0] = 1; /* never leave the spin kernel waiting */
+    cudaStreamSynchronize(m->st);
+    return -1;
+}
+
+enum { STOP_NOISE, STOP_MAX, STOP_TIMEOUT };
+static const char *const stop_reasons[3][3] = {
+    {"cold: noise <= 0.5%, hot: noise <= 0.5%", "cold: noise <= 0.5%, hot: 100 samples",
+     "cold: noise <= 0.5%, hot: time limit"},
+    {"cold: 100 samples, hot: noise <= 0.5%", "cold: 100 samples, hot: 100 samples",
+     "cold: 100 samples, hot: time limit"},
+    {"cold: time limit, hot: noise <= 0.5%", "cold: time limit, hot: 100 samples",
+     "cold: time limit, hot: time limit"},
+};
+
+/* Sample until the stopping rule says so. *batch may shrink when the blocking kernel timed
+ * out (too many launches queued behind it). */
+static int sample_loop(rb_meas_gpu *m, rb_enqueue_fn fn, void *ctx, int flush, int *batch, double *x, int *n,
+                       int *stop)
+{
+    double t0 = now_s(), acc = 0;
+    int timeouts = 0;
+    *n = 0;
+    for (;;) {
+        double us = 0;
+        int to = 0;
+        if (take_sample(m, fn, ctx, *batch, flush, &us, &to))
+            return -1;
+        if (to) {
+            if (++timeouts > 6) {
+                fprintf(stderr, "rotorbench: gpu: the blocking kernel keeps timing out (batch %d): "
+                        "the host cannot enqueue the launches\n", *batch);
+                return -1;
+            }
+            if (*batch > 1) {
+                *batch /= 2;
+                if (*batch < m->max_batch)
+                    m->max_batch = *batch;
+            }
+            continue;
+        }
+        x[(*n)++] = us;
+        acc += us * 1e-6 * *batch;
+        if (*n >= MIN_SAMPLES && acc >= MIN_TIME_S) {
+            rb_summary sm;
+            rb_summarize(x, *n, &sm);
+            if (sm.noise <= MAX_NOISE) {
+                *stop = STOP_NOISE;
+                return 0;
+            }
+        }
+        if (*n >= MAX_SAMPLES) {
+            *stop = STOP_MAX;
+            return 0;
+        }
+        if (*n >= MIN_SAMPLES && now_s() - t0 >= LOOP_TIMEOUT_S) {
+            *stop = STOP_TIMEOUT;
+            return 0;
+        }
+    }
+}
+
+typedef struct {
+    rb_summary hot, cold;
+    int nhot, ncold, batch, hot_stop, cold_stop;
+} meas;
+
+/* Warm-up, batch sizing, cold samples, hot samples. */
+static int measure(rb_meas_gpu *m, rb_enqueue_fn fn, void *ctx, meas *r)
+{
+    memset(r, 0, sizeof *r);
+    /* warm-up, timed loosely (host latency included): long launches need no batch estimate */
+    CK(cudaEventRecord(m->e0, m->st));
+    if (fn(ctx, m->st))
+        return -1;
+    CK(cudaEventRecord(m->e1, m->st));
+    CK(cudaEventSynchronize(m->e1));
+    float warm_ms = 0;
+    CK(cudaEventElapsedTime(&warm_ms, m->e0, m->e1));
+    int B = 1;
+    if (1e3 * warm_ms < TARGET_SAMPLE_US) {
+        double est = 0;
+        int to = 0;
+        if (take_sample(m, fn, ctx, 4, 0, &est, &to))
+            return -1;
+        B = est > 0 ? (int)ceil(TARGET_SAMPLE_US / est) : m->max_batch;
+        if (B > m->max_batch)
+            B = m->max_batch;
+        if (B < 1)
+            B = 1;
+    }
+    int one = 1;
+    if (sample_loop(m, fn, ctx, 1, &one, m->cold, &r->ncold, &r->cold_stop))
+        return -1;
+    if (sample_loop(m, fn, ctx, 0, &B, m->hot, &r->nhot, &r->hot_stop))
+        return -1;
+    r->batch = B;
+    rb_summarize(m->cold, r->ncold, &r->cold);
+    rb_summarize(m->hot, r->nhot, &r->hot);
+    return 0;
+fail:
+    return -1;
+}
+
+/* SM clock in kHz from clock64 against %globaltimer over a 1 ms spin. */
+static int probe_clock(rb_meas_gpu *m, double *khz)
+{
+    unsigned long long h[2] = {0, 0};
+    CK(rb_launch_clock_probe(CLOCK_PROBE_NS, m->dclk, m->st));
+    CK(cudaMemcpyAsync(h, m->dclk, sizeof h, cudaMemcpyDeviceToHost, m->st));
+    CK(cudaStreamSynchronize(m->st));
+    *khz = h[1] ? (double)h[0] / (double)h[1] * 1e6 : 0;
+    return 0;
+fail:
+    return -1;
+}
+
+static void note_clock(rb_meas_gpu *m, double khz)
+{
+    if (khz <= 0)
+        return;
+    if (m->clk_min_khz == 0 || khz < m->clk_min_khz)
+        m->clk_min_khz = khz;
+    if (khz > m->clk_max_khz)
+        m->clk_max_khz = khz;
+}
+
+/* ---- roofs ------------------------------------------------------------------------------- */
+typedef struct {
+    void *dst;
+    const void *src;
+    size_t bytes;
+} copy_ctx;
+
+static int enq_copy(void *ctx, cudaStream_t st)
+{
+    copy_ctx *c = ctx;
+    cudaError_t e = cudaMemcpyAsync(c->dst, c->src, c->bytes, cudaMemcpyDeviceToDevice, st);
+    return e == cudaSuccess ? 0 : rb_gpu_report(e, "cudaMemcpyAsync (D2D)", __FILE__, __LINE__);
+}
+
+int rb_meas_gpu_copy_roof(rb_meas_gpu *m, void *dst, const void *src, size_t bytes)
+{
+    copy_ctx c = {dst, src, bytes};
+    meas r;
+    m->copy_us = m->copy_cold_us = 0;
+    if (measure(m, enq_copy, &c, &r))
+        return -1;
+    m->copy_us = r.hot.median;
+    m->copy_cold_us = r.cold.median;
+    return 0;
+}
+
+/* The fp32 FMA roof, timed like the kernels (hot batches of 4 launches, 10 samples, median):
+ * 8 blocks of 256 threads per SM (full occupancy), 2^12 iterations of 8 chains per thread,
+ * about 0.3 ms per launch on an H100. */
+typedef struct {
+    float *sink;
+    int blocks, iters;
+} fma_ctx;
+
+static int enq_fma(void *ctx, cudaStream_t st)
+{
+    fma_ctx *c = ctx;
+    cudaError_t e = rb_launch_fma_peak(c->sink, c->blocks, c->iters, st);
+    return e == cudaSuccess ? 0 : rb_gpu_report(e, "rb_launch_fma_peak", __FILE__, __LINE__);
+}
+
+/* Median of 10 hot samples of `count` launches (the roofs: no stopping rule needed). */
+static int median_of_10(rb_meas_gpu *m, rb_enqueue_fn fn, void *ctx, int count, double *us)
+{
+    double x[10];
+    if (fn(ctx, m->st))
+        return -1;
+    CK(cudaStreamSynchronize(m->st));
+    for (int i = 0; i < 10; i++) {
+        int to = 0;
+        if (take_sample(m, fn, ctx, count, 0, &x[i], &to))
+            return -1;
+    }
+    rb_summary sm;
+    rb_summarize(x, 10, &sm);
+    *us = sm.median;
+    return 0;
+fail:
+    return -1;
+}
+
+static int measure_fma_peak(rb_meas_gpu *m)
+{
+    fma_ctx c = {m->fma_sink, 8 * m->sms, 4096};
+    double us = 0;
+    if (median_of_10(m, enq_fma, &c, 4, &us))
+        return -1;
+    const double fmas = (double)c.blocks * RB_FMA_PEAK_THREADS * c.iters * RB_FMA_PEAK_CHAINS;
+    m->fma_per_s = us > 0 ? fmas / (us * 1e-6) : 0;
+    return 0;
+}
+
+/* A large D2D copy, timed like the kernels (hot batches): the achievable bandwidth. */
+static int measure_big_copy(rb_meas_gpu *m)
+{
+    void *a = NULL, *c = NULL;
+    size_t fr = 0, tot = 0, bytes = (size_t)1 << 30;
+    CK(cudaMemGetInfo(&fr, &tot));
+    while (bytes > ((size_t)16 << 20) && 2 * bytes + ((size_t)256 << 20) > fr)
+        bytes /= 2;
+    CK(cudaMalloc(&a, bytes));
+    CK(cudaMalloc(&c, bytes));
+    CK(cudaMemsetAsync(a, 1, bytes, m->st));
+    copy_ctx cc = {c, a, bytes};
+    double us = 0;
+    if (median_of_10(m, enq_copy, &cc, 1, &us))
+        goto fail;
+    m->copy_gbps = us > 0 ? 2.0 * (double)bytes / (us * 1e-6) / 1e9 : 0;
+    m->copy_gbps_bytes = (double)bytes;
+    cudaFree(a);
+    cudaFree(c);
+    return 0;
+fail:
+    if (a)
+        cudaFree(a);
+    if (c)
+        cudaFree(c);
+    return -1;
+}
+
+/* ---- a setting ------------------------------------------------------------------------------- */
+int rb_meas_gpu_time(rb_meas_gpu *m, const char *label, rb_enqueue_fn fn, void *ctx, rb_enqueue_fn pre,
+                     void *prectx, rb_timing *t)
+{
+    double clk0 = 0, clk1 = 0;
+    meas r, rp;
+    memset(t, 0, sizeof *t);
+    if (probe_clock(m, &clk0))
+        return -1;
+    rb_meas_range_push(m, label);
+    int bad = measure(m, fn, ctx, &r) || (pre && measure(m, pre, prectx, &rp));
+    rb_meas_range_pop(m);
+    if (bad || probe_clock(m, &clk1))
+        return -1;
+    note_clock(m, clk0);
+    note_clock(m, clk1);
+    m->timed_settings++;
+    double lo = clk0 < clk1 ? clk0 : clk1;
+    if (m->sm_clock_rated_khz > 0 && lo < THROTTLE_FRACTION * m->sm_clock_rated_khz) {
+        m->throttled_settings++;
+        fprintf(stderr, "rotorbench: WARNING: gpu %s: SM clock %.0f / %.0f MHz (start / end) is under "
+                "75%% of the rated %.0f MHz: the GPU may be throttling\n", label, clk0 / 1e3, clk1 / 1e3,
+                m->sm_clock_rated_khz / 1e3);
+    }
+    t->clock = "cuda-events";
+    t->samples = r.nhot;
+    t->batch = r.batch;
+    t->median_us = r.hot.median;
+    t->min_us = r.hot.min;
+    t->max_us = r.hot.max;
+    t->q1_us = r.hot.q1;
+    t->q3_us = r.hot.q3;
+    t->noise = r.hot.noise;
+    t->cold_samples = r.ncold;
+    t->cold_median_us = r.cold.median;
+    t->cold_min_us = r.cold.min;
+    t->cold_max_us = r.cold.max;
+    t->cold_noise = r.cold.noise;
+    t->copy_us = m->copy_us;
+    t->copy_cold_us = m->copy_cold_us;
+    t->fma_peak_per_s = m->fma_per_s;
+    t->stop_reason = stop_reasons[r.cold_stop][r.hot_stop];
+    t->prepass_us = pre ? rp.hot.median : 0;
+    return 0;
+}
+
+void rb_meas_profile_timing(rb_timing *t)
+{
+    memset(t, 0, sizeof *t);
+    t->clock = "profile";
+    t->stop_reason = "profile: 4 launches, not timed";
+}
+
+/* ---- life cycle --------------------------------------------------------------------------- */
+void rb_meas_gpu_destroy(rb_meas_gpu *m)
+{
+    if (!m)
+        return;
+    if (m->flush)
+        cudaFree(m->flush);
+    if (m->dclk)
+        cudaFree(m->dclk);
+    if (m->fma_sink)
+        cudaFree(m->fma_sink);
+    if (m->hflag)
+        cudaFreeHost((void *)m->hflag);
+    if (m->e0)
+        cudaEventDestroy(m->e0);
+    if (m->e1)
+        cudaEventDestroy(m->e1);
+    free(m);
+}
+
+rb_meas_gpu *rb_meas_gpu_create(cudaStream_t st)
+{
+    rb_meas_gpu *m = calloc(1, sizeof *m);
+    if (!m) {
+        fprintf(stderr, "rotorbench: gpu: out of host memory\n");
+        return NULL;
+    }
+    int dev = 0, l2 = 0;
+    m->st = st;
+    m->max_batch = MAX_BATCH;
+    CK(cudaGetDevice(&dev));
+    CK(cudaDeviceGetAttribute(&m->sms, cudaDevAttrMultiProcessorCount, dev));
+    CK(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, dev));
+    CK(cudaDeviceGetAttribute(&m->sm_clock_rated_khz, cudaDevAttrClockRate, dev));
+    CK(cudaEventCreate(&m->e0));
+    CK(cudaEventCreate(&m->e1));
+    m->flush_bytes = 2 * (size_t)(l2 > 0 ? l2 : (64 << 20));
+    CK(cudaMalloc(&m->flush, m->flush_bytes));
+    void *hf = NULL;
+    CK(cudaHostAlloc(&hf, 2 * sizeof(int), cudaHostAllocMapped));
+    m->hflag = hf;
+    m->hflag[0] = 1;
+    m->hflag[1] = 0;
+    CK(cudaHostGetDevicePointer((void **)&m->dflag, hf, 0));
+    CK(cudaMalloc((void **)&m->dclk, 2 * sizeof(unsigned long long)));
+    CK(cudaMalloc((void **)&m->fma_sink, sizeof(float)));
+    nvtxInitialize(NULL);
+    m->dom = nvtxDomainCreateA("rotorbench");
+
+    /* every support kernel once before any blocking kernel (module loading), then the clock */
+    CK(rb_launch_block_stream(m->dflag, m->dflag + 1, BLOCK_TIMEOUT_NS, m->st));
+    CK(cudaStreamSynchronize(m->st));
+    if (probe_clock(m, &m->sm_clock_create_khz) || measure_big_copy(m) || measure_fma_peak(m))
+        goto fail;
+    return m;
+fail:
+    rb_meas_gpu_destroy(m);
+    return NULL;
+}
+
+static void jnum(cJSON *o, const char *k, double v)
+{
+    cJSON_DeleteItemFromObjectCaseSensitive(o, k);
+    cJSON_AddNumberToObject(o, k, v);
+}
+
+static void jstr(cJSON *o, const char *k, const char *v)
+{
+    cJSON_DeleteItemFromObjectCaseSensitive(o, k);
+    cJSON_AddStringToObject(o, k, v);
+}
+
+void rb_meas_gpu_describe(rb_meas_gpu *m, cJSON *o)
+{
+    jnum(o, "measured_copy_gbps", m->copy_gbps);
+    jnum(o, "measured_copy_bytes", m->copy_gbps_bytes);
+    jstr(o, "gbps_unit", "1e9 bytes per second, counting bytes read plus bytes written");
+    jnum(o, "measured_fma_per_s", m->fma_per_s);
+    jnum(o, "fma_peak_theoretical_per_s", 128.0 * m->sms * m->sm_clock_rated_khz * 1e3);
+    jnum(o, "sm_clock_rated_khz", m->sm_clock_rated_khz);
+    jnum(o, "sm_clock_at_create_khz", m->sm_clock_create_khz);
+    double now = 0;
+    if (!probe_clock(m, &now))
+        jnum(o, "sm_clock_at_describe_khz", now);
+    if (m->timed_settings) {
+        jnum(o, "sm_clock_min_khz", m->clk_min_khz); /* over every setting's start and end */
+        jnum(o, "sm_clock_max_khz", m->clk_max_khz);
+    }
+    jnum(o, "settings_timed", m->timed_settings);
+    jnum(o, "settings_under_75pct_clock", m->throttled_settings);
+    jnum(o, "l2_flush_bytes", (double)m->flush_bytes);
+    jstr(o, "timing", "cuda events; cold: L2 flushed (memset over 2x L2), one launch held behind a "
+                      "blocking kernel; hot: batches of back-to-back launches behind a blocking kernel, "
+                      "per launch; >= 10 samples, stop at rel. std <= 0.5% after >= 0.1 s GPU time, "
+                      "100 samples or ~1 s per loop");
+}
