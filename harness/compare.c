@@ -135,8 +135,9 @@ static char *slurp(const char *path, size_t *len, FILE *err)
     return buf;
 }
 
-/* The device a file's timings were taken on: the GPU name if the machine block has one, else
- * host and CPU model for the CPU backend; "" when it cannot be told. */
+/* The device a file's timings were taken on: the GPU's name (one model times alike); for the
+ * CPU backend the CPU model, its threads and the machine's id, since two hosts both called
+ * "vm" are not one machine. "" when the file cannot tell (older files: timings not compared). */
 static void device_of(const cJSON *root, const char *backend, char *out, size_t n)
 {
     const cJSON *m = get(root, "machine");
@@ -152,9 +153,10 @@ static void device_of(const cJSON *root, const char *backend, char *out, size_t 
         snprintf(out, n, "%s", name);
         return;
     }
-    const char *host = str(m, "host"), *cpu = str(m, "cpu");
-    if (!strcmp(backend, "cpu") && (host || cpu))
-        snprintf(out, n, "%s / %s", host ? host : "?", cpu ? cpu : "?");
+    const char *cpu = str(m, "cpu"), *id = str(m, "machine_id");
+    const cJSON *threads = get(m, "cpu_threads");
+    if (!strcmp(backend, "cpu") && cpu && id && cJSON_IsNumber(threads))
+        snprintf(out, n, "%s, %d threads, machine %.12s", cpu, threads->valueint, id);
 }
 
 static int bad_record(const cfile *f, int i, const char *what, FILE *err)
@@ -270,15 +272,23 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: rotorbench compare BASE.json NEW.json [--time-tol 0.05] [--mse-only]\n"
+            "                          [--allow-missing] [--cpu-times]\n"
             "\n"
-            "  Matches the records of two result files by (method, variant, d, bits, dtype, N,\n"
-            "  codebook) and prints a Markdown table. A setting fails when its MSE differs by more\n"
-            "  than 1e-6 relative, or (same backend and device only) when it got slower by more\n"
-            "  than max(time-tol, 3 x the larger relative noise of the two records).\n"
+            "  Matches the records of two result files by (method, variant, d, bits or operating\n"
+            "  point, dtype, N, codebook) and prints a Markdown table. A setting fails when its MSE\n"
+            "  differs by more than 1e-6 relative, or (same backend and device only) when it got\n"
+            "  slower by more than max(time-tol, 3 x the larger relative noise of the two records).\n"
+            "  The gate also fails when no setting matched, or when a setting of BASE is missing\n"
+            "  from NEW.\n"
             "\n"
-            "  --mse-only: compare MSEs only (a CPU-backend gate on a shared machine).\n"
+            "  --mse-only       compare MSEs only\n"
+            "  --allow-missing  settings of BASE missing from NEW are listed, not failed (a run\n"
+            "                   of part of a sweep); nothing matched still fails\n"
+            "  --cpu-times      compare CPU-backend wall-clock times too (same machine only); by\n"
+            "                   default CPU results are compared on their MSEs\n"
             "\n"
-            "Exit status: 0 no regression, 1 a regression, 2 a bad argument or file.\n");
+            "Exit status: 0 no regression, 1 a regression or nothing compared, 2 a bad argument\n"
+            "or file.\n");
 }
 
 int rb_compare_run(int argc, char **argv, FILE *out, FILE *err)
@@ -286,7 +296,7 @@ int rb_compare_run(int argc, char **argv, FILE *out, FILE *err)
     const char *paths[2] = {NULL, NULL};
     int npaths = 0;
     double tol = 0.05;
-    int mse_only = 0;
+    int mse_only = 0, allow_missing = 0, cpu_times = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -295,6 +305,14 @@ int rb_compare_run(int argc, char **argv, FILE *out, FILE *err)
         }
         if (!strcmp(a, "--mse-only")) { /* e.g. CI on a shared machine: gate on numerics only */
             mse_only = 1;
+            continue;
+        }
+        if (!strcmp(a, "--allow-missing")) {
+            allow_missing = 1;
+            continue;
+        }
+        if (!strcmp(a, "--cpu-times")) {
+            cpu_times = 1;
             continue;
         }
         if (!strncmp(a, "--time-tol=", 11))
@@ -344,10 +362,12 @@ int rb_compare_run(int argc, char **argv, FILE *out, FILE *err)
         return 2;
     }
 
-    /* Timings only on the same backend and device. */
+    /* Timings only on the same backend and device; CPU wall-clock times only when asked. */
     int same_backend = !strcmp(base.backend, cur.backend);
     int known = base.device[0] && cur.device[0];
-    int timed = !mse_only && same_backend && known && !strcmp(base.device, cur.device);
+    int same_device = same_backend && known && !strcmp(base.device, cur.device);
+    int cpu = !strcmp(base.backend, "cpu") || !strcmp(cur.backend, "cpu");
+    int timed = !mse_only && same_device && (!cpu || cpu_times);
 
     /* One codebook everywhere: say so once instead of in every row. */
     const char *cb0 = base.recs[0].codebook;
@@ -368,8 +388,14 @@ int rb_compare_run(int argc, char **argv, FILE *out, FILE *err)
         fprintf(out, "- %s %s: backend %s, device %s, git %s, %d records\n", k ? "new: " : "base:",
                 s1, s2, s3, f->git ? f->git : "?", f->n);
     }
+    cell(base.device[0] ? base.device : "unknown", s1, sizeof s1);
+    cell(cur.device[0] ? cur.device : "unknown", s2, sizeof s2);
+    fprintf(out, "- device: %s (%s) vs %s (%s): %s\n", s1, base.backend, s2, cur.backend,
+            same_device ? "the same device" : "not the same device");
     if (mse_only)
         fprintf(out, "- timings not compared (--mse-only)\n");
+    else if (same_device && cpu && !cpu_times)
+        fprintf(out, "- CPU wall-clock timings not compared (--cpu-times compares them)\n");
     else if (timed)
         fprintf(out, "- timings compared (median): SLOWER when new/base > 1 + max(%.3g, 3 x noise), "
                      "FASTER when base/new > 1 + the same\n", tol);
@@ -484,11 +510,21 @@ int rb_compare_run(int argc, char **argv, FILE *out, FILE *err)
         }
     }
 
-    int fail = nmse > 0 || nslower > 0;
+    /* A gate must not pass by comparing nothing, nor by losing settings on the way. */
+    int missing = only[0] > 0 && !allow_missing;
+    int fail = nmse > 0 || nslower > 0 || ncompared == 0 || missing;
+    if (ncompared == 0)
+        fprintf(out, "\nNo setting of BASE is in NEW: nothing was compared.\n");
+    else if (missing)
+        fprintf(out, "\n%d setting%s missing from NEW (--allow-missing lists them without failing).\n",
+                only[0], only[0] == 1 ? " of BASE is" : "s of BASE are");
     fprintf(out, "\n%d compared: %d same, %d faster, %d slower, %d MSE changed; %d only in base, "
                  "%d only in new%s. %s\n",
             ncompared, nsame, nfaster, nslower, nmse, only[0], only[1],
-            timed ? "" : " (timings not compared)", fail ? "REGRESSION" : "OK");
+            timed ? "" : " (timings not compared)",
+            fail ? (ncompared == 0 ? "FAIL: NOTHING COMPARED" : missing && !nmse && !nslower ? "FAIL: MISSING SETTINGS"
+                                                                                           : "REGRESSION")
+                 : "OK");
     unload(&base);
     unload(&cur);
     return fail ? 1 : 0;

@@ -2,11 +2,13 @@
  * matches the records of two result files by (method, variant, d, bits, dtype, N, codebook),
  * prints a Markdown table and exits
  *   0  nothing got worse,
- *   1  an MSE changed (relative difference > 1e-6; null on one side only counts too) or a
+ *   1  an MSE changed (relative difference > 1e-6; null on one side only counts too), a
  *      setting got slower by more than max(time-tol, 3 x the larger relative noise of the two),
+ *      no setting matched, or a setting of BASE is missing from NEW (unless --allow-missing),
  *   2  a bad argument or a bad file (missing, not JSON, no records).
- * Timings are compared only when both files come from the same backend and the same device;
- * otherwise only the MSEs are. Settings present in one file only are listed, not failed. */
+ * Timings are compared only when both files come from the same backend and the same device
+ * (named on one line of the report); CPU wall-clock times only with --cpu-times. Otherwise
+ * only the MSEs are. Settings only in NEW are listed, not failed. */
 #ifndef RB_COMPARE_H
 #define RB_COMPARE_H
 

@@ -25,7 +25,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: rotorbench run CONFIG.json [--backend auto|cpu|gpu] [--out DIR] [--resume] [--profile]\n"
             "                      [--plugin LIB.so ...]\n"
-            "       rotorbench compare BASE.json NEW.json [--time-tol 0.05]\n"
+            "       rotorbench compare BASE.json NEW.json [--time-tol 0.05] [--mse-only] [--allow-missing]\n"
+            "                          [--cpu-times]\n"
             "\n"
             "  run CONFIG    run the sweep the config describes (see README.md, Config format)\n"
             "  --backend B   auto (default): the GPU if one is usable, else the CPU\n"
@@ -39,7 +40,8 @@ static void usage(FILE *f)
             "\n"
             "  compare       match settings of two result files; exit 1 on a regression\n"
             "                (MSE changed by > 1e-6 relative, or slower by > max(tol, 3 x noise)\n"
-            "                on the same device)\n"
+            "                on the same device), when nothing matched, or when a setting of BASE\n"
+            "                is missing from NEW (rotorbench compare --help)\n"
             "\n"
             "Exit status: 0 done, 1 a run-time failure, 2 a bad argument or config.\n");
 }

@@ -50,9 +50,9 @@ static char *rec(char *buf, size_t n, const char *method, int d, int bits, const
     return buf;
 }
 
-/* A result file: backend "gpu" on `gpu`, with up to three records (NULL ends the list). */
-static const char *write_result(const char *name, const char *gpu, const char *r1, const char *r2,
-                                const char *r3)
+/* A result file of `backend` with this machine block, up to three records (NULL ends the list). */
+static const char *write_result_on(const char *name, const char *backend, const char *machine, const char *r1,
+                                   const char *r2, const char *r3)
 {
     static char paths[8][256];
     static int next;
@@ -61,8 +61,8 @@ static const char *write_result(const char *name, const char *gpu, const char *r
     FILE *f = create(path);
     if (!f)
         return path;
-    fprintf(f, "{\"tool\": \"rotorbench\", \"backend\": \"gpu\", \"machine\": {\"gpu_name\": \"%s\"}, "
-               "\"records\": [", gpu);
+    fprintf(f, "{\"tool\": \"rotorbench\", \"backend\": \"%s\", \"machine\": %s, \"records\": [", backend,
+            machine);
     const char *r[3] = {r1, r2, r3};
     for (int i = 0, k = 0; i < 3; i++)
         if (r[i])
@@ -72,7 +72,33 @@ static const char *write_result(const char *name, const char *gpu, const char *r
     return path;
 }
 
+/* A GPU result file on `gpu`. */
+static const char *write_result(const char *name, const char *gpu, const char *r1, const char *r2,
+                                const char *r3)
+{
+    char machine[256];
+    snprintf(machine, sizeof machine, "{\"gpu_name\": \"%s\"}", gpu);
+    return write_result_on(name, "gpu", machine, r1, r2, r3);
+}
+
 static char report[1 << 16];
+
+/* rb_compare_run on (base, new, flags...); the report lands in `report`. */
+static int compare_flags(const char *base, const char *cur, const char *f1, const char *f2)
+{
+    char *argv[] = {"compare", (char *)base, (char *)cur, (char *)f1, (char *)f2, NULL};
+    int argc = 3 + (f1 != NULL) + (f1 && f2);
+    FILE *out = tmpfile(), *err = tmpfile();
+    if (!out || !err)
+        return -1;
+    int rc = rb_compare_run(argc, argv, out, err);
+    rewind(out);
+    size_t n = fread(report, 1, sizeof report - 1, out);
+    report[n] = '\0';
+    fclose(out);
+    fclose(err);
+    return rc;
+}
 
 /* rb_compare_run on (base, new[, "--time-tol", tol]); the report lands in `report`. */
 static int compare(const char *base, const char *cur, const char *tol)
@@ -182,7 +208,10 @@ TEST(compare_one_sided)
     const char *q = write_result("one_new", H100, rec(a, sizeof a, "rotorquant", 128, 2, "1e-3", 10, 0.01),
                                  rec(c, sizeof c, "planarquant", 128, 2, "9.1e-4", 4, 0.01), NULL);
     int rc = compare(p, q, NULL);
-    CHECK(rc == 0, "one-sided settings: rc %d\n%s", rc, report);
+    CHECK(rc == 1 && strstr(report, "1 setting of BASE is missing from NEW"), "a base setting missing: rc %d\n%s",
+          rc, report);
+    rc = compare_flags(p, q, "--allow-missing", NULL);
+    CHECK(rc == 0, "a base setting missing, --allow-missing: rc %d\n%s", rc, report);
     CHECK(strstr(report, "Only in BASE") && strstr(report, "- isoquant-full fast d128 b2 fp16 N8192"),
           "base-only setting not listed:\n%s", report);
     CHECK(strstr(report, "Only in NEW") && strstr(report, "- planarquant fast d128 b2 fp16 N8192"),
@@ -218,4 +247,46 @@ TEST(compare_bad_files)
         fclose(out);
     if (err)
         fclose(err);
+}
+
+/* Two files with no setting in common: the gate compared nothing and must not pass. */
+TEST(compare_disjoint_files_fail)
+{
+    char a[512], b[512];
+    const char *p = write_result("disj_base", H100, rec(a, sizeof a, "rotorquant", 128, 2, "1e-3", 10, 0.01), NULL, NULL);
+    const char *q = write_result("disj_new", H100, rec(b, sizeof b, "rotorquant", 256, 2, "1e-3", 10, 0.01), NULL, NULL);
+    int rc = compare(p, q, NULL);
+    CHECK(rc == 1 && strstr(report, "nothing was compared") && strstr(report, "FAIL: NOTHING COMPARED"),
+          "disjoint: rc %d\n%s", rc, report);
+    rc = compare_flags(p, q, "--allow-missing", NULL);
+    CHECK(rc == 1, "disjoint with --allow-missing still fails: rc %d\n%s", rc, report);
+    rc = compare_flags(p, q, "--mse-only", "--allow-missing");
+    CHECK(rc == 1, "disjoint, --mse-only --allow-missing: rc %d", rc);
+}
+
+/* CPU results: wall-clock times only with --cpu-times, and only from one machine (the model,
+ * thread count and machine id tell machines apart; the host name "vm" does not). */
+TEST(compare_cpu_times_only_when_asked_on_one_machine)
+{
+    char a[512], b[512];
+    const char *m1 = "{\"host\": \"vm\", \"cpu\": \"Xeon X\", \"cpu_threads\": 2, \"machine_id\": \"aaaa1111\"}";
+    const char *m2 = "{\"host\": \"vm\", \"cpu\": \"Xeon X\", \"cpu_threads\": 2, \"machine_id\": \"bbbb2222\"}";
+    const char *p = write_result_on("cpu_base", "cpu", m1, rec(a, sizeof a, "rotorquant", 128, 2, "1e-3", 100, 0.01),
+                                    NULL, NULL);
+    const char *q = write_result_on("cpu_new", "cpu", m1, rec(b, sizeof b, "rotorquant", 128, 2, "1e-3", 1000, 0.01),
+                                    NULL, NULL);
+    int rc = compare(p, q, NULL);
+    CHECK(rc == 0 && strstr(report, "CPU wall-clock timings not compared") && strstr(report, "the same device"),
+          "10x slower CPU run, default: rc %d\n%s", rc, report);
+    rc = compare_flags(p, q, "--cpu-times", NULL);
+    CHECK(rc == 1 && strstr(report, "SLOWER"), "10x slower CPU run, --cpu-times: rc %d\n%s", rc, report);
+    q = write_result_on("cpu_other", "cpu", m2, rec(b, sizeof b, "rotorquant", 128, 2, "1e-3", 1000, 0.01), NULL,
+                        NULL);
+    rc = compare_flags(p, q, "--cpu-times", NULL);
+    CHECK(rc == 0 && strstr(report, "not the same device") && strstr(report, "machine bbbb2222"),
+          "another machine, --cpu-times: rc %d\n%s", rc, report);
+    q = write_result_on("cpu_old", "cpu", "{\"host\": \"vm\", \"cpu\": \"Xeon X\"}",
+                        rec(b, sizeof b, "rotorquant", 128, 2, "1e-3", 1000, 0.01), NULL, NULL);
+    rc = compare_flags(p, q, "--cpu-times", NULL);
+    CHECK(rc == 0 && strstr(report, "unknown (cpu)"), "a file without the machine id: rc %d\n%s", rc, report);
 }
