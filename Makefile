@@ -29,11 +29,14 @@ endif
 
 CC         ?= gcc
 CFLAGS     ?= -O2 -g
+# WERROR=1 (CI): every warning of gcc and nvcc is an error
+WERROR     ?=
 CFLAGS     += -std=c11 -Wall -Wextra -Wno-unused-function -fopenmp -D_GNU_SOURCE \
               -Ikernels/common -Ikernels -Iharness -I$(CUDA_HOME)/include $(CJSON_INC) \
-              -DRB_GIT_REV=\"$(GIT_REV)\" -DRB_GIT_DIRTY=$(GIT_DIRTY)
+              -DRB_GIT_REV=\"$(GIT_REV)\" -DRB_GIT_DIRTY=$(GIT_DIRTY) $(if $(WERROR),-Werror)
 NVCCFLAGS  ?= -O3 -lineinfo
-NVCCFLAGS  += -std=c++17 $(NVCC_ARCH) -Ikernels/common -Iharness -Xcompiler -Wall
+NVCCFLAGS  += -std=c++17 $(NVCC_ARCH) -Ikernels/common -Iharness -Xcompiler -Wall \
+              $(if $(WERROR),-Werror all-warnings -Xcompiler -Werror)
 LDFLAGS    += -fopenmp -L$(CUDA_LIB) -Wl,-rpath,$(CUDA_LIB) $(CJSON_LIB)
 LDLIBS     += -lcjson -lcurand -lcudart -lstdc++ -lm -ldl
 
@@ -66,9 +69,17 @@ help:
 	@echo "make latency-floor the launch / copy / prologue rungs under the N = 8192 latency (GPU)"
 
 deps:
-	@sh tests/deps.sh
+	@CJSON_PREFIX='$(CJSON_PREFIX)' sh tests/deps.sh
 
-$(BUILD)/%.o: %.c $(HEADERS)
+# Before anything is compiled: what the build needs is there (as root: installed), else one
+# line with the command to run and make stops (status 2).
+DEPS_OK := $(BUILD)/deps.ok
+$(DEPS_OK): tests/deps.sh
+	@mkdir -p $(dir $@)
+	@CJSON_PREFIX='$(CJSON_PREFIX)' sh tests/deps.sh --build
+	@touch $@
+
+$(BUILD)/%.o: %.c $(HEADERS) | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
@@ -78,7 +89,7 @@ GIT_STAMP := $(BUILD)/git_rev.stamp
 $(shell mkdir -p $(BUILD) && (echo "$(GIT_REV) $(GIT_DIRTY)" | cmp -s - $(GIT_STAMP) || echo "$(GIT_REV) $(GIT_DIRTY)" > $(GIT_STAMP)))
 $(BUILD)/harness/results.o $(BUILD)/asan/harness/results.o: $(GIT_STAMP)
 
-$(BUILD)/%.o: %.cu $(HEADERS)
+$(BUILD)/%.o: %.cu $(HEADERS) | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -c $< -o $@
 
@@ -98,7 +109,7 @@ $(BUILD)/test_gpu: $(GPU_TEST_OBJ) $(BUILD)/tests/run_tests.o $(BUILD)/librotorb
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 # A standalone microbenchmark (docs/PERF.md, target 2); built by `all` so CI compiles it.
-$(BUILD)/latency_floor: tests/gpu/latency_floor.cu
+$(BUILD)/latency_floor: tests/gpu/latency_floor.cu | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) $< -o $@
 
@@ -109,16 +120,16 @@ PLUGIN_FLAGS := $(NVCCFLAGS) -shared -Xcompiler -fPIC --cudart shared
 EXAMPLES := $(BUILD)/examples/libexample_signs.so $(BUILD)/examples/libexample_signs_abi99.so \
             $(BUILD)/examples/libexample_signs_nosym.so $(BUILD)/examples/libexample_signs_clash.so
 examples: $(EXAMPLES)
-$(BUILD)/examples/libexample_signs.so: examples/plugin/signs.cu $(HEADERS)
+$(BUILD)/examples/libexample_signs.so: examples/plugin/signs.cu $(HEADERS) | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(PLUGIN_FLAGS) $< -o $@
-$(BUILD)/examples/libexample_signs_abi99.so: examples/plugin/signs.cu $(HEADERS)
+$(BUILD)/examples/libexample_signs_abi99.so: examples/plugin/signs.cu $(HEADERS) | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(PLUGIN_FLAGS) -DSIGNS_ABI=99 $< -o $@
-$(BUILD)/examples/libexample_signs_nosym.so: examples/plugin/signs.cu $(HEADERS)
+$(BUILD)/examples/libexample_signs_nosym.so: examples/plugin/signs.cu $(HEADERS) | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(PLUGIN_FLAGS) -DSIGNS_NO_ABI_SYMBOL $< -o $@
-$(BUILD)/examples/libexample_signs_clash.so: examples/plugin/signs.cu $(HEADERS)
+$(BUILD)/examples/libexample_signs_clash.so: examples/plugin/signs.cu $(HEADERS) | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(PLUGIN_FLAGS) -DSIGNS_NAME='"identity"' $< -o $@
 
@@ -135,7 +146,7 @@ test-gpu: $(BUILD)/test_gpu $(BUILD)/rotorbench examples
 ASAN       := $(BUILD)/asan
 ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 
-$(ASAN)/%.o: %.c $(HEADERS)
+$(ASAN)/%.o: %.c $(HEADERS) | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(ASAN_FLAGS) -c $< -o $@
 
@@ -161,15 +172,20 @@ NCU_CMD = ncu --clock-control none --set full --nvtx \
           $(BUILD)/rotorbench run $(PROFILE_CONFIG) --backend gpu --profile
 profile-ncu: $(BUILD)/rotorbench
 	@echo "$(NCU_CMD)"
-	@$(if $(RUN),$(NCU_CMD),true)
+	@if [ -z "$(RUN)" ]; then echo "make profile-ncu: the command above needs a GPU and Nsight Compute (ncu): RUN=1 runs it on such a machine"; \
+	 elif ! command -v ncu >/dev/null 2>&1; then echo "make profile-ncu: no ncu on PATH (Nsight Compute, part of the full CUDA toolkit)" >&2; exit 2; \
+	 elif ! nvidia-smi -L >/dev/null 2>&1; then echo "make profile-ncu: no usable GPU here (nvidia-smi -L fails): run it on a GPU machine" >&2; exit 2; \
+	 else $(NCU_CMD); fi
 
 # SASS of one kernel file and each kernel's static instruction mix, no GPU needed (where the
 # SASS counts in docs/PERF.md come from): make sass SASS=rotorquant [SASS_FN=substring of a
-# kernel's mangled name]. cuobjdump comes with the full CUDA toolkit (the GPU machine has it)
-# or from pip (nvidia-cuda-cuobjdump); CUOBJDUMP=path overrides.
+# kernel's mangled name]. cuobjdump and the nvdisasm it calls come with the full CUDA toolkit
+# (the GPU machine has them) or from pip (nvidia-cuda-cuobjdump, nvidia-cuda-nvdisasm);
+# CUOBJDUMP=path and NVDISASM=path override.
 SASS      ?= hqmq
 SASS_FN   ?=
 CUOBJDUMP ?= $(shell command -v cuobjdump 2>/dev/null || echo $(CUDA_HOME)/bin/cuobjdump)
+NVDISASM  ?= $(shell command -v nvdisasm 2>/dev/null || echo $(CUDA_HOME)/bin/nvdisasm)
 SASS_MIX = function flush(  i, k, b, m) { if (fn == "" || index(fn, fnsel) == 0) return; \
                printf "%6d instructions  %s\n       ", n, fn; \
                for (i = 0; i < 12; i++) { b = ""; m = 0; for (k in h) if (h[k] > m) { m = h[k]; b = k } \
@@ -178,8 +194,10 @@ SASS_MIX = function flush(  i, k, b, m) { if (fn == "" || index(fn, fnsel) == 0)
            /^ +\/\*[0-9a-f]+\*\// { op = $$2 ~ /^@/ ? $$3 : $$2; sub(/[.;].*/, "", op); h[op]++; n++ } \
            END { flush() }
 sass: $(BUILD)/kernels/$(SASS).o
-	@test -x "$(CUOBJDUMP)" || { echo "make sass: no cuobjdump at '$(CUOBJDUMP)' (set CUOBJDUMP=...)" >&2; exit 2; }
-	$(CUOBJDUMP) -sass -arch sm_90 $< > $(BUILD)/$(SASS).sass
+	@test -x "$(CUOBJDUMP)" || { echo "make sass: no cuobjdump at '$(CUOBJDUMP)': pip install nvidia-cuda-cuobjdump (or the full CUDA toolkit), or set CUOBJDUMP=path" >&2; exit 2; }
+	@test -x "$(NVDISASM)" || { echo "make sass: no nvdisasm at '$(NVDISASM)' (cuobjdump -sass needs it): pip install nvidia-cuda-nvdisasm (or the full CUDA toolkit), or set NVDISASM=path" >&2; exit 2; }
+	PATH="$(dir $(NVDISASM)):$$PATH" $(CUOBJDUMP) -sass -arch sm_90 $< > $(BUILD)/$(SASS).sass.tmp
+	@mv $(BUILD)/$(SASS).sass.tmp $(BUILD)/$(SASS).sass
 	@awk -v fnsel='$(SASS_FN)' '$(SASS_MIX)' $(BUILD)/$(SASS).sass
 	@echo "full listing: $(BUILD)/$(SASS).sass"
 
@@ -189,6 +207,7 @@ FUZZ_TIME ?= 60
 # The method names a config may use come from the registry, so the rest of the library is
 # linked as built (only the config loader is instrumented).
 $(BUILD)/fuzz_config: harness/config.c tests/fuzz/fuzz_config.c $(BUILD)/librotorbench.a $(HEADERS)
+	@command -v $(FUZZ_CC) >/dev/null 2>&1 || { echo "make fuzz: no $(FUZZ_CC) (libFuzzer): make deps, or sudo apt-get install -y clang libclang-rt-dev" >&2; exit 2; }
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	  -Ikernels/common -Iharness -I$(CUDA_HOME)/include $(CJSON_INC) \
@@ -199,17 +218,17 @@ fuzz: $(BUILD)/fuzz_config
 	@mkdir -p $(BUILD)/fuzz-new
 	$(BUILD)/fuzz_config -max_total_time=$(FUZZ_TIME) -max_len=4096 $(BUILD)/fuzz-new tests/fuzz/corpus
 
-PLOT_CSV  ?= $(firstword $(wildcard results/paper18-gpu.csv results/paper18-cpu.csv))
+PLOT_CSV  ?= $(firstword $(wildcard out/paper18-gpu.csv out/paper18-cpu.csv))
 PLOT_DIR  ?= plots
 plots:
-	@test -n "$(PLOT_CSV)" || { echo "make plots: no results/paper18-*.csv: run make sweep or pass PLOT_CSV=..."; exit 2; }
+	@test -n "$(PLOT_CSV)" || { echo "make plots: no out/paper18-*.csv: run make sweep or pass PLOT_CSV=..."; exit 2; }
 	plots/make_plots.sh $(PLOT_CSV) $(PLOT_DIR)
 
 # The regression gate: smoke config on BACKEND, compared with its committed baseline.
 BACKEND  ?= cpu
 # CPU wall-clock timings on a shared runner are not a gate: numerics only there.
 COMPARE_FLAGS ?= $(if $(filter cpu,$(BACKEND)),--mse-only)
-BASELINE ?= results/baseline/smoke-$(if $(filter gpu,$(BACKEND)),gpu-h100,cpu).json
+BASELINE ?= results/baseline/smoke-$(if $(filter gpu,$(BACKEND)),gpu-h200,cpu).json
 regress: $(BUILD)/rotorbench
 	@rm -rf $(BUILD)/regress && mkdir -p $(BUILD)/regress
 	$(BUILD)/rotorbench run configs/smoke.json --backend $(BACKEND) --out $(BUILD)/regress > $(BUILD)/regress/table.md

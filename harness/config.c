@@ -648,7 +648,7 @@ int rb_config_parse(const char *path, const char *text, size_t len, rb_config *c
     tmp.hqmq.C = 3.0;
     tmp.hqmq.sigma_inliers = 0;
     tmp.baseline = rb_method_find("rotorquant"); /* the paper's reference; -1 if not built in */
-    snprintf(tmp.output_dir, sizeof tmp.output_dir, "results");
+    snprintf(tmp.output_dir, sizeof tmp.output_dir, "out"); /* untracked (.gitignore): a sweep touches no committed file */
 
     int rc = parse_root(&c, root, &tmp);
     cJSON_Delete(root);

@@ -53,12 +53,22 @@ static int bad_arg(const char *msg, const char *arg)
     return 2;
 }
 
-/* The output directory must exist and be writable before any work starts. */
+/* The output directory, created with its parents when missing (the default, out/, is not part
+ * of the repository), must be a writable directory before any work starts. */
 static int check_out_dir(const char *dir)
 {
     struct stat st;
-    if (stat(dir, &st) != 0) {
-        fprintf(stderr, "rotorbench: output directory %s: %s (create it first)\n", dir, strerror(errno));
+    char path[RB_MAX_PATH];
+    snprintf(path, sizeof path, "%s", dir);
+    for (char *p = path + 1; *p; p++) /* mkdir -p */
+        if (*p == '/') {
+            *p = '\0';
+            if (stat(path, &st) != 0 && mkdir(path, 0777) != 0 && errno != EEXIST)
+                break;
+            *p = '/';
+        }
+    if (stat(dir, &st) != 0 && (mkdir(dir, 0777) != 0 || stat(dir, &st) != 0)) {
+        fprintf(stderr, "rotorbench: output directory %s: cannot create it: %s\n", dir, strerror(errno));
         return -1;
     }
     if (!S_ISDIR(st.st_mode)) {

@@ -23,8 +23,8 @@
 # CPU-backend plots say "CPU backend (reference timings, not kernels)" in their titles.
 #
 # Examples:
-#   plots/make_plots.sh results/paper18-gpu.csv
-#   plots/make_plots.sh results/scaling-gpu.csv /tmp/plots --variant paper
+#   plots/make_plots.sh results/h100/paper18-gpu.csv
+#   plots/make_plots.sh results/h100/scaling-gpu.csv /tmp/plots --variant paper
 # Needs bash, awk and gnuplot (with the pngcairo terminal). Exit status: 0 done (some plots may
 # be skipped), 1 gnuplot failed, 2 a bad argument or CSV.
 set -euo pipefail

@@ -96,7 +96,7 @@ TEST(config_paper18_file)
     CHECK(c.codebook == RB_CODEBOOK_GAUSSIAN, "codebook");
     CHECK(c.distribution == RB_DIST_SPHERE, "distribution");
     CHECK(c.baseline == method_id("rotorquant"), "baseline %d", (int)c.baseline);
-    CHECK(strcmp(c.output_dir, "results") == 0, "output_dir %s", c.output_dir);
+    CHECK(strcmp(c.output_dir, "out") == 0, "output_dir %s", c.output_dir);
     /* the paper's 18 settings: 3 dims x 3 bits x 2 dtypes */
     CHECK(c.ndims * c.nbits * c.ndtypes == 18, "settings %d", c.ndims * c.nbits * c.ndtypes);
 }
@@ -118,7 +118,7 @@ TEST(config_smoke_file)
     CHECK(c.nmethods == methods_in_all(), "nmethods %d", c.nmethods);
     CHECK(c.codebook == RB_CODEBOOK_GAUSSIAN, "codebook");
     CHECK(c.baseline == method_id("rotorquant"), "baseline (default)");
-    CHECK(strcmp(c.output_dir, "results") == 0, "output_dir %s", c.output_dir);
+    CHECK(strcmp(c.output_dir, "out") == 0, "output_dir %s", c.output_dir);
 }
 
 TEST(config_defaults)
@@ -136,7 +136,7 @@ TEST(config_defaults)
           "methods keep file order");
     CHECK(c.codebook == RB_CODEBOOK_GAUSSIAN && c.distribution == RB_DIST_SPHERE, "defaults");
     CHECK(c.baseline == method_id("rotorquant"), "default baseline, even when not in methods");
-    CHECK(strcmp(c.output_dir, "results") == 0, "default output_dir %s", c.output_dir);
+    CHECK(strcmp(c.output_dir, "out") == 0, "default output_dir %s", c.output_dir);
 }
 
 TEST(config_accepted_forms)
