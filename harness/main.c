@@ -421,7 +421,8 @@ static int run_sweep(const rb_config *cfg, const char *backend_sel, const char *
             fprintf(stderr, "rotorbench: wrote %s\n", path);
         rb_results_print_markdown(&run, stdout);
         for (int v = 0; v < be->nvariants; v++)
-            rb_paper_table_print(&run, be->variants[v], stdout);
+            if (!v || strcmp(be->name, "cpu")) /* the CPU says once why there is none */
+                rb_paper_table_print(&run, be->variants[v], stdout);
     }
     cJSON_Delete(run.machine);
     free(run.recs);

@@ -1,6 +1,7 @@
 /* paper_table.c: the IsoQuant paper's Table 2 layout (RotorQuant, IsoQuant-Full, -Fast, -2D
  * latencies and the three speedups over RotorQuant) with the paper's own numbers beside ours,
- * one table per kernel variant. The paper measured an RTX 4090; the table says so. */
+ * one table per kernel variant, for GPU results only. The paper measured an RTX 4090; the table
+ * says so. */
 #include <stdio.h>
 #include <string.h>
 
@@ -49,6 +50,11 @@ static const rb_record *find(const rb_run *run, rb_method m, const char *variant
 
 int rb_paper_table_print(const rb_run *run, const char *variant, FILE *out)
 {
+    if (!strcmp(run->backend, "cpu")) { /* wall-clock times of the reference beside RTX 4090 kernels: no */
+        fprintf(out, "\n(The paper's Table 2 layout is printed for GPU results only: CPU wall-clock times of the "
+                     "reference are not comparable with the paper's GPU kernel times.)\n");
+        return 0;
+    }
     paper_row rows[64];
     int n = load_paper(rows, 64);
     if (n <= 0) {
@@ -63,6 +69,8 @@ int rb_paper_table_print(const rb_run *run, const char *variant, FILE *out)
     const char *clock = run->nrecs ? run->recs[0].t.clock : "";
     fprintf(out, "\n### Table 2 layout, variant `%s`: ours (%s backend, median µs, clock %s) | paper (RTX 4090, µs)\n\n",
             variant, run->backend, clock);
+    fprintf(out, "Columns by the paper's names: Rotor = rotorquant, Full = isoquant-full, Fast = isoquant-fast, "
+                 "2D = planarquant (the paper's IsoQuant-2D); × = speedup over Rotor.\n\n");
     fprintf(out, "| dtype | bits | d | N | Rotor | Full | Fast | 2D | Full× | Fast× | 2D× | paper Rotor | Full | Fast | 2D | Full× | Fast× | 2D× |\n");
     fprintf(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     double sum_ours[3] = {0}, sum_paper[3] = {0};

@@ -12,9 +12,11 @@
 #               results have the single variant "ref".
 #
 # Writes, when the CSV has what each needs (otherwise says why on stderr and skips it):
-#   speedup.png   speedup over RotorQuant per setting ("fp16 b2 d128", ...), isoquant-full,
-#                 isoquant-fast and planarquant beside the IsoQuant paper's Table 2
-#                 (results/paper/isoquant_table2.csv); N = 8192 when present, else the first N.
+#   speedup.png   speedup over RotorQuant per setting ("fp16 b2 d128", ...) of isoquant-full,
+#                 isoquant-fast and planarquant. GPU results: beside the IsoQuant paper's
+#                 Table 2 (results/paper/isoquant_table2.csv, an RTX 4090). CPU results: ours
+#                 alone, since CPU wall-clock times are not comparable with the paper's kernels.
+#                 N = 8192 when present, else the first N.
 #   mse.png       per-element MSE against bits, log y, one panel per d, with the Lloyd-Max
 #                 prediction (pred_mse) as a line; fp32 when present, the largest N.
 #   latency.png   median latency against N, log-log, per method and dtype, the D2D copy as the
@@ -174,9 +176,12 @@ if [ -r "$paper" ]; then
             }
             exit n == 0
         }' "$csv" >"$tmp/speedup.csv" && ok=1 || ok=0
-    if [ $ok = 1 ]; then
+    if [ $ok = 1 ] && [ "$backend" = cpu ]; then
         plot speedup.gp "$outdir/speedup.png" \
-            "in=$(q "$tmp/speedup.csv"); title=$(q "Speedup over RotorQuant: ours (variant $variant, N = $sN) and the IsoQuant paper (RTX 4090, N = 8192)")"
+            "in=$(q "$tmp/speedup.csv"); paper=0; title=$(q "Speedup over RotorQuant, CPU reference (wall clock, N = $sN): not comparable with the paper's GPU kernels")"
+    elif [ $ok = 1 ]; then
+        plot speedup.gp "$outdir/speedup.png" \
+            "in=$(q "$tmp/speedup.csv"); paper=1; title=$(q "Speedup over RotorQuant: ours (variant $variant, N = $sN) and the IsoQuant paper (RTX 4090, N = 8192)")"
     else
         note "speedup.png skipped: no setting of the paper's Table 2 (d 128/256/512, bits 2-4) in $csv"
     fi

@@ -9,7 +9,7 @@ load pal
 set output out
 n  = words(ds)
 nm = words(methods)
-L = 0.02; R = 0.80; T = 0.86; B = 0.10
+L = 0.02; R = 0.79; T = 0.86; B = 0.10
 w = (R - L) / n
 set logscale y
 set format y '10^{%L}'
@@ -25,7 +25,7 @@ do for [k = 1:n] {
     set bmargin at screen B
     set title sprintf('d = %s', d)
     if (k == 1) { set ylabel 'per-element MSE (unit-norm input vectors)' } else { unset ylabel }
-    if (k == n) { set key at screen R + 0.02, T left top } else { unset key }
+    if (k == n) { set key at screen 0.985, T right top } else { unset key } # inside the picture
     f = sprintf('%s/mse_d%s.csv', dir, d)
     p = sprintf('%s/pred_d%s.csv', dir, d)
     set autoscale y  # stats filters by the y range: bits are checked against it here

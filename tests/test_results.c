@@ -55,3 +55,49 @@ TEST(record_fma_rate_and_roof)
     CHECK(!cJSON_GetObjectItemCaseSensitive(o, "fma_per_s"), "no fma_per_s for zero nominal FMA");
     cJSON_Delete(o);
 }
+
+/* Markdown: a GPU run's table has the % of copy column and the paper's Table 2 layout; a CPU
+ * run's has neither (wall-clock times of the reference are not kernel times). The route a
+ * kernel took is its own field, shown beside the variant and read back from the JSON. */
+static void markdown(const char *backend, rb_record *r, char *buf, size_t n)
+{
+    rb_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.baseline = method_id("rotorquant");
+    rb_run run = {.cfg = &cfg, .backend = backend, .recs = r, .nrecs = 1};
+    FILE *f = tmpfile();
+    rb_results_print_markdown(&run, f);
+    rb_paper_table_print(&run, r->variant, f);
+    rewind(f);
+    size_t k = fread(buf, 1, n - 1, f);
+    buf[k] = '\0';
+    fclose(f);
+}
+
+TEST(markdown_gpu_only_columns_and_route)
+{
+    static char buf[1 << 14];
+    rb_record r;
+    record(&r, 3.2e13);
+    r.t.copy_us = 125;
+    markdown("gpu", &r, buf, sizeof buf);
+    CHECK(strstr(buf, "% copy BW") && strstr(buf, "| 50.0 |") && strstr(buf, "### Table 2 layout"), "GPU:\n%s", buf);
+    snprintf(r.variant, sizeof r.variant, "ref");
+    r.t.copy_us = 0;
+    markdown("cpu", &r, buf, sizeof buf);
+    CHECK(!strstr(buf, "% copy BW") && !strstr(buf, "| 0.0 |") && !strstr(buf, "### Table 2 layout") &&
+              strstr(buf, "printed for GPU results only"),
+          "CPU:\n%s", buf);
+
+    rb_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    rb_record h, back;
+    record(&h, 3.2e13);
+    snprintf(h.route, sizeof h.route, "cells");
+    cJSON *o = rb_record_to_json(&h, &cfg);
+    CHECK(rb_record_from_json(o, &back) == 0 && !strcmp(back.variant, "fast") && !strcmp(back.route, "cells"),
+          "variant %s route %s", back.variant, back.route);
+    cJSON_Delete(o);
+    markdown("gpu", &h, buf, sizeof buf);
+    CHECK(strstr(buf, "| fast (cells) |") != NULL, "route beside the variant:\n%s", buf);
+}
