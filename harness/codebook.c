@@ -1,5 +1,5 @@
 /* codebook.c: Lloyd-Max codebooks for one coordinate of a uniform unit vector in R^d
- * (METHODS.md, "Scalar quantizer Q"), in double precision.
+ * (docs/methods.md, "Scalar quantizer Q"), in double precision.
  *
  * The solve works on the positive half only: both densities are even, so fixing the middle
  * boundary at 0 and mirroring gives exact symmetry (c_i == -c_{L-1-i} bit for bit).

@@ -1,5 +1,5 @@
 /* codebook.h: Lloyd-Max scalar codebooks for one coordinate of a Haar-rotated unit vector in
- * R^d, solved at start-up in double precision (METHODS.md, "Scalar quantizer Q").
+ * R^d, solved at start-up in double precision (docs/methods.md, "Scalar quantizer Q").
  *   beta:     the exact density f_d(t) = G(d/2)/(sqrt(pi) G((d-1)/2)) (1 - t^2)^((d-3)/2), |t| <= 1
  *   gaussian: the approximation N(0, 1/d) */
 #ifndef RB_CODEBOOK_H

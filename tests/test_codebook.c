@@ -1,4 +1,4 @@
-/* test_codebook.c: the Lloyd-Max codebooks against published numbers (METHODS.md), closed
+/* test_codebook.c: the Lloyd-Max codebooks against published numbers (docs/methods.md), closed
  * forms, and the optimality conditions re-derived here by a deliberately different method
  * (Richardson-extrapolated midpoint rule, density written out independently). */
 #include "check.h"
@@ -8,7 +8,7 @@
 #include <string.h>
 
 static const double gauss_dD[4] = {0.3634, 0.1175, 0.03455, 0.009497}; /* Max (1960) */
-static const double beta128_dD[4] = {0.3609, 0.1160, 0.0340, 0.0093};   /* METHODS.md */
+static const double beta128_dD[4] = {0.3609, 0.1160, 0.0340, 0.0093};   /* docs/methods.md */
 
 /* Unnormalised density in the integration variable: t itself for the Gaussian (truncated at
  * 14 sd, where the tail mass is < 1e-43), theta with t = sin(theta) for beta, where the
@@ -205,8 +205,8 @@ TEST(codebook_mse_under_other_density)
     }
 }
 
-/* A 4-bit table 0.61x too narrow (the llama.cpp-fork bug METHODS.md describes) must stand out.
- * Measured here: d*MSE = 0.03356 (confirmed by a 2e7-sample Monte Carlo); METHODS.md's 0.0203
+/* A 4-bit table 0.61x too narrow (the llama.cpp-fork bug docs/methods.md describes) must stand out.
+ * Measured here: d*MSE = 0.03356 (confirmed by a 2e7-sample Monte Carlo); docs/methods.md's 0.0203
  * is what a ~0.70x table gives, so the check is on the factor, with the value pinned loosely. */
 TEST(codebook_catches_narrow_table)
 {

@@ -1,5 +1,5 @@
 /* test_hqmq.c: HQMQ (kernels/common/hqmq.h, the CPU backend's Med3x): the 2T group, the
- * closed-form search against the paper's brute force, direction error against METHODS.md's
+ * closed-form search against the paper's brute force, direction error against docs/methods.md's
  * figures, the radius quantizer, Med3x on sphere and channel-outlier inputs, bits per coord.
  *
  * Over 600 lines: one file per method's tests; HQMQ's three searches each need their own edge cases. */
@@ -383,9 +383,9 @@ TEST(hqmq_screened_search_breaks_ties_as_brute_force)
 
 /* E|u - u_hat|^2 is an average over random codebooks too: one codebook's error spreads by
  * about 7 % (S = 24), 4 % (96) and 2.5 % (192) from seed to seed (measured over 64 seeds), so
- * the test averages over `seeds` codebooks (10^4 directions each), as METHODS.md's figures
+ * the test averages over `seeds` codebooks (10^4 directions each), as docs/methods.md's figures
  * average over 3. Over 64 codebooks x 2 10^4 directions we measured 0.03576 (S = 24), 0.01454
- * (96) and 0.00914 (192): S = 96 lies 3.1 % above METHODS.md's 0.0141, whose own 3-seed spread
+ * (96) and 0.00914 (192): S = 96 lies 3.1 % above docs/methods.md's 0.0141, whose own 3-seed spread
  * is about 2 %, so S = 96 gets 4 %; the others 3 %. */
 TEST(hqmq_direction_error_matches_methods_md)
 {
@@ -417,7 +417,7 @@ TEST(hqmq_direction_error_matches_methods_md)
         double err = sum / ((double)n * pts[k].seeds);
         if (getenv("RB_TEST_VERBOSE"))
             fprintf(stderr, "    S=%d: E|u - u_hat|^2 = %.5f over %d codebooks\n", S, err, pts[k].seeds);
-        CHECK(fabs(err / pts[k].want - 1) <= pts[k].tol, "S=%d: E|u - u_hat|^2 = %.5f, METHODS.md %.4f (%+.1f%%)",
+        CHECK(fabs(err / pts[k].want - 1) <= pts[k].tol, "S=%d: E|u - u_hat|^2 = %.5f, docs/methods.md %.4f (%+.1f%%)",
               S, err, pts[k].want, 100 * (err / pts[k].want - 1));
         CHECK(err < prev, "S=%d: direction error %.5f does not shrink (previous S: %.5f)", S, err, prev);
         prev = err;

@@ -1,4 +1,4 @@
-/* hqmq.h: HQMQ (Hurwitz quaternion multiplicative quantization, METHODS.md section "HQMQ").
+/* hqmq.h: HQMQ (Hurwitz quaternion multiplicative quantization, docs/methods.md section "HQMQ").
  * Each 4-element chunk v of a vector is split into r = |v| and u = v / max(r, 1e-8); u is coded
  * as the Hamilton product q_p * q_s of one of the 24 units of 2T (q_p) and one of S secondary
  * unit quaternions (q_s), code idx = p * S + s; r by a uniform quantizer on [0, sigma] with

@@ -1,7 +1,7 @@
 /* rotor.h: RotorQuant's Cl(3,0) rotor sandwich v -> R v R~ on 3-blocks.
  * A rotor is R = [s, p12, p13, p23]; a multivector is
  * [x0, x1, x2, x3, x12, x13, x23, x123] (scalar, e1, e2, e3, e12, e13, e23, e123).
- * The two general products follow METHODS.md's tables (derived from e_i^2 = +1); the
+ * The two general products follow docs/methods.md's tables (derived from e_i^2 = +1); the
  * sparse sandwich below is what the kernels run, and the tests check it against them. */
 #ifndef RB_ROTOR_H
 #define RB_ROTOR_H
