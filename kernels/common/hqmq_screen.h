@@ -73,9 +73,12 @@ RB_HD float rb_hqmq_screen_value(float mx, float sm) { return rb_hqmq_fmax(mx, s
 RB_HD float rb_hqmq_screen_cut(float v) { return v - 2.0f * RB_HQMQ_SCREEN_ERR; }
 
 /* Subsets that may hold the best secondary: bit i set when sub[i] >= the cut of V = their max
- * (a NaN value sets no bit). n <= 32. */
+ * (a NaN value sets no bit). n <= 32 = 4 RB_HQMQ_SCREEN_MAXJ: every caller passes 4 J with
+ * J <= RB_HQMQ_SCREEN_MAXJ; the clamp says so to the compiler (a mask has 32 bits). The kernel
+ * forms its mask itself; this is the CPU model's. */
 RB_HD uint32_t rb_hqmq_screen_mask(const float *sub, int n)
 {
+    n = n < 4 * RB_HQMQ_SCREEN_MAXJ ? n : 4 * RB_HQMQ_SCREEN_MAXJ;
     float v = 0.0f;
     for (int i = 0; i < n; i++)
         v = rb_hqmq_fmax(v, sub[i]);
@@ -134,6 +137,7 @@ RB_HD int rb_hqmq_search_mask(const float *qs, int S, int J, uint32_t mask, cons
  * model of the kernel's route, for tests. */
 RB_HD int rb_hqmq_search_screened(const float *qs, int S, int J, const float u[4], const float *screen)
 {
+    J = J < RB_HQMQ_SCREEN_MAXJ ? J : RB_HQMQ_SCREEN_MAXJ; /* callers pass 1..8: sub holds 4 J */
     float sub[4 * RB_HQMQ_SCREEN_MAXJ];
     for (int i = 0; i < 4 * J; i++)
         sub[i] = 0.0f;
