@@ -71,6 +71,13 @@ struct rb_backend {
     void (*destroy)(rb_backend *b);
 };
 
+/* Set o[k] = v, replacing an earlier value: describe runs at the start and the end of a run. */
+static inline void rb_json_replace(cJSON *o, const char *k, cJSON *v)
+{
+    cJSON_DeleteItemFromObjectCaseSensitive(o, k);
+    cJSON_AddItemToObject(o, k, v);
+}
+
 rb_backend *rb_backend_cpu_create(void);
 /* The CPU reference over N rows (OpenMP over rows; fp16 runs round the output to fp16). */
 void rb_cpu_qdq_rows(const rb_qdq_params *p, const float *x, float *xh, long N, rb_dtype dtype);

@@ -99,12 +99,6 @@ static int cpu_run(rb_backend *b, const rb_qdq_params *p, int variant, rb_record
     return 0;
 }
 
-static void jset(cJSON *o, const char *k, cJSON *v)
-{
-    cJSON_DeleteItemFromObjectCaseSensitive(o, k); /* describe runs at the start and the end */
-    cJSON_AddItemToObject(o, k, v);
-}
-
 /* The first line of a small file, without its newline; 0 when it cannot be read. */
 static int first_line(const char *path, char *buf, size_t n)
 {
@@ -124,17 +118,17 @@ static void cpu_describe(rb_backend *b, cJSON *o)
     (void)b;
     char buf[512] = "unknown";
     gethostname(buf, sizeof buf - 1);
-    jset(o, "host", cJSON_CreateString(buf));
-    jset(o, "cpu_threads", cJSON_CreateNumber(omp_get_max_threads()));
+    rb_json_replace(o, "host", cJSON_CreateString(buf));
+    rb_json_replace(o, "cpu_threads", cJSON_CreateNumber(omp_get_max_threads()));
     if (first_line("/etc/machine-id", buf, sizeof buf) || first_line("/proc/sys/kernel/random/boot_id", buf, sizeof buf))
-        jset(o, "machine_id", cJSON_CreateString(buf));
+        rb_json_replace(o, "machine_id", cJSON_CreateString(buf));
     FILE *f = fopen("/proc/cpuinfo", "r");
     while (f && fgets(buf, sizeof buf, f)) {
         char *c = strchr(buf, ':');
         if (!strncmp(buf, "model name", 10) && c) {
             c += 1 + (c[1] == ' ');
             c[strcspn(c, "\n")] = 0;
-            jset(o, "cpu", cJSON_CreateString(c));
+            rb_json_replace(o, "cpu", cJSON_CreateString(c));
             break;
         }
     }

@@ -364,17 +364,9 @@ fail:
 }
 
 /* ---- describe ------------------------------------------------------------------------------ */
-static void jnum(cJSON *o, const char *k, double v)
-{
-    cJSON_DeleteItemFromObjectCaseSensitive(o, k);
-    cJSON_AddNumberToObject(o, k, v);
-}
+static void jnum(cJSON *o, const char *k, double v) { rb_json_replace(o, k, cJSON_CreateNumber(v)); }
 
-static void jstr(cJSON *o, const char *k, const char *v)
-{
-    cJSON_DeleteItemFromObjectCaseSensitive(o, k);
-    cJSON_AddStringToObject(o, k, v);
-}
+static void jstr(cJSON *o, const char *k, const char *v) { rb_json_replace(o, k, cJSON_CreateString(v)); }
 
 static void version_str(int v, char *buf, size_t len)
 {

@@ -431,17 +431,9 @@ fail:
     return NULL;
 }
 
-static void jnum(cJSON *o, const char *k, double v)
-{
-    cJSON_DeleteItemFromObjectCaseSensitive(o, k);
-    cJSON_AddNumberToObject(o, k, v);
-}
+static void jnum(cJSON *o, const char *k, double v) { rb_json_replace(o, k, cJSON_CreateNumber(v)); }
 
-static void jstr(cJSON *o, const char *k, const char *v)
-{
-    cJSON_DeleteItemFromObjectCaseSensitive(o, k);
-    cJSON_AddStringToObject(o, k, v);
-}
+static void jstr(cJSON *o, const char *k, const char *v) { rb_json_replace(o, k, cJSON_CreateString(v)); }
 
 void rb_meas_gpu_describe(rb_meas_gpu *m, cJSON *o)
 {

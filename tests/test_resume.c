@@ -228,25 +228,37 @@ TEST(resume_after_kill_matches_uninterrupted_run)
     CHECK(system(cmd) == 0, "cannot remove %s", dir);
 }
 
+/* A fresh directory under TMPDIR holding NAME.json with `json`; its path, the config's and a
+ * stderr file's into dir, cfg and errp (256, 320, 320 bytes). 0 on success. */
+static int scratch(const char *name, const char *json, char *dir, char *cfg, char *errp)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, 256, "%s/rb_%s_XXXXXX", tmp && *tmp ? tmp : "/tmp", name);
+    if (!mkdtemp(dir)) {
+        CHECK(0, "mkdtemp: %s", strerror(errno));
+        return -1;
+    }
+    snprintf(cfg, 320, "%s/%s.json", dir, name);
+    snprintf(errp, 320, "%s/stderr.txt", dir);
+    FILE *f = fopen(cfg, "w");
+    if (!f || fputs(json, f) < 0) {
+        CHECK(0, "cannot write %s", cfg);
+        if (f)
+            fclose(f);
+        return -1;
+    }
+    fclose(f);
+    return 0;
+}
+
 /* Ctrl-C: the setting under way finishes, the run stops with status 130 and says how to go on. */
 TEST(ctrl_c_stops_and_names_resume)
 {
-    const char *tmp = getenv("TMPDIR");
     char dir[256], cfg[320], errp[320], jl[400], cmd[400];
-    snprintf(dir, sizeof dir, "%s/rb_sigint_XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(dir)) {
-        CHECK(0, "mkdtemp: %s", strerror(errno));
+    if (scratch("sigint", "{\"name\": \"sigint\", \"seed\": 11, \"N\": 8192, \"dims\": [64, 128], "
+                          "\"bits\": [2, 3, 4], \"methods\": \"all\"}\n", dir, cfg, errp))
         return;
-    }
-    snprintf(cfg, sizeof cfg, "%s/sigint.json", dir);
-    snprintf(errp, sizeof errp, "%s/stderr.txt", dir);
     snprintf(jl, sizeof jl, "%s/sigint-cpu.jsonl", dir);
-    FILE *f = fopen(cfg, "w");
-    if (f) {
-        fprintf(f, "{\"name\": \"sigint\", \"seed\": 11, \"N\": 8192, \"dims\": [64, 128], \"bits\": [2, 3, 4], "
-                   "\"methods\": \"all\"}\n");
-        fclose(f);
-    }
     pid_t pid = start(cfg, dir, 0, errp);
     for (int i = 0; i < 30000; i++) { /* up to 30 s for the first record */
         char *log = slurp(jl);
@@ -272,21 +284,10 @@ TEST(ctrl_c_stops_and_names_resume)
  * under RB_HQMQ_SEARCH=fp32 are not reused by a run without it. */
 TEST(resume_does_not_reuse_records_of_other_knobs)
 {
-    const char *tmp = getenv("TMPDIR");
     char dir[256], cfg[320], errp[320], cmd[400];
-    snprintf(dir, sizeof dir, "%s/rb_knobs_XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(dir)) {
-        CHECK(0, "mkdtemp: %s", strerror(errno));
+    if (scratch("knobs", "{\"name\": \"knobs\", \"seed\": 3, \"N\": 64, \"dims\": 16, \"bits\": 2, "
+                         "\"dtypes\": \"fp32\", \"methods\": [\"identity\", \"planarquant\"]}\n", dir, cfg, errp))
         return;
-    }
-    snprintf(cfg, sizeof cfg, "%s/knobs.json", dir);
-    snprintf(errp, sizeof errp, "%s/stderr.txt", dir);
-    FILE *f = fopen(cfg, "w");
-    if (f) {
-        fprintf(f, "{\"name\": \"knobs\", \"seed\": 3, \"N\": 64, \"dims\": 16, \"bits\": 2, \"dtypes\": \"fp32\", "
-                   "\"methods\": [\"identity\", \"planarquant\"]}\n");
-        fclose(f);
-    }
     setenv("RB_HQMQ_SEARCH", "fp32", 1);
     int rc = exit_code(start(cfg, dir, 0, errp));
     unsetenv("RB_HQMQ_SEARCH");
