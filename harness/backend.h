@@ -30,6 +30,7 @@ typedef struct {
  * route; the results writer adds the speedups. No field has two authors. */
 typedef struct {
     rb_method method;
+    int dist, slice;      /* the input (cfg->dists) and the file slice (-1: none) */
     char variant[16];     /* the launch structure asked for: "paper", "fast" (GPU), "ref" (CPU) */
     char route[16];       /* the path the kernel took where a variant has several ("cells", "tc",
                            * "fp32": HQMQ's searches); "" where there is one */
@@ -64,6 +65,11 @@ struct rb_backend {
     rb_data_dist dist; /* set by the driver before load_data; zero (calloc) is sphere */
     /* Make the inputs for (seed, d, N, dtype): Philox normals, rows normalized. */
     int (*load_data)(rb_backend *b, uint64_t seed, int d, long N, rb_dtype dtype);
+    /* 0 when a data set of (d, N, dtype) fits the machine's memory, else -1 with one line in
+     * why naming the bytes needed and available: asked of every data set before the sweep. */
+    int (*fits)(rb_backend *b, int d, long N, rb_dtype dtype, char *why, size_t n);
+    /* Or take N rows of d floats from the host (a file's), kept as they are (fp16: rounded). */
+    int (*load_rows)(rb_backend *b, const float *x, int d, long N, rb_dtype dtype);
     /* Run one (method, bits, variant) over the loaded data: metrics and timing into rec. */
     int (*run)(rb_backend *b, const rb_qdq_params *p, int variant, rb_record *rec);
     /* Describe the machine into a JSON object (device fields, clocks, versions). */

@@ -16,9 +16,9 @@
 #include "measure_cpu.h"
 
 
-static int cpu_load(rb_backend *b, uint64_t seed, int d, long N, rb_dtype dtype)
+/* Buffers for (d, N): checked against host memory first. */
+static int cpu_alloc(rb_cpu_state *s, int d, long N, rb_dtype dtype)
 {
-    rb_cpu_state *s = b->state;
     free(s->x); free(s->xh); free(s->rows);
     s->x = s->xh = NULL; s->rows = NULL;
     s->d = d; s->N = N; s->dtype = dtype;
@@ -35,11 +35,36 @@ static int cpu_load(rb_backend *b, uint64_t seed, int d, long N, rb_dtype dtype)
                 (double)N * d * 8 / 1e6);
         return -1;
     }
+    return 0;
+}
+
+static int cpu_fits(rb_backend *b, int d, long N, rb_dtype dtype, char *why, size_t n)
+{
+    (void)b;
+    return rb_cpu_load_check(d, N, dtype, why, n);
+}
+
+static int cpu_load(rb_backend *b, uint64_t seed, int d, long N, rb_dtype dtype)
+{
+    rb_cpu_state *s = b->state;
+    if (cpu_alloc(s, d, N, dtype))
+        return -1;
     char err[256];
     if (rb_data_generate(&b->dist, seed, d, N, dtype, s->x, err, sizeof err)) {
         fprintf(stderr, "rotorbench: %s\n", err);
         return -1;
     }
+    return 0;
+}
+
+/* Rows given by the driver (a file's), kept as they are; fp16 runs round them as the GPU stores them. */
+static int cpu_load_rows(rb_backend *b, const float *x, int d, long N, rb_dtype dtype)
+{
+    rb_cpu_state *s = b->state;
+    if (cpu_alloc(s, d, N, dtype))
+        return -1;
+    for (size_t i = 0; i < (size_t)N * d; i++)
+        s->x[i] = dtype == RB_FP16 ? rb_round_f16(x[i]) : x[i];
     return 0;
 }
 
@@ -157,6 +182,8 @@ rb_backend *rb_backend_cpu_create(void)
     b->variants[0] = "ref";
     b->state = s;
     b->load_data = cpu_load;
+    b->load_rows = cpu_load_rows;
+    b->fits = cpu_fits;
     b->run = cpu_run;
     b->describe = cpu_describe;
     b->destroy = cpu_destroy;

@@ -38,6 +38,69 @@ static void free_data(rb_gpu_state *s)
     s->loaded = 0;
 }
 
+/* x and xh hold the data set: note its shape, then time the D2D copy of the same bytes
+ * (x -> the output buffer), once per data set. */
+static int loaded(rb_backend *b, int d, long N, rb_dtype dtype)
+{
+    rb_gpu_state *s = b->state;
+    s->d = d;
+    s->N = N;
+    s->dtype = dtype;
+    s->esz = dtype == RB_FP16 ? 2 : 4;
+    s->loaded = 1;
+    return !b->profile && rb_meas_gpu_copy_roof(s->meas, s->xh, s->x, (size_t)N * d * s->esz) ? -1 : 0;
+}
+
+/* Input, output and (fp16, host-generated inputs) the generator's fp32 scratch, plus a margin. */
+static int gpu_fits(rb_backend *b, int d, long N, rb_dtype dtype, char *why, size_t n)
+{
+    (void)b;
+    size_t fr = 0, tot = 0;
+    const double esz = dtype == RB_FP16 ? 2 : 4, need = (double)N * d * (2 * esz + (dtype == RB_FP16 ? 4 : 0)) + (64 << 20);
+    if (cudaMemGetInfo(&fr, &tot) != cudaSuccess || need <= (double)fr)
+        return 0;
+    snprintf(why, n, "d=%d N=%ld %s needs %.0f bytes of device memory (input, output, scratch and a 64 MiB margin); "
+             "%zu of %zu are free", d, N, rb_dtype_name(dtype), need, fr, tot);
+    return -1;
+}
+
+/* Rows given by the host (a file's), kept as they are: only rounded to fp16 for fp16. */
+static int gpu_load_rows(rb_backend *b, const float *x, int d, long N, rb_dtype dtype)
+{
+    rb_gpu_state *s = b->state;
+    free_data(s);
+    const size_t esz = dtype == RB_FP16 ? 2 : 4, bytes = (size_t)N * d * esz, margin = 64u << 20;
+    size_t fr = 0, tot = 0;
+    uint16_t *h = NULL;
+    CK(cudaMemGetInfo(&fr, &tot));
+    if (2 * bytes + margin > fr) {
+        fprintf(stderr, "rotorbench: gpu: d=%d N=%ld %s needs %zu bytes of device memory (input and output, plus a "
+                "%zu margin); %zu of %zu are free\n", d, N, rb_dtype_name(dtype), 2 * bytes + margin, margin, fr, tot);
+        return -1;
+    }
+    CK(cudaMalloc(&s->x, bytes));
+    CK(cudaMalloc(&s->xh, bytes));
+    if (dtype == RB_FP16) {
+        if (!(h = malloc(bytes))) {
+            fprintf(stderr, "rotorbench: gpu: out of host memory\n");
+            goto fail;
+        }
+        for (size_t i = 0; i < (size_t)N * d; i++)
+            h[i] = rb_f32_to_f16(x[i]);
+    }
+    CK(cudaMemcpyAsync(s->x, h ? (const void *)h : (const void *)x, bytes, cudaMemcpyHostToDevice, s->st));
+    CK(cudaStreamSynchronize(s->st));
+    free(h);
+    h = NULL;
+    if (loaded(b, d, N, dtype))
+        goto fail;
+    return 0;
+fail:
+    free(h);
+    free_data(s);
+    return -1;
+}
+
 static int gpu_load(rb_backend *b, uint64_t seed, int d, long N, rb_dtype dtype)
 {
     rb_gpu_state *s = b->state;
@@ -58,7 +121,7 @@ static int gpu_load(rb_backend *b, uint64_t seed, int d, long N, rb_dtype dtype)
         fprintf(stderr, "rotorbench: gpu: load_data: bad shape d=%d N=%ld\n", d, N);
         return -1;
     }
-    size_t esz = dtype == RB_FP16 ? 2 : 4;
+    const size_t esz = dtype == RB_FP16 ? 2 : 4;
     size_t alen = (size_t)rb_data_alloc_len(d, N);
     size_t xbytes = dtype == RB_FP16 ? (size_t)N * d * 2 : alen * 4;
     size_t xhbytes = (size_t)N * d * esz;
@@ -112,14 +175,7 @@ static int gpu_load(rb_backend *b, uint64_t seed, int d, long N, rb_dtype dtype)
     if (gen)
         CK(cudaFree(gen));
     gen = NULL;
-    s->d = d;
-    s->N = N;
-    s->dtype = dtype;
-    s->esz = esz;
-    s->loaded = 1;
-
-    /* the D2D copy of the same bytes (x -> the output buffer), once per data set */
-    if (!b->profile && rb_meas_gpu_copy_roof(s->meas, s->xh, s->x, (size_t)N * d * esz))
+    if (loaded(b, d, N, dtype))
         goto fail;
     rb_meas_range_pop(s->meas);
     return 0;
@@ -493,6 +549,8 @@ rb_backend *rb_backend_gpu_create(char *why, size_t whylen)
     b->variants[RB_VARIANT_FAST] = "fast";
     b->state = s;
     b->load_data = gpu_load;
+    b->load_rows = gpu_load_rows;
+    b->fits = gpu_fits;
     b->run = gpu_run;
     b->describe = gpu_describe;
     b->destroy = gpu_destroy;

@@ -6,6 +6,7 @@
  * Over 600 lines on purpose: one parser for every key keeps the messages uniform and lets one
  * fuzz target (tests/fuzz/fuzz_config.c) cover all of it. */
 #include "config.h"
+#include "tensor_file.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -32,13 +33,22 @@ const char *rb_codebook_name(rb_codebook_kind k)
 
 const char *rb_distribution_name(rb_distribution k)
 {
-    return k == RB_DIST_SPHERE ? "sphere" : k == RB_DIST_CHANNEL_OUTLIERS ? "channel-outliers" : "unknown";
+    switch (k) {
+    case RB_DIST_SPHERE: return "sphere";
+    case RB_DIST_CHANNEL_OUTLIERS: return "channel-outliers";
+    case RB_DIST_ANISOTROPIC: return "anisotropic";
+    case RB_DIST_LOWRANK: return "lowrank";
+    case RB_DIST_FILE: return "file";
+    }
+    return "unknown";
 }
 
-rb_data_dist rb_config_dist(const rb_config *cfg)
+int rb_config_has_synthetic(const rb_config *cfg)
 {
-    rb_data_dist d = {cfg->distribution, cfg->dist_channels, (float)cfg->dist_scale};
-    return d;
+    for (int i = 0; i < cfg->ndists; i++)
+        if (cfg->dists[i].kind != RB_DIST_FILE)
+            return 1;
+    return 0;
 }
 
 /* ---- error messages ---------------------------------------------------------------------- */
@@ -263,7 +273,10 @@ static const choice dtype_choices[] = {{"fp16", RB_FP16}, {"fp32", RB_FP32}};
 static const choice codebook_choices[] = {{"gaussian", RB_CODEBOOK_GAUSSIAN},
                                           {"beta", RB_CODEBOOK_BETA}};
 static const choice dist_choices[] = {{"sphere", RB_DIST_SPHERE},
-                                      {"channel-outliers", RB_DIST_CHANNEL_OUTLIERS}};
+                                      {"channel-outliers", RB_DIST_CHANNEL_OUTLIERS},
+                                      {"anisotropic", RB_DIST_ANISOTROPIC},
+                                      {"lowrank", RB_DIST_LOWRANK},
+                                      {"file", RB_DIST_FILE}};
 static const choice outlier_choices[] = {{"none", 0}, {"med3", 1}};
 static const choice sigma_choices[] = {{"all", 0}, {"inliers", 1}};
 /* The registry's methods (built in, then plugins), and those "all" stands for. */
@@ -333,47 +346,150 @@ static int object_keys(const ctx *c, const cJSON *it, const char *prefix, const 
     return 0;
 }
 
-/* "sphere", "channel-outliers", or {"kind": ..., "channels": n, "scale": x} (the parameters
- * only with channel-outliers; defaults 4 and 20). channels <= every d is checked by the caller. */
-static int distribution(const ctx *c, const cJSON *it, rb_config *cfg)
+/* A number in [lo, hi]. */
+static int number_in(const ctx *c, const cJSON *it, const char *key, double lo, double hi, double *out)
 {
-    static const char *const names[] = {"kind", "channels", "scale", NULL};
-    char kinds[128], what[300];
+    char what[96];
+    snprintf(what, sizeof what, "a number in %g..%g", lo, hi);
+    if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble) || it->valuedouble < lo || it->valuedouble > hi)
+        return bad(c, key, what, it);
+    *out = it->valuedouble;
+    return 0;
+}
+
+/* Defaults of every kind's parameters. */
+static void dist_defaults(rb_data_dist *d, rb_distribution kind)
+{
+    memset(d, 0, sizeof *d);
+    d->kind = kind;
+    d->channels = 4;
+    d->scale = 20.0f;
+    d->sigma = 1.0;
+    d->rank = 8;
+    d->noise = 0.1;
+    d->split_axis = -1;
+}
+
+/* "rows": "all", {"first": n} or {"sample": n}. */
+static int rows_option(const ctx *c, const cJSON *it, const char *key, rb_data_dist *d)
+{
+    const char *what = "\"all\", {\"first\": n} or {\"sample\": n} with n in 1..268435456";
+    if (cJSON_IsString(it) && !strcmp(it->valuestring, "all")) {
+        d->rows_mode = RB_ROWS_ALL;
+        return 0;
+    }
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(it, "first"), *sm = cJSON_GetObjectItemCaseSensitive(it, "sample");
+    double x;
+    if (!cJSON_IsObject(it) || cJSON_GetArraySize(it) != 1 || (!f && !sm) || !as_int(f ? f : sm, 1, RB_N_MAX, &x))
+        return bad(c, key, what, it);
+    d->rows_mode = f ? RB_ROWS_FIRST : RB_ROWS_SAMPLE;
+    d->rows_n = (long)x;
+    return 0;
+}
+
+/* One input: "sphere" (or another kind's name, with its defaults), or {"kind": ..., the kind's
+ * parameters}. key names it in messages ("distribution" or "distribution[i]"). */
+static int one_distribution(const ctx *c, const cJSON *it, const char *key, rb_data_dist *d)
+{
+    static const char *const names[] = {"kind", "channels", "scale", "sigma", "rank", "noise", "path", "tensor", "rows",
+                                        "split_axis", NULL};
+    /* which kind each parameter belongs to */
+    static const rb_distribution owner[] = {0, RB_DIST_CHANNEL_OUTLIERS, RB_DIST_CHANNEL_OUTLIERS, RB_DIST_ANISOTROPIC,
+                                            RB_DIST_LOWRANK, RB_DIST_LOWRANK, RB_DIST_FILE, RB_DIST_FILE, RB_DIST_FILE,
+                                            RB_DIST_FILE};
+    char kinds[160], what[400], k2[160];
     choices_text(dist_choices, NCH(dist_choices), kinds, sizeof kinds);
     snprintf(what, sizeof what, "%s or an object {\"kind\": %s, ...}", kinds, kinds);
     int v;
     if (cJSON_IsString(it)) {
-        if (one_choice(c, it, "distribution", dist_choices, NCH(dist_choices), &v))
+        if (one_choice(c, it, key, dist_choices, NCH(dist_choices), &v))
             return -1;
-        cfg->distribution = (rb_distribution)v;
+        if (v == RB_DIST_FILE)
+            return fail(c, "key '%s': expected {\"kind\": \"file\", \"path\": ...}, got \"file\" without a path", key);
+        dist_defaults(d, (rb_distribution)v);
         return 0;
     }
     if (!cJSON_IsObject(it))
-        return bad(c, "distribution", what, it);
-    if (object_keys(c, it, "distribution", names, "kind, channels, scale"))
-        return -1;
+        return bad(c, key, what, it);
+    /* object_keys counts up to 8 keys: check the names here */
+    for (const cJSON *e = it->child; e; e = e->next) {
+        int i = 0;
+        while (names[i] && strcmp(e->string, names[i]))
+            i++;
+        char k[128];
+        escape(e->string, k, sizeof k);
+        if (!names[i])
+            return fail(c, "unknown key '%s.%s': expected one of kind, channels, scale, sigma, rank, noise, path, "
+                           "tensor, rows, split_axis", key, k);
+        for (const cJSON *f = it->child; f != e; f = f->next)
+            if (!strcmp(f->string, e->string))
+                return fail(c, "key '%s.%s': expected each key once, got it twice", key, k);
+    }
+    snprintf(k2, sizeof k2, "%s.kind", key);
     const cJSON *kind = cJSON_GetObjectItemCaseSensitive(it, "kind");
     if (!kind)
-        return bad(c, "distribution.kind", kinds, NULL);
-    if (one_choice(c, kind, "distribution.kind", dist_choices, NCH(dist_choices), &v))
+        return bad(c, k2, kinds, NULL);
+    if (one_choice(c, kind, k2, dist_choices, NCH(dist_choices), &v))
         return -1;
-    cfg->distribution = (rb_distribution)v;
-    const cJSON *ch = cJSON_GetObjectItemCaseSensitive(it, "channels");
-    const cJSON *sc = cJSON_GetObjectItemCaseSensitive(it, "scale");
-    if (v != RB_DIST_CHANNEL_OUTLIERS && (ch || sc))
-        return fail(c, "key 'distribution.%s': expected only with kind \"channel-outliers\"",
-                    ch ? "channels" : "scale");
-    double x;
-    if (ch) {
-        if (!as_int(ch, 1, 4096, &x))
-            return bad(c, "distribution.channels", "an integer in 1..4096", ch);
-        cfg->dist_channels = (int)x;
-    }
-    if (sc) {
-        if (positive_number(c, sc, "distribution.scale", 1e6, &x))
+    dist_defaults(d, (rb_distribution)v);
+    for (int i = 1; names[i]; i++) {
+        const cJSON *p = cJSON_GetObjectItemCaseSensitive(it, names[i]);
+        if (!p)
+            continue;
+        snprintf(k2, sizeof k2, "%s.%s", key, names[i]);
+        if (owner[i] != (rb_distribution)v)
+            return fail(c, "key '%s': expected only with kind \"%s\"", k2, rb_distribution_name(owner[i]));
+        double x = 0;
+        int rc = 0;
+        switch (i) {
+        case 1:
+            if (!as_int(p, 1, 4096, &x))
+                return bad(c, k2, "an integer in 1..4096", p);
+            d->channels = (int)x;
+            break;
+        case 2: rc = positive_number(c, p, k2, 1e6, &x); d->scale = (float)x; break;
+        case 3: rc = positive_number(c, p, k2, 10, &x); d->sigma = x; break;
+        case 4:
+            if (!as_int(p, 1, 4096, &x))
+                return bad(c, k2, "an integer in 1..4096", p);
+            d->rank = (int)x;
+            break;
+        case 5: rc = number_in(c, p, k2, 0, 100, &x); d->noise = x; break;
+        case 6: rc = string_value(c, p, k2, "a non-empty path under 1024 bytes without control characters", RB_MAX_PATH, NULL, d->path); break;
+        case 7: rc = string_value(c, p, k2, "a tensor name of 1..127 characters", sizeof d->tensor, NULL, d->tensor); break;
+        case 8: rc = rows_option(c, p, k2, d); break;
+        case 9:
+            if (!as_int(p, 0, RB_TF_MAX_DIMS - 2, &x))
+                return bad(c, k2, "an integer in 0..6 (a leading axis of the tensor)", p);
+            d->split_axis = (int)x;
+            break;
+        }
+        if (rc)
             return -1;
-        cfg->dist_scale = x;
     }
+    if (v == RB_DIST_FILE && !d->path[0])
+        return fail(c, "key '%s.path': expected the path of a .npy or safetensors file, got nothing", key);
+    return 0;
+}
+
+/* "distribution": one input or a non-empty array of them (another axis of the sweep). */
+static int distribution(const ctx *c, const cJSON *it, rb_config *cfg)
+{
+    if (!cJSON_IsArray(it)) {
+        cfg->ndists = 1;
+        return one_distribution(c, it, "distribution", &cfg->dists[0]);
+    }
+    int n = cJSON_GetArraySize(it);
+    if (n < 1 || n > RB_MAX_DISTS)
+        return fail(c, "key 'distribution': expected 1..%d inputs, got %d", RB_MAX_DISTS, n);
+    int i = 0;
+    for (const cJSON *e = it->child; e; e = e->next, i++) {
+        char key[32];
+        snprintf(key, sizeof key, "distribution[%d]", i);
+        if (one_distribution(c, e, key, &cfg->dists[i]))
+            return -1;
+    }
+    cfg->ndists = n;
     return 0;
 }
 
@@ -549,24 +665,33 @@ static int parse_root(const ctx *c, const cJSON *root, rb_config *cfg)
         }
     }
 
-    static const struct { int k; const char *what; } required[] = {
-        {K_NAME, "a string of 1..63 characters from A-Z a-z 0-9 _ . -"},
-        {K_SEED, "an integer in 0..9007199254740992 (2^53)"},
-        {K_N, "an integer in 1..268435456 or a non-empty array of them"},
-        {K_DIMS, "an integer in 2..4096 or a non-empty array of them"},
-        {K_BITS, "an integer in 1..8 or a non-empty array of them"},
-        {K_METHODS, "\"all\" or a non-empty array of method names"},
+    /* N and dims only where some input is synthetic: a file brings its own rows and d */
+    const int synthetic = rb_config_has_synthetic(cfg);
+    static const struct { int k, synthetic_only; const char *what; } required[] = {
+        {K_NAME, 0, "a string of 1..63 characters from A-Z a-z 0-9 _ . -"},
+        {K_SEED, 0, "an integer in 0..9007199254740992 (2^53)"},
+        {K_N, 1, "an integer in 1..268435456 or a non-empty array of them"},
+        {K_DIMS, 1, "an integer in 2..4096 or a non-empty array of them"},
+        {K_BITS, 0, "an integer in 1..8 or a non-empty array of them"},
+        {K_METHODS, 0, "\"all\" or a non-empty array of method names"},
     };
     for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
-        if (!seen[required[i].k])
+        if (!seen[required[i].k] && (!required[i].synthetic_only || synthetic))
             return fail(c, "key '%s': expected %s, got nothing (the key is required)",
                         key_names[required[i].k], required[i].what);
+    if (!synthetic && seen[K_N])
+        return fail(c, "key 'N': expected nothing when every input is a file (its rows are the batch: "
+                       "distribution.rows picks them)");
 
-    if (cfg->distribution == RB_DIST_CHANNEL_OUTLIERS)
-        for (int i = 0; i < cfg->ndims; i++)
-            if (cfg->dist_channels > cfg->dims[i])
-                return fail(c, "key 'distribution.channels': expected at most %d (dims holds d = %d), "
-                               "got %d", cfg->dims[i], cfg->dims[i], cfg->dist_channels);
+    for (int k = 0; k < cfg->ndists; k++)
+        for (int i = 0; cfg->dists[k].kind == RB_DIST_CHANNEL_OUTLIERS && i < cfg->ndims; i++)
+            if (cfg->dists[k].channels > cfg->dims[i]) {
+                char key[32] = "distribution";
+                if (cfg->ndists > 1)
+                    snprintf(key, sizeof key, "distribution[%d]", k);
+                return fail(c, "key '%s.channels': expected at most %d (dims holds d = %d), got %d", key,
+                            cfg->dims[i], cfg->dims[i], cfg->dists[k].channels);
+            }
 
     /* A d some listed method cannot take (e.g. a Walsh-Hadamard transform needs a power of
      * two): caught here rather than in the middle of a sweep. */
@@ -637,9 +762,8 @@ int rb_config_parse(const char *path, const char *text, size_t len, rb_config *c
     tmp.dtypes[0] = RB_FP16;
     tmp.dtypes[1] = RB_FP32;
     tmp.codebook = RB_CODEBOOK_GAUSSIAN;
-    tmp.distribution = RB_DIST_SPHERE;
-    tmp.dist_channels = 4;
-    tmp.dist_scale = 20.0;
+    tmp.ndists = 1;
+    dist_defaults(&tmp.dists[0], RB_DIST_SPHERE);
     /* the paper's operating points, in its order of presentation */
     static const rb_hqmq_op paper_ops[] = {{24, 3}, {96, 4}, {192, 4}, {192, 6}, {24, 6}};
     tmp.hqmq.nops = (int)(sizeof paper_ops / sizeof paper_ops[0]);

@@ -15,15 +15,47 @@
 
 typedef enum { RB_FP32 = 0, RB_FP16 = 1 } rb_dtype;
 typedef enum { RB_CODEBOOK_GAUSSIAN = 0, RB_CODEBOOK_BETA = 1 } rb_codebook_kind;
-typedef enum { RB_DIST_SPHERE = 0, RB_DIST_CHANNEL_OUTLIERS = 1 } rb_distribution;
+typedef enum {
+    RB_DIST_SPHERE = 0,
+    RB_DIST_CHANNEL_OUTLIERS = 1,
+    RB_DIST_ANISOTROPIC = 2,
+    RB_DIST_LOWRANK = 3,
+    RB_DIST_FILE = 4,
+} rb_distribution;
 
-/* The input distribution as the data generator needs it (data.h). channel-outliers: Gaussian
- * rows whose `channels` channels (drawn from the seed, the same for every row) are multiplied
- * by `scale` before the rows are normalized. */
+#define RB_MAX_DISTS 8
+#define RB_ROWS_ALL 0
+#define RB_ROWS_FIRST 1
+#define RB_ROWS_SAMPLE 2
+
+/* One input of the sweep (data.h generates the synthetic ones, tensor_file.h reads files).
+ *   channel-outliers: Gaussian rows whose `channels` channels (drawn from the seed, the same for
+ *     every row) are multiplied by `scale`, then normalized;
+ *   anisotropic: each channel j scaled by exp(sigma z_j), z_j standard normal per (seed, d): a
+ *     log-normal spread of channel magnitudes, then normalized;
+ *   lowrank: rows U c_i + noise g_i with U (d x rank) and c_i Gaussian: most energy in a rank-r
+ *     subspace, then normalized;
+ *   file: rows of a .npy or safetensors tensor as they are (norms kept). */
 typedef struct {
     rb_distribution kind;
     int channels;
     float scale;
+    double sigma;
+    int rank;
+    double noise;
+    char path[RB_MAX_PATH];   /* file */
+    char tensor[128];         /* file: safetensors tensor name ("" for .npy) */
+    int rows_mode;            /* file: RB_ROWS_ALL, _FIRST, _SAMPLE (rows_n of them) */
+    long rows_n;
+    int split_axis;           /* file: one record per index of this leading axis; -1 none */
+    /* file, filled when the sweep opens it (inputs.c) */
+    char file_format[16];     /* "npy" / "safetensors" */
+    double file_bytes;
+    unsigned long long file_hash; /* FNV-1a 64 of the file */
+    int file_d, file_ndim;
+    long file_shape[8];
+    int file_slices;          /* 1, or the size of split_axis */
+    long file_slice_rows;     /* rows of one slice, before the rows option */
 } rb_data_dist;
 
 /* HQMQ operating point "s{S}_r{rbits}". */
@@ -56,9 +88,8 @@ typedef struct {
     int nmethods;
     rb_method methods[RB_MAX_LIST];
     rb_codebook_kind codebook;
-    rb_distribution distribution;
-    int dist_channels;          /* channel-outliers: how many channels, 1 .. min(dims) */
-    double dist_scale;          /* channel-outliers: their factor, > 0 */
+    int ndists;
+    rb_data_dist dists[RB_MAX_DISTS]; /* the inputs: another axis of the sweep */
     rb_hqmq_config hqmq;        /* used when methods include hqmq */
     rb_method baseline;         /* speedups are baseline time / method time */
     char output_dir[RB_MAX_PATH];
@@ -73,7 +104,8 @@ int rb_config_parse(const char *path, const char *text, size_t len, rb_config *c
 /* Names as they appear in configs and results (methods: registry.h). */
 const char *rb_dtype_name(rb_dtype t);        /* "fp32" / "fp16" */
 const char *rb_codebook_name(rb_codebook_kind k); /* "gaussian" / "beta" */
-const char *rb_distribution_name(rb_distribution k); /* "sphere" / "channel-outliers" */
-rb_data_dist rb_config_dist(const rb_config *cfg);
+const char *rb_distribution_name(rb_distribution k); /* "sphere", "channel-outliers", ... */
+/* Does the sweep need the config's N and dims (some input is synthetic)? */
+int rb_config_has_synthetic(const rb_config *cfg);
 
 #endif

@@ -52,7 +52,7 @@ void rb_data_normalize_row(float *row, int d)
 
 int rb_data_sphere(uint64_t seed, int d, long N, rb_dtype dtype, float *x, char *err, size_t errlen)
 {
-    rb_data_dist sphere = {RB_DIST_SPHERE, 0, 1.0f};
+    rb_data_dist sphere = {.kind = RB_DIST_SPHERE, .scale = 1.0f};
     return rb_data_generate(&sphere, seed, d, N, dtype, x, err, errlen);
 }
 
@@ -99,11 +99,52 @@ fail:
     return -1;
 }
 
+/* n normals of their own stream for (seed, d, tag): the shaping parameters of an input do not
+ * move when N or the method list changes. */
+static int side_normals(uint64_t seed, int d, uint64_t tag, long n, double *g, char *err, size_t errlen)
+{
+    return philox_normals(mix64(seed ^ mix64(tag + (uint64_t)d)), n + (n & 1), NULL, g, err, errlen);
+}
+
 int rb_data_shape_normals(const rb_data_dist *dist, uint64_t seed, int d, long N, float *g, char *err,
                           size_t errlen)
 {
-    if (dist->kind == RB_DIST_SPHERE)
+    if (dist->kind == RB_DIST_SPHERE || dist->kind == RB_DIST_FILE)
         return 0;
+    if (dist->kind == RB_DIST_ANISOTROPIC) { /* channel j times exp(sigma z_j) */
+        double *z = malloc(sizeof(double) * (size_t)(d + 1));
+        if (!z || side_normals(seed, d, 0x616e69736full, d, z, err, errlen)) {
+            if (!z)
+                snprintf(err, errlen, "out of host memory");
+            free(z);
+            return -1;
+        }
+        for (int j = 0; j < d; j++)
+            z[j] = exp(dist->sigma * z[j]);
+        for (long i = 0; i < N; i++)
+            for (int j = 0; j < d; j++)
+                g[i * (long)d + j] = (float)(g[i * (long)d + j] * z[j]);
+        free(z);
+        return 0;
+    }
+    if (dist->kind == RB_DIST_LOWRANK) { /* x_i = U c_i + noise g_i, U (d x r) and c_i Gaussian */
+        const int r = dist->rank < d ? dist->rank : d;
+        double *U = malloc(sizeof(double) * ((size_t)d * r + 1)), *c = malloc(sizeof(double) * ((size_t)N * r + 1));
+        int bad = !U || !c || side_normals(seed, d, 0x6c6f7772616e6bull, (long)d * r, U, err, errlen) ||
+                  side_normals(seed ^ (uint64_t)N, d, 0x636f656666ull, N * r, c, err, errlen);
+        if (!U || !c)
+            snprintf(err, errlen, "out of host memory for the low-rank factors (%ld x %d)", N, r);
+        for (long i = 0; !bad && i < N; i++)
+            for (int j = 0; j < d; j++) {
+                double acc = 0;
+                for (int k = 0; k < r; k++)
+                    acc += U[(long)j * r + k] * c[i * r + k];
+                g[i * (long)d + j] = (float)(acc / sqrt((double)r) + dist->noise * g[i * (long)d + j]);
+            }
+        free(U);
+        free(c);
+        return bad ? -1 : 0;
+    }
     int *ch = malloc(sizeof(int) * (size_t)d);
     if (!ch) {
         snprintf(err, errlen, "out of host memory");

@@ -17,6 +17,7 @@
 #include "counts.h"
 #include "data.h"
 #include "hostmem.h"
+#include "inputs.h"
 #include "method_hooks.h"
 #include "results.h"
 
@@ -92,13 +93,14 @@ static void on_sigint(int sig)
     signal(sig, SIG_DFL);
 }
 
-/* One setting of the sweep, in the order it runs: data changes only with (d, N, dtype). */
+/* One setting of the sweep, in the order it runs: data changes only with the data set. */
 typedef struct {
-    int di, ni, ti, mi, bi, v;
+    int ds, mi, bi, v;
 } setting;
 
-/* FNV-1a over the canonical config, the backend, the plugins loaded and the environment knobs
- * that change results: a .jsonl line is reused by --resume only when all match. */
+/* FNV-1a over the canonical config, the backend, the plugins loaded, the environment knobs that
+ * change results and the input files' contents: a .jsonl line is reused by --resume only when
+ * all match. */
 static uint64_t config_hash(const rb_config *cfg, const char *backend)
 {
     cJSON *j = NULL;
@@ -117,9 +119,14 @@ static uint64_t config_hash(const rb_config *cfg, const char *backend)
     char plugins[2048] = "";
     for (int m = rb_methods_builtin_count(), o = 0; m < rb_methods_count() && o < (int)sizeof plugins; m++)
         o += snprintf(plugins + o, sizeof plugins - (size_t)o, "%s@%s;", rb_method_name(m), rb_method_origin(m));
+    /* the input files' contents: a changed file is not the same input */
+    char files[RB_MAX_DISTS * 24 + 1] = "";
+    for (int k = 0, o = 0; k < cfg->ndists; k++)
+        if (cfg->dists[k].kind == RB_DIST_FILE)
+            o += snprintf(files + o, sizeof files - (size_t)o, "%016llx;", cfg->dists[k].file_hash);
     uint64_t h = 0xcbf29ce484222325ull;
-    const char *parts[4] = {canon ? canon : cfg->path, backend, plugins, rb_run_knobs()};
-    for (int k = 0; k < 4; k++)
+    const char *parts[5] = {canon ? canon : cfg->path, backend, plugins, rb_run_knobs(), files};
+    for (int k = 0; k < 5; k++)
         for (const unsigned char *c = (const unsigned char *)parts[k]; *c; c++)
             h = (h ^ *c) * 0x100000001b3ull;
     free(canon);
@@ -136,7 +143,7 @@ static int same_key(const rb_record *a, const rb_record *b)
     h->op_label(a, oa, sizeof oa);
     h->op_label(b, ob, sizeof ob);
     return !strcmp(a->variant, b->variant) && a->d == b->d && a->bits == b->bits && a->dtype == b->dtype &&
-           a->N == b->N && !strcmp(oa, ob);
+           a->N == b->N && a->dist == b->dist && a->slice == b->slice && !strcmp(oa, ob);
 }
 
 /* Settings per (d, N, dtype, variant) for method m: its own axis (bits, or HQMQ's operating
@@ -185,9 +192,10 @@ static int ends_torn(const char *path)
 }
 
 /* Bytes of one setting's input: what its time grows with, for the progress estimate. */
-static double setting_bytes(const rb_config *cfg, const setting *st)
+static double setting_bytes(const rb_inputs *in, const setting *st)
 {
-    return (double)cfg->N[st->ni] * cfg->dims[st->di] * (cfg->dtypes[st->ti] == RB_FP16 ? 2 : 4);
+    const rb_dataset *ds = &in->sets[st->ds];
+    return (double)ds->N * ds->d * (ds->dtype == RB_FP16 ? 2 : 4);
 }
 
 static int append_jsonl(FILE *f, const char *hash, const rb_record *r, const rb_config *cfg)
@@ -209,18 +217,64 @@ static double now_s(void)
     return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
-static int run_sweep(const rb_config *cfg, const char *backend_sel, const char *out_dir, int profile,
-                     int resume, int argc, char **argv)
+/* The Lloyd-Max codebooks of every (d, bits) the sweep's data sets need, solved before any
+ * backend work: the row of d is cbs[i] for the i with ds_d[i] == d. */
+#define RB_MAX_D (RB_MAX_LIST + RB_MAX_DISTS)
+static rb_codebook cbs[RB_MAX_D][RB_MAX_LIST];
+static int cb_d[RB_MAX_D], n_cb_d;
+
+static const rb_codebook *codebooks_of(int d)
+{
+    for (int i = 0; i < n_cb_d; i++)
+        if (cb_d[i] == d)
+            return cbs[i];
+    return NULL;
+}
+
+static int solve_codebooks(const rb_config *cfg, const rb_inputs *in)
+{
+    n_cb_d = 0;
+    for (int s = 0; s < in->n; s++) {
+        const int d = in->sets[s].d;
+        if (codebooks_of(d) || n_cb_d >= RB_MAX_D)
+            continue;
+        for (int k = 0; k < cfg->nbits; k++)
+            if (rb_codebook_solve(cfg->codebook, d, cfg->bits[k], &cbs[n_cb_d][k])) {
+                fprintf(stderr, "rotorbench: Lloyd-Max did not converge for d=%d bits=%d\n", d, cfg->bits[k]);
+                return -1;
+            }
+        cb_d[n_cb_d++] = d;
+    }
+    return 0;
+}
+
+/* Load a data set into the backend: generated from the seed, or a file's rows. */
+static int load_dataset(rb_backend *be, const rb_config *cfg, const rb_inputs *in, const rb_dataset *ds)
+{
+    const rb_data_dist *dd = &cfg->dists[ds->dist];
+    if (dd->kind != RB_DIST_FILE) {
+        be->dist = *dd;
+        return be->load_data(be, cfg->seed, ds->d, ds->N, ds->dtype);
+    }
+    float *x = malloc(sizeof(float) * (size_t)ds->N * ds->d);
+    char err[512];
+    int rc = -1;
+    if (!x)
+        fprintf(stderr, "rotorbench: out of host memory for %ld rows of %s\n", ds->N, dd->path);
+    else if (rb_inputs_rows(cfg, in, ds, x, err, sizeof err))
+        fprintf(stderr, "rotorbench: %s\n", err);
+    else
+        rc = be->load_rows(be, x, ds->d, ds->N, ds->dtype);
+    free(x);
+    return rc;
+}
+
+static int run_sweep(const rb_config *cfg, const rb_inputs *in, const char *backend_sel, const char *out_dir,
+                     int profile, int resume, int argc, char **argv)
 {
     /* Codebooks first: a failure here is still before any backend work. */
-    static rb_codebook cbs[RB_MAX_LIST][RB_MAX_LIST];
-    for (int i = 0; i < cfg->ndims; i++)
-        for (int k = 0; k < cfg->nbits; k++)
-            if (rb_codebook_solve(cfg->codebook, cfg->dims[i], cfg->bits[k], &cbs[i][k])) {
-                fprintf(stderr, "rotorbench: Lloyd-Max did not converge for d=%d bits=%d\n",
-                        cfg->dims[i], cfg->bits[k]);
-                return 1;
-            }
+    if (solve_codebooks(cfg, in))
+        return 1;
 
     rb_backend *be = NULL;
     char why[256] = "";
@@ -242,17 +296,25 @@ static int run_sweep(const rb_config *cfg, const char *backend_sel, const char *
         }
     }
     be->profile = profile;
-    be->dist = rb_config_dist(cfg);
-    /* Every batch against host memory now, not when the sweep reaches the largest N. */
-    for (int di = 0; !strcmp(be->name, "cpu") && di < cfg->ndims; di++)
-        for (int ni = 0; ni < cfg->nN; ni++) {
-            char why[512];
-            if (rb_cpu_load_check(cfg->dims[di], cfg->N[ni], cfg->dtypes[0], why, sizeof why)) {
-                fprintf(stderr, "rotorbench: %s\n", why);
-                be->destroy(be);
-                return 2;
-            }
+    /* Every data set against the machine's memory now, not when the sweep reaches the largest:
+     * host memory (the CPU backend's buffers; a file's rows as floats), device memory. */
+    for (int s = 0; s < in->n; s++) {
+        const rb_dataset *ds = &in->sets[s];
+        char why[512] = "";
+        const double file_bytes = cfg->dists[ds->dist].kind == RB_DIST_FILE ? 4.0 * ds->N * ds->d : 0;
+        const double avail = rb_hostmem_available();
+        int bad = be->fits(be, ds->d, ds->N, ds->dtype, why, sizeof why);
+        if (!bad && file_bytes > 0 && avail > 0 && file_bytes > avail) {
+            snprintf(why, sizeof why, "%s: %ld rows of d = %d need %.0f bytes of host memory as floats; %.0f are "
+                     "available (distribution.rows takes fewer)", cfg->dists[ds->dist].path, ds->N, ds->d, file_bytes, avail);
+            bad = 1;
         }
+        if (bad) {
+            fprintf(stderr, "rotorbench: %s\n", why);
+            be->destroy(be);
+            return 2;
+        }
+    }
 
     /* The settings, flattened, so progress can say k of n. */
     int per_data = 0;
@@ -263,7 +325,7 @@ static int run_sweep(const rb_config *cfg, const char *backend_sel, const char *
         if (strcmp(be->name, "cpu") && !rb_method_get(cfg->methods[mi])->variants)
             fprintf(stderr, "rotorbench: %s has no GPU launcher: the %s backend skips it\n",
                     rb_method_name(cfg->methods[mi]), be->name);
-    int nset = cfg->ndims * cfg->nN * cfg->ndtypes * per_data;
+    int nset = in->n * per_data;
     setting *sets = calloc((size_t)nset, sizeof *sets);
     rb_run run = {.cfg = cfg, .backend = be->name, .argc = argc, .argv = argv};
     run.recs = calloc((size_t)nset, sizeof(rb_record));
@@ -274,14 +336,12 @@ static int run_sweep(const rb_config *cfg, const char *backend_sel, const char *
         return 1;
     }
     int k = 0;
-    for (int di = 0; di < cfg->ndims; di++)
-        for (int ni = 0; ni < cfg->nN; ni++)
-            for (int ti = 0; ti < cfg->ndtypes; ti++)
-                for (int mi = 0; mi < cfg->nmethods; mi++)
-                    for (int bi = 0; bi < method_settings(cfg, cfg->methods[mi]); bi++)
-                        for (int v = 0; v < be->nvariants; v++)
-                            if (runs_variant(be, cfg->methods[mi], v))
-                                sets[k++] = (setting){di, ni, ti, mi, bi, v};
+    for (int ds = 0; ds < in->n; ds++)
+        for (int mi = 0; mi < cfg->nmethods; mi++)
+            for (int bi = 0; bi < method_settings(cfg, cfg->methods[mi]); bi++)
+                for (int v = 0; v < be->nvariants; v++)
+                    if (runs_variant(be, cfg->methods[mi], v))
+                        sets[k++] = (setting){ds, mi, bi, v};
 
     char hash[20], jsonl[RB_MAX_PATH + 160];
     snprintf(hash, sizeof hash, "%016llx", (unsigned long long)config_hash(cfg, be->name));
@@ -306,12 +366,12 @@ static int run_sweep(const rb_config *cfg, const char *backend_sel, const char *
     run.notes[run.nnotes++] = "pred_mse: Lloyd-Max prediction, E(t-Q(t))^2 per coordinate under "
                               "the exact coordinate density of a uniform unit vector";
 
-    int rc = 0, loaded_di = -1, loaded_ni = -1, loaded_ti = -1;
+    int rc = 0, loaded_ds = -1;
     float *rots[RB_MAX_METHODS] = {0};
-    int rots_di = -1;
+    int rots_d = -1;
     double t0 = now_s(), bytes_left = 0, bytes_ran = 0;
     for (k = 0; k < nset; k++)
-        bytes_left += setting_bytes(cfg, &sets[k]);
+        bytes_left += setting_bytes(in, &sets[k]);
     if (log)
         signal(SIGINT, on_sigint);
     for (k = 0; k < nset && !rc; k++) {
@@ -322,21 +382,23 @@ static int run_sweep(const rb_config *cfg, const char *backend_sel, const char *
             break;
         }
         const setting *st = &sets[k];
+        const rb_dataset *ds = &in->sets[st->ds];
         rb_method m = cfg->methods[st->mi];
         const rb_method_hooks *hk = rb_method_hooks_of(m);
-        int d = cfg->dims[st->di];
-        long N = cfg->N[st->ni];
-        rb_dtype dt = cfg->dtypes[st->ti];
+        int d = ds->d;
+        long N = ds->N;
+        rb_dtype dt = ds->dtype;
         rb_record *r = &run.recs[run.nrecs];
         memset(r, 0, sizeof *r);
         r->method = m;
         snprintf(r->variant, sizeof r->variant, "%s", be->variants[st->v]);
         r->d = d; r->dtype = dt; r->N = N;
+        r->dist = ds->dist; r->slice = ds->slice;
         rb_qdq_params p;
-        hk->setting(cfg, st->bi, d, cbs[st->di], &p, r); /* bits or operating point, counts */
+        hk->setting(cfg, st->bi, d, codebooks_of(d), &p, r); /* bits or operating point, counts */
         r->bytes = 2.0 * (double)N * d * (dt == RB_FP16 ? 2 : 4);
         int reused = 0;
-        bytes_left -= setting_bytes(cfg, st);
+        bytes_left -= setting_bytes(in, st);
         for (int j = 0; j < ndone && !reused; j++)
             if (same_key(&done[j], r)) {
                 *r = done[j];
@@ -346,7 +408,7 @@ static int run_sweep(const rb_config *cfg, const char *backend_sel, const char *
             run.nrecs++;
             continue;
         }
-        if (rots_di != st->di) { /* rotations for this d, one buffer per method */
+        if (rots_d != d) { /* rotations for this d, one buffer per method */
             for (int mm = 0; mm < RB_MAX_METHODS; mm++) {
                 free(rots[mm]);
                 rots[mm] = NULL;
@@ -362,16 +424,16 @@ static int run_sweep(const rb_config *cfg, const char *backend_sel, const char *
                     rc = 1;
                 }
             }
-            rots_di = st->di;
+            rots_d = d;
             if (rc)
                 break;
         }
-        if (loaded_di != st->di || loaded_ni != st->ni || loaded_ti != st->ti) {
-            if (be->load_data(be, cfg->seed, d, N, dt)) {
+        if (loaded_ds != st->ds) {
+            if (load_dataset(be, cfg, in, ds)) {
                 rc = 1;
                 break;
             }
-            loaded_di = st->di; loaded_ni = st->ni; loaded_ti = st->ti;
+            loaded_ds = st->ds;
         }
         p.rot = rots[m];
         if (be->run(be, &p, st->v, r)) {
@@ -389,16 +451,21 @@ static int run_sweep(const rb_config *cfg, const char *backend_sel, const char *
             break;
         }
         run.nrecs++;
-        bytes_ran += setting_bytes(cfg, st);
+        bytes_ran += setting_bytes(in, st);
         /* Time left in proportion to bytes left: N spans 2^10..2^24 in a scaling sweep. */
         double el = now_s() - t0, left = el / bytes_ran * bytes_left;
         char what[64];
         hk->op_label(r, what, sizeof what);
         if (!what[0])
             snprintf(what, sizeof what, "b=%d", r->bits);
-        fprintf(stderr, "[%d/%d] %s/%s d=%d %s %s N=%ld: %.3g us, mse %.4e | %.0f s elapsed, ~%.0f s left\n",
-                k + 1, nset, rb_method_name(m), r->variant, d, what, rb_dtype_name(dt), N,
-                r->t.median_us, r->m.mse, el, left);
+        char input[48] = "";
+        if (cfg->ndists > 1 || cfg->dists[0].kind != RB_DIST_SPHERE)
+            snprintf(input, sizeof input, " %s%s", rb_distribution_name(cfg->dists[ds->dist].kind), ds->slice >= 0 ? "" : "");
+        if (ds->slice >= 0)
+            snprintf(input + strlen(input), sizeof input - strlen(input), "[%d]", ds->slice);
+        fprintf(stderr, "[%d/%d] %s/%s%s d=%d %s %s N=%ld: %.3g us, mse %.4e, rel %.4e | %.0f s elapsed, ~%.0f s left\n",
+                k + 1, nset, rb_method_name(m), r->variant, input, d, what, rb_dtype_name(dt), N, r->t.median_us,
+                r->m.mse, r->m.rel_err, el, left);
     }
     for (int mm = 0; mm < RB_MAX_METHODS; mm++)
         free(rots[mm]);
@@ -479,9 +546,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "rotorbench: %s\n", err);
         return 2;
     }
+    /* input files: opened, checked and hashed before any work (a bad one: one line, exit 2) */
+    static rb_inputs inputs;
+    if (rb_inputs_open(&cfg, &inputs, err, sizeof err)) {
+        fprintf(stderr, "rotorbench: %s\n", err);
+        rb_inputs_close(&inputs);
+        return 2;
+    }
     if (!out)
         out = cfg.output_dir;
-    if (check_out_dir(out))
-        return 2;
-    return run_sweep(&cfg, backend, out, profile, resume, argc, argv);
+    int rc = check_out_dir(out) ? 2 : run_sweep(&cfg, &inputs, backend, out, profile, resume, argc, argv);
+    rb_inputs_close(&inputs);
+    return rc;
 }

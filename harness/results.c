@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "inputs.h"
 #include "method_hooks.h"
 
 #ifndef RB_GIT_REV
@@ -79,6 +80,51 @@ static double pct_copy(const rb_record *r)
 
 void rb_record_op(const rb_record *r, char *buf, size_t n) { rb_method_hooks_of(r->method)->op_label(r, buf, n); }
 
+/* The record's input: its kind and parameters; for a file, the path as given, its size and
+ * content hash, the tensor, how rows were chosen and the slice. */
+static void add_input(cJSON *o, const rb_config *cfg, const rb_record *r)
+{
+    const rb_data_dist *dd = &cfg->dists[r->dist >= 0 && r->dist < cfg->ndists ? r->dist : 0];
+    cJSON_AddStringToObject(o, "distribution", rb_distribution_name(dd->kind));
+    if (dd->kind == RB_DIST_SPHERE)
+        return;
+    cJSON *in = cJSON_AddObjectToObject(o, "input");
+    if (cfg->ndists > 1)
+        cJSON_AddNumberToObject(in, "index", r->dist);
+    switch (dd->kind) {
+    case RB_DIST_CHANNEL_OUTLIERS:
+        cJSON_AddNumberToObject(in, "channels", dd->channels);
+        cJSON_AddNumberToObject(in, "scale", dd->scale);
+        break;
+    case RB_DIST_ANISOTROPIC: cJSON_AddNumberToObject(in, "sigma", dd->sigma); break;
+    case RB_DIST_LOWRANK:
+        cJSON_AddNumberToObject(in, "rank", dd->rank);
+        cJSON_AddNumberToObject(in, "noise", dd->noise);
+        break;
+    case RB_DIST_FILE: {
+        char buf[160];
+        cJSON_AddStringToObject(in, "path", dd->path);
+        cJSON_AddStringToObject(in, "format", dd->file_format);
+        if (dd->tensor[0])
+            cJSON_AddStringToObject(in, "tensor", dd->tensor);
+        cJSON_AddNumberToObject(in, "bytes", dd->file_bytes);
+        snprintf(buf, sizeof buf, "%016llx", dd->file_hash);
+        cJSON_AddStringToObject(in, "fnv1a64", buf);
+        cJSON *sh = cJSON_AddArrayToObject(in, "shape");
+        for (int i = 0; i < dd->file_ndim; i++)
+            cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)dd->file_shape[i]));
+        rb_inputs_rows_text(dd, buf, sizeof buf);
+        cJSON_AddStringToObject(in, "rows", buf);
+        if (dd->split_axis >= 0) {
+            cJSON_AddNumberToObject(in, "split_axis", dd->split_axis);
+            cJSON_AddNumberToObject(in, "slice", r->slice);
+        }
+        break;
+    }
+    default: break;
+    }
+}
+
 cJSON *rb_record_to_json(const rb_record *r, const rb_config *cfg)
 {
     cJSON *o = cJSON_CreateObject();
@@ -91,7 +137,7 @@ cJSON *rb_record_to_json(const rb_record *r, const rb_config *cfg)
     cJSON_AddStringToObject(o, "dtype", rb_dtype_name(r->dtype));
     cJSON_AddNumberToObject(o, "N", (double)r->N);
     rb_method_hooks_of(r->method)->to_json(r, cfg, o); /* codebook, or the method's own fields */
-    cJSON_AddStringToObject(o, "distribution", rb_distribution_name(cfg->distribution));
+    add_input(o, cfg, r);
     add_num(o, "mse", r->m.mse);
     add_num(o, "pred_mse", r->pred_mse);
     add_num(o, "rel_err", r->m.rel_err);
@@ -321,6 +367,10 @@ int rb_record_from_json(const cJSON *o, rb_record *r)
     r->method = rb_method_find(m);
     snprintf(r->variant, sizeof r->variant, "%s", v);
     snprintf(r->route, sizeof r->route, "%s", str(o, "route") ? str(o, "route") : "");
+    const cJSON *in = cJSON_GetObjectItemCaseSensitive(o, "input");
+    const cJSON *idx = cJSON_GetObjectItemCaseSensitive(in, "index"), *sl = cJSON_GetObjectItemCaseSensitive(in, "slice");
+    r->dist = cJSON_IsNumber(idx) ? idx->valueint : 0;
+    r->slice = cJSON_IsNumber(sl) ? sl->valueint : -1;
     r->dtype = !strcmp(dt, "fp16") ? RB_FP16 : RB_FP32;
     r->d = (int)num(o, "d");
     r->bits = (int)num(o, "bits");

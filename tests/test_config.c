@@ -94,7 +94,7 @@ TEST(config_paper18_file)
     for (int i = 0; i < c.nmethods; i++)
         CHECK(c.methods[i] == (rb_method)i, "methods[%d] = %d", i, (int)c.methods[i]);
     CHECK(c.codebook == RB_CODEBOOK_GAUSSIAN, "codebook");
-    CHECK(c.distribution == RB_DIST_SPHERE, "distribution");
+    CHECK(c.dists[0].kind == RB_DIST_SPHERE, "distribution");
     CHECK(c.baseline == method_id("rotorquant"), "baseline %d", (int)c.baseline);
     CHECK(strcmp(c.output_dir, "out") == 0, "output_dir %s", c.output_dir);
     /* the paper's 18 settings: 3 dims x 3 bits x 2 dtypes */
@@ -134,7 +134,7 @@ TEST(config_defaults)
     CHECK(c.ndtypes == 2 && c.dtypes[0] == RB_FP16 && c.dtypes[1] == RB_FP32, "default dtypes");
     CHECK(c.nmethods == 2 && c.methods[0] == method_id("planarquant") && c.methods[1] == method_id("identity"),
           "methods keep file order");
-    CHECK(c.codebook == RB_CODEBOOK_GAUSSIAN && c.distribution == RB_DIST_SPHERE, "defaults");
+    CHECK(c.codebook == RB_CODEBOOK_GAUSSIAN && c.dists[0].kind == RB_DIST_SPHERE, "defaults");
     CHECK(c.baseline == method_id("rotorquant"), "default baseline, even when not in methods");
     CHECK(strcmp(c.output_dir, "out") == 0, "default output_dir %s", c.output_dir);
 }
@@ -158,7 +158,7 @@ TEST(config_accepted_forms)
         CHECK(strcmp(c.output_dir, "/tmp/r b") == 0, "output_dir %s", c.output_dir);
     }
     if (parse_ok(with("distribution", "\"sphere\""), &c) == 0)
-        CHECK(c.distribution == RB_DIST_SPHERE, "distribution string form");
+        CHECK(c.dists[0].kind == RB_DIST_SPHERE, "distribution string form");
     parse_ok(with("methods", "[\"turboquant-wht\"]"), &c); /* 128 and 256 are powers of two */
 }
 
@@ -170,7 +170,9 @@ TEST(config_rejects_unknown_and_duplicate_keys)
                 "\"bits\": 2, \"methods\": \"all\"}",
                 "key 'name'", "expected each key once");
     expect_fail(with("distribution", "{\"kind\": \"sphere\", \"sigma\": 1}"),
-                "unknown key 'distribution.sigma'", "expected one of kind, channels, scale");
+                "key 'distribution.sigma'", "expected only with kind \"anisotropic\"");
+    expect_fail(with("distribution", "{\"kind\": \"sphere\", \"sigmas\": 1}"),
+                "unknown key 'distribution.sigmas'", "expected one of kind, channels, scale, sigma");
     expect_fail(with("distribution", "{\"kind\": \"sphere\", \"kind\": \"sphere\"}"),
                 "key 'distribution.kind'", "expected each key once");
     /* a control character in a key must not break the one-line message */
@@ -249,9 +251,9 @@ TEST(config_rejects_bad_lists)
     expect_fail(with("baseline", "\"rotor\""), "key 'baseline'", "expected one of \"identity\"");
     expect_fail(with("codebook", "\"uniform\""), "key 'codebook'", "got \"uniform\"");
     expect_fail(with("distribution", "{\"kind\": \"gaussian\"}"), "key 'distribution.kind'",
-                "expected \"sphere\"");
+                "expected one of \"sphere\"");
     expect_fail(with("distribution", "{}"), "key 'distribution.kind'", "got nothing");
-    expect_fail(with("distribution", "\"ball\""), "key 'distribution'", "expected \"sphere\"");
+    expect_fail(with("distribution", "\"ball\""), "key 'distribution'", "expected one of \"sphere\"");
     char many[512];
     size_t o = (size_t)snprintf(many, sizeof many, "[");
     for (int i = 1; i <= RB_MAX_LIST + 1; i++)
@@ -510,15 +512,15 @@ TEST(config_channel_outliers_distribution)
 {
     rb_config c;
     if (parse_ok(with("distribution", "{\"kind\": \"channel-outliers\", \"channels\": 4, \"scale\": 20}"), &c) == 0)
-        CHECK(c.distribution == RB_DIST_CHANNEL_OUTLIERS && c.dist_channels == 4 && c.dist_scale == 20.0,
+        CHECK(c.dists[0].kind == RB_DIST_CHANNEL_OUTLIERS && c.dists[0].channels == 4 && c.dists[0].scale == 20.0,
               "channel-outliers 4 x 20");
     if (parse_ok(with("distribution", "{\"kind\": \"channel-outliers\", \"channels\": 128, \"scale\": 0.5}"), &c) == 0)
-        CHECK(c.dist_channels == 128 && c.dist_scale == 0.5, "every channel of the smallest d, scale < 1");
+        CHECK(c.dists[0].channels == 128 && c.dists[0].scale == 0.5, "every channel of the smallest d, scale < 1");
     if (parse_ok(with("distribution", "\"channel-outliers\""), &c) == 0) {
-        CHECK(c.distribution == RB_DIST_CHANNEL_OUTLIERS && c.dist_channels == 4 && c.dist_scale == 20.0,
+        CHECK(c.dists[0].kind == RB_DIST_CHANNEL_OUTLIERS && c.dists[0].channels == 4 && c.dists[0].scale == 20.0,
               "string form takes the defaults 4 and 20");
-        rb_data_dist d = rb_config_dist(&c);
-        CHECK(d.kind == RB_DIST_CHANNEL_OUTLIERS && d.channels == 4 && d.scale == 20.0f, "rb_config_dist");
+        rb_data_dist d = c.dists[0];
+        CHECK(c.ndists == 1 && d.kind == RB_DIST_CHANNEL_OUTLIERS && d.channels == 4 && d.scale == 20.0f, "dists[0]");
     }
     CHECK(strcmp(rb_distribution_name(RB_DIST_CHANNEL_OUTLIERS), "channel-outliers") == 0, "name");
     expect_fail(with("distribution", "{\"kind\": \"channel-outliers\", \"channels\": 129}"),

@@ -537,7 +537,7 @@ TEST(hqmq_med3_on_sphere_and_channel_outliers)
           100 * rs.outlier_frac);
 
     /* channel-outliers: 4 channels x 20 */
-    be->dist = (rb_data_dist){RB_DIST_CHANNEL_OUTLIERS, 4, 20.0f};
+    be->dist = (rb_data_dist){.kind = RB_DIST_CHANNEL_OUTLIERS, .channels = 4, .scale = 20.0f};
     CHECK(be->load_data(be, seed, d, N, RB_FP32) == 0, "channel-outliers load");
     int ch[4];
     char err[256];
@@ -615,7 +615,7 @@ TEST(hqmq_secondaries_and_channel_outlier_inputs)
     float *x = malloc(sizeof(float) * (size_t)rb_data_alloc_len(d, N));
     float *y = malloc(sizeof(float) * (size_t)rb_data_alloc_len(d, N));
     char err[256];
-    rb_data_dist sph = {RB_DIST_SPHERE, 0, 1}, co = {RB_DIST_CHANNEL_OUTLIERS, 3, 20};
+    rb_data_dist sph = {.kind = RB_DIST_SPHERE, .scale = 1}, co = {.kind = RB_DIST_CHANNEL_OUTLIERS, .channels = 3, .scale = 20};
     CHECK(rb_data_sphere(5, d, N, RB_FP16, x, err, sizeof err) == 0 &&
               rb_data_generate(&sph, 5, d, N, RB_FP16, y, err, sizeof err) == 0 &&
               memcmp(x, y, sizeof(float) * (size_t)N * d) == 0,

@@ -65,8 +65,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(strspn(cfg.name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == nl);
     CHECK(strcmp(cfg.name, ".") != 0 && strcmp(cfg.name, "..") != 0);
     CHECK(cfg.seed <= 9007199254740992ull);
-    check_list_long(cfg.N, cfg.nN, 1, 268435456L);
-    check_list_int(cfg.dims, cfg.ndims, 2, 4096);
+    if (rb_config_has_synthetic(&cfg) || cfg.nN) /* a file brings its own rows */
+        check_list_long(cfg.N, cfg.nN, 1, 268435456L);
+    if (rb_config_has_synthetic(&cfg) || cfg.ndims)
+        check_list_int(cfg.dims, cfg.ndims, 2, 4096);
     check_list_int(cfg.bits, cfg.nbits, 1, 8);
     CHECK(cfg.ndtypes >= 1 && cfg.ndtypes <= 2);
     for (int i = 0; i < cfg.ndtypes; i++)
@@ -83,11 +85,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             CHECK(md->check_d(cfg.dims[k]) == NULL);
     }
     CHECK(cfg.codebook == RB_CODEBOOK_GAUSSIAN || cfg.codebook == RB_CODEBOOK_BETA);
-    CHECK(cfg.distribution == RB_DIST_SPHERE || cfg.distribution == RB_DIST_CHANNEL_OUTLIERS);
-    if (cfg.distribution == RB_DIST_CHANNEL_OUTLIERS) /* fits every d, finite positive scale */
-        for (int i = 0; i < cfg.ndims; i++)
-            CHECK(cfg.dist_channels >= 1 && cfg.dist_channels <= cfg.dims[i]);
-    CHECK(cfg.dist_scale > 0 && cfg.dist_scale <= 1e6);
+    CHECK(cfg.ndists >= 1 && cfg.ndists <= RB_MAX_DISTS);
+    for (int k = 0; k < cfg.ndists; k++) {
+        const rb_data_dist *dd = &cfg.dists[k];
+        CHECK(dd->kind >= RB_DIST_SPHERE && dd->kind <= RB_DIST_FILE);
+        if (dd->kind == RB_DIST_CHANNEL_OUTLIERS) /* fits every d, finite positive scale */
+            for (int i = 0; i < cfg.ndims; i++)
+                CHECK(dd->channels >= 1 && dd->channels <= cfg.dims[i]);
+        CHECK(dd->scale > 0 && dd->scale <= 1e6 && dd->sigma > 0 && dd->sigma <= 10 && dd->rank >= 1 &&
+              dd->noise >= 0 && dd->noise <= 100);
+        CHECK(dd->kind != RB_DIST_FILE || (dd->path[0] && strnlen(dd->path, sizeof dd->path) < sizeof dd->path));
+        CHECK(dd->rows_mode == RB_ROWS_ALL || (dd->rows_n >= 1 && dd->rows_n <= (1L << 28)));
+    }
+    CHECK(rb_config_has_synthetic(&cfg) || cfg.nN == 0);
     CHECK(cfg.hqmq.nops >= 1 && cfg.hqmq.nops <= RB_HQMQ_MAX_OPS);
     for (int i = 0; i < cfg.hqmq.nops; i++) {
         CHECK(cfg.hqmq.ops[i].S >= 1 && cfg.hqmq.ops[i].S <= RB_HQMQ_MAX_S);

@@ -489,7 +489,7 @@ TEST(kernels_hqmq_vs_cpu)
             const int d = dims[di];
             const long N = 1000;
             float *x = make_input(d, N, (rb_dtype)dt); /* unit rows + a zero, a NaN and an Inf row */
-            rb_data_dist co = {RB_DIST_CHANNEL_OUTLIERS, d < 8 ? 1 : 4, 20.0f};
+            rb_data_dist co = {.kind = RB_DIST_CHANNEL_OUTLIERS, .channels = d < 8 ? 1 : 4, .scale = 20.0f};
             float *xo = malloc(sizeof(float) * (size_t)rb_data_alloc_len(d, N));
             CHECK(x && xo && rb_data_generate(&co, SEED, d, N, (rb_dtype)dt, xo, err, sizeof err) == 0, "inputs");
             for (size_t o = 0; o < sizeof ops / sizeof ops[0]; o++)
