@@ -214,9 +214,19 @@ $(BUILD)/fuzz_config: harness/config.c tests/fuzz/fuzz_config.c $(BUILD)/libroto
 	  harness/config.c tests/fuzz/fuzz_config.c $(BUILD)/librotorbench.a -o $@ \
 	  -L$(CUDA_LIB) -Wl,-rpath,$(CUDA_LIB) $(CJSON_LIB) -lcjson -lcurand -lcudart -lgomp -lstdc++ -lm -ldl
 
-fuzz: $(BUILD)/fuzz_config
-	@mkdir -p $(BUILD)/fuzz-new
+# The tensor-file header parsers, each under libFuzzer for FUZZ_TIME seconds too.
+$(BUILD)/fuzz_npy $(BUILD)/fuzz_safetensors: $(BUILD)/fuzz_%: harness/tensor_file.c tests/fuzz/fuzz_tensor.c $(HEADERS)
+	@command -v $(FUZZ_CC) >/dev/null 2>&1 || { echo "make fuzz: no $(FUZZ_CC) (libFuzzer): make deps, or sudo apt-get install -y clang libclang-rt-dev" >&2; exit 2; }
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	  -DFUZZ_$(shell echo $* | tr a-z A-Z) -Ikernels/common -Iharness $(CJSON_INC) \
+	  harness/tensor_file.c tests/fuzz/fuzz_tensor.c -o $@ $(CJSON_LIB) -lcjson
+
+fuzz: $(BUILD)/fuzz_config $(BUILD)/fuzz_npy $(BUILD)/fuzz_safetensors
+	@mkdir -p $(BUILD)/fuzz-new $(BUILD)/fuzz-new-npy $(BUILD)/fuzz-new-safetensors
 	$(BUILD)/fuzz_config -max_total_time=$(FUZZ_TIME) -max_len=4096 $(BUILD)/fuzz-new tests/fuzz/corpus
+	$(BUILD)/fuzz_npy -max_total_time=$(FUZZ_TIME) -max_len=4096 $(BUILD)/fuzz-new-npy tests/fuzz/corpus_npy
+	$(BUILD)/fuzz_safetensors -max_total_time=$(FUZZ_TIME) -max_len=4096 $(BUILD)/fuzz-new-safetensors tests/fuzz/corpus_safetensors
 
 PLOT_CSV  ?= $(firstword $(wildcard out/paper18-gpu.csv out/paper18-cpu.csv))
 PLOT_DIR  ?= plots

@@ -84,7 +84,7 @@ static int py_string(cursor *c, char *out, size_t n)
     char q = *c->s++;
     size_t k = 0;
     while (c->s < c->e && *c->s != q) {
-        if (*c->s == '\\' || k + 1 >= n)
+        if (*c->s == '\\' || (unsigned char)*c->s < 0x20 || k + 1 >= n) /* keys go into messages */
             return -1;
         out[k++] = *c->s++;
     }
@@ -219,13 +219,26 @@ int rb_npy_parse(const unsigned char *buf, size_t len, size_t file_size, rb_tf_h
 }
 
 /* ---- safetensors ---------------------------------------------------------------------------- */
+/* s for a one-line message: control bytes become '?', at most n - 1 bytes. */
+static const char *printable(const char *s, char *out, size_t n)
+{
+    size_t k = 0;
+    for (; s && *s && k + 1 < n; s++)
+        out[k++] = (unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s;
+    out[k] = '\0';
+    return out;
+}
+
 static void tensor_names(const cJSON *root, char *out, size_t n)
 {
     size_t o = 0;
+    char nm[96];
     out[0] = '\0';
     for (const cJSON *e = root->child; e && o + 1 < n; e = e->next)
         if (e->string && strcmp(e->string, "__metadata__"))
-            o += (size_t)snprintf(out + o, n - o, "%s%s", o ? ", " : "", e->string);
+            o += (size_t)snprintf(out + o, n - o, "%s%s", o ? ", " : "", printable(e->string, nm, sizeof nm));
+    if (o >= n)
+        out[n - 1] = '\0';
 }
 
 int rb_safetensors_parse(const unsigned char *buf, size_t len, size_t file_size, const char *tensor,
@@ -255,16 +268,18 @@ int rb_safetensors_parse(const unsigned char *buf, size_t len, size_t file_size,
         snprintf(err, errlen, "a safetensors file needs \"tensor\": one of %s", names[0] ? names : "(none)");
         goto out;
     }
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(root, tensor);
+    char tn[96], dn[24];
+    printable(tensor, tn, sizeof tn);
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(root, tn);
     if (!t || !strcmp(tensor, "__metadata__")) {
-        snprintf(err, errlen, "no tensor '%s' (the file has: %s)", tensor, names[0] ? names : "none");
+        snprintf(err, errlen, "no tensor '%s' (the file has: %s)", tn, names[0] ? names : "none");
         goto out;
     }
     const cJSON *dt = cJSON_GetObjectItemCaseSensitive(t, "dtype");
     const cJSON *sh = cJSON_GetObjectItemCaseSensitive(t, "shape");
     const cJSON *off = cJSON_GetObjectItemCaseSensitive(t, "data_offsets");
     if (!cJSON_IsString(dt) || !cJSON_IsArray(sh) || !cJSON_IsArray(off) || cJSON_GetArraySize(off) != 2) {
-        snprintf(err, errlen, "tensor '%s': needs \"dtype\", \"shape\" and \"data_offsets\" [begin, end]", tensor);
+        snprintf(err, errlen, "tensor '%s': needs \"dtype\", \"shape\" and \"data_offsets\" [begin, end]", tn);
         goto out;
     }
     if (!strcmp(dt->valuestring, "F16"))
@@ -274,17 +289,17 @@ int rb_safetensors_parse(const unsigned char *buf, size_t len, size_t file_size,
     else if (!strcmp(dt->valuestring, "F32"))
         h->dtype = RB_TF_F32, h->esz = 4;
     else {
-        snprintf(err, errlen, "tensor '%s': unsupported dtype '%.16s': expected F16, BF16 or F32", tensor,
-                 dt->valuestring);
+        snprintf(err, errlen, "tensor '%s': unsupported dtype '%s': expected F16, BF16 or F32", tn,
+                 printable(dt->valuestring, dn, sizeof dn));
         goto out;
     }
     if (cJSON_GetArraySize(sh) > RB_TF_MAX_DIMS) {
-        snprintf(err, errlen, "tensor '%s': shape has more than 8 dimensions", tensor);
+        snprintf(err, errlen, "tensor '%s': shape has more than 8 dimensions", tn);
         goto out;
     }
     for (const cJSON *e = sh->child; e; e = e->next) {
         if (!cJSON_IsNumber(e) || e->valuedouble < 0 || e->valuedouble > 1e12 || e->valuedouble != (double)(long)e->valuedouble) {
-            snprintf(err, errlen, "tensor '%s': shape holds something other than non-negative integers", tensor);
+            snprintf(err, errlen, "tensor '%s': shape holds something other than non-negative integers", tn);
             goto out;
         }
         h->shape[h->ndim++] = (long)e->valuedouble;
@@ -293,15 +308,18 @@ int rb_safetensors_parse(const unsigned char *buf, size_t len, size_t file_size,
     const double avail = (double)(file_size - 8 - n);
     if (!cJSON_IsNumber(cJSON_GetArrayItem(off, 0)) || !cJSON_IsNumber(cJSON_GetArrayItem(off, 1)) || b < 0 ||
         e < b || e > avail || b != (double)(size_t)b || e != (double)(size_t)e) {
-        snprintf(err, errlen, "tensor '%s': data_offsets [%.0f, %.0f] point outside the file's %.0f data bytes", tensor,
+        snprintf(err, errlen, "tensor '%s': data_offsets [%.0f, %.0f] point outside the file's %.0f data bytes", tn,
                  b, e, avail);
         goto out;
     }
     if (shape_sizes(h, err, errlen))
         goto out;
     h->offset = 8 + (size_t)n + (size_t)b;
-    if (check_extent(h, (size_t)(e - b), err, errlen))
+    if ((size_t)(e - b) != h->bytes) {
+        snprintf(err, errlen, "tensor '%s': shape and data_offsets disagree: the shape needs %zu bytes, the offsets "
+                 "span %.0f", tn, h->bytes, e - b);
         goto out;
+    }
     rc = 0;
 out:
     cJSON_Delete(root);
