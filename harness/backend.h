@@ -6,6 +6,7 @@
 #include <cjson/cJSON.h>
 
 #include "config.h"
+#include "attention.h"
 #include "metrics.h"
 
 #define RB_MAX_VARIANTS 4
@@ -38,6 +39,7 @@ typedef struct {
     rb_dtype dtype;
     long N;
     rb_metrics m;
+    rb_attn attn;         /* attention-level metrics, when the config gives queries */
     double pred_mse;      /* Lloyd-Max prediction of per-element MSE for unit vectors */
     long fma_nominal;     /* forward rotation FMA as the paper counts them */
     long params;
@@ -72,6 +74,9 @@ struct rb_backend {
     int (*load_rows)(rb_backend *b, const float *x, int d, long N, rb_dtype dtype);
     /* Run one (method, bits, variant) over the loaded data: metrics and timing into rec. */
     int (*run)(rb_backend *b, const rb_qdq_params *p, int variant, rb_record *rec);
+    /* The attention metrics (attention.h) of the last run's rows against the loaded input, for
+     * nq queries q (host, nq x d) over groups of T rows. */
+    int (*attention)(rb_backend *b, const float *q, int nq, int T, rb_attn *out);
     /* Describe the machine into a JSON object (device fields, clocks, versions). */
     void (*describe)(rb_backend *b, cJSON *obj);
     void (*destroy)(rb_backend *b);

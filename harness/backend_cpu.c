@@ -138,6 +138,21 @@ static int first_line(const char *path, char *buf, size_t n)
 
 /* Host, CPU model, threads and the machine's id: what tells one machine's wall-clock times
  * from another's (rotorbench compare). */
+static int cpu_attention(rb_backend *b, const float *q, int nq, int T, rb_attn *out)
+{
+    rb_cpu_state *s = b->state;
+    const long G = rb_attn_groups(s->N, T);
+    rb_attn_part *parts = calloc((size_t)nq * G, sizeof *parts);
+    if (!parts) {
+        fprintf(stderr, "rotorbench: out of host memory for the attention metrics\n");
+        return -1;
+    }
+    rb_attn_parts_cpu(s->x, s->xh, s->d, s->N, q, nq, T, parts);
+    rb_attn_finish(parts, nq, G, T, out);
+    free(parts);
+    return 0;
+}
+
 static void cpu_describe(rb_backend *b, cJSON *o)
 {
     (void)b;
@@ -184,6 +199,7 @@ rb_backend *rb_backend_cpu_create(void)
     b->load_data = cpu_load;
     b->load_rows = cpu_load_rows;
     b->fits = cpu_fits;
+    b->attention = cpu_attention;
     b->run = cpu_run;
     b->describe = cpu_describe;
     b->destroy = cpu_destroy;

@@ -419,6 +419,37 @@ fail:
     return -1;
 }
 
+/* ---- attention metrics (not timed) ------------------------------------------------------------ */
+static int gpu_attention(rb_backend *b, const float *q, int nq, int T, rb_attn *out)
+{
+    rb_gpu_state *s = b->state;
+    const long G = rb_attn_groups(s->N, T);
+    float *dq = NULL;
+    rb_attn_part *dparts = NULL, *parts = malloc(sizeof *parts * (size_t)nq * G);
+    if (!parts) {
+        fprintf(stderr, "rotorbench: out of host memory for the attention metrics\n");
+        return -1;
+    }
+    CK(cudaMalloc((void **)&dq, sizeof(float) * (size_t)nq * s->d));
+    CK(cudaMalloc((void **)&dparts, sizeof *dparts * (size_t)nq * G));
+    CK(cudaMemcpyAsync(dq, q, sizeof(float) * (size_t)nq * s->d, cudaMemcpyHostToDevice, s->st));
+    CK(rb_launch_attn(s->x, s->xh, (int)s->dtype, s->d, s->N, dq, nq, T, dparts, s->st));
+    CK(cudaMemcpyAsync(parts, dparts, sizeof *parts * (size_t)nq * G, cudaMemcpyDeviceToHost, s->st));
+    CK(cudaStreamSynchronize(s->st));
+    rb_attn_finish(parts, nq, G, T, out);
+    cudaFree(dq);
+    cudaFree(dparts);
+    free(parts);
+    return 0;
+fail:
+    if (dq)
+        cudaFree(dq);
+    if (dparts)
+        cudaFree(dparts);
+    free(parts);
+    return -1;
+}
+
 /* ---- describe ------------------------------------------------------------------------------ */
 static void jnum(cJSON *o, const char *k, double v) { rb_json_replace(o, k, cJSON_CreateNumber(v)); }
 
@@ -551,6 +582,7 @@ rb_backend *rb_backend_gpu_create(char *why, size_t whylen)
     b->load_data = gpu_load;
     b->load_rows = gpu_load_rows;
     b->fits = gpu_fits;
+    b->attention = gpu_attention;
     b->run = gpu_run;
     b->describe = gpu_describe;
     b->destroy = gpu_destroy;

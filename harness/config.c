@@ -6,6 +6,7 @@
  * Over 600 lines on purpose: one parser for every key keeps the messages uniform and lets one
  * fuzz target (tests/fuzz/fuzz_config.c) cover all of it. */
 #include "config.h"
+#include "attn.h"
 #include "tensor_file.h"
 
 #include <cjson/cJSON.h>
@@ -472,6 +473,39 @@ static int one_distribution(const ctx *c, const cJSON *it, const char *key, rb_d
     return 0;
 }
 
+/* "queries": {"kind": "gaussian" | "held-out" | "file", "count": n, "path": ..., "tensor": ...}. */
+static int queries(const ctx *c, const cJSON *it, rb_config *cfg)
+{
+    static const char *const names[] = {"kind", "count", "path", "tensor", NULL};
+    static const choice kinds[] = {{"gaussian", RB_Q_GAUSSIAN}, {"held-out", RB_Q_HELD_OUT}, {"file", RB_Q_FILE}};
+    if (!cJSON_IsObject(it))
+        return bad(c, "queries", "an object {\"kind\": \"gaussian\", \"held-out\" or \"file\", ...}", it);
+    if (object_keys(c, it, "queries", names, "kind, count, path, tensor"))
+        return -1;
+    const cJSON *k = cJSON_GetObjectItemCaseSensitive(it, "kind"), *n = cJSON_GetObjectItemCaseSensitive(it, "count");
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(it, "path"), *t = cJSON_GetObjectItemCaseSensitive(it, "tensor");
+    int v = RB_Q_GAUSSIAN;
+    double x;
+    if (k && one_choice(c, k, "queries.kind", kinds, NCH(kinds), &v))
+        return -1;
+    cfg->q_kind = v;
+    if (n && !as_int(n, 1, 65535, &x))
+        return bad(c, "queries.count", "an integer in 1..65535", n);
+    if (n)
+        cfg->q_count = (int)x;
+    if ((p || t) && v != RB_Q_FILE)
+        return fail(c, "key 'queries.%s': expected only with kind \"file\"", p ? "path" : "tensor");
+    if (p && string_value(c, p, "queries.path", "a non-empty path under 1024 bytes without control characters",
+                          RB_MAX_PATH, NULL, cfg->q_path))
+        return -1;
+    if (t && string_value(c, t, "queries.tensor", "a tensor name of 1..127 characters", sizeof cfg->q_tensor, NULL,
+                          cfg->q_tensor))
+        return -1;
+    if (v == RB_Q_FILE && !p)
+        return fail(c, "key 'queries.path': expected the path of a .npy or safetensors file, got nothing");
+    return 0;
+}
+
 /* "distribution": one input or a non-empty array of them (another axis of the sweep). */
 static int distribution(const ctx *c, const cJSON *it, rb_config *cfg)
 {
@@ -542,14 +576,14 @@ static int hqmq_block(const ctx *c, const cJSON *it, rb_hqmq_config *h)
 /* ---- the document ------------------------------------------------------------------------ */
 
 enum { K_NAME, K_SEED, K_N, K_DIMS, K_BITS, K_DTYPES, K_METHODS, K_CODEBOOK, K_DIST, K_BASELINE,
-       K_OUTPUT_DIR, K_COMMENT, K_HQMQ, K_COUNT };
+       K_OUTPUT_DIR, K_COMMENT, K_HQMQ, K_QUERIES, K_ATTENTION, K_COUNT };
 static const char *const key_names[K_COUNT] = {
     "name", "seed", "N", "dims", "bits", "dtypes", "methods", "codebook", "distribution",
-    "baseline", "output_dir", "comment", "hqmq",
+    "baseline", "output_dir", "comment", "hqmq", "queries", "attention",
 };
 static const char *const key_list =
     "name, seed, N, dims, bits, dtypes, methods, codebook, distribution, baseline, output_dir, "
-    "comment, hqmq";
+    "comment, hqmq, queries, attention";
 
 static int parse_root(const ctx *c, const cJSON *root, rb_config *cfg)
 {
@@ -662,6 +696,24 @@ static int parse_root(const ctx *c, const cJSON *root, rb_config *cfg)
             if (!cJSON_IsString(it))
                 return bad(c, "comment", "a string", it);
             break;
+        case K_QUERIES:
+            if (queries(c, it, cfg))
+                return -1;
+            break;
+        case K_ATTENTION: {
+            static const char *const an[] = {"T", NULL};
+            const cJSON *T = cJSON_GetObjectItemCaseSensitive(it, "T");
+            double x;
+            if (!cJSON_IsObject(it))
+                return bad(c, "attention", "an object {\"T\": keys per group}", it);
+            if (object_keys(c, it, "attention", an, "T"))
+                return -1;
+            if (T && !as_int(T, 2, RB_ATTN_MAX_T, &x))
+                return bad(c, "attention.T", "an integer in 2..1024", T);
+            if (T)
+                cfg->attn_T = (int)x;
+            break;
+        }
         }
     }
 
@@ -762,6 +814,8 @@ int rb_config_parse(const char *path, const char *text, size_t len, rb_config *c
     tmp.dtypes[0] = RB_FP16;
     tmp.dtypes[1] = RB_FP32;
     tmp.codebook = RB_CODEBOOK_GAUSSIAN;
+    tmp.q_count = 64;
+    tmp.attn_T = 1024;
     tmp.ndists = 1;
     dist_defaults(&tmp.dists[0], RB_DIST_SPHERE);
     /* the paper's operating points, in its order of presentation */

@@ -24,6 +24,10 @@ typedef enum {
 } rb_distribution;
 
 #define RB_MAX_DISTS 8
+#define RB_Q_NONE 0
+#define RB_Q_GAUSSIAN 1 /* N(0, 1) entries, from the seed */
+#define RB_Q_HELD_OUT 2 /* rows of the same input not among the keys */
+#define RB_Q_FILE 3     /* rows of a .npy or safetensors tensor */
 #define RB_ROWS_ALL 0
 #define RB_ROWS_FIRST 1
 #define RB_ROWS_SAMPLE 2
@@ -91,6 +95,11 @@ typedef struct {
     int ndists;
     rb_data_dist dists[RB_MAX_DISTS]; /* the inputs: another axis of the sweep */
     rb_hqmq_config hqmq;        /* used when methods include hqmq */
+    /* attention-level metrics (attention.h), when "queries" is given */
+    int q_kind;                 /* RB_Q_NONE, _GAUSSIAN, _HELD_OUT, _FILE */
+    int q_count;                /* queries per data set */
+    char q_path[RB_MAX_PATH], q_tensor[128];
+    int attn_T;                 /* keys per attention group (default 1024) */
     rb_method baseline;         /* speedups are baseline time / method time */
     char output_dir[RB_MAX_PATH];
 } rb_config;

@@ -99,6 +99,21 @@ fail:
     return -1;
 }
 
+int rb_data_queries(uint64_t seed, int d, int n, float *q, char *err, size_t errlen)
+{
+    long len = (long)n * d;
+    double *g = malloc(sizeof(double) * (size_t)(len + 2));
+    if (!g) {
+        snprintf(err, errlen, "out of host memory for %d queries", n);
+        return -1;
+    }
+    int rc = philox_normals(mix64(seed ^ mix64(0x7175657279ull + (uint64_t)d)), len + (len & 1), NULL, g, err, errlen);
+    for (long i = 0; !rc && i < len; i++)
+        q[i] = (float)g[i];
+    free(g);
+    return rc;
+}
+
 /* n normals of their own stream for (seed, d, tag): the shaping parameters of an input do not
  * move when N or the method list changes. */
 static int side_normals(uint64_t seed, int d, uint64_t tag, long n, double *g, char *err, size_t errlen)

@@ -37,6 +37,9 @@ int rb_data_outlier_channels(const rb_data_dist *dist, uint64_t seed, int d, int
 int rb_data_shape_normals(const rb_data_dist *dist, uint64_t seed, int d, long N, float *g, char *err,
                           size_t errlen);
 
+/* n queries of d N(0, 1) entries from their own stream of (seed, d): the same on every backend. */
+int rb_data_queries(uint64_t seed, int d, int n, float *q, char *err, size_t errlen);
+
 /* Normalize one row in place, exactly as described above (shared with the GPU code path). */
 void rb_data_normalize_row(float *row, int d);
 

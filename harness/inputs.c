@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "data.h"
 #include "registry.h"
 
 /* splitmix64: the rows sample's generator (seeded by the config's seed, the input and the
@@ -100,6 +101,23 @@ int rb_inputs_open(rb_config *cfg, rb_inputs *in, char *err, size_t errlen)
             return -1;
         n += dd->file_slices * cfg->ndtypes;
     }
+    if (cfg->q_kind == RB_Q_FILE) {
+        if (rb_tensor_open(cfg->q_path, cfg->q_tensor, &in->qfile, err, errlen))
+            return -1;
+        if (in->qfile.h.rows < cfg->q_count) {
+            snprintf(err, errlen, "%s: %ld rows, fewer than the %d queries asked for", cfg->q_path, in->qfile.h.rows,
+                     cfg->q_count);
+            return -1;
+        }
+    }
+    for (int k = 0; cfg->q_kind == RB_Q_HELD_OUT && k < cfg->ndists; k++) {
+        const rb_data_dist *dd = &cfg->dists[k];
+        if (dd->kind == RB_DIST_FILE && (dd->rows_mode != RB_ROWS_FIRST || dd->rows_n + cfg->q_count > dd->file_slice_rows)) {
+            snprintf(err, errlen, "%s: held-out queries are the %d rows after the keys: give rows {\"first\": n} "
+                     "with n + %d <= %ld", dd->path, cfg->q_count, cfg->q_count, dd->file_slice_rows);
+            return -1;
+        }
+    }
     in->sets = calloc((size_t)n, sizeof *in->sets);
     if (!in->sets) {
         snprintf(err, errlen, "out of host memory");
@@ -124,6 +142,7 @@ int rb_inputs_open(rb_config *cfg, rb_inputs *in, char *err, size_t errlen)
 
 void rb_inputs_close(rb_inputs *in)
 {
+    rb_tensor_close(&in->qfile);
     for (int k = 0; k < RB_MAX_DISTS; k++)
         rb_tensor_close(&in->files[k]);
     free(in->sets);
@@ -172,4 +191,50 @@ int rb_inputs_rows(const rb_config *cfg, const rb_inputs *in, const rb_dataset *
         rb_tensor_row(t, idx[i], x + i * (long)ds->d);
     free(idx);
     return 0;
+}
+
+int rb_inputs_queries(const rb_config *cfg, const rb_inputs *in, const rb_dataset *ds, float *q, char *err,
+                      size_t errlen)
+{
+    const rb_data_dist *dd = &cfg->dists[ds->dist];
+    const int n = cfg->q_count, d = ds->d;
+    if (cfg->q_kind == RB_Q_GAUSSIAN)
+        return rb_data_queries(cfg->seed, d, n, q, err, errlen);
+    if (cfg->q_kind == RB_Q_FILE) {
+        if (in->qfile.h.d != d) {
+            snprintf(err, errlen, "%s: queries of d = %ld for keys of d = %d", cfg->q_path, in->qfile.h.d, d);
+            return -1;
+        }
+        for (int i = 0; i < n; i++)
+            rb_tensor_row(&in->qfile, i, q + (long)i * d);
+        return 0;
+    }
+    if (dd->kind != RB_DIST_FILE) { /* the same input drawn again: rows the keys do not contain */
+        float *x = malloc(sizeof(float) * ((size_t)n * d + 1));
+        int rc = !x ? -1 : rb_data_generate(dd, cfg->seed ^ 0x686f6c646f7574ull, d, n, RB_FP32, x, err, errlen);
+        if (!x)
+            snprintf(err, errlen, "out of host memory");
+        if (!rc)
+            memcpy(q, x, sizeof(float) * (size_t)n * d);
+        free(x);
+        return rc;
+    }
+    /* a file: the q_count rows of the slice right after the first rows_n (checked at open) */
+    rb_dataset more = *ds;
+    rb_data_dist tmp = *dd;
+    more.N = dd->rows_n + n;
+    tmp.rows_mode = RB_ROWS_FIRST;
+    tmp.rows_n = more.N;
+    rb_config c2 = *cfg;
+    c2.dists[ds->dist] = tmp;
+    float *x = malloc(sizeof(float) * (size_t)more.N * d);
+    if (!x) {
+        snprintf(err, errlen, "out of host memory");
+        return -1;
+    }
+    int rc = rb_inputs_rows(&c2, in, &more, x, err, errlen);
+    if (!rc)
+        memcpy(q, x + (long)dd->rows_n * d, sizeof(float) * (size_t)n * d);
+    free(x);
+    return rc;
 }

@@ -22,6 +22,7 @@ typedef struct {
     int n;
     rb_dataset *sets;
     rb_tensor_file files[RB_MAX_DISTS];
+    rb_tensor_file qfile; /* "queries": {"kind": "file"} */
 } rb_inputs;
 
 /* Open the config's files (filling their file_* fields), check them against the config and
@@ -34,6 +35,13 @@ void rb_inputs_close(rb_inputs *in);
  * order). 0, or -1 with one line in err. */
 int rb_inputs_rows(const rb_config *cfg, const rb_inputs *in, const rb_dataset *ds, float *x, char *err,
                    size_t errlen);
+
+/* The config's queries for a data set, cfg->q_count x d floats into q (attention.h):
+ * gaussian: N(0, 1) entries from the seed; held-out: rows of the same input that are not keys
+ * (a synthetic input drawn again with another seed; a file's rows right after the first N it
+ * takes); file: the first q_count rows of the queries' tensor. 0, or -1 with one line in err. */
+int rb_inputs_queries(const rb_config *cfg, const rb_inputs *in, const rb_dataset *ds, float *q, char *err,
+                      size_t errlen);
 
 /* How a data set's rows were chosen, for records: "all", "first 4096", "sample 4096 (seed 7)". */
 void rb_inputs_rows_text(const rb_data_dist *dd, char *buf, size_t n);

@@ -367,6 +367,7 @@ static int run_sweep(const rb_config *cfg, const rb_inputs *in, const char *back
                               "the exact coordinate density of a uniform unit vector";
 
     int rc = 0, loaded_ds = -1;
+    float *queries = NULL; /* the loaded data set's, when the config asks for attention metrics */
     float *rots[RB_MAX_METHODS] = {0};
     int rots_d = -1;
     double t0 = now_s(), bytes_left = 0, bytes_ran = 0;
@@ -429,6 +430,14 @@ static int run_sweep(const rb_config *cfg, const rb_inputs *in, const char *back
                 break;
         }
         if (loaded_ds != st->ds) {
+            char err[512];
+            free(queries);
+            queries = cfg->q_kind ? malloc(sizeof(float) * (size_t)cfg->q_count * d) : NULL;
+            if (cfg->q_kind && (!queries || rb_inputs_queries(cfg, in, ds, queries, err, sizeof err))) {
+                fprintf(stderr, "rotorbench: queries: %s\n", queries ? err : "out of host memory");
+                rc = 1;
+                break;
+            }
             if (load_dataset(be, cfg, in, ds)) {
                 rc = 1;
                 break;
@@ -436,7 +445,8 @@ static int run_sweep(const rb_config *cfg, const rb_inputs *in, const char *back
             loaded_ds = st->ds;
         }
         p.rot = rots[m];
-        if (be->run(be, &p, st->v, r)) {
+        if (be->run(be, &p, st->v, r) ||
+            (queries && be->attention(be, queries, cfg->q_count, cfg->attn_T, &r->attn))) {
             rc = 1;
             break;
         }
@@ -469,6 +479,7 @@ static int run_sweep(const rb_config *cfg, const rb_inputs *in, const char *back
     }
     for (int mm = 0; mm < RB_MAX_METHODS; mm++)
         free(rots[mm]);
+    free(queries);
     if (log)
         fclose(log);
 
@@ -487,6 +498,7 @@ static int run_sweep(const rb_config *cfg, const rb_inputs *in, const char *back
         if (!rc)
             fprintf(stderr, "rotorbench: wrote %s\n", path);
         rb_results_print_markdown(&run, stdout);
+        rb_results_print_quality(&run, stdout);
         for (int v = 0; v < be->nvariants; v++)
             if (!v || strcmp(be->name, "cpu")) /* the CPU says once why there is none */
                 rb_paper_table_print(&run, be->variants[v], stdout);

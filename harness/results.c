@@ -78,6 +78,18 @@ static double pct_copy(const rb_record *r)
     return r->t.copy_us > 0 && r->t.median_us > 0 ? 100.0 * r->t.copy_us / r->t.median_us : 0;
 }
 
+void rb_record_input(const rb_config *cfg, const rb_record *r, char *buf, size_t n)
+{
+    const rb_data_dist *dd = &cfg->dists[r->dist >= 0 && r->dist < cfg->ndists ? r->dist : 0];
+    const char *base = dd->kind == RB_DIST_FILE ? strrchr(dd->path, '/') : NULL;
+    int o = snprintf(buf, n, "%s", dd->kind == RB_DIST_FILE ? (base ? base + 1 : dd->path) : rb_distribution_name(dd->kind));
+    if (r->slice >= 0 && o >= 0 && (size_t)o < n)
+        snprintf(buf + o, n - (size_t)o, "[%d]", r->slice);
+    for (char *c = buf; *c; c++) /* a CSV cell */
+        if (*c == ',' || *c == '"' || (unsigned char)*c < 0x20)
+            *c = '_';
+}
+
 void rb_record_op(const rb_record *r, char *buf, size_t n) { rb_method_hooks_of(r->method)->op_label(r, buf, n); }
 
 /* The record's input: its kind and parameters; for a file, the path as given, its size and
@@ -139,6 +151,18 @@ cJSON *rb_record_to_json(const rb_record *r, const rb_config *cfg)
     rb_method_hooks_of(r->method)->to_json(r, cfg, o); /* codebook, or the method's own fields */
     add_input(o, cfg, r);
     add_num(o, "mse", r->m.mse);
+    if (r->attn.computed) {
+        cJSON *a = cJSON_AddObjectToObject(o, "attention");
+        cJSON_AddNumberToObject(a, "queries", r->attn.nq);
+        cJSON_AddNumberToObject(a, "T", r->attn.T);
+        cJSON_AddNumberToObject(a, "groups", (double)r->attn.groups);
+        add_num(a, "ip_err", r->attn.ip_err);
+        add_num(a, "ip_bias", r->attn.ip_bias);
+        add_num(a, "kl", r->attn.kl);
+        add_num(a, "top1", r->attn.top1);
+        add_num(a, "top5", r->attn.top5);
+        add_num(a, "out_cos", r->attn.out_cos);
+    }
     add_num(o, "pred_mse", r->pred_mse);
     add_num(o, "rel_err", r->m.rel_err);
     add_num(o, "cosine", r->m.cosine);
@@ -281,7 +305,7 @@ int rb_results_write_json(const rb_run *run, const char *path)
 
 int rb_results_write_csv(const rb_run *run, const char *path)
 {
-    size_t cap = 512 + (size_t)run->nrecs * 512, len = 0;
+    size_t cap = 512 + (size_t)run->nrecs * 1024, len = 0;
     char *buf = malloc(cap);
     if (!buf)
         return -1;
@@ -289,14 +313,17 @@ int rb_results_write_csv(const rb_run *run, const char *path)
                     "backend,method,variant,d,bits,dtype,N,codebook,mse,pred_mse,rel_err,cosine,"
                     "nonfinite_rows,fma_nominal,params,bits_per_coord,bytes,time_median_us,"
                     "time_min_us,time_max_us,time_noise_pct,cold_median_us,copy_us,gbps,"
-                    "pct_of_copy_bw,speedup,op,outlier_frac,prepass_us,fma_per_s,pct_of_fma_peak,route\n");
+                    "pct_of_copy_bw,speedup,op,outlier_frac,prepass_us,fma_per_s,pct_of_fma_peak,route,"
+                    "input,ip_err,ip_bias,attn_kl,attn_top1,attn_top5,attn_out_cos\n");
     for (int i = 0; i < run->nrecs; i++) {
         const rb_record *r = &run->recs[i];
-        char op[64];
+        char op[64], input[48];
         rb_record_op(r, op, sizeof op);
+        rb_record_input(run->cfg, r, input, sizeof input);
         len += snprintf(buf + len, cap - len,
                         "%s,%s,%s,%d,%d,%s,%ld,%s,%.9g,%.9g,%.9g,%.9g,%ld,%ld,%ld,%.6g,%.0f,%.6g,"
-                        "%.6g,%.6g,%.4g,%.6g,%.6g,%.6g,%.6g,%.6g,%s,%.6g,%.6g,%.6g,%.6g,%s\n",
+                        "%.6g,%.6g,%.4g,%.6g,%.6g,%.6g,%.6g,%.6g,%s,%.6g,%.6g,%.6g,%.6g,%s,%s,%.9g,%.9g,%.9g,%.9g,"
+                        "%.9g,%.9g\n",
                         run->backend, rb_method_name(r->method), r->variant, r->d, r->bits,
                         rb_dtype_name(r->dtype), r->N,
                         r->bits ? rb_codebook_name(run->cfg->codebook) : "", /* no bits axis: no codebook */
@@ -304,7 +331,10 @@ int rb_results_write_csv(const rb_run *run, const char *path)
                         r->fma_nominal, r->params, r->bits_per_coord, r->bytes, r->t.median_us,
                         r->t.min_us, r->t.max_us, 100 * r->t.noise, r->t.cold_median_us,
                         r->t.copy_us, gbps(r), pct_copy(r), r->speedup, op, r->outlier_frac,
-                        r->t.prepass_us, fma_rate(r), pct_fma(r), r->route);
+                        r->t.prepass_us, fma_rate(r), pct_fma(r), r->route, input,
+                        r->attn.computed ? r->attn.ip_err : NAN, r->attn.computed ? r->attn.ip_bias : NAN,
+                        r->attn.computed ? r->attn.kl : NAN, r->attn.computed ? r->attn.top1 : NAN,
+                        r->attn.computed ? r->attn.top5 : NAN, r->attn.computed ? r->attn.out_cos : NAN);
     }
     int rc = rb_write_file_atomic(path, buf, len);
     free(buf);
@@ -332,6 +362,33 @@ void rb_results_print_markdown(const rb_run *run, FILE *out)
         fprintf(out, "| %s | %s | %d | %s | %s | %ld | %.4e | %.4e | %.5f | %ld | %.2f | %.1f |%s %.2f |\n",
                 rb_method_name(r->method), variant, r->d, bits, rb_dtype_name(r->dtype), r->N, r->m.mse, r->pred_mse,
                 r->m.cosine, r->fma_nominal, r->t.median_us, gbps(r), pct, r->speedup);
+    }
+}
+
+void rb_results_print_quality(const rb_run *run, FILE *out)
+{
+    const rb_config *cfg = run->cfg;
+    if (!cfg->q_kind && cfg->ndists == 1 && cfg->dists[0].kind == RB_DIST_SPHERE)
+        return; /* the paper's inputs: every rotation gives the same error (the table above) */
+    fprintf(out, "\n### Quality against stored bits (%s backend)\n\n", run->backend);
+    fprintf(out, "| input | method | variant | d | bits | dtype | N | bits / coord | rel. error |%s\n",
+            cfg->q_kind ? " IP error | IP bias | KL | top-1 | top-5 | out cos |" : "");
+    fprintf(out, "|---|---|---|---:|---|---|---:|---:|---:|%s\n", cfg->q_kind ? "---:|---:|---:|---:|---:|---:|" : "");
+    for (int i = 0; i < run->nrecs; i++) {
+        const rb_record *r = &run->recs[i];
+        char input[48], bits[64];
+        rb_record_input(cfg, r, input, sizeof input);
+        rb_record_op(r, bits, sizeof bits);
+        if (!bits[0])
+            snprintf(bits, sizeof bits, "%d", r->bits);
+        fprintf(out, "| %s | %s | %s | %d | %s | %s | %ld | %.3f | %.4e |", input, rb_method_name(r->method), r->variant,
+                r->d, bits, rb_dtype_name(r->dtype), r->N, r->bits_per_coord, r->m.rel_err);
+        if (r->attn.computed)
+            fprintf(out, " %.4e | %+.2e | %.3e | %.4f | %.4f | %.6f |", r->attn.ip_err, r->attn.ip_bias, r->attn.kl,
+                    r->attn.top1, r->attn.top5, r->attn.out_cos);
+        else if (cfg->q_kind)
+            fprintf(out, " | | | | | |");
+        fprintf(out, "\n");
     }
 }
 
@@ -378,6 +435,19 @@ int rb_record_from_json(const cJSON *o, rb_record *r)
     r->m.d = r->d;
     r->m.mse = num(o, "mse");
     r->m.rel_err = num(o, "rel_err");
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "attention");
+    if (cJSON_IsObject(a)) { /* --resume keeps them */
+        r->attn.computed = 1;
+        r->attn.nq = (int)num(a, "queries");
+        r->attn.T = (int)num(a, "T");
+        r->attn.groups = (long)num(a, "groups");
+        r->attn.ip_err = num(a, "ip_err");
+        r->attn.ip_bias = num(a, "ip_bias");
+        r->attn.kl = num(a, "kl");
+        r->attn.top1 = num(a, "top1");
+        r->attn.top5 = num(a, "top5");
+        r->attn.out_cos = num(a, "out_cos");
+    }
     r->m.cosine = num(o, "cosine");
     r->m.rows = (long)num(o, "rows");
     r->m.nonfinite_rows = (long)num(o, "nonfinite_rows");

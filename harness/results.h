@@ -25,12 +25,18 @@ void rb_results_speedups(rb_run *run);
 int rb_results_write_json(const rb_run *run, const char *path);
 int rb_results_write_csv(const rb_run *run, const char *path);
 void rb_results_print_markdown(const rb_run *run, FILE *out);
+/* For structured or file inputs and attention metrics: relative error, inner-product error and
+ * attention agreement against the stored bits per coordinate, a row per record. */
+void rb_results_print_quality(const rb_run *run, FILE *out);
 /* The paper's Table 2 layout for one variant, the paper's numbers beside ours. */
 int rb_paper_table_print(const rb_run *run, const char *variant, FILE *out);
 
 /* HQMQ's operating point as results name it ("s96_r4", "s192_r6+med3+sigma-inliers"); "" for
  * the other methods. */
 void rb_record_op(const rb_record *r, char *buf, size_t n);
+
+/* The record's input as tables and the CSV name it: "sphere", "lowrank", "k.npy[3]". */
+void rb_record_input(const rb_config *cfg, const rb_record *r, char *buf, size_t n);
 
 /* One record as JSON, and back (the .jsonl progress log of a sweep holds these). */
 cJSON *rb_record_to_json(const rb_record *r, const rb_config *cfg);

@@ -11,6 +11,8 @@
 
 #include <cuda_runtime_api.h>
 
+#include "attn.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -49,6 +51,14 @@ cudaError_t rb_launch_block_stream(const volatile int *release, int *timed_out,
  * out[1] = nanoseconds elapsed: out[0] / out[1] is the SM clock in GHz during the spin. */
 cudaError_t rb_launch_clock_probe(unsigned long long spin_ns, unsigned long long *out,
                                   cudaStream_t stream);
+
+/* ---- attention.cu ---------------------------------------------------------------------- */
+
+/* The attention metrics' parts (kernels/common/attn.h) of nq queries q (device, nq x d floats)
+ * over N rows of x and xh (dtype 0 float, 1 half): parts[qi * groups + g], groups = N / T (1
+ * when N < T), T <= RB_ATTN_MAX_T. */
+cudaError_t rb_launch_attn(const void *x, const void *xh, int dtype, int d, long N, const float *q, int nq, int T,
+                           rb_attn_part *parts, cudaStream_t stream);
 
 /* ---- fma_peak.cu ---------------------------------------------------------------------- */
 
