@@ -365,6 +365,58 @@ void rb_results_print_markdown(const rb_run *run, FILE *out)
     }
 }
 
+/* The best method at each bit budget of the config, per input, dtype and d: among the records
+ * (every variant, HQMQ's points too) storing at most b + 16/d + 0.05 bits per coordinate (the
+ * 0.05 admits a block method's padded last block at d >= 64), the lowest relative error. */
+static void print_best(const rb_run *run, FILE *out)
+{
+    const rb_config *cfg = run->cfg;
+    fprintf(out, "\n### Best method per bit budget (lowest relative error; ≤ b + 16/d + 0.05 stored bits per coordinate)\n\n");
+    fprintf(out, "| input | dtype | d | budget b | best method | bits / coord | rel. error |%s runner-up | its rel. error |\n",
+            cfg->q_kind ? " IP error |" : "");
+    fprintf(out, "|---|---|---:|---:|---|---:|---:|%s---|---:|\n", cfg->q_kind ? "---:|" : "");
+    for (int i = 0; i < run->nrecs; i++) {
+        const rb_record *a = &run->recs[i];
+        int first = 1; /* one row group per (input, slice, dtype, d): at its first record */
+        for (int j = 0; j < i && first; j++)
+            first = !(run->recs[j].dist == a->dist && run->recs[j].slice == a->slice && run->recs[j].dtype == a->dtype &&
+                      run->recs[j].d == a->d);
+        if (!first)
+            continue;
+        char input[48];
+        rb_record_input(cfg, a, input, sizeof input);
+        for (int k = 0; k < cfg->nbits; k++) {
+            const double budget = cfg->bits[k] + 16.0 / a->d + 0.05;
+            const rb_record *best = NULL, *second = NULL;
+            for (int j = 0; j < run->nrecs; j++) {
+                const rb_record *r = &run->recs[j];
+                if (r->dist != a->dist || r->slice != a->slice || r->dtype != a->dtype || r->d != a->d ||
+                    !(r->bits_per_coord <= budget) || !isfinite(r->m.rel_err))
+                    continue;
+                if (!best || r->m.rel_err < best->m.rel_err) {
+                    if (!best || best->method != r->method)
+                        second = best;
+                    best = r;
+                } else if (r->method != best->method && (!second || r->m.rel_err < second->m.rel_err)) {
+                    second = r;
+                }
+            }
+            if (!best)
+                continue;
+            char op[64];
+            rb_record_op(best, op, sizeof op);
+            fprintf(out, "| %s | %s | %d | %d | %s%s%s | %.3f | %.4e |", input, rb_dtype_name(a->dtype), a->d, cfg->bits[k],
+                    rb_method_name(best->method), op[0] ? " " : "", op, best->bits_per_coord, best->m.rel_err);
+            if (cfg->q_kind)
+                fprintf(out, " %.4e |", best->attn.computed ? best->attn.ip_err : NAN);
+            if (second)
+                fprintf(out, " %s | %.4e |\n", rb_method_name(second->method), second->m.rel_err);
+            else
+                fprintf(out, " - | - |\n");
+        }
+    }
+}
+
 void rb_results_print_quality(const rb_run *run, FILE *out)
 {
     const rb_config *cfg = run->cfg;
@@ -390,6 +442,7 @@ void rb_results_print_quality(const rb_run *run, FILE *out)
             fprintf(out, " | | | | | |");
         fprintf(out, "\n");
     }
+    print_best(run, out);
 }
 
 /* Strings in rb_timing point to static storage: map what a file says onto the known ones. */

@@ -22,6 +22,9 @@
 #   latency.png   median latency against N, log-log, per method and dtype, the D2D copy as the
 #                 floor: needs more than one N (e.g. configs/scaling.json).
 #   pct_copy.png  % of D2D copy bandwidth per method and setting: needs copy_us > 0 (GPU only).
+#   rd_<input>.png  rate-distortion, one picture per input of a run with structured or file
+#                 inputs or attention metrics: relative error (and inner-product error) against
+#                 stored bits per coordinate, every method and HQMQ point; fp32 when present.
 # CPU-backend plots say "CPU backend (reference timings, not kernels)" in their titles.
 #
 # Examples:
@@ -225,7 +228,10 @@ else
 fi
 
 # ---- 3. latency.png ---------------------------------------------------------------------------
-if [ "$nN" -gt 1 ]; then
+ninputs=$(awk "$hdr"' ("input" in c) && !($c["input"] in s) { s[$c["input"]] = 1; n++ } END { print n + 0 }' "$csv")
+if [ "$nN" -gt 1 ] && [ "$ninputs" -gt 1 ]; then
+    note "latency.png skipped: the N differ between inputs ($ninputs inputs), not within a scaling sweep"
+elif [ "$nN" -gt 1 ]; then
     # the (d, bits) with the most values of N
     read -r ld lb < <(awk -v v="$variant" "$hdr"' $c["variant"] == v { k = $c["d"] " " $c["bits"]; if (!((k, $c["N"]) in s)) { s[k, $c["N"]] = 1; n[k]++ } }
         END { for (k in n) if (n[k] > best) { best = n[k]; bk = k }; print bk }' "$csv")
@@ -299,5 +305,30 @@ if awk "$hdr"' $c["copy_us"] > 0 { f = 1 } END { exit !f }' "$csv"; then
         "in=$(q "$tmp/pct_copy.csv"); ymax=$ymax; ngroups=$ngroups; xlab=$(q "$xlab"); methods=$(q "$methods"); title=$(q "Bandwidth as a share of the D2D copy of the same bytes (variant $variant)")"
 else
     note "pct_copy.png skipped: copy_us is 0 everywhere (CPU backend: no device copy to compare with)"
+fi
+# ---- 5. rd_<input>.png -------------------------------------------------------------------------
+if awk "$hdr"' ("input" in c) && ($c["input"] != "sphere" || $c["ip_err"] != "nan") { f = 1 } END { exit !f }' "$csv" 2>/dev/null; then
+    rdt=$(awk -v v="$variant" "$hdr"' $c["variant"] == v { s[$c["dtype"]] = 1 } END { print ("fp32" in s) ? "fp32" : "fp16" }' "$csv")
+    inputs=$(awk -v v="$variant" -v t="$rdt" "$hdr"' $c["variant"] == v && $c["dtype"] == t && !($c["input"] in s) { s[$c["input"]] = 1; print $c["input"] }' "$csv")
+    rdm="$methods"; grep -q ',hqmq,' "$csv" && [[ " $rdm " != *" hqmq "* ]] && rdm="$rdm hqmq"
+    for inp in $inputs; do
+        rm -f "$tmp"/rd_*.csv
+        awk -v v="$variant" -v t="$rdt" -v inp="$inp" -v dir="$tmp" "$hdr"'
+            $c["variant"] == v && $c["dtype"] == t && $c["input"] == inp {
+                f = dir "/rd_" $c["method"] ".raw"
+                ip = ($c["ip_err"] ~ /[Nn][Aa][Nn]/) ? "NaN" : $c["ip_err"]
+                print $c["bits_per_coord"] "," $c["rel_err"] "," ip > f
+            }' "$csv"
+        hasip=$(awk "$hdr"' $c["input"] == inp && $c["ip_err"] !~ /[Nn][Aa][Nn]/ { f = 1 } END { print f + 0 }' inp="$inp" "$csv")
+        ms=""
+        for m in $rdm; do
+            [ -e "$tmp/rd_$m.raw" ] || continue
+            { echo "bits_per_coord,rel_err,ip_err"; sort -t, -k1,1g "$tmp/rd_$m.raw"; } >"$tmp/rd_$m.csv"
+            ms="$ms $m"
+        done
+        safe=$(tr -c 'A-Za-z0-9._-' '_' <<<"$inp" | sed 's/_*$//')
+        plot rd.gp "$outdir/rd_$safe.png" \
+            "dir=$(q "$tmp"); methods=$(q "${ms# }"); hasip=$hasip; title=$(q "Rate-distortion on $inp ($rdt, variant $variant)")"
+    done
 fi
 exit $status

@@ -312,3 +312,55 @@ TEST(gpu_profile_mode_skips_timing)
     }
     cJSON_Delete(o);
 }
+
+/* The attention metrics on the device equal the CPU's (attention.h) to 1e-6 relative, on the
+ * same rows: x loaded as a file's rows would be, x-hat set through the test hook, so the same
+ * values reach both (fp16: rounded first). N = 2^20 as the sweeps run it, and a short batch with
+ * a NaN row and N < T. */
+static double rel_diff(double a, double b) { return fabs(a - b) / fmax(fmax(fabs(a), fabs(b)), 1e-300); }
+
+static void attention_case(rb_backend *be, int d, long N, rb_dtype dt, int nq, int T)
+{
+    size_t n = (size_t)N * d;
+    float *x = malloc(sizeof(float) * n), *xh = malloc(sizeof(float) * n), *q = malloc(sizeof(float) * (size_t)nq * d);
+    char err[256];
+    CHECK(x && xh && q && rb_data_generate(&(rb_data_dist){.kind = RB_DIST_LOWRANK, .rank = 8, .noise = 0.1}, 3, d, N,
+                                           dt, x, err, sizeof err) == 0 && rb_data_queries(3, d, nq, q, err, sizeof err) == 0,
+          "inputs");
+    for (size_t i = 0; i < n; i++) /* a quantized copy: a coarse grid, rounded as the dtype stores it */
+        xh[i] = dt == RB_FP16 ? rb_round_f16(roundf(x[i] * 16) / 16) : roundf(x[i] * 16) / 16;
+    if (N > 40)
+        x[37 * (long)d + 5] = NAN;
+    CHECK(be->load_rows(be, x, d, N, dt) == 0 && rb_backend_gpu_set_rows(be, 1, 0, N, xh) == 0, "upload");
+    rb_attn g, c;
+    CHECK(be->attention(be, q, nq, T, &g) == 0, "gpu attention");
+    const long G = rb_attn_groups(N, T);
+    rb_attn_part *parts = calloc((size_t)nq * G, sizeof *parts);
+    rb_attn_parts_cpu(x, xh, d, N, q, nq, T, parts);
+    rb_attn_finish(parts, nq, G, T, &c);
+    const double w = fmax(fmax(rel_diff(g.ip_err, c.ip_err), rel_diff(g.ip_bias, c.ip_bias)),
+                          fmax(fmax(rel_diff(g.kl, c.kl), rel_diff(g.top1, c.top1)),
+                               fmax(rel_diff(g.top5, c.top5), rel_diff(g.out_cos, c.out_cos))));
+    CHECK(w <= 1e-6 && g.groups == c.groups, "d=%d N=%ld %s: worst relative difference %.3g (ip %.9g / %.9g, kl %.9g / %.9g, "
+          "top1 %.9g / %.9g, cos %.12g / %.12g)", d, N, rb_dtype_name(dt), w, g.ip_err, c.ip_err, g.kl, c.kl, g.top1, c.top1,
+          g.out_cos, c.out_cos);
+    fprintf(stderr, "    attention d=%d N=%ld %s: %ld groups x %d queries, worst GPU/CPU relative difference %.2g\n", d, N,
+            rb_dtype_name(dt), G, nq, w);
+    free(parts);
+    free(x);
+    free(xh);
+    free(q);
+}
+
+TEST(gpu_attention_metrics_match_cpu)
+{
+    rb_backend *be = gpu();
+    CHECK(be != NULL, "no GPU backend");
+    if (!be)
+        return;
+    be->profile = 1;
+    attention_case(be, 128, 1L << 20, RB_FP16, 16, 1024);
+    attention_case(be, 128, 1L << 17, RB_FP32, 32, 1024);
+    attention_case(be, 64, 300, RB_FP32, 8, 512);
+    attention_case(be, 96, 5000, RB_FP16, 4, 100);
+}
