@@ -20,11 +20,19 @@ double rb_f16_ulp(double v)
     return ldexp(1.0, e - 11);
 }
 
-int rb_agree_elem(rb_dtype dt, double gpu, double ref)
+int rb_agree_elem(rb_dtype dt, double gpu, double ref, double rho)
 {
     double diff = fabs(gpu - ref); /* NaN on either side: not <= */
     return dt == RB_FP16 ? diff <= RB_AGREE_F16_ULPS * fmax(rb_f16_ulp(gpu), rb_f16_ulp(ref))
-                         : diff <= RB_AGREE_F32_ABS;
+                         : diff <= RB_AGREE_F32_ABS * fmax(1.0, rho);
+}
+
+double rb_agree_row_norm(const float *x, int d)
+{
+    double ss = 0;
+    for (int j = 0; j < d; j++)
+        ss += (double)x[j] * x[j];
+    return isfinite(ss) ? sqrt(ss) : 0;
 }
 
 void rb_agree_init(rb_agree_stats *st)
@@ -97,12 +105,13 @@ void rb_agree_rows(const rb_qdq_params *p, int variant, rb_dtype dt, const float
         st->zero_rows += zero_in;
         int over = -1, unwritten = -1;
         double worst = 0;
+        const double rho = rb_agree_row_norm(xr, d);
         for (int j = 0; j < d; j++) {
             if (isnan(g[j])) {
                 unwritten = j;
                 break;
             }
-            if ((zero_in && g[j] != 0.0f) || !rb_agree_elem(dt, g[j], r[j])) {
+            if ((zero_in && g[j] != 0.0f) || !rb_agree_elem(dt, g[j], r[j], rho)) {
                 if (over < 0)
                     over = j;
             } else if (fabs((double)g[j] - r[j]) > worst) {

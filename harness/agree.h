@@ -1,9 +1,10 @@
 /* agree.h: the one rule by which a kernel's output agrees with its CPU reference, used by the
  * in-run check of every GPU setting and by `make test-gpu` alike.
  *
- *   element:  |gpu - ref| <= 1e-5 (fp32 outputs), or <= 1 fp16 ulp of the larger of the two
- *             (fp16 outputs: the GPU rounds its own fp32 result, which may sit on the other
- *             side of a rounding midpoint);
+ *   element:  |gpu - ref| <= 1e-5 max(1, |x|) for fp32 outputs, |x| the input row's norm (the
+ *             output is |x| times unit-scale quantities: rows of a file keep their norms), or
+ *             <= 1 fp16 ulp of the larger of the two for fp16 outputs (the GPU rounds its own
+ *             fp32 result, which may sit on the other side of a rounding midpoint);
  *   row:      a row whose input is not finite comes out all NaN; a zero row comes out all
  *             zero; a NaN where the reference is finite is an unwritten element;
  *   flip:     a row with elements beyond the tolerance agrees only as a flip, where the
@@ -39,8 +40,10 @@ typedef struct {
 
 /* Spacing of fp16 values at magnitude |v| (the subnormal spacing below 2^-14). */
 double rb_f16_ulp(double v);
-/* One element: 1 when gpu agrees with ref under the rule. */
-int rb_agree_elem(rb_dtype dt, double gpu, double ref);
+/* One element of a row whose input norm is rho: 1 when gpu agrees with ref under the rule. */
+int rb_agree_elem(rb_dtype dt, double gpu, double ref, double rho);
+/* The norm of a row of d floats, in double (0 for a non-finite row). */
+double rb_agree_row_norm(const float *x, int d);
 
 void rb_agree_init(rb_agree_stats *st);
 /* Compare N rows of d = p->d values: x the input rows, ref the CPU reference (rounded to fp16

@@ -135,6 +135,7 @@ static long hqmq_explain(const rb_qdq_params *p, int variant, rb_dtype dt, const
     }
     sig = rb_hqmq_sigma_store(sig);
     const double tie = dt == RB_FP16 ? 2e-3 : 1e-5; /* fp16 outputs round the scores */
+    const double rho = rb_agree_row_norm(x, d);
     long flips = 0;
     for (int b = 0; b < g; b++) {
         int over = 0;
@@ -142,7 +143,7 @@ static long hqmq_explain(const rb_qdq_params *p, int variant, rb_dtype dt, const
         float v[4];
         rb_hqmq_load_chunk(x, d, b, v);
         for (int k = 0; k < 4 && 4 * b + k < d; k++) {
-            over |= !rb_agree_elem(dt, gpu[4 * b + k], ref[4 * b + k]);
+            over |= !rb_agree_elem(dt, gpu[4 * b + k], ref[4 * b + k], rho);
             dg += (double)v[k] * gpu[4 * b + k];
             dc += (double)v[k] * ref[4 * b + k];
         }

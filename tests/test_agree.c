@@ -58,6 +58,10 @@ TEST(agree_exact_and_within_tolerance)
     r.gpu[5] = rb_f16_to_f32((uint16_t)(rb_f32_to_f16(v) + 2));
     CHECK(!agrees(&r, RB_FP16, &st) && st.first_row == 1, "fp16 2 ulps off disagrees");
     CHECK(rb_f16_ulp(1.0) == ldexp(1.0, -10) && rb_f16_ulp(1e-6) == ldexp(1.0, -24), "fp16 ulp");
+    /* fp32: the tolerance scales with the row's norm (rows of a file keep theirs) */
+    CHECK(rb_agree_elem(RB_FP32, 35.7002602, 35.7002716, 40.0) && !rb_agree_elem(RB_FP32, 35.7002602, 35.7002716, 1.0) &&
+              !rb_agree_elem(RB_FP32, 35.70, 35.71, 40.0),
+          "fp32 tolerance 1e-5 x max(1, |x|)");
 }
 
 TEST(agree_special_rows)
