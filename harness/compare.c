@@ -16,6 +16,8 @@
 typedef struct {
     const char *method, *variant, *dtype, *codebook, *clock; /* point into the parsed JSON */
     const char *op;   /* HQMQ's operating point ("s96_r4"); NULL for the other methods */
+    const char *dist; /* the input's kind; NULL in older files (sphere) */
+    double input, slice; /* the input's index in a list and its file slice; -1 when none */
     double d, bits, N;
     int has_mse;
     double mse;
@@ -68,7 +70,9 @@ static int same_key(const crec *a, const crec *b)
 {
     return same_str(a->method, b->method) && same_str(a->variant, b->variant) && a->d == b->d &&
            a->bits == b->bits && same_str(a->dtype, b->dtype) && a->N == b->N &&
-           same_str(a->codebook, b->codebook) && same_str(a->op, b->op);
+           same_str(a->codebook, b->codebook) && same_str(a->op, b->op) &&
+           same_str(a->dist ? a->dist : "sphere", b->dist ? b->dist : "sphere") && a->input == b->input &&
+           a->slice == b->slice;
 }
 
 /* "isoquant-fast ref d128 b2 fp16 N8192" (+ the codebook when with_cb). */
@@ -82,6 +86,15 @@ static void key_text(const crec *r, int with_cb, char *out, size_t n)
             m[l] = ' ';
             cell(r->op, m + l + 1, sizeof m - l - 1);
         }
+    }
+    if (r->dist && strcmp(r->dist, "sphere")) { /* "rotorquant channel-outliers[1]" */
+        size_t l = strlen(m);
+        int w = snprintf(m + l, sizeof m - l, " %s", r->dist);
+        if (w > 0 && r->input >= 0)
+            snprintf(m + l + (size_t)w, sizeof m - l - (size_t)w, "#%.0f", r->input);
+        l = strlen(m);
+        if (r->slice >= 0)
+            snprintf(m + l, sizeof m - l, "[%.0f]", r->slice);
     }
     cell(r->variant, v, sizeof v);
     cell(r->dtype, t, sizeof t);
@@ -210,6 +223,10 @@ static int load(const char *path, cfile *f, FILE *err)
         r->dtype = str(o, "dtype");
         r->codebook = str(o, "codebook");
         r->op = str(o, "op");
+        r->dist = str(o, "distribution");
+        const cJSON *in = get(o, "input"), *ix = get(in, "index"), *sl = get(in, "slice");
+        r->input = cJSON_IsNumber(ix) ? ix->valuedouble : -1;
+        r->slice = cJSON_IsNumber(sl) ? sl->valuedouble : -1;
         if (!r->method || !r->variant || !r->dtype)
             return bad_record(f, i, "needs the strings \"method\", \"variant\" and \"dtype\"", err);
         const cJSON *d = get(o, "d"), *b = get(o, "bits"), *N = get(o, "N");

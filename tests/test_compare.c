@@ -279,3 +279,19 @@ TEST(compare_cpu_times_only_when_asked_on_one_machine)
     rc = compare_flags(p, q, "--cpu-times", NULL);
     CHECK(rc == 0 && strstr(report, "unknown (cpu)"), "a file without the machine id: rc %d\n%s", rc, report);
 }
+
+/* Records that differ only in their input (a list of distributions, a file's slices) are
+ * different settings, not repeats. */
+TEST(compare_keys_include_the_input)
+{
+    char a[640], b[640];
+    rec(a, sizeof a, "rotorquant", 128, 2, "1e-3", 10, 0.01);
+    rec(b, sizeof b, "rotorquant", 128, 2, "2e-3", 10, 0.01);
+    /* the same key with an input: insert "distribution" and "input" before the closing brace */
+    char b2[700];
+    snprintf(b2, sizeof b2, "%.*s, \"distribution\": \"file\", \"input\": {\"index\": 1, \"slice\": 3}}", (int)strlen(b) - 1, b);
+    const char *p = write_result("in_base", H100, a, b2, NULL);
+    int rc = compare(p, p, NULL);
+    CHECK(rc == 0 && strstr(report, "2 compared: 2 same") && strstr(report, "rotorquant file#1[3] fast"),
+          "two inputs, two settings: rc %d\n%s", rc, report);
+}
