@@ -360,3 +360,41 @@ TEST(tensor_driver_runs_a_file_and_refuses_a_bad_one)
     CHECK(rc == 2 && lines == 1 && strstr(err, "big-endian") && access(res, F_OK) != 0, "exit %d, %d lines: %s", rc,
           lines, err);
 }
+
+/* Queries from a file and held out of a file input: the driver takes them, or refuses a held-out
+ * set that would overlap the keys (exit 2, one line). */
+TEST(tensor_queries_from_files)
+{
+    float v[2 * 64 * 16], qv[8 * 16];
+    for (int i = 0; i < 2 * 64 * 16; i++)
+        v[i] = (float)cos(0.3 * i);
+    for (int i = 0; i < 8 * 16; i++)
+        qv[i] = (float)sin(0.7 * i);
+    const char *k = npy("qk.npy", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 64, 16), }", v, sizeof v);
+    char kpath[256];
+    snprintf(kpath, sizeof kpath, "%s", k);
+    const char *q = npy("qq.npy", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (8, 16), }", qv, sizeof qv);
+    char cfgp[300], args[900], err[4096];
+    snprintf(cfgp, sizeof cfgp, "%s/q.json", tmpdir());
+    static const char *const forms[3] = {
+        "\"queries\": {\"kind\": \"file\", \"path\": \"%s\", \"count\": 8}",
+        "\"queries\": {\"kind\": \"held-out\", \"count\": 8}, \"distribution\": {\"kind\": \"file\", \"path\": \"%s\", \"rows\": {\"first\": 40}}",
+        "\"queries\": {\"kind\": \"held-out\", \"count\": 8}, \"distribution\": {\"kind\": \"file\", \"path\": \"%s\"}"};
+    for (int t = 0; t < 3; t++) {
+        FILE *f = fopen(cfgp, "w");
+        if (!f)
+            continue;
+        fprintf(f, "{\"name\": \"q%d\", \"seed\": 1, \"bits\": 2, \"dtypes\": \"fp32\", \"methods\": [\"identity\"], ", t);
+        fprintf(f, forms[t], t ? kpath : q);
+        if (!t)
+            fprintf(f, ", \"distribution\": {\"kind\": \"file\", \"path\": \"%s\"}", kpath);
+        fprintf(f, ", \"attention\": {\"T\": 16}}\n");
+        fclose(f);
+        snprintf(args, sizeof args, "%s --backend cpu --out %s", cfgp, tmpdir());
+        int rc = run_driver(args, err, sizeof err);
+        if (t < 2)
+            CHECK(rc == 0, "queries form %d: exit %d: %s", t, rc, err);
+        else
+            CHECK(rc == 2 && strstr(err, "held-out queries are the 8 rows after the keys"), "exit %d: %s", rc, err);
+    }
+}
