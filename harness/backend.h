@@ -1,5 +1,6 @@
 /* backend.h: what the driver asks of a backend (CPU reference or GPU), and the records it
- * gets back. Measurement lives in the backends; the driver only sequences settings. */
+ * gets back. A backend loads data and launches; timing is the measurement modules'
+ * (measure_gpu.h, measure_cpu.h); the driver only sequences settings. */
 #ifndef RB_BACKEND_H
 #define RB_BACKEND_H
 
@@ -51,7 +52,7 @@ typedef struct {
     long check_rows;      /* rows compared (0: not checked) */
     double check_max_abs; /* largest |gpu - cpu| outside boundary flips */
     long check_flips;     /* elements differing because a coordinate sat within rounding of a boundary */
-    /* HQMQ only (method RB_HQMQ, bits 0): the operating point and what Med3x did */
+    /* HQMQ only (its hooks write them; bits 0): the operating point and what Med3x did */
     int hq_S, hq_rbits, hq_outliers, hq_sigma_inliers;
     double hq_C;
     double outlier_frac;  /* Med3x: outlier chunks / chunks of finite rows (0 without) */

@@ -27,7 +27,7 @@ cudaError_t rb_launch_qdq(const rb_qdq_params *p, int variant, int dtype, const 
                           long N, cudaStream_t stream);
 
 /* ---- HQMQ (hqmq.cu) ------------------------------------------------------------------------
- * p->method == RB_HQMQ: p->rot = the q_s table (device, at least 4 * p->hq_S floats), p->hq_S,
+ * HQMQ's parameters: p->rot = the q_s table (device, at least 4 * p->hq_S floats), p->hq_S,
  * p->hq_rbits, p->hq_sigma_inliers. thresh: device pointer to the Med3x threshold (what
  * rb_launch_hqmq_med3 leaves at rb_hqmq_med3_thresh(scratch)), or NULL for p->hq_thresh (+inf:
  * no outliers). rb_launch_qdq takes HQMQ too (thresh NULL; refused when p->hq_outliers is set).
