@@ -289,9 +289,10 @@ static cudaError_t rbk_dense_launch_T(const rb_qdq_params *p, int variant, const
     return rbk_dense_fast_launch<T>(a, xi, xo, N, st);
 }
 
-static cudaError_t rbk_launch_tq_dense(const rb_qdq_params *p, int variant, int dtype, const void *x, void *xh, long N,
-                                cudaStream_t st)
+/* the descriptor's launch: st is a cudaStream_t, the result a cudaError_t */
+static int turboquant_dense_launch(const rb_qdq_params *p, int variant, int dtype, const void *x, void *xh, long N, void *stream)
 {
+    cudaStream_t st = (cudaStream_t)stream;
     if (dtype == 0)
         return rbk_dense_launch_T<float>(p, variant, x, xh, N, st);
     return rbk_dense_launch_T<__half>(p, variant, x, xh, N, st);
@@ -312,11 +313,6 @@ static void turboquant_dense_inv(const rb_qdq_params *p, float *v, float *tmp)
     rb_dense_inv(p->rot, v, tmp, p->d);
     for (int j = 0; j < p->d; j++)
         v[j] = tmp[j];
-}
-static int turboquant_dense_launch(const rb_qdq_params *p, int variant, int dtype, const void *x, void *xh, long N,
-                                    void *st)
-{
-    return (int)rbk_launch_tq_dense(p, variant, dtype, x, xh, N, (cudaStream_t)st);
 }
 extern "C" const rb_method_desc rb_method_turboquant_dense = {
     RB_METHOD_ABI, "turboquant-dense", "TurboQuant (dense)",

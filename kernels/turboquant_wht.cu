@@ -265,9 +265,10 @@ static cudaError_t rbk_wht_launch_T(const rb_qdq_params *p, int variant, const v
     return rbk_wht_fast_launch<T>(a, xi, xo, N, st);
 }
 
-static cudaError_t rbk_launch_tq_wht(const rb_qdq_params *p, int variant, int dtype, const void *x, void *xh, long N,
-                              cudaStream_t st)
+/* the descriptor's launch: st is a cudaStream_t, the result a cudaError_t */
+static int turboquant_wht_launch(const rb_qdq_params *p, int variant, int dtype, const void *x, void *xh, long N, void *stream)
 {
+    cudaStream_t st = (cudaStream_t)stream;
     if (p->d < 2 || (p->d & (p->d - 1)) || p->d > 4096)
         return cudaErrorInvalidValue; /* the Sylvester-Hadamard transform needs a power of two */
     if (dtype == 0)
@@ -299,11 +300,6 @@ static void turboquant_wht_inv(const rb_qdq_params *p, float *v, float *tmp)
 static const char *turboquant_wht_check_d(int d)
 {
     return d >= 2 && !(d & (d - 1)) ? NULL : "a power of two (the Walsh-Hadamard transform needs one)";
-}
-static int turboquant_wht_launch(const rb_qdq_params *p, int variant, int dtype, const void *x, void *xh, long N,
-                                  void *st)
-{
-    return (int)rbk_launch_tq_wht(p, variant, dtype, x, xh, N, (cudaStream_t)st);
 }
 extern "C" const rb_method_desc rb_method_turboquant_wht = {
     RB_METHOD_ABI, "turboquant-wht", "TurboQuant (WHT)",

@@ -10,37 +10,10 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "driver.h"
 #include "methods.h"
 
 #define PLUGIN_DIR "build/examples/"
-
-/* Run `rotorbench run ARGS` with stderr captured into err; the exit status, or -1. */
-static int run_driver(const char *args, char *err, size_t errlen)
-{
-    char log[] = "/tmp/rb_plugin_errXXXXXX";
-    int fd = mkstemp(log);
-    if (fd < 0)
-        return -1;
-    close(fd);
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "build/rotorbench run %s > /dev/null 2> %s", args, log);
-    int st = system(cmd);
-    FILE *f = fopen(log, "r");
-    size_t n = f ? fread(err, 1, errlen - 1, f) : 0;
-    err[n] = '\0';
-    if (f)
-        fclose(f);
-    unlink(log);
-    return st == -1 || !WIFEXITED(st) ? -1 : WEXITSTATUS(st);
-}
-
-static int count_lines(const char *s)
-{
-    int n = 0;
-    for (; *s; s++)
-        n += *s == '\n';
-    return n;
-}
 
 static double mse_of(const cJSON *recs, const char *method, int d, int bits, const char *dtype)
 {

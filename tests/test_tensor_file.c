@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "driver.h"
 #include "fp16.h"
 #include "inputs.h"
 #include "registry.h"
@@ -293,20 +294,6 @@ TEST(tensor_split_axis_and_rows)
     rb_inputs_close(&in);
 }
 
-static int run_driver(const char *args, char *err, size_t n)
-{
-    char cmd[1024], log[128];
-    snprintf(log, sizeof log, "%s/driver.err", tmpdir());
-    snprintf(cmd, sizeof cmd, "build/rotorbench run %s > /dev/null 2> %s", args, log);
-    int st = system(cmd);
-    FILE *f = fopen(log, "r");
-    size_t k = f ? fread(err, 1, n - 1, f) : 0;
-    err[k] = '\0';
-    if (f)
-        fclose(f);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 TEST(tensor_driver_runs_a_file_and_refuses_a_bad_one)
 {
     float v[64 * 32];
@@ -353,9 +340,7 @@ TEST(tensor_driver_runs_a_file_and_refuses_a_bad_one)
         fclose(f);
     }
     rc = run_driver(args, err, sizeof err);
-    int lines = 0;
-    for (const char *c = err; *c; c++)
-        lines += *c == '\n';
+    int lines = count_lines(err);
     snprintf(res, sizeof res, "%s/bad-cpu.jsonl", tmpdir());
     CHECK(rc == 2 && lines == 1 && strstr(err, "big-endian") && access(res, F_OK) != 0, "exit %d, %d lines: %s", rc,
           lines, err);
