@@ -7,7 +7,6 @@
 
 struct RbIdentity {
     static constexpr int K = 1, P = 0;
-    static constexpr bool CELLS_ROUTE = false; /* see rbk_with_quant */
     static __device__ __forceinline__ void fwd(const float *, float *) {}
     static __device__ __forceinline__ void inv(const float *, float *) {}
 };

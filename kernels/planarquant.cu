@@ -9,7 +9,6 @@
 
 struct RbPlanar {
     static constexpr int K = 2, P = 2;
-    static constexpr bool CELLS_ROUTE = false; /* see rbk_with_quant */
     static __device__ __forceinline__ void fwd(const float *r, float *v) { rb_givens_fwd(r[0], r[1], v); }
     static __device__ __forceinline__ void inv(const float *r, float *v) { rb_givens_inv(r[0], r[1], v); }
 };

@@ -204,8 +204,9 @@ static __device__ __forceinline__ void rbk_load_cells(const float *gcells, int n
 }
 
 template <int QM> struct RbQuant {
-    const float4 *tab;
-    float lo, scale, b[3];
+    uint32_t tab; /* shared address of the cell table, less bits(2^23) * 16 (see cells()) */
+    rb_sq_cellmap m;
+    float b[3];
     int mode; /* RBQ_ANY only: 3 register count, 1 cells, 0 binary search */
     __device__ __forceinline__ void init(const float *s_b, const float *s_c, int nbounds, const float *gcells)
     {
@@ -213,9 +214,8 @@ template <int QM> struct RbQuant {
 #pragma unroll
         for (int k = 0; k < 3; k++)
             b[k] = k < nbounds ? s_b[k] : INFINITY; /* y > inf never counts */
-        tab = s_tab;
-        lo = s_b[0];
-        scale = rb_sq_cell_scale(s_b, nbounds);
+        tab = (uint32_t)__cvta_generic_to_shared(s_tab) - (0x4b000000u << 4);
+        m = rb_sq_cell_map(s_b, nbounds);
         if constexpr (QM != RBQ_ANY)
             return;
         if (nbounds <= 3) { /* uniform: nbounds and gcells are kernel arguments */
@@ -238,9 +238,19 @@ template <int QM> struct RbQuant {
     {
         return s_c[(y > b[0]) + (y > b[1]) + (y > b[2])];
     }
+    /* rb_sq_cell's map with the table's address folded in: FFMA.SAT, FFMA, one IMAD for the
+     * address (the float's bits times 16 plus tab, modulo 2^32), one LDS.128. */
     __device__ __forceinline__ float cells(float y) const
     {
-        float4 e = tab[rb_sq_cell(y, lo, scale)];
+        const float f = fmaf(__saturatef(fmaf(y, m.a, m.b)), (float)(RB_SQ_CELLS - 1), RB_SQ_CELL_MAGIC);
+        const uint32_t addr = (__float_as_uint(f) << 4) + tab;
+        float4 e;
+        /* volatile + memory: NVVM must not move it above the barrier that publishes the table
+         * (ptxas still schedules the LDS freely among the arithmetic) */
+        asm volatile("ld.shared.v4.f32 {%0, %1, %2, %3}, [%4];"
+                     : "=f"(e.x), "=f"(e.y), "=f"(e.z), "=f"(e.w)
+                     : "r"(addr)
+                     : "memory");
         return y > e.x ? e.z : e.y;
     }
     __device__ __forceinline__ float operator()(float y, const float *s_c, const float *s_b, int nbounds) const

@@ -18,12 +18,41 @@ static float step(float y, int k) /* k floats above (k > 0) or below y */
     return y;
 }
 
+/* Floats in order as unsigned keys, and back. */
+static uint32_t key_of(float y)
+{
+    uint32_t u;
+    memcpy(&u, &y, sizeof u);
+    return (u & 0x80000000u) ? ~u : u | 0x80000000u;
+}
+
+static float float_of(uint32_t k)
+{
+    uint32_t u = (k & 0x80000000u) ? k & 0x7fffffffu : ~k;
+    float y;
+    memcpy(&y, &u, sizeof y);
+    return y;
+}
+
+/* The smallest float in [lo, hi] whose cell is >= t (cell() is monotone). */
+static float first_in_cell(rb_sq_cellmap m, int t, float lo, float hi)
+{
+    uint32_t a = key_of(lo), b = key_of(hi);
+    while (a < b) {
+        uint32_t mid = a + (b - a) / 2;
+        if (rb_sq_cell(float_of(mid), m) >= t)
+            b = mid;
+        else
+            a = mid + 1;
+    }
+    return float_of(a);
+}
+
 /* 1 when the table's answer for y is bit-identical to the reference's. */
 static int agrees(float y, const rb_codebook *cb, const float *tab)
 {
     const int n = cb->nlevels - 1;
-    const float lo = cb->bounds_f[0], scale = rb_sq_cell_scale(cb->bounds_f, n);
-    float a = rb_sq_cell_qdq(y, tab + 3 * rb_sq_cell(y, lo, scale));
+    float a = rb_sq_cell_qdq(y, tab + 3 * rb_sq_cell(y, rb_sq_cell_map(cb->bounds_f, n)));
     float b = rb_sq_qdq(y, cb->bounds_f, cb->centroids_f, n);
     return memcmp(&a, &b, sizeof a) == 0;
 }
@@ -54,13 +83,19 @@ TEST(sq_cell_table_matches_boundary_count)
                 for (int k = 0; k < n; k++)
                     for (int s = -3; s <= 3; s++, tried++)
                         wrong += !agrees(step(cb.bounds_f[k], s), &cb, tab);
-                /* cell edges: the first float of each cell and its neighbours */
-                const float lo = cb.bounds_f[0], scale = rb_sq_cell_scale(cb.bounds_f, n);
-                for (int t = 1; t < RB_SQ_CELLS && scale > 0; t++) {
-                    float y = lo + (float)t / scale;
+                /* cell edges: the first float of each cell (bisection over the floats' order)
+                 * and its neighbours */
+                const rb_sq_cellmap m = rb_sq_cell_map(cb.bounds_f, n);
+                int edges = 0;
+                for (int t = 1; t < RB_SQ_CELLS && m.a > 0.0f; t++) {
+                    float y = first_in_cell(m, t, -2.0f, 2.0f);
+                    edges += rb_sq_cell(y, m) == t && rb_sq_cell(nextafterf(y, -INFINITY), m) == t - 1;
                     for (int s = -2; s <= 2; s++, tried++)
                         wrong += !agrees(step(y, s), &cb, tab);
                 }
+                if (m.a > 0.0f)
+                    CHECK(edges == RB_SQ_CELLS - 1, "kind %d d=%d b=%d: %d of %d cell edges found", ki,
+                          dims[di], bits, edges, RB_SQ_CELLS - 1);
                 uint32_t lcg = 2026u + (uint32_t)bits;
                 const float span = 1.5f * (cb.bounds_f[n - 1] - cb.bounds_f[0]) + 0.1f;
                 for (int i = 0; i < 20000; i++, tried++) {
@@ -68,8 +103,8 @@ TEST(sq_cell_table_matches_boundary_count)
                     wrong += !agrees(span * ((float)(lcg >> 8) / 16777216.0f - 0.5f), &cb, tab);
                 }
                 wrong += !agrees(0.0f, &cb, tab) + !agrees(-0.0f, &cb, tab) + !agrees(1.0f, &cb, tab) +
-                         !agrees(-1.0f, &cb, tab);
+                         !agrees(-1.0f, &cb, tab) + !agrees(1e30f, &cb, tab) + !agrees(-1e30f, &cb, tab);
                 CHECK(wrong == 0, "kind %d d=%d b=%d: %ld of %ld values quantize differently", ki,
-                      dims[di], bits, wrong, tried + 4);
+                      dims[di], bits, wrong, tried + 6);
             }
 }

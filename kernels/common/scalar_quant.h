@@ -20,44 +20,62 @@ RB_HD float rb_sq_qdq(float y, const float *bounds, const float *centroids, int 
 }
 
 /* ---- the cell table: the same index in a handful of instructions, whatever the bits ---------
- * A uniform grid of RB_SQ_CELLS cells over [bounds[0], bounds[n-1]]: cell(y) = clamp(floor((y -
- * lo) * scale)). cell() is monotone in y (each fp32 step rounds monotonically), so each cell is
- * an interval of floats, and the boundaries that can split a cell are exactly those k with
+ * RB_SQ_CELLS cells over [bounds[0], bounds[n-1]], by a map that costs two FMAs and no
+ * conversion instruction (F2I and FRND run at 1/8 of the FMA rate on sm_90 and were the
+ * quantizer's largest cost):
+ *     u = sat(fma(y, m.a, m.b))               (clamped to [0, 1]; NaN -> 0, as FFMA.SAT does)
+ *     f = fma(u, RB_SQ_CELLS - 1, 2^23)        (a float in [2^23, 2^23 + 255]: its low bits are
+ *     cell = bits(f) - bits(2^23)               the nearest integer to 255 u, ties to even)
+ * Each step is a correctly rounded monotone function, so cell() is monotone in y and every
+ * cell is an interval of floats; the boundaries that can split a cell are exactly those k with
  * cell(B_k) == cell(next float above B_k) == t. When at most one does, the cell's entry
  * {threshold, c_lo, c_hi} gives centroids[rb_sq_index(y)] as y > threshold ? c_hi : c_lo,
- * bit for bit (tests/test_quant.c checks every boundary's neighbours). Lloyd-Max codebooks of up
- * to 6 bits always build; a cell holding two boundaries makes rb_sq_cell_entry return -1 and the
- * caller keeps rb_sq_index. The fast kernels build the table in shared memory per thread block. */
+ * bit for bit, whatever m.a and m.b are (they only decide how evenly the cells fall; host and
+ * device compute the same map, fmaf being exact on both). tests/test_quant.c and
+ * tests/test_sq_cells.c check every boundary's and every cell edge's neighbours. Lloyd-Max
+ * codebooks of up to 6 bits always build; a cell holding two boundaries makes
+ * rb_sq_cell_entry return -1 and the caller keeps rb_sq_index. */
 #define RB_SQ_CELLS 256
+#define RB_SQ_CELL_MAGIC 8388608.0f /* 2^23: adding it leaves the nearest integer in the low bits */
 
-RB_HD float rb_sq_cell_scale(const float *bounds, int nbounds)
+typedef struct {
+    float a, b; /* u = sat(fma(y, a, b)) */
+} rb_sq_cellmap;
+
+RB_HD rb_sq_cellmap rb_sq_cell_map(const float *bounds, int nbounds)
 {
+    rb_sq_cellmap m = {0.0f, 0.0f};
     float w = bounds[nbounds - 1] - bounds[0];
-    return w > 0.0f ? (float)(RB_SQ_CELLS - 1) / w : 0.0f;
+    if (w > 0.0f) {
+        m.a = 1.0f / w;
+        m.b = -bounds[0] * m.a;
+    }
+    return m;
 }
 
-RB_HD int rb_sq_cell(float y, float lo, float scale)
+RB_HD float rb_sat(float t) { return t > 0.0f ? (t < 1.0f ? t : 1.0f) : 0.0f; /* NaN -> 0 */ }
+
+RB_HD int rb_sq_cell(float y, rb_sq_cellmap m)
 {
-    float t = floorf((y - lo) * scale);
-    return (int)fminf(fmaxf(t, 0.0f), (float)(RB_SQ_CELLS - 1));
+    float f = fmaf(rb_sat(fmaf(y, m.a, m.b)), (float)(RB_SQ_CELLS - 1), RB_SQ_CELL_MAGIC);
+    return (int)(rb_f32_bits(f) - 0x4b000000u);
 }
 
 /* Entry of cell t into e[0..2]; 0, or -1 when two boundaries split the cell. */
 RB_HD int rb_sq_cell_entry(const float *bounds, const float *centroids, int nbounds, int t, float *e)
 {
-    const float lo = bounds[0], scale = rb_sq_cell_scale(bounds, nbounds);
+    const rb_sq_cellmap m = rb_sq_cell_map(bounds, nbounds);
     int base = 0, hi = nbounds; /* base = #{k : cell(B_k) < t}, by bisection (monotone in k) */
     while (base < hi) {
         int mid = (base + hi) / 2;
-        if (rb_sq_cell(bounds[mid], lo, scale) < t)
+        if (rb_sq_cell(bounds[mid], m) < t)
             base = mid + 1;
         else
             hi = mid;
     }
     int nsplit = 0;
     for (int k = base; k < nbounds && k < base + 2; k++)
-        nsplit += rb_sq_cell(bounds[k], lo, scale) == t &&
-                  rb_sq_cell(nextafterf(bounds[k], INFINITY), lo, scale) == t;
+        nsplit += rb_sq_cell(bounds[k], m) == t && rb_sq_cell(nextafterf(bounds[k], INFINITY), m) == t;
     e[0] = nsplit ? bounds[base] : INFINITY;
     e[1] = centroids[base];
     e[2] = centroids[nsplit ? base + 1 : base];
@@ -76,7 +94,7 @@ RB_HD int rb_sq_cell_table(const float *bounds, const float *centroids, int nbou
     return rc;
 }
 
-RB_HD float rb_sq_cell_qdq(float y, const float *e /* the entry of rb_sq_cell(y, lo, scale) */)
+RB_HD float rb_sq_cell_qdq(float y, const float *e /* the entry of rb_sq_cell(y, m) */)
 {
     return y > e[0] ? e[2] : e[1];
 }
