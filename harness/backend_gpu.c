@@ -268,7 +268,7 @@ int rb_gpu_upload_params(rb_gpu_state *s, const rb_qdq_params *p, rb_qdq_params 
     /* the fast kernels' cell table, built here once instead of in every thread block */
     float tab[4 * RB_SQ_CELLS];
     dp->cells = NULL;
-    if (p->nbounds > 3 && rb_sq_cell_table(p->bounds, p->centroids, p->nbounds, tab) == 0) {
+    if (p->nbounds > 1 && rb_sq_cell_table(p->bounds, p->centroids, p->nbounds, tab) == 0) {
         CK(cudaMemcpyAsync(s->dcells, tab, sizeof tab, cudaMemcpyHostToDevice, s->st));
         CK(cudaStreamSynchronize(s->st));
         dp->cells = s->dcells;

@@ -3,14 +3,20 @@
  *        codebook in shared memory, linear nearest-centroid search. It exists to reproduce the
  *        IsoQuant paper's experimental conditions (its kernels' launch structure, written by us).
  * fast:  the shared block skeleton of qdq_common.cuh (register path: 1 or 2 blocks per 16-byte
- *        vector, each lane's (qL, qR) in registers). */
+ *        vector, each lane's blocks in registers as the sandwich's 4 x 4 matrix: 16 FMA each way
+ *        instead of 32 multiplies; RbkPrep says why that agrees). */
 #include "quat.h"
 #include "qdq_common.cuh"
 
+static __device__ __forceinline__ void rbk_iso_full_fwd(const float *r, float *v) { rb_iso_full_fwd(r, r + 4, v); }
+
 struct RbIsoFull {
-    static constexpr int K = 4, P = 8;
+    static constexpr int K = 4, P = 8, PR = 16; /* fast: the sandwich's 4 x 4 matrix (RbkPrep) */
     static __device__ __forceinline__ void fwd(const float *r, float *v) { rb_iso_full_fwd(r, r + 4, v); }
     static __device__ __forceinline__ void inv(const float *r, float *v) { rb_iso_full_inv(r, r + 4, v); }
+    static __device__ __forceinline__ void prep(const float *r, float *m) { rbk_block_matrix<4>(r, m, rbk_iso_full_fwd); }
+    static __device__ __forceinline__ void ffwd(const float *m, float *v) { rbk_mat_apply<4>(m, v); }
+    static __device__ __forceinline__ void finv(const float *m, float *v) { rbk_mat_apply_t<4>(m, v); }
 };
 
 /* ---- the method (kernels/common/method.h) ----------------------------------------------- */

@@ -168,13 +168,17 @@ static __device__ __forceinline__ int rbk_sq_index_bsearch(float y, const float 
 }
 
 /* fast: rb_sq_index's answer by the cheapest route for the codebook's size:
- *   RBQ_REG    <= 3 boundaries (1..2 bits): the count against boundaries held in registers (2 ALU
- *              instructions per boundary, then one shared load of the centroid);
- *   RBQ_CELLS  more (3..6 bits), with the host-built cell table of scalar_quant.h in p->cells
- *              (loaded into shared memory by rbk_load_cells before the prologue's barrier): one
- *              16-byte shared load, a compare and a select, whatever the bits (measured on the
- *              H100: the 7-boundary count was slower than the table at 3 bits, and the
- *              15-boundary count made 4-bit kernels compute-bound);
+ *   RBQ_REG    1 boundary, or <= 3 without a host table: the count against boundaries held in
+ *              registers (2 ALU instructions per boundary, then one shared load of the centroid:
+ *              at most four addresses, so a warp's load is one broadcast wavefront);
+ *   RBQ_CELLS  2..6 bits, with the host-built cell table of scalar_quant.h in p->cells
+ *              (loaded into shared memory by rbk_load_cells before the prologue's barrier): two
+ *              FMAs for the cell, one 16-byte shared load, a compare and a select, whatever the
+ *              bits. The table is held 8 times over, lane l reading copy l % 8: a 16-byte load
+ *              is served a quarter-warp (8 lanes, 8 groups of 4 banks) per wavefront, and with
+ *              one copy the cells of random values collide in a bank group (H200, identity fp16
+ *              3-4 bits: 65 % of the copy bandwidth with one copy, the 2-bit route's
+ *              broadcast load 86 %); with 8 copies every quarter-warp is one wavefront;
  *   RBQ_ANY    no host table: chosen at run time, uniformly for the thread block (registers,
  *              a table built per block, or the branch-free binary search on the shared
  *              boundaries when a cell holds two boundaries, 7-8 bits).
@@ -185,10 +189,13 @@ static __device__ __forceinline__ int rbk_sq_index_bsearch(float y, const float 
  * every thread of the block calls it. */
 enum { RBQ_ANY = 0, RBQ_REG = 1, RBQ_CELLS = 2 };
 
-/* The block's cell table in shared memory (one instance per thread block). */
+#define RBK_CELL_COPIES 8 /* lanes of a quarter-warp */
+
+/* The block's cell table in shared memory (one instance per thread block): entry t of copy r
+ * at [t * RBK_CELL_COPIES + r], 16 KiB. */
 static __device__ __forceinline__ float4 *rbk_cell_tab()
 {
-    __shared__ float4 s_tab[RB_SQ_CELLS];
+    __shared__ float4 s_tab[RB_SQ_CELLS * RBK_CELL_COPIES];
     return s_tab;
 }
 
@@ -196,15 +203,16 @@ static __device__ __forceinline__ float4 *rbk_cell_tab()
  * (a table built per block cost ~1 us of latency at N = 8192). No-op without one. */
 static __device__ __forceinline__ void rbk_load_cells(const float *gcells, int nbounds)
 {
-    if (!gcells || nbounds <= 3)
+    if (!gcells || nbounds <= 1)
         return;
     float4 *t = rbk_cell_tab();
-    for (int i = threadIdx.x; i < RB_SQ_CELLS; i += blockDim.x)
-        t[i] = __ldg(reinterpret_cast<const float4 *>(gcells) + i);
+    for (int i = threadIdx.x; i < RB_SQ_CELLS * RBK_CELL_COPIES; i += blockDim.x)
+        t[i] = __ldg(reinterpret_cast<const float4 *>(gcells) + i / RBK_CELL_COPIES);
 }
 
 template <int QM> struct RbQuant {
-    uint32_t tab; /* shared address of the cell table, less bits(2^23) * 16 (see cells()) */
+    uint32_t tab; /* shared address of this lane's copy of the cell table, less bits(2^23) x
+                   * the entry stride (see cells()) */
     rb_sq_cellmap m;
     float b[3];
     int mode; /* RBQ_ANY only: 3 register count, 1 cells, 0 binary search */
@@ -214,7 +222,8 @@ template <int QM> struct RbQuant {
 #pragma unroll
         for (int k = 0; k < 3; k++)
             b[k] = k < nbounds ? s_b[k] : INFINITY; /* y > inf never counts */
-        tab = (uint32_t)__cvta_generic_to_shared(s_tab) - (0x4b000000u << 4);
+        tab = (uint32_t)__cvta_generic_to_shared(s_tab) + (threadIdx.x % RBK_CELL_COPIES) * 16u -
+              0x4b000000u * (RBK_CELL_COPIES * 16u);
         m = rb_sq_cell_map(s_b, nbounds);
         if constexpr (QM != RBQ_ANY)
             return;
@@ -230,7 +239,9 @@ template <int QM> struct RbQuant {
         for (int t = threadIdx.x; t < RB_SQ_CELLS; t += blockDim.x) {
             float e[3];
             ok &= rb_sq_cell_entry(s_b, s_c, nbounds, t, e) == 0;
-            s_tab[t] = make_float4(e[0], e[1], e[2], 0.0f);
+#pragma unroll
+            for (int r = 0; r < RBK_CELL_COPIES; r++)
+                s_tab[t * RBK_CELL_COPIES + r] = make_float4(e[0], e[1], e[2], 0.0f);
         }
         mode = __syncthreads_and(ok);
     }
@@ -239,11 +250,11 @@ template <int QM> struct RbQuant {
         return s_c[(y > b[0]) + (y > b[1]) + (y > b[2])];
     }
     /* rb_sq_cell's map with the table's address folded in: FFMA.SAT, FFMA, one IMAD for the
-     * address (the float's bits times 16 plus tab, modulo 2^32), one LDS.128. */
+     * address (the float's bits times the entry stride plus tab, modulo 2^32), one LDS.128. */
     __device__ __forceinline__ float cells(float y) const
     {
         const float f = fmaf(__saturatef(fmaf(y, m.a, m.b)), (float)(RB_SQ_CELLS - 1), RB_SQ_CELL_MAGIC);
-        const uint32_t addr = (__float_as_uint(f) << 4) + tab;
+        const uint32_t addr = __float_as_uint(f) * (RBK_CELL_COPIES * 16u) + tab;
         float4 e;
         /* volatile + memory: NVVM must not move it above the barrier that publishes the table
          * (ptxas still schedules the LDS freely among the arithmetic) */
@@ -268,17 +279,21 @@ template <int QM> struct RbQuant {
 };
 
 /* The quantizer route of a launch, from what the host knows (nbounds, a host table or not):
- * calls launch(std::integral_constant<int, QM>()). CELLS = false keeps the run-time choice where
- * the host has a table: the compiled-in table route hoists the table loads, and for the cheap
- * transforms the registers that costs outweigh the branches it saves (H100, fp16, 3-4 bits:
- * identity 9-16 % and the Givens 2-block method 4-8 % slower with it; docs/PERF.md). */
+ * calls launch(std::integral_constant<int, QM>()). A trait's CELLS_ROUTE = false keeps the
+ * run-time choice where the host has a table (on the H100 the compiled-in route's hoisted table
+ * loads cost the cheap transforms registers; with the replicated table on the H200 every
+ * built-in takes the compiled-in route, 2 bits included: fewer ALU instructions than three
+ * compares and an index, H200 IsoQuant-Fast fp16 2 bits 79-81 % of the copy on the register
+ * route). */
 template <bool CELLS = true, class F> static cudaError_t rbk_with_quant(int nbounds, const float *cells, F &&launch)
 {
-    if (nbounds <= 3)
+    if (nbounds <= 1)
         return launch(std::integral_constant<int, RBQ_REG>());
     if constexpr (CELLS)
         if (cells)
             return launch(std::integral_constant<int, RBQ_CELLS>());
+    if (nbounds <= 3)
+        return launch(std::integral_constant<int, RBQ_REG>());
     return launch(std::integral_constant<int, RBQ_ANY>());
 }
 
@@ -397,6 +412,78 @@ struct RbArgs {
     int d, nbounds;
 };
 
+/* A trait may give its fast kernels a cheaper form of its block rotation: PR floats of
+ * register parameters built once per lane by prep() from the P stored ones, applied by ffwd()
+ * and finv(). RotorQuant and IsoQuant-Full use the block's K x K matrix (K^2 FMA each way
+ * instead of 24 and 32 multiplies per block): the same rotation up to fp32 rounding, so a
+ * rotated coordinate moves by ~1e-7 and can only flip the quantizer where the reference's
+ * coordinate sits that close to a boundary, which the agreement rule (harness/agree.h)
+ * accepts as a flip. Traits without PR keep fwd() and inv() on the stored parameters. */
+template <class M, class = void> struct RbkPrep {
+    static constexpr int PR = M::P;
+    static __device__ __forceinline__ void prep(const float *raw, float *r)
+    {
+#pragma unroll
+        for (int t = 0; t < M::P; t++)
+            r[t] = raw[t];
+    }
+    static __device__ __forceinline__ void fwd(const float *r, float *v) { M::fwd(r, v); }
+    static __device__ __forceinline__ void inv(const float *r, float *v) { M::inv(r, v); }
+};
+template <class M> struct RbkPrep<M, std::void_t<decltype(M::PR)>> {
+    static constexpr int PR = M::PR;
+    static __device__ __forceinline__ void prep(const float *raw, float *r) { M::prep(raw, r); }
+    static __device__ __forceinline__ void fwd(const float *r, float *v) { M::ffwd(r, v); }
+    static __device__ __forceinline__ void inv(const float *r, float *v) { M::finv(r, v); }
+};
+
+/* The K x K matrix m (row-major) of the rotation fwd(raw, .): column k is fwd of e_k. */
+template <int K, class F> static __device__ __forceinline__ void rbk_block_matrix(const float *raw, float *m, F fwd)
+{
+#pragma unroll
+    for (int k = 0; k < K; k++) {
+        float e[K];
+#pragma unroll
+        for (int i = 0; i < K; i++)
+            e[i] = i == k ? 1.0f : 0.0f;
+        fwd(raw, e);
+#pragma unroll
+        for (int i = 0; i < K; i++)
+            m[i * K + k] = e[i];
+    }
+}
+
+/* v <- m v, and v <- m^T v (the inverse of an orthogonal m). */
+template <int K> static __device__ __forceinline__ void rbk_mat_apply(const float *m, float *v)
+{
+    float o[K];
+#pragma unroll
+    for (int i = 0; i < K; i++) {
+        o[i] = m[i * K] * v[0];
+#pragma unroll
+        for (int j = 1; j < K; j++)
+            o[i] = fmaf(m[i * K + j], v[j], o[i]);
+    }
+#pragma unroll
+    for (int i = 0; i < K; i++)
+        v[i] = o[i];
+}
+
+template <int K> static __device__ __forceinline__ void rbk_mat_apply_t(const float *m, float *v)
+{
+    float o[K];
+#pragma unroll
+    for (int j = 0; j < K; j++) {
+        o[j] = m[j] * v[0];
+#pragma unroll
+        for (int i = 1; i < K; i++)
+            o[j] = fmaf(m[i * K + j], v[i], o[j]);
+    }
+#pragma unroll
+    for (int j = 0; j < K; j++)
+        v[j] = o[j];
+}
+
 /* ---- block methods: paper variant ---------------------------------------------------------- */
 /* One thread block per vector, one thread per rotation block (threads loop when there are more
  * than 1024 blocks), parameters read from global memory, codebook in shared memory, linear
@@ -461,12 +548,22 @@ static cudaError_t rbk_block_paper_launch(const RbArgs &a, const T *x, T *xh, lo
     return cudaGetLastError();
 }
 
+/* Resident blocks the register path is compiled for: two (registers capped at 128) where the
+ * lane's live floats (register parameters, the row's coordinates, the next row's raw vectors)
+ * come to at most 96, else RBK_MIN_BLOCKS. IsoQuant-Full's 4 x 4 matrices took 159 registers
+ * at fp16 d = 128 and one block (8 warps) per SM; capped at 128 they do not spill. */
+template <typename T, class M, int NV> constexpr int rbk_reg_min_blocks()
+{
+    constexpr int VW = RbIO<T>::VW, live = NV * (VW / M::K) * RbkPrep<M>::PR + NV * VW + NV * 4;
+    return RBK_MIN_BLOCKS > 1 ? RBK_MIN_BLOCKS : live <= 96 ? 2 : 1;
+}
+
 /* ---- block methods: fast variant, register path (K divides a 16-byte vector) -------------- */
 /* G lanes per vector, NV 16-byte vectors per lane, D = G * NV * VW. Lane l holds vectors
  * l, l + G, ... (coalesced); each vector holds VW / K whole rotation blocks, whose parameters the
  * lane keeps in registers for every row it processes. */
 template <typename T, class M, int G, int NV, int QM>
-__global__ void __launch_bounds__(RBK_THREADS, RBK_MIN_BLOCKS)
+__global__ void __launch_bounds__(RBK_THREADS, (rbk_reg_min_blocks<T, M, NV>()))
 rbk_block_fast_reg(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
 {
     constexpr int VW = RbIO<T>::VW, K = M::K, P = M::P, BPV = VW / K, D = G * NV * VW;
@@ -488,14 +585,18 @@ rbk_block_fast_reg(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N
     RbQuant<QM> q;
     const unsigned mask = rbk_group_mask<G>();
 
-    float prm[NV][BPV][P > 0 ? P : 1];
+    using R = RbkPrep<M>;
+    float prm[NV][BPV][R::PR > 0 ? R::PR : 1];
 #pragma unroll
     for (int i = 0; i < NV; i++)
 #pragma unroll
-        for (int c = 0; c < BPV; c++)
+        for (int c = 0; c < BPV; c++) {
+            float raw[P > 0 ? P : 1];
 #pragma unroll
             for (int t = 0; t < P; t++)
-                prm[i][c][t] = __ldg(a.rot + (long)P * (((i * G + gl) * VW) / K + c) + t);
+                raw[t] = __ldg(a.rot + (long)P * (((i * G + gl) * VW) / K + c) + t);
+            R::prep(raw, prm[i][c]);
+        }
     __syncthreads();
     q.init(s_b, s_c, a.nbounds, a.cells); /* after the barrier: s_b, s_c are loaded */
 
@@ -535,11 +636,11 @@ rbk_block_fast_reg(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N
 #pragma unroll
                 for (int t = 0; t < K; t++)
                     blk[t] *= inv;
-                M::fwd(prm[i][c], blk);
+                R::fwd(prm[i][c], blk);
 #pragma unroll
                 for (int t = 0; t < K; t++)
                     blk[t] = q(blk[t], s_c, s_b, a.nbounds);
-                M::inv(prm[i][c], blk);
+                R::inv(prm[i][c], blk);
 #pragma unroll
                 for (int t = 0; t < K; t++)
                     blk[t] *= rho;
@@ -584,14 +685,17 @@ rbk_block_fast_staged(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, lon
     rbk_load_codebook(a.cents, a.bounds, a.nbounds, s_c, s_b, true);
     rbk_load_cells(a.cells, a.nbounds);
     RbQuant<QM> q;
-    float prm[NBL][P > 0 ? P : 1];
+    using R = RbkPrep<M>;
+    float prm[NBL][R::PR > 0 ? R::PR : 1];
     if constexpr (D > 0) {
 #pragma unroll
         for (int i = 0; i < NBL; i++) {
             int b = gl + G * i;
+            float raw[P > 0 ? P : 1];
 #pragma unroll
             for (int t = 0; t < P; t++)
-                prm[i][t] = b < GD ? __ldg(a.rot + (long)P * b + t) : 0.0f;
+                raw[t] = b < GD ? __ldg(a.rot + (long)P * b + t) : 0.0f;
+            R::prep(raw, prm[i]);
         }
     }
     __syncthreads();
@@ -639,7 +743,10 @@ rbk_block_fast_staged(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, lon
         const float rho = sqrtf(rbk_group_sum<G>(ss, mask));
         const bool finite = rb_row_is_finite(rho);
         __syncwarp(mask);
-        if (finite) {
+        if (!finite) { /* NaN into the buffer, so the store below needs no select per element */
+            for (int j = gl; j < d; j += G)
+                buf[j] = rbk_nan();
+        } else {
             const float inv = rb_inv_norm(rho);
 #pragma unroll
             for (int i = 0; i < (D > 0 ? NBL : 1); i++) {
@@ -650,15 +757,23 @@ rbk_block_fast_staged(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, lon
                         int j = b * K + t;
                         v[t] = j < d ? buf[j] * inv : 0.0f; /* the zero-padded tail */
                     }
-                    float pr[P > 0 ? P : 1];
+                    if constexpr (D > 0) { /* the register form */
+                        R::fwd(prm[i], v);
 #pragma unroll
-                    for (int t = 0; t < P; t++)
-                        pr[t] = D > 0 ? prm[i][t] : __ldg(a.rot + (long)P * b + t);
-                    M::fwd(pr, v);
+                        for (int t = 0; t < K; t++)
+                            v[t] = q(v[t], s_c, s_b, a.nbounds);
+                        R::inv(prm[i], v);
+                    } else { /* run-time d: the stored parameters, through the read-only cache */
+                        float pr[P > 0 ? P : 1];
 #pragma unroll
-                    for (int t = 0; t < K; t++)
-                        v[t] = q(v[t], s_c, s_b, a.nbounds);
-                    M::inv(pr, v);
+                        for (int t = 0; t < P; t++)
+                            pr[t] = __ldg(a.rot + (long)P * b + t);
+                        M::fwd(pr, v);
+#pragma unroll
+                        for (int t = 0; t < K; t++)
+                            v[t] = q(v[t], s_c, s_b, a.nbounds);
+                        M::inv(pr, v);
+                    }
 #pragma unroll
                     for (int t = 0; t < K; t++) {
                         int j = b * K + t;
@@ -679,14 +794,11 @@ rbk_block_fast_staged(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, lon
                     float4 t4 = *reinterpret_cast<const float4 *>(buf + vi * VW + e);
                     f[e] = t4.x; f[e + 1] = t4.y; f[e + 2] = t4.z; f[e + 3] = t4.w;
                 }
-#pragma unroll
-                for (int e = 0; e < VW; e++)
-                    f[e] = finite ? f[e] : rbk_nan();
                 RbIO<T>::store(or_ + vi * VW, f);
             }
         } else {
             for (int j = gl; j < d; j += G)
-                RbIO<T>::st1(or_ + j, finite ? buf[j] : rbk_nan());
+                RbIO<T>::st1(or_ + j, buf[j]);
         }
         __syncwarp(mask); /* buf is reused by the next row */
     }
@@ -729,7 +841,7 @@ template <typename T, class M>
 static cudaError_t rbk_block_fast_generic(const RbArgs &a, const T *x, T *xh, long N, bool vec, cudaStream_t st)
 {
     const int dp = (a.d + M::K - 1) / M::K * M::K, stride = (dp + 3) & ~3;
-    int gpb = 11264 / stride; /* <= 44 KiB of rows per block */
+    int gpb = 7168 / stride; /* <= 28 KiB of rows per block (48 KiB with the static cell table) */
     gpb = gpb < 1 ? 1 : gpb > RBK_THREADS / 32 ? RBK_THREADS / 32 : gpb;
     const size_t smem = sizeof(float) * (size_t)stride * gpb;
     auto kern = rbk_block_fast_staged<T, M, 32, 0, RBQ_ANY>;

@@ -5,14 +5,19 @@
  *        IsoQuant paper's experimental conditions (its kernels' launch structure, written by us).
  * fast:  the shared block skeleton of qdq_common.cuh. 3-blocks do not align with 16-byte
  *        vectors, so rows are staged through shared memory: 16-byte loads into shared memory,
- *        lane l rotates 3-blocks l, l + G, ... with its rotors in registers, 16-byte stores back. */
+ *        lane l rotates 3-blocks l, l + G, ... with its rotors in registers as 3 x 3 matrices
+ *        (9 FMA each way instead of the sandwich's 24 multiplies; RbkPrep says why that agrees),
+ *        16-byte stores back. */
 #include "rotor.h"
 #include "qdq_common.cuh"
 
 struct RbRotor {
-    static constexpr int K = 3, P = 4;
+    static constexpr int K = 3, P = 4, PR = 9; /* fast: the rotor's 3 x 3 matrix (RbkPrep) */
     static __device__ __forceinline__ void fwd(const float *r, float *v) { rb_rotor_fwd(r, v); }
     static __device__ __forceinline__ void inv(const float *r, float *v) { rb_rotor_inv(r, v); }
+    static __device__ __forceinline__ void prep(const float *r, float *m) { rbk_block_matrix<3>(r, m, rb_rotor_fwd); }
+    static __device__ __forceinline__ void ffwd(const float *m, float *v) { rbk_mat_apply<3>(m, v); }
+    static __device__ __forceinline__ void finv(const float *m, float *v) { rbk_mat_apply_t<3>(m, v); }
 };
 
 /* ---- the method (kernels/common/method.h) ----------------------------------------------- */

@@ -24,8 +24,8 @@ RB_HD float rb_sq_qdq(float y, const float *bounds, const float *centroids, int 
  * conversion instruction (F2I and FRND run at 1/8 of the FMA rate on sm_90 and were the
  * quantizer's largest cost):
  *     u = sat(fma(y, m.a, m.b))               (clamped to [0, 1]; NaN -> 0, as FFMA.SAT does)
- *     f = fma(u, RB_SQ_CELLS - 1, 2^23)        (a float in [2^23, 2^23 + 255]: its low bits are
- *     cell = bits(f) - bits(2^23)               the nearest integer to 255 u, ties to even)
+ *     f = fma(u, RB_SQ_CELLS - 1, 2^23)        (a float in [2^23, 2^23 + 127]: its low bits are
+ *     cell = bits(f) - bits(2^23)               the nearest integer to 127 u, ties to even)
  * Each step is a correctly rounded monotone function, so cell() is monotone in y and every
  * cell is an interval of floats; the boundaries that can split a cell are exactly those k with
  * cell(B_k) == cell(next float above B_k) == t. When at most one does, the cell's entry
@@ -34,8 +34,9 @@ RB_HD float rb_sq_qdq(float y, const float *bounds, const float *centroids, int 
  * device compute the same map, fmaf being exact on both). tests/test_quant.c and
  * tests/test_sq_cells.c check every boundary's and every cell edge's neighbours. Lloyd-Max
  * codebooks of up to 6 bits always build; a cell holding two boundaries makes
- * rb_sq_cell_entry return -1 and the caller keeps rb_sq_index. */
-#define RB_SQ_CELLS 256
+ * rb_sq_cell_entry return -1 and the caller keeps rb_sq_index. 128 cells (not more): the GPU
+ * holds 8 copies of the table in shared memory (16 KiB; kernels/qdq_common.cuh says why). */
+#define RB_SQ_CELLS 128
 #define RB_SQ_CELL_MAGIC 8388608.0f /* 2^23: adding it leaves the nearest integer in the low bits */
 
 typedef struct {
