@@ -53,7 +53,7 @@ long rb_agree_near_boundary(const rb_qdq_params *p, int variant, rb_dtype dt, co
     float ss = 0.0f;
     for (int j = 0; j < p->d; j++)
         ss += x[j] * x[j];
-    float inv = rb_inv_norm(sqrtf(ss));
+    float inv = p->unit_norm ? 1.0f : rb_inv_norm(sqrtf(ss));
     for (int j = 0; j < p->d; j++)
         v[j] = x[j] * inv;
     rb_rotate_fwd(p, v, v + p->dpad);
@@ -82,6 +82,14 @@ static void first(rb_agree_stats *st, long i, int j, double g, double r, const c
     st->first_why = why;
 }
 
+static int all_zero(const float *x, int d)
+{
+    for (int j = 0; j < d; j++)
+        if (x[j] != 0.0f)
+            return 0;
+    return 1;
+}
+
 void rb_agree_rows(const rb_qdq_params *p, int variant, rb_dtype dt, const float *x, const float *ref,
                    const float *gpu, long N, rb_agree_stats *st)
 {
@@ -90,6 +98,10 @@ void rb_agree_rows(const rb_qdq_params *p, int variant, rb_dtype dt, const float
     for (long i = 0; i < N; i++) {
         const float *xr = x + i * d, *r = ref + i * d, *g = gpu + i * d;
         st->rows++;
+        if (p->unit_norm && !(rb_agree_row_norm(xr, d) > 0 || all_zero(xr, d))) {
+            st->nan_rows++; /* assume_unit_norm: a non-finite row's output is not defined */
+            continue;
+        }
         if (isnan(r[0])) { /* the reference marks a non-finite row all NaN */
             st->nan_rows++;
             for (int j = 0; j < d; j++)
@@ -99,7 +111,7 @@ void rb_agree_rows(const rb_qdq_params *p, int variant, rb_dtype dt, const float
                 }
             continue;
         }
-        int zero_in = 1;
+        int zero_in = !p->unit_norm; /* assume_unit_norm quantizes a zero row like any other */
         for (int j = 0; j < d; j++)
             zero_in &= xr[j] == 0.0f;
         st->zero_rows += zero_in;

@@ -6,7 +6,9 @@
  *             <= 1 fp16 ulp of the larger of the two for fp16 outputs (the GPU rounds its own
  *             fp32 result, which may sit on the other side of a rounding midpoint);
  *   row:      a row whose input is not finite comes out all NaN; a zero row comes out all
- *             zero; a NaN where the reference is finite is an unwritten element;
+ *             zero (under assume_unit_norm a zero row is quantized like any other, and what a
+ *             non-finite row comes out as is not defined: such rows are not compared); a NaN
+ *             where the reference is finite is an unwritten element;
  *   flip:     a row with elements beyond the tolerance agrees only as a flip, where the
  *             reference's choice sat within rounding of a tie, as the method judges it
  *             (method_hooks.h, explain): rotation methods, a rotated coordinate within 1e-5

@@ -39,6 +39,7 @@ typedef struct {
     int d, bits;
     rb_dtype dtype;
     long N;
+    int unit_norm;        /* the config's assume_unit_norm: no norm computed, rho = 1 */
     rb_metrics m;
     rb_attn attn;         /* attention-level metrics, when the config gives queries */
     double pred_mse;      /* Lloyd-Max prediction of per-element MSE for unit vectors */

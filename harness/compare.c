@@ -18,6 +18,7 @@ typedef struct {
     const char *op;   /* HQMQ's operating point ("s96_r4"); NULL for the other methods */
     const char *dist; /* the input's kind; NULL in older files (sphere) */
     double input, slice; /* the input's index in a list and its file slice; -1 when none */
+    int unit_norm;       /* assume_unit_norm (absent: false) */
     double d, bits, N;
     int has_mse;
     double mse;
@@ -72,7 +73,7 @@ static int same_key(const crec *a, const crec *b)
            a->bits == b->bits && same_str(a->dtype, b->dtype) && a->N == b->N &&
            same_str(a->codebook, b->codebook) && same_str(a->op, b->op) &&
            same_str(a->dist ? a->dist : "sphere", b->dist ? b->dist : "sphere") && a->input == b->input &&
-           a->slice == b->slice;
+           a->slice == b->slice && a->unit_norm == b->unit_norm;
 }
 
 /* "isoquant-fast ref d128 b2 fp16 N8192" (+ the codebook when with_cb). */
@@ -99,8 +100,8 @@ static void key_text(const crec *r, int with_cb, char *out, size_t n)
     cell(r->variant, v, sizeof v);
     cell(r->dtype, t, sizeof t);
     cell(r->codebook ? r->codebook : "-", cb, sizeof cb);
-    snprintf(out, n, "%s %s d%.0f b%.0f %s N%.0f%s%s", m, v, r->d, r->bits, t, r->N,
-             with_cb ? " " : "", with_cb ? cb : "");
+    snprintf(out, n, "%s %s d%.0f b%.0f %s N%.0f%s%s%s", m, v, r->d, r->bits, t, r->N,
+             r->unit_norm ? " unit-norm" : "", with_cb ? " " : "", with_cb ? cb : "");
 }
 
 /* ---- loading ----------------------------------------------------------------------------- */
@@ -227,6 +228,7 @@ static int load(const char *path, cfile *f, FILE *err)
         const cJSON *in = get(o, "input"), *ix = get(in, "index"), *sl = get(in, "slice");
         r->input = cJSON_IsNumber(ix) ? ix->valuedouble : -1;
         r->slice = cJSON_IsNumber(sl) ? sl->valuedouble : -1;
+        r->unit_norm = cJSON_IsTrue(get(o, "assume_unit_norm"));
         if (!r->method || !r->variant || !r->dtype)
             return bad_record(f, i, "needs the strings \"method\", \"variant\" and \"dtype\"", err);
         const cJSON *d = get(o, "d"), *b = get(o, "bits"), *N = get(o, "N");

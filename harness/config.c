@@ -576,14 +576,14 @@ static int hqmq_block(const ctx *c, const cJSON *it, rb_hqmq_config *h)
 /* ---- the document ------------------------------------------------------------------------ */
 
 enum { K_NAME, K_SEED, K_N, K_DIMS, K_BITS, K_DTYPES, K_METHODS, K_CODEBOOK, K_DIST, K_BASELINE,
-       K_OUTPUT_DIR, K_COMMENT, K_HQMQ, K_QUERIES, K_ATTENTION, K_COUNT };
+       K_OUTPUT_DIR, K_COMMENT, K_HQMQ, K_QUERIES, K_ATTENTION, K_UNIT_NORM, K_COUNT };
 static const char *const key_names[K_COUNT] = {
     "name", "seed", "N", "dims", "bits", "dtypes", "methods", "codebook", "distribution",
-    "baseline", "output_dir", "comment", "hqmq", "queries", "attention",
+    "baseline", "output_dir", "comment", "hqmq", "queries", "attention", "assume_unit_norm",
 };
 static const char *const key_list =
     "name, seed, N, dims, bits, dtypes, methods, codebook, distribution, baseline, output_dir, "
-    "comment, hqmq, queries, attention";
+    "comment, hqmq, queries, attention, assume_unit_norm";
 
 static int parse_root(const ctx *c, const cJSON *root, rb_config *cfg)
 {
@@ -714,6 +714,11 @@ static int parse_root(const ctx *c, const cJSON *root, rb_config *cfg)
                 cfg->attn_T = (int)x;
             break;
         }
+        case K_UNIT_NORM:
+            if (!cJSON_IsBool(it))
+                return bad(c, "assume_unit_norm", "true or false", it);
+            cfg->unit_norm = cJSON_IsTrue(it) ? 1 : 0;
+            break;
         }
     }
 

@@ -100,6 +100,8 @@ typedef struct {
     int q_count;                /* queries per data set */
     char q_path[RB_MAX_PATH], q_tensor[128];
     int attn_T;                 /* keys per attention group (default 1024) */
+    int unit_norm;              /* assume_unit_norm: every kernel takes |x| = 1 and computes no
+                                 * norm (rb_qdq_params.unit_norm); default 0 */
     rb_method baseline;         /* speedups are baseline time / method time */
     char output_dir[RB_MAX_PATH];
 } rb_config;

@@ -40,4 +40,5 @@ void rb_qdq_params_shape(rb_qdq_params *p, rb_method m, int d, int bits)
     p->dpad = p->nblocks * p->block;
     p->nbounds = (1 << bits) - 1;
     p->cells = NULL;
+    p->unit_norm = 0;
 }

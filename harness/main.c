@@ -397,6 +397,7 @@ static int run_sweep(const rb_config *cfg, const rb_inputs *in, const char *back
         r->dist = ds->dist; r->slice = ds->slice;
         rb_qdq_params p;
         hk->setting(cfg, st->bi, d, codebooks_of(d), &p, r); /* bits or operating point, counts */
+        p.unit_norm = r->unit_norm = cfg->unit_norm;
         r->bytes = 2.0 * (double)N * d * (dt == RB_FP16 ? 2 : 4);
         int reused = 0;
         bytes_left -= setting_bytes(in, st);

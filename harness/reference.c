@@ -27,6 +27,19 @@ void rb_rotate_inv(const rb_qdq_params *p, float *v, float *tmp)
 
 static void rotation_row(const rb_qdq_params *p, const float *x, float *out, float *v, float *tmp)
 {
+    if (p->unit_norm) { /* x taken as unit-norm: no norm, nothing rescaled */
+        for (int j = 0; j < p->d; j++)
+            v[j] = x[j];
+        for (int j = p->d; j < p->dpad; j++)
+            v[j] = 0.0f;
+        rb_rotate_fwd(p, v, tmp);
+        for (int j = 0; j < p->dpad; j++)
+            v[j] = rb_sq_qdq(v[j], p->bounds, p->centroids, p->nbounds);
+        rb_rotate_inv(p, v, tmp);
+        for (int j = 0; j < p->d; j++)
+            out[j] = v[j];
+        return;
+    }
     float ss = 0.0f;
     for (int j = 0; j < p->d; j++)
         ss += x[j] * x[j];

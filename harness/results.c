@@ -148,6 +148,7 @@ cJSON *rb_record_to_json(const rb_record *r, const rb_config *cfg)
     cJSON_AddNumberToObject(o, "bits", r->bits);
     cJSON_AddStringToObject(o, "dtype", rb_dtype_name(r->dtype));
     cJSON_AddNumberToObject(o, "N", (double)r->N);
+    cJSON_AddBoolToObject(o, "assume_unit_norm", r->unit_norm);
     rb_method_hooks_of(r->method)->to_json(r, cfg, o); /* codebook, or the method's own fields */
     add_input(o, cfg, r);
     add_num(o, "mse", r->m.mse);
@@ -314,7 +315,7 @@ int rb_results_write_csv(const rb_run *run, const char *path)
                     "nonfinite_rows,fma_nominal,params,bits_per_coord,bytes,time_median_us,"
                     "time_min_us,time_max_us,time_noise_pct,cold_median_us,copy_us,gbps,"
                     "pct_of_copy_bw,speedup,op,outlier_frac,prepass_us,fma_per_s,pct_of_fma_peak,route,"
-                    "input,ip_err,ip_bias,attn_kl,attn_top1,attn_top5,attn_out_cos\n");
+                    "input,ip_err,ip_bias,attn_kl,attn_top1,attn_top5,attn_out_cos,assume_unit_norm\n");
     for (int i = 0; i < run->nrecs; i++) {
         const rb_record *r = &run->recs[i];
         char op[64], input[48];
@@ -323,7 +324,7 @@ int rb_results_write_csv(const rb_run *run, const char *path)
         len += snprintf(buf + len, cap - len,
                         "%s,%s,%s,%d,%d,%s,%ld,%s,%.9g,%.9g,%.9g,%.9g,%ld,%ld,%ld,%.6g,%.0f,%.6g,"
                         "%.6g,%.6g,%.4g,%.6g,%.6g,%.6g,%.6g,%.6g,%s,%.6g,%.6g,%.6g,%.6g,%s,%s,%.9g,%.9g,%.9g,%.9g,"
-                        "%.9g,%.9g\n",
+                        "%.9g,%.9g,%d\n",
                         run->backend, rb_method_name(r->method), r->variant, r->d, r->bits,
                         rb_dtype_name(r->dtype), r->N,
                         r->bits ? rb_codebook_name(run->cfg->codebook) : "", /* no bits axis: no codebook */
@@ -334,7 +335,8 @@ int rb_results_write_csv(const rb_run *run, const char *path)
                         r->t.prepass_us, fma_rate(r), pct_fma(r), r->route, input,
                         r->attn.computed ? r->attn.ip_err : NAN, r->attn.computed ? r->attn.ip_bias : NAN,
                         r->attn.computed ? r->attn.kl : NAN, r->attn.computed ? r->attn.top1 : NAN,
-                        r->attn.computed ? r->attn.top5 : NAN, r->attn.computed ? r->attn.out_cos : NAN);
+                        r->attn.computed ? r->attn.top5 : NAN, r->attn.computed ? r->attn.out_cos : NAN,
+                        r->unit_norm);
     }
     int rc = rb_write_file_atomic(path, buf, len);
     free(buf);
@@ -482,6 +484,7 @@ int rb_record_from_json(const cJSON *o, rb_record *r)
     r->dist = cJSON_IsNumber(idx) ? idx->valueint : 0;
     r->slice = cJSON_IsNumber(sl) ? sl->valueint : -1;
     r->dtype = !strcmp(dt, "fp16") ? RB_FP16 : RB_FP32;
+    r->unit_norm = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "assume_unit_norm"));
     r->d = (int)num(o, "d");
     r->bits = (int)num(o, "bits");
     r->N = (long)num(o, "N");

@@ -188,6 +188,9 @@ static __device__ __forceinline__ int rbk_sq_index_bsearch(float y, const float 
  * 130-170 branches in the row loop). init() needs s_b and s_c loaded and a barrier passed;
  * every thread of the block calls it. */
 enum { RBQ_ANY = 0, RBQ_REG = 1, RBQ_CELLS = 2 };
+/* A fast kernel's QM also carries RBQ_UNIT (assume_unit_norm: no norm, nothing rescaled, the
+ * work of kernels that take their input as unit-norm); RbQuant takes QM & RBQ_ROUTE. */
+enum { RBQ_ROUTE = 3, RBQ_UNIT = 4 };
 
 #define RBK_CELL_COPIES 8 /* lanes of a quarter-warp */
 
@@ -285,16 +288,24 @@ template <int QM> struct RbQuant {
  * built-in takes the compiled-in route, 2 bits included: fewer ALU instructions than three
  * compares and an index, H200 IsoQuant-Fast fp16 2 bits 79-81 % of the copy on the register
  * route). */
-template <bool CELLS = true, class F> static cudaError_t rbk_with_quant(int nbounds, const float *cells, F &&launch)
+template <int U, bool CELLS, class F> static cudaError_t rbk_with_route(int nbounds, const float *cells, F &&launch)
 {
     if (nbounds <= 1)
-        return launch(std::integral_constant<int, RBQ_REG>());
+        return launch(std::integral_constant<int, RBQ_REG | U>());
     if constexpr (CELLS)
         if (cells)
-            return launch(std::integral_constant<int, RBQ_CELLS>());
+            return launch(std::integral_constant<int, RBQ_CELLS | U>());
     if (nbounds <= 3)
-        return launch(std::integral_constant<int, RBQ_REG>());
-    return launch(std::integral_constant<int, RBQ_ANY>());
+        return launch(std::integral_constant<int, RBQ_REG | U>());
+    return launch(std::integral_constant<int, RBQ_ANY | U>());
+}
+
+template <bool CELLS = true, class F>
+static cudaError_t rbk_with_quant(int nbounds, const float *cells, int unit, F &&launch)
+{
+    if (unit)
+        return rbk_with_route<RBQ_UNIT, CELLS>(nbounds, cells, launch);
+    return rbk_with_route<0, CELLS>(nbounds, cells, launch);
 }
 
 /* A block method's CELLS for rbk_with_quant: M::CELLS_ROUTE where it says, else true. */
@@ -410,6 +421,7 @@ static inline int rbk_round32(int n) { return (n + 31) & ~31; }
 struct RbArgs {
     const float *rot, *bounds, *cents, *cells;
     int d, nbounds;
+    int unit; /* rb_qdq_params.unit_norm */
 };
 
 /* A trait may give its fast kernels a cheaper form of its block rotation: PR floats of
@@ -509,7 +521,11 @@ __global__ void rbk_block_paper(RbArgs a, const T *__restrict__ x, T *__restrict
             s_x[j] = f;
             ss += f * f;
         }
-    const float rho = sqrtf(rbk_block_sum(ss, s_red)); /* its barriers also cover s_c */
+    float rho = 1.0f;
+    if (a.unit)
+        __syncthreads(); /* s_c and s_x */
+    else
+        rho = sqrtf(rbk_block_sum(ss, s_red)); /* its barriers also cover s_c */
     if (!rb_row_is_finite(rho)) {
         for (int j = threadIdx.x; j < d; j += blockDim.x)
             RbIO<T>::st1(or_ + j, rbk_nan());
@@ -582,7 +598,8 @@ rbk_block_fast_reg(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N
             nx[i] = RbIO<T>::ldraw(x + row * D + (i * G + gl) * VW);
     rbk_load_codebook(a.cents, a.bounds, a.nbounds, s_c, s_b, true);
     rbk_load_cells(a.cells, a.nbounds);
-    RbQuant<QM> q;
+    RbQuant<QM & RBQ_ROUTE> q;
+    constexpr bool UN = QM & RBQ_UNIT;
     const unsigned mask = rbk_group_mask<G>();
 
     using R = RbkPrep<M>;
@@ -611,13 +628,14 @@ rbk_block_fast_reg(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N
             for (int i = 0; i < NV; i++)
                 nx[i] = RbIO<T>::ldraw(x + (row + rstride) * D + (i * G + gl) * VW);
         float ss = 0.0f;
+        if constexpr (!UN)
 #pragma unroll
-        for (int i = 0; i < NV; i++)
+            for (int i = 0; i < NV; i++)
 #pragma unroll
-            for (int e = 0; e < VW; e++)
-                ss = fmaf(v[i][e], v[i][e], ss);
-        const float rho = sqrtf(rbk_group_sum<G>(ss, mask));
-        if (!rb_row_is_finite(rho)) {
+                for (int e = 0; e < VW; e++)
+                    ss = fmaf(v[i][e], v[i][e], ss);
+        const float rho = UN ? 1.0f : sqrtf(rbk_group_sum<G>(ss, mask));
+        if (!UN && !rb_row_is_finite(rho)) {
 #pragma unroll
             for (int i = 0; i < NV; i++) {
 #pragma unroll
@@ -633,17 +651,19 @@ rbk_block_fast_reg(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N
 #pragma unroll
             for (int c = 0; c < BPV; c++) {
                 float *blk = &v[i][c * K];
+                if constexpr (!UN)
 #pragma unroll
-                for (int t = 0; t < K; t++)
-                    blk[t] *= inv;
+                    for (int t = 0; t < K; t++)
+                        blk[t] *= inv;
                 R::fwd(prm[i][c], blk);
 #pragma unroll
                 for (int t = 0; t < K; t++)
                     blk[t] = q(blk[t], s_c, s_b, a.nbounds);
                 R::inv(prm[i][c], blk);
+                if constexpr (!UN)
 #pragma unroll
-                for (int t = 0; t < K; t++)
-                    blk[t] *= rho;
+                    for (int t = 0; t < K; t++)
+                        blk[t] *= rho;
             }
 #pragma unroll
         for (int i = 0; i < NV; i++)
@@ -684,7 +704,8 @@ rbk_block_fast_staged(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, lon
                 nx[i] = RbIO<T>::ldraw(x + row * D + (i * G + gl) * VW);
     rbk_load_codebook(a.cents, a.bounds, a.nbounds, s_c, s_b, true);
     rbk_load_cells(a.cells, a.nbounds);
-    RbQuant<QM> q;
+    RbQuant<QM & RBQ_ROUTE> q;
+    constexpr bool UN = QM & RBQ_UNIT;
     using R = RbkPrep<M>;
     float prm[NBL][R::PR > 0 ? R::PR : 1];
     if constexpr (D > 0) {
@@ -712,7 +733,7 @@ rbk_block_fast_staged(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, lon
                 RbIO<T>::unpack(nx[i], f);
 #pragma unroll
                 for (int e = 0; e < VW; e++)
-                    ss = fmaf(f[e], f[e], ss);
+                    ss = UN ? 0.0f : fmaf(f[e], f[e], ss);
 #pragma unroll
                 for (int e = 0; e < VW; e += 4)
                     *reinterpret_cast<float4 *>(buf + (i * G + gl) * VW + e) = make_float4(f[e], f[e + 1], f[e + 2], f[e + 3]);
@@ -740,8 +761,8 @@ rbk_block_fast_staged(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, lon
                 buf[j] = f;
             }
         }
-        const float rho = sqrtf(rbk_group_sum<G>(ss, mask));
-        const bool finite = rb_row_is_finite(rho);
+        const float rho = UN ? 1.0f : sqrtf(rbk_group_sum<G>(ss, mask));
+        const bool finite = UN || rb_row_is_finite(rho);
         __syncwarp(mask);
         if (!finite) { /* NaN into the buffer, so the store below needs no select per element */
             for (int j = gl; j < d; j += G)
@@ -755,7 +776,7 @@ rbk_block_fast_staged(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, lon
 #pragma unroll
                     for (int t = 0; t < K; t++) {
                         int j = b * K + t;
-                        v[t] = j < d ? buf[j] * inv : 0.0f; /* the zero-padded tail */
+                        v[t] = j < d ? (UN ? buf[j] : buf[j] * inv) : 0.0f; /* the zero-padded tail */
                     }
                     if constexpr (D > 0) { /* the register form */
                         R::fwd(prm[i], v);
@@ -778,7 +799,7 @@ rbk_block_fast_staged(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, lon
                     for (int t = 0; t < K; t++) {
                         int j = b * K + t;
                         if (j < d)
-                            buf[j] = rho * v[t];
+                            buf[j] = UN ? v[t] : rho * v[t];
                     }
                 }
             }
@@ -837,17 +858,27 @@ static cudaError_t rbk_block_fast_cfg(const RbArgs &a, const T *x, T *xh, long N
     return cudaGetLastError();
 }
 
-template <typename T, class M>
-static cudaError_t rbk_block_fast_generic(const RbArgs &a, const T *x, T *xh, long N, bool vec, cudaStream_t st)
+template <typename T, class M, int QM>
+static cudaError_t rbk_block_fast_generic_qm(const RbArgs &a, const T *x, T *xh, long N, bool vec, cudaStream_t st)
 {
     const int dp = (a.d + M::K - 1) / M::K * M::K, stride = (dp + 3) & ~3;
     int gpb = 7168 / stride; /* <= 28 KiB of rows per block (48 KiB with the static cell table) */
     gpb = gpb < 1 ? 1 : gpb > RBK_THREADS / 32 ? RBK_THREADS / 32 : gpb;
     const size_t smem = sizeof(float) * (size_t)stride * gpb;
-    auto kern = rbk_block_fast_staged<T, M, 32, 0, RBQ_ANY>;
+    auto kern = rbk_block_fast_staged<T, M, 32, 0, QM>;
+    /* queried once, for the first d: a later d's grid may exceed a wave, which the row stride
+     * absorbs */
     static const int occ = rbk_occupancy(kern, 32 * gpb, smem);
     kern<<<rbk_grid(occ, (N + gpb - 1) / gpb), 32 * gpb, smem, st>>>(a, x, xh, N, vec ? 1 : 0, stride);
     return cudaGetLastError();
+}
+
+template <typename T, class M>
+static cudaError_t rbk_block_fast_generic(const RbArgs &a, const T *x, T *xh, long N, bool vec, cudaStream_t st)
+{
+    if (a.unit)
+        return rbk_block_fast_generic_qm<T, M, RBQ_ANY | RBQ_UNIT>(a, x, xh, N, vec, st);
+    return rbk_block_fast_generic_qm<T, M, RBQ_ANY>(a, x, xh, N, vec, st);
 }
 
 template <typename T, class M>
@@ -858,7 +889,7 @@ static cudaError_t rbk_block_fast(const RbArgs &a, const T *x, T *xh, long N, cu
     return rbk_with_row_vectors(
         vec ? a.d / VW : 0,
         [&](auto v) {
-            return rbk_with_quant<RbkCellsRoute<M>::value>(a.nbounds, a.cells, [&](auto qm) {
+            return rbk_with_quant<RbkCellsRoute<M>::value>(a.nbounds, a.cells, a.unit, [&](auto qm) {
                 constexpr int QM = decltype(qm)::value;
                 return rbk_pick_shape<T, decltype(v)::value>(
                     N,
@@ -877,7 +908,7 @@ template <typename T, class M>
 static cudaError_t rbk_block_launch_T(const rb_qdq_params *p, int variant, const void *x, void *xh, long N,
                                       cudaStream_t st)
 {
-    RbArgs a = {p->rot, p->bounds, p->centroids, p->cells, p->d, p->nbounds};
+    RbArgs a = {p->rot, p->bounds, p->centroids, p->cells, p->d, p->nbounds, p->unit_norm};
     const T *xi = static_cast<const T *>(x);
     T *xo = static_cast<T *>(xh);
     if (variant == RB_VARIANT_PAPER)

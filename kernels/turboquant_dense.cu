@@ -38,7 +38,11 @@ __global__ void rbk_dense_paper(RbArgs a, const T *__restrict__ x, T *__restrict
         s_x[j] = f;
         ss += f * f;
     }
-    const float rho = sqrtf(rbk_block_sum(ss, s_red));
+    float rho = 1.0f; /* assume_unit_norm: no reduction, the scalings below exact no-ops */
+    if (a.unit)
+        __syncthreads(); /* s_c and s_x */
+    else
+        rho = sqrtf(rbk_block_sum(ss, s_red));
     if (!rb_row_is_finite(rho)) {
         for (int j = threadIdx.x; j < d; j += blockDim.x)
             RbIO<T>::st1(or_ + j, rbk_nan());
@@ -133,9 +137,9 @@ rbk_dense_fast(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N, in
         for (int r = 0; r < MR; r++) {
             float *Ar = A + (ty * MR + r) * LDA;
             float ss = 0.0f;
-            for (int c = tx; c < d; c += 32)
+            for (int c = tx; c < d && !a.unit; c += 32)
                 ss = fmaf(Ar[c], Ar[c], ss);
-            const float rho = sqrtf(rbk_group_sum<32>(ss, 0xffffffffu));
+            const float rho = a.unit ? 1.0f : sqrtf(rbk_group_sum<32>(ss, 0xffffffffu));
             const float inv = rb_inv_norm(rho);
             for (int c = tx; c < d; c += 32)
                 Ar[c] *= inv;
@@ -281,7 +285,7 @@ template <typename T>
 static cudaError_t rbk_dense_launch_T(const rb_qdq_params *p, int variant, const void *x, void *xh, long N,
                                       cudaStream_t st)
 {
-    RbArgs a = {p->rot, p->bounds, p->centroids, p->cells, p->d, p->nbounds};
+    RbArgs a = {p->rot, p->bounds, p->centroids, p->cells, p->d, p->nbounds, p->unit_norm};
     const T *xi = static_cast<const T *>(x);
     T *xo = static_cast<T *>(xh);
     if (variant == RB_VARIANT_PAPER)

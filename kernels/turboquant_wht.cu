@@ -40,7 +40,9 @@ __global__ void rbk_wht_paper(RbArgs a, const T *__restrict__ x, T *__restrict__
         xv[m] = j < d ? RbIO<T>::ld1(xr + j) : 0.0f;
         ss += xv[m] * xv[m];
     }
-    const float rho = sqrtf(rbk_block_sum(ss, s_red));
+    /* assume_unit_norm: no reduction; rho = 1 makes the scalings below exact no-ops (the
+     * passes' barriers cover the codebook) */
+    const float rho = a.unit ? 1.0f : sqrtf(rbk_block_sum(ss, s_red));
     if (!rb_row_is_finite(rho)) {
         for (int j = threadIdx.x; j < d; j += blockDim.x)
             RbIO<T>::st1(or_ + j, rbk_nan());
@@ -158,7 +160,8 @@ rbk_wht_fast(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
             nx[i] = RbIO<T>::ldraw(x + row * D + (i * G + gl) * VW);
     rbk_load_codebook(a.cents, a.bounds, a.nbounds, s_c, s_b, true);
     rbk_load_cells(a.cells, a.nbounds);
-    RbQuant<QM> q;
+    RbQuant<QM & RBQ_ROUTE> q;
+    constexpr bool UN = QM & RBQ_UNIT;
     const unsigned mask = rbk_group_mask<G>();
     const float isd = 1.0f / sqrtf((float)D);
     /* the random signs as one bit each: flipping the sign bit is exactly the CPU's multiply by
@@ -184,19 +187,20 @@ rbk_wht_fast(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
             for (int i = 0; i < NV; i++)
                 nx[i] = RbIO<T>::ldraw(x + (row + rstride) * D + (i * G + gl) * VW);
         float ss = 0.0f;
+        if constexpr (!UN)
 #pragma unroll
-        for (int i = 0; i < NV; i++)
+            for (int i = 0; i < NV; i++)
 #pragma unroll
-            for (int e = 0; e < VW; e++)
-                ss = fmaf(v[i][e], v[i][e], ss);
-        const float rho = sqrtf(rbk_group_sum<G>(ss, mask));
-        const bool finite = rb_row_is_finite(rho); /* uniform over the group: shuffles stay legal */
+                for (int e = 0; e < VW; e++)
+                    ss = fmaf(v[i][e], v[i][e], ss);
+        const float rho = UN ? 1.0f : sqrtf(rbk_group_sum<G>(ss, mask));
+        const bool finite = UN || rb_row_is_finite(rho); /* uniform over the group: shuffles stay legal */
         const float inv = rb_inv_norm(rho);
 #pragma unroll
         for (int i = 0; i < NV; i++)
 #pragma unroll
             for (int e = 0; e < VW; e++)
-                v[i][e] = rbk_flip(v[i][e] * inv, sbits, i * VW + e);
+                v[i][e] = rbk_flip(UN ? v[i][e] : v[i][e] * inv, sbits, i * VW + e);
         rbk_wht_hadamard<G, NV, VW>(v, gl, mask);
 #pragma unroll
         for (int i = 0; i < NV; i++)
@@ -208,7 +212,8 @@ rbk_wht_fast(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
         for (int i = 0; i < NV; i++) {
 #pragma unroll
             for (int e = 0; e < VW; e++)
-                v[i][e] = finite ? rho * rbk_flip(v[i][e] * isd, sbits, i * VW + e) : rbk_nan();
+                v[i][e] = UN ? rbk_flip(v[i][e] * isd, sbits, i * VW + e)
+                             : finite ? rho * rbk_flip(v[i][e] * isd, sbits, i * VW + e) : rbk_nan();
             RbIO<T>::store(or_ + (i * G + gl) * VW, v[i]);
         }
     }
@@ -241,7 +246,7 @@ static cudaError_t rbk_wht_fast_launch(const RbArgs &a, const T *x, T *xh, long 
     return rbk_with_row_vectors(
         vec ? a.d / VW : 0,
         [&](auto v) {
-            return rbk_with_quant(a.nbounds, a.cells, [&](auto qm) {
+            return rbk_with_quant(a.nbounds, a.cells, a.unit, [&](auto qm) {
                 constexpr int QM = decltype(qm)::value;
                 return rbk_pick_shape<T, decltype(v)::value>(
                     N, [](auto g, auto nv) { return rbk_wht_fast_occ<T, decltype(g)::value, decltype(nv)::value, QM>(); },
@@ -257,7 +262,7 @@ template <typename T>
 static cudaError_t rbk_wht_launch_T(const rb_qdq_params *p, int variant, const void *x, void *xh, long N,
                                     cudaStream_t st)
 {
-    RbArgs a = {p->rot, p->bounds, p->centroids, p->cells, p->d, p->nbounds};
+    RbArgs a = {p->rot, p->bounds, p->centroids, p->cells, p->d, p->nbounds, p->unit_norm};
     const T *xi = static_cast<const T *>(x);
     T *xo = static_cast<T *>(xh);
     if (variant == RB_VARIANT_PAPER)

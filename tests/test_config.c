@@ -539,3 +539,16 @@ TEST(config_channel_outliers_distribution)
                 "key 'distribution.channels'", "expected each key once");
     expect_fail(with("distribution", "\"outliers\""), "key 'distribution'", "\"channel-outliers\"");
 }
+
+TEST(config_assume_unit_norm)
+{
+    rb_config c;
+    if (parse_ok(with("assume_unit_norm", "true"), &c) == 0)
+        CHECK(c.unit_norm == 1, "assume_unit_norm true");
+    if (parse_ok(with("assume_unit_norm", "false"), &c) == 0)
+        CHECK(c.unit_norm == 0, "assume_unit_norm false");
+    if (parse_ok(with("comment", "\"absent\""), &c) == 0)
+        CHECK(c.unit_norm == 0, "assume_unit_norm defaults to false");
+    expect_fail(with("assume_unit_norm", "1"), "key 'assume_unit_norm'", "expected true or false");
+    expect_fail(with("assume_unit_norm", "\"yes\""), "key 'assume_unit_norm'", "expected true or false");
+}

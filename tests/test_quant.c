@@ -11,6 +11,8 @@
 #include "counts.h"
 #include "data.h"
 #include "fp16.h"
+#include "reference.h"
+#include "driver.h"
 
 /* Build p for (m, d, bits) with its own rotation and a Gaussian codebook. */
 typedef struct {
@@ -160,4 +162,95 @@ TEST(zero_rows_give_zero_and_nan_rows_are_reported)
         CHECK(mt.nonzero_rows == 1, "%s: zero row has no relative error", name);
         free(s.rot);
     }
+}
+
+/* assume_unit_norm: a row of norm exactly 1 (a basis vector) comes out bit for bit as without
+ * it (rho = 1, 1 / rho = 1), for every rotation method; a row of norm 1/2 does not (nothing
+ * rescales it, so the quantizer sees half the coordinates), and a zero row is quantized rather
+ * than passed through. */
+TEST(assume_unit_norm_skips_only_the_norm)
+{
+    const int d = 128, bits = 3;
+    rb_codebook cb;
+    CHECK(rb_codebook_solve(RB_CODEBOOK_GAUSSIAN, d, bits, &cb) == 0, "codebook");
+    float x[128], a[128], b[128], v[256], tmp[256];
+    FOR_EACH_ROTATION_METHOD(m) {
+        float *rot = malloc(sizeof(float) * (size_t)(rb_param_count(m, d) + 1));
+        char err[256];
+        if (rb_params_generate(7, m, d, rot, err, sizeof err)) {
+            CHECK(0, "%s: %s", rb_method_name(m), err);
+            free(rot);
+            continue;
+        }
+        rb_qdq_params p;
+        rb_qdq_params_shape(&p, m, d, bits);
+        p.rot = rot;
+        p.bounds = cb.bounds_f;
+        p.centroids = cb.centroids_f;
+        int same = 1, half_differs = 0;
+        for (int k = 0; k < d; k += 17) {
+            memset(x, 0, sizeof x);
+            x[k] = 1.0f;
+            p.unit_norm = 0;
+            rb_qdq_row(&p, x, a, v, tmp);
+            p.unit_norm = 1;
+            rb_qdq_row(&p, x, b, v, tmp);
+            same &= memcmp(a, b, sizeof a) == 0;
+            x[k] = 0.5f;
+            p.unit_norm = 0;
+            rb_qdq_row(&p, x, a, v, tmp);
+            p.unit_norm = 1;
+            rb_qdq_row(&p, x, b, v, tmp);
+            half_differs |= memcmp(a, b, sizeof a) != 0;
+        }
+        CHECK(same, "%s: unit rows differ with assume_unit_norm", rb_method_name(m));
+        CHECK(half_differs, "%s: a row of norm 1/2 came out as if normalized", rb_method_name(m));
+        memset(x, 0, sizeof x);
+        rb_qdq_row(&p, x, b, v, tmp);
+        int nonzero = 0;
+        for (int j = 0; j < d; j++)
+            nonzero |= b[j] != 0.0f;
+        CHECK(nonzero, "%s: a zero row is quantized (3 bits: no zero centroid)", rb_method_name(m));
+        free(rot);
+    }
+}
+
+/* The key travels into every record: JSON and CSV of a CPU run say assume_unit_norm. */
+TEST(assume_unit_norm_is_recorded)
+{
+    const char *cfg = "/tmp/rb_unit_norm_test.json";
+    FILE *f = fopen(cfg, "w");
+    CHECK(f != NULL, "write %s", cfg);
+    if (!f)
+        return;
+    fputs("{\"name\": \"unitnorm\", \"seed\": 3, \"N\": 64, \"dims\": 64, \"bits\": 2, \"dtypes\": \"fp32\", "
+          "\"methods\": [\"identity\", \"planarquant\"], \"assume_unit_norm\": true, "
+          "\"output_dir\": \"/tmp/rb_unit_norm_out\"}\n", f);
+    fclose(f);
+    char err[4096];
+    int rc = run_driver("/tmp/rb_unit_norm_test.json --backend cpu", err, sizeof err);
+    CHECK(rc == 0, "exit %d: %s", rc, err);
+    char *json = NULL, *csv = NULL;
+    size_t n;
+    FILE *j = fopen("/tmp/rb_unit_norm_out/unitnorm-cpu.json", "r"), *c = fopen("/tmp/rb_unit_norm_out/unitnorm-cpu.csv", "r");
+    if (j) {
+        json = calloc(1, 1 << 20);
+        n = fread(json, 1, (1 << 20) - 1, j);
+        (void)n;
+        fclose(j);
+    }
+    if (c) {
+        csv = calloc(1, 1 << 20);
+        n = fread(csv, 1, (1 << 20) - 1, c);
+        (void)n;
+        fclose(c);
+    }
+    int recs = 0;
+    for (const char *s = json; s && (s = strstr(s, "\"assume_unit_norm\":\ttrue")); s++)
+        recs++;
+    CHECK(recs == 3, "%d of the config and its 2 records say \"assume_unit_norm\": true", recs);
+    CHECK(csv && strstr(csv, ",assume_unit_norm\n") && strstr(csv, ",1\n"), "CSV column assume_unit_norm");
+    free(json);
+    free(csv);
+    remove(cfg);
 }

@@ -34,9 +34,10 @@ __global__ void signs_kernel(rb_qdq_params p, const T *x, T *xh, long N)
         const T *in = x + row * p.d;
         T *out = xh + row * p.d;
         float ss = 0.0f;
-        for (int j = 0; j < p.d; j++)
+        for (int j = 0; j < p.d && !p.unit_norm; j++)
             ss += load1(in, j) * load1(in, j);
-        const float rho = sqrtf(ss);
+        /* assume_unit_norm: no norm; rho = 1 makes the scalings below exact no-ops */
+        const float rho = p.unit_norm ? 1.0f : sqrtf(ss);
         if (!rb_row_is_finite(rho)) {
             for (int j = 0; j < p.d; j++)
                 store1(out, j, __int_as_float(0x7fc00000));

@@ -18,7 +18,7 @@
 extern "C" {
 #endif
 
-#define RB_METHOD_ABI 1
+#define RB_METHOD_ABI 2
 
 /* How the harness draws a method's rotation parameters (rot, param_count(d) floats) from
  * cuRAND host Philox normals seeded by (config seed, method, d), identically on every backend. */

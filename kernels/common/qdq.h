@@ -37,6 +37,10 @@ typedef struct {
     int hq_search;          /* fast GPU kernel's search, RB_HQ_SEARCH_*: the same answer by each */
     const unsigned short *hq_cells; /* the cell search's table (device; rb_hqmq_cells_build), or NULL */
     int hq_cells_g;         /* its cells per axis */
+    /* 1: take every row as unit-norm (a config's assume_unit_norm): rho = 1, no norm computed,
+     * nothing rescaled; a non-finite row is not detected and its output is not defined (the
+     * agreement rule does not compare it). Rotation methods only: HQMQ has no row norm. */
+    int unit_norm;
 } rb_qdq_params;
 
 /* 1 / max(rho, eps), or 0 when rho is not finite (NaN or Inf input): the caller then writes

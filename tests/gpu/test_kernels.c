@@ -256,7 +256,7 @@ static void sweep_method(rb_method m)
     const int odd = md->check_d && md->check_d(100) ? 64 : 100; /* 64: a method that needs 2^k */
     int variants[2], nv = method_variants(m, variants);
     const int dims[4] = {128, 256, 512, odd};
-    stats st = {0};
+    stats st = {0}, su = {0};
     for (int di = 0; di < 4; di++) {
         int d = dims[di];
         setup s;
@@ -273,6 +273,11 @@ static void sweep_method(rb_method m)
             }
             for (int dt = 0; dt < 2; dt++) {
                 run_case(&s, (rb_dtype)dt, N, variants, nv, 0, &st);
+                if (bits_list[bi] <= 3) { /* assume_unit_norm: every kernel skips the norm */
+                    s.hp.unit_norm = s.dp.unit_norm = 1;
+                    run_case(&s, (rb_dtype)dt, N, variants, nv, 0, &su);
+                    s.hp.unit_norm = s.dp.unit_norm = 0;
+                }
                 if (bits_list[bi] == 3 && (d == 128 || d == odd)) {
                     run_case(&s, (rb_dtype)dt, 1, variants, nv, 0, &st);
                     run_case(&s, (rb_dtype)dt, 7, variants, nv, 0, &st);
@@ -285,6 +290,9 @@ static void sweep_method(rb_method m)
           st.bad_rows, st.unwritten);
     CHECK(st.nan_rows > 0 && st.zero_rows > 0, "special rows were exercised");
     report("all shapes", m, &st);
+    CHECK(su.bad_rows == 0 && su.cases > 0, "%s assume_unit_norm: %ld rows disagree with the CPU reference",
+          rb_method_name(m), su.bad_rows);
+    report("assume_unit_norm", m, &su);
 }
 
 /* Every registered rotation method (plugins included, when loaded), so a new one is tested
