@@ -68,6 +68,17 @@ cudaError_t rb_launch_attn(const void *x, const void *xh, int dtype, int d, long
 #define RB_FMA_PEAK_CHAINS 8
 cudaError_t rb_launch_fma_peak(float *sink, int blocks, int iters, cudaStream_t stream);
 
+/* ---- tc_peak.cu ------------------------------------------------------------------------ */
+
+/* blocks x RB_TC_PEAK_THREADS threads; each warp issues iters x RB_TC_PEAK_CHAINS independent
+ * mma.sync.m16n8k16 (fp16 in, fp32 accumulation; sink is never written): time it and divide
+ * rb_tc_peak_flops(blocks, iters) (2 x 16 x 8 x 16 FLOP per MMA) by the time to get the dense
+ * tensor-core rate of the instruction the tc dense kernel uses. */
+#define RB_TC_PEAK_THREADS 256
+#define RB_TC_PEAK_CHAINS 8
+cudaError_t rb_launch_tc_peak(float *sink, int blocks, int iters, cudaStream_t stream);
+double rb_tc_peak_flops(int blocks, int iters);
+
 /* ---- test hooks of the GPU backend (harness/backend_gpu.c) ---------------------------- */
 
 struct rb_backend;

@@ -1,0 +1,594 @@
+/* dense_tc.cuh: TurboQuant-dense on the tensor cores, fused quantize -> dequantize:
+ *   rho = |x|, xb = x / max(rho, eps), y = P xb, yh = Q(y), xh = rho P^T yh   (per row)
+ * as Y = Xb P^T and Xh = Yh P over tiles of 16 rows, mma.sync.m16n8k16 with fp16 operands and
+ * fp32 accumulation (inline PTX, ldmatrix for P).
+ *
+ *   template <typename T> cudaError_t rbk_dense_tc_launch(const RbArgs &a, const T *x, T *xh,
+ *                                                        long N, cudaStream_t st);
+ * T = float or __half, a.d in {128, 256, 512}, x and xh 16-byte aligned (else
+ * cudaErrorInvalidValue, nothing launched). Never allocates, never synchronizes: P (a.rot, fp32
+ * row-major in global memory) is converted to fp16 by each thread block as it stages it.
+ * Needs qdq_common.cuh (RbArgs, RbIO, RbQuant, launch helpers) included first.
+ *
+ * ---- precision: why fp16 and not bf16 -----------------------------------------------------
+ * Every operand is bounded: |xb_k| <= 1 (a unit vector), |P_ij| <= 1 (orthogonal), the
+ * centroids of a Lloyd-Max codebook for N(0, 1/d) are below 4 / sqrt(d) or so. fp16's range
+ * (6e-5 normal, 6e4 max) therefore costs nothing and its 11-bit significand gives u = 2^-11,
+ * 8 times finer than bf16's 2^-8. Only magnitudes below 6e-5 lose relative precision (fp16
+ * subnormals): their absolute error is <= 2^-25, which the bound carries as eta.
+ *
+ * ---- the error bound (kernels/common/dense_tc.h holds the formulas as functions) ------------
+ * One dot product s = sum_{k<d} a_k b_k is formed as sum fl16(a_k) fl16(b_k) in the MMA.
+ * fl16 rounds to nearest: |fl16(v) - v| <= u |v| + eta (u = 2^-11 relative for normal
+ * results, eta = 2^-25 absolute for subnormal ones). Then, term by term,
+ *   |fl16(a) fl16(b) - a b| <= |fl16(a) - a| |fl16(b)| + |a| |fl16(b) - b|
+ *                           <= (2u + u^2)|a||b| + eta (1+u)(|a| + |b|) + eta^2,
+ * and summed with sum |a_k||b_k| <= |a|_2 |b|_2 (Cauchy-Schwarz), sum |b_k| <= sqrt(d) |b|_2:
+ *   (2u + u^2) A + eta (1+u) sqrt(d) (1 + A) + d eta^2           for |a|_2 <= A, |b|_2 <= 1.
+ * The fp16 products are exact in fp32 (11 x 11 significand bits); the MMA adds them in fp32
+ * (Hopper's adder may truncate rather than round: we charge 2^-23 per addition, the classic
+ * gamma_n = n w / (1 - n w) with w = 2^-23 and n = d, times sum |fl16(a) fl16(b)|). The CPU
+ * reference's recursive fp32 sum is within gamma_d(2^-24) sum |a||b| of the exact one. The
+ * two x-bars differ by the relative e_rho = gamma_d(2^-24) + 6 2^-24 (the norms' sums in
+ * different orders, then sqrt, reciprocal and product, each rounded once a side).
+ *  - Y: a = xb (A = 1 + e_rho), b = a row of P: ybound(d) = E + gamma24 (1 + e) + e (1 + e);
+ *    about 2u = 9.8e-4 for every d here (the sqrt(d) and d terms are 1e-5 or less).
+ *  - Xh given the same indices: a = yh (the centroids, which the kernel rounds to fp16; A =
+ *    |yh|_2), b = a column of P; times rho (rho's relative error e), then both sides round the
+ *    output (fp32: 2^-24 relative each; fp16: u each, plus eta).
+ * Both are worst cases; typical differences are ~sqrt(d) times smaller (random signs).
+ *
+ * ---- layout ----------------------------------------------------------------------------------
+ * A warp owns 16 rows (an m16 tile); lane l = 4 g + t (g = l / 4, t = l % 4) holds rows g and
+ * g + 8. The contraction index k of Y = Xb P^T is permuted within each group of 16 columns so
+ * that a lane's A fragment is 4 consecutive columns: physical columns 16c + 4t .. 4t + 3 are the
+ * logical k = 16c + 2t, 2t + 1 (register a0 / a1) and 16c + 8 + 2t, 9 + 2t (a2 / a3). P's columns
+ * are stored in shared memory in the same permuted order, so Y is unchanged, and because the
+ * output columns of Xh = Yh P are P's columns, the C fragments of n-tiles 2c and 2c + 1 hold
+ * physical columns 16c + 4t .. 4t + 3 of the output: every load and store of a row is one
+ * 16-byte (fp32) or 8-byte (fp16) access per 16 columns, full 32-byte sectors per warp.
+ * P (fp16, the permuted columns) is stored row-major in 16-byte chunks, chunk c of row r at
+ * position c ^ (r & 7) (an XOR swizzle): ldmatrix reads 8 rows of one chunk column, which land
+ * in 8 different bank groups. Y = Xb P^T reads P with ldmatrix (B[k][n] = P[n][k]: rows of P
+ * are the n8 tiles), Xh = Yh P with ldmatrix.trans (B[k][n] = P[k][n]). The C fragments of Y's
+ * n-tiles 2s and 2s + 1, quantized and packed to fp16, are exactly the A fragment of k-step s of
+ * the second product (the FlashAttention register reuse): Y never leaves the registers.
+ *
+ * Two kernels:
+ *  resident (d = 128, 256): each thread block converts all of P into shared memory once
+ *    (d = 128: 32 KiB, two blocks of 8 warps per SM; d = 256: 128 KiB, one block per SM, opt-in
+ *    shared memory); then every warp loops over row tiles on its own (persistent grid, no block
+ *    barrier in the loop). d = 256 splits both products into halves of 128 columns to stay in
+ *    registers.
+ *  streamed (d = 512): P (512 KiB in fp16) does not fit. A block of 16 warps owns 64 rows
+ *    (4 m16 tiles x 4 column quarters) and streams P in chunks of 32 rows: cp.async brings the
+ *    fp32 chunk into shared memory (prefetched one chunk ahead, across row tiles too), the block
+ *    converts it to fp16 (swizzled, permuted), each warp forms the partial Y over its quarter of
+ *    k (the x-bar A fragments of its quarter stay in registers), the four partials are summed
+ *    through shared memory and quantized into Yh (fp16, shared), and every warp accumulates its
+ *    16 x 128 slice of Xh += Yh_chunk P_chunk. Each element of P is read from L2 once per 64
+ *    rows, in fp32: 1 MiB per 64 rows, 16 KiB per row against the row's own 2 or 4 KiB of DRAM
+ *    traffic (docs/tc_dense_notes.md has the measured cost). */
+#ifndef RB_DENSE_TC_CUH
+#define RB_DENSE_TC_CUH
+
+#include <cuda_fp16.h>
+#include <stdint.h>
+
+#include "dense_tc.h"
+
+/* ---- PTX wrappers ----------------------------------------------------------------------------- */
+/* c += a b, m16n8k16, fp16 in, fp32 accumulation. */
+static __device__ __forceinline__ void rbtc_mma(float c[4], const uint32_t a[4], uint32_t b0, uint32_t b1)
+{
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+                 "{%0,%1,%2,%3};"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+static __device__ __forceinline__ void rbtc_ldsm4(uint32_t r[4], uint32_t saddr)
+{
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(saddr));
+}
+
+static __device__ __forceinline__ void rbtc_ldsm4t(uint32_t r[4], uint32_t saddr)
+{
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(saddr));
+}
+
+static __device__ __forceinline__ uint32_t rbtc_smem_addr(const void *p)
+{
+    return (uint32_t)__cvta_generic_to_shared(p);
+}
+
+static __device__ __forceinline__ void rbtc_cp_async16(uint32_t saddr, const void *g)
+{
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(saddr), "l"(g) : "memory");
+}
+static __device__ __forceinline__ void rbtc_cp_commit() { asm volatile("cp.async.commit_group;" ::: "memory"); }
+static __device__ __forceinline__ void rbtc_cp_wait_all() { asm volatile("cp.async.wait_group 0;" ::: "memory"); }
+
+/* Two floats -> one register of two fp16 (round to nearest even), lo in the low half. */
+static __device__ __forceinline__ uint32_t rbtc_pack(float lo, float hi)
+{
+    __half2 h = __floats2half2_rn(lo, hi);
+    return *reinterpret_cast<uint32_t *>(&h);
+}
+
+/* Byte offset of logical column L (fp16) of row r in a swizzled row-major fp16 matrix whose rows
+ * are LD halves long (LD / 8 chunks of 16 bytes, LD / 8 >= 8). */
+template <int LD> static __device__ __forceinline__ uint32_t rbtc_swz(int r, int L)
+{
+    return (uint32_t)(r * LD * 2 + ((((L >> 3) ^ (r & 7))) << 4) + (L & 7) * 2);
+}
+
+/* Store the 4 consecutive physical P columns 16 c + 4 t .. 4 t + 3 of row r (v) at their logical
+ * positions 16 c + 2 t (v.x, v.y) and 16 c + 8 + 2 t (v.z, v.w). */
+template <int LD>
+static __device__ __forceinline__ void rbtc_put4(unsigned char *base, int r, int c, int t, float4 v)
+{
+    *reinterpret_cast<uint32_t *>(base + rbtc_swz<LD>(r, 16 * c + 2 * t)) = rbtc_pack(v.x, v.y);
+    *reinterpret_cast<uint32_t *>(base + rbtc_swz<LD>(r, 16 * c + 8 + 2 * t)) = rbtc_pack(v.z, v.w);
+}
+
+/* ---- row I/O in the permuted fragment layout ---------------------------------------------- */
+/* One lane's 4 consecutive values of a row (physical columns 16 c + 4 t .. + 3). */
+template <typename T> struct RbtcIO;
+template <> struct RbtcIO<float> {
+    using Raw = float4;
+    static __device__ __forceinline__ Raw ld(const float *p) { return __ldg(reinterpret_cast<const float4 *>(p)); }
+    static __device__ __forceinline__ Raw zero() { return make_float4(0.f, 0.f, 0.f, 0.f); }
+    static __device__ __forceinline__ void get(const Raw &r, float f[4])
+    {
+        f[0] = r.x; f[1] = r.y; f[2] = r.z; f[3] = r.w;
+    }
+    static __device__ __forceinline__ void st(float *p, float a, float b, float c, float d)
+    {
+        *reinterpret_cast<float4 *>(p) = make_float4(a, b, c, d);
+    }
+};
+template <> struct RbtcIO<__half> {
+    using Raw = uint2;
+    static __device__ __forceinline__ Raw ld(const __half *p) { return __ldg(reinterpret_cast<const uint2 *>(p)); }
+    static __device__ __forceinline__ Raw zero() { return make_uint2(0u, 0u); }
+    static __device__ __forceinline__ void get(const Raw &r, float f[4])
+    {
+        float2 lo = __half22float2(*reinterpret_cast<const __half2 *>(&r.x));
+        float2 hi = __half22float2(*reinterpret_cast<const __half2 *>(&r.y));
+        f[0] = lo.x; f[1] = lo.y; f[2] = hi.x; f[3] = hi.y;
+    }
+    static __device__ __forceinline__ void st(__half *p, float a, float b, float c, float d)
+    {
+        *reinterpret_cast<uint2 *>(p) = make_uint2(rbtc_pack(a, b), rbtc_pack(c, d));
+    }
+};
+
+/* Quantize 4 accumulators (one C fragment) and pack them as two fp16 registers {c0, c1}, {c2, c3}. */
+template <int QM>
+static __device__ __forceinline__ void rbtc_quant_pack(const RbQuant<QM> &q, const float c[4], const float *s_c,
+                                                       const float *s_b, int nb, uint32_t &lo, uint32_t &hi)
+{
+    lo = rbtc_pack(q(c[0], s_c, s_b, nb), q(c[1], s_c, s_b, nb));
+    hi = rbtc_pack(q(c[2], s_c, s_b, nb), q(c[3], s_c, s_b, nb));
+}
+
+/* ---- resident kernel (d = 128, 256) ------------------------------------------------------------ */
+#define RBTC_RES_WARPS 8
+
+template <int D> struct RbtcRes {
+    static constexpr size_t SMEM = (size_t)D * D * 2; /* P in fp16 */
+    static constexpr int MINB = D <= 128 ? 2 : 1;
+};
+
+template <typename T, int D, int QM>
+__global__ void __launch_bounds__(RBTC_RES_WARPS * 32, RbtcRes<D>::MINB)
+rbk_dense_tc_res(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
+{
+    constexpr int NC = D / 16;          /* 16-column groups = k-steps = n-tile pairs */
+    constexpr int CH = D < 128 ? D : 128; /* column chunk of either product (registers) */
+    constexpr int NCH = D / CH, CG = CH / 16;
+    extern __shared__ float4 smem4[];
+    unsigned char *Ps = reinterpret_cast<unsigned char *>(smem4);
+    __shared__ float s_c[RBK_MAX_CENT], s_b[RBK_MAX_CENT];
+
+    const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+    rbk_load_codebook(a.cents, a.bounds, a.nbounds, s_c, s_b, true);
+    rbk_load_cells(a.cells, a.nbounds);
+    /* P -> fp16, columns permuted, rows swizzled */
+    for (int e = threadIdx.x; e < D * D / 4; e += blockDim.x) {
+        const int r = e / (D / 4), q4 = e - r * (D / 4);
+        const float4 v = __ldg(reinterpret_cast<const float4 *>(a.rot) + e);
+        rbtc_put4<D>(Ps, r, q4 >> 2, q4 & 3, v);
+    }
+    RbQuant<QM> q;
+    __syncthreads();
+    q.init(s_b, s_c, a.nbounds, a.cells);
+    const int nb = a.nbounds;
+
+    /* lane-constant ldmatrix offsets: lane = 8 mi + r8 addresses row r8 of matrix mi */
+    const int mi = lane >> 3, r8 = lane & 7;
+    const uint32_t Pbase = rbtc_smem_addr(Ps);
+    /* Y: matrices (rows +0, chunk +0), (+0, +1), (+8, +0), (+8, +1) -> b0 b1 of n-tile 2p, of 2p+1 */
+    const uint32_t rowY = Pbase + (uint32_t)((r8 + 8 * (mi >> 1)) * D * 2);
+    const int cY = mi & 1;
+    /* Xh: matrices (rows +0, chunk +0), (+8, +0), (+0, +1), (+8, +1) -> b0 b1 of n-tile 2p, 2p+1 */
+    const uint32_t rowX = Pbase + (uint32_t)((r8 + 8 * (mi & 1)) * D * 2);
+    const int cX = mi >> 1;
+
+    const long ntiles = (N + 15) / 16;
+    const long gw = (long)blockIdx.x * RBTC_RES_WARPS + (threadIdx.x >> 5), nw = (long)gridDim.x * RBTC_RES_WARPS;
+    for (long tile = gw; tile < ntiles; tile += nw) {
+        const long r0 = tile * 16 + g, r1 = r0 + 8;
+        const bool v0 = r0 < N, v1 = r1 < N;
+        const T *x0 = x + r0 * D + 4 * t, *x1 = x + r1 * D + 4 * t;
+        typename RbtcIO<T>::Raw raw0[NC], raw1[NC];
+#pragma unroll
+        for (int c = 0; c < NC; c++) {
+            raw0[c] = v0 ? RbtcIO<T>::ld(x0 + 16 * c) : RbtcIO<T>::zero();
+            raw1[c] = v1 ? RbtcIO<T>::ld(x1 + 16 * c) : RbtcIO<T>::zero();
+        }
+        float ss0 = 0.f, ss1 = 0.f;
+#pragma unroll
+        for (int c = 0; c < NC; c++) {
+            float f0[4], f1[4];
+            RbtcIO<T>::get(raw0[c], f0);
+            RbtcIO<T>::get(raw1[c], f1);
+#pragma unroll
+            for (int k = 0; k < 4; k++) {
+                ss0 = fmaf(f0[k], f0[k], ss0);
+                ss1 = fmaf(f1[k], f1[k], ss1);
+            }
+        }
+        ss0 += __shfl_xor_sync(0xffffffffu, ss0, 1);
+        ss1 += __shfl_xor_sync(0xffffffffu, ss1, 1);
+        ss0 += __shfl_xor_sync(0xffffffffu, ss0, 2);
+        ss1 += __shfl_xor_sync(0xffffffffu, ss1, 2);
+        const float rho0 = sqrtf(ss0), rho1 = sqrtf(ss1);
+        const float inv0 = rb_inv_norm(rho0), inv1 = rb_inv_norm(rho1);
+        uint32_t xa[NC][4]; /* x-bar A fragments */
+#pragma unroll
+        for (int c = 0; c < NC; c++) {
+            float f0[4], f1[4];
+            RbtcIO<T>::get(raw0[c], f0);
+            RbtcIO<T>::get(raw1[c], f1);
+            xa[c][0] = rbtc_pack(f0[0] * inv0, f0[1] * inv0);
+            xa[c][1] = rbtc_pack(f1[0] * inv1, f1[1] * inv1);
+            xa[c][2] = rbtc_pack(f0[2] * inv0, f0[3] * inv0);
+            xa[c][3] = rbtc_pack(f1[2] * inv1, f1[3] * inv1);
+        }
+        /* Y = Xb P^T, CH columns at a time, quantized into the A fragments of Yh */
+        uint32_t ya[NC][4];
+#pragma unroll
+        for (int h = 0; h < NCH; h++) {
+            float acc[2 * CG][4];
+#pragma unroll
+            for (int n = 0; n < 2 * CG; n++)
+                acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.f;
+#pragma unroll
+            for (int ks = 0; ks < NC; ks++) {
+                const uint32_t coff = (uint32_t)((((2 * ks + cY) ^ r8)) << 4);
+#pragma unroll
+                for (int p = 0; p < CG; p++) {
+                    uint32_t b[4];
+                    rbtc_ldsm4(b, rowY + (uint32_t)((h * CH + 16 * p) * D * 2) + coff);
+                    rbtc_mma(acc[2 * p], xa[ks], b[0], b[1]);
+                    rbtc_mma(acc[2 * p + 1], xa[ks], b[2], b[3]);
+                }
+            }
+#pragma unroll
+            for (int p = 0; p < CG; p++) {
+                const int s = h * CG + p;
+                rbtc_quant_pack<QM>(q, acc[2 * p], s_c, s_b, nb, ya[s][0], ya[s][1]);
+                rbtc_quant_pack<QM>(q, acc[2 * p + 1], s_c, s_b, nb, ya[s][2], ya[s][3]);
+            }
+        }
+        /* Xh = Yh P, CH output columns at a time; rescale and store */
+        const bool fin0 = rb_row_is_finite(rho0), fin1 = rb_row_is_finite(rho1);
+        T *o0 = xh + r0 * D + 4 * t, *o1 = xh + r1 * D + 4 * t;
+#pragma unroll
+        for (int h = 0; h < NCH; h++) {
+            float acc[2 * CG][4];
+#pragma unroll
+            for (int n = 0; n < 2 * CG; n++)
+                acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.f;
+#pragma unroll
+            for (int ks = 0; ks < NC; ks++) {
+                const uint32_t rowk = rowX + (uint32_t)(16 * ks * D * 2);
+#pragma unroll
+                for (int p = 0; p < CG; p++) {
+                    uint32_t b[4];
+                    const int chunk = 2 * (h * CG + p) + cX;
+                    rbtc_ldsm4t(b, rowk + (uint32_t)((chunk ^ r8) << 4));
+                    rbtc_mma(acc[2 * p], ya[ks], b[0], b[1]);
+                    rbtc_mma(acc[2 * p + 1], ya[ks], b[2], b[3]);
+                }
+            }
+#pragma unroll
+            for (int p = 0; p < CG; p++) {
+                const int col = 16 * (h * CG + p);
+                const float *A = acc[2 * p], *B = acc[2 * p + 1];
+                if (v0) {
+                    if (fin0)
+                        RbtcIO<T>::st(o0 + col, rho0 * A[0], rho0 * A[1], rho0 * B[0], rho0 * B[1]);
+                    else
+                        RbtcIO<T>::st(o0 + col, rbk_nan(), rbk_nan(), rbk_nan(), rbk_nan());
+                }
+                if (v1) {
+                    if (fin1)
+                        RbtcIO<T>::st(o1 + col, rho1 * A[2], rho1 * A[3], rho1 * B[2], rho1 * B[3]);
+                    else
+                        RbtcIO<T>::st(o1 + col, rbk_nan(), rbk_nan(), rbk_nan(), rbk_nan());
+                }
+            }
+        }
+    }
+}
+
+/* ---- streamed kernel (d = 512) ------------------------------------------------------------------ */
+#define RBTC_STR_WARPS 16 /* 4 m16 tiles x 4 column quarters */
+#define RBTC_STR_ROWS 64
+#define RBTC_STR_KC 32    /* rows of P per chunk */
+
+template <int D> struct RbtcStr {
+    static constexpr int KC = RBTC_STR_KC, R = RBTC_STR_ROWS, Q = D / 4; /* a warp's quarter */
+    static constexpr int YLD = KC + 8;                                     /* Yh row stride (halves) */
+    static constexpr size_t RAW = (size_t)KC * D * 4;                      /* fp32 chunk */
+    static constexpr size_t P16 = (size_t)KC * D * 2;                      /* fp16 chunk */
+    static constexpr size_t PART = (size_t)4 * R * KC * 4;                 /* partial Y: [q][row][col] */
+    static constexpr size_t YH = (size_t)R * YLD * 2;
+    static constexpr size_t SS = (size_t)4 * R * 4;                        /* norm partials */
+    static constexpr size_t SMEM = RAW + P16 + PART + YH + SS;
+};
+
+template <typename T, int D, int QM>
+__global__ void __launch_bounds__(RBTC_STR_WARPS * 32, 1)
+rbk_dense_tc_str(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
+{
+    using S = RbtcStr<D>;
+    constexpr int KC = S::KC, R = S::R, Q = S::Q, QC = Q / 16, YLD = S::YLD, NCHUNK = D / KC;
+    extern __shared__ float4 smem4[];
+    unsigned char *raw = reinterpret_cast<unsigned char *>(smem4);
+    unsigned char *P16 = raw + S::RAW;
+    float *part = reinterpret_cast<float *>(P16 + S::P16);
+    __half *Yh = reinterpret_cast<__half *>(reinterpret_cast<unsigned char *>(part) + S::PART);
+    float *s_ss = reinterpret_cast<float *>(reinterpret_cast<unsigned char *>(Yh) + S::YH);
+    __shared__ float s_c[RBK_MAX_CENT], s_b[RBK_MAX_CENT];
+
+    const int tid = threadIdx.x, lane = tid & 31, g = lane >> 2, t = lane & 3, w = tid >> 5;
+    const int m = w >> 2, qq = w & 3; /* m16 tile, column quarter */
+    const int mi = lane >> 3, r8 = lane & 7;
+    const long ntiles = (N + R - 1) / R;
+    long tile = blockIdx.x;
+    if (tile >= ntiles)
+        return; /* the whole block: no barrier is skipped by part of it */
+
+    /* chunk 0 of P in flight before the prologue */
+    const uint32_t rawA = rbtc_smem_addr(raw);
+    auto issue = [&](int ck) {
+        const float4 *src = reinterpret_cast<const float4 *>(a.rot + (size_t)ck * KC * D);
+        for (int e = tid; e < KC * D / 4; e += RBTC_STR_WARPS * 32)
+            rbtc_cp_async16(rawA + 16u * e, src + e);
+        rbtc_cp_commit();
+    };
+    issue(0);
+    rbk_load_codebook(a.cents, a.bounds, a.nbounds, s_c, s_b, true);
+    rbk_load_cells(a.cells, a.nbounds);
+    RbQuant<QM> q;
+    __syncthreads();
+    q.init(s_b, s_c, a.nbounds, a.cells);
+    const int nb = a.nbounds;
+
+    const uint32_t P16A = rbtc_smem_addr(P16), YhA = rbtc_smem_addr(Yh);
+    /* Y partial: B[k][n] = P16[n][k]: matrices (rows +0, chunk +0), (+0, +1), (+8, +0), (+8, +1) */
+    const uint32_t rowY = P16A + (uint32_t)((r8 + 8 * (mi >> 1)) * D * 2);
+    const int cY = mi & 1;
+    /* Xh: B[k][n] = P16[k][n] (trans): (rows +0, chunk +0), (+8, +0), (+0, +1), (+8, +1) */
+    const uint32_t rowX = P16A + (uint32_t)((r8 + 8 * (mi & 1)) * D * 2);
+    const int cX = mi >> 1;
+    /* Yh A fragments (16 x 16 at k-step s): (rows +0, k +0), (+8, +0), (+0, +8), (+8, +8) */
+    const uint32_t yhA = YhA + (uint32_t)(((16 * m + r8 + 8 * (mi & 1)) * YLD + 8 * (mi >> 1)) * 2);
+
+    for (; tile < ntiles; tile += gridDim.x) {
+        const long r0 = tile * R + 16 * m + g, r1 = r0 + 8;
+        const bool v0 = r0 < N, v1 = r1 < N;
+        /* this warp's quarter of its 16 rows: x-bar A fragments for k in [qq Q, qq Q + Q) */
+        const T *x0 = x + r0 * D + qq * Q + 4 * t, *x1 = x + r1 * D + qq * Q + 4 * t;
+        typename RbtcIO<T>::Raw raw0[QC], raw1[QC];
+#pragma unroll
+        for (int c = 0; c < QC; c++) {
+            raw0[c] = v0 ? RbtcIO<T>::ld(x0 + 16 * c) : RbtcIO<T>::zero();
+            raw1[c] = v1 ? RbtcIO<T>::ld(x1 + 16 * c) : RbtcIO<T>::zero();
+        }
+        float ss0 = 0.f, ss1 = 0.f;
+#pragma unroll
+        for (int c = 0; c < QC; c++) {
+            float f0[4], f1[4];
+            RbtcIO<T>::get(raw0[c], f0);
+            RbtcIO<T>::get(raw1[c], f1);
+#pragma unroll
+            for (int k = 0; k < 4; k++) {
+                ss0 = fmaf(f0[k], f0[k], ss0);
+                ss1 = fmaf(f1[k], f1[k], ss1);
+            }
+        }
+        ss0 += __shfl_xor_sync(0xffffffffu, ss0, 1);
+        ss1 += __shfl_xor_sync(0xffffffffu, ss1, 1);
+        ss0 += __shfl_xor_sync(0xffffffffu, ss0, 2);
+        ss1 += __shfl_xor_sync(0xffffffffu, ss1, 2);
+        if (t == 0) {
+            s_ss[qq * R + 16 * m + g] = ss0;
+            s_ss[qq * R + 16 * m + g + 8] = ss1;
+        }
+        __syncthreads(); /* (also: the previous tile's last reads of s_ss are done) */
+        float rho0, rho1;
+        {
+            const int i0 = 16 * m + g, i1 = i0 + 8;
+            rho0 = sqrtf(((s_ss[i0] + s_ss[R + i0]) + s_ss[2 * R + i0]) + s_ss[3 * R + i0]);
+            rho1 = sqrtf(((s_ss[i1] + s_ss[R + i1]) + s_ss[2 * R + i1]) + s_ss[3 * R + i1]);
+        }
+        const float inv0 = rb_inv_norm(rho0), inv1 = rb_inv_norm(rho1);
+        uint32_t xa[QC][4];
+#pragma unroll
+        for (int c = 0; c < QC; c++) {
+            float f0[4], f1[4];
+            RbtcIO<T>::get(raw0[c], f0);
+            RbtcIO<T>::get(raw1[c], f1);
+            xa[c][0] = rbtc_pack(f0[0] * inv0, f0[1] * inv0);
+            xa[c][1] = rbtc_pack(f1[0] * inv1, f1[1] * inv1);
+            xa[c][2] = rbtc_pack(f0[2] * inv0, f0[3] * inv0);
+            xa[c][3] = rbtc_pack(f1[2] * inv1, f1[3] * inv1);
+        }
+        float xacc[2 * QC][4]; /* Xh[16 m.., quarter qq] */
+#pragma unroll
+        for (int n = 0; n < 2 * QC; n++)
+            xacc[n][0] = xacc[n][1] = xacc[n][2] = xacc[n][3] = 0.f;
+
+        for (int ck = 0; ck < NCHUNK; ck++) {
+            rbtc_cp_wait_all();
+            __syncthreads(); /* raw chunk ck landed; P16, part, Yh free (last chunk's reads done) */
+            for (int e = tid; e < KC * D / 4; e += RBTC_STR_WARPS * 32) {
+                const int r = e / (D / 4), q4 = e - r * (D / 4);
+                const float4 v = reinterpret_cast<const float4 *>(raw)[e];
+                rbtc_put4<D>(P16, r, q4 >> 2, q4 & 3, v);
+            }
+            __syncthreads(); /* P16 ready, raw free */
+            {
+                const int nx = ck + 1 < NCHUNK ? ck + 1 : 0; /* the next tile's chunk 0 too */
+                if (ck + 1 < NCHUNK || tile + gridDim.x < ntiles)
+                    issue(nx);
+            }
+            /* partial Y[16 m.., chunk's KC columns] over k in the quarter qq */
+            float yacc[KC / 8][4];
+#pragma unroll
+            for (int n = 0; n < KC / 8; n++)
+                yacc[n][0] = yacc[n][1] = yacc[n][2] = yacc[n][3] = 0.f;
+#pragma unroll
+            for (int c = 0; c < QC; c++) {
+                const int ks = qq * QC + c; /* global k-step */
+                const uint32_t coff = (uint32_t)((((2 * ks + cY) ^ r8)) << 4);
+#pragma unroll
+                for (int p = 0; p < KC / 16; p++) {
+                    uint32_t b[4];
+                    rbtc_ldsm4(b, rowY + (uint32_t)(16 * p * D * 2) + coff);
+                    rbtc_mma(yacc[2 * p], xa[c], b[0], b[1]);
+                    rbtc_mma(yacc[2 * p + 1], xa[c], b[2], b[3]);
+                }
+            }
+            {
+                float *pq = part + (size_t)qq * R * KC;
+#pragma unroll
+                for (int n = 0; n < KC / 8; n++) {
+                    *reinterpret_cast<float2 *>(pq + (16 * m + g) * KC + 8 * n + 2 * t) = make_float2(yacc[n][0], yacc[n][1]);
+                    *reinterpret_cast<float2 *>(pq + (16 * m + g + 8) * KC + 8 * n + 2 * t) = make_float2(yacc[n][2], yacc[n][3]);
+                }
+            }
+            __syncthreads(); /* partials complete */
+            /* sum the quarters and quantize: warp (m, qq) takes columns [8 qq, 8 qq + 8) (KC = 32) */
+            {
+                static_assert(KC == 32, "one n8 tile per warp");
+                const int col = 8 * qq + 2 * t;
+#pragma unroll
+                for (int hh = 0; hh < 2; hh++) {
+                    const int row = 16 * m + g + 8 * hh;
+                    float2 s = make_float2(0.f, 0.f);
+#pragma unroll
+                    for (int k = 0; k < 4; k++) {
+                        const float2 v = *reinterpret_cast<const float2 *>(part + (size_t)k * R * KC + row * KC + col);
+                        s.x += v.x;
+                        s.y += v.y;
+                    }
+                    *reinterpret_cast<uint32_t *>(Yh + row * YLD + col) =
+                        rbtc_pack(q(s.x, s_c, s_b, nb), q(s.y, s_c, s_b, nb));
+                }
+            }
+            __syncthreads(); /* Yh complete */
+            /* Xh[16 m.., quarter qq] += Yh[16 m.., KC] P16[KC, quarter qq] */
+#pragma unroll
+            for (int s = 0; s < KC / 16; s++) {
+                uint32_t ya[4];
+                rbtc_ldsm4(ya, yhA + (uint32_t)(16 * s * 2));
+                const uint32_t rowk = rowX + (uint32_t)(16 * s * D * 2);
+#pragma unroll
+                for (int p = 0; p < QC; p++) {
+                    uint32_t b[4];
+                    const int chunk = 2 * (qq * QC + p) + cX;
+                    rbtc_ldsm4t(b, rowk + (uint32_t)((chunk ^ r8) << 4));
+                    rbtc_mma(xacc[2 * p], ya, b[0], b[1]);
+                    rbtc_mma(xacc[2 * p + 1], ya, b[2], b[3]);
+                }
+            }
+        }
+        const bool fin0 = rb_row_is_finite(rho0), fin1 = rb_row_is_finite(rho1);
+        T *o0 = xh + r0 * D + qq * Q + 4 * t, *o1 = xh + r1 * D + qq * Q + 4 * t;
+#pragma unroll
+        for (int p = 0; p < QC; p++) {
+            const float *A = xacc[2 * p], *B = xacc[2 * p + 1];
+            if (v0) {
+                if (fin0)
+                    RbtcIO<T>::st(o0 + 16 * p, rho0 * A[0], rho0 * A[1], rho0 * B[0], rho0 * B[1]);
+                else
+                    RbtcIO<T>::st(o0 + 16 * p, rbk_nan(), rbk_nan(), rbk_nan(), rbk_nan());
+            }
+            if (v1) {
+                if (fin1)
+                    RbtcIO<T>::st(o1 + 16 * p, rho1 * A[2], rho1 * A[3], rho1 * B[2], rho1 * B[3]);
+                else
+                    RbtcIO<T>::st(o1 + 16 * p, rbk_nan(), rbk_nan(), rbk_nan(), rbk_nan());
+            }
+        }
+    }
+    rbtc_cp_wait_all(); /* nothing left in flight at exit */
+}
+
+/* ---- launch ------------------------------------------------------------------------------------ */
+template <typename T, int D, int QM> static cudaError_t rbk_dense_tc_res_cfg(const RbArgs &a, const T *x, T *xh, long N, cudaStream_t st)
+{
+    auto kern = rbk_dense_tc_res<T, D, QM>;
+    constexpr size_t smem = RbtcRes<D>::SMEM;
+    static const int occ = [&] {
+        if (smem > 48 * 1024)
+            cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+        return rbk_occupancy(kern, RBTC_RES_WARPS * 32, smem);
+    }();
+    const long tiles = (N + 15) / 16;
+    kern<<<rbk_grid(occ, (tiles + RBTC_RES_WARPS - 1) / RBTC_RES_WARPS), RBTC_RES_WARPS * 32, smem, st>>>(a, x, xh, N);
+    return cudaGetLastError();
+}
+
+template <typename T, int D, int QM> static cudaError_t rbk_dense_tc_str_cfg(const RbArgs &a, const T *x, T *xh, long N, cudaStream_t st)
+{
+    auto kern = rbk_dense_tc_str<T, D, QM>;
+    constexpr size_t smem = RbtcStr<D>::SMEM;
+    static const int occ = [&] {
+        cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+        return rbk_occupancy(kern, RBTC_STR_WARPS * 32, smem);
+    }();
+    kern<<<rbk_grid(occ, (N + RBTC_STR_ROWS - 1) / RBTC_STR_ROWS), RBTC_STR_WARPS * 32, smem, st>>>(a, x, xh, N);
+    return cudaGetLastError();
+}
+
+template <typename T>
+static cudaError_t rbk_dense_tc_launch(const RbArgs &a, const T *x, T *xh, long N, cudaStream_t st)
+{
+    if ((a.d != 128 && a.d != 256 && a.d != 512) || N < 0 || a.nbounds < 1 || a.nbounds > RBK_MAX_CENT - 1 ||
+        !a.rot || !a.bounds || !a.cents || (N > 0 && (!x || !xh)) || !rbk_aligned16(a.rot) ||
+        (a.cells && !rbk_aligned16(a.cells)) || !rbk_aligned16(x) || !rbk_aligned16(xh))
+        return cudaErrorInvalidValue;
+    if (N == 0)
+        return cudaSuccess;
+    return rbk_with_quant<true>(a.nbounds, a.cells, [&](auto qm) -> cudaError_t {
+        constexpr int QM = decltype(qm)::value;
+        switch (a.d) {
+        case 128: return rbk_dense_tc_res_cfg<T, 128, QM>(a, x, xh, N, st);
+        case 256: return rbk_dense_tc_res_cfg<T, 256, QM>(a, x, xh, N, st);
+        default: return rbk_dense_tc_str_cfg<T, 512, QM>(a, x, xh, N, st);
+        }
+    });
+}
+
+#endif
