@@ -64,7 +64,7 @@
  *    (4 m16 tiles x 4 column quarters) and streams P in chunks of 32 rows: cp.async brings the
  *    fp32 chunk into shared memory (prefetched one chunk ahead, across row tiles too), the block
  *    converts it to fp16 (swizzled, permuted), each warp forms the partial Y over its quarter of
- *    k (the x-bar A fragments of its quarter stay in registers), the four partials are summed
+ *    k (x-bar in shared memory, fp16, swizzled like P), the four partials are summed
  *    through shared memory and quantized into Yh (fp16, shared), and every warp accumulates its
  *    16 x 128 slice of Xh += Yh_chunk P_chunk. Each element of P is read from L2 once per 64
  *    rows, in fp32: 1 MiB per 64 rows, 16 KiB per row against the row's own 2 or 4 KiB of DRAM
@@ -342,7 +342,8 @@ template <int D> struct RbtcStr {
     static constexpr size_t PART = (size_t)4 * R * KC * 4;                 /* partial Y: [q][row][col] */
     static constexpr size_t YH = (size_t)R * YLD * 2;
     static constexpr size_t SS = (size_t)4 * R * 4;                        /* norm partials */
-    static constexpr size_t SMEM = RAW + P16 + PART + YH + SS;
+    static constexpr size_t XS = (size_t)R * D * 2;                        /* x-bar, fp16 */
+    static constexpr size_t SMEM = RAW + P16 + PART + YH + SS + XS;
 };
 
 template <typename T, int D, int QM>
@@ -357,6 +358,7 @@ rbk_dense_tc_str(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
     float *part = reinterpret_cast<float *>(P16 + S::P16);
     __half *Yh = reinterpret_cast<__half *>(reinterpret_cast<unsigned char *>(part) + S::PART);
     float *s_ss = reinterpret_cast<float *>(reinterpret_cast<unsigned char *>(Yh) + S::YH);
+    unsigned char *Xs = reinterpret_cast<unsigned char *>(s_ss) + S::SS;
     __shared__ float s_c[RBK_MAX_CENT], s_b[RBK_MAX_CENT];
 
     const int tid = threadIdx.x, lane = tid & 31, g = lane >> 2, t = lane & 3, w = tid >> 5;
@@ -392,6 +394,9 @@ rbk_dense_tc_str(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
     const int cX = mi >> 1;
     /* Yh A fragments (16 x 16 at k-step s): (rows +0, k +0), (+8, +0), (+0, +8), (+8, +8) */
     const uint32_t yhA = YhA + (uint32_t)(((16 * m + r8 + 8 * (mi & 1)) * YLD + 8 * (mi >> 1)) * 2);
+    /* x-bar A fragments (the same matrix order) from Xs, swizzled like P16: row and chunk parts */
+    const uint32_t xsRow = rbtc_smem_addr(Xs) + (uint32_t)((16 * m + r8 + 8 * (mi & 1)) * D * 2);
+    const int cA = mi >> 1;
 
     for (; tile < ntiles; tile += gridDim.x) {
         const long r0 = tile * R + 16 * m + g, r1 = r0 + 8;
@@ -432,17 +437,20 @@ rbk_dense_tc_str(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
             rho1 = sqrtf(((s_ss[i1] + s_ss[R + i1]) + s_ss[2 * R + i1]) + s_ss[3 * R + i1]);
         }
         const float inv0 = rb_inv_norm(rho0), inv1 = rb_inv_norm(rho1);
-        uint32_t xa[QC][4];
+        /* x-bar (fp16, logical column order) into Xs: only this warp reads these rows and
+         * columns back, after the __syncwarp below (registers are short at 16 warps) */
 #pragma unroll
         for (int c = 0; c < QC; c++) {
             float f0[4], f1[4];
             RbtcIO<T>::get(raw0[c], f0);
             RbtcIO<T>::get(raw1[c], f1);
-            xa[c][0] = rbtc_pack(f0[0] * inv0, f0[1] * inv0);
-            xa[c][1] = rbtc_pack(f1[0] * inv1, f1[1] * inv1);
-            xa[c][2] = rbtc_pack(f0[2] * inv0, f0[3] * inv0);
-            xa[c][3] = rbtc_pack(f1[2] * inv1, f1[3] * inv1);
+            const int L = (qq * QC + c) * 16 + 2 * t, i0 = 16 * m + g;
+            *reinterpret_cast<uint32_t *>(Xs + rbtc_swz<D>(i0, L)) = rbtc_pack(f0[0] * inv0, f0[1] * inv0);
+            *reinterpret_cast<uint32_t *>(Xs + rbtc_swz<D>(i0, L + 8)) = rbtc_pack(f0[2] * inv0, f0[3] * inv0);
+            *reinterpret_cast<uint32_t *>(Xs + rbtc_swz<D>(i0 + 8, L)) = rbtc_pack(f1[0] * inv1, f1[1] * inv1);
+            *reinterpret_cast<uint32_t *>(Xs + rbtc_swz<D>(i0 + 8, L + 8)) = rbtc_pack(f1[2] * inv1, f1[3] * inv1);
         }
+        __syncwarp();
         float xacc[2 * QC][4]; /* Xh[16 m.., quarter qq] */
 #pragma unroll
         for (int n = 0; n < 2 * QC; n++)
@@ -471,12 +479,14 @@ rbk_dense_tc_str(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
             for (int c = 0; c < QC; c++) {
                 const int ks = qq * QC + c; /* global k-step */
                 const uint32_t coff = (uint32_t)((((2 * ks + cY) ^ r8)) << 4);
+                uint32_t xa[4];
+                rbtc_ldsm4(xa, xsRow + (uint32_t)((((2 * ks + cA) ^ r8)) << 4));
 #pragma unroll
                 for (int p = 0; p < KC / 16; p++) {
                     uint32_t b[4];
                     rbtc_ldsm4(b, rowY + (uint32_t)(16 * p * D * 2) + coff);
-                    rbtc_mma(yacc[2 * p], xa[c], b[0], b[1]);
-                    rbtc_mma(yacc[2 * p + 1], xa[c], b[2], b[3]);
+                    rbtc_mma(yacc[2 * p], xa, b[0], b[1]);
+                    rbtc_mma(yacc[2 * p + 1], xa, b[2], b[3]);
                 }
             }
             {
