@@ -177,28 +177,67 @@ static __device__ __forceinline__ void rbtc_quant_pack(const RbQuant<QM> &q, con
     hi = rbtc_pack(q(c[2], s_c, s_b, nb), q(c[3], s_c, s_b, nb));
 }
 
+/* The cell route with 8-byte entries {threshold, fp16 c_lo | fp16 c_hi << 16} (from the host's
+ * float4 table): the same fp16 y-hat as rounding q.cells(y), half the shared-memory wavefronts of
+ * the random 16-byte lookups, and the pair comes out packed. */
+static __device__ __forceinline__ uint32_t rbtc_cells_pack(const uint2 *t8, float lo, float scale, float y0, float y1)
+{
+    const uint2 e0 = t8[rb_sq_cell(y0, lo, scale)], e1 = t8[rb_sq_cell(y1, lo, scale)];
+    const uint32_t h0 = y0 > __uint_as_float(e0.x) ? e0.y >> 16 : e0.y & 0xffffu;
+    const uint32_t h1 = y1 > __uint_as_float(e1.x) ? e1.y & 0xffff0000u : e1.y << 16;
+    return h0 | h1;
+}
+
 /* ---- resident kernel (d = 128, 256) ------------------------------------------------------------ */
 #define RBTC_RES_WARPS 8
 
-template <int D> struct RbtcRes {
-    static constexpr size_t SMEM = (size_t)D * D * 2; /* P in fp16 */
+/* STAGE: each warp has a shared-memory buffer for its next tile's 16 rows, filled by cp.async
+ * while it works on the current tile (the row loads' latency leaves the critical path without
+ * costing registers). It fits beside P for d = 128 (both types, two blocks per SM) and d = 256
+ * fp16 (one block per SM); d = 256 fp32 loads its rows directly. The 16-byte chunks of a staged
+ * row are XOR-swizzled by the row so that the lanes' fragment reads (fp32: 16 bytes of rows g and
+ * g ^ 1 per quarter warp; fp16: 8 bytes of 4 rows per half warp) are free of bank conflicts. */
+template <typename T, int D> struct RbtcRes {
     static constexpr int MINB = D <= 128 ? 2 : 1;
+    static constexpr size_t PBYTES = (size_t)D * D * 2; /* P in fp16 */
+    static constexpr size_t ROWB = (size_t)D * sizeof(T), WBYTES = 16 * ROWB;
+#ifdef RBTC_NO_STAGE /* experiment knob: direct row loads everywhere */
+    static constexpr bool STAGE = false;
+#else
+    static constexpr bool STAGE = PBYTES + RBTC_RES_WARPS * WBYTES <= (MINB == 2 ? 96u : 200u) * 1024u;
+#endif
+    static constexpr size_t SMEM = PBYTES + (STAGE ? RBTC_RES_WARPS * WBYTES : 0);
+    /* the swizzled byte offset of 16-byte chunk e16 of staged row r */
+    static __device__ __forceinline__ uint32_t soff(int r, int e16)
+    {
+        return (uint32_t)(r * ROWB) + ((uint32_t)(e16 ^ (sizeof(T) == 4 ? (r & 1) << 2 : (r & 3) << 1)) << 4);
+    }
 };
 
 template <typename T, int D, int QM>
-__global__ void __launch_bounds__(RBTC_RES_WARPS * 32, RbtcRes<D>::MINB)
+__global__ void __launch_bounds__(RBTC_RES_WARPS * 32, RbtcRes<T, D>::MINB)
 rbk_dense_tc_res(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
 {
+    using S = RbtcRes<T, D>;
     constexpr int NC = D / 16;          /* 16-column groups = k-steps = n-tile pairs */
     constexpr int CH = D < 128 ? D : 128; /* column chunk of either product (registers) */
     constexpr int NCH = D / CH, CG = CH / 16;
+    constexpr int CPR = (int)(S::ROWB / 16); /* 16-byte chunks per row */
     extern __shared__ float4 smem4[];
     unsigned char *Ps = reinterpret_cast<unsigned char *>(smem4);
+    unsigned char *stg = Ps + S::PBYTES + (threadIdx.x >> 5) * S::WBYTES; /* STAGE: this warp's rows */
     __shared__ float s_c[RBK_MAX_CENT], s_b[RBK_MAX_CENT];
+    __shared__ uint2 s_t8[QM == RBQ_CELLS ? RB_SQ_CELLS : 1];
 
     const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
     rbk_load_codebook(a.cents, a.bounds, a.nbounds, s_c, s_b, true);
-    rbk_load_cells(a.cells, a.nbounds);
+    if constexpr (QM == RBQ_CELLS) {
+        for (int i = threadIdx.x; i < RB_SQ_CELLS; i += blockDim.x) {
+            const float4 e = __ldg(reinterpret_cast<const float4 *>(a.cells) + i);
+            s_t8[i] = make_uint2(__float_as_uint(e.x), rbtc_pack(e.y, e.z));
+        }
+    } else
+        rbk_load_cells(a.cells, a.nbounds);
     /* P -> fp16, columns permuted, rows swizzled */
     for (int e = threadIdx.x; e < D * D / 4; e += blockDim.x) {
         const int r = e / (D / 4), q4 = e - r * (D / 4);
@@ -222,22 +261,59 @@ rbk_dense_tc_res(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
 
     const long ntiles = (N + 15) / 16;
     const long gw = (long)blockIdx.x * RBTC_RES_WARPS + (threadIdx.x >> 5), nw = (long)gridDim.x * RBTC_RES_WARPS;
+    const uint32_t stgA = rbtc_smem_addr(stg);
+    /* STAGE: the rows of tile tl (those below N) into this warp's buffer, one commit group */
+    auto stage = [&](long tl) {
+        const unsigned char *src = reinterpret_cast<const unsigned char *>(x + tl * 16 * D);
+#pragma unroll
+        for (int i = 0; i < 16 * CPR / 32; i++) {
+            const int e = lane + 32 * i, r = e / CPR, e16 = e - r * CPR;
+            if (tl * 16 + r < N)
+                rbtc_cp_async16(stgA + S::soff(r, e16), src + (size_t)e * 16);
+        }
+        rbtc_cp_commit();
+    };
+    if constexpr (S::STAGE)
+        if (gw < ntiles)
+            stage(gw);
     for (long tile = gw; tile < ntiles; tile += nw) {
         const long r0 = tile * 16 + g, r1 = r0 + 8;
         const bool v0 = r0 < N, v1 = r1 < N;
-        const T *x0 = x + r0 * D + 4 * t, *x1 = x + r1 * D + 4 * t;
-        typename RbtcIO<T>::Raw raw0[NC], raw1[NC];
+        /* STAGE: the rows are read from the buffer twice (norms, then x-bar) rather than held in
+         * 2 NC registers across the norm's shuffles (fp32 d = 128 spilled 144 bytes that way) */
+        typename RbtcIO<T>::Raw raw0[S::STAGE ? 1 : NC], raw1[S::STAGE ? 1 : NC];
+        if constexpr (S::STAGE) {
+            rbtc_cp_wait_all();
+            __syncwarp();
+        } else {
+            const T *x0 = x + r0 * D + 4 * t, *x1 = x + r1 * D + 4 * t;
 #pragma unroll
-        for (int c = 0; c < NC; c++) {
-            raw0[c] = v0 ? RbtcIO<T>::ld(x0 + 16 * c) : RbtcIO<T>::zero();
-            raw1[c] = v1 ? RbtcIO<T>::ld(x1 + 16 * c) : RbtcIO<T>::zero();
+            for (int c = 0; c < NC; c++) {
+                raw0[c] = v0 ? RbtcIO<T>::ld(x0 + 16 * c) : RbtcIO<T>::zero();
+                raw1[c] = v1 ? RbtcIO<T>::ld(x1 + 16 * c) : RbtcIO<T>::zero();
+            }
         }
+        /* lane (g, t)'s physical columns 16 c + 4 t .. + 3 of rows g and g + 8; staged: 16-byte
+         * chunk 4 c + t (fp32) or the half t & 1 of chunk 2 c + t / 2 (fp16) */
+        auto fetch = [&](int c, float f0[4], float f1[4]) {
+            if constexpr (S::STAGE) {
+                using Raw = typename RbtcIO<T>::Raw;
+                const int e16 = sizeof(T) == 4 ? 4 * c + t : 2 * c + (t >> 1);
+                const uint32_t in = sizeof(T) == 4 ? 0u : (uint32_t)(t & 1) * 8u;
+                const Raw q0 = v0 ? *reinterpret_cast<const Raw *>(stg + S::soff(g, e16) + in) : RbtcIO<T>::zero();
+                const Raw q1 = v1 ? *reinterpret_cast<const Raw *>(stg + S::soff(g + 8, e16) + in) : RbtcIO<T>::zero();
+                RbtcIO<T>::get(q0, f0);
+                RbtcIO<T>::get(q1, f1);
+            } else {
+                RbtcIO<T>::get(raw0[c], f0);
+                RbtcIO<T>::get(raw1[c], f1);
+            }
+        };
         float ss0 = 0.f, ss1 = 0.f;
 #pragma unroll
         for (int c = 0; c < NC; c++) {
             float f0[4], f1[4];
-            RbtcIO<T>::get(raw0[c], f0);
-            RbtcIO<T>::get(raw1[c], f1);
+            fetch(c, f0, f1);
 #pragma unroll
             for (int k = 0; k < 4; k++) {
                 ss0 = fmaf(f0[k], f0[k], ss0);
@@ -254,12 +330,16 @@ rbk_dense_tc_res(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
 #pragma unroll
         for (int c = 0; c < NC; c++) {
             float f0[4], f1[4];
-            RbtcIO<T>::get(raw0[c], f0);
-            RbtcIO<T>::get(raw1[c], f1);
+            fetch(c, f0, f1);
             xa[c][0] = rbtc_pack(f0[0] * inv0, f0[1] * inv0);
             xa[c][1] = rbtc_pack(f1[0] * inv1, f1[1] * inv1);
             xa[c][2] = rbtc_pack(f0[2] * inv0, f0[3] * inv0);
             xa[c][3] = rbtc_pack(f1[2] * inv1, f1[3] * inv1);
+        }
+        if constexpr (S::STAGE) {
+            __syncwarp(); /* every lane has read the buffer before the next tile's copies land */
+            if (tile + nw < ntiles)
+                stage(tile + nw);
         }
         /* Y = Xb P^T, CH columns at a time, quantized into the A fragments of Yh */
         uint32_t ya[NC][4];
@@ -283,8 +363,16 @@ rbk_dense_tc_res(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
 #pragma unroll
             for (int p = 0; p < CG; p++) {
                 const int s = h * CG + p;
-                rbtc_quant_pack<QM>(q, acc[2 * p], s_c, s_b, nb, ya[s][0], ya[s][1]);
-                rbtc_quant_pack<QM>(q, acc[2 * p + 1], s_c, s_b, nb, ya[s][2], ya[s][3]);
+                if constexpr (QM == RBQ_CELLS) {
+                    const float *A = acc[2 * p], *B = acc[2 * p + 1];
+                    ya[s][0] = rbtc_cells_pack(s_t8, q.lo, q.scale, A[0], A[1]);
+                    ya[s][1] = rbtc_cells_pack(s_t8, q.lo, q.scale, A[2], A[3]);
+                    ya[s][2] = rbtc_cells_pack(s_t8, q.lo, q.scale, B[0], B[1]);
+                    ya[s][3] = rbtc_cells_pack(s_t8, q.lo, q.scale, B[2], B[3]);
+                } else {
+                    rbtc_quant_pack<QM>(q, acc[2 * p], s_c, s_b, nb, ya[s][0], ya[s][1]);
+                    rbtc_quant_pack<QM>(q, acc[2 * p + 1], s_c, s_b, nb, ya[s][2], ya[s][3]);
+                }
             }
         }
         /* Xh = Yh P, CH output columns at a time; rescale and store */
@@ -377,7 +465,10 @@ rbk_dense_tc_str(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
             rbtc_cp_async16(rawA + 16u * e, src + e);
         rbtc_cp_commit();
     };
-    issue(0);
+    /* Block b walks the chunks from b mod NCHUNK on (Xh's sum over chunks is order-free): the
+     * blocks do not all read the same lines of P from L2 at the same time. */
+    const int c0 = (int)(blockIdx.x % NCHUNK);
+    issue(c0);
     rbk_load_codebook(a.cents, a.bounds, a.nbounds, s_c, s_b, true);
     rbk_load_cells(a.cells, a.nbounds);
     RbQuant<QM> q;
@@ -465,11 +556,8 @@ rbk_dense_tc_str(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
                 rbtc_put4<D>(P16, r, q4 >> 2, q4 & 3, v);
             }
             __syncthreads(); /* P16 ready, raw free */
-            {
-                const int nx = ck + 1 < NCHUNK ? ck + 1 : 0; /* the next tile's chunk 0 too */
-                if (ck + 1 < NCHUNK || tile + gridDim.x < ntiles)
-                    issue(nx);
-            }
+            if (ck + 1 < NCHUNK || tile + gridDim.x < ntiles) /* the next tile's first chunk too */
+                issue((c0 + ck + 1) % NCHUNK);
             /* partial Y[16 m.., chunk's KC columns] over k in the quarter qq */
             float yacc[KC / 8][4];
 #pragma unroll
@@ -559,7 +647,7 @@ rbk_dense_tc_str(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
 template <typename T, int D, int QM> static cudaError_t rbk_dense_tc_res_cfg(const RbArgs &a, const T *x, T *xh, long N, cudaStream_t st)
 {
     auto kern = rbk_dense_tc_res<T, D, QM>;
-    constexpr size_t smem = RbtcRes<D>::SMEM;
+    constexpr size_t smem = RbtcRes<T, D>::SMEM;
     static const int occ = [&] {
         if (smem > 48 * 1024)
             cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
@@ -580,6 +668,27 @@ template <typename T, int D, int QM> static cudaError_t rbk_dense_tc_str_cfg(con
     }();
     kern<<<rbk_grid(occ, (N + RBTC_STR_ROWS - 1) / RBTC_STR_ROWS), RBTC_STR_WARPS * 32, smem, st>>>(a, x, xh, N);
     return cudaGetLastError();
+}
+
+/* Resident thread blocks per SM of the kernel a launch with these parameters runs (0 when the
+ * launcher would refuse them): for reports; queried once per kernel, like the launch. */
+template <typename T> static int rbk_dense_tc_blocks_per_sm(int d, int nbounds, const float *cells)
+{
+    if ((d != 128 && d != 256 && d != 512) || nbounds < 1 || nbounds > RBK_MAX_CENT - 1)
+        return 0;
+    return rbk_with_quant<true>(nbounds, cells, [&](auto qm) -> int {
+        constexpr int QM = decltype(qm)::value;
+        auto occ = [](auto kern, int threads, size_t smem) {
+            if (smem > 48 * 1024)
+                cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+            return rbk_occupancy(kern, threads, smem);
+        };
+        switch (d) {
+        case 128: return occ(rbk_dense_tc_res<T, 128, QM>, RBTC_RES_WARPS * 32, RbtcRes<T, 128>::SMEM);
+        case 256: return occ(rbk_dense_tc_res<T, 256, QM>, RBTC_RES_WARPS * 32, RbtcRes<T, 256>::SMEM);
+        default: return occ(rbk_dense_tc_str<T, 512, QM>, RBTC_STR_WARPS * 32, RbtcStr<512>::SMEM);
+        }
+    });
 }
 
 template <typename T>

@@ -478,9 +478,9 @@ static void run_d(int d, long N, const float *xf_dev, bool quick, double tc_rate
             CK(cudaMemcpy(D.cells, tab.data(), tab.size() * 4, cudaMemcpyHostToDevice));
         RbArgs a = {D.P, D.bounds, D.cents, use_cells ? D.cells : nullptr, d, nb};
         const float ms = time_ms([&] { CK(rbk_dense_tc_launch<T>(a, x, xh, N, 0)); });
-        printf("time d=%d %s bits=%d N=%ld: tc %.1f us (%.0f GB/s, %.2fx the copy), copy D2D %.1f us (%.0f GB/s), "
+        printf("time d=%d %s bits=%d N=%ld (%d blocks/SM): tc %.1f us (%.0f GB/s, %.2fx the copy), copy D2D %.1f us (%.0f GB/s), "
                "mma floor %.1f us (%.1f%% of the roof rate)\n",
-               d, dt, bits, N, ms * 1e3, bytes / ms * 1e-6, ms / ms_copy, ms_copy * 1e3, bytes / ms_copy * 1e-6,
+               d, dt, bits, N, rbk_dense_tc_blocks_per_sm<T>(d, nb, a.cells), ms * 1e3, bytes / ms * 1e-6, ms / ms_copy, ms_copy * 1e3, bytes / ms_copy * 1e-6,
                floor_ms * 1e3, 100 * floor_ms / ms);
     }
 
