@@ -676,7 +676,7 @@ template <typename T> static int rbk_dense_tc_blocks_per_sm(int d, int nbounds, 
 {
     if ((d != 128 && d != 256 && d != 512) || nbounds < 1 || nbounds > RBK_MAX_CENT - 1)
         return 0;
-    return rbk_with_quant<true>(nbounds, cells, [&](auto qm) -> int {
+    auto by_route = [&](auto qm) -> int { /* rbk_with_quant's choice of route, returning an int */
         constexpr int QM = decltype(qm)::value;
         auto occ = [](auto kern, int threads, size_t smem) {
             if (smem > 48 * 1024)
@@ -688,7 +688,12 @@ template <typename T> static int rbk_dense_tc_blocks_per_sm(int d, int nbounds, 
         case 256: return occ(rbk_dense_tc_res<T, 256, QM>, RBTC_RES_WARPS * 32, RbtcRes<T, 256>::SMEM);
         default: return occ(rbk_dense_tc_str<T, 512, QM>, RBTC_STR_WARPS * 32, RbtcStr<512>::SMEM);
         }
-    });
+    };
+    if (nbounds <= 3)
+        return by_route(std::integral_constant<int, RBQ_REG>());
+    if (cells)
+        return by_route(std::integral_constant<int, RBQ_CELLS>());
+    return by_route(std::integral_constant<int, RBQ_ANY>());
 }
 
 template <typename T>
