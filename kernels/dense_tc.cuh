@@ -193,8 +193,8 @@ static __device__ __forceinline__ uint32_t rbtc_cells_pack(const uint2 *t8, floa
 
 /* STAGE: each warp has a shared-memory buffer for its next tile's 16 rows, filled by cp.async
  * while it works on the current tile (the row loads' latency leaves the critical path without
- * costing registers). It fits beside P for d = 128 (both types, two blocks per SM) and d = 256
- * fp16 (one block per SM); d = 256 fp32 loads its rows directly. The 16-byte chunks of a staged
+ * costing registers). Used for fp16 (d = 128: two blocks per SM; d = 256: one); fp32 loads its
+ * rows directly (see the measurement below). The 16-byte chunks of a staged
  * row are XOR-swizzled by the row so that the lanes' fragment reads (fp32: 16 bytes of rows g and
  * g ^ 1 per quarter warp; fp16: 8 bytes of 4 rows per half warp) are free of bank conflicts. */
 template <typename T, int D> struct RbtcRes {
@@ -204,7 +204,11 @@ template <typename T, int D> struct RbtcRes {
 #ifdef RBTC_NO_STAGE /* experiment knob: direct row loads everywhere */
     static constexpr bool STAGE = false;
 #else
-    static constexpr bool STAGE = PBYTES + RBTC_RES_WARPS * WBYTES <= (MINB == 2 ? 96u : 200u) * 1024u;
+    /* fp16 only: measured on the H200 (N = 2^20), staging gained 1-3 % for fp16 (d = 128, 256)
+     * and cost 3-5 % for fp32 d = 128, where the copy of twice the bytes through shared memory
+     * competes with ldmatrix for its bandwidth */
+    static constexpr bool STAGE =
+        sizeof(T) == 2 && PBYTES + RBTC_RES_WARPS * WBYTES <= (MINB == 2 ? 96u : 200u) * 1024u;
 #endif
     static constexpr size_t SMEM = PBYTES + (STAGE ? RBTC_RES_WARPS * WBYTES : 0);
     /* the swizzled byte offset of 16-byte chunk e16 of staged row r */
@@ -427,7 +431,10 @@ template <int D> struct RbtcStr {
     static constexpr int YLD = KC + 8;                                     /* Yh row stride (halves) */
     static constexpr size_t RAW = (size_t)KC * D * 4;                      /* fp32 chunk */
     static constexpr size_t P16 = (size_t)KC * D * 2;                      /* fp16 chunk */
-    static constexpr size_t PART = (size_t)4 * R * KC * 4;                 /* partial Y: [q][row][col] */
+    /* partial Y: [q][row][col], rows PLD = KC + 8 floats apart: the float2 accesses of 4 rows x 4
+     * lanes per half warp hit 16 different bank pairs (a stride of KC = 32 floats was 8-way) */
+    static constexpr int PLD = KC + 8;
+    static constexpr size_t PART = (size_t)4 * R * PLD * 4;
     static constexpr size_t YH = (size_t)R * YLD * 2;
     static constexpr size_t SS = (size_t)4 * R * 4;                        /* norm partials */
     static constexpr size_t XS = (size_t)R * D * 2;                        /* x-bar, fp16 */
@@ -439,7 +446,7 @@ __global__ void __launch_bounds__(RBTC_STR_WARPS * 32, 1)
 rbk_dense_tc_str(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
 {
     using S = RbtcStr<D>;
-    constexpr int KC = S::KC, R = S::R, Q = S::Q, QC = Q / 16, YLD = S::YLD, NCHUNK = D / KC;
+    constexpr int KC = S::KC, R = S::R, Q = S::Q, QC = Q / 16, YLD = S::YLD, NCHUNK = D / KC, PLD = S::PLD;
     extern __shared__ float4 smem4[];
     unsigned char *raw = reinterpret_cast<unsigned char *>(smem4);
     unsigned char *P16 = raw + S::RAW;
@@ -459,7 +466,13 @@ rbk_dense_tc_str(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
 
     /* chunk 0 of P in flight before the prologue */
     const uint32_t rawA = rbtc_smem_addr(raw);
+    /* RBTC_EXP_NO_LOAD (timing experiments only, wrong results): no chunk of P is read from L2
+     * (the conversion works on whatever the buffer holds); RBTC_EXP_NO_CONVERT: no conversion
+     * either. Their times against the real kernel's place the cost of the P stream. */
     auto issue = [&](int ck) {
+#ifdef RBTC_EXP_NO_LOAD
+        return;
+#endif
         const float4 *src = reinterpret_cast<const float4 *>(a.rot + (size_t)ck * KC * D);
         for (int e = tid; e < KC * D / 4; e += RBTC_STR_WARPS * 32)
             rbtc_cp_async16(rawA + 16u * e, src + e);
@@ -550,11 +563,13 @@ rbk_dense_tc_str(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
         for (int ck = 0; ck < NCHUNK; ck++) {
             rbtc_cp_wait_all();
             __syncthreads(); /* raw chunk ck landed; P16, part, Yh free (last chunk's reads done) */
+#ifndef RBTC_EXP_NO_CONVERT
             for (int e = tid; e < KC * D / 4; e += RBTC_STR_WARPS * 32) {
                 const int r = e / (D / 4), q4 = e - r * (D / 4);
                 const float4 v = reinterpret_cast<const float4 *>(raw)[e];
                 rbtc_put4<D>(P16, r, q4 >> 2, q4 & 3, v);
             }
+#endif
             __syncthreads(); /* P16 ready, raw free */
             if (ck + 1 < NCHUNK || tile + gridDim.x < ntiles) /* the next tile's first chunk too */
                 issue((c0 + ck + 1) % NCHUNK);
@@ -578,11 +593,11 @@ rbk_dense_tc_str(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
                 }
             }
             {
-                float *pq = part + (size_t)qq * R * KC;
+                float *pq = part + (size_t)qq * R * PLD;
 #pragma unroll
                 for (int n = 0; n < KC / 8; n++) {
-                    *reinterpret_cast<float2 *>(pq + (16 * m + g) * KC + 8 * n + 2 * t) = make_float2(yacc[n][0], yacc[n][1]);
-                    *reinterpret_cast<float2 *>(pq + (16 * m + g + 8) * KC + 8 * n + 2 * t) = make_float2(yacc[n][2], yacc[n][3]);
+                    *reinterpret_cast<float2 *>(pq + (16 * m + g) * PLD + 8 * n + 2 * t) = make_float2(yacc[n][0], yacc[n][1]);
+                    *reinterpret_cast<float2 *>(pq + (16 * m + g + 8) * PLD + 8 * n + 2 * t) = make_float2(yacc[n][2], yacc[n][3]);
                 }
             }
             __syncthreads(); /* partials complete */
@@ -596,7 +611,7 @@ rbk_dense_tc_str(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
                     float2 s = make_float2(0.f, 0.f);
 #pragma unroll
                     for (int k = 0; k < 4; k++) {
-                        const float2 v = *reinterpret_cast<const float2 *>(part + (size_t)k * R * KC + row * KC + col);
+                        const float2 v = *reinterpret_cast<const float2 *>(part + (size_t)k * R * PLD + row * PLD + col);
                         s.x += v.x;
                         s.y += v.y;
                     }

@@ -8,7 +8,8 @@
  *        -Xcompiler -fopenmp tests/gpu/tc_dense_check.cu kernels/tc_peak.cu -lcublas -lcurand \
  *        -lgomp -o build/tc_dense_check
  * Run: build/tc_dense_check [--quick] [--san] [--d=D]   (exit status 0 when every check passed;
- *      --quick: bits 2 and 4 only; --san: N = 4096 and no timing, for compute-sanitizer)
+ *      --quick: bits 2 and 4 only; --san: N = 4096 and no timing, for compute-sanitizer;
+ *      --time-only: timings alone; --fp32 / --fp16: one input type)
  *
  * Checks, per d in {128, 256, 512}, fp32 and fp16, bits 1..4 (and 8, and 3 without the host cell
  * table: the other quantizer routes): every output coordinate of the checked rows (the first and
@@ -65,6 +66,7 @@ int rbk_num_sms(void)
     } while (0)
 
 static int g_fail = 0;
+static bool g_time_only = false;
 
 /* ---- host helpers ------------------------------------------------------------------------------ */
 static uint64_t g_rng = 0x9e3779b97f4a7c15ull;
@@ -372,6 +374,8 @@ static void run_d(int d, long N, const float *xf_dev, bool quick, double tc_rate
     std::vector<Case> cases = {{1, true}, {2, true}, {3, true}, {4, true}, {3, false}, {8, false}};
     if (quick)
         cases = {{2, true}, {4, true}};
+    if (g_time_only)
+        cases.clear();
     for (const Case &cs : cases) {
         std::vector<float> bounds, cents, tab(RB_SQ_CELLS * 4);
         make_codebook(cs.bits, d, bounds, cents);
@@ -411,7 +415,7 @@ static void run_d(int d, long N, const float *xf_dev, bool quick, double tc_rate
     }
 
     /* a short batch, checked whole, tiles partly past N */
-    {
+    if (!g_time_only) {
         const long Ns = 3001;
         std::vector<float> bounds, cents;
         make_codebook(4, d, bounds, cents);
@@ -485,7 +489,7 @@ static void run_d(int d, long N, const float *xf_dev, bool quick, double tc_rate
     }
 
     /* ---- the unfused cuBLAS anchor ---- */
-    if (cb) {
+    if (cb && !g_time_only) {
         std::vector<float> bounds, cents;
         make_codebook(4, d, bounds, cents);
         const int nb = (int)bounds.size();
@@ -544,16 +548,23 @@ static void run_d(int d, long N, const float *xf_dev, bool quick, double tc_rate
 int main(int argc, char **argv)
 {
     bool quick = false, san = false;
+    int only_t = -1; /* 0 fp32, 1 fp16 */
     int only_d = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick"))
             quick = true;
         else if (!strcmp(argv[i], "--san")) /* small N, no timing: for compute-sanitizer */
             san = quick = true;
+        else if (!strcmp(argv[i], "--time-only")) /* no checks, no anchor (the experiment builds) */
+            g_time_only = true;
+        else if (!strcmp(argv[i], "--fp32"))
+            only_t = 0;
+        else if (!strcmp(argv[i], "--fp16"))
+            only_t = 1;
         else if (!strncmp(argv[i], "--d=", 4))
             only_d = atoi(argv[i] + 4);
         else {
-            fprintf(stderr, "usage: %s [--quick] [--san] [--d=128|256|512]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--quick] [--san] [--time-only] [--fp32|--fp16] [--d=128|256|512]\n", argv[0]);
             return 2;
         }
     }
@@ -612,8 +623,10 @@ int main(int argc, char **argv)
         for (int j = 0; j < d; j++)
             row[j] = 1e-3f * (float)nrand();
         put(N - 2); /* small but normal */
-        run_d<float>(d, N, xf, quick, tc_rate, cb);
-        run_d<__half>(d, N, xf, quick, tc_rate, cb);
+        if (only_t != 1)
+            run_d<float>(d, N, xf, quick, tc_rate, cb);
+        if (only_t != 0)
+            run_d<__half>(d, N, xf, quick, tc_rate, cb);
         CK(cudaFree(xf));
     }
     if (cb)
