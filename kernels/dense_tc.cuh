@@ -191,24 +191,35 @@ static __device__ __forceinline__ uint32_t rbtc_cells_pack(const uint2 *t8, floa
 /* ---- resident kernel (d = 128, 256) ------------------------------------------------------------ */
 #define RBTC_RES_WARPS 8
 
-/* STAGE: each warp has a shared-memory buffer for its next tile's 16 rows, filled by cp.async
+/* MT: m16 tiles per warp (16 MT rows): every B fragment loaded from shared memory feeds MT
+ * MMAs. With MT = 1 the ldmatrix traffic is one x4 (512 bytes) per 2 MMAs, which is more than
+ * the MMAs' own time at shared memory's 128 bytes per clock (d = 256: the bound). MT = 2 needs
+ * about 200 registers at d = 128 (one block of 8 warps per SM) and does not fit d = 256.
+ * RBTC_MT128 picks it for d = 128 (default 1; 2 is the experiment of docs/tc_dense_notes.md).
+ *
+ * STAGE: each warp has a shared-memory buffer for its next tile's rows, filled by cp.async
  * while it works on the current tile (the row loads' latency leaves the critical path without
- * costing registers). Used for fp16 (d = 128: two blocks per SM; d = 256: one); fp32 loads its
- * rows directly (see the measurement below). The 16-byte chunks of a staged
- * row are XOR-swizzled by the row so that the lanes' fragment reads (fp32: 16 bytes of rows g and
- * g ^ 1 per quarter warp; fp16: 8 bytes of 4 rows per half warp) are free of bank conflicts. */
-template <typename T, int D> struct RbtcRes {
-    static constexpr int MINB = D <= 128 ? 2 : 1;
+ * costing registers). Used for fp16 (d = 128: two blocks per SM; d = 256: one) and for MT = 2;
+ * fp32 with MT = 1 loads its rows directly (see the measurement below). The 16-byte chunks of a
+ * staged row are XOR-swizzled by the row so that the lanes' fragment reads (fp32: 16 bytes of
+ * rows g and g ^ 1 per quarter warp; fp16: 8 bytes of 4 rows per half warp) are free of bank
+ * conflicts. */
+#ifndef RBTC_MT128
+#define RBTC_MT128 1
+#endif
+
+template <typename T, int D, int MT> struct RbtcRes {
+    static constexpr int MINB = MT == 1 && D <= 128 ? 2 : 1;
     static constexpr size_t PBYTES = (size_t)D * D * 2; /* P in fp16 */
-    static constexpr size_t ROWB = (size_t)D * sizeof(T), WBYTES = 16 * ROWB;
+    static constexpr size_t ROWB = (size_t)D * sizeof(T), WBYTES = 16 * MT * ROWB;
 #ifdef RBTC_NO_STAGE /* experiment knob: direct row loads everywhere */
     static constexpr bool STAGE = false;
 #else
-    /* fp16 only: measured on the H200 (N = 2^20), staging gained 1-3 % for fp16 (d = 128, 256)
-     * and cost 3-5 % for fp32 d = 128, where the copy of twice the bytes through shared memory
-     * competes with ldmatrix for its bandwidth */
-    static constexpr bool STAGE =
-        sizeof(T) == 2 && PBYTES + RBTC_RES_WARPS * WBYTES <= (MINB == 2 ? 96u : 200u) * 1024u;
+    /* fp16 or MT = 2 only: measured on the H200 (N = 2^20, MT = 1), staging gained 1-3 % for
+     * fp16 (d = 128, 256) and cost 3-5 % for fp32 d = 128, where the copy of twice the bytes
+     * through shared memory competes with ldmatrix for its bandwidth */
+    static constexpr bool STAGE = (sizeof(T) == 2 || MT == 2) &&
+                                  PBYTES + RBTC_RES_WARPS * WBYTES <= (MINB == 2 ? 96u : 200u) * 1024u;
 #endif
     static constexpr size_t SMEM = PBYTES + (STAGE ? RBTC_RES_WARPS * WBYTES : 0);
     /* the swizzled byte offset of 16-byte chunk e16 of staged row r */
@@ -218,15 +229,17 @@ template <typename T, int D> struct RbtcRes {
     }
 };
 
-template <typename T, int D, int QM>
-__global__ void __launch_bounds__(RBTC_RES_WARPS * 32, RbtcRes<T, D>::MINB)
+template <typename T, int D, int MT, int QM>
+__global__ void __launch_bounds__(RBTC_RES_WARPS * 32, RbtcRes<T, D, MT>::MINB)
 rbk_dense_tc_res(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
 {
-    using S = RbtcRes<T, D>;
-    constexpr int NC = D / 16;          /* 16-column groups = k-steps = n-tile pairs */
-    constexpr int CH = D < 128 ? D : 128; /* column chunk of either product (registers) */
+    using S = RbtcRes<T, D, MT>;
+    constexpr int NC = D / 16;                                 /* 16-column groups = k-steps = n-tile pairs */
+    constexpr int CH = MT == 2 ? 64 : (D < 128 ? D : 128);     /* column chunk of either product (registers) */
     constexpr int NCH = D / CH, CG = CH / 16;
-    constexpr int CPR = (int)(S::ROWB / 16); /* 16-byte chunks per row */
+    constexpr int CPR = (int)(S::ROWB / 16);                   /* 16-byte chunks per row */
+    constexpr int TR = 16 * MT;                                /* rows per warp tile */
+    static_assert(S::STAGE || MT == 1, "MT = 2 reads its rows from the staging buffer");
     extern __shared__ float4 smem4[];
     unsigned char *Ps = reinterpret_cast<unsigned char *>(smem4);
     unsigned char *stg = Ps + S::PBYTES + (threadIdx.x >> 5) * S::WBYTES; /* STAGE: this warp's rows */
@@ -263,16 +276,16 @@ rbk_dense_tc_res(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
     const uint32_t rowX = Pbase + (uint32_t)((r8 + 8 * (mi & 1)) * D * 2);
     const int cX = mi >> 1;
 
-    const long ntiles = (N + 15) / 16;
+    const long ntiles = (N + TR - 1) / TR;
     const long gw = (long)blockIdx.x * RBTC_RES_WARPS + (threadIdx.x >> 5), nw = (long)gridDim.x * RBTC_RES_WARPS;
     const uint32_t stgA = rbtc_smem_addr(stg);
     /* STAGE: the rows of tile tl (those below N) into this warp's buffer, one commit group */
     auto stage = [&](long tl) {
-        const unsigned char *src = reinterpret_cast<const unsigned char *>(x + tl * 16 * D);
+        const unsigned char *src = reinterpret_cast<const unsigned char *>(x + tl * TR * D);
 #pragma unroll
-        for (int i = 0; i < 16 * CPR / 32; i++) {
+        for (int i = 0; i < TR * CPR / 32; i++) {
             const int e = lane + 32 * i, r = e / CPR, e16 = e - r * CPR;
-            if (tl * 16 + r < N)
+            if (tl * TR + r < N)
                 rbtc_cp_async16(stgA + S::soff(r, e16), src + (size_t)e * 16);
         }
         rbtc_cp_commit();
@@ -281,8 +294,15 @@ rbk_dense_tc_res(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
         if (gw < ntiles)
             stage(gw);
     for (long tile = gw; tile < ntiles; tile += nw) {
-        const long r0 = tile * 16 + g, r1 = r0 + 8;
-        const bool v0 = r0 < N, v1 = r1 < N;
+        long r0[MT], r1[MT];
+        bool v0[MT], v1[MT];
+#pragma unroll
+        for (int mt = 0; mt < MT; mt++) {
+            r0[mt] = tile * TR + 16 * mt + g;
+            r1[mt] = r0[mt] + 8;
+            v0[mt] = r0[mt] < N;
+            v1[mt] = r1[mt] < N;
+        }
         /* STAGE: the rows are read from the buffer twice (norms, then x-bar) rather than held in
          * 2 NC registers across the norm's shuffles (fp32 d = 128 spilled 144 bytes that way) */
         typename RbtcIO<T>::Raw raw0[S::STAGE ? 1 : NC], raw1[S::STAGE ? 1 : NC];
@@ -290,22 +310,23 @@ rbk_dense_tc_res(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
             rbtc_cp_wait_all();
             __syncwarp();
         } else {
-            const T *x0 = x + r0 * D + 4 * t, *x1 = x + r1 * D + 4 * t;
+            const T *x0 = x + r0[0] * D + 4 * t, *x1 = x + r1[0] * D + 4 * t;
 #pragma unroll
             for (int c = 0; c < NC; c++) {
-                raw0[c] = v0 ? RbtcIO<T>::ld(x0 + 16 * c) : RbtcIO<T>::zero();
-                raw1[c] = v1 ? RbtcIO<T>::ld(x1 + 16 * c) : RbtcIO<T>::zero();
+                raw0[c] = v0[0] ? RbtcIO<T>::ld(x0 + 16 * c) : RbtcIO<T>::zero();
+                raw1[c] = v1[0] ? RbtcIO<T>::ld(x1 + 16 * c) : RbtcIO<T>::zero();
             }
         }
-        /* lane (g, t)'s physical columns 16 c + 4 t .. + 3 of rows g and g + 8; staged: 16-byte
-         * chunk 4 c + t (fp32) or the half t & 1 of chunk 2 c + t / 2 (fp16) */
-        auto fetch = [&](int c, float f0[4], float f1[4]) {
+        /* lane (g, t)'s physical columns 16 c + 4 t .. + 3 of rows 16 mt + g and + 8; staged:
+         * 16-byte chunk 4 c + t (fp32) or the half t & 1 of chunk 2 c + t / 2 (fp16) */
+        auto fetch = [&](int mt, int c, float f0[4], float f1[4]) {
             if constexpr (S::STAGE) {
                 using Raw = typename RbtcIO<T>::Raw;
                 const int e16 = sizeof(T) == 4 ? 4 * c + t : 2 * c + (t >> 1);
                 const uint32_t in = sizeof(T) == 4 ? 0u : (uint32_t)(t & 1) * 8u;
-                const Raw q0 = v0 ? *reinterpret_cast<const Raw *>(stg + S::soff(g, e16) + in) : RbtcIO<T>::zero();
-                const Raw q1 = v1 ? *reinterpret_cast<const Raw *>(stg + S::soff(g + 8, e16) + in) : RbtcIO<T>::zero();
+                const int ra = 16 * mt + g;
+                const Raw q0 = v0[mt] ? *reinterpret_cast<const Raw *>(stg + S::soff(ra, e16) + in) : RbtcIO<T>::zero();
+                const Raw q1 = v1[mt] ? *reinterpret_cast<const Raw *>(stg + S::soff(ra + 8, e16) + in) : RbtcIO<T>::zero();
                 RbtcIO<T>::get(q0, f0);
                 RbtcIO<T>::get(q1, f1);
             } else {
@@ -313,32 +334,37 @@ rbk_dense_tc_res(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
                 RbtcIO<T>::get(raw1[c], f1);
             }
         };
-        float ss0 = 0.f, ss1 = 0.f;
+        float rho0[MT], rho1[MT];
+        uint32_t xa[MT][NC][4]; /* x-bar A fragments */
 #pragma unroll
-        for (int c = 0; c < NC; c++) {
-            float f0[4], f1[4];
-            fetch(c, f0, f1);
+        for (int mt = 0; mt < MT; mt++) {
+            float ss0 = 0.f, ss1 = 0.f;
 #pragma unroll
-            for (int k = 0; k < 4; k++) {
-                ss0 = fmaf(f0[k], f0[k], ss0);
-                ss1 = fmaf(f1[k], f1[k], ss1);
+            for (int c = 0; c < NC; c++) {
+                float f0[4], f1[4];
+                fetch(mt, c, f0, f1);
+#pragma unroll
+                for (int k = 0; k < 4; k++) {
+                    ss0 = fmaf(f0[k], f0[k], ss0);
+                    ss1 = fmaf(f1[k], f1[k], ss1);
+                }
             }
-        }
-        ss0 += __shfl_xor_sync(0xffffffffu, ss0, 1);
-        ss1 += __shfl_xor_sync(0xffffffffu, ss1, 1);
-        ss0 += __shfl_xor_sync(0xffffffffu, ss0, 2);
-        ss1 += __shfl_xor_sync(0xffffffffu, ss1, 2);
-        const float rho0 = sqrtf(ss0), rho1 = sqrtf(ss1);
-        const float inv0 = rb_inv_norm(rho0), inv1 = rb_inv_norm(rho1);
-        uint32_t xa[NC][4]; /* x-bar A fragments */
+            ss0 += __shfl_xor_sync(0xffffffffu, ss0, 1);
+            ss1 += __shfl_xor_sync(0xffffffffu, ss1, 1);
+            ss0 += __shfl_xor_sync(0xffffffffu, ss0, 2);
+            ss1 += __shfl_xor_sync(0xffffffffu, ss1, 2);
+            rho0[mt] = sqrtf(ss0);
+            rho1[mt] = sqrtf(ss1);
+            const float inv0 = rb_inv_norm(rho0[mt]), inv1 = rb_inv_norm(rho1[mt]);
 #pragma unroll
-        for (int c = 0; c < NC; c++) {
-            float f0[4], f1[4];
-            fetch(c, f0, f1);
-            xa[c][0] = rbtc_pack(f0[0] * inv0, f0[1] * inv0);
-            xa[c][1] = rbtc_pack(f1[0] * inv1, f1[1] * inv1);
-            xa[c][2] = rbtc_pack(f0[2] * inv0, f0[3] * inv0);
-            xa[c][3] = rbtc_pack(f1[2] * inv1, f1[3] * inv1);
+            for (int c = 0; c < NC; c++) {
+                float f0[4], f1[4];
+                fetch(mt, c, f0, f1);
+                xa[mt][c][0] = rbtc_pack(f0[0] * inv0, f0[1] * inv0);
+                xa[mt][c][1] = rbtc_pack(f1[0] * inv1, f1[1] * inv1);
+                xa[mt][c][2] = rbtc_pack(f0[2] * inv0, f0[3] * inv0);
+                xa[mt][c][3] = rbtc_pack(f1[2] * inv1, f1[3] * inv1);
+            }
         }
         if constexpr (S::STAGE) {
             __syncwarp(); /* every lane has read the buffer before the next tile's copies land */
@@ -346,13 +372,15 @@ rbk_dense_tc_res(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
                 stage(tile + nw);
         }
         /* Y = Xb P^T, CH columns at a time, quantized into the A fragments of Yh */
-        uint32_t ya[NC][4];
+        uint32_t ya[MT][NC][4];
 #pragma unroll
         for (int h = 0; h < NCH; h++) {
-            float acc[2 * CG][4];
+            float acc[MT][2 * CG][4];
 #pragma unroll
-            for (int n = 0; n < 2 * CG; n++)
-                acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.f;
+            for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+                for (int n = 0; n < 2 * CG; n++)
+                    acc[mt][n][0] = acc[mt][n][1] = acc[mt][n][2] = acc[mt][n][3] = 0.f;
 #pragma unroll
             for (int ks = 0; ks < NC; ks++) {
                 const uint32_t coff = (uint32_t)((((2 * ks + cY) ^ r8)) << 4);
@@ -360,34 +388,39 @@ rbk_dense_tc_res(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
                 for (int p = 0; p < CG; p++) {
                     uint32_t b[4];
                     rbtc_ldsm4(b, rowY + (uint32_t)((h * CH + 16 * p) * D * 2) + coff);
-                    rbtc_mma(acc[2 * p], xa[ks], b[0], b[1]);
-                    rbtc_mma(acc[2 * p + 1], xa[ks], b[2], b[3]);
+#pragma unroll
+                    for (int mt = 0; mt < MT; mt++) {
+                        rbtc_mma(acc[mt][2 * p], xa[mt][ks], b[0], b[1]);
+                        rbtc_mma(acc[mt][2 * p + 1], xa[mt][ks], b[2], b[3]);
+                    }
                 }
             }
 #pragma unroll
-            for (int p = 0; p < CG; p++) {
-                const int s = h * CG + p;
-                if constexpr (QM == RBQ_CELLS) {
-                    const float *A = acc[2 * p], *B = acc[2 * p + 1];
-                    ya[s][0] = rbtc_cells_pack(s_t8, q.lo, q.scale, A[0], A[1]);
-                    ya[s][1] = rbtc_cells_pack(s_t8, q.lo, q.scale, A[2], A[3]);
-                    ya[s][2] = rbtc_cells_pack(s_t8, q.lo, q.scale, B[0], B[1]);
-                    ya[s][3] = rbtc_cells_pack(s_t8, q.lo, q.scale, B[2], B[3]);
-                } else {
-                    rbtc_quant_pack<QM>(q, acc[2 * p], s_c, s_b, nb, ya[s][0], ya[s][1]);
-                    rbtc_quant_pack<QM>(q, acc[2 * p + 1], s_c, s_b, nb, ya[s][2], ya[s][3]);
+            for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+                for (int p = 0; p < CG; p++) {
+                    const int s = h * CG + p;
+                    const float *A = acc[mt][2 * p], *B = acc[mt][2 * p + 1];
+                    if constexpr (QM == RBQ_CELLS) {
+                        ya[mt][s][0] = rbtc_cells_pack(s_t8, q.lo, q.scale, A[0], A[1]);
+                        ya[mt][s][1] = rbtc_cells_pack(s_t8, q.lo, q.scale, A[2], A[3]);
+                        ya[mt][s][2] = rbtc_cells_pack(s_t8, q.lo, q.scale, B[0], B[1]);
+                        ya[mt][s][3] = rbtc_cells_pack(s_t8, q.lo, q.scale, B[2], B[3]);
+                    } else {
+                        rbtc_quant_pack<QM>(q, A, s_c, s_b, nb, ya[mt][s][0], ya[mt][s][1]);
+                        rbtc_quant_pack<QM>(q, B, s_c, s_b, nb, ya[mt][s][2], ya[mt][s][3]);
+                    }
                 }
-            }
         }
         /* Xh = Yh P, CH output columns at a time; rescale and store */
-        const bool fin0 = rb_row_is_finite(rho0), fin1 = rb_row_is_finite(rho1);
-        T *o0 = xh + r0 * D + 4 * t, *o1 = xh + r1 * D + 4 * t;
 #pragma unroll
         for (int h = 0; h < NCH; h++) {
-            float acc[2 * CG][4];
+            float acc[MT][2 * CG][4];
 #pragma unroll
-            for (int n = 0; n < 2 * CG; n++)
-                acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.f;
+            for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+                for (int n = 0; n < 2 * CG; n++)
+                    acc[mt][n][0] = acc[mt][n][1] = acc[mt][n][2] = acc[mt][n][3] = 0.f;
 #pragma unroll
             for (int ks = 0; ks < NC; ks++) {
                 const uint32_t rowk = rowX + (uint32_t)(16 * ks * D * 2);
@@ -396,25 +429,34 @@ rbk_dense_tc_res(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
                     uint32_t b[4];
                     const int chunk = 2 * (h * CG + p) + cX;
                     rbtc_ldsm4t(b, rowk + (uint32_t)((chunk ^ r8) << 4));
-                    rbtc_mma(acc[2 * p], ya[ks], b[0], b[1]);
-                    rbtc_mma(acc[2 * p + 1], ya[ks], b[2], b[3]);
+#pragma unroll
+                    for (int mt = 0; mt < MT; mt++) {
+                        rbtc_mma(acc[mt][2 * p], ya[mt][ks], b[0], b[1]);
+                        rbtc_mma(acc[mt][2 * p + 1], ya[mt][ks], b[2], b[3]);
+                    }
                 }
             }
 #pragma unroll
-            for (int p = 0; p < CG; p++) {
-                const int col = 16 * (h * CG + p);
-                const float *A = acc[2 * p], *B = acc[2 * p + 1];
-                if (v0) {
-                    if (fin0)
-                        RbtcIO<T>::st(o0 + col, rho0 * A[0], rho0 * A[1], rho0 * B[0], rho0 * B[1]);
-                    else
-                        RbtcIO<T>::st(o0 + col, rbk_nan(), rbk_nan(), rbk_nan(), rbk_nan());
-                }
-                if (v1) {
-                    if (fin1)
-                        RbtcIO<T>::st(o1 + col, rho1 * A[2], rho1 * A[3], rho1 * B[2], rho1 * B[3]);
-                    else
-                        RbtcIO<T>::st(o1 + col, rbk_nan(), rbk_nan(), rbk_nan(), rbk_nan());
+            for (int mt = 0; mt < MT; mt++) {
+                const bool fin0 = rb_row_is_finite(rho0[mt]), fin1 = rb_row_is_finite(rho1[mt]);
+                const float q0 = rho0[mt], q1 = rho1[mt];
+                T *o0 = xh + r0[mt] * D + 4 * t, *o1 = xh + r1[mt] * D + 4 * t;
+#pragma unroll
+                for (int p = 0; p < CG; p++) {
+                    const int col = 16 * (h * CG + p);
+                    const float *A = acc[mt][2 * p], *B = acc[mt][2 * p + 1];
+                    if (v0[mt]) {
+                        if (fin0)
+                            RbtcIO<T>::st(o0 + col, q0 * A[0], q0 * A[1], q0 * B[0], q0 * B[1]);
+                        else
+                            RbtcIO<T>::st(o0 + col, rbk_nan(), rbk_nan(), rbk_nan(), rbk_nan());
+                    }
+                    if (v1[mt]) {
+                        if (fin1)
+                            RbtcIO<T>::st(o1 + col, q1 * A[2], q1 * A[3], q1 * B[2], q1 * B[3]);
+                        else
+                            RbtcIO<T>::st(o1 + col, rbk_nan(), rbk_nan(), rbk_nan(), rbk_nan());
+                    }
                 }
             }
         }
@@ -659,16 +701,19 @@ rbk_dense_tc_str(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
 }
 
 /* ---- launch ------------------------------------------------------------------------------------ */
+template <int D> constexpr int rbtc_mt() { return D == 128 ? RBTC_MT128 : 1; }
+
 template <typename T, int D, int QM> static cudaError_t rbk_dense_tc_res_cfg(const RbArgs &a, const T *x, T *xh, long N, cudaStream_t st)
 {
-    auto kern = rbk_dense_tc_res<T, D, QM>;
-    constexpr size_t smem = RbtcRes<T, D>::SMEM;
+    constexpr int MT = rbtc_mt<D>();
+    auto kern = rbk_dense_tc_res<T, D, MT, QM>;
+    constexpr size_t smem = RbtcRes<T, D, MT>::SMEM;
     static const int occ = [&] {
         if (smem > 48 * 1024)
             cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
         return rbk_occupancy(kern, RBTC_RES_WARPS * 32, smem);
     }();
-    const long tiles = (N + 15) / 16;
+    const long tiles = (N + 16 * MT - 1) / (16 * MT);
     kern<<<rbk_grid(occ, (tiles + RBTC_RES_WARPS - 1) / RBTC_RES_WARPS), RBTC_RES_WARPS * 32, smem, st>>>(a, x, xh, N);
     return cudaGetLastError();
 }
@@ -699,8 +744,8 @@ template <typename T> static int rbk_dense_tc_blocks_per_sm(int d, int nbounds, 
             return rbk_occupancy(kern, threads, smem);
         };
         switch (d) {
-        case 128: return occ(rbk_dense_tc_res<T, 128, QM>, RBTC_RES_WARPS * 32, RbtcRes<T, 128>::SMEM);
-        case 256: return occ(rbk_dense_tc_res<T, 256, QM>, RBTC_RES_WARPS * 32, RbtcRes<T, 256>::SMEM);
+        case 128: return occ(rbk_dense_tc_res<T, 128, rbtc_mt<128>(), QM>, RBTC_RES_WARPS * 32, RbtcRes<T, 128, rbtc_mt<128>()>::SMEM);
+        case 256: return occ(rbk_dense_tc_res<T, 256, 1, QM>, RBTC_RES_WARPS * 32, RbtcRes<T, 256, 1>::SMEM);
         default: return occ(rbk_dense_tc_str<T, 512, QM>, RBTC_STR_WARPS * 32, RbtcStr<512>::SMEM);
         }
     };
