@@ -58,8 +58,9 @@
  *  resident (d = 128, 256): each thread block converts all of P into shared memory once
  *    (d = 128: 32 KiB, two blocks of 8 warps per SM; d = 256: 128 KiB, one block per SM, opt-in
  *    shared memory); then every warp loops over row tiles on its own (persistent grid, no block
- *    barrier in the loop). d = 256 splits both products into halves of 128 columns to stay in
- *    registers.
+ *    barrier in the loop; fp16 rows are staged one tile ahead by cp.async). d = 256 splits both
+ *    products into halves of 128 columns to stay in registers. Measured (H200, N = 2^20): 1.3-1.5x
+ *    a D2D copy at d = 128 fp32, 2.2-2.7x fp16; bound by shared-memory bandwidth (ldmatrix of P).
  *  streamed (d = 512): P (512 KiB in fp16) does not fit. A block of 16 warps owns 64 rows
  *    (4 m16 tiles x 4 column quarters) and streams P in chunks of 32 rows: cp.async brings the
  *    fp32 chunk into shared memory (prefetched one chunk ahead, across row tiles too), the block
@@ -68,7 +69,9 @@
  *    through shared memory and quantized into Yh (fp16, shared), and every warp accumulates its
  *    16 x 128 slice of Xh += Yh_chunk P_chunk. Each element of P is read from L2 once per 64
  *    rows, in fp32: 1 MiB per 64 rows, 16 KiB per row against the row's own 2 or 4 KiB of DRAM
- *    traffic (docs/tc_dense_notes.md has the measured cost). */
+ *    traffic. Measured (docs/tc_dense_notes.md): the L2 stream costs only ~7 %, the fp32 -> fp16
+ *    conversion pass ~21 %, the rest is shared-memory traffic and barriers; 7.3-8.1 ms at
+ *    N = 2^20, slower than an unfused cuBLAS pipeline (6.6-6.9 ms): d = 512 works but is not fast. */
 #ifndef RB_DENSE_TC_CUH
 #define RB_DENSE_TC_CUH
 
