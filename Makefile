@@ -50,9 +50,9 @@ GPU_TEST_SRC := $(wildcard tests/gpu/*.c)
 GPU_TEST_OBJ := $(GPU_TEST_SRC:%.c=$(BUILD)/%.o)
 HEADERS     := $(wildcard kernels/common/*.h kernels/*.h kernels/*.cuh harness/*.h tests/*.h)
 
-.PHONY: examples all help deps test test-gpu test-asan sweep profile-ncu sass latency-floor fuzz plots regress clean kernels
+.PHONY: tc-check examples all help deps test test-gpu test-asan sweep profile-ncu sass latency-floor fuzz plots regress clean kernels
 
-all: $(BUILD)/rotorbench $(BUILD)/latency_floor examples
+all: $(BUILD)/rotorbench $(BUILD)/latency_floor $(BUILD)/tc_dense_check examples
 
 help:
 	@echo "make               build build/rotorbench"
@@ -66,6 +66,7 @@ help:
 	@echo "make fuzz          the config loader under libFuzzer for FUZZ_TIME=$(FUZZ_TIME) s"
 	@echo "make profile-ncu   print (RUN=1: run) the ncu command for one kernel"
 	@echo "make sass          SASS and instruction mix of SASS=$(SASS) (kernels/\$$SASS.cu), no GPU"
+	@echo "make tc-check      TurboQuant-dense on the tensor cores alone: bounds, MSE, time vs copy, roof, cuBLAS (GPU)"
 	@echo "make latency-floor the launch / copy / prologue rungs under the N = 8192 latency (GPU)"
 
 deps:
@@ -112,6 +113,16 @@ $(BUILD)/test_gpu: $(GPU_TEST_OBJ) $(BUILD)/tests/run_tests.o $(BUILD)/librotorb
 $(BUILD)/latency_floor: tests/gpu/latency_floor.cu | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) $< -o $@
+
+# TurboQuant-dense's tensor-core kernel alone: its bounds, MSE, refusals, and its time against the
+# copy, the mma.sync roof and the unfused cuBLAS anchor (docs/PERF.md, target 2). Built by `all`.
+$(BUILD)/tc_dense_check: tests/gpu/tc_dense_check.cu kernels/tc_peak.cu $(HEADERS) | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -Ikernels -Xcompiler -fopenmp tests/gpu/tc_dense_check.cu kernels/tc_peak.cu -o $@ \
+	  -lcublas -lcurand -lgomp
+
+tc-check: $(BUILD)/tc_dense_check
+	$(BUILD)/tc_dense_check
 
 # The example plugin (examples/plugin/signs.cu) and the broken builds of it the tests must see
 # refused: another ABI version, no rb_plugin_abi symbol, a name that clashes with a built-in.

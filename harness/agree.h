@@ -16,6 +16,12 @@
  *             2e-5 of equidistant from two centroids); HQMQ, each differing 4-chunk's two
  *             codewords scoring within 1e-5 (fp16: 2e-3) of each other;
  *   budget:   flips up to 1 % of the rows checked, at least 1.
+ *   lower precision: a fast variant with a derived bound on its rotated coordinates (method.h
+ *             fast_ybound: TurboQuant-dense on the tensor cores, kernels/common/dense_tc.h)
+ *             widens the element tolerance by 2 ybound |x| and the tie test to ybound; the flips
+ *             that explains are counted apart and not budgeted (the bound is a worst case that
+ *             most rows come within); its test adds that the MSE stays within 0.5 % of the
+ *             reference's.
  *
  * Anything else is a disagreement: the in-run check fails the setting (exit status 1), the
  * tests fail. */
@@ -33,6 +39,7 @@
 
 typedef struct {
     long rows, flips, bad_rows, unwritten, nan_rows, zero_rows;
+    long lowprec_flips; /* flips a lower-precision route's bound explains (not budgeted) */
     double max_abs;  /* largest |gpu - ref| over the rows that agree */
     long first_row;  /* the first disagreement: row, column, values, why (-1: none) */
     int first_col;

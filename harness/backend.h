@@ -22,6 +22,7 @@ typedef struct {
     double cold_median_us, cold_min_us, cold_max_us, cold_noise;
     double copy_us, copy_cold_us; /* D2D copy of the same bytes, same rules (0 on the CPU) */
     double fma_peak_per_s;        /* the device's measured fp32 FMA rate (0 on the CPU) */
+    double tc_peak_flops_per_s;   /* its measured mma.sync fp16 rate (0 on the CPU) */
     const char *stop_reason;      /* which stopping condition ended the sampling */
     double prepass_us;            /* HQMQ Med3x: median time of the median pre-pass alone; the
                                    * times above include it (pre-pass + quantize pass) */

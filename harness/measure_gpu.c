@@ -36,7 +36,7 @@ struct rb_meas_gpu {
     int max_batch, sms, sm_clock_rated_khz;
     nvtxDomainHandle_t dom;
 
-    double copy_gbps, copy_gbps_bytes, fma_per_s, sm_clock_create_khz;
+    double copy_gbps, copy_gbps_bytes, fma_per_s, tc_flops_per_s, sm_clock_create_khz;
     double copy_us, copy_cold_us; /* the loaded data set's */
     double clk_min_khz, clk_max_khz;
     int timed_settings, throttled_settings;
@@ -290,6 +290,26 @@ static int measure_fma_peak(rb_meas_gpu *m)
     return 0;
 }
 
+/* The tensor-core roof of the instruction TurboQuant-dense's fast kernel uses (mma.sync
+ * m16n8k16, fp16 in, fp32 accumulation; kernels/tc_peak.cu), timed the same way: its floor is
+ * 4 N d^2 FLOP at this rate. */
+static int enq_tc(void *ctx, cudaStream_t st)
+{
+    fma_ctx *c = ctx;
+    cudaError_t e = rb_launch_tc_peak(c->sink, c->blocks, c->iters, st);
+    return e == cudaSuccess ? 0 : rb_gpu_report(e, "rb_launch_tc_peak", __FILE__, __LINE__);
+}
+
+static int measure_tc_peak(rb_meas_gpu *m)
+{
+    fma_ctx c = {m->fma_sink, 8 * m->sms, 4096};
+    double us = 0;
+    if (median_of_10(m, enq_tc, &c, 4, &us))
+        return -1;
+    m->tc_flops_per_s = us > 0 ? rb_tc_peak_flops(c.blocks, c.iters) / (us * 1e-6) : 0;
+    return 0;
+}
+
 /* A large D2D copy, timed like the kernels (hot batches): the achievable bandwidth. */
 static int measure_big_copy(rb_meas_gpu *m)
 {
@@ -359,6 +379,7 @@ int rb_meas_gpu_time(rb_meas_gpu *m, const char *label, rb_enqueue_fn fn, void *
     t->copy_us = m->copy_us;
     t->copy_cold_us = m->copy_cold_us;
     t->fma_peak_per_s = m->fma_per_s;
+    t->tc_peak_flops_per_s = m->tc_flops_per_s;
     t->stop_reason = stop_reasons[r.cold_stop][r.hot_stop];
     t->prepass_us = pre ? rp.hot.median : 0;
     return 0;
@@ -423,7 +444,7 @@ rb_meas_gpu *rb_meas_gpu_create(cudaStream_t st)
     /* every support kernel once before any blocking kernel (module loading), then the clock */
     CK(rb_launch_block_stream(m->dflag, m->dflag + 1, BLOCK_TIMEOUT_NS, m->st));
     CK(cudaStreamSynchronize(m->st));
-    if (probe_clock(m, &m->sm_clock_create_khz) || measure_big_copy(m) || measure_fma_peak(m))
+    if (probe_clock(m, &m->sm_clock_create_khz) || measure_big_copy(m) || measure_fma_peak(m) || measure_tc_peak(m))
         goto fail;
     return m;
 fail:
@@ -442,6 +463,9 @@ void rb_meas_gpu_describe(rb_meas_gpu *m, cJSON *o)
     jstr(o, "gbps_unit", "1e9 bytes per second, counting bytes read plus bytes written");
     jnum(o, "measured_fma_per_s", m->fma_per_s);
     jnum(o, "fma_peak_theoretical_per_s", 128.0 * m->sms * m->sm_clock_rated_khz * 1e3);
+    jnum(o, "measured_tc_flops_per_s", m->tc_flops_per_s);
+    jstr(o, "tc_flops_unit", "FLOP/s of mma.sync m16n8k16 fp16 x fp16 -> fp32 (2 x 16 x 8 x 16 per MMA), "
+                             "independent back-to-back MMAs: the dense tensor-core rate of TurboQuant-dense's fast kernel");
     jnum(o, "sm_clock_rated_khz", m->sm_clock_rated_khz);
     jnum(o, "sm_clock_at_create_khz", m->sm_clock_create_khz);
     double now = 0;

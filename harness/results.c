@@ -200,6 +200,8 @@ cJSON *rb_record_to_json(const rb_record *r, const rb_config *cfg)
     }
     if (r->t.fma_peak_per_s > 0)
         add_num(t, "fma_peak_per_s", r->t.fma_peak_per_s);
+    if (r->t.tc_peak_flops_per_s > 0)
+        add_num(t, "tc_peak_flops_per_s", r->t.tc_peak_flops_per_s);
     add_num(o, "gbps", gbps(r));
     if (r->t.copy_us > 0)
         add_num(o, "pct_of_copy_bw", pct_copy(r));
@@ -532,6 +534,7 @@ int rb_record_from_json(const cJSON *o, rb_record *r)
         r->t.copy_us = num(t, "copy_us");
         r->t.copy_cold_us = num(t, "copy_cold_us");
         r->t.fma_peak_per_s = num(t, "fma_peak_per_s");
+        r->t.tc_peak_flops_per_s = num(t, "tc_peak_flops_per_s");
         r->t.prepass_us = num(t, "prepass_median_us");
     }
     rb_method_hooks_of(r->method)->from_json(o, r);

@@ -183,9 +183,9 @@ static __device__ __forceinline__ void rbtc_quant_pack(const RbQuant<QM> &q, con
 /* The cell route with 8-byte entries {threshold, fp16 c_lo | fp16 c_hi << 16} (from the host's
  * float4 table): the same fp16 y-hat as rounding q.cells(y), half the shared-memory wavefronts of
  * the random 16-byte lookups, and the pair comes out packed. */
-static __device__ __forceinline__ uint32_t rbtc_cells_pack(const uint2 *t8, float lo, float scale, float y0, float y1)
+static __device__ __forceinline__ uint32_t rbtc_cells_pack(const uint2 *t8, rb_sq_cellmap m, float y0, float y1)
 {
-    const uint2 e0 = t8[rb_sq_cell(y0, lo, scale)], e1 = t8[rb_sq_cell(y1, lo, scale)];
+    const uint2 e0 = t8[rb_sq_cell(y0, m)], e1 = t8[rb_sq_cell(y1, m)];
     const uint32_t h0 = y0 > __uint_as_float(e0.x) ? e0.y >> 16 : e0.y & 0xffffu;
     const uint32_t h1 = y1 > __uint_as_float(e1.x) ? e1.y & 0xffff0000u : e1.y << 16;
     return h0 | h1;
@@ -405,10 +405,10 @@ rbk_dense_tc_res(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
                     const int s = h * CG + p;
                     const float *A = acc[mt][2 * p], *B = acc[mt][2 * p + 1];
                     if constexpr (QM == RBQ_CELLS) {
-                        ya[mt][s][0] = rbtc_cells_pack(s_t8, q.lo, q.scale, A[0], A[1]);
-                        ya[mt][s][1] = rbtc_cells_pack(s_t8, q.lo, q.scale, A[2], A[3]);
-                        ya[mt][s][2] = rbtc_cells_pack(s_t8, q.lo, q.scale, B[0], B[1]);
-                        ya[mt][s][3] = rbtc_cells_pack(s_t8, q.lo, q.scale, B[2], B[3]);
+                        ya[mt][s][0] = rbtc_cells_pack(s_t8, q.m, A[0], A[1]);
+                        ya[mt][s][1] = rbtc_cells_pack(s_t8, q.m, A[2], A[3]);
+                        ya[mt][s][2] = rbtc_cells_pack(s_t8, q.m, B[0], B[1]);
+                        ya[mt][s][3] = rbtc_cells_pack(s_t8, q.m, B[2], B[3]);
                     } else {
                         rbtc_quant_pack<QM>(q, A, s_c, s_b, nb, ya[mt][s][0], ya[mt][s][1]);
                         rbtc_quant_pack<QM>(q, B, s_c, s_b, nb, ya[mt][s][2], ya[mt][s][3]);
@@ -752,10 +752,12 @@ template <typename T> static int rbk_dense_tc_blocks_per_sm(int d, int nbounds, 
         default: return occ(rbk_dense_tc_str<T, 512, QM>, RBTC_STR_WARPS * 32, RbtcStr<512>::SMEM);
         }
     };
-    if (nbounds <= 3)
+    if (nbounds <= 1)
         return by_route(std::integral_constant<int, RBQ_REG>());
     if (cells)
         return by_route(std::integral_constant<int, RBQ_CELLS>());
+    if (nbounds <= 3)
+        return by_route(std::integral_constant<int, RBQ_REG>());
     return by_route(std::integral_constant<int, RBQ_ANY>());
 }
 
@@ -768,7 +770,7 @@ static cudaError_t rbk_dense_tc_launch(const RbArgs &a, const T *x, T *xh, long 
         return cudaErrorInvalidValue;
     if (N == 0)
         return cudaSuccess;
-    return rbk_with_quant<true>(a.nbounds, a.cells, [&](auto qm) -> cudaError_t {
+    return rbk_with_quant<true>(a.nbounds, a.cells, 0, [&](auto qm) -> cudaError_t {
         constexpr int QM = decltype(qm)::value;
         switch (a.d) {
         case 128: return rbk_dense_tc_res_cfg<T, 128, QM>(a, x, xh, N, st);

@@ -18,6 +18,7 @@
  *        runs the paper kernel. */
 #include "dense.h"
 #include "qdq_common.cuh"
+#include "dense_tc.cuh"
 
 /* ---- paper ----------------------------------------------------------------------------------- */
 template <typename T>
@@ -290,6 +291,8 @@ static cudaError_t rbk_dense_launch_T(const rb_qdq_params *p, int variant, const
     T *xo = static_cast<T *>(xh);
     if (variant == RB_VARIANT_PAPER)
         return rbk_dense_paper_launch<T>(a, xi, xo, N, st);
+    if (rb_dense_tc_route(p->d, p->unit_norm) && rbk_aligned16(x) && rbk_aligned16(xh) && rbk_aligned16(p->rot))
+        return rbk_dense_tc_launch<T>(a, xi, xo, N, st);
     return rbk_dense_fast_launch<T>(a, xi, xo, N, st);
 }
 
@@ -318,10 +321,14 @@ static void turboquant_dense_inv(const rb_qdq_params *p, float *v, float *tmp)
     for (int j = 0; j < p->d; j++)
         v[j] = tmp[j];
 }
+static float turboquant_dense_fast_ybound(const rb_qdq_params *p)
+{
+    return rb_dense_tc_route(p->d, p->unit_norm) ? rb_dense_tc_ybound(p->d) : 0.0f;
+}
 extern "C" const rb_method_desc rb_method_turboquant_dense = {
     RB_METHOD_ABI, "turboquant-dense", "TurboQuant (dense)",
     "a dense Haar-random orthogonal d x d matrix",
     1, turboquant_dense_block, turboquant_dense_params, turboquant_dense_fma, NULL,
     RB_PARAMS_HAAR, 0, turboquant_dense_fwd, turboquant_dense_inv,
-    turboquant_dense_launch, RB_VARIANT_BIT_PAPER | RB_VARIANT_BIT_FAST, NULL,
+    turboquant_dense_launch, RB_VARIANT_BIT_PAPER | RB_VARIANT_BIT_FAST, NULL, turboquant_dense_fast_ybound,
 };

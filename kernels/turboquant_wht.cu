@@ -1,8 +1,10 @@
 /* turboquant_wht.cu: TurboQuant with the randomized Walsh-Hadamard transform,
  * y = H (s .* x) / sqrt(d), inverse x = s .* (H y) / sqrt(d); d a power of two.
- * The butterflies run in the CPU reference's order (stage h = 1, 2, 4, ... on index bit
- * log2 h; lower element a + b, upper a - b), so the rotation itself is bit-identical to
- * rb_wht_fwd / rb_wht_inv; only the norm's summation order differs.
+ * Butterflies: lower element a + b, upper a - b, as rb_hadamard. The paper kernel and the
+ * shuffle shapes of the fast kernel run the stages in the CPU reference's order (h = 1, 2, 4,
+ * ...), so their rotation is bit-identical to rb_wht_fwd / rb_wht_inv; the fast kernel's
+ * shared-memory shapes (RbkWhtSmem) run the lane bits' stages last, which changes the rounding
+ * by ~1e-7 and can only flip the quantizer at a tie (harness/agree.h).
  *
  * paper: one thread block per vector, one thread per coordinate (threads loop for d > 1024),
  *        the butterfly stages in shared memory, codebook in shared memory, linear
@@ -11,7 +13,8 @@
  * fast:  G lanes per vector (2..32), 256 / G vectors per thread block, grid = SM count x
  *        occupancy striding over rows. A lane holds NV 16-byte vectors (lane l: vectors l,
  *        l + G, ...), so index bits split into [vector | lane | element]: the element and vector
- *        stages are register butterflies, the lane stages __shfl_xor_sync. Signs in registers, the
+ *        stages are register butterflies, the lane stages go through shared memory (RbkWhtSmem)
+ *        where a lane holds whole lane groups, else __shfl_xor_sync. Signs in registers, the
  *        quantizer's cell table in shared memory (RbQuant); the next row is prefetched. Other d (or unaligned buffers) run
  *        the paper kernel. */
 #include "wht.h"
@@ -137,6 +140,42 @@ static __device__ __forceinline__ void rbk_wht_hadamard(float (&v)[NV][VW], int 
                     rb_butterfly(&v[i][e], &v[i + h][e]);
 }
 
+/* The element and vector stages alone (index bits [vector | lane | element] minus the lane's). */
+template <int NV, int VW> static __device__ __forceinline__ void rbk_wht_local(float (&v)[NV][VW])
+{
+#pragma unroll
+    for (int h = 1; h < VW; h <<= 1)
+#pragma unroll
+        for (int i = 0; i < NV; i++)
+#pragma unroll
+            for (int e = 0; e < VW; e++)
+                if (!(e & h))
+                    rb_butterfly(&v[i][e], &v[i][e + h]);
+#pragma unroll
+    for (int h = 1; h < NV; h <<= 1)
+#pragma unroll
+        for (int i = 0; i < NV; i++)
+            if (!(i & h))
+#pragma unroll
+                for (int e = 0; e < VW; e++)
+                    rb_butterfly(&v[i][e], &v[i + h][e]);
+}
+
+/* The lane stages through shared memory instead of shuffles, where a lane's NV * VW values hold
+ * whole G-point groups (G >= VW, NV * VW >= G): the row goes to shared memory in the load layout
+ * (16-byte stores), each lane reads back T = NV * VW / G groups of G values that differ only in
+ * the lane bits (element e = lane % VW, vector lane / VW + (G / VW) t), runs those stages in
+ * registers, quantizes there, runs them again, and the row returns to the load layout. Word
+ * address of (vector i, lane g, element e): i * IS + g * VW + e; IS pads each vector block by VW
+ * words and S makes a group's base = G banks apart, so every scalar access of a warp is
+ * conflict-free. Costs 2.5 shared accesses per value against 2 log2(G) shuffles (H200: the
+ * shuffles and the quantizer's table loads together exceeded the shared-memory pipe). */
+template <int G, int NV, int VW> struct RbkWhtSmem {
+    static constexpr bool ON = G >= 4 && G <= 16 && G >= VW && NV * VW >= G; /* <= 48 KiB static */
+    static constexpr int IS = G * VW + VW, S0 = NV * IS, S = S0 + ((G - S0) % 32 + 32) % 32;
+    static constexpr int T = ON ? NV * VW / G : 1;
+};
+
 /* v with its sign flipped when bit k of bits is set (= v * -1.0f, bit for bit) */
 static __device__ __forceinline__ float rbk_flip(float v, uint32_t bits, int k)
 {
@@ -148,7 +187,9 @@ __global__ void __launch_bounds__(RBK_THREADS, RBK_MIN_BLOCKS)
 rbk_wht_fast(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
 {
     constexpr int VW = RbIO<T>::VW, D = G * NV * VW, GPB = RBK_THREADS / G;
+    using SM = RbkWhtSmem<G, NV, VW>;
     __shared__ float s_c[RBK_MAX_CENT], s_b[RBK_MAX_CENT];
+    __shared__ __align__(16) float s_rows[SM::ON ? GPB * SM::S : 4];
     const int gl = threadIdx.x % G, grp = threadIdx.x / G;
     /* the first row's load goes out before the prologue's loads and barriers */
     const long rstride = (long)gridDim.x * GPB;
@@ -194,26 +235,84 @@ rbk_wht_fast(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
                 for (int e = 0; e < VW; e++)
                     ss = fmaf(v[i][e], v[i][e], ss);
         const float rho = UN ? 1.0f : sqrtf(rbk_group_sum<G>(ss, mask));
-        const bool finite = UN || rb_row_is_finite(rho); /* uniform over the group: shuffles stay legal */
+        if (!UN && !rb_row_is_finite(rho)) { /* uniform over the group: its lanes leave together */
+#pragma unroll
+            for (int i = 0; i < NV; i++) {
+#pragma unroll
+                for (int e = 0; e < VW; e++)
+                    v[i][e] = rbk_nan();
+                RbIO<T>::store(or_ + (i * G + gl) * VW, v[i]);
+            }
+            continue;
+        }
         const float inv = rb_inv_norm(rho);
 #pragma unroll
         for (int i = 0; i < NV; i++)
 #pragma unroll
             for (int e = 0; e < VW; e++)
                 v[i][e] = rbk_flip(UN ? v[i][e] : v[i][e] * inv, sbits, i * VW + e);
-        rbk_wht_hadamard<G, NV, VW>(v, gl, mask);
+        if constexpr (SM::ON) {
+            constexpr int TT = SM::T;
+            float *buf = s_rows + grp * SM::S;
+            rbk_wht_local<NV, VW>(v);
 #pragma unroll
-        for (int i = 0; i < NV; i++)
+            for (int i = 0; i < NV; i++)
 #pragma unroll
-            for (int e = 0; e < VW; e++)
-                v[i][e] = q(v[i][e] * isd, s_c, s_b, a.nbounds);
-        rbk_wht_hadamard<G, NV, VW>(v, gl, mask);
+                for (int e = 0; e < VW; e += 4)
+                    *reinterpret_cast<float4 *>(buf + i * SM::IS + gl * VW + e) =
+                        make_float4(v[i][e], v[i][e + 1], v[i][e + 2], v[i][e + 3]);
+            __syncwarp(mask);
+            float u[TT][G];
+#pragma unroll
+            for (int t = 0; t < TT; t++)
+#pragma unroll
+                for (int g = 0; g < G; g++)
+                    u[t][g] = buf[(gl / VW + (G / VW) * t) * SM::IS + g * VW + gl % VW];
+#pragma unroll
+            for (int pass = 0; pass < 2; pass++) {
+#pragma unroll
+                for (int h = 1; h < G; h <<= 1)
+#pragma unroll
+                    for (int t = 0; t < TT; t++)
+#pragma unroll
+                        for (int g = 0; g < G; g++)
+                            if (!(g & h))
+                                rb_butterfly(&u[t][g], &u[t][g + h]);
+                if (pass == 0)
+#pragma unroll
+                    for (int t = 0; t < TT; t++)
+#pragma unroll
+                        for (int g = 0; g < G; g++)
+                            u[t][g] = q(u[t][g] * isd, s_c, s_b, a.nbounds);
+            }
+#pragma unroll
+            for (int t = 0; t < TT; t++)
+#pragma unroll
+                for (int g = 0; g < G; g++)
+                    buf[(gl / VW + (G / VW) * t) * SM::IS + g * VW + gl % VW] = u[t][g];
+            __syncwarp(mask);
+#pragma unroll
+            for (int i = 0; i < NV; i++)
+#pragma unroll
+                for (int e = 0; e < VW; e += 4) {
+                    float4 f = *reinterpret_cast<const float4 *>(buf + i * SM::IS + gl * VW + e);
+                    v[i][e] = f.x; v[i][e + 1] = f.y; v[i][e + 2] = f.z; v[i][e + 3] = f.w;
+                }
+            rbk_wht_local<NV, VW>(v);
+        } else {
+            rbk_wht_hadamard<G, NV, VW>(v, gl, mask);
+#pragma unroll
+            for (int i = 0; i < NV; i++)
+#pragma unroll
+                for (int e = 0; e < VW; e++)
+                    v[i][e] = q(v[i][e] * isd, s_c, s_b, a.nbounds);
+            rbk_wht_hadamard<G, NV, VW>(v, gl, mask);
+        }
 #pragma unroll
         for (int i = 0; i < NV; i++) {
 #pragma unroll
             for (int e = 0; e < VW; e++)
-                v[i][e] = UN ? rbk_flip(v[i][e] * isd, sbits, i * VW + e)
-                             : finite ? rho * rbk_flip(v[i][e] * isd, sbits, i * VW + e) : rbk_nan();
+                v[i][e] = UN ? rbk_flip(v[i][e] * isd, sbits, i * VW + e) : rho * rbk_flip(v[i][e] * isd, sbits, i * VW + e);
             RbIO<T>::store(or_ + (i * G + gl) * VW, v[i]);
         }
     }

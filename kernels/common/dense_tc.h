@@ -75,4 +75,9 @@ RB_HD float rb_dense_tc_xbound(int d, float rho, float ynorm, float xref, int fp
     return (float)(b * (1.0 + 1e-6));
 }
 
+/* Whether TurboQuant-dense's fast variant runs on the tensor cores for these parameters
+ * (kernels/turboquant_dense.cu; with 16-byte aligned buffers): d = 128, 256, 512, and not under
+ * assume_unit_norm (which the fp32 path implements). The agreement rule follows the route. */
+RB_HD int rb_dense_tc_route(int d, int unit_norm) { return (d == 128 || d == 256 || d == 512) && !unit_norm; }
+
 #endif

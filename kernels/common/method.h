@@ -68,6 +68,12 @@ typedef struct rb_method_desc {
     /* Built-in methods with their own axes (HQMQ): harness hooks (harness/method_hooks.h).
      * Plugins set NULL; ABI 1 gives them the bits axis and the scalar codebook. */
     const void *hooks;
+
+    /* NULL, or a fast variant that computes in lower precision than the reference (the
+     * tensor-core dense path): for these parameters, the derived bound on |y_gpu - y_ref| per
+     * rotated coordinate (0: the reference's precision). harness/agree.h then widens the
+     * element tolerance and the tie test to it, and leaves the flips it explains unbudgeted. */
+    float (*fast_ybound)(const rb_qdq_params *p);
 } rb_method_desc;
 
 /* What a plugin exports (both required):

@@ -54,7 +54,14 @@ RB_HD rb_sq_cellmap rb_sq_cell_map(const float *bounds, int nbounds)
     return m;
 }
 
-RB_HD float rb_sat(float t) { return t > 0.0f ? (t < 1.0f ? t : 1.0f) : 0.0f; /* NaN -> 0 */ }
+RB_HD float rb_sat(float t)
+{
+#ifdef __CUDA_ARCH__
+    return __saturatef(t); /* the same: NaN -> 0 */
+#else
+    return t > 0.0f ? (t < 1.0f ? t : 1.0f) : 0.0f; /* NaN -> 0 */
+#endif
+}
 
 RB_HD int rb_sq_cell(float y, rb_sq_cellmap m)
 {

@@ -188,6 +188,8 @@ done:
 typedef struct {
     long cases, rows, flips, bad_rows, unwritten, nan_rows, zero_rows;
     double max_abs32;
+    long lowprec_cases, lowprec_flips; /* a lower-precision route: MSE cases, flips its bound explains */
+    double lowprec_worst;              /* its largest relative MSE difference */
 } stats;
 
 static void compare(const setup *s, int variant, rb_dtype dt, const float *x, const float *ref, const float *gpu,
@@ -199,6 +201,7 @@ static void compare(const setup *s, int variant, rb_dtype dt, const float *x, co
     st->cases++;
     st->rows += a.rows;
     st->flips += a.flips;
+    st->lowprec_flips += a.lowprec_flips;
     st->bad_rows += a.bad_rows;
     st->unwritten += a.unwritten;
     st->nan_rows += a.nan_rows;
@@ -209,6 +212,26 @@ static void compare(const setup *s, int variant, rb_dtype dt, const float *x, co
     rb_agree_describe(&a, why, sizeof why);
     CHECK(rb_agree_ok(&a), "%s/%s d=%d b=%d %s N=%ld: %s", rb_method_name(s->m), rb_variant_name(variant), s->d,
           s->bits, rb_dtype_name(dt), N, why);
+    /* a lower-precision route (method.h fast_ybound): its MSE within 0.5 % of the reference's */
+    const rb_method_desc *md = rb_method_get(s->m);
+    if (variant == RB_VARIANT_FAST && md->fast_ybound && md->fast_ybound(&s->hp) > 0 && N >= 256 && s->bits <= 4) {
+        double eg = 0, er = 0;
+        for (long i = 0; i < N; i++) {
+            double ss = rb_agree_row_norm(x + i * s->d, s->d);
+            if (!(ss > 0))
+                continue;
+            for (int j = 0; j < s->d; j++) {
+                double xg = (double)gpu[i * s->d + j] - x[i * s->d + j], xr = (double)ref[i * s->d + j] - x[i * s->d + j];
+                eg += xg * xg;
+                er += xr * xr;
+            }
+        }
+        st->lowprec_cases++;
+        CHECK(fabs(eg - er) <= 0.005 * er, "%s/fast d=%d b=%d %s N=%ld: MSE %.6g against the reference's %.6g (%+.3f %%)",
+              rb_method_name(s->m), s->d, s->bits, rb_dtype_name(dt), N, eg, er, 100 * (eg - er) / er);
+        if (er > 0 && fabs(eg - er) / er > st->lowprec_worst)
+            st->lowprec_worst = fabs(eg - er) / er;
+    }
 }
 
 /* One (setup with bits, dtype, N): reference once, both variants compared against it. */
@@ -236,6 +259,10 @@ static void report(const char *what, rb_method m, const stats *st)
 {
     printf("     %-16s %-18s %4ld cases %7ld rows: %ld flips, max|err| fp32 %.2g, %ld NaN rows, %ld zero rows\n",
            rb_method_name(m), what, st->cases, st->rows, st->flips, st->max_abs32, st->nan_rows, st->zero_rows);
+    if (st->lowprec_cases)
+        printf("     %-16s %-18s low-precision route: %ld rows within its bound's ties, MSE within %.3f %% of the "
+               "reference in %ld cases\n", rb_method_name(m), what, st->lowprec_flips, 100 * st->lowprec_worst,
+               st->lowprec_cases);
 }
 
 /* Every variant x d x bits x dtype of one method at N = 1000 (fewer rows for dense at d >= 256:
@@ -290,6 +317,8 @@ static void sweep_method(rb_method m)
           st.bad_rows, st.unwritten);
     CHECK(st.nan_rows > 0 && st.zero_rows > 0, "special rows were exercised");
     report("all shapes", m, &st);
+    CHECK(!rb_method_get(m)->fast_ybound || st.lowprec_cases > 0, "%s: the low-precision route's MSE was checked",
+          rb_method_name(m));
     CHECK(su.bad_rows == 0 && su.cases > 0, "%s assume_unit_norm: %ld rows disagree with the CPU reference",
           rb_method_name(m), su.bad_rows);
     report("assume_unit_norm", m, &su);
