@@ -712,8 +712,9 @@ template <typename T, int D, int QM> static cudaError_t rbk_dense_tc_res_cfg(con
     auto kern = rbk_dense_tc_res<T, D, MT, QM>;
     constexpr size_t smem = RbtcRes<T, D, MT>::SMEM;
     static const int occ = [&] {
-        if (smem > 48 * 1024)
-            cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+        /* always: the static shared memory (codebook, the 16 KiB cell table) counts against
+         * the 48 KiB that needs no opt-in too */
+        cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
         return rbk_occupancy(kern, RBTC_RES_WARPS * 32, smem);
     }();
     const long tiles = (N + 16 * MT - 1) / (16 * MT);
@@ -742,8 +743,7 @@ template <typename T> static int rbk_dense_tc_blocks_per_sm(int d, int nbounds, 
     auto by_route = [&](auto qm) -> int { /* rbk_with_quant's choice of route, returning an int */
         constexpr int QM = decltype(qm)::value;
         auto occ = [](auto kern, int threads, size_t smem) {
-            if (smem > 48 * 1024)
-                cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+            cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
             return rbk_occupancy(kern, threads, smem);
         };
         switch (d) {

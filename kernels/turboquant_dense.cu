@@ -261,8 +261,9 @@ static cudaError_t rbk_dense_fast_cfg(const RbArgs &a, const T *x, T *xh, long N
     auto kern = rbk_dense_fast<T, MC>;
     constexpr size_t smem = RbDenseSmem<MC>::bytes;
     static const int occ = [&] {
-        if (smem > 48 * 1024)
-            cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+        /* always: the static shared memory (codebook, the 16 KiB cell table) counts against
+         * the 48 KiB that needs no opt-in too */
+        cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
         return rbk_occupancy(kern, RBK_THREADS, smem);
     }();
     kern<<<rbk_grid(occ, (N + RBK_DT_ROWS - 1) / RBK_DT_ROWS), RBK_THREADS, smem, st>>>(a, x, xh, N, vec ? 1 : 0);
