@@ -2,9 +2,8 @@
  *
  *  - fp32 / fp16 I/O (16-byte vector loads and stores, scalar fallbacks), math always in fp32;
  *  - warp / group / block reductions;
- *  - the scalar quantizer in its two forms: `fast` counts the boundaries y exceeds
- *    (rb_sq_index on boundaries held in registers for 2..4 bits; a branch-free binary search
- *    over shared-memory boundaries for other widths, which returns the same count), `paper`
+ *  - the scalar quantizer in its two forms: `fast` gives rb_sq_index's centroid (a replicated
+ *    cell table, boundaries in registers, or a branch-free binary search: RbQuant), `paper`
  *    takes the nearest centroid by linear search (argmin |y - c_k|, first minimum wins);
  *  - launch helpers (SM count and occupancy, queried once and cached);
  *  - the shared skeletons of the block methods (block sizes 1 to 4: identity and the

@@ -13,6 +13,13 @@
 extern "C" {
 #endif
 
+/* The paper variant takes the IsoQuant paper's launch structure (a thread block per vector, a
+ * thread per rotation block, linear nearest-centroid search), written by us. One thing differs
+ * from the authors' public kernels: those quantize their input as if it were unit-norm, while
+ * ours compute the row norm, divide by it and rescale the output (the pipeline of qdq.h), so the
+ * MSE is the method's on any input. With a config's assume_unit_norm (rb_qdq_params.unit_norm)
+ * both do the same work; on the H200 the norm costs the paper variant 4-19 % of its time at
+ * N = 2^20 and the fast kernels 0-12 % (docs/PERF.md, target 6). */
 typedef enum {
     RB_VARIANT_PAPER = 0, /* the paper's launch structure: a block per vector, a thread per rotation block */
     RB_VARIANT_FAST = 1,  /* ours: vectorized I/O, several vectors per block, boundary compares */

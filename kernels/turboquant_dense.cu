@@ -1,12 +1,16 @@
 /* turboquant_dense.cu: TurboQuant with a dense Haar rotation, y = P x and x = P^T y (P row-major
- * d x d, orthogonal). d^2 FMA each way, done honestly, accumulated in the CPU reference's order
- * (forward over j ascending, inverse over i ascending).
+ * d x d, orthogonal). d^2 FMA each way, done honestly; the fp32 kernels accumulate in the CPU
+ * reference's order (forward over j ascending, inverse over i ascending).
  *
  * paper: one thread block per vector, one thread per output coordinate (threads loop for
  *        d > 1024), x-bar and y-hat in shared memory, P read from global memory, codebook in
  *        shared memory, linear nearest-centroid search. It exists to reproduce the IsoQuant
  *        paper's experimental conditions (its kernels' launch structure, written by us).
- * fast:  GEMM-like: a thread block of 256 threads takes a tile of 32 rows (grid = SM count x
+ * fast:  on the tensor cores (kernels/dense_tc.cuh: mma.sync with fp16 operands, fp32
+ *        accumulation; agreement by its derived bound, the descriptor's fast_ybound) for
+ *        d = 128, 256, 512 with 16-byte aligned buffers, unless assume_unit_norm. Otherwise the
+ *        fp32 kernel below, in the reference's accumulation order:
+ *        GEMM-like: a thread block of 256 threads takes a tile of 32 rows (grid = SM count x
  *        occupancy, striding over row tiles). The tile is loaded with 16-byte loads into shared
  *        memory and normalized there (a warp per 4 rows); then Y = Xbar P^T and Xhat = Yhat P
  *        stream P through shared memory in 16-row k-tiles (P never fits whole at d = 256, 512 in

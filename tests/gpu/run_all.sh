@@ -22,11 +22,13 @@ nvidia-smi > "$out/nvidia-smi.txt" 2>&1
 note "make test-gpu: rc=$? ($(tail -1 "$out/test_gpu.log"))"
 grep -E "^FAIL|^    " "$out/test_gpu.log" | head -40
 
-for tool in memcheck racecheck; do
-    compute-sanitizer --tool $tool --error-exitcode 9 \
-        build/rotorbench run configs/sanitize.json --backend gpu --profile --out "$out/results" \
-        > "$out/$tool.log" 2>&1
-    note "compute-sanitizer $tool: rc=$? ($(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/$tool.log" | tail -1))"
+for cfg in sanitize sanitize_fast; do
+    for tool in memcheck racecheck; do
+        compute-sanitizer --tool $tool --error-exitcode 9 \
+            build/rotorbench run configs/$cfg.json --backend gpu --profile --out "$out/results" \
+            > "$out/$tool-$cfg.log" 2>&1
+        note "compute-sanitizer $tool $cfg: rc=$? ($(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/$tool-$cfg.log" | tail -1))"
+    done
 done
 
 # HQMQ under both of its fast kernel's searches, each forced (the default picks by S)
