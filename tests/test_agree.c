@@ -1,6 +1,7 @@
 /* The agreement rule (harness/agree.h) on hand-made rows: what agrees, what is a flip at a tie,
  * what is a disagreement. The in-run check and `make test-gpu` both use it. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "agree.h"
@@ -9,6 +10,7 @@
 #include "counts.h"
 #include "fp16.h"
 #include "methods.h"
+#include "data.h"
 #include "rb_kernels.h"
 #include "reference.h"
 
@@ -117,4 +119,59 @@ TEST(agree_boundary_flips_and_budget)
     CHECK(!agrees(&r, RB_FP32, &st) && st.flips == 0 && st.bad_rows == 1, "a flip far from a boundary");
     rb_agree_describe(&st, why, sizeof why);
     CHECK(strstr(why, "not at a tie") != NULL && strstr(why, "row 0 col 0") != NULL, "%s", why);
+}
+
+/* A lower-precision fast route (method.h fast_ybound: TurboQuant-dense on the tensor cores at
+ * d = 128): an output within 2 ybound |x| of the reference agrees on the fast variant and not on
+ * the paper variant (which has no such bound); beyond it, a row agrees only as a flip when some
+ * reference y lies within ybound of a boundary, and such flips are not budgeted. */
+TEST(agree_lowprec_route)
+{
+    const int d = 128, bits = 3;
+    const rb_method m = method_id("turboquant-dense");
+    rb_codebook cb;
+    CHECK(rb_codebook_solve(RB_CODEBOOK_GAUSSIAN, d, bits, &cb) == 0, "codebook");
+    rb_qdq_params p;
+    rb_qdq_params_shape(&p, m, d, bits);
+    float *rot = malloc(sizeof(float) * (size_t)(d * d));
+    char err[256];
+    CHECK(rb_params_generate(11, m, d, rot, err, sizeof err) == 0, "%s", err);
+    p.rot = rot;
+    p.bounds = cb.bounds_f;
+    p.centroids = cb.centroids_f;
+    const float yb = rb_method_get(m)->fast_ybound(&p);
+    CHECK(yb > 5e-4f && yb < 2e-3f, "ybound(128) = %g, about 2^-10", yb);
+    p.unit_norm = 1;
+    CHECK(rb_method_get(m)->fast_ybound(&p) == 0.0f, "no bound under assume_unit_norm (the fp32 kernel runs)");
+    p.unit_norm = 0;
+    enum { N = 64 };
+    float *x = malloc(sizeof(float) * (size_t)rb_data_alloc_len(d, N)), *ref = malloc(sizeof(float) * N * d),
+          *g = malloc(sizeof(float) * N * d);
+    CHECK(rb_data_sphere(3, d, N, RB_FP32, x, err, sizeof err) == 0, "%s", err);
+    for (long i = 0; i < (long)N * d; i++)
+        x[i] *= 4.0f; /* rows of norm 4: the bound scales with |x| */
+    rb_cpu_qdq_rows(&p, x, ref, N, RB_FP32);
+    for (long i = 0; i < (long)N * d; i++)
+        g[i] = ref[i] + ((i & 1) ? 1.0f : -1.0f) * 1.5f * yb * 4.0f;
+    rb_agree_stats st;
+    rb_agree_init(&st);
+    rb_agree_rows(&p, RB_VARIANT_FAST, RB_FP32, x, ref, g, N, &st);
+    CHECK(rb_agree_ok(&st) && st.bad_rows == 0 && st.lowprec_flips == 0, "within 2 ybound |x|: %ld bad rows", st.bad_rows);
+    rb_agree_init(&st);
+    rb_agree_rows(&p, RB_VARIANT_PAPER, RB_FP32, x, ref, g, N, &st);
+    CHECK(!rb_agree_ok(&st), "the paper variant has no such tolerance");
+    /* one coordinate of every row far off: agrees only in the rows the bound's ties explain */
+    memcpy(g, ref, sizeof(float) * N * d);
+    for (int i = 0; i < N; i++)
+        g[(long)i * d + 5] += 0.1f;
+    rb_agree_init(&st);
+    rb_agree_rows(&p, RB_VARIANT_FAST, RB_FP32, x, ref, g, N, &st);
+    CHECK(st.lowprec_flips + st.bad_rows == N && st.flips == 0, "%ld explained + %ld bad of %d rows", st.lowprec_flips,
+          st.bad_rows, N);
+    CHECK(st.lowprec_flips > N / 2, "most rows sit within ybound of a boundary somewhere (%ld of %d)", st.lowprec_flips, N);
+    CHECK(rb_agree_ok(&st) == (st.bad_rows == 0), "explained flips are not budgeted");
+    free(x);
+    free(ref);
+    free(g);
+    free(rot);
 }
