@@ -110,13 +110,13 @@ $(BUILD)/test_gpu: $(GPU_TEST_OBJ) $(BUILD)/tests/run_tests.o $(BUILD)/librotorb
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 # A standalone microbenchmark (docs/PERF.md, target 2); built by `all` so CI compiles it.
-$(BUILD)/latency_floor: tests/gpu/latency_floor.cu | $(DEPS_OK)
+$(BUILD)/latency_floor: tests/gpu/latency_floor.cu tests/gpu/cuda_check.h | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) $< -o $@
 
 # TurboQuant-dense's tensor-core kernel alone: its bounds, MSE, refusals, and its time against the
 # copy, the mma.sync roof and the unfused cuBLAS anchor (docs/PERF.md, target 2). Built by `all`.
-$(BUILD)/tc_dense_check: tests/gpu/tc_dense_check.cu kernels/tc_peak.cu $(HEADERS) | $(DEPS_OK)
+$(BUILD)/tc_dense_check: tests/gpu/tc_dense_check.cu tests/gpu/cuda_check.h kernels/tc_peak.cu $(HEADERS) | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -Ikernels -Xcompiler -fopenmp tests/gpu/tc_dense_check.cu kernels/tc_peak.cu -o $@ \
 	  -lcublas -lcurand -lgomp

@@ -27,27 +27,17 @@ void rb_rotate_inv(const rb_qdq_params *p, float *v, float *tmp)
 
 static void rotation_row(const rb_qdq_params *p, const float *x, float *out, float *v, float *tmp)
 {
-    if (p->unit_norm) { /* x taken as unit-norm: no norm, nothing rescaled */
+    float rho = 1.0f; /* assume_unit_norm: no norm; the scalings below are then exact no-ops */
+    if (!p->unit_norm) {
+        float ss = 0.0f;
         for (int j = 0; j < p->d; j++)
-            v[j] = x[j];
-        for (int j = p->d; j < p->dpad; j++)
-            v[j] = 0.0f;
-        rb_rotate_fwd(p, v, tmp);
-        for (int j = 0; j < p->dpad; j++)
-            v[j] = rb_sq_qdq(v[j], p->bounds, p->centroids, p->nbounds);
-        rb_rotate_inv(p, v, tmp);
-        for (int j = 0; j < p->d; j++)
-            out[j] = v[j];
-        return;
-    }
-    float ss = 0.0f;
-    for (int j = 0; j < p->d; j++)
-        ss += x[j] * x[j];
-    float rho = sqrtf(ss);
-    if (!rb_row_is_finite(rho)) {
-        for (int j = 0; j < p->d; j++)
-            out[j] = rb_bits_f32(0x7fc00000u);
-        return;
+            ss += x[j] * x[j];
+        rho = sqrtf(ss);
+        if (!rb_row_is_finite(rho)) {
+            for (int j = 0; j < p->d; j++)
+                out[j] = rb_bits_f32(0x7fc00000u);
+            return;
+        }
     }
     float inv = rb_inv_norm(rho);
     for (int j = 0; j < p->d; j++)

@@ -191,6 +191,25 @@ static __device__ __forceinline__ uint32_t rbtc_cells_pack(const uint2 *t8, rb_s
     return h0 | h1;
 }
 
+/* Every accumulator of a fragment array to zero. */
+template <int A, int B> static __device__ __forceinline__ void rbtc_zero(float (&acc)[A][B][4])
+{
+#pragma unroll
+    for (int a = 0; a < A; a++)
+#pragma unroll
+        for (int b = 0; b < B; b++)
+            acc[a][b][0] = acc[a][b][1] = acc[a][b][2] = acc[a][b][3] = 0.f;
+}
+
+/* Two row sums over the 4 lanes of a quad (the lanes t = 0..3 that share fragment rows). */
+static __device__ __forceinline__ void rbtc_quad_sum2(float &a, float &b)
+{
+    a += __shfl_xor_sync(0xffffffffu, a, 1);
+    b += __shfl_xor_sync(0xffffffffu, b, 1);
+    a += __shfl_xor_sync(0xffffffffu, a, 2);
+    b += __shfl_xor_sync(0xffffffffu, b, 2);
+}
+
 /* ---- resident kernel (d = 128, 256) ------------------------------------------------------------ */
 #define RBTC_RES_WARPS 8
 
@@ -352,10 +371,7 @@ rbk_dense_tc_res(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
                     ss1 = fmaf(f1[k], f1[k], ss1);
                 }
             }
-            ss0 += __shfl_xor_sync(0xffffffffu, ss0, 1);
-            ss1 += __shfl_xor_sync(0xffffffffu, ss1, 1);
-            ss0 += __shfl_xor_sync(0xffffffffu, ss0, 2);
-            ss1 += __shfl_xor_sync(0xffffffffu, ss1, 2);
+            rbtc_quad_sum2(ss0, ss1);
             rho0[mt] = sqrtf(ss0);
             rho1[mt] = sqrtf(ss1);
             const float inv0 = rb_inv_norm(rho0[mt]), inv1 = rb_inv_norm(rho1[mt]);
@@ -379,11 +395,7 @@ rbk_dense_tc_res(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
 #pragma unroll
         for (int h = 0; h < NCH; h++) {
             float acc[MT][2 * CG][4];
-#pragma unroll
-            for (int mt = 0; mt < MT; mt++)
-#pragma unroll
-                for (int n = 0; n < 2 * CG; n++)
-                    acc[mt][n][0] = acc[mt][n][1] = acc[mt][n][2] = acc[mt][n][3] = 0.f;
+            rbtc_zero(acc);
 #pragma unroll
             for (int ks = 0; ks < NC; ks++) {
                 const uint32_t coff = (uint32_t)((((2 * ks + cY) ^ r8)) << 4);
@@ -419,11 +431,7 @@ rbk_dense_tc_res(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
 #pragma unroll
         for (int h = 0; h < NCH; h++) {
             float acc[MT][2 * CG][4];
-#pragma unroll
-            for (int mt = 0; mt < MT; mt++)
-#pragma unroll
-                for (int n = 0; n < 2 * CG; n++)
-                    acc[mt][n][0] = acc[mt][n][1] = acc[mt][n][2] = acc[mt][n][3] = 0.f;
+            rbtc_zero(acc);
 #pragma unroll
             for (int ks = 0; ks < NC; ks++) {
                 const uint32_t rowk = rowX + (uint32_t)(16 * ks * D * 2);
@@ -570,10 +578,7 @@ rbk_dense_tc_str(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
                 ss1 = fmaf(f1[k], f1[k], ss1);
             }
         }
-        ss0 += __shfl_xor_sync(0xffffffffu, ss0, 1);
-        ss1 += __shfl_xor_sync(0xffffffffu, ss1, 1);
-        ss0 += __shfl_xor_sync(0xffffffffu, ss0, 2);
-        ss1 += __shfl_xor_sync(0xffffffffu, ss1, 2);
+        rbtc_quad_sum2(ss0, ss1);
         if (t == 0) {
             s_ss[qq * R + 16 * m + g] = ss0;
             s_ss[qq * R + 16 * m + g + 8] = ss1;

@@ -16,7 +16,7 @@ struct RbIsoFull {
     static __device__ __forceinline__ void inv(const float *r, float *v) { rb_iso_full_inv(r, r + 4, v); }
     static __device__ __forceinline__ void prep(const float *r, float *m) { rbk_block_matrix<4>(r, m, rbk_iso_full_fwd); }
     static __device__ __forceinline__ void ffwd(const float *m, float *v) { rbk_mat_apply<4>(m, v); }
-    static __device__ __forceinline__ void finv(const float *m, float *v) { rbk_mat_apply_t<4>(m, v); }
+    static __device__ __forceinline__ void finv(const float *m, float *v) { rbk_mat_apply<4, true>(m, v); }
 };
 
 /* ---- the method (kernels/common/method.h) ----------------------------------------------- */

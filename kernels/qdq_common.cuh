@@ -119,6 +119,21 @@ static __device__ __forceinline__ float rbk_nan() { return __uint_as_float(0x7fc
 
 static inline bool rbk_aligned16(const void *p) { return ((uintptr_t)p & 15u) == 0; }
 
+/* A non-finite row of the register layout (lane gl of G, NV 16-byte vectors: l, l + G, ...):
+ * NaN everywhere. */
+template <typename T, int G, int NV> static __device__ __forceinline__ void rbk_store_nan_row(T *or_, int gl)
+{
+    constexpr int VW = RbIO<T>::VW;
+#pragma unroll
+    for (int i = 0; i < NV; i++) {
+        float f[VW];
+#pragma unroll
+        for (int e = 0; e < VW; e++)
+            f[e] = rbk_nan();
+        RbIO<T>::store(or_ + (i * G + gl) * VW, f);
+    }
+}
+
 /* ---- reductions --------------------------------------------------------------------------- */
 /* Lanes of one group of G (a power of two <= 32) lanes: G consecutive lanes of a warp. */
 template <int G> static __device__ __forceinline__ unsigned rbk_group_mask()
@@ -464,35 +479,20 @@ template <int K, class F> static __device__ __forceinline__ void rbk_block_matri
     }
 }
 
-/* v <- m v, and v <- m^T v (the inverse of an orthogonal m). */
-template <int K> static __device__ __forceinline__ void rbk_mat_apply(const float *m, float *v)
+/* v <- m v, or with TR v <- m^T v (the inverse of an orthogonal m). */
+template <int K, bool TR = false> static __device__ __forceinline__ void rbk_mat_apply(const float *m, float *v)
 {
     float o[K];
 #pragma unroll
     for (int i = 0; i < K; i++) {
-        o[i] = m[i * K] * v[0];
+        o[i] = m[TR ? i : i * K] * v[0];
 #pragma unroll
         for (int j = 1; j < K; j++)
-            o[i] = fmaf(m[i * K + j], v[j], o[i]);
+            o[i] = fmaf(m[TR ? j * K + i : i * K + j], v[j], o[i]);
     }
 #pragma unroll
     for (int i = 0; i < K; i++)
         v[i] = o[i];
-}
-
-template <int K> static __device__ __forceinline__ void rbk_mat_apply_t(const float *m, float *v)
-{
-    float o[K];
-#pragma unroll
-    for (int j = 0; j < K; j++) {
-        o[j] = m[j] * v[0];
-#pragma unroll
-        for (int i = 1; i < K; i++)
-            o[j] = fmaf(m[i * K + j], v[i], o[j]);
-    }
-#pragma unroll
-    for (int j = 0; j < K; j++)
-        v[j] = o[j];
 }
 
 /* ---- block methods: paper variant ---------------------------------------------------------- */
@@ -635,13 +635,7 @@ rbk_block_fast_reg(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N
                     ss = fmaf(v[i][e], v[i][e], ss);
         const float rho = UN ? 1.0f : sqrtf(rbk_group_sum<G>(ss, mask));
         if (!UN && !rb_row_is_finite(rho)) {
-#pragma unroll
-            for (int i = 0; i < NV; i++) {
-#pragma unroll
-                for (int e = 0; e < VW; e++)
-                    v[i][e] = rbk_nan();
-                RbIO<T>::store(or_ + (i * G + gl) * VW, v[i]);
-            }
+            rbk_store_nan_row<T, G, NV>(or_, gl);
             continue;
         }
         const float inv = rb_inv_norm(rho);

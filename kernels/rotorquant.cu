@@ -17,7 +17,7 @@ struct RbRotor {
     static __device__ __forceinline__ void inv(const float *r, float *v) { rb_rotor_inv(r, v); }
     static __device__ __forceinline__ void prep(const float *r, float *m) { rbk_block_matrix<3>(r, m, rb_rotor_fwd); }
     static __device__ __forceinline__ void ffwd(const float *m, float *v) { rbk_mat_apply<3>(m, v); }
-    static __device__ __forceinline__ void finv(const float *m, float *v) { rbk_mat_apply_t<3>(m, v); }
+    static __device__ __forceinline__ void finv(const float *m, float *v) { rbk_mat_apply<3, true>(m, v); }
 };
 
 /* ---- the method (kernels/common/method.h) ----------------------------------------------- */

@@ -106,10 +106,10 @@ static cudaError_t rbk_wht_paper_launch(const RbArgs &a, const T *x, T *xh, long
 }
 
 /* ---- fast ------------------------------------------------------------------------------------ */
-/* In-register Hadamard on v[NV][VW] for element index j = (i * G + lane) * VW + e, stages in
- * ascending bit order like rb_hadamard. */
-template <int G, int NV, int VW>
-static __device__ __forceinline__ void rbk_wht_hadamard(float (&v)[NV][VW], int gl, unsigned mask)
+/* The Hadamard's stages on index bits [vector | lane | element] (j = (i * G + lane) * VW + e),
+ * each in ascending bit order like rb_hadamard: the element bits and the vector bits are register
+ * butterflies, the lane bits __shfl_xor_sync. */
+template <int NV, int VW> static __device__ __forceinline__ void rbk_wht_elem_stages(float (&v)[NV][VW])
 {
 #pragma unroll
     for (int h = 1; h < VW; h <<= 1)
@@ -119,6 +119,25 @@ static __device__ __forceinline__ void rbk_wht_hadamard(float (&v)[NV][VW], int 
             for (int e = 0; e < VW; e++)
                 if (!(e & h))
                     rb_butterfly(&v[i][e], &v[i][e + h]);
+}
+
+template <int NV, int VW> static __device__ __forceinline__ void rbk_wht_vec_stages(float (&v)[NV][VW])
+{
+#pragma unroll
+    for (int h = 1; h < NV; h <<= 1)
+#pragma unroll
+        for (int i = 0; i < NV; i++)
+            if (!(i & h))
+#pragma unroll
+                for (int e = 0; e < VW; e++)
+                    rb_butterfly(&v[i][e], &v[i + h][e]);
+}
+
+/* The whole transform, stages in the CPU reference's order. */
+template <int G, int NV, int VW>
+static __device__ __forceinline__ void rbk_wht_hadamard(float (&v)[NV][VW], int gl, unsigned mask)
+{
+    rbk_wht_elem_stages<NV, VW>(v);
 #pragma unroll
     for (int m = 1; m < G; m <<= 1) {
         const bool upper = (gl & m) != 0;
@@ -130,35 +149,14 @@ static __device__ __forceinline__ void rbk_wht_hadamard(float (&v)[NV][VW], int 
                 v[i][e] = upper ? other - own : own + other; /* lower a + b, upper a - b */
             }
     }
-#pragma unroll
-    for (int h = 1; h < NV; h <<= 1)
-#pragma unroll
-        for (int i = 0; i < NV; i++)
-            if (!(i & h))
-#pragma unroll
-                for (int e = 0; e < VW; e++)
-                    rb_butterfly(&v[i][e], &v[i + h][e]);
+    rbk_wht_vec_stages<NV, VW>(v);
 }
 
-/* The element and vector stages alone (index bits [vector | lane | element] minus the lane's). */
+/* The in-lane stages alone (all but the lane bits'). */
 template <int NV, int VW> static __device__ __forceinline__ void rbk_wht_local(float (&v)[NV][VW])
 {
-#pragma unroll
-    for (int h = 1; h < VW; h <<= 1)
-#pragma unroll
-        for (int i = 0; i < NV; i++)
-#pragma unroll
-            for (int e = 0; e < VW; e++)
-                if (!(e & h))
-                    rb_butterfly(&v[i][e], &v[i][e + h]);
-#pragma unroll
-    for (int h = 1; h < NV; h <<= 1)
-#pragma unroll
-        for (int i = 0; i < NV; i++)
-            if (!(i & h))
-#pragma unroll
-                for (int e = 0; e < VW; e++)
-                    rb_butterfly(&v[i][e], &v[i + h][e]);
+    rbk_wht_elem_stages<NV, VW>(v);
+    rbk_wht_vec_stages<NV, VW>(v);
 }
 
 /* The lane stages through shared memory instead of shuffles, where a lane's NV * VW values hold
@@ -174,6 +172,8 @@ template <int G, int NV, int VW> struct RbkWhtSmem {
     static constexpr bool ON = G >= 4 && G <= 16 && G >= VW && NV * VW >= G; /* <= 48 KiB static */
     static constexpr int IS = G * VW + VW, S0 = NV * IS, S = S0 + ((G - S0) % 32 + 32) % 32;
     static constexpr int T = ON ? NV * VW / G : 1;
+    /* word of value g of lane gl's group t in the second layout */
+    static __device__ __forceinline__ int b(int gl, int t, int g) { return (gl / VW + (G / VW) * t) * IS + g * VW + gl % VW; }
 };
 
 /* v with its sign flipped when bit k of bits is set (= v * -1.0f, bit for bit) */
@@ -236,13 +236,7 @@ rbk_wht_fast(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
                     ss = fmaf(v[i][e], v[i][e], ss);
         const float rho = UN ? 1.0f : sqrtf(rbk_group_sum<G>(ss, mask));
         if (!UN && !rb_row_is_finite(rho)) { /* uniform over the group: its lanes leave together */
-#pragma unroll
-            for (int i = 0; i < NV; i++) {
-#pragma unroll
-                for (int e = 0; e < VW; e++)
-                    v[i][e] = rbk_nan();
-                RbIO<T>::store(or_ + (i * G + gl) * VW, v[i]);
-            }
+            rbk_store_nan_row<T, G, NV>(or_, gl);
             continue;
         }
         const float inv = rb_inv_norm(rho);
@@ -267,17 +261,10 @@ rbk_wht_fast(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
             for (int t = 0; t < TT; t++)
 #pragma unroll
                 for (int g = 0; g < G; g++)
-                    u[t][g] = buf[(gl / VW + (G / VW) * t) * SM::IS + g * VW + gl % VW];
+                    u[t][g] = buf[SM::b(gl, t, g)];
 #pragma unroll
             for (int pass = 0; pass < 2; pass++) {
-#pragma unroll
-                for (int h = 1; h < G; h <<= 1)
-#pragma unroll
-                    for (int t = 0; t < TT; t++)
-#pragma unroll
-                        for (int g = 0; g < G; g++)
-                            if (!(g & h))
-                                rb_butterfly(&u[t][g], &u[t][g + h]);
+                rbk_wht_elem_stages<TT, G>(u); /* the lane bits, now in-lane */
                 if (pass == 0)
 #pragma unroll
                     for (int t = 0; t < TT; t++)
@@ -289,7 +276,7 @@ rbk_wht_fast(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
             for (int t = 0; t < TT; t++)
 #pragma unroll
                 for (int g = 0; g < G; g++)
-                    buf[(gl / VW + (G / VW) * t) * SM::IS + g * VW + gl % VW] = u[t][g];
+                    buf[SM::b(gl, t, g)] = u[t][g];
             __syncwarp(mask);
 #pragma unroll
             for (int i = 0; i < NV; i++)

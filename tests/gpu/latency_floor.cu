@@ -15,14 +15,7 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
-#define CK(x)                                                                                    \
-    do {                                                                                         \
-        cudaError_t e_ = (x);                                                                    \
-        if (e_ != cudaSuccess) {                                                                 \
-            fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_));  \
-            exit(1);                                                                             \
-        }                                                                                        \
-    } while (0)
+#include "cuda_check.h"
 
 constexpr int THREADS = 256, LANES = 8; // 8 lanes x 2 x 16 B = one 256-byte row (fp16, d = 128)
 

@@ -30,6 +30,7 @@
 #include <cstring>
 #include <vector>
 
+#include "cuda_check.h"
 #include "qdq_common.cuh"
 #include "dense_tc.cuh"
 #include "dense.h"
@@ -48,14 +49,6 @@ int rbk_num_sms(void)
     return n;
 }
 
-#define CK(x)                                                                                                \
-    do {                                                                                                     \
-        cudaError_t e_ = (x);                                                                                \
-        if (e_ != cudaSuccess) {                                                                             \
-            fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_));              \
-            exit(1);                                                                                         \
-        }                                                                                                    \
-    } while (0)
 #define CB(x)                                                                                                \
     do {                                                                                                     \
         cublasStatus_t s_ = (x);                                                                             \
@@ -334,6 +327,16 @@ struct Dev {
     float *P = nullptr, *bounds = nullptr, *cents = nullptr, *cells = nullptr;
 };
 
+static void free_all(Dev &D, void *x, void *xh)
+{
+    CK(cudaFree(x));
+    CK(cudaFree(xh));
+    CK(cudaFree(D.P));
+    CK(cudaFree(D.bounds));
+    CK(cudaFree(D.cents));
+    CK(cudaFree(D.cells));
+}
+
 /* ---- one (d, dtype) -------------------------------------------------------------------------------- */
 template <typename T>
 static void run_d(int d, long N, const float *xf_dev, bool quick, double tc_rate, cublasHandle_t cb)
@@ -459,12 +462,7 @@ static void run_d(int d, long N, const float *xf_dev, bool quick, double tc_rate
     }
 
     if (tc_rate <= 0) { /* --san: checks only */
-        CK(cudaFree(x));
-        CK(cudaFree(xh));
-        CK(cudaFree(D.P));
-        CK(cudaFree(D.bounds));
-        CK(cudaFree(D.cents));
-        CK(cudaFree(D.cells));
+        free_all(D, x, xh);
         return;
     }
     /* ---- timing at N ---- */
@@ -536,12 +534,7 @@ static void run_d(int d, long N, const float *xf_dev, bool quick, double tc_rate
         CK(cudaFree(y32));
         CK(cudaFree(rho));
     }
-    CK(cudaFree(x));
-    CK(cudaFree(xh));
-    CK(cudaFree(D.P));
-    CK(cudaFree(D.bounds));
-    CK(cudaFree(D.cents));
-    CK(cudaFree(D.cells));
+    free_all(D, x, xh);
     fflush(stdout);
 }
 
