@@ -276,7 +276,7 @@ rbk_dense_tc_res(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
             s_t8[i] = make_uint2(__float_as_uint(e.x), rbtc_pack(e.y, e.z));
         }
     } else
-        rbk_load_cells(a.cells, a.nbounds);
+        rbk_load_cells<QM>(a.cells, a.nbounds);
     /* P -> fp16, columns permuted, rows swizzled */
     for (int e = threadIdx.x; e < D * D / 4; e += blockDim.x) {
         const int r = e / (D / 4), q4 = e - r * (D / 4);
@@ -536,7 +536,7 @@ rbk_dense_tc_str(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
     const int c0 = (int)(blockIdx.x % NCHUNK);
     issue(c0);
     rbk_load_codebook(a.cents, a.bounds, a.nbounds, s_c, s_b, true);
-    rbk_load_cells(a.cells, a.nbounds);
+    rbk_load_cells<QM>(a.cells, a.nbounds);
     RbQuant<QM> q;
     __syncthreads();
     q.init(s_b, s_c, a.nbounds, a.cells);

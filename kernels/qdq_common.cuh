@@ -29,6 +29,8 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <type_traits>
 
@@ -113,6 +115,34 @@ template <> struct RbIO<__half> {
     }
     static __device__ __forceinline__ float ld1(const __half *p) { return __half2float(p[0]); }
     static __device__ __forceinline__ void st1(__half *p, float f) { *p = __float2half_rn(f); }
+};
+
+/* Four coordinates at a time (16 bytes of fp32, 8 of fp16), for the staged path's copies
+ * between global and shared memory: lane l of a row moves quad l, so the 8 lanes of a
+ * quarter-warp write 128 contiguous bytes of shared memory. Lanes moving whole 16-byte fp16
+ * vectors (8 floats in shared memory, 32 bytes apart) met in half the banks: a 2-way conflict
+ * on every copy in and out. Same conversions as RbIO. */
+template <typename T> struct RbQuad;
+template <> struct RbQuad<float> {
+    using Raw = float4;
+    static __device__ __forceinline__ Raw ldraw(const float *p) { return __ldg(reinterpret_cast<const float4 *>(p)); }
+    static __device__ __forceinline__ float4 unpack(const Raw &q) { return q; }
+    static __device__ __forceinline__ void store(float *p, float4 f) { *reinterpret_cast<float4 *>(p) = f; }
+};
+template <> struct RbQuad<__half> {
+    using Raw = uint2;
+    static __device__ __forceinline__ Raw ldraw(const __half *p) { return __ldg(reinterpret_cast<const uint2 *>(p)); }
+    static __device__ __forceinline__ float4 unpack(const Raw &q)
+    {
+        const float2 a = __half22float2(*reinterpret_cast<const __half2 *>(&q.x));
+        const float2 b = __half22float2(*reinterpret_cast<const __half2 *>(&q.y));
+        return make_float4(a.x, a.y, b.x, b.y);
+    }
+    static __device__ __forceinline__ void store(__half *p, float4 f)
+    {
+        __half2 a = __floats2half2_rn(f.x, f.y), b = __floats2half2_rn(f.z, f.w); /* round to nearest even */
+        *reinterpret_cast<uint2 *>(p) = make_uint2(*reinterpret_cast<uint32_t *>(&a), *reinterpret_cast<uint32_t *>(&b));
+    }
 };
 
 static __device__ __forceinline__ float rbk_nan() { return __uint_as_float(0x7fc00000u); }
@@ -217,9 +247,12 @@ static __device__ __forceinline__ float4 *rbk_cell_tab()
 }
 
 /* Before the prologue's barrier, with the codebook: the host-built table into shared memory
- * (a table built per block cost ~1 us of latency at N = 8192). No-op without one. */
-static __device__ __forceinline__ void rbk_load_cells(const float *gcells, int nbounds)
+ * (a table built per block cost ~1 us of latency at N = 8192). No-op without one, and on the
+ * register route, which never reads it. */
+template <int QM> static __device__ __forceinline__ void rbk_load_cells(const float *gcells, int nbounds)
 {
+    if constexpr ((QM & RBQ_ROUTE) == RBQ_REG)
+        return;
     if (!gcells || nbounds <= 1)
         return;
     /* Four loads in flight before their stores: a load-store pair per iteration made the
@@ -331,6 +364,16 @@ template <int U, bool CELLS, class F> static cudaError_t rbk_with_route(int nbou
     return launch(std::integral_constant<int, RBQ_ANY | U>());
 }
 
+/* The host table a launch's route may take: none for a codebook of up to 3 boundaries (2 bits)
+ * in a launch of fewer than 2^20 coordinates. There the 16 KiB table each block loads in its
+ * prologue lies on the critical path, and three compares in registers cost less than the
+ * load (H200, configs/smoke.json at N = 512: the cell route +0.2-0.4 us over the register
+ * route's 2.5-3.8 us). */
+static inline const float *rbk_route_cells(const float *cells, int nbounds, long N, int d)
+{
+    return nbounds <= 3 && (double)N * d < (double)(1 << 20) ? nullptr : cells;
+}
+
 template <bool CELLS = true, class F>
 static cudaError_t rbk_with_quant(int nbounds, const float *cells, int unit, F &&launch)
 {
@@ -410,6 +453,17 @@ template <typename T, int V> constexpr int rbk_lanes_large()
 
 static inline bool rbk_fits_one_wave(int occ, long work_blocks) { return work_blocks <= (long)occ * rbk_num_sms(); }
 
+/* RB_FAST_SHAPE=small|large forces one of the two shapes at every N (an experiment knob,
+ * recorded in every result file's knobs): 1 small, 2 large, 0 the choice by N. */
+static inline int rbk_forced_shape()
+{
+    static const int f = [] {
+        const char *v = getenv("RB_FAST_SHAPE");
+        return !v ? 0 : !strcmp(v, "small") ? 1 : !strcmp(v, "large") ? 2 : 0;
+    }();
+    return f;
+}
+
 template <int I> using rbk_int = std::integral_constant<int, I>;
 
 /* A row of v 16-byte vectors as a compile-time V: f(rbk_int<V>()) for the widths the fast
@@ -434,7 +488,8 @@ static cudaError_t rbk_pick_shape(long N, Occ &&occ, Launch &&launch)
 {
     if constexpr (V <= 32) {
         constexpr int GPB = RBK_THREADS / V;
-        if (rbk_fits_one_wave(occ(rbk_int<V>(), rbk_int<1>()), (N + GPB - 1) / GPB))
+        const int force = rbk_forced_shape();
+        if (force == 1 || (force == 0 && rbk_fits_one_wave(occ(rbk_int<V>(), rbk_int<1>()), (N + GPB - 1) / GPB)))
             return launch(rbk_int<V>(), rbk_int<1>());
     }
     constexpr int G = rbk_lanes_large<T, V>();
@@ -613,7 +668,7 @@ rbk_block_fast_reg(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N
         for (int i = 0; i < NV; i++)
             nx[i] = RbIO<T>::ldraw(x + row * D + (i * G + gl) * VW);
     rbk_load_codebook(a.cents, a.bounds, a.nbounds, s_c, s_b, true);
-    rbk_load_cells(a.cells, a.nbounds);
+    rbk_load_cells<QM>(a.cells, a.nbounds);
     RbQuant<QM & RBQ_ROUTE> q;
     constexpr bool UN = QM & RBQ_UNIT;
     const unsigned mask = rbk_group_mask<G>();
@@ -682,15 +737,16 @@ rbk_block_fast_reg(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N
 }
 
 /* ---- block methods: fast variant, staged path ---------------------------------------------- */
-/* G lanes per vector; the row goes through shared memory as floats: 16-byte loads into shared
- * memory (scalar when vec == false), lane l rotates blocks l, l + G, ..., 16-byte stores back.
+/* G lanes per vector; the row goes through shared memory as floats: quads of 4 coordinates
+ * into shared memory (RbQuad; scalar when vec == false), lane l rotates blocks l, l + G, ...,
+ * quads back. The row stride (rbk_staged_stride) keeps a warp's scalar accesses in 32 banks.
  * D > 0: compiled for that d (vec implied), the lane's block parameters in registers.
  * D == 0: run-time d, parameters read through the read-only cache. */
 template <typename T, class M, int G, int D, int QM>
 __global__ void __launch_bounds__(RBK_THREADS, RBK_MIN_BLOCKS)
 rbk_block_fast_staged(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N, int vec, int stride)
 {
-    constexpr int VW = RbIO<T>::VW, K = M::K, P = M::P;
+    constexpr int K = M::K, P = M::P;
     constexpr int GD = (D + K - 1) / K;                   /* blocks per row (D > 0) */
     constexpr int NBL = D > 0 ? (GD + G - 1) / G : 1;     /* blocks per lane (D > 0) */
     extern __shared__ float4 smem4[];
@@ -703,17 +759,17 @@ rbk_block_fast_staged(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, lon
     float *buf = reinterpret_cast<float *>(smem4) + (long)grp * stride;
 
     /* D > 0: the first row's load goes out before the prologue's loads and barriers */
-    constexpr int NVS = D > 0 ? D / (G * VW) : 1; /* 16-byte vectors per lane (D > 0) */
-    typename RbIO<T>::Raw nx[NVS];                  /* D > 0: the next row, in flight */
+    constexpr int NQ = D > 0 ? D / (G * 4) : 1; /* quads per lane (D > 0) */
+    typename RbQuad<T>::Raw nx[NQ];               /* D > 0: the next row, in flight */
     const long rstride = (long)gridDim.x * gpb;
     long row = (long)blockIdx.x * gpb + grp;
     if constexpr (D > 0)
         if (row < N)
 #pragma unroll
-            for (int i = 0; i < NVS; i++)
-                nx[i] = RbIO<T>::ldraw(x + row * D + (i * G + gl) * VW);
+            for (int i = 0; i < NQ; i++)
+                nx[i] = RbQuad<T>::ldraw(x + row * D + (i * G + gl) * 4);
     rbk_load_codebook(a.cents, a.bounds, a.nbounds, s_c, s_b, true);
-    rbk_load_cells(a.cells, a.nbounds);
+    rbk_load_cells<QM>(a.cells, a.nbounds);
     RbQuant<QM & RBQ_ROUTE> q;
     constexpr bool UN = QM & RBQ_UNIT;
     using R = RbkPrep<M>;
@@ -738,31 +794,21 @@ rbk_block_fast_staged(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, lon
         float ss = 0.0f;
         if constexpr (D > 0) {
 #pragma unroll
-            for (int i = 0; i < NVS; i++) {
-                float f[VW];
-                RbIO<T>::unpack(nx[i], f);
-#pragma unroll
-                for (int e = 0; e < VW; e++)
-                    ss = UN ? 0.0f : fmaf(f[e], f[e], ss);
-#pragma unroll
-                for (int e = 0; e < VW; e += 4)
-                    *reinterpret_cast<float4 *>(buf + (i * G + gl) * VW + e) = make_float4(f[e], f[e + 1], f[e + 2], f[e + 3]);
+            for (int i = 0; i < NQ; i++) {
+                const float4 f = RbQuad<T>::unpack(nx[i]);
+                if constexpr (!UN)
+                    ss = fmaf(f.w, f.w, fmaf(f.z, f.z, fmaf(f.y, f.y, fmaf(f.x, f.x, ss))));
+                *reinterpret_cast<float4 *>(buf + (i * G + gl) * 4) = f;
             }
             if (row + rstride < N)
 #pragma unroll
-                for (int i = 0; i < NVS; i++)
-                    nx[i] = RbIO<T>::ldraw(x + (row + rstride) * D + (i * G + gl) * VW);
+                for (int i = 0; i < NQ; i++)
+                    nx[i] = RbQuad<T>::ldraw(x + (row + rstride) * D + (i * G + gl) * 4);
         } else if (vec) {
-            const int nvec = d / VW;
-            for (int vi = gl; vi < nvec; vi += G) {
-                float f[VW];
-                RbIO<T>::load(xr + vi * VW, f);
-#pragma unroll
-                for (int e = 0; e < VW; e++)
-                    ss = fmaf(f[e], f[e], ss);
-#pragma unroll
-                for (int e = 0; e < VW; e += 4)
-                    *reinterpret_cast<float4 *>(buf + vi * VW + e) = make_float4(f[e], f[e + 1], f[e + 2], f[e + 3]);
+            for (int qi = gl; qi < d / 4; qi += G) {
+                const float4 f = RbQuad<T>::unpack(RbQuad<T>::ldraw(xr + qi * 4));
+                ss = fmaf(f.w, f.w, fmaf(f.z, f.z, fmaf(f.y, f.y, fmaf(f.x, f.x, ss))));
+                *reinterpret_cast<float4 *>(buf + qi * 4) = f;
             }
         } else {
             for (int j = gl; j < d; j += G) {
@@ -816,17 +862,9 @@ rbk_block_fast_staged(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, lon
         }
         __syncwarp(mask);
         if (D > 0 || vec) {
-            const int nvec = d / VW;
-#pragma unroll(D > 0 ? 8 : 1)
-            for (int vi = gl; vi < nvec; vi += G) {
-                float f[VW];
-#pragma unroll
-                for (int e = 0; e < VW; e += 4) {
-                    float4 t4 = *reinterpret_cast<const float4 *>(buf + vi * VW + e);
-                    f[e] = t4.x; f[e + 1] = t4.y; f[e + 2] = t4.z; f[e + 3] = t4.w;
-                }
-                RbIO<T>::store(or_ + vi * VW, f);
-            }
+#pragma unroll(D > 0 ? NQ : 1)
+            for (int qi = gl; qi < d / 4; qi += G)
+                RbQuad<T>::store(or_ + qi * 4, *reinterpret_cast<const float4 *>(buf + qi * 4));
         } else {
             for (int j = gl; j < d; j += G)
                 RbIO<T>::st1(or_ + j, buf[j]);
@@ -836,12 +874,25 @@ rbk_block_fast_staged(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, lon
 }
 
 /* ---- block methods: dispatch ---------------------------------------------------------------- */
+/* The staged path's row stride in floats: at least dp, a multiple of 4 (quads), and, for odd K
+ * and several rows per warp, congruent to K G mod 32. Lane l of row r reads and writes word
+ * r stride + K l + c, and K l + K G r = K (l + G r) takes each value mod 32 once over a warp
+ * when K is odd: no bank conflicts (ncu, H200, RotorQuant fp16 d = 128, G = 8, stride 132:
+ * 3.4-way conflicts on the loads, 3.1-way on the stores, shared memory 96 % busy). */
+constexpr int rbk_staged_stride(int dp, int K, int G)
+{
+    const int s = (dp + 3) & ~3, want = K * G % 32;
+    if (K % 2 == 0 || G >= 32 || want % 4 != 0)
+        return s;
+    return s + ((want - s % 32) + 32) % 32;
+}
+
 /* The kernel and dynamic shared memory of one fast shape and quantizer route; occ() is its
  * occupancy, queried once. */
 template <typename T, class M, int G, int NV, int QM> struct RbkBlockShape {
     static constexpr int VW = RbIO<T>::VW, GPB = RBK_THREADS / G, D = G * NV * VW;
     static constexpr bool REG = VW % M::K == 0;
-    static constexpr int DP = (D + M::K - 1) / M::K * M::K, STRIDE = (DP + 3) & ~3;
+    static constexpr int DP = (D + M::K - 1) / M::K * M::K, STRIDE = rbk_staged_stride(DP, M::K, G);
     static constexpr size_t SMEM = REG ? 0 : sizeof(float) * (size_t)STRIDE * GPB;
     static int occ()
     {
@@ -899,7 +950,7 @@ static cudaError_t rbk_block_fast(const RbArgs &a, const T *x, T *xh, long N, cu
     return rbk_with_row_vectors(
         vec ? a.d / VW : 0,
         [&](auto v) {
-            return rbk_with_quant<RbkCellsRoute<M>::value>(a.nbounds, a.cells, a.unit, [&](auto qm) {
+            return rbk_with_quant<RbkCellsRoute<M>::value>(a.nbounds, rbk_route_cells(a.cells, a.nbounds, N, a.d), a.unit, [&](auto qm) {
                 constexpr int QM = decltype(qm)::value;
                 return rbk_pick_shape<T, decltype(v)::value>(
                     N,

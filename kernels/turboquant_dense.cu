@@ -106,7 +106,7 @@ rbk_dense_fast(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N, in
     const int d = a.d, tid = threadIdx.x, tx = tid & 31, ty = tid >> 5;
     const float *P = a.rot;
     rbk_load_codebook(a.cents, a.bounds, a.nbounds, s_c, s_b, true);
-    rbk_load_cells(a.cells, a.nbounds);
+    rbk_load_cells<RBQ_ANY>(a.cells, a.nbounds);
     RbQuant<RBQ_ANY> q; /* FMA-bound: the route does not matter */
     for (int e = tid; e < TR * LDA; e += RBK_THREADS) /* the columns >= d stay zero */
         A[e] = 0.0f;

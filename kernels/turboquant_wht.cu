@@ -200,7 +200,7 @@ rbk_wht_fast(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
         for (int i = 0; i < NV; i++)
             nx[i] = RbIO<T>::ldraw(x + row * D + (i * G + gl) * VW);
     rbk_load_codebook(a.cents, a.bounds, a.nbounds, s_c, s_b, true);
-    rbk_load_cells(a.cells, a.nbounds);
+    rbk_load_cells<QM>(a.cells, a.nbounds);
     RbQuant<QM & RBQ_ROUTE> q;
     constexpr bool UN = QM & RBQ_UNIT;
     const unsigned mask = rbk_group_mask<G>();
@@ -332,7 +332,7 @@ static cudaError_t rbk_wht_fast_launch(const RbArgs &a, const T *x, T *xh, long 
     return rbk_with_row_vectors(
         vec ? a.d / VW : 0,
         [&](auto v) {
-            return rbk_with_quant(a.nbounds, a.cells, a.unit, [&](auto qm) {
+            return rbk_with_quant(a.nbounds, rbk_route_cells(a.cells, a.nbounds, N, a.d), a.unit, [&](auto qm) {
                 constexpr int QM = decltype(qm)::value;
                 return rbk_pick_shape<T, decltype(v)::value>(
                     N, [](auto g, auto nv) { return rbk_wht_fast_occ<T, decltype(g)::value, decltype(nv)::value, QM>(); },
