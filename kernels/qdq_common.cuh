@@ -838,16 +838,20 @@ rbk_block_fast_k3(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
                     v[i][e] *= inv;
         /* L and R of every vector: lane G - 1 also serves lane 0's vector i G - 1 (its own
          * vector i - 1), lane 0 lane G - 1's vector i G + G (its own vector i + 1) */
+        float L[NV], Rn[NV];
+#pragma unroll
+        for (int i = 0; i < NV; i++) { /* all before any vector is overwritten */
+            const float su = (i > 0 && gl == G - 1) ? v[i > 0 ? i - 1 : 0][7] : v[i][7];
+            const float sd = (i + 1 < NV && gl == 0) ? v[i + 1 < NV ? i + 1 : i][0] : v[i][0];
+            L[i] = __shfl_sync(mask, su, up, G);
+            Rn[i] = __shfl_sync(mask, sd, dn, G);
+        }
+        if (gl == G - 1)
+            Rn[NV - 1] = 0.0f; /* the row's zero padding */
         float lo[NV], ro[NV]; /* the results for the left neighbour's e7, the right one's e0 */
 #pragma unroll
         for (int i = 0; i < NV; i++) {
-            const float su = (i > 0 && gl == G - 1) ? v[i > 0 ? i - 1 : 0][7] : v[i][7];
-            const float sd = (i + 1 < NV && gl == 0) ? v[i + 1 < NV ? i + 1 : i][0] : v[i][0];
-            const float L = __shfl_sync(mask, su, up, G);
-            float Rn = __shfl_sync(mask, sd, dn, G);
-            if (i == NV - 1 && gl == G - 1)
-                Rn = 0.0f; /* the row's zero padding */
-            const float X[11] = {L, v[i][0], v[i][1], v[i][2], v[i][3], v[i][4], v[i][5], v[i][6], v[i][7], Rn, 0.0f};
+            const float X[11] = {L[i], v[i][0], v[i][1], v[i][2], v[i][3], v[i][4], v[i][5], v[i][6], v[i][7], Rn[i], 0.0f};
             float w[9];
 #pragma unroll
             for (int k = 0; k < 9; k++)
