@@ -650,14 +650,20 @@ static cudaError_t rbk_block_paper_launch(const RbArgs &a, const T *x, T *xh, lo
     return cudaGetLastError();
 }
 
-/* Resident blocks the register path is compiled for: two (registers capped at 128) where the
- * lane's live floats (register parameters, the row's coordinates, the next row's raw vectors)
- * come to at most 96, else RBK_MIN_BLOCKS. IsoQuant-Full's 4 x 4 matrices took 159 registers
- * at fp16 d = 128 and one block (8 warps) per SM; capped at 128 they do not spill. */
+/* Resident blocks the register path is compiled for, from the lane's live floats (register
+ * parameters, the row's coordinates, the next row's raw vectors): three (registers capped at
+ * 80) up to 48, two (128) up to 96, else RBK_MIN_BLOCKS. These kernels wait on DRAM with one
+ * row in flight per lane, so resident warps are what keeps bytes in flight: on the H200 at
+ * fp16, N = 2^20, 3 bits, three blocks took identity from 86-88 to 90-94 % of the copy,
+ * PlanarQuant from 85-87 to 93-94 %, IsoQuant-Fast from 83-85 to 86-88 %; IsoQuant-Full (88
+ * live floats at fp16) spilled at 80 registers and fell to 43-48 %. Its 4 x 4 matrices took
+ * 159 registers and one block per SM uncapped; capped at 128 they do not spill. fp32 (93-94 %
+ * already, 16 coordinates in four vectors per lane) keeps two blocks: at 80 registers its large
+ * shape spills 16-28 bytes, not measured. */
 template <typename T, class M, int NV> constexpr int rbk_reg_min_blocks()
 {
     constexpr int VW = RbIO<T>::VW, live = NV * (VW / M::K) * RbkPrep<M>::PR + NV * VW + NV * 4;
-    return RBK_MIN_BLOCKS > 1 ? RBK_MIN_BLOCKS : live <= 96 ? 2 : 1;
+    return RBK_MIN_BLOCKS > 1 ? RBK_MIN_BLOCKS : live <= 48 && VW == 8 ? 3 : live <= 96 ? 2 : 1;
 }
 
 /* ---- block methods: fast variant, register path (K divides a 16-byte vector) -------------- */
@@ -748,145 +754,6 @@ rbk_block_fast_reg(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N
 #pragma unroll
         for (int i = 0; i < NV; i++)
             RbIO<T>::store(or_ + (i * G + gl) * VW, v[i]);
-    }
-}
-
-/* ---- block methods: fast variant, 3-blocks across fp16 vectors ----------------------------- */
-/* K = 3 over 8-coordinate vectors (RotorQuant fp16): blocks straddle the vectors. Staging the
- * row through shared memory kept that kernel at the shared-memory limit (ncu, H200, d = 128:
- * ~37 M wavefronts, half of them the staging, the other half the cell table). Here lane gl keeps
- * vector v = i G + gl in registers, as the register path does, and rotates three blocks per
- * vector, b0 = (8 v + 1) / 3, b0 + 1 and b0 + 2, over a window of the vector extended by its
- * left neighbour's last coordinate L and its right neighbour's first R:
- *   v % 3 == 2:  L  e0 e1 | e2 e3 e4 | e5 e6 e7   (window shift 0)
- *   v % 3 == 0:  e0 e1 e2 | e3 e4 e5 | e6 e7 R    (shift 1)
- *   v % 3 == 1:  e1 e2 e3 | e4 e5 e6 | e7 R  0    (shift 2: the third block is lane v + 1's,
- *                                                   computed here only at the row's end, where
- *                                                   it is e7 and the zero padding)
- * Two shuffles bring L and R, two bring back the results of the neighbours' coordinates. */
-template <typename T, class M, int G, int NV, int QM>
-__global__ void __launch_bounds__(RBK_THREADS, (rbk_reg_min_blocks<T, M, NV>()))
-rbk_block_fast_k3(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
-{
-    constexpr int VW = RbIO<T>::VW, P = M::P, D = G * NV * VW, GD = (D + 2) / 3;
-    constexpr int GPB = RBK_THREADS / G;
-    static_assert(M::K == 3 && VW == 8, "3-blocks over 8-coordinate vectors");
-    __shared__ float s_c[RBK_MAX_CENT], s_b[RBK_MAX_CENT];
-
-    const int gl = threadIdx.x % G, grp = threadIdx.x / G;
-    const long rstride = (long)gridDim.x * GPB;
-    typename RbIO<T>::Raw nx[NV]; /* the next row, in flight */
-    long row = (long)blockIdx.x * GPB + grp;
-    if (row < N)
-#pragma unroll
-        for (int i = 0; i < NV; i++)
-            nx[i] = RbIO<T>::ldraw(x + row * D + (i * G + gl) * VW);
-    rbk_load_codebook(a.cents, a.bounds, a.nbounds, s_c, s_b, true);
-    rbk_load_cells<QM>(a.cells, a.nbounds);
-    RbQuant<QM & RBQ_ROUTE> q;
-    constexpr bool UN = QM & RBQ_UNIT;
-    const unsigned mask = rbk_group_mask<G>();
-    const int up = (gl + G - 1) % G, dn = (gl + 1) % G; /* the lanes of vectors v - 1, v + 1 */
-
-    using R = RbkPrep<M>;
-    float prm[NV][3][R::PR > 0 ? R::PR : 1];
-    int sh[NV]; /* window shift of vector i */
-#pragma unroll
-    for (int i = 0; i < NV; i++) {
-        const int v = i * G + gl, b0 = (8 * v + 1) / 3;
-        sh[i] = v % 3 == 2 ? 0 : v % 3 == 0 ? 1 : 2;
-#pragma unroll
-        for (int s = 0; s < 3; s++) {
-            float raw[P > 0 ? P : 1];
-#pragma unroll
-            for (int t = 0; t < P; t++)
-                raw[t] = b0 + s < GD ? __ldg(a.rot + (long)P * (b0 + s) + t) : 0.0f;
-            R::prep(raw, prm[i][s]);
-        }
-    }
-    __syncthreads();
-    q.init(s_b, s_c, a.nbounds, a.cells); /* after the barrier: s_b, s_c are loaded */
-
-    for (; row < N; row += rstride) {
-        T *or_ = xh + row * D;
-        float v[NV][VW];
-#pragma unroll
-        for (int i = 0; i < NV; i++)
-            RbIO<T>::unpack(nx[i], v[i]);
-        if (row + rstride < N)
-#pragma unroll
-            for (int i = 0; i < NV; i++)
-                nx[i] = RbIO<T>::ldraw(x + (row + rstride) * D + (i * G + gl) * VW);
-        float ss = 0.0f;
-        if constexpr (!UN)
-#pragma unroll
-            for (int i = 0; i < NV; i++)
-#pragma unroll
-                for (int e = 0; e < VW; e++)
-                    ss = fmaf(v[i][e], v[i][e], ss);
-        const float rho = UN ? 1.0f : sqrtf(rbk_group_sum<G>(ss, mask));
-        if (!UN && !rb_row_is_finite(rho)) {
-            rbk_store_nan_row<T, G, NV>(or_, gl);
-            continue;
-        }
-        const float inv = rb_inv_norm(rho);
-        if constexpr (!UN)
-#pragma unroll
-            for (int i = 0; i < NV; i++)
-#pragma unroll
-                for (int e = 0; e < VW; e++)
-                    v[i][e] *= inv;
-        /* L and R of every vector: lane G - 1 also serves lane 0's vector i G - 1 (its own
-         * vector i - 1), lane 0 lane G - 1's vector i G + G (its own vector i + 1) */
-        float L[NV], Rn[NV];
-#pragma unroll
-        for (int i = 0; i < NV; i++) { /* all before any vector is overwritten */
-            const float su = (i > 0 && gl == G - 1) ? v[i > 0 ? i - 1 : 0][7] : v[i][7];
-            const float sd = (i + 1 < NV && gl == 0) ? v[i + 1 < NV ? i + 1 : i][0] : v[i][0];
-            L[i] = __shfl_sync(mask, su, up, G);
-            Rn[i] = __shfl_sync(mask, sd, dn, G);
-        }
-        if (gl == G - 1)
-            Rn[NV - 1] = 0.0f; /* the row's zero padding */
-        float lo[NV], ro[NV]; /* the results for the left neighbour's e7, the right one's e0 */
-#pragma unroll
-        for (int i = 0; i < NV; i++) {
-            const float X[11] = {L[i], v[i][0], v[i][1], v[i][2], v[i][3], v[i][4], v[i][5], v[i][6], v[i][7], Rn[i], 0.0f};
-            float w[9];
-#pragma unroll
-            for (int k = 0; k < 9; k++)
-                w[k] = sh[i] == 0 ? X[k] : sh[i] == 1 ? X[k + 1] : X[k + 2];
-#pragma unroll
-            for (int s = 0; s < 3; s++) {
-                float *blk = &w[3 * s];
-                R::fwd(prm[i][s], blk);
-#pragma unroll
-                for (int t = 0; t < 3; t++)
-                    blk[t] = q(blk[t], s_c, s_b, a.nbounds);
-                R::inv(prm[i][s], blk);
-            }
-            lo[i] = w[0];
-            ro[i] = w[8];
-#pragma unroll
-            for (int e = 0; e < VW; e++) /* shift 2: e0 and (but at the row's end) e7 come back below */
-                v[i][e] = sh[i] == 0 ? w[e + 1] : sh[i] == 1 ? w[e] : w[e > 0 ? e - 1 : 0];
-        }
-#pragma unroll
-        for (int i = 0; i < NV; i++) {
-            const float su = (i > 0 && gl == G - 1) ? ro[i > 0 ? i - 1 : 0] : ro[i];
-            const float sd = (i + 1 < NV && gl == 0) ? lo[i + 1 < NV ? i + 1 : i] : lo[i];
-            const float fromL = __shfl_sync(mask, su, up, G), fromR = __shfl_sync(mask, sd, dn, G);
-            if (sh[i] == 2) {
-                v[i][0] = fromL;
-                if (!(i == NV - 1 && gl == G - 1))
-                    v[i][7] = fromR;
-            }
-            if constexpr (!UN)
-#pragma unroll
-                for (int e = 0; e < VW; e++)
-                    v[i][e] *= rho;
-            RbIO<T>::store(or_ + (i * G + gl) * VW, v[i]);
-        }
     }
 }
 
@@ -1045,16 +912,13 @@ constexpr int rbk_staged_stride(int dp, int K, int G)
  * occupancy, queried once. */
 template <typename T, class M, int G, int NV, int QM> struct RbkBlockShape {
     static constexpr int VW = RbIO<T>::VW, GPB = RBK_THREADS / G, D = G * NV * VW;
-    static constexpr bool REG = VW % M::K == 0, K3 = M::K == 3 && VW == 8;
+    static constexpr bool REG = VW % M::K == 0;
     static constexpr int DP = (D + M::K - 1) / M::K * M::K, STRIDE = rbk_staged_stride(DP, M::K, G);
-    static constexpr size_t SMEM = REG || K3 ? 0 : sizeof(float) * (size_t)STRIDE * GPB;
+    static constexpr size_t SMEM = REG ? 0 : sizeof(float) * (size_t)STRIDE * GPB;
     static int occ()
     {
         if constexpr (REG) {
             static const int o = rbk_occupancy(rbk_block_fast_reg<T, M, G, NV, QM>, RBK_THREADS, 0);
-            return o;
-        } else if constexpr (K3) {
-            static const int o = rbk_occupancy(rbk_block_fast_k3<T, M, G, NV, QM>, RBK_THREADS, 0);
             return o;
         } else {
             static const int o = rbk_occupancy(rbk_block_fast_staged<T, M, G, D, QM>, RBK_THREADS, SMEM);
@@ -1071,8 +935,6 @@ static cudaError_t rbk_block_fast_cfg(const RbArgs &a, const T *x, T *xh, long N
     const unsigned grid = rbk_grid(S::occ(), S::blocks(N));
     if constexpr (S::REG)
         rbk_block_fast_reg<T, M, G, NV, QM><<<grid, RBK_THREADS, 0, st>>>(a, x, xh, N);
-    else if constexpr (S::K3)
-        rbk_block_fast_k3<T, M, G, NV, QM><<<grid, RBK_THREADS, 0, st>>>(a, x, xh, N);
     else
         rbk_block_fast_staged<T, M, G, S::D, QM><<<grid, RBK_THREADS, S::SMEM, st>>>(a, x, xh, N, 1, S::STRIDE);
     return cudaGetLastError();
