@@ -166,6 +166,30 @@ TEST(compare_slower_within_noise)
     CHECK(strstr(report, "10.0%") != NULL, "noise column lacks the larger noise:\n%s", report);
 }
 
+/* A few-microsecond kernel: one run-to-run step (0.18 us on 2.92, the H200 smoke gate's) is
+ * 6 %, over the tolerance with no noise in either record; the floor keeps it SAME, and a
+ * smaller floor or a larger step is SLOWER. */
+TEST(compare_slower_within_floor)
+{
+    char a[512], b[512];
+    const char *p = write_result("floor_base", H100, rec(a, sizeof a, "identity", 256, 2, "4.5e-4", 2.92, 0.0), NULL, NULL);
+    const char *q = write_result("floor_new", H100, rec(b, sizeof b, "identity", 256, 2, "4.5e-4", 3.10, 0.0), NULL, NULL);
+    int rc = compare(p, q, NULL);
+    CHECK(rc == 0, "+0.18 us on 2.92: rc %d\n%s", rc, report);
+    CHECK(strstr(report, "| SAME |") != NULL, "not SAME:\n%s", report);
+    rc = compare_flags(p, q, "--time-floor-us", "0.1");
+    CHECK(rc == 1, "+0.18 us, floor 0.1: rc %d\n%s", rc, report);
+    rc = compare_flags(p, q, "--time-floor-us=0.1", NULL);
+    CHECK(rc == 1, "+0.18 us, --time-floor-us=0.1: rc %d\n%s", rc, report);
+    q = write_result("floor_new2", H100, rec(b, sizeof b, "identity", 256, 2, "4.5e-4", 3.30, 0.0), NULL, NULL);
+    rc = compare(p, q, NULL);
+    CHECK(rc == 1, "+0.38 us on 2.92: rc %d\n%s", rc, report);
+    rc = compare(q, p, NULL); /* and the other way, FASTER */
+    CHECK(rc == 0 && strstr(report, "FASTER") != NULL, "-0.38 us: rc %d\n%s", rc, report);
+    CHECK(compare_flags(p, q, "--time-floor-us", "-1") == 2, "negative --time-floor-us");
+    CHECK(compare_flags(p, q, "--time-floor-us", NULL) == 2, "--time-floor-us without a value");
+}
+
 TEST(compare_faster)
 {
     char a[512], b[512];
