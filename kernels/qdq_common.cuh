@@ -41,9 +41,10 @@
 
 #define RBK_THREADS 256   /* threads per block of the fast kernels */
 /* Resident blocks per SM the block-method and WHT fast kernels are compiled for: 1 lets
- * ptxas take up to 255 registers; 2 or 3 cap them at 128 or 80 (an experiment knob for the
- * register growth of the straight-line quantizer routes: make NVCCFLAGS='-O3 -lineinfo
- * -DRBK_MIN_BLOCKS=3'). */
+ * ptxas take up to 255 registers; 2 or 3 cap them at 128 or 80 (an experiment knob, set for
+ * every kernel at once: NVCCFLAGS='-O3 -lineinfo -DRBK_MIN_BLOCKS=3' make BUILD=build/mb3, in
+ * the environment, since a make command-line NVCCFLAGS would replace the flags the Makefile
+ * adds). The register path picks its own count where this is 1 (rbk_reg_min_blocks). */
 #ifndef RBK_MIN_BLOCKS
 #define RBK_MIN_BLOCKS 1
 #endif
