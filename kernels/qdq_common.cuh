@@ -38,6 +38,7 @@
 #include "fp16.h"
 #include "method.h"
 #include "qdq.h"
+#include "staged_stride.h"
 
 #define RBK_THREADS 256   /* threads per block of the fast kernels */
 /* Resident blocks per SM the block-method and WHT fast kernels are compiled for: 1 lets
@@ -896,18 +897,10 @@ rbk_block_fast_staged(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, lon
 }
 
 /* ---- block methods: dispatch ---------------------------------------------------------------- */
-/* The staged path's row stride in floats: at least dp, a multiple of 4 (quads), and, for odd K
- * and several rows per warp, congruent to K G mod 32. Lane l of row r reads and writes word
- * r stride + K l + c, and K l + K G r = K (l + G r) takes each value mod 32 once over a warp
- * when K is odd: no bank conflicts (ncu, H200, RotorQuant fp16 d = 128, G = 8, stride 132:
+/* The staged path's row stride (kernels/common/staged_stride.h): no bank conflicts among a
+ * warp's scalar accesses for odd K (ncu, H200, RotorQuant fp16 d = 128, G = 8, stride 132:
  * 3.4-way conflicts on the loads, 3.1-way on the stores, shared memory 96 % busy). */
-constexpr int rbk_staged_stride(int dp, int K, int G)
-{
-    const int s = (dp + 3) & ~3, want = K * G % 32;
-    if (K % 2 == 0 || G >= 32 || want % 4 != 0)
-        return s;
-    return s + ((want - s % 32) + 32) % 32;
-}
+constexpr int rbk_staged_stride(int dp, int K, int G) { return RB_STAGED_STRIDE(dp, K, G); }
 
 /* The kernel and dynamic shared memory of one fast shape and quantizer route; occ() is its
  * occupancy, queried once. */
