@@ -90,6 +90,14 @@ static __device__ __forceinline__ void rbtc_mma(float c[4], const uint32_t a[4],
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
+/* The two n8 tiles that one ldmatrix.x4 of B feeds: columns 8 j..8 j+7 into c0, the next 8
+ * into c1. */
+static __device__ __forceinline__ void rbtc_mma_x2(float c0[4], float c1[4], const uint32_t a[4], const uint32_t b[4])
+{
+    rbtc_mma(c0, a, b[0], b[1]);
+    rbtc_mma(c1, a, b[2], b[3]);
+}
+
 static __device__ __forceinline__ void rbtc_ldsm4(uint32_t r[4], uint32_t saddr)
 {
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"
@@ -405,8 +413,7 @@ rbk_dense_tc_res(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
                     rbtc_ldsm4(b, rowY + (uint32_t)((h * CH + 16 * p) * D * 2) + coff);
 #pragma unroll
                     for (int mt = 0; mt < MT; mt++) {
-                        rbtc_mma(acc[mt][2 * p], xa[mt][ks], b[0], b[1]);
-                        rbtc_mma(acc[mt][2 * p + 1], xa[mt][ks], b[2], b[3]);
+                        rbtc_mma_x2(acc[mt][2 * p], acc[mt][2 * p + 1], xa[mt][ks], b);
                     }
                 }
             }
@@ -442,8 +449,7 @@ rbk_dense_tc_res(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
                     rbtc_ldsm4t(b, rowk + (uint32_t)((chunk ^ r8) << 4));
 #pragma unroll
                     for (int mt = 0; mt < MT; mt++) {
-                        rbtc_mma(acc[mt][2 * p], ya[mt][ks], b[0], b[1]);
-                        rbtc_mma(acc[mt][2 * p + 1], ya[mt][ks], b[2], b[3]);
+                        rbtc_mma_x2(acc[mt][2 * p], acc[mt][2 * p + 1], ya[mt][ks], b);
                     }
                 }
             }
@@ -638,8 +644,7 @@ rbk_dense_tc_str(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
                 for (int p = 0; p < KC / 16; p++) {
                     uint32_t b[4];
                     rbtc_ldsm4(b, rowY + (uint32_t)(16 * p * D * 2) + coff);
-                    rbtc_mma(yacc[2 * p], xa, b[0], b[1]);
-                    rbtc_mma(yacc[2 * p + 1], xa, b[2], b[3]);
+                    rbtc_mma_x2(yacc[2 * p], yacc[2 * p + 1], xa, b);
                 }
             }
             {
@@ -681,8 +686,7 @@ rbk_dense_tc_str(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
                     uint32_t b[4];
                     const int chunk = 2 * (qq * QC + p) + cX;
                     rbtc_ldsm4t(b, rowk + (uint32_t)((chunk ^ r8) << 4));
-                    rbtc_mma(xacc[2 * p], ya, b[0], b[1]);
-                    rbtc_mma(xacc[2 * p + 1], ya, b[2], b[3]);
+                    rbtc_mma_x2(xacc[2 * p], xacc[2 * p + 1], ya, b);
                 }
             }
         }
