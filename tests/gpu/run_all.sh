@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/gpu/run_all.sh OUTDIR [CONFIG.json ...]: everything a GPU runner does, in one go:
-# build, make test-gpu, compute-sanitizer memcheck and racecheck over configs/sanitize.json
-# (profile mode: no timing loops under the sanitizer), then each CONFIG on the GPU backend.
+# build, make test-gpu, compute-sanitizer memcheck and racecheck over configs/sanitize.json,
+# sanitize_fast.json and sanitize.json with the large shapes forced (profile mode: no timing
+# loops under the sanitizer), then each CONFIG on the GPU backend.
 # Logs and results land in OUTDIR; a summary table is printed last.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -29,6 +30,14 @@ for cfg in sanitize sanitize_fast; do
             > "$out/$tool-$cfg.log" 2>&1
         note "compute-sanitizer $tool $cfg: rc=$? ($(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/$tool-$cfg.log" | tail -1))"
     done
+done
+
+# the large-batch shapes at sanitize.json's small N (racecheck over sanitize_fast.json takes minutes)
+for tool in memcheck racecheck; do
+    RB_FAST_SHAPE=large compute-sanitizer --tool $tool --error-exitcode 9 \
+        build/rotorbench run configs/sanitize.json --backend gpu --profile --out "$out/results" \
+        > "$out/$tool-sanitize-large.log" 2>&1
+    note "compute-sanitizer $tool sanitize (RB_FAST_SHAPE=large): rc=$? ($(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/$tool-sanitize-large.log" | tail -1))"
 done
 
 # HQMQ under both of its fast kernel's searches, each forced (the default picks by S)
