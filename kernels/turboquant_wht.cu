@@ -140,14 +140,15 @@ static __device__ __forceinline__ void rbk_wht_hadamard(float (&v)[NV][VW], int 
     rbk_wht_elem_stages<NV, VW>(v);
 #pragma unroll
     for (int m = 1; m < G; m <<= 1) {
-        const bool upper = (gl & m) != 0;
+        /* lower a + b, upper a - b, as one FFMA with sgn = +-1: own * sgn is exact inside the
+         * FMA, so fma(own, sgn, other) is other +- own rounded once, the same bits as the FADD
+         * (signed zeros included); a select of the sign and an FADD cost one issue slot more */
+        const float sgn = (gl & m) ? -1.0f : 1.0f;
 #pragma unroll
         for (int i = 0; i < NV; i++)
 #pragma unroll
-            for (int e = 0; e < VW; e++) {
-                float own = v[i][e], other = __shfl_xor_sync(mask, own, m);
-                v[i][e] = upper ? other - own : own + other; /* lower a + b, upper a - b */
-            }
+            for (int e = 0; e < VW; e++)
+                v[i][e] = fmaf(v[i][e], sgn, __shfl_xor_sync(mask, v[i][e], m));
     }
     rbk_wht_vec_stages<NV, VW>(v);
 }
