@@ -174,7 +174,8 @@ int rb_hqmq_cells_upload(const float *qs, int S, unsigned short **dev, int *G)
 {
     unsigned short *tab = NULL;
     *dev = NULL;
-    *G = rb_hqmq_cells_grid(S);
+    if (*G < 2)
+        *G = rb_hqmq_cells_grid(S);
     if (rb_hqmq_cells_build(qs, S, *G, &tab, NULL))
         return -1;
     const size_t bytes = rb_hqmq_cells_bytes(*G);

@@ -56,6 +56,23 @@ static int search_from_env(void)
     return -1;
 }
 
+/* RB_HQMQ_CELLS_G=2..128: cells per axis of the cell search's table instead of
+ * rb_hqmq_cells_grid(S) (an experiment knob: finer cells, shorter lists, a larger table; the
+ * answers are the same at every G). 0 when unset, -1 for another value. */
+static int cells_g_from_env(void)
+{
+    const char *v = getenv("RB_HQMQ_CELLS_G");
+    if (!v)
+        return 0;
+    char *end = NULL;
+    const long g = strtol(v, &end, 10);
+    if (end == v || *end || g < 2 || g > 128) {
+        fprintf(stderr, "rotorbench: RB_HQMQ_CELLS_G must be an integer in 2..128, not \"%s\"\n", v);
+        return -1;
+    }
+    return (int)g;
+}
+
 /* Med3x: the GPU's median against the CPU's, when the batch is small enough to copy. */
 static int check_median(rb_gpu_state *s, const rb_hqmq_med3_state *st, const char *label)
 {
@@ -91,14 +108,14 @@ int rb_gpu_run_hqmq(rb_backend *b, const rb_qdq_params *p, int variant, rb_recor
     c.x = s->x;
     c.xh = s->xh;
     c.N = s->N;
-    const int search = search_from_env();
-    if (search < 0 || rb_gpu_upload_params(s, p, &c.dp))
+    const int search = search_from_env(), cells_g = cells_g_from_env();
+    if (search < 0 || cells_g < 0 || rb_gpu_upload_params(s, p, &c.dp))
         return -1;
     c.dp.hq_search = search;
     if (variant == RB_VARIANT_FAST && p->hq_S <= RB_HQMQ_CELL_MAX_S &&
         (search == RB_HQ_SEARCH_AUTO || search == RB_HQ_SEARCH_CELLS)) {
         /* the cell search's table, built here from the host's q_s (hqmq_celltab.c) */
-        int G = 0;
+        int G = cells_g;
         const int e = rb_hqmq_cells_upload(p->rot, p->hq_S, &c.cells, &G);
         if (e) {
             fprintf(stderr, "rotorbench: gpu: HQMQ cell table (S=%d): %s\n", p->hq_S,

@@ -244,9 +244,9 @@ static cJSON *config_echo(const rb_config *cfg)
 }
 
 /* Environment variables that change what a run measures: RB_HQMQ_SEARCH (HQMQ's search on the
- * GPU), RB_GPU_DEVICE_RNG (inputs drawn on the device) and RB_FAST_SHAPE (the fast kernels'
+ * GPU), RB_HQMQ_CELLS_G (its cell table's resolution), RB_GPU_DEVICE_RNG (inputs drawn on the device) and RB_FAST_SHAPE (the fast kernels'
  * shape forced: small or large). */
-static const char *const knob_names[] = {"RB_HQMQ_SEARCH", "RB_GPU_DEVICE_RNG", "RB_FAST_SHAPE"};
+static const char *const knob_names[] = {"RB_HQMQ_SEARCH", "RB_HQMQ_CELLS_G", "RB_GPU_DEVICE_RNG", "RB_FAST_SHAPE"};
 
 const char *rb_run_knobs(void)
 {

@@ -82,11 +82,23 @@ static __device__ __forceinline__ float hq_block_max(float v, float *s_red)
 }
 
 /* One chunk (4 consecutive values starting at p) in and out: vec = 16-byte fp32 / 8-byte fp16
- * accesses (d % 4 == 0, aligned); otherwise element by element, zero-padded past the row. */
+ * accesses (d % 4 == 0, aligned); otherwise element by element, zero-padded past the row. The
+ * vector accesses stream (ld/st.global.cs, evict first): the rows pass through L2 once, and the
+ * cell table and the codebook are what should stay there. */
+#ifndef HQ_STREAM
+#define HQ_STREAM 1 /* 0: plain cached accesses (an experiment knob) */
+#endif
+#if HQ_STREAM
+#define HQ_LD(p) __ldcs(p)
+#define HQ_ST(p, v) __stcs(p, v)
+#else
+#define HQ_LD(p) __ldg(p)
+#define HQ_ST(p, v) (*(p) = (v))
+#endif
 template <typename T> struct HqIO;
 template <> struct HqIO<float> {
     typedef float4 raw; /* the loaded bits, converted apart so that several loads can be in flight */
-    static __device__ __forceinline__ raw ld(const float *p) { return __ldg(reinterpret_cast<const float4 *>(p)); }
+    static __device__ __forceinline__ raw ld(const float *p) { return HQ_LD(reinterpret_cast<const float4 *>(p)); }
     static __device__ __forceinline__ raw zero() { return make_float4(0.0f, 0.0f, 0.0f, 0.0f); }
     static __device__ __forceinline__ void cvt(raw q, float *v)
     {
@@ -95,12 +107,12 @@ template <> struct HqIO<float> {
     static __device__ __forceinline__ void load4(const float *p, float *v) { cvt(ld(p), v); }
     static __device__ __forceinline__ void store4(float *p, const float *v)
     {
-        *reinterpret_cast<float4 *>(p) = make_float4(v[0], v[1], v[2], v[3]);
+        HQ_ST(reinterpret_cast<float4 *>(p), make_float4(v[0], v[1], v[2], v[3]));
     }
 };
 template <> struct HqIO<__half> {
     typedef uint2 raw;
-    static __device__ __forceinline__ raw ld(const __half *p) { return __ldg(reinterpret_cast<const uint2 *>(p)); }
+    static __device__ __forceinline__ raw ld(const __half *p) { return HQ_LD(reinterpret_cast<const uint2 *>(p)); }
     static __device__ __forceinline__ raw zero() { return make_uint2(0u, 0u); }
     static __device__ __forceinline__ void cvt(raw q, float *v)
     {
@@ -115,7 +127,7 @@ template <> struct HqIO<__half> {
         uint2 q;
         q.x = *reinterpret_cast<uint32_t *>(&a);
         q.y = *reinterpret_cast<uint32_t *>(&b);
-        *reinterpret_cast<uint2 *>(p) = q;
+        HQ_ST(reinterpret_cast<uint2 *>(p), q);
     }
 };
 
