@@ -21,7 +21,7 @@
 
 #include "hqmq_cells.h"
 
-int rb_hqmq_cells_grid(int S) { return S <= 32 ? 32 : S <= 128 ? 48 : 64; }
+int rb_hqmq_cells_grid(int S) { (void)S; return 80; }
 
 size_t rb_hqmq_cells_bytes(int G) { return sizeof(unsigned short) * RB_HQMQ_CELL_SLOTS * (size_t)G * G * G; }
 
