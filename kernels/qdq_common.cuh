@@ -662,23 +662,10 @@ static cudaError_t rbk_block_paper_launch(const RbArgs &a, const T *x, T *xh, lo
  * 159 registers and one block per SM uncapped; capped at 128 they do not spill. fp32 (93-94 %
  * already, 16 coordinates in four vectors per lane) keeps two blocks: at 80 registers its large
  * shape spills 16-28 bytes, not measured. */
-template <typename T, class M, int NV> __host__ __device__ constexpr bool rbk_prm_shared();
 template <typename T, class M, int NV> constexpr int rbk_reg_min_blocks()
 {
-    constexpr int VW = RbIO<T>::VW, PR = RbkPrep<M>::PR, rest = NV * VW + NV * 4;
-    constexpr int live = (rbk_prm_shared<T, M, NV>() ? PR : NV * (VW / M::K) * PR) + rest;
+    constexpr int VW = RbIO<T>::VW, live = NV * (VW / M::K) * RbkPrep<M>::PR + NV * VW + NV * 4;
     return RBK_MIN_BLOCKS > 1 ? RBK_MIN_BLOCKS : live <= 48 && VW == 8 ? 3 : live <= 96 ? 2 : 1;
-}
-
-/* The lane's block parameters in shared memory instead of registers (read as 16-byte vectors,
- * one block's at a time) where that alone lets an fp16 kernel take three blocks per SM: the
- * large fp16 shape of IsoQuant-Full, whose four 4 x 4 matrices are 64 floats. On the H200 it was
- * latency-bound at 16 warps per SM (ncu: issue 67 %, DRAM 70 %, 23 % of the stalls on the row's
- * load); the matrices cost one LDS.128 per coordinate, the quantizer's table already one. */
-template <typename T, class M, int NV> __host__ __device__ constexpr bool rbk_prm_shared()
-{
-    constexpr int VW = RbIO<T>::VW, PR = RbkPrep<M>::PR, rest = NV * VW + NV * 4;
-    return VW == 8 && PR % 4 == 0 && NV * (VW / M::K) * PR + rest > 48 && PR + rest <= 48;
 }
 
 /* ---- block methods: fast variant, register path (K divides a 16-byte vector) -------------- */
@@ -710,13 +697,7 @@ rbk_block_fast_reg(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N
     const unsigned mask = rbk_group_mask<G>();
 
     using R = RbkPrep<M>;
-    constexpr bool SP = rbk_prm_shared<T, M, NV>();
-    constexpr int PR = R::PR > 0 ? R::PR : 1;
-    /* SP: lane gl's NV * BPV parameter sets at gl * PS; the 4 words of padding put the 8 lanes
-     * of a quarter-warp in 8 different 16-byte bank groups */
-    constexpr int PS = NV * BPV * PR + 4;
-    __shared__ __align__(16) float s_prm[SP ? G * PS : 4];
-    float prm[SP ? 1 : NV][SP ? 1 : BPV][PR];
+    float prm[NV][BPV][R::PR > 0 ? R::PR : 1];
 #pragma unroll
     for (int i = 0; i < NV; i++)
 #pragma unroll
@@ -725,17 +706,7 @@ rbk_block_fast_reg(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N
 #pragma unroll
             for (int t = 0; t < P; t++)
                 raw[t] = __ldg(a.rot + (long)P * (((i * G + gl) * VW) / K + c) + t);
-            if constexpr (SP) {
-                if (grp == 0) {
-                    float t[PR];
-                    R::prep(raw, t);
-#pragma unroll
-                    for (int k = 0; k < PR; k++)
-                        s_prm[gl * PS + (i * BPV + c) * PR + k] = t[k];
-                }
-            } else {
-                R::prep(raw, prm[i][c]);
-            }
+            R::prep(raw, prm[i][c]);
         }
     __syncthreads();
     q.init(s_b, s_c, a.nbounds, a.cells); /* after the barrier: s_b, s_c are loaded */
@@ -772,19 +743,11 @@ rbk_block_fast_reg(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N
 #pragma unroll
                     for (int t = 0; t < K; t++)
                         blk[t] *= inv;
-                float sm[SP ? PR : 1];
-                if constexpr (SP)
-#pragma unroll
-                    for (int k = 0; k < PR; k += 4) {
-                        const float4 f = *reinterpret_cast<const float4 *>(s_prm + gl * PS + (i * BPV + c) * PR + k);
-                        sm[k] = f.x; sm[k + 1] = f.y; sm[k + 2] = f.z; sm[k + 3] = f.w;
-                    }
-                const float *pm = SP ? sm : prm[SP ? 0 : i][SP ? 0 : c];
-                R::fwd(pm, blk);
+                R::fwd(prm[i][c], blk);
 #pragma unroll
                 for (int t = 0; t < K; t++)
                     blk[t] = q(blk[t], s_c, s_b, a.nbounds);
-                R::inv(pm, blk);
+                R::inv(prm[i][c], blk);
                 if constexpr (!UN)
 #pragma unroll
                     for (int t = 0; t < K; t++)
