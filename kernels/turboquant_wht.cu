@@ -177,6 +177,21 @@ template <int G, int NV, int VW> struct RbkWhtSmem {
     static __device__ __forceinline__ int b(int gl, int t, int g) { return (gl / VW + (G / VW) * t) * IS + g * VW + gl % VW; }
 };
 
+/* d = 512 (G = 32 lanes of 16 values): no lane holds a 32-point lane group, but it holds half
+ * of one. The row goes to shared memory in the load layout; lane L = (vector i, half h,
+ * element e) = (L / (2 VW), L / VW % 2, L % VW) reads the 16 values of vector i and element e
+ * from lanes 16 h .. 16 h + 15, runs the four stages of lane bits 0-3 in registers and the stage
+ * of lane bit 4 as one shuffle with lane L ^ VW (the other half), and the row returns. Word of
+ * (vector i, lane l, element e): i IS + (l / 16) HS + (l % 16) VW + e; the VW words of padding
+ * per half and IS = 2 HS put a read's 32 lanes in 32 banks (IS = 8, HS = 4 mod 32 at fp32; 16, 8
+ * at fp16). Against five shuffle stages each way: 2.5 shared accesses and 2 shuffles per value
+ * instead of 10 shuffles (ncu at fp32: shared-memory pipe 90 % busy, issue 79 %). */
+template <int G, int NV, int VW> struct RbkWhtHalf {
+    static constexpr bool ON = G == 32 && NV * VW == 16;
+    static constexpr int HS = 17 * VW, IS = 2 * HS, S = NV * IS;
+    static __device__ __forceinline__ int w(int i, int l, int e) { return i * IS + (l >> 4) * HS + (l & 15) * VW + e; }
+};
+
 /* v with its sign flipped when bit k of bits is set (= v * -1.0f, bit for bit) */
 static __device__ __forceinline__ float rbk_flip(float v, uint32_t bits, int k)
 {
@@ -189,8 +204,9 @@ rbk_wht_fast(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
 {
     constexpr int VW = RbIO<T>::VW, D = G * NV * VW, GPB = RBK_THREADS / G;
     using SM = RbkWhtSmem<G, NV, VW>;
+    using SH = RbkWhtHalf<G, NV, VW>;
     __shared__ float s_c[RBK_MAX_CENT], s_b[RBK_MAX_CENT];
-    __shared__ __align__(16) float s_rows[SM::ON ? GPB * SM::S : 4];
+    __shared__ __align__(16) float s_rows[SM::ON ? GPB * SM::S : SH::ON ? GPB * SH::S : 4];
     const int gl = threadIdx.x % G, grp = threadIdx.x / G;
     /* the first row's load goes out before the prologue's loads and barriers */
     const long rstride = (long)gridDim.x * GPB;
@@ -284,6 +300,45 @@ rbk_wht_fast(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
 #pragma unroll
                 for (int e = 0; e < VW; e += 4) {
                     float4 f = *reinterpret_cast<const float4 *>(buf + i * SM::IS + gl * VW + e);
+                    v[i][e] = f.x; v[i][e + 1] = f.y; v[i][e + 2] = f.z; v[i][e + 3] = f.w;
+                }
+            rbk_wht_local<NV, VW>(v);
+        } else if constexpr (SH::ON) {
+            float *buf = s_rows + grp * SH::S;
+            rbk_wht_local<NV, VW>(v);
+#pragma unroll
+            for (int i = 0; i < NV; i++)
+#pragma unroll
+                for (int e = 0; e < VW; e += 4)
+                    *reinterpret_cast<float4 *>(buf + SH::w(i, gl, e)) =
+                        make_float4(v[i][e], v[i][e + 1], v[i][e + 2], v[i][e + 3]);
+            __syncwarp(mask);
+            const int e0 = gl % VW, h = (gl / VW) & 1, i0 = gl / (2 * VW);
+            const float sgn = h ? -1.0f : 1.0f; /* lane bit 4: lower a + b, upper a - b */
+            float u[1][16];
+#pragma unroll
+            for (int g = 0; g < 16; g++)
+                u[0][g] = buf[SH::w(i0, 16 * h + g, e0)];
+            rbk_wht_elem_stages<1, 16>(u);
+#pragma unroll
+            for (int g = 0; g < 16; g++)
+                u[0][g] = fmaf(u[0][g], sgn, __shfl_xor_sync(mask, u[0][g], VW));
+#pragma unroll
+            for (int g = 0; g < 16; g++)
+                u[0][g] = q(u[0][g] * isd, s_c, s_b, a.nbounds);
+#pragma unroll
+            for (int g = 0; g < 16; g++)
+                u[0][g] = fmaf(u[0][g], sgn, __shfl_xor_sync(mask, u[0][g], VW));
+            rbk_wht_elem_stages<1, 16>(u);
+#pragma unroll
+            for (int g = 0; g < 16; g++)
+                buf[SH::w(i0, 16 * h + g, e0)] = u[0][g];
+            __syncwarp(mask);
+#pragma unroll
+            for (int i = 0; i < NV; i++)
+#pragma unroll
+                for (int e = 0; e < VW; e += 4) {
+                    float4 f = *reinterpret_cast<const float4 *>(buf + SH::w(i, gl, e));
                     v[i][e] = f.x; v[i][e + 1] = f.y; v[i][e + 2] = f.z; v[i][e + 3] = f.w;
                 }
             rbk_wht_local<NV, VW>(v);
