@@ -82,11 +82,23 @@ static __device__ __forceinline__ float hq_block_max(float v, float *s_red)
 }
 
 /* One chunk (4 consecutive values starting at p) in and out: vec = 16-byte fp32 / 8-byte fp16
- * accesses (d % 4 == 0, aligned); otherwise element by element, zero-padded past the row. */
+ * accesses (d % 4 == 0, aligned); otherwise element by element, zero-padded past the row. The
+ * vector accesses stream (ld/st.global.cs, evict first): the rows pass through L2 once, the
+ * cell table and the codebook should stay there. */
+#ifndef HQ_STREAM
+#define HQ_STREAM 1 /* 0: plain cached accesses (an experiment knob) */
+#endif
+#if HQ_STREAM
+#define HQ_LD(p) __ldcs(p)
+#define HQ_ST(p, v) __stcs(p, v)
+#else
+#define HQ_LD(p) __ldg(p)
+#define HQ_ST(p, v) (*(p) = (v))
+#endif
 template <typename T> struct HqIO;
 template <> struct HqIO<float> {
     typedef float4 raw; /* the loaded bits, converted apart so that several loads can be in flight */
-    static __device__ __forceinline__ raw ld(const float *p) { return __ldg(reinterpret_cast<const float4 *>(p)); }
+    static __device__ __forceinline__ raw ld(const float *p) { return HQ_LD(reinterpret_cast<const float4 *>(p)); }
     static __device__ __forceinline__ raw zero() { return make_float4(0.0f, 0.0f, 0.0f, 0.0f); }
     static __device__ __forceinline__ void cvt(raw q, float *v)
     {
@@ -95,12 +107,12 @@ template <> struct HqIO<float> {
     static __device__ __forceinline__ void load4(const float *p, float *v) { cvt(ld(p), v); }
     static __device__ __forceinline__ void store4(float *p, const float *v)
     {
-        *reinterpret_cast<float4 *>(p) = make_float4(v[0], v[1], v[2], v[3]);
+        HQ_ST(reinterpret_cast<float4 *>(p), make_float4(v[0], v[1], v[2], v[3]));
     }
 };
 template <> struct HqIO<__half> {
     typedef uint2 raw;
-    static __device__ __forceinline__ raw ld(const __half *p) { return __ldg(reinterpret_cast<const uint2 *>(p)); }
+    static __device__ __forceinline__ raw ld(const __half *p) { return HQ_LD(reinterpret_cast<const uint2 *>(p)); }
     static __device__ __forceinline__ raw zero() { return make_uint2(0u, 0u); }
     static __device__ __forceinline__ void cvt(raw q, float *v)
     {
@@ -115,7 +127,7 @@ template <> struct HqIO<__half> {
         uint2 q;
         q.x = *reinterpret_cast<uint32_t *>(&a);
         q.y = *reinterpret_cast<uint32_t *>(&b);
-        *reinterpret_cast<uint2 *>(p) = q;
+        HQ_ST(reinterpret_cast<uint2 *>(p), q);
     }
 };
 
@@ -213,6 +225,9 @@ __global__ void hq_paper(const T *__restrict__ x, T *__restrict__ xh, int d, int
  * per row), rq / qmax from a table of the qmax + 1 quotients, each the device's correctly
  * rounded division as on the CPU (qmax <= HQ_FRAC_MAX; else divided). */
 #define HQ_FRAC_MAX 255
+#ifndef HQ_RCP
+#define HQ_RCP 1 /* 0: the divisions (an experiment knob) */
+#endif
 struct HqRadius {
     float sig, ys;
     int qmax;
@@ -258,7 +273,11 @@ static __device__ __forceinline__ void hq_out(bool ok, bool live, const float v[
         float rh;
         if constexpr (CELLS) {
             rb_hqmq_ld4(cw + 4 * (p * S + s), c);
+#if HQ_RCP
             rh = rad.hat(r, s_frac);
+#else
+            rh = rb_hqmq_radius_hat(rb_hqmq_radius_code(r, rad.sig, rad.qmax), rad.sig, rad.qmax);
+#endif
         } else {
             rb_hqmq_codeword_ps(s_qs, p, s, c);
             rh = rb_hqmq_radius_hat(rb_hqmq_radius_code(r, rad.sig, rad.qmax), rad.sig, rad.qmax);
