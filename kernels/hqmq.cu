@@ -83,8 +83,9 @@ static __device__ __forceinline__ float hq_block_max(float v, float *s_red)
 
 /* One chunk (4 consecutive values starting at p) in and out: vec = 16-byte fp32 / 8-byte fp16
  * accesses (d % 4 == 0, aligned); otherwise element by element, zero-padded past the row. The
- * vector accesses stream (ld/st.global.cs, evict first): the rows pass through L2 once, the
- * cell table and the codebook should stay there. */
+ * vector accesses stream (ld/st.global.cs, evict first): the rows pass through L2 once, while
+ * the cell table (16 MB) and the codebook should stay there (on the H200 4-7 % faster than
+ * cached accesses at every operating point; 1 % slower with the earlier 1-8 MB tables). */
 #ifndef HQ_STREAM
 #define HQ_STREAM 1 /* 0: plain cached accesses (an experiment knob) */
 #endif
@@ -220,47 +221,13 @@ __global__ void hq_paper(const T *__restrict__ x, T *__restrict__ xh, int d, int
 }
 
 /* ---- fast variant ---------------------------------------------------------------------------- */
-/* A row's radius code and r_hat (rb_hqmq_radius_code, rb_hqmq_radius_hat), the same bits with
- * the two divisions out of each chunk's path: the code by rb_hqmq_radius_code_ys (1 / sig once
- * per row), rq / qmax from a table of the qmax + 1 quotients, each the device's correctly
- * rounded division as on the CPU (qmax <= HQ_FRAC_MAX; else divided). */
-#define HQ_FRAC_MAX 255
-#ifndef HQ_RCP
-#define HQ_RCP 1 /* 0: the divisions (an experiment knob) */
-#endif
-struct HqRadius {
-    float sig, ys;
-    int qmax;
-    __device__ __forceinline__ void row(float s)
-    {
-        sig = s;
-        ys = __frcp_rn(s);
-    }
-    /* frac: hq_frac_table's */
-    __device__ __forceinline__ float hat(float r, const float *frac) const
-    {
-        const int rq = rb_hqmq_radius_code_ys(r, sig, ys, qmax);
-        return qmax <= HQ_FRAC_MAX ? sig * frac[rq] : rb_hqmq_radius_hat(rq, sig, qmax);
-    }
-};
-
-/* The quotient table of HqRadius::hat in shared memory (s_frac: HQ_FRAC_MAX + 1 floats), filled
- * by the block before its barrier (nothing when qmax is too large for it). */
-static __device__ __forceinline__ void hq_frac_table(float *s_frac, int qmax)
-{
-    for (int k = threadIdx.x; k <= qmax && k <= HQ_FRAC_MAX; k += blockDim.x)
-        s_frac[k] = (float)k / (float)qmax;
-}
-
 /* One chunk's output (rb_hqmq_chunk's): NaN for a non-finite row, fp16 for a Med3x outlier
  * (not live), else r_hat times codeword q_p q_s, formed here or read from the joint codebook cw
- * (CELLS; the same bits: the entries of q_p are 0, +-1/2, +-1, so every product is exact). The
- * cell search, whose chunks are short enough for it to matter, takes HqRadius's r_hat; the
- * other searches divide (fewer registers: they hold more per chunk). */
+ * (CELLS; the same bits: the entries of q_p are 0, +-1/2, +-1, so every product is exact). */
 template <bool CELLS>
-static __device__ __forceinline__ void hq_out(bool ok, bool live, const float v[4], float r, const HqRadius &rad,
-                                              const float *s_frac, const float *s_qs, int p, int s, float o[4],
-                                              const float *cw = nullptr, int S = 0)
+static __device__ __forceinline__ void hq_out(bool ok, bool live, const float v[4], float r, float sig, int qmax,
+                                              const float *s_qs, int p, int s, float o[4], const float *cw = nullptr,
+                                              int S = 0)
 {
     if (!ok) {
         o[0] = o[1] = o[2] = o[3] = rbk_nan();
@@ -270,18 +237,11 @@ static __device__ __forceinline__ void hq_out(bool ok, bool live, const float v[
             o[k] = rb_round_f16(v[k]);
     } else {
         float c[4];
-        float rh;
-        if constexpr (CELLS) {
+        if constexpr (CELLS)
             rb_hqmq_ld4(cw + 4 * (p * S + s), c);
-#if HQ_RCP
-            rh = rad.hat(r, s_frac);
-#else
-            rh = rb_hqmq_radius_hat(rb_hqmq_radius_code(r, rad.sig, rad.qmax), rad.sig, rad.qmax);
-#endif
-        } else {
+        else
             rb_hqmq_codeword_ps(s_qs, p, s, c);
-            rh = rb_hqmq_radius_hat(rb_hqmq_radius_code(r, rad.sig, rad.qmax), rad.sig, rad.qmax);
-        }
+        const float rh = rb_hqmq_radius_hat(rb_hqmq_radius_code(r, sig, qmax), sig, qmax);
 #pragma unroll
         for (int k = 0; k < 4; k++)
             o[k] = rh * c[k];
@@ -374,15 +334,11 @@ static __device__ __forceinline__ int hq_cells_pick(const HqCell &c, const float
                               c.g, c.z, p);
 }
 
-#ifndef HQ_FAST_MINB
-#define HQ_FAST_MINB 5 /* resident blocks of the cell search's hq_fast: 48 registers */
-#endif
-
 /* G lanes per vector, CPL chunks per lane (chunk b = lane + G i), searched C at a time (the fp32
  * search) or one by one through the cell table (CELLS: tab, cg cells per axis, the joint codebook
  * g_hq_cb built just before). */
 template <typename T, int G, int CPL, int C, bool CELLS>
-__global__ void __launch_bounds__(HQ_THREADS, CELLS ? HQ_FAST_MINB : 0)
+__global__ void __launch_bounds__(HQ_THREADS)
 hq_fast(const T *__restrict__ x, T *__restrict__ xh, long N, int d, const float *__restrict__ qs, int S,
         int qmax, int inliers, float thresh0, const float *__restrict__ thr, int vec, const uint4 *__restrict__ tab,
         int cg)
@@ -390,14 +346,9 @@ hq_fast(const T *__restrict__ x, T *__restrict__ xh, long N, int d, const float 
     static_assert(CPL % C == 0, "CPL must be a multiple of C");
     extern __shared__ float4 s_q4[]; /* S secondaries */
     __shared__ unsigned char s_pmul[8 * RB_HQMQ_NP];
-    __shared__ float s_frac[HQ_FRAC_MAX + 1];
     float *s_qs = reinterpret_cast<float *>(s_q4);
     for (int i = threadIdx.x; i < 4 * S; i += blockDim.x)
         s_qs[i] = __ldg(qs + i);
-    HqRadius rad;
-    rad.qmax = qmax;
-    if (CELLS)
-        hq_frac_table(s_frac, qmax);
     if (CELLS)
         for (int i = threadIdx.x; i < 8 * RB_HQMQ_NP; i += blockDim.x)
             rb_hqmq_pmul_entry(i, s_pmul);
@@ -440,10 +391,6 @@ hq_fast(const T *__restrict__ x, T *__restrict__ xh, long N, int d, const float 
         }
         fin = hq_group_max<G>(fin, mask);
         sig = rb_hqmq_sigma_store(hq_group_max<G>(sig, mask));
-        if constexpr (CELLS)
-            rad.row(sig);
-        else
-            rad.sig = sig;
         const bool ok = fin <= FLT_MAX;
         /* rb_hqmq_chunk, its search C chunks at a time */
         bool live[CPL];
@@ -482,7 +429,7 @@ hq_fast(const T *__restrict__ x, T *__restrict__ xh, long N, int d, const float 
             if (b >= g)
                 continue;
             float o[4];
-            hq_out<CELLS>(ok, live[i], v[i], r[i], rad, s_frac, s_qs, unit[i], sec[i], o, cw, S);
+            hq_out<CELLS>(ok, live[i], v[i], r[i], sig, qmax, s_qs, unit[i], sec[i], o, cw, S);
             hq_store<T>(or_, d, b, vec != 0, o);
         }
     }
@@ -632,8 +579,6 @@ hq_tc(const T *__restrict__ x, T *__restrict__ xh, long N, int d, const float *_
     const int S4 = (S + 3) / 4;
     for (int i = threadIdx.x; i < 4 * S; i += blockDim.x)
         s_qs[i] = __ldg(qs + i);
-    HqRadius rad;
-    rad.qmax = qmax;
     __syncthreads();
     for (int i = threadIdx.x; i < 32 * S4; i += blockDim.x)
         s_tab[i] = hq_tc_entry(s_qs, S, i >> 5, i & 31);
@@ -655,7 +600,6 @@ hq_tc(const T *__restrict__ x, T *__restrict__ xh, long N, int d, const float *_
         }
         fin = hq_group_max<32>(fin, 0xffffffffu);
         sig = rb_hqmq_sigma_store(hq_group_max<32>(sig, 0xffffffffu));
-        rad.sig = sig;
         const bool ok = fin <= FLT_MAX;
 #pragma unroll
         for (int i = 0; i < CPL; i++) {
@@ -692,7 +636,7 @@ hq_tc(const T *__restrict__ x, T *__restrict__ xh, long N, int d, const float *_
             int p = 0;
             const int sec = live ? rb_hqmq_search_mask(s_qs, S, J, mask, u, &p) : 0;
             float o[4];
-            hq_out<false>(ok, live, v[i], r[i], rad, nullptr, s_qs, p, sec, o);
+            hq_out<false>(ok, live, v[i], r[i], sig, qmax, s_qs, p, sec, o);
             hq_store<T>(or_, d, lane + 32 * i, true, o);
         }
     }

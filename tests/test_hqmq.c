@@ -477,48 +477,6 @@ TEST(hqmq_radius_quantizer)
     free(qs);
 }
 
-/* The kernels' radius code (one reciprocal per row) against the reference's division: every
- * code's half-integer boundary approached ulp by ulp from both sides, random radii (past sigma
- * too), sigmas from the smallest fp16 subnormal to the fp16 maximum, 1..16 radius bits, and
- * radii whose r qmax overflows. */
-TEST(hqmq_radius_code_by_reciprocal)
-{
-    static const float sigs[] = {5.9604645e-08f, 6.1035156e-05f, 0.0009765625f, 0.0731f, 0.7317f, 1.0f,
-                                 3.14159f, 1234.5f, 65504.0f};
-    uint64_t st = 0x9e3779b97f4a7c15ull;
-    long checked = 0, bad = 0;
-    for (int b = 1; b <= 16; b++) {
-        const int qmax = (1 << b) - 1;
-        for (size_t si = 0; si < sizeof sigs / sizeof sigs[0]; si++) {
-            const float sig = rb_hqmq_sigma_store(sigs[si]), ys = 1.0f / sig;
-            const int kmax = qmax < 300 ? qmax : 300;
-            for (int k = 0; k <= kmax; k++) { /* r near sig (k + 1/2) / qmax, +-24 ulps */
-                const int kk = qmax < 300 ? k : (int)((long)k * qmax / 300);
-                float r = (float)((double)sig * (kk + 0.5) / qmax);
-                for (int u = 0; u < 24; u++)
-                    r = nextafterf(r, 0.0f);
-                for (int u = 0; u < 49; u++, r = nextafterf(r, INFINITY)) {
-                    checked++;
-                    bad += rb_hqmq_radius_code_ys(r, sig, ys, qmax) != rb_hqmq_radius_code(r, sig, qmax);
-                }
-            }
-            for (int i = 0; i < 2000; i++) {
-                st = st * 6364136223846793005ull + 1442695040888963407ull;
-                const float r = sig * 1.2f * (float)((st >> 40) * (1.0 / 16777216.0));
-                checked++;
-                bad += rb_hqmq_radius_code_ys(r, sig, ys, qmax) != rb_hqmq_radius_code(r, sig, qmax);
-            }
-            const float big[] = {3.0e38f, 1.0e36f, INFINITY};
-            for (int i = 0; i < 3; i++) {
-                checked++;
-                bad += rb_hqmq_radius_code_ys(big[i], sig, ys, qmax) != rb_hqmq_radius_code(big[i], sig, qmax);
-            }
-        }
-        CHECK(rb_hqmq_radius_code_ys(0.3f, 0.0f, INFINITY, qmax) == 0, "b=%d: sigma 0 gives code 0", b);
-    }
-    CHECK(bad == 0 && checked > 400000, "%ld of %ld radius codes differ from the reference's", bad, checked);
-}
-
 static int cmp_float(const void *a, const void *b)
 {
     float x = *(const float *)a, y = *(const float *)b;
@@ -858,7 +816,7 @@ TEST(hqmq_cell_search_equals_search)
             fprintf(stderr, "    S=%d G=%d: %.0f overflowing cells, longest %.0f, mean %.2f; second pass %ld of %ld\n",
                     S, c.G, st[0], st[1], st[2], second, n);
         /* the point of the table: short lists (1.4-2.1 at the operating points at G = 80) */
-        CHECK(st[2] < 3.5 && st[0] <= 1e-4 * c.G * c.G * c.G, "S=%d G=%d: mean list %.2f, %.0f cells overflow", S, c.G,
+        CHECK(st[2] < 2.5 && st[0] <= 1e-4 * c.G * c.G * c.G, "S=%d G=%d: mean list %.2f, %.0f cells overflow", S, c.G,
               st[2], st[0]);
         CHECK(second > 0 && second < n / 100, "S=%d: the near-tie pass ran on %ld of %ld directions", S, second, n);
         cells_free(&c);

@@ -343,23 +343,6 @@ RB_HD int rb_hqmq_radius_code(float r, float sig, int qmax)
     return t < 0.0f ? 0 : t > (float)qmax ? qmax : (int)t;
 }
 
-/* rb_hqmq_radius_code(r, sig, qmax), given ys = 1 / sig rounded once (the kernels form it once
- * per row): the same code without a division on the common path. t0 = (r qmax) ys errs from the
- * reference's rounded (r qmax) / sig by at most 3 * 2^-24 t0 (ys, t0 and the quotient are each
- * rounded once; with the product left unrounded inside an FMA, less), so both round to the same
- * integer unless t0 lies that close to a half-integer. The test leaves 2^-21 t0 and also fails
- * for an infinite or NaN t0; such chunks (a few in 10^5 at 4 bits) divide as the reference does. */
-RB_HD int rb_hqmq_radius_code_ys(float r, float sig, float ys, int qmax)
-{
-    if (!(sig > 0.0f))
-        return 0;
-    const float a = r * (float)qmax, t0 = a * ys;
-    float t = rintf(t0);
-    if (!(fabsf(fabsf(t0 - t) - 0.5f) > t0 * 4.76837158203125e-07f)) /* 2^-21 */
-        t = rintf(a / sig);
-    return t < 0.0f ? 0 : t > (float)qmax ? qmax : (int)t;
-}
-
 /* r_hat = sigma * r_q / (2^b - 1): exactly sigma for the top code. */
 RB_HD float rb_hqmq_radius_hat(int rq, float sig, int qmax)
 {
