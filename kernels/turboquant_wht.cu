@@ -18,6 +18,7 @@
  *        quantizer's cell table in shared memory (RbQuant); the next row is prefetched. Other d (or unaligned buffers) run
  *        the paper kernel. */
 #include "wht.h"
+#include "wht_half.h"
 #include "qdq_common.cuh"
 
 /* ---- paper ----------------------------------------------------------------------------------- */
@@ -181,15 +182,14 @@ template <int G, int NV, int VW> struct RbkWhtSmem {
  * of one. The row goes to shared memory in the load layout; lane L = (vector i, half h,
  * element e) = (L / (2 VW), L / VW % 2, L % VW) reads the 16 values of vector i and element e
  * from lanes 16 h .. 16 h + 15, runs the four stages of lane bits 0-3 in registers and the stage
- * of lane bit 4 as one shuffle with lane L ^ VW (the other half), and the row returns. Word of
- * (vector i, lane l, element e): i IS + (l / 16) HS + (l % 16) VW + e; the VW words of padding
- * per half and IS = 2 HS put a read's 32 lanes in 32 banks (IS = 8, HS = 4 mod 32 at fp32; 16, 8
- * at fp16). Against five shuffle stages each way: 2.5 shared accesses and 2 shuffles per value
- * instead of 10 shuffles (ncu at fp32: shared-memory pipe 90 % busy, issue 79 %). */
+ * of lane bit 4 as one shuffle with lane L ^ VW (the other half), and the row returns. The words
+ * (kernels/common/wht_half.h) keep every access free of bank conflicts. Against five shuffle
+ * stages each way: 2.5 shared accesses and 2 shuffles per value instead of 10 shuffles (ncu at
+ * fp32: shared-memory pipe 90 % busy, issue 79 %). */
 template <int G, int NV, int VW> struct RbkWhtHalf {
     static constexpr bool ON = G == 32 && NV * VW == 16;
-    static constexpr int HS = 17 * VW, IS = 2 * HS, S = NV * IS;
-    static __device__ __forceinline__ int w(int i, int l, int e) { return i * IS + (l >> 4) * HS + (l & 15) * VW + e; }
+    static constexpr int S = RB_WHT_HALF_WORDS(NV, VW);
+    static __device__ __forceinline__ int w(int i, int l, int e) { return RB_WHT_HALF_WORD(VW, i, l, e); }
 };
 
 /* v with its sign flipped when bit k of bits is set (= v * -1.0f, bit for bit) */
