@@ -554,6 +554,10 @@ int main(int argc, char **argv)
     if (strcmp(backend, "auto") && strcmp(backend, "cpu") && strcmp(backend, "gpu"))
         return bad_arg("--backend must be auto, cpu or gpu, got", backend);
 
+    if (rb_run_knobs_check(err, sizeof err)) {
+        fprintf(stderr, "rotorbench: %s\n", err);
+        return 2;
+    }
     static rb_config cfg;
     if (rb_config_load(config, &cfg, err, sizeof err)) {
         fprintf(stderr, "rotorbench: %s\n", err);

@@ -248,6 +248,35 @@ static cJSON *config_echo(const rb_config *cfg)
  * shape forced: small or large). */
 static const char *const knob_names[] = {"RB_HQMQ_SEARCH", "RB_HQMQ_CELLS_G", "RB_GPU_DEVICE_RNG", "RB_FAST_SHAPE"};
 
+int rb_run_knobs_check(char *err, size_t errlen)
+{
+    const char *v = getenv("RB_HQMQ_SEARCH");
+    if (v && strcmp(v, "auto") && strcmp(v, "cells") && strcmp(v, "tc") && strcmp(v, "fp32")) {
+        snprintf(err, errlen, "RB_HQMQ_SEARCH must be auto, cells, tc or fp32, not \"%s\"", v);
+        return -1;
+    }
+    v = getenv("RB_HQMQ_CELLS_G");
+    if (v) {
+        char *end = NULL;
+        const long g = strtol(v, &end, 10);
+        if (end == v || *end || g < 2 || g > 128) {
+            snprintf(err, errlen, "RB_HQMQ_CELLS_G must be an integer in 2..128, not \"%s\"", v);
+            return -1;
+        }
+    }
+    v = getenv("RB_FAST_SHAPE");
+    if (v && strcmp(v, "small") && strcmp(v, "large")) {
+        snprintf(err, errlen, "RB_FAST_SHAPE must be small or large, not \"%s\"", v);
+        return -1;
+    }
+    v = getenv("RB_GPU_DEVICE_RNG");
+    if (v && strcmp(v, "0") && strcmp(v, "1")) {
+        snprintf(err, errlen, "RB_GPU_DEVICE_RNG must be 0 or 1, not \"%s\"", v);
+        return -1;
+    }
+    return 0;
+}
+
 const char *rb_run_knobs(void)
 {
     static char buf[512];

@@ -4,6 +4,7 @@
 #include "check.h"
 #include "methods.h"
 #include "config.h"
+#include "results.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -551,4 +552,41 @@ TEST(config_assume_unit_norm)
         CHECK(c.unit_norm == 0, "assume_unit_norm defaults to false");
     expect_fail(with("assume_unit_norm", "1"), "key 'assume_unit_norm'", "expected true or false");
     expect_fail(with("assume_unit_norm", "\"yes\""), "key 'assume_unit_norm'", "expected true or false");
+}
+
+/* The environment knobs are checked before any work: a bad value is one line naming the knob. */
+TEST(config_rejects_bad_env_knobs)
+{
+    static const char *const bad[][2] = {
+        {"RB_HQMQ_SEARCH", "brute"}, {"RB_HQMQ_CELLS_G", "1"},   {"RB_HQMQ_CELLS_G", "129"},
+        {"RB_HQMQ_CELLS_G", "64x"},  {"RB_FAST_SHAPE", "medium"}, {"RB_GPU_DEVICE_RNG", "yes"},
+    };
+    static const char *const good[][2] = {
+        {"RB_HQMQ_SEARCH", "cells"}, {"RB_HQMQ_CELLS_G", "80"}, {"RB_FAST_SHAPE", "large"}, {"RB_GPU_DEVICE_RNG", "1"},
+    };
+    char err[256];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const char *old = getenv(bad[i][0]);
+        char *keep = old ? strdup(old) : NULL;
+        setenv(bad[i][0], bad[i][1], 1);
+        err[0] = '\0';
+        CHECK(rb_run_knobs_check(err, sizeof err) == -1 && strstr(err, bad[i][0]) && strstr(err, bad[i][1]),
+              "%s=%s accepted (or not named): '%s'", bad[i][0], bad[i][1], err);
+        if (keep)
+            setenv(bad[i][0], keep, 1);
+        else
+            unsetenv(bad[i][0]);
+        free(keep);
+    }
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        const char *old = getenv(good[i][0]);
+        char *keep = old ? strdup(old) : NULL;
+        setenv(good[i][0], good[i][1], 1);
+        CHECK(rb_run_knobs_check(err, sizeof err) == 0, "%s=%s refused: %s", good[i][0], good[i][1], err);
+        if (keep)
+            setenv(good[i][0], keep, 1);
+        else
+            unsetenv(good[i][0]);
+        free(keep);
+    }
 }
