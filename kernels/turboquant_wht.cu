@@ -176,6 +176,8 @@ template <int G, int NV, int VW> struct RbkWhtSmem {
     static constexpr int T = ON ? NV * VW / G : 1;
     /* word of value g of lane gl's group t in the second layout */
     static __device__ __forceinline__ int b(int gl, int t, int g) { return (gl / VW + (G / VW) * t) * IS + g * VW + gl % VW; }
+    /* word of (vector i, lane l, element e) in the load layout */
+    static __device__ __forceinline__ int w(int i, int l, int e) { return i * IS + l * VW + e; }
 };
 
 /* d = 512 (G = 32 lanes of 16 values): no lane holds a 32-point lane group, but it holds half
@@ -191,6 +193,30 @@ template <int G, int NV, int VW> struct RbkWhtHalf {
     static constexpr int S = RB_WHT_HALF_WORDS(NV, VW);
     static __device__ __forceinline__ int w(int i, int l, int e) { return RB_WHT_HALF_WORD(VW, i, l, e); }
 };
+
+/* A lane's row to shared memory in the load layout of L (L::w: 16-byte aligned per 4 values), and
+ * back. */
+template <class L, int NV, int VW>
+static __device__ __forceinline__ void rbk_wht_put(float *buf, const float (&v)[NV][VW], int gl)
+{
+#pragma unroll
+    for (int i = 0; i < NV; i++)
+#pragma unroll
+        for (int e = 0; e < VW; e += 4)
+            *reinterpret_cast<float4 *>(buf + L::w(i, gl, e)) = make_float4(v[i][e], v[i][e + 1], v[i][e + 2], v[i][e + 3]);
+}
+
+template <class L, int NV, int VW>
+static __device__ __forceinline__ void rbk_wht_get(const float *buf, float (&v)[NV][VW], int gl)
+{
+#pragma unroll
+    for (int i = 0; i < NV; i++)
+#pragma unroll
+        for (int e = 0; e < VW; e += 4) {
+            const float4 f = *reinterpret_cast<const float4 *>(buf + L::w(i, gl, e));
+            v[i][e] = f.x; v[i][e + 1] = f.y; v[i][e + 2] = f.z; v[i][e + 3] = f.w;
+        }
+}
 
 /* v with its sign flipped when bit k of bits is set (= v * -1.0f, bit for bit) */
 static __device__ __forceinline__ float rbk_flip(float v, uint32_t bits, int k)
@@ -266,12 +292,7 @@ rbk_wht_fast(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
             constexpr int TT = SM::T;
             float *buf = s_rows + grp * SM::S;
             rbk_wht_local<NV, VW>(v);
-#pragma unroll
-            for (int i = 0; i < NV; i++)
-#pragma unroll
-                for (int e = 0; e < VW; e += 4)
-                    *reinterpret_cast<float4 *>(buf + i * SM::IS + gl * VW + e) =
-                        make_float4(v[i][e], v[i][e + 1], v[i][e + 2], v[i][e + 3]);
+            rbk_wht_put<SM>(buf, v, gl);
             __syncwarp(mask);
             float u[TT][G];
 #pragma unroll
@@ -295,23 +316,12 @@ rbk_wht_fast(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
                 for (int g = 0; g < G; g++)
                     buf[SM::b(gl, t, g)] = u[t][g];
             __syncwarp(mask);
-#pragma unroll
-            for (int i = 0; i < NV; i++)
-#pragma unroll
-                for (int e = 0; e < VW; e += 4) {
-                    float4 f = *reinterpret_cast<const float4 *>(buf + i * SM::IS + gl * VW + e);
-                    v[i][e] = f.x; v[i][e + 1] = f.y; v[i][e + 2] = f.z; v[i][e + 3] = f.w;
-                }
+            rbk_wht_get<SM>(buf, v, gl);
             rbk_wht_local<NV, VW>(v);
         } else if constexpr (SH::ON) {
             float *buf = s_rows + grp * SH::S;
             rbk_wht_local<NV, VW>(v);
-#pragma unroll
-            for (int i = 0; i < NV; i++)
-#pragma unroll
-                for (int e = 0; e < VW; e += 4)
-                    *reinterpret_cast<float4 *>(buf + SH::w(i, gl, e)) =
-                        make_float4(v[i][e], v[i][e + 1], v[i][e + 2], v[i][e + 3]);
+            rbk_wht_put<SH>(buf, v, gl);
             __syncwarp(mask);
             const int e0 = gl % VW, h = (gl / VW) & 1, i0 = gl / (2 * VW);
             const float sgn = h ? -1.0f : 1.0f; /* lane bit 4: lower a + b, upper a - b */
@@ -334,13 +344,7 @@ rbk_wht_fast(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
             for (int g = 0; g < 16; g++)
                 buf[SH::w(i0, 16 * h + g, e0)] = u[0][g];
             __syncwarp(mask);
-#pragma unroll
-            for (int i = 0; i < NV; i++)
-#pragma unroll
-                for (int e = 0; e < VW; e += 4) {
-                    float4 f = *reinterpret_cast<const float4 *>(buf + SH::w(i, gl, e));
-                    v[i][e] = f.x; v[i][e + 1] = f.y; v[i][e + 2] = f.z; v[i][e + 3] = f.w;
-                }
+            rbk_wht_get<SH>(buf, v, gl);
             rbk_wht_local<NV, VW>(v);
         } else {
             rbk_wht_hadamard<G, NV, VW>(v, gl, mask);
