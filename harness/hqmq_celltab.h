@@ -22,9 +22,10 @@ int rb_hqmq_cells_build(const float *qs, int S, int G, unsigned short **tab, dou
 /* Bytes of the table at G. */
 size_t rb_hqmq_cells_bytes(int G);
 
-/* The table for S at *G cells per axis (rb_hqmq_cells_grid(S) when *G < 2, written back), built on the host and copied to new device
- * memory *dev (the caller frees it with cudaFree). 0 on success, -1 when the build fails
- * (arguments, host memory), -2 when the CUDA allocation or copy fails (*dev NULL then). */
+/* The table for S at *G cells per axis (rb_hqmq_cells_grid(S), written back, when *G < 2),
+ * built on the host and copied to new device memory *dev (the caller frees it with cudaFree).
+ * 0 on success, -1 when the build fails (arguments, host memory), -2 when the CUDA allocation or
+ * copy fails (*dev NULL then). */
 int rb_hqmq_cells_upload(const float *qs, int S, unsigned short **dev, int *G);
 
 #endif

@@ -9,6 +9,7 @@
 #include "backend_gpu.h"
 #include "gpu_check.h"
 #include "hqmq_celltab.h"
+#include "results.h"
 #include "rb_kernels.h"
 
 typedef struct {
@@ -56,23 +57,6 @@ static int search_from_env(void)
     return -1;
 }
 
-/* RB_HQMQ_CELLS_G=2..128: cells per axis of the cell search's table instead of
- * rb_hqmq_cells_grid(S) (an experiment knob: finer cells, shorter lists, a larger table; the
- * answers are the same at every G). 0 when unset, -1 for another value. */
-static int cells_g_from_env(void)
-{
-    const char *v = getenv("RB_HQMQ_CELLS_G");
-    if (!v)
-        return 0;
-    char *end = NULL;
-    const long g = strtol(v, &end, 10);
-    if (end == v || *end || g < 2 || g > 128) {
-        fprintf(stderr, "rotorbench: RB_HQMQ_CELLS_G must be an integer in 2..128, not \"%s\"\n", v);
-        return -1;
-    }
-    return (int)g;
-}
-
 /* Med3x: the GPU's median against the CPU's, when the batch is small enough to copy. */
 static int check_median(rb_gpu_state *s, const rb_hqmq_med3_state *st, const char *label)
 {
@@ -108,7 +92,12 @@ int rb_gpu_run_hqmq(rb_backend *b, const rb_qdq_params *p, int variant, rb_recor
     c.x = s->x;
     c.xh = s->xh;
     c.N = s->N;
-    const int search = search_from_env(), cells_g = cells_g_from_env();
+    /* RB_HQMQ_CELLS_G (results.h): the table's cells per axis instead of rb_hqmq_cells_grid(S),
+     * an experiment knob; the answers are the same at every value */
+    const int search = search_from_env(), cells_g = rb_knob_cells_g();
+    if (cells_g < 0)
+        fprintf(stderr, "rotorbench: RB_HQMQ_CELLS_G must be an integer in 2..128, not \"%s\"\n",
+                getenv("RB_HQMQ_CELLS_G"));
     if (search < 0 || cells_g < 0 || rb_gpu_upload_params(s, p, &c.dp))
         return -1;
     c.dp.hq_search = search;

@@ -244,9 +244,20 @@ static cJSON *config_echo(const rb_config *cfg)
 }
 
 /* Environment variables that change what a run measures: RB_HQMQ_SEARCH (HQMQ's search on the
- * GPU), RB_HQMQ_CELLS_G (its cell table's resolution), RB_GPU_DEVICE_RNG (inputs drawn on the device) and RB_FAST_SHAPE (the fast kernels'
- * shape forced: small or large). */
-static const char *const knob_names[] = {"RB_HQMQ_SEARCH", "RB_HQMQ_CELLS_G", "RB_GPU_DEVICE_RNG", "RB_FAST_SHAPE"};
+ * GPU), RB_HQMQ_CELLS_G (its cell table's resolution), RB_GPU_DEVICE_RNG (inputs drawn on the
+ * device) and RB_FAST_SHAPE (the fast kernels' shape forced: small or large). */
+static const char *const knob_names[] = {"RB_HQMQ_SEARCH", "RB_HQMQ_CELLS_G", "RB_GPU_DEVICE_RNG",
+                                         "RB_FAST_SHAPE"};
+
+int rb_knob_cells_g(void)
+{
+    const char *v = getenv("RB_HQMQ_CELLS_G");
+    if (!v)
+        return 0;
+    char *end = NULL;
+    const long g = strtol(v, &end, 10);
+    return end == v || *end || g < 2 || g > 128 ? -1 : (int)g;
+}
 
 int rb_run_knobs_check(char *err, size_t errlen)
 {
@@ -255,14 +266,10 @@ int rb_run_knobs_check(char *err, size_t errlen)
         snprintf(err, errlen, "RB_HQMQ_SEARCH must be auto, cells, tc or fp32, not \"%s\"", v);
         return -1;
     }
-    v = getenv("RB_HQMQ_CELLS_G");
-    if (v) {
-        char *end = NULL;
-        const long g = strtol(v, &end, 10);
-        if (end == v || *end || g < 2 || g > 128) {
-            snprintf(err, errlen, "RB_HQMQ_CELLS_G must be an integer in 2..128, not \"%s\"", v);
-            return -1;
-        }
+    if (rb_knob_cells_g() < 0) {
+        snprintf(err, errlen, "RB_HQMQ_CELLS_G must be an integer in 2..128, not \"%s\"",
+                 getenv("RB_HQMQ_CELLS_G"));
+        return -1;
     }
     v = getenv("RB_FAST_SHAPE");
     if (v && strcmp(v, "small") && strcmp(v, "large")) {

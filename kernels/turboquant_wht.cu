@@ -3,8 +3,8 @@
  * Butterflies: lower element a + b, upper a - b, as rb_hadamard. The paper kernel and the
  * shuffle shapes of the fast kernel run the stages in the CPU reference's order (h = 1, 2, 4,
  * ...), so their rotation is bit-identical to rb_wht_fwd / rb_wht_inv; the fast kernel's
- * shared-memory shapes (RbkWhtSmem) run the lane bits' stages last, which changes the rounding
- * by ~1e-7 and can only flip the quantizer at a tie (harness/agree.h).
+ * shared-memory shapes (RbkWhtSmem, RbkWhtHalf) run the lane bits' stages last, which changes
+ * the rounding by ~1e-7 and can only flip the quantizer at a tie (harness/agree.h).
  *
  * paper: one thread block per vector, one thread per coordinate (threads loop for d > 1024),
  *        the butterfly stages in shared memory, codebook in shared memory, linear
@@ -14,8 +14,9 @@
  *        occupancy striding over rows. A lane holds NV 16-byte vectors (lane l: vectors l,
  *        l + G, ...), so index bits split into [vector | lane | element]: the element and vector
  *        stages are register butterflies, the lane stages go through shared memory (RbkWhtSmem)
- *        where a lane holds whole lane groups, else __shfl_xor_sync. Signs in registers, the
- *        quantizer's cell table in shared memory (RbQuant); the next row is prefetched. Other d (or unaligned buffers) run
+ *        where a lane holds whole lane groups, or half groups and one shuffle (RbkWhtHalf,
+ *        d = 512), else __shfl_xor_sync. Signs in registers, the quantizer's cell table in
+ *        shared memory (RbQuant); the next row is prefetched. Other d (or unaligned buffers) run
  *        the paper kernel. */
 #include "wht.h"
 #include "wht_half.h"
@@ -203,7 +204,8 @@ static __device__ __forceinline__ void rbk_wht_put(float *buf, const float (&v)[
     for (int i = 0; i < NV; i++)
 #pragma unroll
         for (int e = 0; e < VW; e += 4)
-            *reinterpret_cast<float4 *>(buf + L::w(i, gl, e)) = make_float4(v[i][e], v[i][e + 1], v[i][e + 2], v[i][e + 3]);
+            *reinterpret_cast<float4 *>(buf + L::w(i, gl, e)) =
+                make_float4(v[i][e], v[i][e + 1], v[i][e + 2], v[i][e + 3]);
 }
 
 template <class L, int NV, int VW>
