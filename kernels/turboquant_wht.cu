@@ -188,7 +188,7 @@ template <int G, int NV, int VW> struct RbkWhtSmem {
  * of lane bit 4 as one shuffle with lane L ^ VW (the other half), and the row returns. The words
  * (kernels/common/wht_half.h) keep every access free of bank conflicts. Against five shuffle
  * stages each way: 2.5 shared accesses and 2 shuffles per value instead of 10 shuffles (ncu at
- * fp32: shared-memory pipe 90 % busy, issue 79 %). */
+ * fp32: L1/shared 91 % busy, issue 79 %). */
 template <int G, int NV, int VW> struct RbkWhtHalf {
     static constexpr bool ON = G == 32 && NV * VW == 16;
     static constexpr int S = RB_WHT_HALF_WORDS(NV, VW);
