@@ -81,6 +81,16 @@ static const char *write_result(const char *name, const char *gpu, const char *r
     return write_result_on(name, "gpu", machine, r1, r2, r3);
 }
 
+#define H100 "NVIDIA H100 80GB HBM3"
+
+/* A result file on the H100 with one record (rec's arguments). */
+static const char *write_one(const char *name, const char *method, int d, int bits, const char *mse,
+                             double median_us, double noise)
+{
+    char r[512];
+    return write_result(name, H100, rec(r, sizeof r, method, d, bits, mse, median_us, noise), NULL, NULL);
+}
+
 static char report[1 << 16];
 
 /* rb_compare_run on (base, new, flags...); the report lands in `report`. */
@@ -106,7 +116,6 @@ static int compare(const char *base, const char *cur, const char *tol)
     return compare_flags(base, cur, tol ? "--time-tol" : NULL, tol);
 }
 
-#define H100 "NVIDIA H100 80GB HBM3"
 
 TEST(compare_identical)
 {
@@ -121,18 +130,17 @@ TEST(compare_identical)
 
 TEST(compare_mse_changed)
 {
-    char a[512], b[512];
-    const char *p = write_result("mse_base", H100, rec(a, sizeof a, "rotorquant", 128, 2, "1e-3", 30, 0.01), NULL, NULL);
-    const char *q = write_result("mse_new", H100, rec(b, sizeof b, "rotorquant", 128, 2, "1.00001e-3", 30, 0.01), NULL, NULL);
+    const char *p = write_one("mse_base", "rotorquant", 128, 2, "1e-3", 30, 0.01);
+    const char *q = write_one("mse_new", "rotorquant", 128, 2, "1.00001e-3", 30, 0.01);
     int rc = compare(p, q, NULL);
     CHECK(rc == 1, "1e-5 relative MSE change: rc %d\n%s", rc, report);
     CHECK(strstr(report, "MSE-CHANGED") != NULL, "no MSE-CHANGED:\n%s", report);
     /* within 1e-6: rounding, not a change */
-    q = write_result("mse_tiny", H100, rec(b, sizeof b, "rotorquant", 128, 2, "1.0000001e-3", 30, 0.01), NULL, NULL);
+    q = write_one("mse_tiny", "rotorquant", 128, 2, "1.0000001e-3", 30, 0.01);
     rc = compare(p, q, NULL);
     CHECK(rc == 0, "1e-7 relative MSE change: rc %d\n%s", rc, report);
     /* null on one side only is a change; null on both is not */
-    q = write_result("mse_null", H100, rec(b, sizeof b, "rotorquant", 128, 2, NULL, 30, 0.01), NULL, NULL);
+    q = write_one("mse_null", "rotorquant", 128, 2, NULL, 30, 0.01);
     rc = compare(p, q, NULL);
     CHECK(rc == 1, "number -> null: rc %d\n%s", rc, report);
     rc = compare(q, p, NULL);
@@ -143,9 +151,8 @@ TEST(compare_mse_changed)
 
 TEST(compare_slower)
 {
-    char a[512], b[512];
-    const char *p = write_result("slow_base", H100, rec(a, sizeof a, "isoquant-fast", 256, 3, "5e-4", 10, 0.01), NULL, NULL);
-    const char *q = write_result("slow_new", H100, rec(b, sizeof b, "isoquant-fast", 256, 3, "5e-4", 12, 0.01), NULL, NULL);
+    const char *p = write_one("slow_base", "isoquant-fast", 256, 3, "5e-4", 10, 0.01);
+    const char *q = write_one("slow_new", "isoquant-fast", 256, 3, "5e-4", 12, 0.01);
     int rc = compare(p, q, NULL);
     CHECK(rc == 1, "20%% slower, 1%% noise: rc %d\n%s", rc, report);
     CHECK(strstr(report, "SLOWER") != NULL, "no SLOWER:\n%s", report);
@@ -156,10 +163,9 @@ TEST(compare_slower)
 
 TEST(compare_slower_within_noise)
 {
-    char a[512], b[512];
     /* noise 10 % on the new side: the threshold is 3 x 10 % = 30 % */
-    const char *p = write_result("noisy_base", H100, rec(a, sizeof a, "isoquant-fast", 256, 3, "5e-4", 10, 0.02), NULL, NULL);
-    const char *q = write_result("noisy_new", H100, rec(b, sizeof b, "isoquant-fast", 256, 3, "5e-4", 12, 0.10), NULL, NULL);
+    const char *p = write_one("noisy_base", "isoquant-fast", 256, 3, "5e-4", 10, 0.02);
+    const char *q = write_one("noisy_new", "isoquant-fast", 256, 3, "5e-4", 12, 0.10);
     int rc = compare(p, q, NULL);
     CHECK(rc == 0, "20%% slower, 10%% noise: rc %d\n%s", rc, report);
     CHECK(strstr(report, "| SAME |") != NULL, "not SAME:\n%s", report);
@@ -171,9 +177,8 @@ TEST(compare_slower_within_noise)
  * smaller floor or a larger step is SLOWER. */
 TEST(compare_slower_within_floor)
 {
-    char a[512], b[512];
-    const char *p = write_result("floor_base", H100, rec(a, sizeof a, "identity", 256, 2, "4.5e-4", 2.92, 0.0), NULL, NULL);
-    const char *q = write_result("floor_new", H100, rec(b, sizeof b, "identity", 256, 2, "4.5e-4", 3.10, 0.0), NULL, NULL);
+    const char *p = write_one("floor_base", "identity", 256, 2, "4.5e-4", 2.92, 0.0);
+    const char *q = write_one("floor_new", "identity", 256, 2, "4.5e-4", 3.10, 0.0);
     int rc = compare(p, q, NULL);
     CHECK(rc == 0, "+0.18 us on 2.92: rc %d\n%s", rc, report);
     CHECK(strstr(report, "| SAME |") != NULL, "not SAME:\n%s", report);
@@ -181,7 +186,7 @@ TEST(compare_slower_within_floor)
     CHECK(rc == 1, "+0.18 us, floor 0.1: rc %d\n%s", rc, report);
     rc = compare_flags(p, q, "--time-floor-us=0.1", NULL);
     CHECK(rc == 1, "+0.18 us, --time-floor-us=0.1: rc %d\n%s", rc, report);
-    q = write_result("floor_new2", H100, rec(b, sizeof b, "identity", 256, 2, "4.5e-4", 3.30, 0.0), NULL, NULL);
+    q = write_one("floor_new2", "identity", 256, 2, "4.5e-4", 3.30, 0.0);
     rc = compare(p, q, NULL);
     CHECK(rc == 1, "+0.38 us on 2.92: rc %d\n%s", rc, report);
     rc = compare(q, p, NULL); /* and the other way, FASTER */
@@ -192,9 +197,8 @@ TEST(compare_slower_within_floor)
 
 TEST(compare_faster)
 {
-    char a[512], b[512];
-    const char *p = write_result("fast_base", H100, rec(a, sizeof a, "planarquant", 512, 4, "2e-5", 20, 0.01), NULL, NULL);
-    const char *q = write_result("fast_new", H100, rec(b, sizeof b, "planarquant", 512, 4, "2e-5", 10, 0.01), NULL, NULL);
+    const char *p = write_one("fast_base", "planarquant", 512, 4, "2e-5", 20, 0.01);
+    const char *q = write_one("fast_new", "planarquant", 512, 4, "2e-5", 10, 0.01);
     int rc = compare(p, q, NULL);
     CHECK(rc == 0, "2x faster: rc %d\n%s", rc, report);
     CHECK(strstr(report, "FASTER") != NULL, "no FASTER:\n%s", report);
@@ -202,8 +206,8 @@ TEST(compare_faster)
 
 TEST(compare_different_devices)
 {
-    char a[512], b[512];
-    const char *p = write_result("dev_base", H100, rec(a, sizeof a, "rotorquant", 128, 2, "1e-3", 10, 0.01), NULL, NULL);
+    char b[512];
+    const char *p = write_one("dev_base", "rotorquant", 128, 2, "1e-3", 10, 0.01);
     const char *q = write_result("dev_new", "NVIDIA H200", rec(b, sizeof b, "rotorquant", 128, 2, "1e-3", 20, 0.01), NULL, NULL);
     int rc = compare(p, q, NULL);
     CHECK(rc == 0, "slower on another device: rc %d\n%s", rc, report);
@@ -233,8 +237,8 @@ TEST(compare_one_sided)
 
 TEST(compare_bad_files)
 {
-    char a[512], path[256];
-    const char *good = write_result("bad_good", H100, rec(a, sizeof a, "rotorquant", 128, 2, "1e-3", 10, 0.01), NULL, NULL);
+    char path[256];
+    const char *good = write_one("bad_good", "rotorquant", 128, 2, "1e-3", 10, 0.01);
     snprintf(path, sizeof path, "%s/missing.json", dir());
     CHECK(compare(path, good, NULL) == 2, "missing base file");
     CHECK(compare(good, path, NULL) == 2, "missing new file");
@@ -265,9 +269,8 @@ TEST(compare_bad_files)
 /* Two files with no setting in common: the gate compared nothing and must not pass. */
 TEST(compare_disjoint_files_fail)
 {
-    char a[512], b[512];
-    const char *p = write_result("disj_base", H100, rec(a, sizeof a, "rotorquant", 128, 2, "1e-3", 10, 0.01), NULL, NULL);
-    const char *q = write_result("disj_new", H100, rec(b, sizeof b, "rotorquant", 256, 2, "1e-3", 10, 0.01), NULL, NULL);
+    const char *p = write_one("disj_base", "rotorquant", 128, 2, "1e-3", 10, 0.01);
+    const char *q = write_one("disj_new", "rotorquant", 256, 2, "1e-3", 10, 0.01);
     int rc = compare(p, q, NULL);
     CHECK(rc == 1 && strstr(report, "nothing was compared") && strstr(report, "FAIL: NOTHING COMPARED"),
           "disjoint: rc %d\n%s", rc, report);
