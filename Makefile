@@ -94,6 +94,15 @@ $(BUILD)/%.o: %.cu $(HEADERS) | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -c $< -o $@
 
+# The tensor-core TurboQuant-dense kernel and its roof use wgmma, which only sm_90a machine code
+# has: these files get sm_90a in place of sm_90 (the only cubin a 9.0 device can load, so the
+# wgmma code is the one that runs there) and RBTC_WGMMA, which lets the host take that route.
+# Without sm_90 in NVCC_ARCH they build as the rest, on mma.sync.
+TC_FLAGS = $(if $(findstring code=sm_90,$(NVCCFLAGS)),$(subst arch=compute_90$(comma)code=sm_90,arch=compute_90a$(comma)code=sm_90a,$(NVCCFLAGS)) -DRBTC_WGMMA,$(NVCCFLAGS))
+$(BUILD)/kernels/turboquant_dense.o $(BUILD)/kernels/tc_peak.o: $(BUILD)/%.o: %.cu $(HEADERS) | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(TC_FLAGS) -c $< -o $@
+
 kernels: $(KERNEL_OBJ)
 
 $(BUILD)/librotorbench.a: $(HARNESS_OBJ) $(KERNEL_OBJ)
@@ -118,7 +127,7 @@ $(BUILD)/latency_floor: tests/gpu/latency_floor.cu tests/gpu/cuda_check.h | $(DE
 # copy, the mma.sync roof and the unfused cuBLAS anchor (docs/PERF.md, target 2). Built by `all`.
 $(BUILD)/tc_dense_check: tests/gpu/tc_dense_check.cu tests/gpu/cuda_check.h kernels/tc_peak.cu $(HEADERS) | $(DEPS_OK)
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVCCFLAGS) -Ikernels -Xcompiler -fopenmp tests/gpu/tc_dense_check.cu kernels/tc_peak.cu -o $@ \
+	$(NVCC) $(TC_FLAGS) -Ikernels -Xcompiler -fopenmp tests/gpu/tc_dense_check.cu kernels/tc_peak.cu -o $@ \
 	  -lcublas -lcurand -lgomp
 
 tc-check: $(BUILD)/tc_dense_check

@@ -291,8 +291,8 @@ static int measure_fma_peak(rb_meas_gpu *m)
 }
 
 /* The tensor-core roof of the instruction TurboQuant-dense's fast kernel uses (mma.sync
- * m16n8k16, fp16 in, fp32 accumulation; kernels/tc_peak.cu), timed the same way: its floor is
- * 4 N d^2 FLOP at this rate. */
+ * m16n8k16, or wgmma m64n128k16 where the kernel does; fp16 in, fp32 accumulation;
+ * kernels/tc_peak.cu), timed the same way: its floor is 4 N d^2 FLOP at this rate. */
 static int enq_tc(void *ctx, cudaStream_t st)
 {
     fma_ctx *c = ctx;
@@ -464,8 +464,13 @@ void rb_meas_gpu_describe(rb_meas_gpu *m, cJSON *o)
     jnum(o, "measured_fma_per_s", m->fma_per_s);
     jnum(o, "fma_peak_theoretical_per_s", 128.0 * m->sms * m->sm_clock_rated_khz * 1e3);
     jnum(o, "measured_tc_flops_per_s", m->tc_flops_per_s);
-    jstr(o, "tc_flops_unit", "FLOP/s of mma.sync m16n8k16 fp16 x fp16 -> fp32 (2 x 16 x 8 x 16 per MMA), "
-                             "independent back-to-back MMAs: the dense tensor-core rate of TurboQuant-dense's fast kernel");
+    jstr(o, "tc_flops_unit",
+         rb_tc_peak_is_wgmma()
+             ? "FLOP/s of wgmma m64n128k16 fp16 x fp16 -> fp32, A in registers, B in shared memory (2 x 64 x 128 x 16 "
+               "per instruction), 8 back to back per wait, 4 warpgroups per SM: the dense tensor-core rate of "
+               "TurboQuant-dense's fast kernel, which uses wgmma on this device"
+             : "FLOP/s of mma.sync m16n8k16 fp16 x fp16 -> fp32 (2 x 16 x 8 x 16 per MMA), "
+               "independent back-to-back MMAs: the dense tensor-core rate of TurboQuant-dense's fast kernel");
     jnum(o, "sm_clock_rated_khz", m->sm_clock_rated_khz);
     jnum(o, "sm_clock_at_create_khz", m->sm_clock_create_khz);
     double now = 0;

@@ -245,9 +245,10 @@ static cJSON *config_echo(const rb_config *cfg)
 
 /* Environment variables that change what a run measures: RB_HQMQ_SEARCH (HQMQ's search on the
  * GPU), RB_HQMQ_CELLS_G (its cell table's resolution), RB_GPU_DEVICE_RNG (inputs drawn on the
- * device) and RB_FAST_SHAPE (the fast kernels' shape forced: small or large). */
+ * device), RB_FAST_SHAPE (the fast kernels' shape forced: small or large) and RB_DENSE_TC
+ * (TurboQuant-dense's tensor-core instruction: mma or wgmma). */
 static const char *const knob_names[] = {"RB_HQMQ_SEARCH", "RB_HQMQ_CELLS_G", "RB_GPU_DEVICE_RNG",
-                                         "RB_FAST_SHAPE"};
+                                         "RB_FAST_SHAPE", "RB_DENSE_TC"};
 
 int rb_knob_cells_g(void)
 {
@@ -279,6 +280,11 @@ int rb_run_knobs_check(char *err, size_t errlen)
     v = getenv("RB_GPU_DEVICE_RNG");
     if (v && strcmp(v, "0") && strcmp(v, "1")) {
         snprintf(err, errlen, "RB_GPU_DEVICE_RNG must be 0 or 1, not \"%s\"", v);
+        return -1;
+    }
+    v = getenv("RB_DENSE_TC");
+    if (v && strcmp(v, "mma") && strcmp(v, "wgmma")) {
+        snprintf(err, errlen, "RB_DENSE_TC must be mma or wgmma, not \"%s\"", v);
         return -1;
     }
     return 0;

@@ -46,7 +46,7 @@ int rb_record_from_json(const cJSON *o, rb_record *r);
 int rb_knob_cells_g(void);
 
 /* The environment knobs' values checked (RB_HQMQ_SEARCH, RB_HQMQ_CELLS_G, RB_FAST_SHAPE,
- * RB_GPU_DEVICE_RNG): 0, or -1 with one line naming the knob and what it accepts in err. */
+ * RB_GPU_DEVICE_RNG, RB_DENSE_TC): 0, or -1 with one line naming the knob and what it accepts in err. */
 int rb_run_knobs_check(char *err, size_t errlen);
 
 /* The environment variables set that change results, "NAME=value;..." ("" when none): recorded

@@ -79,6 +79,7 @@
 #include <stdint.h>
 
 #include "dense_tc.h"
+#include "dense_wgmma.cuh"
 
 /* ---- PTX wrappers ----------------------------------------------------------------------------- */
 /* c += a b, m16n8k16, fp16 in, fp32 accumulation. */
@@ -238,9 +239,10 @@ static __device__ __forceinline__ void rbtc_quad_sum2(float &a, float &b)
 #define RBTC_MT128 1
 #endif
 
-template <typename T, int D, int MT> struct RbtcRes {
+template <typename T, int D, int MT, bool WG = false> struct RbtcRes {
     static constexpr int MINB = MT == 1 && D <= 128 ? 2 : 1;
-    static constexpr size_t PBYTES = (size_t)D * D * 2; /* P in fp16 */
+    /* P in fp16; WG: plus the slack that aligns it to 1024 bytes for the 128-byte swizzle */
+    static constexpr size_t PBYTES = (size_t)D * D * 2 + (WG ? 1024 : 0);
     static constexpr size_t ROWB = (size_t)D * sizeof(T), WBYTES = 16 * MT * ROWB;
 #ifdef RBTC_NO_STAGE /* experiment knob: direct row loads everywhere */
     static constexpr bool STAGE = false;
@@ -259,20 +261,23 @@ template <typename T, int D, int MT> struct RbtcRes {
     }
 };
 
-template <typename T, int D, int MT, int QM>
-__global__ void __launch_bounds__(RBTC_RES_WARPS * 32, RbtcRes<T, D, MT>::MINB)
+template <typename T, int D, int MT, int QM, bool WG = false>
+__global__ void __launch_bounds__(RBTC_RES_WARPS * 32, RbtcRes<T, D, MT, WG>::MINB)
 rbk_dense_tc_res(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
 {
-    using S = RbtcRes<T, D, MT>;
+    using S = RbtcRes<T, D, MT, WG>;
     constexpr int NC = D / 16;                                 /* 16-column groups = k-steps = n-tile pairs */
     constexpr int CH = MT == 2 ? 64 : (D < 128 ? D : 128);     /* column chunk of either product (registers) */
     constexpr int NCH = D / CH, CG = CH / 16;
     constexpr int CPR = (int)(S::ROWB / 16);                   /* 16-byte chunks per row */
     constexpr int TR = 16 * MT;                                /* rows per warp tile */
     static_assert(S::STAGE || MT == 1, "MT = 2 reads its rows from the staging buffer");
+    static_assert(!WG || (MT == 1 && CH == 128), "wgmma: one m16 tile per warp, products in 128 columns");
     extern __shared__ float4 smem4[];
-    unsigned char *Ps = reinterpret_cast<unsigned char *>(smem4);
-    unsigned char *stg = Ps + S::PBYTES + (threadIdx.x >> 5) * S::WBYTES; /* STAGE: this warp's rows */
+    unsigned char *stg = reinterpret_cast<unsigned char *>(smem4) + S::PBYTES + (threadIdx.x >> 5) * S::WBYTES;
+    unsigned char *Ps = reinterpret_cast<unsigned char *>(smem4); /* WG: rounded up to 1024 bytes */
+    if constexpr (WG)
+        Ps += (1024u - (rbtc_smem_addr(smem4) & 1023u)) & 1023u;
     __shared__ float s_c[RBK_MAX_CENT], s_b[RBK_MAX_CENT];
     __shared__ uint2 s_t8[QM == RBQ_CELLS ? RB_SQ_CELLS : 1];
 
@@ -289,8 +294,15 @@ rbk_dense_tc_res(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
     for (int e = threadIdx.x; e < D * D / 4; e += blockDim.x) {
         const int r = e / (D / 4), q4 = e - r * (D / 4);
         const float4 v = __ldg(reinterpret_cast<const float4 *>(a.rot) + e);
-        rbtc_put4<D>(Ps, r, q4 >> 2, q4 & 3, v);
+        if constexpr (WG) {
+            const int c = q4 >> 2, t4 = q4 & 3;
+            *reinterpret_cast<uint32_t *>(Ps + rbtc_wg_off<D>(r, 16 * c + 2 * t4)) = rbtc_pack(v.x, v.y);
+            *reinterpret_cast<uint32_t *>(Ps + rbtc_wg_off<D>(r, 16 * c + 8 + 2 * t4)) = rbtc_pack(v.z, v.w);
+        } else
+            rbtc_put4<D>(Ps, r, q4 >> 2, q4 & 3, v);
     }
+    if constexpr (WG)
+        rbtc_wg_proxy_fence();
     RbQuant<QM> q;
     __syncthreads();
     q.init(s_b, s_c, a.nbounds, a.cells);
@@ -305,9 +317,16 @@ rbk_dense_tc_res(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
     /* Xh: matrices (rows +0, chunk +0), (+8, +0), (+0, +1), (+8, +1) -> b0 b1 of n-tile 2p, 2p+1 */
     const uint32_t rowX = Pbase + (uint32_t)((r8 + 8 * (mi & 1)) * D * 2);
     const int cX = mi >> 1;
+    /* WG: the descriptors of P as Y's K-major B (8-row groups 1024 bytes apart) and as Xh's
+     * MN-major B (bands of 64 columns D * 128 bytes apart, 8-row groups 1024 apart) */
+    const uint64_t dY = rbtc_wg_desc(Pbase, 16, 1024), dX = rbtc_wg_desc(Pbase, D * 128, 1024);
 
-    const long ntiles = (N + TR - 1) / TR;
-    const long gw = (long)blockIdx.x * RBTC_RES_WARPS + (threadIdx.x >> 5), nw = (long)gridDim.x * RBTC_RES_WARPS;
+    /* WG: the loop runs per warpgroup (wgmma is one instruction of its 128 threads): tile is a
+     * warpgroup's 64 rows, of which warp wq owns the 16-row tile WT tile + wq */
+    constexpr int WT = WG ? 4 : 1, UNITS = RBTC_RES_WARPS / WT;
+    const int wq = WG ? (threadIdx.x >> 5) & 3 : 0;
+    const long ntiles = (N + WT * TR - 1) / (WT * TR);
+    const long gw = (long)blockIdx.x * UNITS + (threadIdx.x >> 5) / WT, nw = (long)gridDim.x * UNITS;
     const uint32_t stgA = rbtc_smem_addr(stg);
     /* STAGE: the rows of tile tl (those below N) into this warp's buffer, one commit group */
     auto stage = [&](long tl) {
@@ -322,13 +341,14 @@ rbk_dense_tc_res(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
     };
     if constexpr (S::STAGE)
         if (gw < ntiles)
-            stage(gw);
+            stage(WT * gw + wq);
     for (long tile = gw; tile < ntiles; tile += nw) {
+        const long wt = WT * tile + wq; /* this warp's 16 MT-row tile */
         long r0[MT], r1[MT];
         bool v0[MT], v1[MT];
 #pragma unroll
         for (int mt = 0; mt < MT; mt++) {
-            r0[mt] = tile * TR + 16 * mt + g;
+            r0[mt] = wt * TR + 16 * mt + g;
             r1[mt] = r0[mt] + 8;
             v0[mt] = r0[mt] < N;
             v1[mt] = r1[mt] < N;
@@ -396,85 +416,139 @@ rbk_dense_tc_res(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
         if constexpr (S::STAGE) {
             __syncwarp(); /* every lane has read the buffer before the next tile's copies land */
             if (tile + nw < ntiles)
-                stage(tile + nw);
+                stage(WT * (tile + nw) + wq);
         }
         /* Y = Xb P^T, CH columns at a time, quantized into the A fragments of Yh */
         uint32_t ya[MT][NC][4];
+        /* Y's n8 tiles 2 s (A) and 2 s + 1 (B) of m16 tile mt, quantized: Yh's A fragment of k-step s */
+        auto quant = [&](int mt, int s, const float *A, const float *B) {
+            if constexpr (QM == RBQ_CELLS) {
+                ya[mt][s][0] = rbtc_cells_pack(s_t8, q.m, A[0], A[1]);
+                ya[mt][s][1] = rbtc_cells_pack(s_t8, q.m, A[2], A[3]);
+                ya[mt][s][2] = rbtc_cells_pack(s_t8, q.m, B[0], B[1]);
+                ya[mt][s][3] = rbtc_cells_pack(s_t8, q.m, B[2], B[3]);
+            } else {
+                rbtc_quant_pack<QM>(q, A, s_c, s_b, nb, ya[mt][s][0], ya[mt][s][1]);
+                rbtc_quant_pack<QM>(q, B, s_c, s_b, nb, ya[mt][s][2], ya[mt][s][3]);
+            }
+        };
+        /* Xh's n8 tiles (A, B) holding output columns col .. col + 15 of m16 tile mt: rescaled, stored */
+        auto store = [&](int mt, int col, const float *A, const float *B) {
+            const float q0 = rho0[mt], q1 = rho1[mt];
+            T *o0 = xh + r0[mt] * D + 4 * t + col, *o1 = xh + r1[mt] * D + 4 * t + col;
+            if (v0[mt]) {
+                if (rb_row_is_finite(q0))
+                    RbtcIO<T>::st(o0, q0 * A[0], q0 * A[1], q0 * B[0], q0 * B[1]);
+                else
+                    RbtcIO<T>::st(o0, rbk_nan(), rbk_nan(), rbk_nan(), rbk_nan());
+            }
+            if (v1[mt]) {
+                if (rb_row_is_finite(q1))
+                    RbtcIO<T>::st(o1, q1 * A[2], q1 * A[3], q1 * B[2], q1 * B[3]);
+                else
+                    RbtcIO<T>::st(o1, rbk_nan(), rbk_nan(), rbk_nan(), rbk_nan());
+            }
+        };
+        if constexpr (WG) {
+            /* Each 128-column chunk as two wgmma groups of 64 columns (c0, c1), committed one after
+             * the other: the first group's quantization (or stores) runs while the second is on the
+             * tensor cores. Y: k-step ks starts 32 (ks % 4) bytes into band ks / 4, its n rows of P
+             * 1024 bytes per 8; Xh: k-step ks is rows 16 ks .. of P (two 8-row groups), n one band. */
+            constexpr int H = CG / 2; /* 16-column groups per 64 columns */
 #pragma unroll
-        for (int h = 0; h < NCH; h++) {
-            float acc[MT][2 * CG][4];
-            rbtc_zero(acc);
+            for (int h = 0; h < NCH; h++) {
+                float c0[CG][4], c1[CG][4];
+                rbtc_wg_fence();
 #pragma unroll
-            for (int ks = 0; ks < NC; ks++) {
-                const uint32_t coff = (uint32_t)((((2 * ks + cY) ^ r8)) << 4);
+                for (int ks = 0; ks < NC; ks++)
+                    rbtc_wgmma<0>(c0, xa[0][ks], dY + (((ks >> 2) * D * 128 + h * CH * 128 + (ks & 3) * 32) >> 4), ks > 0);
+                rbtc_wg_commit();
 #pragma unroll
-                for (int p = 0; p < CG; p++) {
-                    uint32_t b[4];
-                    rbtc_ldsm4(b, rowY + (uint32_t)((h * CH + 16 * p) * D * 2) + coff);
+                for (int ks = 0; ks < NC; ks++)
+                    rbtc_wgmma<0>(c1, xa[0][ks], dY + (((ks >> 2) * D * 128 + (h * CH + 64) * 128 + (ks & 3) * 32) >> 4), ks > 0);
+                rbtc_wg_commit();
+                rbtc_wg_wait<1>();
+                rbtc_wg_pin(c0);
 #pragma unroll
-                    for (int mt = 0; mt < MT; mt++) {
-                        rbtc_mma_x2(acc[mt][2 * p], acc[mt][2 * p + 1], xa[mt][ks], b);
-                    }
-                }
+                for (int p = 0; p < H; p++)
+                    quant(0, h * CG + p, c0[2 * p], c0[2 * p + 1]);
+                rbtc_wg_wait<0>();
+                rbtc_wg_pin(c1);
+#pragma unroll
+                for (int p = 0; p < H; p++)
+                    quant(0, h * CG + H + p, c1[2 * p], c1[2 * p + 1]);
             }
 #pragma unroll
-            for (int mt = 0; mt < MT; mt++)
+            for (int h = 0; h < NCH; h++) {
+                float c0[CG][4], c1[CG][4];
+                rbtc_wg_fence();
 #pragma unroll
-                for (int p = 0; p < CG; p++) {
-                    const int s = h * CG + p;
-                    const float *A = acc[mt][2 * p], *B = acc[mt][2 * p + 1];
-                    if constexpr (QM == RBQ_CELLS) {
-                        ya[mt][s][0] = rbtc_cells_pack(s_t8, q.m, A[0], A[1]);
-                        ya[mt][s][1] = rbtc_cells_pack(s_t8, q.m, A[2], A[3]);
-                        ya[mt][s][2] = rbtc_cells_pack(s_t8, q.m, B[0], B[1]);
-                        ya[mt][s][3] = rbtc_cells_pack(s_t8, q.m, B[2], B[3]);
-                    } else {
-                        rbtc_quant_pack<QM>(q, A, s_c, s_b, nb, ya[mt][s][0], ya[mt][s][1]);
-                        rbtc_quant_pack<QM>(q, B, s_c, s_b, nb, ya[mt][s][2], ya[mt][s][3]);
-                    }
-                }
-        }
-        /* Xh = Yh P, CH output columns at a time; rescale and store */
+                for (int ks = 0; ks < NC; ks++)
+                    rbtc_wgmma<1>(c0, ya[0][ks], dX + ((2 * h * D * 128 + ks * 2048) >> 4), ks > 0);
+                rbtc_wg_commit();
 #pragma unroll
-        for (int h = 0; h < NCH; h++) {
-            float acc[MT][2 * CG][4];
-            rbtc_zero(acc);
+                for (int ks = 0; ks < NC; ks++)
+                    rbtc_wgmma<1>(c1, ya[0][ks], dX + (((2 * h + 1) * D * 128 + ks * 2048) >> 4), ks > 0);
+                rbtc_wg_commit();
+                rbtc_wg_wait<1>();
+                rbtc_wg_pin(c0);
 #pragma unroll
-            for (int ks = 0; ks < NC; ks++) {
-                const uint32_t rowk = rowX + (uint32_t)(16 * ks * D * 2);
+                for (int p = 0; p < H; p++)
+                    store(0, 16 * (h * CG + p), c0[2 * p], c0[2 * p + 1]);
+                rbtc_wg_wait<0>();
+                rbtc_wg_pin(c1);
 #pragma unroll
-                for (int p = 0; p < CG; p++) {
-                    uint32_t b[4];
-                    const int chunk = 2 * (h * CG + p) + cX;
-                    rbtc_ldsm4t(b, rowk + (uint32_t)((chunk ^ r8) << 4));
-#pragma unroll
-                    for (int mt = 0; mt < MT; mt++) {
-                        rbtc_mma_x2(acc[mt][2 * p], acc[mt][2 * p + 1], ya[mt][ks], b);
-                    }
-                }
+                for (int p = 0; p < H; p++)
+                    store(0, 16 * (h * CG + H + p), c1[2 * p], c1[2 * p + 1]);
             }
+        } else {
 #pragma unroll
-            for (int mt = 0; mt < MT; mt++) {
-                const bool fin0 = rb_row_is_finite(rho0[mt]), fin1 = rb_row_is_finite(rho1[mt]);
-                const float q0 = rho0[mt], q1 = rho1[mt];
-                T *o0 = xh + r0[mt] * D + 4 * t, *o1 = xh + r1[mt] * D + 4 * t;
+            for (int h = 0; h < NCH; h++) {
+                float acc[MT][2 * CG][4];
+                rbtc_zero(acc);
 #pragma unroll
-                for (int p = 0; p < CG; p++) {
-                    const int col = 16 * (h * CG + p);
-                    const float *A = acc[mt][2 * p], *B = acc[mt][2 * p + 1];
-                    if (v0[mt]) {
-                        if (fin0)
-                            RbtcIO<T>::st(o0 + col, q0 * A[0], q0 * A[1], q0 * B[0], q0 * B[1]);
-                        else
-                            RbtcIO<T>::st(o0 + col, rbk_nan(), rbk_nan(), rbk_nan(), rbk_nan());
-                    }
-                    if (v1[mt]) {
-                        if (fin1)
-                            RbtcIO<T>::st(o1 + col, q1 * A[2], q1 * A[3], q1 * B[2], q1 * B[3]);
-                        else
-                            RbtcIO<T>::st(o1 + col, rbk_nan(), rbk_nan(), rbk_nan(), rbk_nan());
+                for (int ks = 0; ks < NC; ks++) {
+                    const uint32_t coff = (uint32_t)((((2 * ks + cY) ^ r8)) << 4);
+#pragma unroll
+                    for (int p = 0; p < CG; p++) {
+                        uint32_t b[4];
+                        rbtc_ldsm4(b, rowY + (uint32_t)((h * CH + 16 * p) * D * 2) + coff);
+#pragma unroll
+                        for (int mt = 0; mt < MT; mt++) {
+                            rbtc_mma_x2(acc[mt][2 * p], acc[mt][2 * p + 1], xa[mt][ks], b);
+                        }
                     }
                 }
+#pragma unroll
+                for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+                    for (int p = 0; p < CG; p++)
+                        quant(mt, h * CG + p, acc[mt][2 * p], acc[mt][2 * p + 1]);
+            }
+            /* Xh = Yh P, CH output columns at a time; rescale and store */
+#pragma unroll
+            for (int h = 0; h < NCH; h++) {
+                float acc[MT][2 * CG][4];
+                rbtc_zero(acc);
+#pragma unroll
+                for (int ks = 0; ks < NC; ks++) {
+                    const uint32_t rowk = rowX + (uint32_t)(16 * ks * D * 2);
+#pragma unroll
+                    for (int p = 0; p < CG; p++) {
+                        uint32_t b[4];
+                        const int chunk = 2 * (h * CG + p) + cX;
+                        rbtc_ldsm4t(b, rowk + (uint32_t)((chunk ^ r8) << 4));
+#pragma unroll
+                        for (int mt = 0; mt < MT; mt++) {
+                            rbtc_mma_x2(acc[mt][2 * p], acc[mt][2 * p + 1], ya[mt][ks], b);
+                        }
+                    }
+                }
+#pragma unroll
+                for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+                    for (int p = 0; p < CG; p++)
+                        store(mt, 16 * (h * CG + p), acc[mt][2 * p], acc[mt][2 * p + 1]);
             }
         }
     }
@@ -713,13 +787,13 @@ rbk_dense_tc_str(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
 }
 
 /* ---- launch ------------------------------------------------------------------------------------ */
-template <int D> constexpr int rbtc_mt() { return D == 128 ? RBTC_MT128 : 1; }
+template <int D, bool WG = false> constexpr int rbtc_mt() { return D == 128 && !WG ? RBTC_MT128 : 1; }
 
-template <typename T, int D, int QM> static cudaError_t rbk_dense_tc_res_cfg(const RbArgs &a, const T *x, T *xh, long N, cudaStream_t st)
+template <typename T, int D, int QM, bool WG> static cudaError_t rbk_dense_tc_res_cfg(const RbArgs &a, const T *x, T *xh, long N, cudaStream_t st)
 {
-    constexpr int MT = rbtc_mt<D>();
-    auto kern = rbk_dense_tc_res<T, D, MT, QM>;
-    constexpr size_t smem = RbtcRes<T, D, MT>::SMEM;
+    constexpr int MT = rbtc_mt<D, WG>();
+    auto kern = rbk_dense_tc_res<T, D, MT, QM, WG>;
+    constexpr size_t smem = RbtcRes<T, D, MT, WG>::SMEM;
     static const int occ = [&] {
         /* always: the static shared memory (codebook, the 16 KiB cell table) counts against
          * the 48 KiB that needs no opt-in too */
@@ -756,8 +830,14 @@ template <typename T> static int rbk_dense_tc_blocks_per_sm(int d, int nbounds, 
             return rbk_occupancy(kern, threads, smem);
         };
         switch (d) {
-        case 128: return occ(rbk_dense_tc_res<T, 128, rbtc_mt<128>(), QM>, RBTC_RES_WARPS * 32, RbtcRes<T, 128, rbtc_mt<128>()>::SMEM);
-        case 256: return occ(rbk_dense_tc_res<T, 256, 1, QM>, RBTC_RES_WARPS * 32, RbtcRes<T, 256, 1>::SMEM);
+        case 128:
+            if (rbtc_use_wgmma())
+                return occ(rbk_dense_tc_res<T, 128, 1, QM, true>, RBTC_RES_WARPS * 32, RbtcRes<T, 128, 1, true>::SMEM);
+            return occ(rbk_dense_tc_res<T, 128, rbtc_mt<128>(), QM>, RBTC_RES_WARPS * 32, RbtcRes<T, 128, rbtc_mt<128>()>::SMEM);
+        case 256:
+            if (rbtc_use_wgmma())
+                return occ(rbk_dense_tc_res<T, 256, 1, QM, true>, RBTC_RES_WARPS * 32, RbtcRes<T, 256, 1, true>::SMEM);
+            return occ(rbk_dense_tc_res<T, 256, 1, QM>, RBTC_RES_WARPS * 32, RbtcRes<T, 256, 1>::SMEM);
         default: return occ(rbk_dense_tc_str<T, 512, QM>, RBTC_STR_WARPS * 32, RbtcStr<512>::SMEM);
         }
     };
@@ -782,8 +862,12 @@ static cudaError_t rbk_dense_tc_launch(const RbArgs &a, const T *x, T *xh, long 
     return rbk_with_quant<true>(a.nbounds, a.cells, 0, [&](auto qm) -> cudaError_t {
         constexpr int QM = decltype(qm)::value;
         switch (a.d) {
-        case 128: return rbk_dense_tc_res_cfg<T, 128, QM>(a, x, xh, N, st);
-        case 256: return rbk_dense_tc_res_cfg<T, 256, QM>(a, x, xh, N, st);
+        case 128:
+            return rbtc_use_wgmma() ? rbk_dense_tc_res_cfg<T, 128, QM, true>(a, x, xh, N, st)
+                                    : rbk_dense_tc_res_cfg<T, 128, QM, false>(a, x, xh, N, st);
+        case 256:
+            return rbtc_use_wgmma() ? rbk_dense_tc_res_cfg<T, 256, QM, true>(a, x, xh, N, st)
+                                    : rbk_dense_tc_res_cfg<T, 256, QM, false>(a, x, xh, N, st);
         default: return rbk_dense_tc_str_cfg<T, 512, QM>(a, x, xh, N, st);
         }
     });

@@ -73,11 +73,14 @@ cudaError_t rb_launch_fma_peak(float *sink, int blocks, int iters, cudaStream_t 
 /* blocks x RB_TC_PEAK_THREADS threads; each warp issues iters x RB_TC_PEAK_CHAINS independent
  * mma.sync.m16n8k16 (fp16 in, fp32 accumulation; sink is never written): time it and divide
  * rb_tc_peak_flops(blocks, iters) (2 x 16 x 8 x 16 FLOP per MMA) by the time to get the dense
- * tensor-core rate of the instruction the tc dense kernel uses. */
+ * tensor-core rate of the instruction the tc dense kernel uses. Where that kernel uses wgmma
+ * (rb_tc_peak_is_wgmma() = 1) the roof is blocks warpgroups of wgmma.m64n128k16 instead, and
+ * rb_tc_peak_flops counts its FLOP. */
 #define RB_TC_PEAK_THREADS 256
 #define RB_TC_PEAK_CHAINS 8
 cudaError_t rb_launch_tc_peak(float *sink, int blocks, int iters, cudaStream_t stream);
 double rb_tc_peak_flops(int blocks, int iters);
+int rb_tc_peak_is_wgmma(void);
 
 /* ---- test hooks of the GPU backend (harness/backend_gpu.c) ---------------------------- */
 

@@ -560,9 +560,11 @@ TEST(config_rejects_bad_env_knobs)
     static const char *const bad[][2] = {
         {"RB_HQMQ_SEARCH", "brute"}, {"RB_HQMQ_CELLS_G", "1"},   {"RB_HQMQ_CELLS_G", "129"},
         {"RB_HQMQ_CELLS_G", "64x"},  {"RB_FAST_SHAPE", "medium"}, {"RB_GPU_DEVICE_RNG", "yes"},
+        {"RB_DENSE_TC", "hmma"},
     };
     static const char *const good[][2] = {
         {"RB_HQMQ_SEARCH", "cells"}, {"RB_HQMQ_CELLS_G", "80"}, {"RB_FAST_SHAPE", "large"}, {"RB_GPU_DEVICE_RNG", "1"},
+        {"RB_DENSE_TC", "mma"},      {"RB_DENSE_TC", "wgmma"},
     };
     char err[256];
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

@@ -577,9 +577,14 @@ int main(int argc, char **argv)
     if (!san) {
         const float ms_peak = time_ms([&] { CK(rb_launch_tc_peak(sink, blocks, iters, 0)); }, 10);
         tc_rate = rb_tc_peak_flops(blocks, iters) / (ms_peak * 1e-3);
-        printf("tc_peak: mma.sync m16n8k16 fp16->fp32, %d blocks x %d threads, %d MMAs per warp: %.1f TFLOP/s "
-               "(%.3f ms)\n",
-               blocks, RB_TC_PEAK_THREADS, iters * RB_TC_PEAK_CHAINS, tc_rate * 1e-12, ms_peak);
+        if (rb_tc_peak_is_wgmma())
+            printf("tc_peak: wgmma m64n128k16 fp16->fp32 (the kernel's route at d = 128, 256), %d warpgroups: "
+                   "%.1f TFLOP/s (%.3f ms)\n",
+                   blocks, tc_rate * 1e-12, ms_peak);
+        else
+            printf("tc_peak: mma.sync m16n8k16 fp16->fp32, %d blocks x %d threads, %d MMAs per warp: %.1f TFLOP/s "
+                   "(%.3f ms)\n",
+                   blocks, RB_TC_PEAK_THREADS, iters * RB_TC_PEAK_CHAINS, tc_rate * 1e-12, ms_peak);
         if (cublasCreate(&cb) != CUBLAS_STATUS_SUCCESS)
             cb = nullptr;
     }

@@ -1,0 +1,186 @@
+/* dense_wgmma.cuh: the Hopper warpgroup MMA (wgmma, sm_90a) pieces of the tensor-core
+ * TurboQuant-dense kernel (dense_tc.cuh): the instruction with A in registers and B read by the
+ * tensor cores straight from shared memory, its fences, the shared-memory layout of P that
+ * serves both products, and the host's choice of the route.
+ *
+ * Why wgmma: with mma.sync every warp loads every B fragment of P itself (ldmatrix), and one
+ * 512-byte load feeds two m16n8k16 MMAs, so at d = 128, 256 the shared-memory pipe, not the
+ * tensor cores, set the time (docs/tc_dense_notes.md). wgmma.m64n128k16 reads each B element
+ * once for the 64 rows of a warpgroup: a quarter of the shared-memory traffic per FLOP.
+ *
+ * Layout of P (fp16, d x d, columns in the permuted order of dense_tc.cuh) in shared memory: bands
+ * of 64 columns, band b holding rows 0..d-1 at 128 bytes each (the 16-byte chunk c of row r at
+ * chunk position c ^ (r & 7): the 128-byte swizzle, which the hardware applies to address bits
+ * 4-6 from bits 7-9, so the base is 1024-byte aligned). The same bytes are both operands:
+ *  - Y = Xb P^T: B[k][n] = P[n][k], "K-major" (k contiguous): 8-row groups of n 1024 bytes
+ *    apart (SBO), k-step s starts 32 (s % 4) bytes into band s / 4;
+ *  - Xh = Yh P: B[k][n] = P[k][n], "MN-major" (n contiguous, the transposed-B form): 64 n per
+ *    band, bands d * 128 bytes apart (LBO), 8-row groups of k 1024 bytes apart (SBO).
+ * The register fragments are those of mma.m16n8k16 per warp: warp w of the warpgroup supplies A
+ * rows 16 w .. 16 w + 15 and receives the same rows of the accumulator, n8 tile j in d[j][0..3].
+ *
+ * The instructions exist only in sm_90a code: compiled elsewhere (the portable PTX) the
+ * wrappers trap, and the host takes this route only where RBTC_WGMMA is defined (the Makefile
+ * does so where it builds sm_90a code) and the device is 9.0 (rbtc_use_wgmma). */
+#ifndef RB_DENSE_WGMMA_CUH
+#define RB_DENSE_WGMMA_CUH
+
+#include <cuda_runtime.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define RBTC_WG_DEVICE 1
+#else
+#define RBTC_WG_DEVICE 0
+#endif
+
+/* The wgmma route of the tensor-core kernel (d = 128, 256) and of its roof: built (RBTC_WGMMA),
+ * a compute capability 9.0 device, and not turned off by RB_DENSE_TC=mma (an experiment knob:
+ * the mma.sync kernel and roof, recorded in every result's knobs). */
+static inline bool rbtc_use_wgmma()
+{
+#ifdef RBTC_WGMMA
+    static const bool on = [] {
+        const char *v = getenv("RB_DENSE_TC");
+        int dev = 0, major = 0, minor = 0;
+        if (v && !strcmp(v, "mma"))
+            return false;
+        if (cudaGetDevice(&dev) != cudaSuccess ||
+            cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess ||
+            cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev) != cudaSuccess)
+            return false;
+        return major == 9 && minor == 0;
+    }();
+    return on;
+#else
+    return false;
+#endif
+}
+
+/* Byte offset of logical column L of row r of P in the banded, swizzled layout above. */
+template <int D> static __device__ __forceinline__ uint32_t rbtc_wg_off(int r, int L)
+{
+    return (uint32_t)((L >> 6) * D * 128 + r * 128 + ((((L >> 3) & 7) ^ (r & 7)) << 4) + (L & 7) * 2);
+}
+
+/* A shared-memory matrix descriptor: start address, leading and stride byte offsets (16-byte
+ * units, 14 bits each), 128-byte swizzle (layout type 1 in bits 62-63). */
+static __device__ __forceinline__ uint64_t rbtc_wg_desc(uint32_t saddr, uint32_t lbo, uint32_t sbo)
+{
+    return (uint64_t)((saddr >> 4) & 0x3fffu) | (uint64_t)((lbo >> 4) & 0x3fffu) << 16 |
+           (uint64_t)((sbo >> 4) & 0x3fffu) << 32 | 1ull << 62;
+}
+
+/* Generic-proxy writes to shared memory (P) made visible to the wgmma (async) proxy: every
+ * writing thread, before the barrier that precedes the first wgmma. */
+static __device__ __forceinline__ void rbtc_wg_proxy_fence()
+{
+#if RBTC_WG_DEVICE
+    asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+#endif
+}
+
+/* Orders this thread's register writes (A fragments, accumulators) before the wgmmas that follow. */
+static __device__ __forceinline__ void rbtc_wg_fence()
+{
+#if RBTC_WG_DEVICE
+    asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
+#endif
+}
+
+/* Closes the group of wgmmas issued since the last commit. */
+static __device__ __forceinline__ void rbtc_wg_commit()
+{
+#if RBTC_WG_DEVICE
+    asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
+#endif
+}
+
+/* Waits until at most K committed groups are still in flight. */
+template <int K> static __device__ __forceinline__ void rbtc_wg_wait()
+{
+#if RBTC_WG_DEVICE
+    asm volatile("wgmma.wait_group.sync.aligned %0;" ::"n"(K) : "memory");
+#endif
+}
+
+static __device__ __forceinline__ void rbtc_wg_commit_wait()
+{
+    rbtc_wg_commit();
+    rbtc_wg_wait<0>();
+}
+
+/* Pins the accumulators after the wait: the compiler may not move their reads above it. */
+template <int NT> static __device__ __forceinline__ void rbtc_wg_pin(float (&d)[NT][4])
+{
+#pragma unroll
+    for (int j = 0; j < NT; j++)
+#pragma unroll
+        for (int k = 0; k < 4; k++)
+            asm volatile("" : "+f"(d[j][k])::"memory");
+}
+
+/* d (+)= A B, m64n(8 NT)k16 (NT = 16 or 8), fp16 operands, fp32 accumulation; A from registers
+ * (this warp's 16 rows), B from the descriptor; TB = 1: B is MN-major. accumulate = 0 overwrites d. */
+template <int TB, int NT>
+static __device__ __forceinline__ void rbtc_wgmma(float (&d)[NT][4], const uint32_t a[4], uint64_t desc, int accumulate)
+{
+    static_assert(NT == 16 || NT == 8, "n = 128 or 64");
+#if RBTC_WG_DEVICE
+    if constexpr (NT == 16)
+        asm volatile(
+            "{\n.reg .pred p;\nsetp.ne.b32 p, %68, 0;\n"
+            "wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16 {"
+            "%0, %1, %2, %3, %4, %5, %6, %7, "
+            "%8, %9, %10, %11, %12, %13, %14, %15, "
+            "%16, %17, %18, %19, %20, %21, %22, %23, "
+            "%24, %25, %26, %27, %28, %29, %30, %31, "
+            "%32, %33, %34, %35, %36, %37, %38, %39, "
+            "%40, %41, %42, %43, %44, %45, %46, %47, "
+            "%48, %49, %50, %51, %52, %53, %54, %55, "
+            "%56, %57, %58, %59, %60, %61, %62, %63}, "
+            "{%64, %65, %66, %67}, %69, p, 1, 1, %70;\n}\n"
+            : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]),
+              "+f"(d[1][0]), "+f"(d[1][1]), "+f"(d[1][2]), "+f"(d[1][3]),
+              "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]),
+              "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]), "+f"(d[3][3]),
+              "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]), "+f"(d[4][3]),
+              "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]),
+              "+f"(d[6][0]), "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]),
+              "+f"(d[7][0]), "+f"(d[7][1]), "+f"(d[7][2]), "+f"(d[7][3]),
+              "+f"(d[8][0]), "+f"(d[8][1]), "+f"(d[8][2]), "+f"(d[8][3]),
+              "+f"(d[9][0]), "+f"(d[9][1]), "+f"(d[9][2]), "+f"(d[9][3]),
+              "+f"(d[10][0]), "+f"(d[10][1]), "+f"(d[10][2]), "+f"(d[10][3]),
+              "+f"(d[11][0]), "+f"(d[11][1]), "+f"(d[11][2]), "+f"(d[11][3]),
+              "+f"(d[12][0]), "+f"(d[12][1]), "+f"(d[12][2]), "+f"(d[12][3]),
+              "+f"(d[13][0]), "+f"(d[13][1]), "+f"(d[13][2]), "+f"(d[13][3]),
+              "+f"(d[14][0]), "+f"(d[14][1]), "+f"(d[14][2]), "+f"(d[14][3]),
+              "+f"(d[15][0]), "+f"(d[15][1]), "+f"(d[15][2]), "+f"(d[15][3])
+            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(accumulate), "l"(desc), "n"(TB));
+    else
+        asm volatile(
+            "{\n.reg .pred p;\nsetp.ne.b32 p, %36, 0;\n"
+            "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 {"
+            "%0, %1, %2, %3, %4, %5, %6, %7, "
+            "%8, %9, %10, %11, %12, %13, %14, %15, "
+            "%16, %17, %18, %19, %20, %21, %22, %23, "
+            "%24, %25, %26, %27, %28, %29, %30, %31}, "
+            "{%32, %33, %34, %35}, %37, p, 1, 1, %38;\n}\n"
+            : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]),
+              "+f"(d[1][0]), "+f"(d[1][1]), "+f"(d[1][2]), "+f"(d[1][3]),
+              "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]),
+              "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]), "+f"(d[3][3]),
+              "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]), "+f"(d[4][3]),
+              "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]),
+              "+f"(d[6][0]), "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]),
+              "+f"(d[7][0]), "+f"(d[7][1]), "+f"(d[7][2]), "+f"(d[7][3])
+            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(accumulate), "l"(desc), "n"(TB));
+#else
+    (void)d, (void)a, (void)desc, (void)accumulate;
+    __trap();
+#endif
+}
+
+#endif
