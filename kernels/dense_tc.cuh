@@ -180,6 +180,14 @@ template <> struct RbtcIO<__half> {
     }
 };
 
+/* The register route (at most 3 boundaries, sorted; absent ones +inf) as a select tree: the
+ * centroid of the reference's index (y > b0) + (y > b1) + (y > b2) (y > b1 implies y > b0; y <= b1
+ * implies y <= b2; NaN takes c0 either way), without the index arithmetic and the indexed load. */
+static __device__ __forceinline__ float rbtc_reg_q(float y, const float b[3], const float c[4])
+{
+    return y > b[1] ? (y > b[2] ? c[3] : c[2]) : (y > b[0] ? c[1] : c[0]);
+}
+
 /* Quantize 4 accumulators (one C fragment) and pack them as two fp16 registers {c0, c1}, {c2, c3}. */
 template <int QM>
 static __device__ __forceinline__ void rbtc_quant_pack(const RbQuant<QM> &q, const float c[4], const float *s_c,
@@ -273,6 +281,10 @@ rbk_dense_tc_res(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
     constexpr int TR = 16 * MT;                                /* rows per warp tile */
     static_assert(S::STAGE || MT == 1, "MT = 2 reads its rows from the staging buffer");
     static_assert(!WG || (MT == 1 && CH == 128), "wgmma: one m16 tile per warp, products in 128 columns");
+    /* RAW (wgmma, fp16 rows): Y = X P^T from the rows' own fp16 values, scaled by 1 / rho before
+     * the quantizer, instead of rounding x / rho to fp16: no conversion pass, one rounding fewer */
+    constexpr bool RAW = WG && sizeof(T) == 2;
+    static_assert(!RAW || S::STAGE, "RAW reads the staged rows");
     extern __shared__ float4 smem4[];
     unsigned char *stg = reinterpret_cast<unsigned char *>(smem4) + S::PBYTES + (threadIdx.x >> 5) * S::WBYTES;
     unsigned char *Ps = reinterpret_cast<unsigned char *>(smem4); /* WG: rounded up to 1024 bytes */
@@ -307,6 +319,10 @@ rbk_dense_tc_res(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
     __syncthreads();
     q.init(s_b, s_c, a.nbounds, a.cells);
     const int nb = a.nbounds;
+    float creg[4]; /* the register route's centroids (those past nbounds + 1 never selected) */
+#pragma unroll
+    for (int k = 0; k < 4; k++)
+        creg[k] = k <= nb ? s_c[k] : 0.0f;
 
     /* lane-constant ldmatrix offsets: lane = 8 mi + r8 addresses row r8 of matrix mi */
     const int mi = lane >> 3, r8 = lane & 7;
@@ -384,33 +400,66 @@ rbk_dense_tc_res(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
                 RbtcIO<T>::get(raw1[c], f1);
             }
         };
-        float rho0[MT], rho1[MT];
-        uint32_t xa[MT][NC][4]; /* x-bar A fragments */
+        float rho0[MT], rho1[MT], inv0s[MT], inv1s[MT];
+        uint32_t xa[MT][NC][4]; /* x-bar A fragments (RAW: x's own fp16 bits) */
 #pragma unroll
         for (int mt = 0; mt < MT; mt++) {
             float ss0 = 0.f, ss1 = 0.f;
+            if constexpr (RAW) {
+                /* one pass: the staged fp16 row bits are the A fragments as they are, the norm is
+                 * summed from them converted */
+                using Raw = typename RbtcIO<T>::Raw;
 #pragma unroll
-            for (int c = 0; c < NC; c++) {
-                float f0[4], f1[4];
-                fetch(mt, c, f0, f1);
+                for (int c = 0; c < NC; c++) {
+                    const int e16 = 2 * c + (t >> 1);
+                    const uint32_t in = (uint32_t)(t & 1) * 8u;
+                    const int ra = 16 * mt + g;
+                    const Raw q0 = v0[mt] ? *reinterpret_cast<const Raw *>(stg + S::soff(ra, e16) + in) : RbtcIO<T>::zero();
+                    const Raw q1 = v1[mt] ? *reinterpret_cast<const Raw *>(stg + S::soff(ra + 8, e16) + in) : RbtcIO<T>::zero();
+                    xa[mt][c][0] = q0.x;
+                    xa[mt][c][1] = q1.x;
+                    xa[mt][c][2] = q0.y;
+                    xa[mt][c][3] = q1.y;
+                    float f0[4], f1[4];
+                    RbtcIO<T>::get(q0, f0);
+                    RbtcIO<T>::get(q1, f1);
 #pragma unroll
-                for (int k = 0; k < 4; k++) {
-                    ss0 = fmaf(f0[k], f0[k], ss0);
-                    ss1 = fmaf(f1[k], f1[k], ss1);
+                    for (int k = 0; k < 4; k++) {
+                        ss0 = fmaf(f0[k], f0[k], ss0);
+                        ss1 = fmaf(f1[k], f1[k], ss1);
+                    }
                 }
-            }
-            rbtc_quad_sum2(ss0, ss1);
-            rho0[mt] = sqrtf(ss0);
-            rho1[mt] = sqrtf(ss1);
-            const float inv0 = rb_inv_norm(rho0[mt]), inv1 = rb_inv_norm(rho1[mt]);
+                rbtc_quad_sum2(ss0, ss1);
+                rho0[mt] = sqrtf(ss0);
+                rho1[mt] = sqrtf(ss1);
+                inv0s[mt] = rb_inv_norm(rho0[mt]);
+                inv1s[mt] = rb_inv_norm(rho1[mt]);
+            } else {
 #pragma unroll
-            for (int c = 0; c < NC; c++) {
-                float f0[4], f1[4];
-                fetch(mt, c, f0, f1);
-                xa[mt][c][0] = rbtc_pack(f0[0] * inv0, f0[1] * inv0);
-                xa[mt][c][1] = rbtc_pack(f1[0] * inv1, f1[1] * inv1);
-                xa[mt][c][2] = rbtc_pack(f0[2] * inv0, f0[3] * inv0);
-                xa[mt][c][3] = rbtc_pack(f1[2] * inv1, f1[3] * inv1);
+                for (int c = 0; c < NC; c++) {
+                    float f0[4], f1[4];
+                    fetch(mt, c, f0, f1);
+#pragma unroll
+                    for (int k = 0; k < 4; k++) {
+                        ss0 = fmaf(f0[k], f0[k], ss0);
+                        ss1 = fmaf(f1[k], f1[k], ss1);
+                    }
+                }
+                rbtc_quad_sum2(ss0, ss1);
+                rho0[mt] = sqrtf(ss0);
+                rho1[mt] = sqrtf(ss1);
+                const float inv0 = rb_inv_norm(rho0[mt]), inv1 = rb_inv_norm(rho1[mt]);
+                inv0s[mt] = inv0;
+                inv1s[mt] = inv1;
+#pragma unroll
+                for (int c = 0; c < NC; c++) {
+                    float f0[4], f1[4];
+                    fetch(mt, c, f0, f1);
+                    xa[mt][c][0] = rbtc_pack(f0[0] * inv0, f0[1] * inv0);
+                    xa[mt][c][1] = rbtc_pack(f1[0] * inv1, f1[1] * inv1);
+                    xa[mt][c][2] = rbtc_pack(f0[2] * inv0, f0[3] * inv0);
+                    xa[mt][c][3] = rbtc_pack(f1[2] * inv1, f1[3] * inv1);
+                }
             }
         }
         if constexpr (S::STAGE) {
@@ -421,8 +470,20 @@ rbk_dense_tc_res(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
         /* Y = Xb P^T, CH columns at a time, quantized into the A fragments of Yh */
         uint32_t ya[MT][NC][4];
         /* Y's n8 tiles 2 s (A) and 2 s + 1 (B) of m16 tile mt, quantized: Yh's A fragment of k-step s */
-        auto quant = [&](int mt, int s, const float *A, const float *B) {
-            if constexpr (QM == RBQ_CELLS) {
+        auto quant = [&](int mt, int s, const float *A0, const float *B0) {
+            float As[4], Bs[4];
+            const float *A = A0, *B = B0;
+            if constexpr (RAW) { /* Y of the raw rows: scaled by the rows' 1 / rho here */
+                As[0] = A0[0] * inv0s[mt], As[1] = A0[1] * inv0s[mt], As[2] = A0[2] * inv1s[mt], As[3] = A0[3] * inv1s[mt];
+                Bs[0] = B0[0] * inv0s[mt], Bs[1] = B0[1] * inv0s[mt], Bs[2] = B0[2] * inv1s[mt], Bs[3] = B0[3] * inv1s[mt];
+                A = As, B = Bs;
+            }
+            if constexpr (WG && QM == RBQ_REG) { /* wgmma only: mma.sync's 128 registers spilled more */
+                ya[mt][s][0] = rbtc_pack(rbtc_reg_q(A[0], q.b, creg), rbtc_reg_q(A[1], q.b, creg));
+                ya[mt][s][1] = rbtc_pack(rbtc_reg_q(A[2], q.b, creg), rbtc_reg_q(A[3], q.b, creg));
+                ya[mt][s][2] = rbtc_pack(rbtc_reg_q(B[0], q.b, creg), rbtc_reg_q(B[1], q.b, creg));
+                ya[mt][s][3] = rbtc_pack(rbtc_reg_q(B[2], q.b, creg), rbtc_reg_q(B[3], q.b, creg));
+            } else if constexpr (QM == RBQ_CELLS) {
                 ya[mt][s][0] = rbtc_cells_pack(s_t8, q.m, A[0], A[1]);
                 ya[mt][s][1] = rbtc_cells_pack(s_t8, q.m, A[2], A[3]);
                 ya[mt][s][2] = rbtc_cells_pack(s_t8, q.m, B[0], B[1]);
