@@ -180,14 +180,6 @@ template <> struct RbtcIO<__half> {
     }
 };
 
-/* The register route (at most 3 boundaries, sorted; absent ones +inf) as a select tree: the
- * centroid of the reference's index (y > b0) + (y > b1) + (y > b2) (y > b1 implies y > b0; y <= b1
- * implies y <= b2; NaN takes c0 either way), without the index arithmetic and the indexed load. */
-static __device__ __forceinline__ float rbtc_reg_q(float y, const float b[3], const float c[4])
-{
-    return y > b[1] ? (y > b[2] ? c[3] : c[2]) : (y > b[0] ? c[1] : c[0]);
-}
-
 /* Quantize 4 accumulators (one C fragment) and pack them as two fp16 registers {c0, c1}, {c2, c3}. */
 template <int QM>
 static __device__ __forceinline__ void rbtc_quant_pack(const RbQuant<QM> &q, const float c[4], const float *s_c,
@@ -199,10 +191,12 @@ static __device__ __forceinline__ void rbtc_quant_pack(const RbQuant<QM> &q, con
 
 /* The cell route with 8-byte entries {threshold, fp16 c_lo | fp16 c_hi << 16} (from the host's
  * float4 table): the same fp16 y-hat as rounding q.cells(y), half the shared-memory wavefronts of
- * the random 16-byte lookups, and the pair comes out packed. */
+ * the random 16-byte lookups, and the pair comes out packed. CP copies of the table interleaved
+ * (entry e of copy r at e CP + r, t8 pointing at this lane's copy). */
+template <int CP = 1>
 static __device__ __forceinline__ uint32_t rbtc_cells_pack(const uint2 *t8, rb_sq_cellmap m, float y0, float y1)
 {
-    const uint2 e0 = t8[rb_sq_cell(y0, m)], e1 = t8[rb_sq_cell(y1, m)];
+    const uint2 e0 = t8[rb_sq_cell(y0, m) * CP], e1 = t8[rb_sq_cell(y1, m) * CP];
     const uint32_t h0 = y0 > __uint_as_float(e0.x) ? e0.y >> 16 : e0.y & 0xffffu;
     const uint32_t h1 = y1 > __uint_as_float(e1.x) ? e1.y & 0xffff0000u : e1.y << 16;
     return h0 | h1;
@@ -291,13 +285,18 @@ rbk_dense_tc_res(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
     if constexpr (WG)
         Ps += (1024u - (rbtc_smem_addr(smem4) & 1023u)) & 1023u;
     __shared__ float s_c[RBK_MAX_CENT], s_b[RBK_MAX_CENT];
-    __shared__ uint2 s_t8[QM == RBQ_CELLS ? RB_SQ_CELLS : 1];
+    /* WG: 16 copies of the 8-byte cell table, lane l reading copy l % 16: the 16 lanes of a
+     * half-warp's 8-byte loads then never share a bank (ncu, one copy: 2.3 times the ideal
+     * wavefronts, L1/shared 89 % busy at 3-4 bits) */
+    constexpr int TCP = WG ? 16 : 1;
+    __shared__ uint2 s_t8[QM == RBQ_CELLS ? RB_SQ_CELLS * TCP : 1];
 
     const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+    const uint2 *t8 = s_t8 + (lane & (TCP - 1));
     rbk_load_codebook(a.cents, a.bounds, a.nbounds, s_c, s_b, true);
     if constexpr (QM == RBQ_CELLS) {
-        for (int i = threadIdx.x; i < RB_SQ_CELLS; i += blockDim.x) {
-            const float4 e = __ldg(reinterpret_cast<const float4 *>(a.cells) + i);
+        for (int i = threadIdx.x; i < RB_SQ_CELLS * TCP; i += blockDim.x) {
+            const float4 e = __ldg(reinterpret_cast<const float4 *>(a.cells) + i / TCP);
             s_t8[i] = make_uint2(__float_as_uint(e.x), rbtc_pack(e.y, e.z));
         }
     } else
@@ -479,15 +478,15 @@ rbk_dense_tc_res(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
                 A = As, B = Bs;
             }
             if constexpr (WG && QM == RBQ_REG) { /* wgmma only: mma.sync's 128 registers spilled more */
-                ya[mt][s][0] = rbtc_pack(rbtc_reg_q(A[0], q.b, creg), rbtc_reg_q(A[1], q.b, creg));
-                ya[mt][s][1] = rbtc_pack(rbtc_reg_q(A[2], q.b, creg), rbtc_reg_q(A[3], q.b, creg));
-                ya[mt][s][2] = rbtc_pack(rbtc_reg_q(B[0], q.b, creg), rbtc_reg_q(B[1], q.b, creg));
-                ya[mt][s][3] = rbtc_pack(rbtc_reg_q(B[2], q.b, creg), rbtc_reg_q(B[3], q.b, creg));
+                ya[mt][s][0] = rbtc_pack(rb_sq_qdq3(A[0], q.b, creg), rb_sq_qdq3(A[1], q.b, creg));
+                ya[mt][s][1] = rbtc_pack(rb_sq_qdq3(A[2], q.b, creg), rb_sq_qdq3(A[3], q.b, creg));
+                ya[mt][s][2] = rbtc_pack(rb_sq_qdq3(B[0], q.b, creg), rb_sq_qdq3(B[1], q.b, creg));
+                ya[mt][s][3] = rbtc_pack(rb_sq_qdq3(B[2], q.b, creg), rb_sq_qdq3(B[3], q.b, creg));
             } else if constexpr (QM == RBQ_CELLS) {
-                ya[mt][s][0] = rbtc_cells_pack(s_t8, q.m, A[0], A[1]);
-                ya[mt][s][1] = rbtc_cells_pack(s_t8, q.m, A[2], A[3]);
-                ya[mt][s][2] = rbtc_cells_pack(s_t8, q.m, B[0], B[1]);
-                ya[mt][s][3] = rbtc_cells_pack(s_t8, q.m, B[2], B[3]);
+                ya[mt][s][0] = rbtc_cells_pack<TCP>(t8, q.m, A[0], A[1]);
+                ya[mt][s][1] = rbtc_cells_pack<TCP>(t8, q.m, A[2], A[3]);
+                ya[mt][s][2] = rbtc_cells_pack<TCP>(t8, q.m, B[0], B[1]);
+                ya[mt][s][3] = rbtc_cells_pack<TCP>(t8, q.m, B[2], B[3]);
             } else {
                 rbtc_quant_pack<QM>(q, A, s_c, s_b, nb, ya[mt][s][0], ya[mt][s][1]);
                 rbtc_quant_pack<QM>(q, B, s_c, s_b, nb, ya[mt][s][2], ya[mt][s][3]);
@@ -902,7 +901,7 @@ template <typename T> static int rbk_dense_tc_blocks_per_sm(int d, int nbounds, 
         default: return occ(rbk_dense_tc_str<T, 512, QM>, RBTC_STR_WARPS * 32, RbtcStr<512>::SMEM);
         }
     };
-    if (nbounds <= 1)
+    if (nbounds <= 1 || (rbtc_use_wgmma() && d != 512 && nbounds <= 3)) /* the launcher's route */
         return by_route(std::integral_constant<int, RBQ_REG>());
     if (cells)
         return by_route(std::integral_constant<int, RBQ_CELLS>());
@@ -920,7 +919,10 @@ static cudaError_t rbk_dense_tc_launch(const RbArgs &a, const T *x, T *xh, long 
         return cudaErrorInvalidValue;
     if (N == 0)
         return cudaSuccess;
-    return rbk_with_quant<true>(a.nbounds, a.cells, 0, [&](auto qm) -> cudaError_t {
+    /* wgmma: up to 3 boundaries take the register route even with a host table (its select tree
+     * costs fewer instructions than a cell lookup); rbk_with_quant does so without a table */
+    const float *cells = rbtc_use_wgmma() && a.d != 512 && a.nbounds <= 3 ? nullptr : a.cells;
+    return rbk_with_quant<true>(a.nbounds, cells, 0, [&](auto qm) -> cudaError_t {
         constexpr int QM = decltype(qm)::value;
         switch (a.d) {
         case 128:

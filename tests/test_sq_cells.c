@@ -57,6 +57,54 @@ static int agrees(float y, const rb_codebook *cb, const float *tab)
     return memcmp(&a, &b, sizeof a) == 0;
 }
 
+/* The select tree of the tensor-core kernel's register route (rb_sq_qdq3) against the boundary
+ * count, for 1..3 boundaries (2-bit and 1-bit codebooks, padded with +inf), at every boundary and
+ * its float neighbours, on random values, at the signed zeros, the infinities and NaN. */
+TEST(sq_select_tree_matches_boundary_count)
+{
+    static const rb_codebook_kind kinds[] = {RB_CODEBOOK_GAUSSIAN, RB_CODEBOOK_BETA};
+    static const int dims[] = {64, 128, 256, 512};
+    for (int ki = 0; ki < 2; ki++)
+        for (int di = 0; di < 4; di++)
+            for (int bits = 1; bits <= 2; bits++) {
+                rb_codebook cb;
+                if (rb_codebook_solve(kinds[ki], dims[di], bits, &cb)) {
+                    CHECK(0, "codebook kind %d d=%d b=%d did not solve", ki, dims[di], bits);
+                    continue;
+                }
+                const int n = cb.nlevels - 1;
+                float b[3], c[4];
+                for (int k = 0; k < 3; k++)
+                    b[k] = k < n ? cb.bounds_f[k] : INFINITY;
+                for (int k = 0; k < 4; k++)
+                    c[k] = k <= n ? cb.centroids_f[k] : 0.0f;
+                long tried = 0, wrong = 0;
+                float ys[64];
+                int ny = 0;
+                const float sp[] = {0.0f, -0.0f, 1.0f, -1.0f, 1e30f, -1e30f, INFINITY, -INFINITY};
+                for (int i = 0; i < 8; i++)
+                    ys[ny++] = sp[i];
+                for (int k = 0; k < n; k++)
+                    for (int s = -3; s <= 3; s++)
+                        ys[ny++] = step(cb.bounds_f[k], s);
+                for (int i = 0; i < ny; i++, tried++) {
+                    const float a = rb_sq_qdq3(ys[i], b, c), r = rb_sq_qdq(ys[i], cb.bounds_f, cb.centroids_f, n);
+                    wrong += memcmp(&a, &r, sizeof a) != 0;
+                }
+                uint32_t lcg = 77u + (uint32_t)bits;
+                for (int i = 0; i < 20000; i++, tried++) {
+                    lcg = lcg * 1664525u + 1013904223u;
+                    const float y = 0.5f * ((float)(lcg >> 8) / 16777216.0f - 0.5f);
+                    const float a = rb_sq_qdq3(y, b, c), r = rb_sq_qdq(y, cb.bounds_f, cb.centroids_f, n);
+                    wrong += memcmp(&a, &r, sizeof a) != 0;
+                }
+                const float nan = NAN, an = rb_sq_qdq3(nan, b, c);
+                wrong += memcmp(&an, &c[0], sizeof an) != 0; /* the count is 0 for NaN too */
+                CHECK(wrong == 0, "kind %d d=%d b=%d: %ld of %ld values select another centroid", ki, dims[di],
+                      bits, wrong, tried + 1);
+            }
+}
+
 TEST(sq_cell_table_matches_boundary_count)
 {
     static const rb_codebook_kind kinds[] = {RB_CODEBOOK_GAUSSIAN, RB_CODEBOOK_BETA};

@@ -19,6 +19,15 @@ RB_HD float rb_sq_qdq(float y, const float *bounds, const float *centroids, int 
     return centroids[rb_sq_index(y, bounds, nbounds)];
 }
 
+/* rb_sq_qdq for at most 3 boundaries as a select tree, b padded with +inf to 3 and c to 4
+ * entries: for sorted boundaries y > b1 implies y > b0 and y <= b1 implies y <= b2, so the tree
+ * picks centroid (y > b0) + (y > b1) + (y > b2); NaN takes c0 either way. The tensor-core
+ * kernel's register route: two compares deep, no index arithmetic, no indexed load. */
+RB_HD float rb_sq_qdq3(float y, const float b[3], const float c[4])
+{
+    return y > b[1] ? (y > b[2] ? c[3] : c[2]) : (y > b[0] ? c[1] : c[0]);
+}
+
 /* ---- the cell table: the same index in a handful of instructions, whatever the bits ---------
  * RB_SQ_CELLS cells over [bounds[0], bounds[n-1]], by a map that costs two FMAs and no
  * conversion instruction (F2I and FRND run at 1/8 of the FMA rate on sm_90 and were the
