@@ -1,7 +1,9 @@
 /* dense_tc.cuh: TurboQuant-dense on the tensor cores, fused quantize -> dequantize:
  *   rho = |x|, xb = x / max(rho, eps), y = P xb, yh = Q(y), xh = rho P^T yh   (per row)
  * as Y = Xb P^T and Xh = Yh P over tiles of 16 rows, mma.sync.m16n8k16 with fp16 operands and
- * fp32 accumulation (inline PTX, ldmatrix for P).
+ * fp32 accumulation (inline PTX, ldmatrix for P), or on a compute capability 9.0 device at
+ * d = 128, 256 the same tiles as the rows of a warpgroup's wgmma.m64nNk16 (dense_wgmma.cuh: P read
+ * by the tensor cores from shared memory once per 64 rows; RB_DENSE_TC=mma turns it off).
  *
  *   template <typename T> cudaError_t rbk_dense_tc_launch(const RbArgs &a, const T *x, T *xh,
  *                                                        long N, cudaStream_t st);
@@ -61,6 +63,14 @@
  *    barrier in the loop; fp16 rows are staged one tile ahead by cp.async). d = 256 splits both
  *    products into halves of 128 columns to stay in registers. Measured (H200, N = 2^20): 1.3-1.5x
  *    a D2D copy at d = 128 fp32, 2.2-2.7x fp16; bound by shared-memory bandwidth (ldmatrix of P).
+ *    WG (wgmma): the same kernel, its loop per warpgroup (4 warps, 64 rows); each 128-column
+ *    product is two 64-column wgmma groups, the first's quantization (or stores) overlapping
+ *    the second's MMAs; fp16 rows enter Y as their own fp16 bits (RAW) and Y is scaled by
+ *    1 / rho before the quantizer: that drops a conversion pass and the rounding of x / rho to
+ *    fp16 (the bound above still holds, with one rounding to spare); up to 3 boundaries take a
+ *    select tree, more the cell table in 16 copies. Measured (H200, N = 2^20, a39578d): d = 128
+ *    1.23-1.25x the copy in fp32, 1.43-1.90x in fp16; d = 256 1.44-1.54x / 2.2-2.3x
+ *    (docs/PERF.md, issue 20's fourth stop).
  *  streamed (d = 512): P (512 KiB in fp16) does not fit. A block of 16 warps owns 64 rows
  *    (4 m16 tiles x 4 column quarters) and streams P in chunks of 32 rows: cp.async brings the
  *    fp32 chunk into shared memory (prefetched one chunk ahead, across row tiles too), the block

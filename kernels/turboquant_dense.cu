@@ -6,8 +6,9 @@
  *        d > 1024), x-bar and y-hat in shared memory, P read from global memory, codebook in
  *        shared memory, linear nearest-centroid search. It exists to reproduce the IsoQuant
  *        paper's experimental conditions (its kernels' launch structure, written by us).
- * fast:  on the tensor cores (kernels/dense_tc.cuh: mma.sync with fp16 operands, fp32
- *        accumulation; agreement by its derived bound, the descriptor's fast_ybound) for
+ * fast:  on the tensor cores (kernels/dense_tc.cuh: wgmma on a 9.0 device at d = 128, 256,
+ *        mma.sync elsewhere, fp16 operands, fp32 accumulation; agreement by its derived
+ *        bound, the descriptor's fast_ybound) for
  *        d = 128, 256, 512 with 16-byte aligned buffers, unless assume_unit_norm. Otherwise the
  *        fp32 kernel below, in the reference's accumulation order:
  *        GEMM-like: a thread block of 256 threads takes a tile of 32 rows (grid = SM count x
