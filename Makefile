@@ -216,7 +216,7 @@ SASS_MIX = function flush(  i, k, b, m) { if (fn == "" || index(fn, fnsel) == 0)
 sass: $(BUILD)/kernels/$(SASS).o
 	@test -x "$(CUOBJDUMP)" || { echo "make sass: no cuobjdump at '$(CUOBJDUMP)': pip install nvidia-cuda-cuobjdump (or the full CUDA toolkit), or set CUOBJDUMP=path" >&2; exit 2; }
 	@test -x "$(NVDISASM)" || { echo "make sass: no nvdisasm at '$(NVDISASM)' (cuobjdump -sass needs it): pip install nvidia-cuda-nvdisasm (or the full CUDA toolkit), or set NVDISASM=path" >&2; exit 2; }
-	PATH="$(dir $(NVDISASM)):$$PATH" $(CUOBJDUMP) -sass -arch sm_90 $< > $(BUILD)/$(SASS).sass.tmp
+	PATH="$(dir $(NVDISASM)):$$PATH" $(CUOBJDUMP) -sass -arch $(if $(filter turboquant_dense tc_peak,$(SASS)),sm_90a,sm_90) $< > $(BUILD)/$(SASS).sass.tmp
 	@mv $(BUILD)/$(SASS).sass.tmp $(BUILD)/$(SASS).sass
 	@awk -v fnsel='$(SASS_FN)' '$(SASS_MIX)' $(BUILD)/$(SASS).sass
 	@echo "full listing: $(BUILD)/$(SASS).sass"
