@@ -212,6 +212,24 @@ static __device__ __forceinline__ uint32_t rbtc_cells_pack(const uint2 *t8, rb_s
     return h0 | h1;
 }
 
+/* rbtc_cells_pack with the table's address folded into the cell map (the float's bits times the
+ * entry stride plus tab, modulo 2^32: one IMAD, as RbQuant::cells) and the two fp16 halves
+ * picked by one PRMT. tab: the shared address of this lane's copy less 0x4b000000 * 8 CP. */
+template <int CP>
+static __device__ __forceinline__ uint32_t rbtc_cells_pack_fold(uint32_t tab, rb_sq_cellmap m, float y0, float y1)
+{
+    const float f0 = fmaf(__saturatef(fmaf(y0, m.a, m.b)), (float)(RB_SQ_CELLS - 1), RB_SQ_CELL_MAGIC);
+    const float f1 = fmaf(__saturatef(fmaf(y1, m.a, m.b)), (float)(RB_SQ_CELLS - 1), RB_SQ_CELL_MAGIC);
+    const uint32_t a0 = __float_as_uint(f0) * (8u * CP) + tab, a1 = __float_as_uint(f1) * (8u * CP) + tab;
+    uint32_t t0, h0, t1, h1;
+    /* volatile + memory: not above the barrier that publishes the table */
+    asm volatile("ld.shared.v2.u32 {%0, %1}, [%2];" : "=r"(t0), "=r"(h0) : "r"(a0) : "memory");
+    asm volatile("ld.shared.v2.u32 {%0, %1}, [%2];" : "=r"(t1), "=r"(h1) : "r"(a1) : "memory");
+    /* bytes 0-1 of the result: h0's upper (0x32) or lower (0x10) half; bytes 2-3: h1's (0x76 / 0x54) */
+    const uint32_t sel = (y0 > __uint_as_float(t0) ? 0x32u : 0x10u) | (y1 > __uint_as_float(t1) ? 0x7600u : 0x5400u);
+    return __byte_perm(h0, h1, sel);
+}
+
 /* Every accumulator of a fragment array to zero. */
 template <int A, int B> static __device__ __forceinline__ void rbtc_zero(float (&acc)[A][B][4])
 {
@@ -303,6 +321,11 @@ rbk_dense_tc_res(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
 
     const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
     const uint2 *t8 = s_t8 + (lane & (TCP - 1));
+    const uint32_t tabf = rbtc_smem_addr(t8) - 0x4b000000u * (8u * TCP);
+    /* WG: the folded lookup, except fp32 d = 128 (H200, N = 2^20, two interleaved rounds: fp16
+     * d = 128 4 bits 222 -> 209 us, d = 256 fp16 520 -> 500, fp32 720 -> 670; fp32 d = 128
+     * 317 -> 325) */
+    constexpr bool FOLD = WG && !(sizeof(T) == 4 && D == 128);
     rbk_load_codebook(a.cents, a.bounds, a.nbounds, s_c, s_b, true);
     if constexpr (QM == RBQ_CELLS) {
         for (int i = threadIdx.x; i < RB_SQ_CELLS * TCP; i += blockDim.x) {
@@ -492,6 +515,11 @@ rbk_dense_tc_res(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
                 ya[mt][s][1] = rbtc_pack(rb_sq_qdq3(A[2], q.b, creg), rb_sq_qdq3(A[3], q.b, creg));
                 ya[mt][s][2] = rbtc_pack(rb_sq_qdq3(B[0], q.b, creg), rb_sq_qdq3(B[1], q.b, creg));
                 ya[mt][s][3] = rbtc_pack(rb_sq_qdq3(B[2], q.b, creg), rb_sq_qdq3(B[3], q.b, creg));
+            } else if constexpr (QM == RBQ_CELLS && FOLD) {
+                ya[mt][s][0] = rbtc_cells_pack_fold<TCP>(tabf, q.m, A[0], A[1]);
+                ya[mt][s][1] = rbtc_cells_pack_fold<TCP>(tabf, q.m, A[2], A[3]);
+                ya[mt][s][2] = rbtc_cells_pack_fold<TCP>(tabf, q.m, B[0], B[1]);
+                ya[mt][s][3] = rbtc_cells_pack_fold<TCP>(tabf, q.m, B[2], B[3]);
             } else if constexpr (QM == RBQ_CELLS) {
                 ya[mt][s][0] = rbtc_cells_pack<TCP>(t8, q.m, A[0], A[1]);
                 ya[mt][s][1] = rbtc_cells_pack<TCP>(t8, q.m, A[2], A[3]);
@@ -506,6 +534,16 @@ rbk_dense_tc_res(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
         auto store = [&](int mt, int col, const float *A, const float *B) {
             const float q0 = rho0[mt], q1 = rho1[mt];
             T *o0 = xh + r0[mt] * D + 4 * t + col, *o1 = xh + r1[mt] * D + 4 * t + col;
+            if constexpr (WG) {
+                /* branch-free: a row whose norm is not finite is scaled by NaN (NaN everywhere,
+                 * as the reference); a branch per store cost five control instructions each */
+                const float s0 = rb_row_is_finite(q0) ? q0 : rbk_nan(), s1 = rb_row_is_finite(q1) ? q1 : rbk_nan();
+                if (v0[mt])
+                    RbtcIO<T>::st(o0, s0 * A[0], s0 * A[1], s0 * B[0], s0 * B[1]);
+                if (v1[mt])
+                    RbtcIO<T>::st(o1, s1 * A[2], s1 * A[3], s1 * B[2], s1 * B[3]);
+                return;
+            }
             if (v0[mt]) {
                 if (rb_row_is_finite(q0))
                     RbtcIO<T>::st(o0, q0 * A[0], q0 * A[1], q0 * B[0], q0 * B[1]);
