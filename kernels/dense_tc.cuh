@@ -534,16 +534,6 @@ rbk_dense_tc_res(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
         auto store = [&](int mt, int col, const float *A, const float *B) {
             const float q0 = rho0[mt], q1 = rho1[mt];
             T *o0 = xh + r0[mt] * D + 4 * t + col, *o1 = xh + r1[mt] * D + 4 * t + col;
-            if constexpr (WG) {
-                /* branch-free: a row whose norm is not finite is scaled by NaN (NaN everywhere,
-                 * as the reference); a branch per store cost five control instructions each */
-                const float s0 = rb_row_is_finite(q0) ? q0 : rbk_nan(), s1 = rb_row_is_finite(q1) ? q1 : rbk_nan();
-                if (v0[mt])
-                    RbtcIO<T>::st(o0, s0 * A[0], s0 * A[1], s0 * B[0], s0 * B[1]);
-                if (v1[mt])
-                    RbtcIO<T>::st(o1, s1 * A[2], s1 * A[3], s1 * B[2], s1 * B[3]);
-                return;
-            }
             if (v0[mt]) {
                 if (rb_row_is_finite(q0))
                     RbtcIO<T>::st(o0, q0 * A[0], q0 * A[1], q0 * B[0], q0 * B[1]);
