@@ -124,7 +124,7 @@ $(BUILD)/latency_floor: tests/gpu/latency_floor.cu tests/gpu/cuda_check.h | $(DE
 	$(NVCC) $(NVCCFLAGS) $< -o $@
 
 # TurboQuant-dense's tensor-core kernel alone: its bounds, MSE, refusals, and its time against the
-# copy, the mma.sync roof and the unfused cuBLAS anchor (docs/PERF.md, target 2). Built by `all`.
+# copy, the tensor-core roof and the unfused cuBLAS anchor (docs/PERF.md, target 2). Built by `all`.
 $(BUILD)/tc_dense_check: tests/gpu/tc_dense_check.cu tests/gpu/cuda_check.h kernels/tc_peak.cu $(HEADERS) | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(TC_FLAGS) -Ikernels -Xcompiler -fopenmp tests/gpu/tc_dense_check.cu kernels/tc_peak.cu -o $@ \

@@ -1,10 +1,12 @@
 /* tc_dense_check.cu: standalone check and timing of the tensor-core TurboQuant-dense kernel
  * (kernels/dense_tc.cuh) against the fp32 CPU reference (the pipeline of harness/reference.c
- * with kernels/common/dense.h), the D2D copy, the mma.sync roof (kernels/tc_peak.cu) and an
- * unfused cuBLAS anchor (two cublasGemmEx, fp16 in, fp32 compute, quantize kernel between).
+ * with kernels/common/dense.h), the D2D copy, the tensor-core roof of the instruction in use
+ * (kernels/tc_peak.cu: wgmma or mma.sync) and an unfused cuBLAS anchor (two cublasGemmEx, fp16
+ * in, fp32 compute, quantize kernel between).
  *
- * Build (one command, from the repository root; no cJSON):
- *   nvcc -O3 -std=c++17 -gencode arch=compute_90,code=sm_90 -Ikernels/common -Ikernels -Iharness \
+ * Build (one command, from the repository root; no cJSON; sm_90a and RBTC_WGMMA for the wgmma
+ * route, as `make tc-check` does):
+ *   nvcc -O3 -std=c++17 -gencode arch=compute_90a,code=sm_90a -DRBTC_WGMMA -Ikernels/common -Ikernels -Iharness \
  *        -Xcompiler -fopenmp tests/gpu/tc_dense_check.cu kernels/tc_peak.cu -lcublas -lcurand \
  *        -lgomp -o build/tc_dense_check
  * Run: build/tc_dense_check [--quick] [--san] [--d=D]   (exit status 0 when every check passed;
@@ -568,7 +570,7 @@ int main(int argc, char **argv)
     printf("device: %s, %d SMs, %.0f MHz (max), %d-bit memory bus\n", prop.name, prop.multiProcessorCount, clk * 1e-3,
            prop.memoryBusWidth);
 
-    /* the mma.sync roof */
+    /* the roof of the tensor-core instruction the kernel uses */
     float *sink;
     CK(cudaMalloc(&sink, 4));
     const int blocks = rbk_num_sms() * 8, iters = 4096;
