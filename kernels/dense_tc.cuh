@@ -340,8 +340,8 @@ rbk_dense_tc_res(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
         const float4 v = __ldg(reinterpret_cast<const float4 *>(a.rot) + e);
         if constexpr (WG) {
             const int c = q4 >> 2, t4 = q4 & 3;
-            *reinterpret_cast<uint32_t *>(Ps + rbtc_wg_off<D>(r, 16 * c + 2 * t4)) = rbtc_pack(v.x, v.y);
-            *reinterpret_cast<uint32_t *>(Ps + rbtc_wg_off<D>(r, 16 * c + 8 + 2 * t4)) = rbtc_pack(v.z, v.w);
+            *reinterpret_cast<uint32_t *>(Ps + rb_wg_off(D, r, 16 * c + 2 * t4)) = rbtc_pack(v.x, v.y);
+            *reinterpret_cast<uint32_t *>(Ps + rb_wg_off(D, r, 16 * c + 8 + 2 * t4)) = rbtc_pack(v.z, v.w);
         } else
             rbtc_put4<D>(Ps, r, q4 >> 2, q4 & 3, v);
     }
@@ -367,7 +367,7 @@ rbk_dense_tc_res(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
     const int cX = mi >> 1;
     /* WG: the descriptors of P as Y's K-major B (8-row groups 1024 bytes apart) and as Xh's
      * MN-major B (bands of 64 columns D * 128 bytes apart, 8-row groups 1024 apart) */
-    const uint64_t dY = rbtc_wg_desc(Pbase, 16, 1024), dX = rbtc_wg_desc(Pbase, D * 128, 1024);
+    const uint64_t dY = rbtc_wg_desc(Pbase, 16, RB_WG_SBO), dX = rbtc_wg_desc(Pbase, rb_wg_lbo(D), RB_WG_SBO);
 
     /* WG: the loop runs per warpgroup (wgmma is one instruction of its 128 threads): tile is a
      * warpgroup's 64 rows, of which warp wq owns the 16-row tile WT tile + wq */
@@ -559,11 +559,11 @@ rbk_dense_tc_res(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
                 rbtc_wg_fence();
 #pragma unroll
                 for (int ks = 0; ks < NC; ks++)
-                    rbtc_wgmma<0>(c0, xa[0][ks], dY + (((ks >> 2) * D * 128 + h * CH * 128 + (ks & 3) * 32) >> 4), ks > 0);
+                    rbtc_wgmma<0>(c0, xa[0][ks], dY + (rb_wg_y_start(D, ks, h * CH) >> 4), ks > 0);
                 rbtc_wg_commit();
 #pragma unroll
                 for (int ks = 0; ks < NC; ks++)
-                    rbtc_wgmma<0>(c1, xa[0][ks], dY + (((ks >> 2) * D * 128 + (h * CH + 64) * 128 + (ks & 3) * 32) >> 4), ks > 0);
+                    rbtc_wgmma<0>(c1, xa[0][ks], dY + (rb_wg_y_start(D, ks, h * CH + 64) >> 4), ks > 0);
                 rbtc_wg_commit();
                 rbtc_wg_wait<1>();
                 rbtc_wg_pin(c0);
@@ -582,11 +582,11 @@ rbk_dense_tc_res(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
                 rbtc_wg_fence();
 #pragma unroll
                 for (int ks = 0; ks < NC; ks++)
-                    rbtc_wgmma<1>(c0, ya[0][ks], dX + ((2 * h * D * 128 + ks * 2048) >> 4), ks > 0);
+                    rbtc_wgmma<1>(c0, ya[0][ks], dX + (rb_wg_x_start(D, ks, h * CH) >> 4), ks > 0);
                 rbtc_wg_commit();
 #pragma unroll
                 for (int ks = 0; ks < NC; ks++)
-                    rbtc_wgmma<1>(c1, ya[0][ks], dX + (((2 * h + 1) * D * 128 + ks * 2048) >> 4), ks > 0);
+                    rbtc_wgmma<1>(c1, ya[0][ks], dX + (rb_wg_x_start(D, ks, h * CH + 64) >> 4), ks > 0);
                 rbtc_wg_commit();
                 rbtc_wg_wait<1>();
                 rbtc_wg_pin(c0);

@@ -8,7 +8,8 @@
  * tensor cores, set the time (docs/tc_dense_notes.md). wgmma.m64n128k16 reads each B element
  * once for the 64 rows of a warpgroup: a quarter of the shared-memory traffic per FLOP.
  *
- * Layout of P (fp16, d x d, columns in the permuted order of dense_tc.cuh) in shared memory: bands
+ * Layout of P (fp16, d x d, columns in the permuted order of dense_tc.cuh) in shared memory
+ * (kernels/common/wg_layout.h, checked against the descriptors by tests/test_wg_layout.c): bands
  * of 64 columns, band b holding rows 0..d-1 at 128 bytes each (the 16-byte chunk c of row r at
  * chunk position c ^ (r & 7): the 128-byte swizzle, which the hardware applies to address bits
  * 4-6 from bits 7-9, so the base is 1024-byte aligned). The same bytes are both operands:
@@ -29,6 +30,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "wg_layout.h"
 
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
 #define RBTC_WG_DEVICE 1
@@ -57,12 +60,6 @@ static inline bool rbtc_use_wgmma()
 #else
     return false;
 #endif
-}
-
-/* Byte offset of logical column L of row r of P in the banded, swizzled layout above. */
-template <int D> static __device__ __forceinline__ uint32_t rbtc_wg_off(int r, int L)
-{
-    return (uint32_t)((L >> 6) * D * 128 + r * 128 + ((((L >> 3) & 7) ^ (r & 7)) << 4) + (L & 7) * 2);
 }
 
 /* A shared-memory matrix descriptor: start address, leading and stride byte offsets (16-byte

@@ -54,7 +54,7 @@ __global__ void __launch_bounds__(128, 4) tc_peak_wg(float *sink, int iters, uin
         bs[i] = bv;
     rbtc_wg_proxy_fence();
     __syncthreads();
-    const uint64_t desc = rbtc_wg_desc((uint32_t)__cvta_generic_to_shared(bs), 16, 1024);
+    const uint64_t desc = rbtc_wg_desc((uint32_t)__cvta_generic_to_shared(bs), 16, RB_WG_SBO);
     const uint32_t a = av ^ (threadIdx.x >> 10), frag[4] = {a, a, a, a};
     float c[16][4];
 #pragma unroll
