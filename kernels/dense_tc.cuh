@@ -68,9 +68,9 @@
  *    the second's MMAs; fp16 rows enter Y as their own fp16 bits (RAW) and Y is scaled by
  *    1 / rho before the quantizer: that drops a conversion pass and the rounding of x / rho to
  *    fp16 (the bound above still holds, with one rounding to spare); up to 3 boundaries take a
- *    select tree, more the cell table in 16 copies. Measured (H200, N = 2^20, 2ed7b19): d = 128
- *    1.23-1.24x the copy in fp32, 1.6-1.7x in fp16; d = 256 1.42x / 2.1-2.2x (docs/PERF.md,
- *    issue 20's fourth stop).
+ *    select tree, more the cell table in 16 copies. Measured (H200, N = 2^20, a04d03c): d = 128
+ *    1.23-1.24x the copy in fp32, 1.5-1.7x in fp16; d = 256 1.37-1.39x / 2.05-2.11x
+ *    (docs/PERF.md, issue 20's fourth stop).
  *  streamed (d = 512): P (512 KiB in fp16) does not fit. A block of 16 warps owns 64 rows
  *    (4 m16 tiles x 4 column quarters) and streams P in chunks of 32 rows: cp.async brings the
  *    fp32 chunk into shared memory (prefetched one chunk ahead, across row tiles too), the block
