@@ -461,11 +461,6 @@ rbk_dense_tc_res(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
                         ss1 = fmaf(f1[k], f1[k], ss1);
                     }
                 }
-                rbtc_quad_sum2(ss0, ss1);
-                rho0[mt] = sqrtf(ss0);
-                rho1[mt] = sqrtf(ss1);
-                inv0s[mt] = rb_inv_norm(rho0[mt]);
-                inv1s[mt] = rb_inv_norm(rho1[mt]);
             } else {
 #pragma unroll
                 for (int c = 0; c < NC; c++) {
@@ -477,12 +472,14 @@ rbk_dense_tc_res(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
                         ss1 = fmaf(f1[k], f1[k], ss1);
                     }
                 }
-                rbtc_quad_sum2(ss0, ss1);
-                rho0[mt] = sqrtf(ss0);
-                rho1[mt] = sqrtf(ss1);
-                const float inv0 = rb_inv_norm(rho0[mt]), inv1 = rb_inv_norm(rho1[mt]);
-                inv0s[mt] = inv0;
-                inv1s[mt] = inv1;
+            }
+            rbtc_quad_sum2(ss0, ss1);
+            rho0[mt] = sqrtf(ss0);
+            rho1[mt] = sqrtf(ss1);
+            const float inv0 = rb_inv_norm(rho0[mt]), inv1 = rb_inv_norm(rho1[mt]);
+            inv0s[mt] = inv0;
+            inv1s[mt] = inv1;
+            if constexpr (!RAW) {
 #pragma unroll
                 for (int c = 0; c < NC; c++) {
                     float f0[4], f1[4];
@@ -915,6 +912,14 @@ template <typename T, int D, int QM> static cudaError_t rbk_dense_tc_str_cfg(con
     return cudaGetLastError();
 }
 
+/* The host table a launch's route may take: none on the wgmma route (d = 128, 256) for up to 3
+ * boundaries, which then take the register route's select tree (fewer instructions than a cell
+ * lookup); rbk_with_quant takes the register route whenever it gets no table. */
+static inline const float *rbtc_route_cells(int d, int nbounds, const float *cells)
+{
+    return rbtc_use_wgmma() && d != 512 && nbounds <= 3 ? nullptr : cells;
+}
+
 /* Resident thread blocks per SM of the kernel a launch with these parameters runs (0 when the
  * launcher would refuse them): for reports; queried once per kernel, like the launch. */
 template <typename T> static int rbk_dense_tc_blocks_per_sm(int d, int nbounds, const float *cells)
@@ -939,7 +944,8 @@ template <typename T> static int rbk_dense_tc_blocks_per_sm(int d, int nbounds, 
         default: return occ(rbk_dense_tc_str<T, 512, QM>, RBTC_STR_WARPS * 32, RbtcStr<512>::SMEM);
         }
     };
-    if (nbounds <= 1 || (rbtc_use_wgmma() && d != 512 && nbounds <= 3)) /* the launcher's route */
+    cells = rbtc_route_cells(d, nbounds, cells);
+    if (nbounds <= 1)
         return by_route(std::integral_constant<int, RBQ_REG>());
     if (cells)
         return by_route(std::integral_constant<int, RBQ_CELLS>());
@@ -957,10 +963,7 @@ static cudaError_t rbk_dense_tc_launch(const RbArgs &a, const T *x, T *xh, long 
         return cudaErrorInvalidValue;
     if (N == 0)
         return cudaSuccess;
-    /* wgmma: up to 3 boundaries take the register route even with a host table (its select tree
-     * costs fewer instructions than a cell lookup); rbk_with_quant does so without a table */
-    const float *cells = rbtc_use_wgmma() && a.d != 512 && a.nbounds <= 3 ? nullptr : a.cells;
-    return rbk_with_quant<true>(a.nbounds, cells, 0, [&](auto qm) -> cudaError_t {
+    return rbk_with_quant<true>(a.nbounds, rbtc_route_cells(a.d, a.nbounds, a.cells), 0, [&](auto qm) -> cudaError_t {
         constexpr int QM = decltype(qm)::value;
         switch (a.d) {
         case 128:

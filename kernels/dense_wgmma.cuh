@@ -5,18 +5,12 @@
  *
  * Why wgmma: with mma.sync every warp loads every B fragment of P itself (ldmatrix), and one
  * 512-byte load feeds two m16n8k16 MMAs, so at d = 128, 256 the shared-memory pipe, not the
- * tensor cores, set the time (docs/tc_dense_notes.md). wgmma.m64n128k16 reads each B element
+ * tensor cores, set the time (docs/tc_dense_notes.md). wgmma.m64nNk16 reads each B element
  * once for the 64 rows of a warpgroup: a quarter of the shared-memory traffic per FLOP.
  *
- * Layout of P (fp16, d x d, columns in the permuted order of dense_tc.cuh) in shared memory
- * (kernels/common/wg_layout.h, checked against the descriptors by tests/test_wg_layout.c): bands
- * of 64 columns, band b holding rows 0..d-1 at 128 bytes each (the 16-byte chunk c of row r at
- * chunk position c ^ (r & 7): the 128-byte swizzle, which the hardware applies to address bits
- * 4-6 from bits 7-9, so the base is 1024-byte aligned). The same bytes are both operands:
- *  - Y = Xb P^T: B[k][n] = P[n][k], "K-major" (k contiguous): 8-row groups of n 1024 bytes
- *    apart (SBO), k-step s starts 32 (s % 4) bytes into band s / 4;
- *  - Xh = Yh P: B[k][n] = P[k][n], "MN-major" (n contiguous, the transposed-B form): 64 n per
- *    band, bands d * 128 bytes apart (LBO), 8-row groups of k 1024 bytes apart (SBO).
+ * One copy of P in shared memory (its layout and the descriptors' offsets: kernels/common/
+ * wg_layout.h, checked by tests/test_wg_layout.c) is both products' B: K-major for Y = Xb P^T
+ * (B[k][n] = P[n][k]), MN-major, the transposed-B form, for Xh = Yh P (B[k][n] = P[k][n]).
  * The register fragments are those of mma.m16n8k16 per warp: warp w of the warpgroup supplies A
  * rows 16 w .. 16 w + 15 and receives the same rows of the accumulator, n8 tile j in d[j][0..3].
  *

@@ -42,7 +42,8 @@ tc_peak(float *sink, int iters, uint32_t av, uint32_t bv)
 }
 
 /* The same roof for wgmma.m64n128k16 (fp16 operands, fp32 accumulation, A in registers, B from
- * shared memory: the instruction of the tensor-core kernel's sm_90a route, kernels/dense_wgmma.cuh).
+ * shared memory: the instruction of the tensor-core kernel's sm_90a route, kernels/dense_wgmma.cuh;
+ * the kernel issues it as 64-column groups, m64n64k16, whose own rate was not measured apart).
  * A warpgroup issues RB_TC_WG_STEPS wgmmas into one accumulator back to back (a GEMM's k loop:
  * the hardware pipelines them), then waits; four warpgroups per SM keep the pipe fed during the
  * waits. B is 16 KiB of one fp16 value, so the 128-byte swizzle does not change what is read. */
