@@ -26,6 +26,10 @@ typedef struct {
     const char *stop_reason;      /* which stopping condition ended the sampling */
     double prepass_us;            /* HQMQ Med3x: median time of the median pre-pass alone; the
                                    * times above include it (pre-pass + quantize pass) */
+    double hot_clock_khz, cold_clock_khz; /* SM 0's mean clock over the hot / cold samples (0: not
+                                           * measured, the CPU) */
+    double clock_min_khz;         /* the lowest sample's */
+    int clock_low_samples;        /* samples under 75 % of the rated clock */
 } rb_timing;
 
 /* A record. The driver writes its key (method, variant, d, bits or the method's operating point,

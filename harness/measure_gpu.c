@@ -32,14 +32,16 @@ struct rb_meas_gpu {
     volatile int *hflag; /* [0] release, [1] timed out: host-mapped */
     int *dflag;
     unsigned long long *dclk;
+    volatile unsigned long long *hstamp; /* SM 0 stamps around a sample: host-mapped */
+    unsigned long long *dstamp;
     float *fma_sink;
     int max_batch, sms, sm_clock_rated_khz;
     nvtxDomainHandle_t dom;
 
-    double copy_gbps, copy_gbps_bytes, fma_per_s, tc_flops_per_s, sm_clock_create_khz;
+    double copy_gbps, copy_gbps_bytes, fma_per_s, tc_flops_per_s, sm_clock_create_khz, tc_clock_khz;
     double copy_us, copy_cold_us; /* the loaded data set's */
     double clk_min_khz, clk_max_khz;
-    int timed_settings, throttled_settings;
+    int timed_settings, throttled_settings, low_clock_settings;
     double hot[MAX_SAMPLES], cold[MAX_SAMPLES];
 };
 
@@ -64,31 +66,65 @@ void rb_meas_range_push(rb_meas_gpu *m, const char *name)
 void rb_meas_range_pop(rb_meas_gpu *m) { nvtxDomainRangePop(m->dom); }
 
 /* ---- sampling ------------------------------------------------------------------------------ */
-/* One sample: [flush L2], hold the stream, e0, `count` launches, e1, release, wait.
+/* SM 0's clock over a phase's samples: the sum of its cycles and of the nanoseconds between the
+ * stamps around each sample (rb_launch_sm0_stamp), the lowest sample's clock, and how many
+ * samples ran under THROTTLE_FRACTION of the rated clock. A GPU at its power cap lowers the
+ * clock within a fraction of a second of back-to-back work (H200, 700 W: TurboQuant-dense's
+ * tensor-core kernel at d = 256 ran at 1.4-1.6 GHz against 1.98 when launched alone), so the
+ * hot samples can run slower than the cold ones; this says when. */
+typedef struct {
+    double cycles, ns, min_khz;
+    int n, low;
+} clk_acc;
+
+static double clk_mean_khz(const clk_acc *a) { return a->ns > 0 ? a->cycles / a->ns * 1e6 : 0; }
+
+static void clk_add(rb_meas_gpu *m, clk_acc *a, double cycles, double ns)
+{
+    if (ns <= 0 || cycles <= 0)
+        return; /* no block ran on SM 0: no stamp */
+    const double khz = cycles / ns * 1e6;
+    a->cycles += cycles;
+    a->ns += ns;
+    if (a->n == 0 || khz < a->min_khz)
+        a->min_khz = khz;
+    a->n++;
+    if (m->sm_clock_rated_khz > 0 && khz < THROTTLE_FRACTION * m->sm_clock_rated_khz)
+        a->low++;
+}
+
+/* One sample: [flush L2], hold the stream, stamp, e0, `count` launches, e1, stamp, release, wait.
  * *us = GPU time per launch; *timed_out = 1 when the blocking kernel gave up before the host
- * released it (the host could not enqueue everything in time: the sample is not valid). */
+ * released it (the host could not enqueue everything in time: the sample is not valid); SM 0's
+ * clock over the sample goes to ca (NULL: not kept). */
 static int take_sample(rb_meas_gpu *m, rb_enqueue_fn fn, void *ctx, int count, int flush, double *us,
-                       int *timed_out)
+                       int *timed_out, clk_acc *ca)
 {
     m->hflag[0] = 0;
     m->hflag[1] = 0;
+    for (int i = 0; i < 4; i++)
+        m->hstamp[i] = 0;
     __sync_synchronize();
     if (flush)
         CK(cudaMemsetAsync(m->flush, (int)(m->flush_val++ & 0xff), m->flush_bytes, m->st));
     CK(rb_launch_block_stream(m->dflag, m->dflag + 1, BLOCK_TIMEOUT_NS, m->st));
+    CK(rb_launch_sm0_stamp(m->dstamp, m->sms, m->st));
     CK(cudaEventRecord(m->e0, m->st));
     for (int i = 0; i < count; i++)
         if (fn(ctx, m->st))
             goto fail;
     CK(cudaEventRecord(m->e1, m->st));
+    CK(rb_launch_sm0_stamp(m->dstamp + 2, m->sms, m->st));
     __sync_synchronize();
     m->hflag[0] = 1;
     __sync_synchronize();
-    CK(cudaEventSynchronize(m->e1));
+    CK(cudaStreamSynchronize(m->st));
     float ms = 0;
     CK(cudaEventElapsedTime(&ms, m->e0, m->e1));
     *us = 1e3 * (double)ms / count;
     *timed_out = m->hflag[1];
+    if (ca && !*timed_out && m->hstamp[0] && m->hstamp[2] > m->hstamp[0])
+        clk_add(m, ca, (double)(m->hstamp[3] - m->hstamp[1]), (double)(m->hstamp[2] - m->hstamp[0]));
     return 0;
 fail:
     m->hflag[0] = 1; /* never leave the spin kernel waiting */
@@ -109,7 +145,7 @@ static const char *const stop_reasons[3][3] = {
 /* Sample until the stopping rule says so. *batch may shrink when the blocking kernel timed
  * out (too many launches queued behind it). */
 static int sample_loop(rb_meas_gpu *m, rb_enqueue_fn fn, void *ctx, int flush, int *batch, double *x, int *n,
-                       int *stop)
+                       int *stop, clk_acc *ca)
 {
     double t0 = now_s(), acc = 0;
     int timeouts = 0;
@@ -117,7 +153,7 @@ static int sample_loop(rb_meas_gpu *m, rb_enqueue_fn fn, void *ctx, int flush, i
     for (;;) {
         double us = 0;
         int to = 0;
-        if (take_sample(m, fn, ctx, *batch, flush, &us, &to))
+        if (take_sample(m, fn, ctx, *batch, flush, &us, &to, ca))
             return -1;
         if (to) {
             if (++timeouts > 6) {
@@ -156,6 +192,7 @@ static int sample_loop(rb_meas_gpu *m, rb_enqueue_fn fn, void *ctx, int flush, i
 typedef struct {
     rb_summary hot, cold;
     int nhot, ncold, batch, hot_stop, cold_stop;
+    clk_acc hot_clk, cold_clk;
 } meas;
 
 /* Warm-up, batch sizing, cold samples, hot samples. */
@@ -174,7 +211,7 @@ static int measure(rb_meas_gpu *m, rb_enqueue_fn fn, void *ctx, meas *r)
     if (1e3 * warm_ms < TARGET_SAMPLE_US) {
         double est = 0;
         int to = 0;
-        if (take_sample(m, fn, ctx, 4, 0, &est, &to))
+        if (take_sample(m, fn, ctx, 4, 0, &est, &to, NULL))
             return -1;
         B = est > 0 ? (int)ceil(TARGET_SAMPLE_US / est) : m->max_batch;
         if (B > m->max_batch)
@@ -183,9 +220,9 @@ static int measure(rb_meas_gpu *m, rb_enqueue_fn fn, void *ctx, meas *r)
             B = 1;
     }
     int one = 1;
-    if (sample_loop(m, fn, ctx, 1, &one, m->cold, &r->ncold, &r->cold_stop))
+    if (sample_loop(m, fn, ctx, 1, &one, m->cold, &r->ncold, &r->cold_stop, &r->cold_clk))
         return -1;
-    if (sample_loop(m, fn, ctx, 0, &B, m->hot, &r->nhot, &r->hot_stop))
+    if (sample_loop(m, fn, ctx, 0, &B, m->hot, &r->nhot, &r->hot_stop, &r->hot_clk))
         return -1;
     r->batch = B;
     rb_summarize(m->cold, r->ncold, &r->cold);
@@ -259,18 +296,22 @@ static int enq_fma(void *ctx, cudaStream_t st)
     return e == cudaSuccess ? 0 : rb_gpu_report(e, "rb_launch_fma_peak", __FILE__, __LINE__);
 }
 
-/* Median of 10 hot samples of `count` launches (the roofs: no stopping rule needed). */
-static int median_of_10(rb_meas_gpu *m, rb_enqueue_fn fn, void *ctx, int count, double *us)
+/* Median of 10 hot samples of `count` launches (the roofs: no stopping rule needed); *khz: SM 0's
+ * mean clock over them (NULL: not wanted). */
+static int median_of_10(rb_meas_gpu *m, rb_enqueue_fn fn, void *ctx, int count, double *us, double *khz)
 {
     double x[10];
+    clk_acc ca = {0};
     if (fn(ctx, m->st))
         return -1;
     CK(cudaStreamSynchronize(m->st));
     for (int i = 0; i < 10; i++) {
         int to = 0;
-        if (take_sample(m, fn, ctx, count, 0, &x[i], &to))
+        if (take_sample(m, fn, ctx, count, 0, &x[i], &to, &ca))
             return -1;
     }
+    if (khz)
+        *khz = clk_mean_khz(&ca);
     rb_summary sm;
     rb_summarize(x, 10, &sm);
     *us = sm.median;
@@ -283,7 +324,7 @@ static int measure_fma_peak(rb_meas_gpu *m)
 {
     fma_ctx c = {m->fma_sink, 8 * m->sms, 4096};
     double us = 0;
-    if (median_of_10(m, enq_fma, &c, 4, &us))
+    if (median_of_10(m, enq_fma, &c, 4, &us, NULL))
         return -1;
     const double fmas = (double)c.blocks * RB_FMA_PEAK_THREADS * c.iters * RB_FMA_PEAK_CHAINS;
     m->fma_per_s = us > 0 ? fmas / (us * 1e-6) : 0;
@@ -304,7 +345,7 @@ static int measure_tc_peak(rb_meas_gpu *m)
 {
     fma_ctx c = {m->fma_sink, 8 * m->sms, 4096};
     double us = 0;
-    if (median_of_10(m, enq_tc, &c, 4, &us))
+    if (median_of_10(m, enq_tc, &c, 4, &us, &m->tc_clock_khz))
         return -1;
     m->tc_flops_per_s = us > 0 ? rb_tc_peak_flops(c.blocks, c.iters) / (us * 1e-6) : 0;
     return 0;
@@ -323,7 +364,7 @@ static int measure_big_copy(rb_meas_gpu *m)
     CK(cudaMemsetAsync(a, 1, bytes, m->st));
     copy_ctx cc = {c, a, bytes};
     double us = 0;
-    if (median_of_10(m, enq_copy, &cc, 1, &us))
+    if (median_of_10(m, enq_copy, &cc, 1, &us, NULL))
         goto fail;
     m->copy_gbps = us > 0 ? 2.0 * (double)bytes / (us * 1e-6) / 1e9 : 0;
     m->copy_gbps_bytes = (double)bytes;
@@ -382,6 +423,18 @@ int rb_meas_gpu_time(rb_meas_gpu *m, const char *label, rb_enqueue_fn fn, void *
     t->tc_peak_flops_per_s = m->tc_flops_per_s;
     t->stop_reason = stop_reasons[r.cold_stop][r.hot_stop];
     t->prepass_us = pre ? rp.hot.median : 0;
+    t->hot_clock_khz = clk_mean_khz(&r.hot_clk);
+    t->cold_clock_khz = clk_mean_khz(&r.cold_clk);
+    t->clock_min_khz = r.hot_clk.n && (!r.cold_clk.n || r.hot_clk.min_khz < r.cold_clk.min_khz) ? r.hot_clk.min_khz
+                                                                                             : r.cold_clk.min_khz;
+    t->clock_low_samples = r.hot_clk.low + r.cold_clk.low;
+    if (t->clock_low_samples) {
+        m->low_clock_settings++;
+        fprintf(stderr, "rotorbench: WARNING: gpu %s: %d of %d samples ran under 75%% of the rated %.0f MHz "
+                "(hot mean %.0f MHz, cold %.0f, lowest %.0f): power or thermal limit\n", label,
+                t->clock_low_samples, r.hot_clk.n + r.cold_clk.n, m->sm_clock_rated_khz / 1e3,
+                t->hot_clock_khz / 1e3, t->cold_clock_khz / 1e3, t->clock_min_khz / 1e3);
+    }
     return 0;
 }
 
@@ -405,6 +458,8 @@ void rb_meas_gpu_destroy(rb_meas_gpu *m)
         cudaFree(m->fma_sink);
     if (m->hflag)
         cudaFreeHost((void *)m->hflag);
+    if (m->hstamp)
+        cudaFreeHost((void *)m->hstamp);
     if (m->e0)
         cudaEventDestroy(m->e0);
     if (m->e1)
@@ -436,6 +491,10 @@ rb_meas_gpu *rb_meas_gpu_create(cudaStream_t st)
     m->hflag[0] = 1;
     m->hflag[1] = 0;
     CK(cudaHostGetDevicePointer((void **)&m->dflag, hf, 0));
+    void *hs = NULL;
+    CK(cudaHostAlloc(&hs, 4 * sizeof(unsigned long long), cudaHostAllocMapped));
+    m->hstamp = hs;
+    CK(cudaHostGetDevicePointer((void **)&m->dstamp, hs, 0));
     CK(cudaMalloc((void **)&m->dclk, 2 * sizeof(unsigned long long)));
     CK(cudaMalloc((void **)&m->fma_sink, sizeof(float)));
     nvtxInitialize(NULL);
@@ -443,6 +502,7 @@ rb_meas_gpu *rb_meas_gpu_create(cudaStream_t st)
 
     /* every support kernel once before any blocking kernel (module loading), then the clock */
     CK(rb_launch_block_stream(m->dflag, m->dflag + 1, BLOCK_TIMEOUT_NS, m->st));
+    CK(rb_launch_sm0_stamp(m->dstamp, m->sms, m->st));
     CK(cudaStreamSynchronize(m->st));
     if (probe_clock(m, &m->sm_clock_create_khz) || measure_big_copy(m) || measure_fma_peak(m) || measure_tc_peak(m))
         goto fail;
@@ -482,9 +542,14 @@ void rb_meas_gpu_describe(rb_meas_gpu *m, cJSON *o)
     }
     jnum(o, "settings_timed", m->timed_settings);
     jnum(o, "settings_under_75pct_clock", m->throttled_settings);
+    jnum(o, "settings_with_samples_under_75pct_clock", m->low_clock_settings);
+    if (m->tc_clock_khz > 0)
+        jnum(o, "measured_tc_sm_clock_khz", m->tc_clock_khz);
     jnum(o, "l2_flush_bytes", (double)m->flush_bytes);
     jstr(o, "timing", "cuda events; cold: L2 flushed (memset over 2x L2), one launch held behind a "
                       "blocking kernel; hot: batches of back-to-back launches behind a blocking kernel, "
                       "per launch; >= 10 samples, stop at rel. std <= 0.5% after >= 0.1 s GPU time, "
-                      "100 samples or ~1 s per loop");
+                      "100 samples or ~1 s per loop; each record's time.hot_sm_clock_khz / cold_sm_clock_khz: "
+                      "SM 0's mean clock over the hot / cold samples (clock64 against %globaltimer, stamped "
+                      "around each sample)");
 }

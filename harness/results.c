@@ -194,6 +194,12 @@ cJSON *rb_record_to_json(const rb_record *r, const rb_config *cfg)
     }
     if (r->t.prepass_us > 0)
         add_num(t, "prepass_median_us", r->t.prepass_us);
+    if (r->t.hot_clock_khz > 0) {
+        add_num(t, "hot_sm_clock_khz", r->t.hot_clock_khz);
+        add_num(t, "cold_sm_clock_khz", r->t.cold_clock_khz);
+        add_num(t, "sm_clock_min_khz", r->t.clock_min_khz);
+        cJSON_AddNumberToObject(t, "samples_under_75pct_clock", r->t.clock_low_samples);
+    }
     if (r->t.copy_us > 0) {
         add_num(t, "copy_us", r->t.copy_us);
         add_num(t, "copy_cold_us", r->t.copy_cold_us);
@@ -358,7 +364,7 @@ int rb_results_write_csv(const rb_run *run, const char *path)
     len += snprintf(buf + len, cap - len,
                     "backend,method,variant,d,bits,dtype,N,codebook,mse,pred_mse,rel_err,cosine,"
                     "nonfinite_rows,fma_nominal,params,bits_per_coord,bytes,time_median_us,"
-                    "time_min_us,time_max_us,time_noise_pct,cold_median_us,copy_us,gbps,"
+                    "time_min_us,time_max_us,time_noise_pct,cold_median_us,hot_clock_mhz,copy_us,gbps,"
                     "pct_of_copy_bw,speedup,op,outlier_frac,prepass_us,fma_per_s,pct_of_fma_peak,route,"
                     "input,ip_err,ip_bias,attn_kl,attn_top1,attn_top5,attn_out_cos,assume_unit_norm\n");
     for (int i = 0; i < run->nrecs; i++) {
@@ -368,7 +374,7 @@ int rb_results_write_csv(const rb_run *run, const char *path)
         rb_record_input(run->cfg, r, input, sizeof input);
         len += snprintf(buf + len, cap - len,
                         "%s,%s,%s,%d,%d,%s,%ld,%s,%.9g,%.9g,%.9g,%.9g,%ld,%ld,%ld,%.6g,%.0f,%.6g,"
-                        "%.6g,%.6g,%.4g,%.6g,%.6g,%.6g,%.6g,%.6g,%s,%.6g,%.6g,%.6g,%.6g,%s,%s,%.9g,%.9g,%.9g,%.9g,"
+                        "%.6g,%.6g,%.4g,%.6g,%.0f,%.6g,%.6g,%.6g,%.6g,%s,%.6g,%.6g,%.6g,%.6g,%s,%s,%.9g,%.9g,%.9g,%.9g,"
                         "%.9g,%.9g,%d\n",
                         run->backend, rb_method_name(r->method), r->variant, r->d, r->bits,
                         rb_dtype_name(r->dtype), r->N,
@@ -376,7 +382,7 @@ int rb_results_write_csv(const rb_run *run, const char *path)
                         r->m.mse, r->pred_mse, r->m.rel_err, r->m.cosine, r->m.nonfinite_rows,
                         r->fma_nominal, r->params, r->bits_per_coord, r->bytes, r->t.median_us,
                         r->t.min_us, r->t.max_us, 100 * r->t.noise, r->t.cold_median_us,
-                        r->t.copy_us, gbps(r), pct_copy(r), r->speedup, op, r->outlier_frac,
+                        r->t.hot_clock_khz / 1e3, r->t.copy_us, gbps(r), pct_copy(r), r->speedup, op, r->outlier_frac,
                         r->t.prepass_us, fma_rate(r), pct_fma(r), r->route, input,
                         r->attn.computed ? r->attn.ip_err : NAN, r->attn.computed ? r->attn.ip_bias : NAN,
                         r->attn.computed ? r->attn.kl : NAN, r->attn.computed ? r->attn.top1 : NAN,
@@ -579,6 +585,10 @@ int rb_record_from_json(const cJSON *o, rb_record *r)
         r->t.fma_peak_per_s = num(t, "fma_peak_per_s");
         r->t.tc_peak_flops_per_s = num(t, "tc_peak_flops_per_s");
         r->t.prepass_us = num(t, "prepass_median_us");
+        r->t.hot_clock_khz = num(t, "hot_sm_clock_khz");
+        r->t.cold_clock_khz = num(t, "cold_sm_clock_khz");
+        r->t.clock_min_khz = num(t, "sm_clock_min_khz");
+        r->t.clock_low_samples = (int)num(t, "samples_under_75pct_clock");
     }
     rb_method_hooks_of(r->method)->from_json(o, r);
     const cJSON *c = cJSON_GetObjectItemCaseSensitive(o, "check_vs_cpu");

@@ -166,6 +166,25 @@ __global__ void clock_probe(unsigned long long spin_ns, unsigned long long *out)
     out[1] = t - t0;
 }
 
+/* One block per SM; the one on SM 0 writes %globaltimer and its clock64: two such stamps bracket
+ * a sample, and the difference of the clocks over that of the times is SM 0's mean clock over
+ * it (NVBench's throttle check does the same). clock64 is per SM, so both stamps read SM 0's. */
+__global__ void sm0_stamp(unsigned long long *out)
+{
+    unsigned smid;
+    asm volatile("mov.u32 %0, %%smid;" : "=r"(smid));
+    if (smid == 0 && threadIdx.x == 0) {
+        out[0] = globaltimer_ns();
+        out[1] = (unsigned long long)clock64();
+    }
+}
+
+extern "C" cudaError_t rb_launch_sm0_stamp(unsigned long long *out, int sms, cudaStream_t stream)
+{
+    sm0_stamp<<<sms, 32, 0, stream>>>(out);
+    return cudaGetLastError();
+}
+
 extern "C" cudaError_t rb_launch_block_stream(const volatile int *release, int *timed_out,
                                               unsigned long long timeout_ns, cudaStream_t stream)
 {

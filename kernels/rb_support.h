@@ -52,6 +52,10 @@ cudaError_t rb_launch_block_stream(const volatile int *release, int *timed_out,
 cudaError_t rb_launch_clock_probe(unsigned long long spin_ns, unsigned long long *out,
                                   cudaStream_t stream);
 
+/* A launch of one block per SM (sms) whose block on SM 0 writes out[0] = %globaltimer (ns) and
+ * out[1] = that SM's clock64; out is left as it was when no block ran on SM 0. */
+cudaError_t rb_launch_sm0_stamp(unsigned long long *out, int sms, cudaStream_t stream);
+
 /* ---- attention.cu ---------------------------------------------------------------------- */
 
 /* The attention metrics' parts (kernels/common/attn.h) of nq queries q (device, nq x d floats)

@@ -11,7 +11,8 @@
  *        -lgomp -o build/tc_dense_check
  * Run: build/tc_dense_check [--quick] [--san] [--d=D]   (exit status 0 when every check passed;
  *      --quick: bits 2 and 4 only; --san: N = 4096 and no timing, for compute-sanitizer;
- *      --time-only: timings alone; --fp32 / --fp16: one input type)
+ *      --time-only: timings alone; --b2b: also per-launch times of 1-100 launches back to back;
+ *      --fp32 / --fp16: one input type)
  *
  * Checks, per d in {128, 256, 512}, fp32 and fp16, bits 1..4 (and 8, and 3 without the host cell
  * table: the other quantizer routes): every output coordinate of the checked rows (the first and
@@ -62,6 +63,7 @@ int rbk_num_sms(void)
 
 static int g_fail = 0;
 static bool g_time_only = false;
+static bool g_b2b = false; /* --b2b: also time runs of back-to-back launches (hot, as the harness) */
 
 /* ---- host helpers ------------------------------------------------------------------------------ */
 static uint64_t g_rng = 0x9e3779b97f4a7c15ull;
@@ -325,6 +327,39 @@ template <class F> static float time_ms(F &&f, int reps = 20)
     return median(t);
 }
 
+/* per-launch time of k back-to-back launches of f() between two events (median of 5 runs), in ms:
+ * the harness's hot batches, where time_ms() times single launches with the GPU idle between */
+template <class F> static float time_b2b_ms(F &&f, int k)
+{
+    cudaEvent_t a, b;
+    CK(cudaEventCreate(&a));
+    CK(cudaEventCreate(&b));
+    std::vector<float> t;
+    for (int r = 0; r < 5; r++) {
+        CK(cudaDeviceSynchronize());
+        CK(cudaEventRecord(a));
+        for (int i = 0; i < k; i++)
+            f();
+        CK(cudaEventRecord(b));
+        CK(cudaEventSynchronize(b));
+        float ms;
+        CK(cudaEventElapsedTime(&ms, a, b));
+        t.push_back(ms / k);
+    }
+    CK(cudaEventDestroy(a));
+    CK(cudaEventDestroy(b));
+    return median(t);
+}
+
+/* "k1 t1, k2 t2, ..." for f() run k times back to back, in us per launch */
+template <class F> static void print_b2b(const char *what, F &&f)
+{
+    printf("  b2b %s:", what);
+    for (int k : {1, 2, 3, 10, 100})
+        printf(" k=%d %.1f", k, time_b2b_ms(f, k) * 1e3);
+    printf(" us per launch\n");
+}
+
 struct Dev {
     float *P = nullptr, *bounds = nullptr, *cents = nullptr, *cells = nullptr;
 };
@@ -486,6 +521,10 @@ static void run_d(int d, long N, const float *xf_dev, bool quick, double tc_rate
                "mma floor %.1f us (%.1f%% of the roof rate)\n",
                d, dt, bits, N, rbk_dense_tc_blocks_per_sm<T>(d, nb, a.cells), ms * 1e3, bytes / ms * 1e-6, ms / ms_copy, ms_copy * 1e3, bytes / ms_copy * 1e-6,
                floor_ms * 1e3, 100 * floor_ms / ms);
+        if (g_b2b) {
+            print_b2b("copy", [&] { CK(cudaMemcpyAsync(xh, x, n * sizeof(T), cudaMemcpyDeviceToDevice, 0)); });
+            print_b2b("tc", [&] { CK(rbk_dense_tc_launch<T>(a, x, xh, N, 0)); });
+        }
     }
 
     /* ---- the unfused cuBLAS anchor ---- */
@@ -552,6 +591,8 @@ int main(int argc, char **argv)
             san = quick = true;
         else if (!strcmp(argv[i], "--time-only")) /* no checks, no anchor (the experiment builds) */
             g_time_only = true;
+        else if (!strcmp(argv[i], "--b2b"))
+            g_b2b = true;
         else if (!strcmp(argv[i], "--fp32"))
             only_t = 0;
         else if (!strcmp(argv[i], "--fp16"))
@@ -559,7 +600,7 @@ int main(int argc, char **argv)
         else if (!strncmp(argv[i], "--d=", 4))
             only_d = atoi(argv[i] + 4);
         else {
-            fprintf(stderr, "usage: %s [--quick] [--san] [--time-only] [--fp32|--fp16] [--d=128|256|512]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--quick] [--san] [--time-only] [--b2b] [--fp32|--fp16] [--d=128|256|512]\n", argv[0]);
             return 2;
         }
     }

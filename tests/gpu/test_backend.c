@@ -216,6 +216,9 @@ TEST(gpu_run_timing_is_sane)
     const int d = 128;
     const long N = 8192;
     const rb_method methods[] = {method_id("rotorquant"), method_id("turboquant-wht")};
+    int rated_khz = 0;
+    CHECK(cudaDeviceGetAttribute(&rated_khz, cudaDevAttrClockRate, 0) == cudaSuccess && rated_khz > 0,
+          "rated SM clock");
     for (int t = 0; t < 2; t++) {
         rb_dtype dt = t ? RB_FP16 : RB_FP32;
         be->profile = 0;
@@ -246,6 +249,15 @@ TEST(gpu_run_timing_is_sane)
                 CHECK(T->copy_us > 0 && T->copy_cold_us > 0, "copy %.3f cold %.3f", T->copy_us,
                       T->copy_cold_us);
                 CHECK(T->stop_reason != NULL, "stop reason");
+                /* SM 0's clock over the samples: a real clock, never above the rated boost by more
+                 * than the counters' jitter, and the lowest sample no higher than either mean */
+                CHECK(T->hot_clock_khz > 0.2 * rated_khz && T->hot_clock_khz < 1.1 * rated_khz &&
+                          T->cold_clock_khz > 0.2 * rated_khz && T->cold_clock_khz < 1.1 * rated_khz &&
+                          T->clock_min_khz > 0 && T->clock_min_khz <= T->hot_clock_khz * 1.0001 &&
+                          T->clock_min_khz <= T->cold_clock_khz * 1.0001 && T->clock_low_samples >= 0 &&
+                          T->clock_low_samples <= T->samples + T->cold_samples,
+                      "%s clock: hot %.0f cold %.0f min %.0f kHz, %d low, rated %d", name, T->hot_clock_khz,
+                      T->cold_clock_khz, T->clock_min_khz, T->clock_low_samples, rated_khz);
                 CHECK(r.check_rows == 256, "check_rows %ld", r.check_rows);
                 CHECK(r.check_max_abs <= (dt == RB_FP16 ? 2e-3 : 1e-4), "%s/%s %s: max |gpu-cpu| %.3g",
                       name, be->variants[v], rb_dtype_name(dt), r.check_max_abs);
@@ -255,10 +267,11 @@ TEST(gpu_run_timing_is_sane)
                 CHECK(fabs(r.m.mse / pred - 1) < 0.05, "%s/%s MSE %.5g vs Lloyd-Max %.5g", name,
                       be->variants[v], r.m.mse, pred);
                 if (v == 0 && mi == 0)
-                    fprintf(stderr, "    %s %s/%s: hot %.2f us (B=%d, n=%d, noise %.2f%%), cold %.2f us, "
-                            "copy %.2f / %.2f us; %s\n", rb_dtype_name(dt), name, be->variants[v],
-                            T->median_us, T->batch, T->samples, 100 * T->noise, T->cold_median_us,
-                            T->copy_us, T->copy_cold_us, T->stop_reason);
+                    fprintf(stderr, "    %s %s/%s: hot %.2f us (B=%d, n=%d, noise %.2f%%, %.0f MHz), cold %.2f us "
+                            "(%.0f MHz), copy %.2f / %.2f us; %s\n", rb_dtype_name(dt), name, be->variants[v],
+                            T->median_us, T->batch, T->samples, 100 * T->noise, T->hot_clock_khz / 1e3,
+                            T->cold_median_us, T->cold_clock_khz / 1e3, T->copy_us, T->copy_cold_us,
+                            T->stop_reason);
                 free(s.rot);
             }
     }
