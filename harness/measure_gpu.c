@@ -70,8 +70,8 @@ void rb_meas_range_pop(rb_meas_gpu *m) { nvtxDomainRangePop(m->dom); }
  * stamps around each sample (rb_launch_sm0_stamp), the lowest sample's clock, and how many
  * samples ran under THROTTLE_FRACTION of the rated clock. A GPU at its power cap lowers the
  * clock within a fraction of a second of back-to-back work (H200, 700 W: TurboQuant-dense's
- * tensor-core kernel at d = 256 ran at 1.4-1.6 GHz against 1.98 when launched alone), so the
- * hot samples can run slower than the cold ones; this says when. */
+ * tensor-core kernel at d = 256 ran its hot samples at 1.39-1.45 GHz, its cold ones at 1.58-1.63,
+ * rated 1.98), so the hot samples can run slower than the cold ones; this says when. */
 typedef struct {
     double cycles, ns, min_khz;
     int n, low;
