@@ -28,6 +28,7 @@ typedef struct {
     double mse;
     double median_us; /* NAN when absent, null or not positive */
     double noise;     /* relative (0.05 = 5 %); 0 when absent */
+    double clock_mhz; /* the hot samples' mean SM clock; NAN when absent (older files, the CPU) */
     int matched;
     int dup;          /* a second record with the same key: ignored */
 } crec;
@@ -257,6 +258,10 @@ static int load(const char *path, cfile *f, FILE *err)
                        ? noise->valuedouble
                        : 0;
         r->clock = str(t, "clock");
+        const cJSON *clk = get(t, "hot_sm_clock_khz");
+        r->clock_mhz = cJSON_IsNumber(clk) && clk->valuedouble > 0 && isfinite(clk->valuedouble)
+                           ? clk->valuedouble / 1e3
+                           : NAN;
         for (int j = 0; j < i; j++)
             if (!f->recs[j].dup && same_key(&f->recs[j], r)) {
                 char k[256];
@@ -447,7 +452,7 @@ int rb_compare_run(int argc, char **argv, FILE *out, FILE *err)
                  "verdict |\n");
     fprintf(out, "|---|---:|---:|---:|---:|---:|---:|---:|---|\n");
 
-    int nsame = 0, nfaster = 0, nslower = 0, nmse = 0, ncompared = 0;
+    int nsame = 0, nfaster = 0, nslower = 0, nmse = 0, ncompared = 0, nlow_clock = 0;
     for (int i = 0; i < base.n; i++) {
         crec *b = &base.recs[i];
         if (b->dup)
@@ -501,15 +506,22 @@ int rb_compare_run(int argc, char **argv, FILE *out, FILE *err)
             snprintf(noise, sizeof noise, "%.1f%%", 100 * nz);
         }
 
-        char verdict[40];
+        /* a slower setting whose hot samples ran at a clock 5 % or more below the base's: still
+         * SLOWER (the gate cannot tell a power or thermal state from the code), but said */
+        const int low_clock = slower && !isnan(b->clock_mhz) && !isnan(c->clock_mhz) &&
+                              c->clock_mhz < (1 - RB_COMPARE_CLOCK_DROP) * b->clock_mhz;
+        char verdict[96], clk[64] = "";
+        if (low_clock)
+            snprintf(clk, sizeof clk, " at a lower clock (%.0f -> %.0f MHz)", b->clock_mhz, c->clock_mhz);
         if (mse_changed && slower)
-            snprintf(verdict, sizeof verdict, "**MSE-CHANGED, SLOWER**");
+            snprintf(verdict, sizeof verdict, "**MSE-CHANGED, SLOWER**%s", clk);
         else if (mse_changed)
             snprintf(verdict, sizeof verdict, "**MSE-CHANGED**");
         else if (slower)
-            snprintf(verdict, sizeof verdict, "**SLOWER**");
+            snprintf(verdict, sizeof verdict, "**SLOWER**%s", clk);
         else
             snprintf(verdict, sizeof verdict, faster ? "FASTER" : "SAME");
+        nlow_clock += low_clock;
         nmse += mse_changed;
         nslower += slower;
         nfaster += !mse_changed && !slower && faster;
@@ -548,6 +560,11 @@ int rb_compare_run(int argc, char **argv, FILE *out, FILE *err)
     else if (missing)
         fprintf(out, "\n%d setting%s missing from NEW (--allow-missing lists them without failing).\n",
                 only[0], only[0] == 1 ? " of BASE is" : "s of BASE are");
+    if (nlow_clock)
+        fprintf(out, "\n%d of the slower setting%s ran %s hot samples at an SM clock %.0f %% or more below "
+                     "the base's: a power or thermal state can explain %s.\n",
+                nlow_clock, nslower == 1 ? "" : "s", nlow_clock == 1 ? "its" : "their", 100 * RB_COMPARE_CLOCK_DROP,
+                nlow_clock == 1 ? "it" : "them");
     fprintf(out, "\n%d compared: %d same, %d faster, %d slower, %d MSE changed; %d only in base, "
                  "%d only in new%s. %s\n",
             ncompared, nsame, nfaster, nslower, nmse, only[0], only[1],

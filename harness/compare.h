@@ -8,13 +8,16 @@
  *   2  a bad argument or a bad file (missing, not JSON, no records).
  * Timings are compared only when both files come from the same backend and the same device
  * (named on one line of the report); CPU wall-clock times only with --cpu-times. Otherwise
- * only the MSEs are. Settings only in NEW are listed, not failed. */
+ * only the MSEs are. Settings only in NEW are listed, not failed. A SLOWER setting whose hot
+ * samples ran at an SM clock RB_COMPARE_CLOCK_DROP or more below the base's (time.hot_sm_clock_khz
+ * in both files) stays SLOWER, and the report says so. */
 #ifndef RB_COMPARE_H
 #define RB_COMPARE_H
 
 #include <stdio.h>
 
 #define RB_COMPARE_MSE_RTOL 1e-6
+#define RB_COMPARE_CLOCK_DROP 0.05
 
 /* argv[0] = "compare". Prints to stdout / stderr. */
 int rb_compare_main(int argc, char **argv);

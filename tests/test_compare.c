@@ -50,6 +50,18 @@ static char *rec(char *buf, size_t n, const char *method, int d, int bits, const
     return buf;
 }
 
+/* rec's record with the hot samples' SM clock (time.hot_sm_clock_khz) as well. */
+static char *rec_clock(char *buf, size_t n, const char *method, double median_us, double clock_khz)
+{
+    snprintf(buf, n,
+             "{\"method\": \"%s\", \"variant\": \"fast\", \"d\": 256, \"bits\": 3, "
+             "\"dtype\": \"fp16\", \"N\": 8192, \"codebook\": \"gaussian\", \"mse\": 5e-4, "
+             "\"time\": {\"clock\": \"cuda-events\", \"median_us\": %.17g, \"noise\": 0.01, "
+             "\"hot_sm_clock_khz\": %.17g}}",
+             method, median_us, clock_khz);
+    return buf;
+}
+
 /* A result file of `backend` with this machine block, up to three records (NULL ends the list). */
 static const char *write_result_on(const char *name, const char *backend, const char *machine, const char *r1,
                                    const char *r2, const char *r3)
@@ -159,6 +171,29 @@ TEST(compare_slower)
     /* a looser tolerance lets it through */
     rc = compare(p, q, "0.25");
     CHECK(rc == 0, "20%% slower, --time-tol 0.25: rc %d\n%s", rc, report);
+}
+
+/* A slower setting at a lower SM clock stays SLOWER (the gate fails) and the report says the
+ * clock dropped; at the base's clock, or without clocks, it says nothing of clocks. */
+TEST(compare_slower_at_a_lower_clock)
+{
+    char a[512], b[512], c[512];
+    const char *p = write_result("clk_base", H100, rec_clock(a, sizeof a, "isoquant-fast", 10, 1980000), NULL, NULL);
+    const char *q = write_result("clk_low", H100, rec_clock(b, sizeof b, "isoquant-fast", 12, 1500000), NULL, NULL);
+    int rc = compare(p, q, NULL);
+    CHECK(rc == 1, "20%% slower at 1500 MHz: rc %d\n%s", rc, report);
+    CHECK(strstr(report, "**SLOWER** at a lower clock (1980 -> 1500 MHz)") != NULL, "no clock note:\n%s", report);
+    CHECK(strstr(report, "1 of the slower setting ran its hot samples at an SM clock 5 % or more below") != NULL,
+          "no summary of the clocks:\n%s", report);
+    const char *r = write_result("clk_same", H100, rec_clock(c, sizeof c, "isoquant-fast", 12, 1960000), NULL, NULL);
+    rc = compare(p, r, NULL);
+    CHECK(rc == 1 && strstr(report, "SLOWER") && !strstr(report, "lower clock") && !strstr(report, "SM clock"),
+          "20%% slower at 1960 MHz (1 %% lower): rc %d\n%s", rc, report);
+    const char *s = write_one("clk_none", "isoquant-fast", 256, 3, "5e-4", 12, 0.01);
+    rc = compare(p, s, NULL);
+    CHECK(rc == 1 && !strstr(report, "lower clock"), "no clock in NEW: rc %d\n%s", rc, report);
+    rc = compare(q, p, NULL); /* faster at a higher clock: no note */
+    CHECK(rc == 0 && strstr(report, "FASTER") && !strstr(report, "lower clock"), "faster: rc %d\n%s", rc, report);
 }
 
 TEST(compare_slower_within_noise)
