@@ -425,8 +425,9 @@ int rb_meas_gpu_time(rb_meas_gpu *m, const char *label, rb_enqueue_fn fn, void *
     t->prepass_us = pre ? rp.hot.median : 0;
     t->hot_clock_khz = clk_mean_khz(&r.hot_clk);
     t->cold_clock_khz = clk_mean_khz(&r.cold_clk);
-    t->clock_min_khz = r.hot_clk.n && (!r.cold_clk.n || r.hot_clk.min_khz < r.cold_clk.min_khz) ? r.hot_clk.min_khz
-                                                                                             : r.cold_clk.min_khz;
+    t->clock_min_khz = r.hot_clk.min_khz;
+    if (r.cold_clk.n && (!r.hot_clk.n || r.cold_clk.min_khz < t->clock_min_khz))
+        t->clock_min_khz = r.cold_clk.min_khz;
     t->clock_low_samples = r.hot_clk.low + r.cold_clk.low;
     if (t->clock_low_samples) {
         m->low_clock_settings++;

@@ -303,8 +303,10 @@ static float median(std::vector<float> v)
     return v[v.size() / 2];
 }
 
-/* median of reps timings of f() (after 3 warm-ups), in ms */
-template <class F> static float time_ms(F &&f, int reps = 20)
+/* median over reps of the time per launch of k back-to-back launches of f() between two events
+ * (after 3 warm-ups), in ms; the GPU idles between reps. k = 1: single launches; k > 1: the
+ * harness's hot batches */
+template <class F> static float time_ms(F &&f, int reps = 20, int k = 1)
 {
     cudaEvent_t a, b;
     CK(cudaEventCreate(&a));
@@ -313,30 +315,7 @@ template <class F> static float time_ms(F &&f, int reps = 20)
         f();
     CK(cudaDeviceSynchronize());
     std::vector<float> t;
-    for (int i = 0; i < reps; i++) {
-        CK(cudaEventRecord(a));
-        f();
-        CK(cudaEventRecord(b));
-        CK(cudaEventSynchronize(b));
-        float ms;
-        CK(cudaEventElapsedTime(&ms, a, b));
-        t.push_back(ms);
-    }
-    CK(cudaEventDestroy(a));
-    CK(cudaEventDestroy(b));
-    return median(t);
-}
-
-/* per-launch time of k back-to-back launches of f() between two events (median of 5 runs), in ms:
- * the harness's hot batches, where time_ms() times single launches with the GPU idle between */
-template <class F> static float time_b2b_ms(F &&f, int k)
-{
-    cudaEvent_t a, b;
-    CK(cudaEventCreate(&a));
-    CK(cudaEventCreate(&b));
-    std::vector<float> t;
-    for (int r = 0; r < 5; r++) {
-        CK(cudaDeviceSynchronize());
+    for (int r = 0; r < reps; r++) {
         CK(cudaEventRecord(a));
         for (int i = 0; i < k; i++)
             f();
@@ -356,7 +335,7 @@ template <class F> static void print_b2b(const char *what, F &&f)
 {
     printf("  b2b %s:", what);
     for (int k : {1, 2, 3, 10, 100})
-        printf(" k=%d %.1f", k, time_b2b_ms(f, k) * 1e3);
+        printf(" k=%d %.1f", k, time_ms(f, 5, k) * 1e3);
     printf(" us per launch\n");
 }
 
