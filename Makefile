@@ -49,6 +49,9 @@ TEST_OBJ    := $(TEST_SRC:%.c=$(BUILD)/%.o)
 GPU_TEST_SRC := $(wildcard tests/gpu/*.c)
 GPU_TEST_OBJ := $(GPU_TEST_SRC:%.c=$(BUILD)/%.o)
 HEADERS     := $(wildcard kernels/common/*.h kernels/*.h kernels/*.cuh harness/*.h tests/*.h)
+# Objects depend on the headers they include, as the compilers list them (-MMD -MP: a .d file
+# beside each object); HEADERS is only for the few programs built straight from sources.
+DEPFLAGS    := -MMD -MP
 
 .PHONY: tc-check examples all help deps test test-gpu test-asan sweep profile-ncu sass latency-floor fuzz plots regress clean kernels
 
@@ -80,9 +83,9 @@ $(DEPS_OK): tests/deps.sh
 	@CJSON_PREFIX='$(CJSON_PREFIX)' sh tests/deps.sh --build
 	@touch $@
 
-$(BUILD)/%.o: %.c $(HEADERS) | $(DEPS_OK)
+$(BUILD)/%.o: %.c | $(DEPS_OK)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 # results.o writes the revision into every result: rebuild it whenever the revision or the
 # dirty flag changes (make does not track -D flags). GIT_REV=... on the command line overrides.
@@ -90,18 +93,18 @@ GIT_STAMP := $(BUILD)/git_rev.stamp
 $(shell mkdir -p $(BUILD) && (echo "$(GIT_REV) $(GIT_DIRTY)" | cmp -s - $(GIT_STAMP) || echo "$(GIT_REV) $(GIT_DIRTY)" > $(GIT_STAMP)))
 $(BUILD)/harness/results.o $(BUILD)/asan/harness/results.o: $(GIT_STAMP)
 
-$(BUILD)/%.o: %.cu $(HEADERS) | $(DEPS_OK)
+$(BUILD)/%.o: %.cu | $(DEPS_OK)
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVCCFLAGS) -c $< -o $@
+	$(NVCC) $(NVCCFLAGS) $(DEPFLAGS) -c $< -o $@
 
 # The tensor-core TurboQuant-dense kernel and its roof use wgmma, which only sm_90a machine code
 # has: these files get sm_90a in place of sm_90 (the only cubin a 9.0 device can load, so the
 # wgmma code is the one that runs there) and RBTC_WGMMA, which lets the host take that route.
 # Without sm_90 in NVCC_ARCH they build as the rest, on mma.sync.
 TC_FLAGS = $(if $(findstring code=sm_90,$(NVCCFLAGS)),$(subst arch=compute_90$(comma)code=sm_90,arch=compute_90a$(comma)code=sm_90a,$(NVCCFLAGS)) -DRBTC_WGMMA,$(NVCCFLAGS))
-$(BUILD)/kernels/turboquant_dense.o $(BUILD)/kernels/tc_peak.o: $(BUILD)/%.o: %.cu $(HEADERS) | $(DEPS_OK)
+$(BUILD)/kernels/turboquant_dense.o $(BUILD)/kernels/tc_peak.o: $(BUILD)/%.o: %.cu | $(DEPS_OK)
 	@mkdir -p $(dir $@)
-	$(NVCC) $(TC_FLAGS) -c $< -o $@
+	$(NVCC) $(TC_FLAGS) $(DEPFLAGS) -c $< -o $@
 
 kernels: $(KERNEL_OBJ)
 
@@ -136,20 +139,20 @@ tc-check: $(BUILD)/tc_dense_check
 # The example plugin (examples/plugin/signs.cu) and the broken builds of it the tests must see
 # refused: another ABI version, no rb_plugin_abi symbol, a name that clashes with a built-in.
 # --cudart shared: the plugin must use the same CUDA runtime as rotorbench, not a static copy.
-PLUGIN_FLAGS := $(NVCCFLAGS) -shared -Xcompiler -fPIC --cudart shared
+PLUGIN_FLAGS = $(NVCCFLAGS) -shared -Xcompiler -fPIC --cudart shared -MMD -MP -MF $@.d
 EXAMPLES := $(BUILD)/examples/libexample_signs.so $(BUILD)/examples/libexample_signs_abi99.so \
             $(BUILD)/examples/libexample_signs_nosym.so $(BUILD)/examples/libexample_signs_clash.so
 examples: $(EXAMPLES)
-$(BUILD)/examples/libexample_signs.so: examples/plugin/signs.cu $(HEADERS) | $(DEPS_OK)
+$(BUILD)/examples/libexample_signs.so: examples/plugin/signs.cu | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(PLUGIN_FLAGS) $< -o $@
-$(BUILD)/examples/libexample_signs_abi99.so: examples/plugin/signs.cu $(HEADERS) | $(DEPS_OK)
+$(BUILD)/examples/libexample_signs_abi99.so: examples/plugin/signs.cu | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(PLUGIN_FLAGS) -DSIGNS_ABI=99 $< -o $@
-$(BUILD)/examples/libexample_signs_nosym.so: examples/plugin/signs.cu $(HEADERS) | $(DEPS_OK)
+$(BUILD)/examples/libexample_signs_nosym.so: examples/plugin/signs.cu | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(PLUGIN_FLAGS) -DSIGNS_NO_ABI_SYMBOL $< -o $@
-$(BUILD)/examples/libexample_signs_clash.so: examples/plugin/signs.cu $(HEADERS) | $(DEPS_OK)
+$(BUILD)/examples/libexample_signs_clash.so: examples/plugin/signs.cu | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(PLUGIN_FLAGS) -DSIGNS_NAME='"identity"' $< -o $@
 
@@ -166,9 +169,9 @@ test-gpu: $(BUILD)/test_gpu $(BUILD)/rotorbench examples
 ASAN       := $(BUILD)/asan
 ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 
-$(ASAN)/%.o: %.c $(HEADERS) | $(DEPS_OK)
+$(ASAN)/%.o: %.c | $(DEPS_OK)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(ASAN_FLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) $(ASAN_FLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(ASAN)/test_cpu: $(TEST_OBJ:$(BUILD)/%=$(ASAN)/%) $(HARNESS_OBJ:$(BUILD)/%=$(ASAN)/%) $(KERNEL_OBJ)
 	$(CC) $(LDFLAGS) $(ASAN_FLAGS) $^ -o $@ $(LDLIBS)
@@ -269,3 +272,5 @@ sweep: $(BUILD)/rotorbench
 
 clean:
 	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
