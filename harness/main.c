@@ -16,6 +16,7 @@
 #include "compare.h"
 #include "counts.h"
 #include "data.h"
+#include "headline.h"
 #include "hostmem.h"
 #include "inputs.h"
 #include "method_hooks.h"
@@ -28,6 +29,7 @@ static void usage(FILE *f)
             "                      [--plugin LIB.so ...]\n"
             "       rotorbench compare BASE.json NEW.json [--time-tol 0.05] [--mse-only] [--allow-missing]\n"
             "                          [--cpu-times]\n"
+            "       rotorbench headline RESULT.json ...   the README's headline table from result files\n"
             "\n"
             "  run CONFIG    run the sweep the config describes (see README.md, Config format)\n"
             "  --backend B   auto (default): the GPU if one is usable, else the CPU\n"
@@ -520,6 +522,8 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "compare"))
         return rb_compare_main(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "headline"))
+        return rb_headline_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "run") != 0)
         return bad_arg("unknown command", argv[1]);
     const char *config = NULL, *backend = "auto", *out = NULL;
