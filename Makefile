@@ -121,7 +121,7 @@ $(BUILD)/test_cpu: $(TEST_OBJ) $(BUILD)/librotorbench.a
 $(BUILD)/test_gpu: $(GPU_TEST_OBJ) $(BUILD)/tests/run_tests.o $(BUILD)/librotorbench.a
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
-# A standalone microbenchmark (docs/PERF.md, target 2); built by `all` so CI compiles it.
+# A standalone microbenchmark (docs/PERF.md, target 4); built by `all` so CI compiles it.
 $(BUILD)/latency_floor: tests/gpu/latency_floor.cu tests/gpu/cuda_check.h | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) $< -o $@
@@ -201,7 +201,7 @@ profile-ncu: $(BUILD)/rotorbench
 	 else $(NCU_CMD); fi
 
 # SASS of one kernel file and each kernel's static instruction mix, no GPU needed (where the
-# SASS counts in docs/PERF.md come from): make sass SASS=rotorquant [SASS_FN=substring of a
+# SASS counts in docs/PERF.md and docs/perf-log/ come from): make sass SASS=rotorquant [SASS_FN=substring of a
 # kernel's mangled name]. cuobjdump and the nvdisasm it calls come with the full CUDA toolkit
 # (the GPU machine has them) or from pip (nvidia-cuda-cuobjdump, nvidia-cuda-nvdisasm);
 # CUOBJDUMP=path and NVDISASM=path override.

@@ -10,7 +10,7 @@
 /* Cells per axis used for S secondaries: 80 (a 16 MB table) for every S. On the H200 at
  * S = 24 / 96 / 192 the lists then average 1.4 / 1.8 / 2.1 codewords, and the longest list in a
  * warp's 32 chunks, which is what a warp pays for, 3.7 / 5.1 / 6.0; G = 64 and 96 were slower
- * (docs/PERF.md). */
+ * (docs/perf-log/2026-11-29-3-third-stop-3e54e36.md, item 3). */
 int rb_hqmq_cells_grid(int S);
 
 /* The table for the first S (1..RB_HQMQ_CELL_MAX_S) of qs at G (2..128) cells per axis:

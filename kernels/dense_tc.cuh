@@ -70,7 +70,7 @@
  *    fp16 (the bound above still holds, with one rounding to spare); up to 3 boundaries take a
  *    select tree, more the cell table in 16 copies. Measured (H200, N = 2^20, a04d03c): d = 128
  *    1.23-1.24x the copy in fp32, 1.5-1.7x in fp16; d = 256 1.37-1.39x / 2.05-2.11x
- *    (docs/PERF.md, issue 20's fourth stop).
+ *    (docs/perf-log/2026-11-29-4-fourth-stop-a04d03c.md; today's numbers: docs/PERF.md, target 2).
  *  streamed (d = 512): P (512 KiB in fp16) does not fit. A block of 16 warps owns 64 rows
  *    (4 m16 tiles x 4 column quarters) and streams P in chunks of 32 rows: cp.async brings the
  *    fp32 chunk into shared memory (prefetched one chunk ahead, across row tiles too), the block

@@ -293,7 +293,7 @@ static __device__ __forceinline__ void hq_search(const float4 *sq, const float *
         if (!live[c])
             continue;
         sec[c] = tie[c] ? -1 : rb_hqmq_finish(s_qs, S, bs[c], best[c], u[c], &unit[c]);
-        if (sec[c] < 0) { /* exact ties: rare (rb_hqmq_search_ps: 3 % slower, PERF.md) */
+        if (sec[c] < 0) { /* exact ties: rare (rb_hqmq_search_ps: 3 % slower, docs/perf-log/2026-11-23-h100.md) */
             const int idx = rb_hqmq_search(s_qs, S, u[c]);
             unit[c] = idx / S;
             sec[c] = idx - unit[c] * S;

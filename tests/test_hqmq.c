@@ -933,7 +933,7 @@ TEST(hqmq_cell_search_edges)
 
 /* Which search the GPU fast kernel runs (rb_hqmq_route: host logic, no GPU needed): by default
  * the cell search where the host gave its table, else the tensor-core screen from
- * RB_HQ_TC_AUTO_S on and the fp32 closed form below it (docs/PERF.md); CELLS, TC and FP32 force
+ * RB_HQ_TC_AUTO_S on and the fp32 closed form below it (docs/perf-log/2026-11-23-h100.md); CELLS, TC and FP32 force
  * one; none runs where it cannot (paper variant, no table or S > 256 for cells, d outside
  * 128/256/512, misaligned rows or S > 256 for the screen). */
 TEST(hqmq_fast_search_route)

@@ -26,8 +26,9 @@
 /* The HQMQ fast kernel's search (rb_qdq_params.hq_search, qdq.h). AUTO: the cell search
  * (hqmq_cells.h) where the host gave its table (hq_cells), else the tensor-core screen
  * (hqmq_screen.h) where it applies and S >= RB_HQ_TC_AUTO_S, else the fp32 closed form (on the
- * H100 the screen beats the closed form at S = 96 and 192, not at 24; docs/PERF.md). TC, FP32,
- * CELLS: that search wherever it applies (CELLS needs the table), the closed form elsewhere. */
+ * H100 the screen beats the closed form at S = 96 and 192, not at 24:
+ * docs/perf-log/2026-11-23-h100.md). TC, FP32, CELLS: that search wherever it applies (CELLS
+ * needs the table), the closed form elsewhere. */
 #define RB_HQ_SEARCH_AUTO 0
 #define RB_HQ_SEARCH_TC 1
 #define RB_HQ_SEARCH_FP32 2
