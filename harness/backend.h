@@ -114,5 +114,8 @@ const float *rb_backend_cpu_input(rb_backend *b);
 const float *rb_backend_cpu_output(rb_backend *b);
 /* NULL with a reason in why when no usable GPU is present. */
 rb_backend *rb_backend_gpu_create(char *why, size_t whylen);
+/* 0 when the CUDA runtime sees a device; else -1 with the reason in why. Creates no context, so
+ * `--backend gpu` is refused before anything is written. */
+int rb_gpu_probe(char *why, size_t whylen);
 
 #endif

@@ -551,21 +551,28 @@ fail:
     return -1;
 }
 
-rb_backend *rb_backend_gpu_create(char *why, size_t whylen)
+int rb_gpu_probe(char *why, size_t whylen)
 {
-    /* Load every module at the first CUDA call: a lazily loaded kernel enqueued behind the
-     * blocking kernel could deadlock. */
+    /* Load every module at the first CUDA call (this one initializes the driver): a lazily
+     * loaded kernel enqueued behind the blocking kernel could deadlock. */
     setenv("CUDA_MODULE_LOADING", "EAGER", 1);
     int n = 0;
     cudaError_t e = cudaGetDeviceCount(&n);
     if (e != cudaSuccess) {
         snprintf(why, whylen, "cudaGetDeviceCount: %s (%s)", cudaGetErrorName(e), cudaGetErrorString(e));
-        return NULL;
+        return -1;
     }
     if (n == 0) {
         snprintf(why, whylen, "no CUDA device");
-        return NULL;
+        return -1;
     }
+    return 0;
+}
+
+rb_backend *rb_backend_gpu_create(char *why, size_t whylen)
+{
+    if (rb_gpu_probe(why, whylen))
+        return NULL;
     rb_backend *b = calloc(1, sizeof *b);
     rb_gpu_state *s = calloc(1, sizeof *s);
     if (!b || !s) {

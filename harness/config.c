@@ -585,6 +585,12 @@ static const char *const key_list =
     "name, seed, N, dims, bits, dtypes, methods, codebook, distribution, baseline, output_dir, "
     "comment, hqmq, queries, attention, assume_unit_norm";
 
+int rb_config_keys(const char *const **names)
+{
+    *names = key_names;
+    return K_COUNT;
+}
+
 static int parse_root(const ctx *c, const cJSON *root, rb_config *cfg)
 {
     char got[128], what[512], names[256];

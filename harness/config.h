@@ -111,6 +111,10 @@ typedef struct {
 int rb_config_load(const char *path, rb_config *cfg, char *err, size_t errlen);
 int rb_config_parse(const char *path, const char *text, size_t len, rb_config *cfg, char *err,
                     size_t errlen);
+/* The top-level keys the parser accepts, in its order; returns their count. docs/config-format.md
+ * is the one reference for them: tests/test_docs.c checks that each has a row in its key table
+ * and that each row names one of them. */
+int rb_config_keys(const char *const **names);
 
 /* Names as they appear in configs and results (methods: registry.h). */
 const char *rb_dtype_name(rb_dtype t);        /* "fp32" / "fp16" */

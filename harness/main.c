@@ -31,8 +31,9 @@ static void usage(FILE *f)
             "                          [--cpu-times]\n"
             "       rotorbench headline RESULT.json ...   the README's headline table from result files\n"
             "\n"
-            "  run CONFIG    run the sweep the config describes (see README.md, Config format)\n"
-            "  --backend B   auto (default): the GPU if one is usable, else the CPU\n"
+            "  run CONFIG    run the sweep the config describes (keys: docs/config-format.md)\n"
+            "  --backend B   auto (default): the GPU if one is usable, else the CPU; cpu; gpu\n"
+            "                (refused with exit status 2 where no GPU is usable)\n"
             "  --out DIR     write results to DIR instead of the config's output_dir\n"
             "  --resume      skip settings already in OUT/NAME-BACKEND.jsonl from an\n"
             "                interrupted run of the same config, then write the full results\n"
@@ -46,7 +47,10 @@ static void usage(FILE *f)
             "                on the same device), when nothing matched, or when a setting of BASE\n"
             "                is missing from NEW (rotorbench compare --help)\n"
             "\n"
-            "Exit status: 0 done, 1 a run-time failure, 2 a bad argument or config.\n");
+            "  help, --help  this text (also rotorbench run --help)\n"
+            "\n"
+            "Exit status: 0 done, 1 a run-time failure, 2 a bad argument or config (or --backend gpu\n"
+            "without a usable GPU).\n");
 }
 
 static int bad_arg(const char *msg, const char *arg)
@@ -283,7 +287,7 @@ static int run_sweep(const rb_config *cfg, const rb_inputs *in, const char *back
     if (strcmp(backend_sel, "cpu") != 0) {
         be = rb_backend_gpu_create(why, sizeof why);
         if (!be && !strcmp(backend_sel, "gpu")) {
-            fprintf(stderr, "rotorbench: --backend gpu: %s\n", why);
+            fprintf(stderr, "rotorbench: --backend gpu: %s (--backend cpu runs without the GPU)\n", why);
             return 1;
         }
     }
@@ -516,7 +520,7 @@ static int run_sweep(const rb_config *cfg, const rb_inputs *in, const char *back
 
 int main(int argc, char **argv)
 {
-    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
@@ -530,7 +534,10 @@ int main(int argc, char **argv)
     int profile = 0, resume = 0;
     char err[1024];
     for (int i = 2; i < argc; i++) {
-        if (!strcmp(argv[i], "--profile")) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--profile")) {
             profile = 1;
         } else if (!strcmp(argv[i], "--resume")) {
             resume = 1;
@@ -571,6 +578,12 @@ int main(int argc, char **argv)
     static rb_inputs inputs;
     if (rb_inputs_open(&cfg, &inputs, err, sizeof err)) {
         fprintf(stderr, "rotorbench: %s\n", err);
+        rb_inputs_close(&inputs);
+        return 2;
+    }
+    /* --backend gpu on a machine without one: said before the output directory is created */
+    if (!strcmp(backend, "gpu") && rb_gpu_probe(err, sizeof err)) {
+        fprintf(stderr, "rotorbench: --backend gpu: no usable GPU (%s): use --backend cpu\n", err);
         rb_inputs_close(&inputs);
         return 2;
     }
