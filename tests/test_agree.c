@@ -11,8 +11,11 @@
 #include "fp16.h"
 #include "methods.h"
 #include "data.h"
+#include "driver.h"
+#include "method_hooks.h"
 #include "rb_kernels.h"
 #include "reference.h"
+#include "tensor_file.h"
 
 /* identity at d = 4, 2 bits: the reference of x, and a copy to perturb as the "GPU" output */
 typedef struct {
@@ -352,4 +355,45 @@ TEST(agree_fp16_residue_every_method_norms_1_to_100)
     free(r32);
     free(ref);
     free(g);
+}
+
+/* configs/largenorm.json, the GPU's agreement test on rows of large norm (tests/gpu/test_backend.c):
+ * its file holds 256 rows of d = 128 with norms 1..100, it names every built-in method, and it
+ * runs on the CPU backend: every setting, both dtypes. */
+TEST(agree_largenorm_config_runs_on_cpu)
+{
+    rb_config cfg;
+    char err[4096];
+    if (rb_config_load("configs/largenorm.json", &cfg, err, sizeof err)) {
+        CHECK(0, "%s", err);
+        return;
+    }
+    for (rb_method m = 0; m < rb_methods_count(); m++) {
+        int in = 0;
+        for (int k = 0; k < cfg.nmethods; k++)
+            in |= cfg.methods[k] == m;
+        CHECK(in, "configs/largenorm.json lacks %s", rb_method_name(m));
+    }
+    rb_tensor_file t;
+    CHECK(rb_tensor_open("tests/data/largenorm.npy", NULL, &t, err, sizeof err) == 0, "%s", err);
+    CHECK(t.h.rows == 256 && t.h.d == 128, "largenorm.npy: %ld rows of d = %ld", t.h.rows, t.h.d);
+    double lo = INFINITY, hi = 0;
+    float row[128];
+    for (long i = 0; i < t.h.rows && t.h.d == 128; i++) {
+        rb_tensor_row(&t, i, row);
+        const double n = rb_agree_row_norm(row, 128);
+        lo = fmin(lo, n);
+        hi = fmax(hi, n);
+    }
+    rb_tensor_close(&t);
+    CHECK(fabs(lo - 1) < 1e-5 && fabs(hi - 100) < 1e-3, "row norms %.6g .. %.6g, expected 1 .. 100", lo, hi);
+    int settings = 0;
+    for (int k = 0; k < cfg.nmethods; k++)
+        settings += rb_method_hooks_of(cfg.methods[k])->nsettings(&cfg) * cfg.ndtypes;
+    static char log[1 << 16]; /* a progress line per setting */
+    const int rc = run_driver("configs/largenorm.json --backend cpu --profile", log, sizeof log);
+    char want[64];
+    snprintf(want, sizeof want, "%d kernels run", settings);
+    CHECK(rc == 0 && strstr(log, want) != NULL, "largenorm on the CPU: exit %d, expected '%s':\n%.1500s", rc, want,
+          log + (strlen(log) > 1500 ? strlen(log) - 1500 : 0));
 }
