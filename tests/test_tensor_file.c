@@ -383,3 +383,40 @@ TEST(tensor_queries_from_files)
             CHECK(rc == 2 && strstr(err, "held-out queries are the 8 rows after the keys"), "exit %d: %s", rc, err);
     }
 }
+
+/* A queries file whose d is not the keys': refused when the config is loaded (exit 2, one line
+ * naming both d), with nothing written, for a file input and for synthetic dims alike. */
+TEST(tensor_queries_d_differs_from_keys)
+{
+    float v[64 * 16], qv[8 * 12];
+    for (int i = 0; i < 64 * 16; i++)
+        v[i] = (float)cos(0.3 * i);
+    for (int i = 0; i < 8 * 12; i++)
+        qv[i] = (float)sin(0.7 * i);
+    char kpath[256];
+    snprintf(kpath, sizeof kpath, "%s", npy("dk.npy", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (64, 16), }", v, sizeof v));
+    const char *q = npy("dq.npy", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (8, 12), }", qv, sizeof qv);
+    char cfgp[300], args[900], err[4096], out[300];
+    snprintf(cfgp, sizeof cfgp, "%s/qd.json", tmpdir());
+    snprintf(out, sizeof out, "%s/qd_out", tmpdir());
+    for (int t = 0; t < 2; t++) {
+        FILE *f = fopen(cfgp, "w");
+        if (!f)
+            continue;
+        fprintf(f, "{\"name\": \"qd\", \"seed\": 1, \"bits\": 2, \"dtypes\": \"fp32\", \"methods\": [\"identity\"], "
+                   "\"queries\": {\"kind\": \"file\", \"path\": \"%s\", \"count\": 8}, ", q);
+        if (t == 0)
+            fprintf(f, "\"distribution\": {\"kind\": \"file\", \"path\": \"%s\"}}\n", kpath);
+        else
+            fprintf(f, "\"N\": 64, \"dims\": [12, 16]}\n");
+        fclose(f);
+        snprintf(args, sizeof args, "%s --backend cpu --out %s", cfgp, out);
+        int rc = run_driver(args, err, sizeof err);
+        char want[400];
+        snprintf(want, sizeof want, "%s: queries of d = 12, but the keys of %s have d = 16: they must match", q,
+                 t ? "dims" : kpath);
+        CHECK(rc == 2 && count_lines(err) == 1 && strstr(err, want) != NULL, "form %d: exit %d, expected '%s': %s", t, rc,
+              want, err);
+        CHECK(access(out, F_OK) != 0, "form %d: %s was created", t, out);
+    }
+}
