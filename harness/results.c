@@ -169,6 +169,7 @@ cJSON *rb_record_to_json(const rb_record *r, const rb_config *cfg)
     add_num(o, "cosine", r->m.cosine);
     cJSON_AddNumberToObject(o, "rows", (double)r->m.rows);
     cJSON_AddNumberToObject(o, "nonfinite_rows", (double)r->m.nonfinite_rows);
+    cJSON_AddNumberToObject(o, "tiny_rows", (double)r->m.tiny_rows);
     cJSON_AddNumberToObject(o, "fma_nominal", (double)r->fma_nominal);
     cJSON_AddNumberToObject(o, "params", (double)r->params);
     add_num(o, "bits_per_coord", r->bits_per_coord);
@@ -558,6 +559,7 @@ int rb_record_from_json(const cJSON *o, rb_record *r)
     r->m.cosine = num(o, "cosine");
     r->m.rows = (long)num(o, "rows");
     r->m.nonfinite_rows = (long)num(o, "nonfinite_rows");
+    r->m.tiny_rows = (long)num(o, "tiny_rows");
     r->pred_mse = num(o, "pred_mse");
     r->fma_nominal = (long)num(o, "fma_nominal");
     r->params = (long)num(o, "params");

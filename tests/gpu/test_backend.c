@@ -138,6 +138,10 @@ static void metrics_case(rb_backend *be, int d, long N, rb_dtype dt)
         xh[25 * (long)d + 1 % d] = -INFINITY;
         x[28 * (long)d] = NAN;
         xh[28 * (long)d] = NAN;
+        for (int j = 0; j < d; j++) { /* a tiny row (fp32; fp16 rounds it to a zero row) */
+            x[15 * (long)d + j] = 1e-25f;
+            xh[15 * (long)d + j] = 0.0f;
+        }
     }
     CHECK(rb_backend_gpu_set_rows(be, 0, 0, N, x) == 0 && rb_backend_gpu_set_rows(be, 1, 0, N, xh) == 0,
           "write x, x-hat");
@@ -156,19 +160,20 @@ static void metrics_case(rb_backend *be, int d, long N, rb_dtype dt)
     CHECK(rb_backend_gpu_metrics(be, &g) == 0, "device metrics");
     const char *tn = rb_dtype_name(dt);
     CHECK(g.rows == cpu.rows && g.finite_rows == cpu.finite_rows && g.nonzero_rows == cpu.nonzero_rows &&
-              g.cos_rows == cpu.cos_rows && g.nonfinite_rows == cpu.nonfinite_rows,
-          "d=%d N=%ld %s counts: gpu rows %lld finite %lld nonzero %lld cos %lld nonfinite %lld; cpu %ld "
-          "%ld %ld %ld %ld", d, N, tn, g.rows, g.finite_rows, g.nonzero_rows, g.cos_rows,
-          g.nonfinite_rows, cpu.rows, cpu.finite_rows, cpu.nonzero_rows, cpu.cos_rows,
-          cpu.nonfinite_rows);
+              g.cos_rows == cpu.cos_rows && g.nonfinite_rows == cpu.nonfinite_rows && g.tiny_rows == cpu.tiny_rows,
+          "d=%d N=%ld %s counts: gpu rows %lld finite %lld nonzero %lld cos %lld nonfinite %lld tiny %lld; cpu %ld "
+          "%ld %ld %ld %ld %ld", d, N, tn, g.rows, g.finite_rows, g.nonzero_rows, g.cos_rows,
+          g.nonfinite_rows, g.tiny_rows, cpu.rows, cpu.finite_rows, cpu.nonzero_rows, cpu.cos_rows,
+          cpu.nonfinite_rows, cpu.tiny_rows);
     CHECK_REL(g.sum_err2, cpu.sum_err2, 1e-9);
     CHECK_REL(g.sum_rel, cpu.sum_rel, 1e-9);
     CHECK_REL(g.sum_cos, cpu.sum_cos, 1e-9);
+    const long tiny = dt == RB_FP32; /* row 15 */
     if (N > 30)
-        CHECK(cpu.nonfinite_rows == 4 && cpu.finite_rows == N - 4 && cpu.nonzero_rows == N - 6 &&
-                  cpu.cos_rows == N - 7,
-              "the injected rows did not give the expected counts (%ld %ld %ld %ld)",
-              cpu.nonfinite_rows, cpu.finite_rows, cpu.nonzero_rows, cpu.cos_rows);
+        CHECK(cpu.nonfinite_rows == 4 && cpu.tiny_rows == tiny && cpu.finite_rows == N - 4 - tiny &&
+                  cpu.nonzero_rows == N - 7 && cpu.cos_rows == N - 8,
+              "the injected rows did not give the expected counts (%ld %ld %ld %ld %ld)",
+              cpu.nonfinite_rows, cpu.tiny_rows, cpu.finite_rows, cpu.nonzero_rows, cpu.cos_rows);
     free(x);
     free(xh);
     be->profile = 0;
