@@ -44,10 +44,11 @@
  *  3. Rounding a and b to fp16 moves each by at most half an ulp of the larger:
  *     |f16(a) - f16(b)| <= |a - b| + ulp16(max).
  * So |gpu - ref| <= ulp16 + 2 (D + 2) u S + d u |xh_j| (at most twice max(ulp16, the rest)).
- * The residues seen are a few u rho |yq|, not the worst case: at norm 1 below half the
- * smallest fp16 subnormal (2^-25), so a coordinate that cancels to zero in one order rounds to
- * zero in both; at norm 15 (a real model's K) several subnormal ulps (the GPU's 1.79e-7 against
- * the CPU's 0), which 1 ulp alone refused. For elements of size rho / sqrt(d) the ulp term
+ * The residues seen are far below the worst case: on a real model's K (norm 15) the GPU's
+ * 1.79e-7 against the CPU's 0, 0.2 u rho, three subnormal ulps, which 1 ulp alone refused; at
+ * norm 1 the same residue (1.2e-8) is below half the smallest fp16 subnormal (2^-25), so a
+ * coordinate that cancels to zero in one order rounds to zero in both, which is why unit-norm
+ * inputs never showed it. For elements of size rho / sqrt(d) the ulp term
  * dominates (2 fp16 ulps still disagree), and a real bug's error, a centroid step times rho,
  * is hundreds of times the other terms (tests/test_agree.c).
  *
