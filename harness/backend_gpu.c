@@ -345,6 +345,7 @@ int rb_gpu_fill_metrics(rb_gpu_state *s, rb_record *rec)
     m->nonzero_rows = (long)r.nonzero_rows;
     m->cos_rows = (long)r.cos_rows;
     m->nonfinite_rows = (long)r.nonfinite_rows;
+    m->tiny_rows = (long)r.tiny_rows;
     rb_metrics_finish(m);
     return 0;
 }

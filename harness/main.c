@@ -458,10 +458,21 @@ static int run_sweep(const rb_config *cfg, const rb_inputs *in, const char *back
             break;
         }
         hk->finish(r);
-        if (r->m.nonfinite_rows)
-            fprintf(stderr, "rotorbench: warning: %s d=%d bits=%d: %ld rows with non-finite "
-                            "values left out of the metrics\n", rb_method_name(m), d, r->bits,
-                    r->m.nonfinite_rows);
+        if (r->m.nonfinite_rows || r->m.tiny_rows) { /* named by input: a file's rows are the suspects */
+            char inp[160], op[64];
+            rb_record_input(cfg, r, inp, sizeof inp);
+            hk->op_label(r, op, sizeof op);
+            if (!op[0])
+                snprintf(op, sizeof op, "bits=%d", r->bits);
+            if (r->m.nonfinite_rows)
+                fprintf(stderr, "rotorbench: warning: %s d=%d %s %s input %s: %ld rows with non-finite values left out "
+                                "of the metrics\n", rb_method_name(m), d, op, rb_dtype_name(r->dtype), inp,
+                        r->m.nonfinite_rows);
+            if (r->m.tiny_rows)
+                fprintf(stderr, "rotorbench: warning: %s d=%d %s %s input %s: %ld rows of tiny values (|x|^2 below "
+                                "2^-126: their fp32 norm underflows) left out of the metrics\n", rb_method_name(m), d,
+                        op, rb_dtype_name(r->dtype), inp, r->m.tiny_rows);
+        }
         if (log && append_jsonl(log, hash, r, cfg)) {
             fprintf(stderr, "rotorbench: cannot append to %s: %s\n", jsonl, strerror(errno));
             rc = 1;

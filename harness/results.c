@@ -169,6 +169,7 @@ cJSON *rb_record_to_json(const rb_record *r, const rb_config *cfg)
     add_num(o, "cosine", r->m.cosine);
     cJSON_AddNumberToObject(o, "rows", (double)r->m.rows);
     cJSON_AddNumberToObject(o, "nonfinite_rows", (double)r->m.nonfinite_rows);
+    cJSON_AddNumberToObject(o, "tiny_rows", (double)r->m.tiny_rows);
     cJSON_AddNumberToObject(o, "fma_nominal", (double)r->fma_nominal);
     cJSON_AddNumberToObject(o, "params", (double)r->params);
     add_num(o, "bits_per_coord", r->bits_per_coord);
@@ -394,27 +395,47 @@ int rb_results_write_csv(const rb_run *run, const char *path)
     return rc;
 }
 
+/* The input column: only where a run has inputs other than the default unit sphere (file
+ * slices, several inputs), whose rows would otherwise look alike. */
+static int md_input_column(const rb_config *cfg)
+{
+    return cfg->ndists > 1 || cfg->dists[0].kind != RB_DIST_SPHERE;
+}
+
 void rb_results_print_markdown(const rb_run *run, FILE *out)
 {
     const char *clock = run->nrecs ? run->recs[0].t.clock : "";
     /* the copy roof exists on a GPU only: no column of zeros on CPU rows */
-    const int gpu = strcmp(run->backend, "cpu") != 0;
+    const int gpu = strcmp(run->backend, "cpu") != 0, inputs = md_input_column(run->cfg);
     fprintf(out, "\n### All methods (%s backend, times: %s median)\n\n", run->backend, clock);
-    fprintf(out, "| method | variant | d | bits | dtype | N | MSE | LM pred | cos | FMA | µs | GB/s |%s speedup vs %s |\n",
-            gpu ? " % copy BW |" : "", rb_method_name(run->cfg->baseline));
-    fprintf(out, "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|%s---:|\n", gpu ? "---:|" : "");
+    fprintf(out, "| method | variant |%s d | bits | dtype | N | MSE | LM pred | cos | FMA | µs | GB/s |%s speedup vs %s |\n",
+            inputs ? " input |" : "", gpu ? " % copy BW |" : "", rb_method_name(run->cfg->baseline));
+    fprintf(out, "|---|---|%s---:|---:|---|---:|---:|---:|---:|---:|---:|---:|%s---:|\n", inputs ? "---|" : "",
+            gpu ? "---:|" : "");
     for (int i = 0; i < run->nrecs; i++) {
         const rb_record *r = &run->recs[i];
-        char bits[64], variant[40], pct[32] = "";
+        char bits[64], variant[40], pct[32] = "", input[160] = "", pred[32] = "—", speedup[32] = "—";
         rb_record_op(r, bits, sizeof bits);
         if (!bits[0])
             snprintf(bits, sizeof bits, "%d", r->bits);
         snprintf(variant, sizeof variant, r->route[0] ? "%s (%s)" : "%s", r->variant, r->route);
         if (gpu)
             snprintf(pct, sizeof pct, " %.1f |", pct_copy(r));
-        fprintf(out, "| %s | %s | %d | %s | %s | %ld | %.4e | %.4e | %.5f | %ld | %.2f | %.1f |%s %.2f |\n",
-                rb_method_name(r->method), variant, r->d, bits, rb_dtype_name(r->dtype), r->N, r->m.mse, r->pred_mse,
-                r->m.cosine, r->fma_nominal, r->t.median_us, gbps(r), pct, r->speedup);
+        if (inputs) {
+            char in[128];
+            rb_record_input(run->cfg, r, in, sizeof in);
+            snprintf(input, sizeof input, " %s |", in);
+        }
+        /* Lloyd-Max predicts the MSE of unit-norm rows: synthetic inputs (normalized), not a
+         * file's rows, which keep their norms */
+        const int dist = r->dist >= 0 && r->dist < run->cfg->ndists ? r->dist : 0;
+        if (run->cfg->dists[dist].kind != RB_DIST_FILE && isfinite(r->pred_mse))
+            snprintf(pred, sizeof pred, "%.4e", r->pred_mse);
+        if (r->speedup > 0) /* the JSON's null (no baseline time, e.g. HQMQ) */
+            snprintf(speedup, sizeof speedup, "%.2f", r->speedup);
+        fprintf(out, "| %s | %s |%s %d | %s | %s | %ld | %.4e | %s | %.5f | %ld | %.2f | %.1f |%s %s |\n",
+                rb_method_name(r->method), variant, input, r->d, bits, rb_dtype_name(r->dtype), r->N, r->m.mse, pred,
+                r->m.cosine, r->fma_nominal, r->t.median_us, gbps(r), pct, speedup);
     }
 }
 
@@ -558,6 +579,7 @@ int rb_record_from_json(const cJSON *o, rb_record *r)
     r->m.cosine = num(o, "cosine");
     r->m.rows = (long)num(o, "rows");
     r->m.nonfinite_rows = (long)num(o, "nonfinite_rows");
+    r->m.tiny_rows = (long)num(o, "tiny_rows");
     r->pred_mse = num(o, "pred_mse");
     r->fma_nominal = (long)num(o, "fma_nominal");
     r->params = (long)num(o, "params");
