@@ -19,6 +19,7 @@
 #include "hostmem.h"
 #include "inputs.h"
 #include "method_hooks.h"
+#include "methods_cmd.h"
 #include "results.h"
 
 static void usage(FILE *f)
@@ -28,6 +29,7 @@ static void usage(FILE *f)
             "                      [--plugin LIB.so ...]\n"
             "       rotorbench compare BASE.json NEW.json [--time-tol 0.05] [--mse-only] [--allow-missing]\n"
             "                          [--cpu-times]\n"
+            "       rotorbench methods [--json] [--plugin LIB.so ...]\n"
             "\n"
             "  run CONFIG    run the sweep the config describes (see README.md, Config format)\n"
             "  --backend B   auto (default): the GPU if one is usable, else the CPU\n"
@@ -43,6 +45,7 @@ static void usage(FILE *f)
             "                (MSE changed by > 1e-6 relative, or slower by > max(tol, 3 x noise)\n"
             "                on the same device), when nothing matched, or when a setting of BASE\n"
             "                is missing from NEW (rotorbench compare --help)\n"
+            "  methods       list the registry's methods (--json: for tools; the plots use it)\n"
             "\n"
             "Exit status: 0 done, 1 a run-time failure, 2 a bad argument or config.\n");
 }
@@ -520,6 +523,8 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "compare"))
         return rb_compare_main(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "methods"))
+        return rb_methods_run(argc - 1, argv + 1, stdout, stderr);
     if (strcmp(argv[1], "run") != 0)
         return bad_arg("unknown command", argv[1]);
     const char *config = NULL, *backend = "auto", *out = NULL;
