@@ -138,3 +138,44 @@ TEST(registry_descriptors_are_valid)
           err);
     CHECK(rb_methods_count() == n, "a refused method is not registered");
 }
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    static char bufs[3][1 << 16];
+    static int k;
+    char *b = bufs[k++ % 3];
+    size_t n = fread(b, 1, sizeof bufs[0] - 1, f);
+    b[n] = '\0';
+    fclose(f);
+    return b;
+}
+
+/* The C shown in docs/adding-a-method.md is the code of the files it names, verbatim, so that
+ * the doc cannot drift from what builds (its shell lines are run by .ci/run). */
+TEST(docs_adding_a_method_code_is_the_source)
+{
+    const char *doc = slurp("docs/adding-a-method.md"), *planar = slurp("kernels/planarquant.cu"),
+               *signs = slurp("examples/plugin/signs.cu");
+    CHECK(doc && planar && signs, "cannot read the doc or its sources (run from the repo root)");
+    if (!doc || !planar || !signs)
+        return;
+    int blocks = 0;
+    for (const char *p = strstr(doc, "```c\n"); p; p = strstr(p, "```c\n")) {
+        p += 5;
+        const char *e = strstr(p, "```");
+        if (!e)
+            break;
+        char block[4096];
+        int n = (int)(e - p) < (int)sizeof block - 1 ? (int)(e - p) : (int)sizeof block - 1;
+        memcpy(block, p, (size_t)n);
+        block[n] = '\0';
+        CHECK(strstr(planar, block) || strstr(signs, block),
+              "this C block of docs/adding-a-method.md is in neither planarquant.cu nor signs.cu:\n%s", block);
+        blocks++;
+        p = e + 3;
+    }
+    CHECK(blocks == 2, "%d C blocks in the doc, want the descriptor and the plugin's exports", blocks);
+}
