@@ -65,7 +65,7 @@ HEADERS     := $(wildcard kernels/common/*.h kernels/*.h kernels/*.cuh harness/*
 # beside each object); HEADERS is only for the few programs built straight from sources.
 DEPFLAGS    := -MMD -MP
 
-.PHONY: docs-test tc-check examples all help deps test test-gpu test-asan sweep profile-ncu sass latency-floor fuzz plots regress clean kernels
+.PHONY: docs-test tc-check examples plugin all help deps test test-gpu test-asan sweep profile-ncu sass latency-floor fuzz plots regress clean kernels
 
 all: $(BUILD)/rotorbench $(BUILD)/latency_floor $(BUILD)/tc_dense_check examples
 
@@ -73,6 +73,8 @@ help:
 	@echo "make               build build/rotorbench"
 	@echo "make deps          install cJSON and gnuplot (Debian) if missing"
 	@echo "make test          CPU test suite (no GPU needed); also compiles every kernel"
+	@echo "                   PLUGIN=lib.so: the registry-driven tests over a plugin's methods too"
+	@echo "make plugin        SRC=mine.cu: a method plugin, build/plugins/libmine.so (docs/adding-a-method.md)"
 	@echo "make test-gpu      kernels vs the CPU reference on a GPU"
 	@echo "make test-asan     the CPU suite built with AddressSanitizer + UBSan"
 	@echo "make sweep         run CONFIG=$(CONFIG) on the GPU if present, else the CPU (table on stdout)"
@@ -160,42 +162,53 @@ $(BUILD)/tc_dense_check: tests/gpu/tc_dense_check.cu tests/gpu/cuda_check.h kern
 tc-check: $(BUILD)/tc_dense_check
 	$(BUILD)/tc_dense_check
 
-# The example plugin (examples/plugin/signs.cu) and the broken builds of it the tests must see
-# refused: another ABI version, no rb_plugin_abi symbol, a name that clashes with a built-in.
-# --cudart shared: the plugin must use the same CUDA runtime as rotorbench, not a static copy.
-PLUGIN_FLAGS = $(NVCCFLAGS) -shared -Xcompiler -fPIC --cudart shared -MMD -MP -MF $@.d
-EXAMPLES := $(BUILD)/examples/libexample_signs.so $(BUILD)/examples/libexample_signs_abi99.so \
-            $(BUILD)/examples/libexample_signs_nosym.so $(BUILD)/examples/libexample_signs_clash.so
+# The plugin build line (docs/adding-a-method.md): rotorbench's headers, the block skeleton of
+# kernels/qdq_common.cuh included, and the shared CUDA runtime (--cudart shared: the plugin must
+# use the same runtime as rotorbench, not a static copy). make plugin SRC=mine.cu builds
+# build/plugins/libmine.so with it, make examples the example plugin (examples/plugin/signs.cu).
+PLUGIN_FLAGS = $(NVCCFLAGS) -Ikernels -shared -Xcompiler -fPIC --cudart shared -MMD -MP -MF $@.d
+SRC ?=
+PLUGIN_OUT := $(if $(SRC),$(BUILD)/plugins/lib$(basename $(notdir $(SRC))).so)
+plugin: $(PLUGIN_OUT)
+	@test -n "$(SRC)" || { echo "make plugin: name the source: make plugin SRC=path/mine.cu (writes build/plugins/libmine.so)" >&2; exit 2; }
+ifneq ($(SRC),)
+$(PLUGIN_OUT): $(SRC) | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(PLUGIN_FLAGS) $< -o $@
+endif
+EXAMPLES := $(BUILD)/examples/libexample_signs.so
 examples: $(EXAMPLES)
 $(BUILD)/examples/libexample_signs.so: examples/plugin/signs.cu | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(call say,NVCC,$@)
 	$(Q)$(NVCC) $(PLUGIN_FLAGS) $< -o $@
-$(BUILD)/examples/libexample_signs_abi99.so: examples/plugin/signs.cu | $(DEPS_OK)
+
+# Broken plugins the CPU tests must see refused (tests/plugins/broken.c, plain C: no kernel to
+# compile): another ABI version, no rb_plugin_abi symbol, a name a built-in has.
+BROKEN_PLUGINS := $(addprefix $(BUILD)/tests/plugins/libbroken_,abi99.so nosym.so clash.so)
+BROKEN_abi99 := -DBROKEN_ABI=99
+BROKEN_nosym := -DBROKEN_NO_ABI_SYMBOL
+BROKEN_clash := -DBROKEN_NAME='"identity"'
+$(BUILD)/tests/plugins/libbroken_%.so: tests/plugins/broken.c | $(DEPS_OK)
 	@mkdir -p $(dir $@)
-	$(call say,NVCC,$@)
-	$(Q)$(NVCC) $(PLUGIN_FLAGS) -DSIGNS_ABI=99 $< -o $@
-$(BUILD)/examples/libexample_signs_nosym.so: examples/plugin/signs.cu | $(DEPS_OK)
-	@mkdir -p $(dir $@)
-	$(call say,NVCC,$@)
-	$(Q)$(NVCC) $(PLUGIN_FLAGS) -DSIGNS_NO_ABI_SYMBOL $< -o $@
-$(BUILD)/examples/libexample_signs_clash.so: examples/plugin/signs.cu | $(DEPS_OK)
-	@mkdir -p $(dir $@)
-	$(call say,NVCC,$@)
-	$(Q)$(NVCC) $(PLUGIN_FLAGS) -DSIGNS_NAME='"identity"' $< -o $@
+	$(call say,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -shared -fPIC $(BROKEN_$*) $(DEPFLAGS) -MF $@.d $< -o $@
 
 latency-floor: $(BUILD)/latency_floor
 	$(BUILD)/latency_floor
 
-test: $(BUILD)/test_cpu $(BUILD)/rotorbench examples
-	$(BUILD)/test_cpu
+# PLUGIN: plugin libraries whose methods the registry-driven tests cover too (default: the
+# example plugin; PLUGIN= for none).
+PLUGIN ?= $(BUILD)/examples/libexample_signs.so
+test: $(BUILD)/test_cpu $(BUILD)/rotorbench examples $(BROKEN_PLUGINS)
+	$(BUILD)/test_cpu $(addprefix --plugin ,$(PLUGIN))
 
 # Every README/docs shell example marked <!-- docs-test: run --> (tests/test_docs.c checks the marks).
 docs-test: $(BUILD)/rotorbench examples
 	@bash tests/docs_examples.sh
 
 test-gpu: $(BUILD)/test_gpu $(BUILD)/rotorbench examples
-	$(BUILD)/test_gpu
+	$(BUILD)/test_gpu $(addprefix --plugin ,$(PLUGIN))
 
 # The CPU code with AddressSanitizer and UBSan; the kernels' host stubs are linked as built.
 ASAN       := $(BUILD)/asan
@@ -211,7 +224,7 @@ $(ASAN)/test_cpu: $(TEST_OBJ:$(BUILD)/%=$(ASAN)/%) $(HARNESS_OBJ:$(BUILD)/%=$(AS
 	$(Q)$(CC) $(LDFLAGS) $(ASAN_FLAGS) $^ -o $@ $(LDLIBS)
 
 # protect_shadow_gap=0: the CUDA runtime maps memory where ASan's shadow gap would be.
-test-asan: $(ASAN)/test_cpu $(BUILD)/rotorbench examples
+test-asan: $(ASAN)/test_cpu $(BUILD)/rotorbench examples $(BROKEN_PLUGINS)
 	ASAN_OPTIONS=protect_shadow_gap=0:detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 $(ASAN)/test_cpu
 
 # ncu on the lent GPU: never let it lock clocks (--clock-control none). KERNEL is the start
@@ -288,7 +301,7 @@ fuzz: $(BUILD)/fuzz_config $(BUILD)/fuzz_npy $(BUILD)/fuzz_safetensors
 PLOT_CSV  ?= $(firstword $(wildcard out/paper18-gpu.csv out/paper18-cpu.csv))
 # under out/ beside the sweep's own plots, never into the tracked plots/ folder
 PLOT_DIR  ?= out/plots/$(basename $(notdir $(PLOT_CSV)))
-plots:
+plots: $(BUILD)/rotorbench
 	@test -n "$(PLOT_CSV)" || { echo "make plots: no out/paper18-*.csv: run make sweep or pass PLOT_CSV=..." >&2; exit 2; }
 	@plots/make_plots.sh $(PLOT_CSV) $(PLOT_DIR)
 

@@ -20,6 +20,7 @@
 #include "hostmem.h"
 #include "inputs.h"
 #include "method_hooks.h"
+#include "methods_cmd.h"
 #include "results.h"
 
 static void usage(FILE *f)
@@ -30,6 +31,7 @@ static void usage(FILE *f)
             "       rotorbench compare BASE.json NEW.json [--time-tol 0.05] [--mse-only] [--allow-missing]\n"
             "                          [--cpu-times]\n"
             "       rotorbench headline RESULT.json ...   the README's headline table from result files\n"
+            "       rotorbench methods [--json] [--plugin LIB.so ...]\n"
             "\n"
             "  run CONFIG    run the sweep the config describes (keys: docs/config-format.md)\n"
             "  --backend B   auto (default): the GPU if one is usable, else the CPU; cpu; gpu\n"
@@ -46,6 +48,7 @@ static void usage(FILE *f)
             "                (MSE changed by > 1e-6 relative, or slower by > max(tol, 3 x noise)\n"
             "                on the same device), when nothing matched, or when a setting of BASE\n"
             "                is missing from NEW (rotorbench compare --help)\n"
+            "  methods       list the registry's methods (--json: for tools; the plots use it)\n"
             "\n"
             "  help, --help  this text (also rotorbench run --help)\n"
             "\n"
@@ -539,6 +542,8 @@ int main(int argc, char **argv)
         return rb_compare_main(argc - 1, argv + 1);
     if (!strcmp(argv[1], "headline"))
         return rb_headline_main(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "methods"))
+        return rb_methods_run(argc - 1, argv + 1, stdout, stderr);
     if (strcmp(argv[1], "run") != 0)
         return bad_arg("unknown command", argv[1]);
     const char *config = NULL, *backend = "auto", *out = NULL;

@@ -1,26 +1,10 @@
 /* launch.cu: rb_launch_qdq, the C entry point of the fused quantize -> dequantize kernels:
  * validates the parameters and calls the launcher of p's method (its descriptor, method.h).
- * Never synchronizes and never allocates; the only device queries (SM count, occupancy, the
- * shared-memory opt-in of the tiled dense kernel) happen once and are cached. */
+ * Never synchronizes and never allocates; the only device queries (SM count: rbk_num_sms of
+ * qdq_common.cuh; occupancy; the shared-memory opt-in of the tiled dense kernel) happen once and
+ * are cached. */
 #include "qdq_common.cuh"
 #include "registry.h"
-
-#define RBK_MAX_DEVICES 64
-
-int rbk_num_sms(void)
-{
-    static int cache[RBK_MAX_DEVICES]; /* 0: not queried yet */
-    int dev = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= RBK_MAX_DEVICES)
-        dev = 0;
-    if (cache[dev] == 0) {
-        int n = 0;
-        if (cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess || n < 1)
-            n = 1;
-        cache[dev] = n;
-    }
-    return cache[dev];
-}
 
 extern "C" const char *rb_variant_name(int variant)
 {

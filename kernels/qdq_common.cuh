@@ -51,8 +51,24 @@
 #endif
 #define RBK_MAX_CENT 256  /* 2^8 centroids */
 
-/* SM count of the current device, queried once per device (launch.cu). */
-int rbk_num_sms(void);
+/* SM count of the current device, queried once per device and cached. Inline (one cache per
+ * binary) so that a plugin built on this header needs nothing from rotorbench's own objects:
+ * rotorbench exports no symbols to the libraries it loads. */
+#define RBK_MAX_DEVICES 64
+inline int rbk_num_sms(void)
+{
+    static int cache[RBK_MAX_DEVICES]; /* 0: not queried yet */
+    int dev = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= RBK_MAX_DEVICES)
+        dev = 0;
+    if (cache[dev] == 0) {
+        int n = 0;
+        if (cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess || n < 1)
+            n = 1;
+        cache[dev] = n;
+    }
+    return cache[dev];
+}
 
 /* ---- I/O ---------------------------------------------------------------------------------- */
 /* 16- and 8-byte global stores that stay whole: NVVM merged a row's normal store with the

@@ -455,9 +455,20 @@ static const char *turboquant_wht_check_d(int d)
     return d >= 2 && !(d & (d - 1)) ? NULL : "a power of two (the Walsh-Hadamard transform needs one)";
 }
 extern "C" const rb_method_desc rb_method_turboquant_wht = {
-    RB_METHOD_ABI, "turboquant-wht", "TurboQuant (WHT)",
-    "random signs, then the normalized Walsh-Hadamard transform on the whole vector",
-    1, turboquant_wht_block, turboquant_wht_params, turboquant_wht_fma, turboquant_wht_check_d,
-    RB_PARAMS_SIGNS, 0, turboquant_wht_fwd, turboquant_wht_inv,
-    turboquant_wht_launch, RB_VARIANT_BIT_PAPER | RB_VARIANT_BIT_FAST, NULL,
+    .abi = RB_METHOD_ABI,
+    .name = "turboquant-wht",
+    .paper_name = "TurboQuant (WHT)",
+    .summary = "random signs, then the normalized Walsh-Hadamard transform on the whole vector",
+    .in_all = 1,
+    .block = turboquant_wht_block,
+    .param_count = turboquant_wht_params,
+    .fma = turboquant_wht_fma,
+    .check_d = turboquant_wht_check_d,
+    .param_kind = RB_PARAMS_SIGNS,
+    .param_group = 0,
+    .rotate_fwd = turboquant_wht_fwd,
+    .rotate_inv = turboquant_wht_inv,
+    .launch = turboquant_wht_launch,
+    .variants = RB_VARIANT_BIT_PAPER | RB_VARIANT_BIT_FAST,
+    .hooks = NULL,
 };

@@ -37,8 +37,9 @@
 # Examples:
 #   plots/make_plots.sh results/h100/paper18-gpu.csv     # into out/plots/paper18-gpu/
 #   plots/make_plots.sh results/h100/scaling-gpu.csv /tmp/plots --variant paper
-# Needs bash, awk and gnuplot (with the pngcairo terminal). Exit status: 0 done (some plots may
-# be skipped), 1 gnuplot failed, 2 a bad argument or CSV.
+# Needs bash, awk, gnuplot (with the pngcairo terminal) and build/rotorbench (the method colours:
+# plots/palette.sh). Exit status: 0 done (some plots may be skipped), 1 gnuplot failed, 2 a bad
+# argument or CSV.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -156,8 +157,11 @@ skip() { # skip OUT.png WHY: one line; an older PNG of that name would pass for 
 }
 status=0
 
-# The methods present, in the order of configs and results.
-all_methods="identity turboquant-wht turboquant-dense rotorquant isoquant-full isoquant-fast planarquant"
+# The methods in the order of configs and results, with their colours and point types: the
+# registry's (plots/palette.sh), plugins of the result included.
+"$here/palette.sh" "$json" >"$tmp/palette.gp" || note "every method drawn black (see above)"
+pal="$tmp/palette.gp"
+all_methods=$(sed -n "s/^rb_methods = '\(.*\)'$/\1/p" "$pal")
 present=$(awk -v v="$variant" "$hdr"' $c["variant"] == v { s[$c["method"]] = 1 } END { for (m in s) print m }' "$csv")
 methods=""
 for m in $all_methods; do grep -qx -- "$m" <<<"$present" && methods="$methods $m"; done

@@ -19,7 +19,7 @@ if ! make -j"$(nproc)" all build/test_gpu > "$out/build.log" 2>&1; then
 fi
 nvidia-smi > "$out/nvidia-smi.txt" 2>&1
 
-./build/test_gpu > "$out/test_gpu.log" 2>&1
+./build/test_gpu --plugin build/examples/libexample_signs.so > "$out/test_gpu.log" 2>&1
 note "make test-gpu: rc=$? ($(tail -1 "$out/test_gpu.log"))"
 grep -E "^FAIL|^    " "$out/test_gpu.log" | head -40
 
