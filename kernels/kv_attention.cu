@@ -15,8 +15,10 @@
  * 32 codes of one 32-coordinate chunk sit in exactly BITS words, so their shifts are constants;
  * for up to 5 bits each code indexes a table t[g][j][c] = q'_g[j] c_c in shared memory (all lanes
  * read the same j, so the 2^bits entries they can touch lie in distinct banks), above that
- * q'_g[j] * c[code]. The weighted sum of V takes a lane per coordinate (j = lane + 32 k): lane
- * offsets into a row are the same for every k, the 32-coordinate chunk adding BITS words.
+ * q'_g[j] * c[code]. The weighted sum of V takes a lane per run of dpad / 32 consecutive
+ * coordinates: one 64-bit read of the row's words (rb_kv_run) gives all its codes at constant
+ * shifts, so per token a lane does two or three shared loads for the words, then one centroid
+ * load and one FMA per coordinate and query head.
  *
  * fp16 split: a lane per coordinate pair (half2 loads, fp32 accumulation; single halves for odd
  * d), four tokens per step with all their loads issued first, scores by a warp all-reduce. */
@@ -241,9 +243,9 @@ __global__ void __launch_bounds__(KVA_NW * 32) kva_split_kernel(const rb_kvattn_
         for (int k = 0; k < KVA_KM; k++)
             acc[g][k] = 0.0f;
     }
-    const int kc = (dpad + 31) >> 5;
-    const int lbit = lane * BITS, lw = lbit >> 5, lo = lbit & 31;
-    const bool lstr = lo + BITS > 32;
+    /* the weighted sum of V: lane owns the run of cpl consecutive coordinates from j0 */
+    const int cpl = (dpad + 31) >> 5, j0 = lane * cpl;
+    const int nl = max(0, min(cpl, dpad - j0));
 
     int buf = 0;
     for (int tl = warp; tl < ntiles; tl += KVA_NW, buf ^= 1) {
@@ -288,28 +290,27 @@ __global__ void __launch_bounds__(KVA_NW * 32) kva_split_kernel(const rb_kvattn_
         }
         __syncwarp();
 
-        /* the weighted sum of V: lane = coordinate */
+        /* the weighted sum of V: lane = its run of coordinates */
 #pragma unroll
         for (int g = 0; g < GM; g++)
 #pragma unroll
             for (int k = 0; k < KVA_KM; k++)
                 acc[g][k] *= fac[g];
-        for (int t = 0; t < n; t++) {
-            const uint32_t *vrow = vt + t * rw;
-            float wt[GM];
+        if (nl > 0) {
+            for (int t = 0; t < n; t++) {
+                float wt[GM];
 #pragma unroll
-            for (int g = 0; g < GM; g++)
-                wt[g] = g < G ? wsh[g * KVA_TT + t] : 0.0f;
+                for (int g = 0; g < GM; g++)
+                    wt[g] = g < G ? wsh[g * KVA_TT + t] : 0.0f;
+                const uint64_t run = rb_kv_run(vt + t * rw, j0, nl, BITS);
 #pragma unroll
-            for (int k = 0; k < KVA_KM; k++) {
-                if (k < kc && lane + 32 * k < dpad) {
-                    const int wi = lw + k * BITS;
-                    const uint32_t lo32 = vrow[wi];
-                    const uint32_t hi32 = lstr ? vrow[wi + 1] : 0u;
-                    const float cv = cent[__funnelshift_r(lo32, hi32, lo) & (NC - 1)];
+                for (int k = 0; k < KVA_KM; k++) {
+                    if (k < nl) {
+                        const float cv = cent[(unsigned)(run >> (k * BITS)) & (NC - 1)];
 #pragma unroll
-                    for (int g = 0; g < GM; g++)
-                        acc[g][k] = fmaf(wt[g], cv, acc[g][k]);
+                        for (int g = 0; g < GM; g++)
+                            acc[g][k] = fmaf(wt[g], cv, acc[g][k]);
+                    }
                 }
             }
         }
@@ -329,8 +330,8 @@ __global__ void __launch_bounds__(KVA_NW * 32) kva_split_kernel(const rb_kvattn_
             }
 #pragma unroll
             for (int k = 0; k < KVA_KM; k++)
-                if (lane + 32 * k < dpad)
-                    e[2 + lane + 32 * k] = acc[g][k];
+                if (k < nl)
+                    e[2 + j0 + k] = acc[g][k];
         }
     }
     __syncthreads();
@@ -648,7 +649,7 @@ static cudaError_t kva_fp16_split_kp(const rb_kvattn_args &a, int nsplit, cudaSt
     }
 }
 
-/* Slots per lane: the fewest of 1, 2, 4, 8 that cover d (odd d: one coordinate a slot). */
+/* Slots per lane: the fewest of 1, 2, 4 pairs that cover d, or 8 single coordinates for odd d. */
 static cudaError_t kva_fp16_split(const rb_kvattn_args &a, int nsplit, cudaStream_t st)
 {
     if (a.d & 1)
@@ -658,9 +659,7 @@ static cudaError_t kva_fp16_split(const rb_kvattn_args &a, int nsplit, cudaStrea
         return kva_fp16_split_kp<1, true>(a, nsplit, st);
     if (slots <= 64)
         return kva_fp16_split_kp<2, true>(a, nsplit, st);
-    if (slots <= 128)
-        return kva_fp16_split_kp<4, true>(a, nsplit, st);
-    return kva_fp16_split_kp<8, true>(a, nsplit, st);
+    return kva_fp16_split_kp<4, true>(a, nsplit, st); /* d <= 256 (rb_kvattn_unsupported) */
 }
 
 extern "C" int rb_kvattn_fp16_launch(const rb_kvattn_args *a, void *stream)
