@@ -10,8 +10,10 @@
  *   combine  a CTA per (b, query head): merges the splits and applies Pi^T once.
  *
  * Compressed split: a warp's tile of K and V code rows is contiguous in memory, so it is copied
- * into shared memory with cp.async (16-byte pieces where the tile allows, else 4), the next
- * tile's copy in flight while the current one is computed. Scores take a lane per token: the
+ * into shared memory with coalesced cp.async, the next tile's copy in flight while the current
+ * one is computed: V as it is (16-byte pieces where the tile allows, else 4), K column-major
+ * with a stride of 33 words, so that lanes reading word k of 32 different rows hit 32 banks
+ * (row-major, rows of 4 b words would put them in 32 / gcd(4 b, 32) banks: 16-way at 4 bits). Scores take a lane per token: the
  * 32 codes of one 32-coordinate chunk sit in exactly BITS words, so their shifts are constants;
  * for up to 5 bits each code indexes a table t[g][j][c] = q'_g[j] c_c in shared memory (all lanes
  * read the same j, so the 2^bits entries they can touch lie in distinct banks), above that
@@ -34,6 +36,7 @@
 #define KVA_U 4             /* tokens per warp step (fp16) */
 #define KVA_KM 8            /* coordinates (or pairs) per lane at most: dpad <= 256 */
 #define KVA_TABLE_BYTES 32768
+#define KVA_KSTRIDE 33      /* words between a K tile's columns (kva_copy_k) */
 
 /* ---- small device helpers ---------------------------------------------------------------- */
 static __device__ __forceinline__ float kva_warp_max(float v)
@@ -128,7 +131,7 @@ __global__ void __launch_bounds__(128) kva_rotate_kernel(const float *__restrict
 /* ---- the split kernel over the compressed cache -------------------------------------------- */
 struct kva_smem_plan {
     int cent, qs, tab, warp0, warp_words, merge, total; /* offsets and sizes in 4-byte words */
-    int tile_words, use_table;
+    int ktile_words, vtile_words, use_table;
 };
 
 static __host__ __device__ inline int kva_align4(int x) { return (x + 3) & ~3; }
@@ -138,31 +141,50 @@ static __host__ __device__ inline kva_smem_plan kva_plan(int bits, int G, int dp
     kva_smem_plan p;
     const int nc = 1 << bits;
     p.use_table = nc <= 32 && (long)G * dpad * nc * 4 <= KVA_TABLE_BYTES;
-    p.tile_words = kva_align4(KVA_TT * rw);
+    p.ktile_words = kva_align4(rw * KVA_KSTRIDE);
+    p.vtile_words = kva_align4(KVA_TT * rw);
     p.cent = 0;
     p.qs = kva_align4(nc);
     p.tab = p.qs + kva_align4(G * dpad);
     p.warp0 = p.tab + (p.use_table ? kva_align4(G * dpad * nc) : 0);
     /* per warp: K and V tiles, double-buffered, then its weights w[G][TT] */
-    p.warp_words = 4 * p.tile_words + kva_align4(G * KVA_TT);
+    p.warp_words = 2 * p.ktile_words + 2 * p.vtile_words + kva_align4(G * KVA_TT);
     p.merge = p.warp0 + KVA_NW * p.warp_words;
     p.total = p.merge + KVA_NW * G * (dpad + 2);
     return p;
 }
 
+/* The K tile goes in column-major (word k of row r at k KVA_KSTRIDE + r), so the score phase's
+ * lanes (one row each) read word k of their rows from 32 distinct banks whatever the row length;
+ * the copy stays coalesced on the global side. magic: the reciprocal of rw (kva_magic). */
+static __device__ __forceinline__ void kva_copy_k(uint32_t *dst, const uint32_t *src, int nw, int rw, unsigned magic,
+                                                  int lane)
+{
+    for (int i = lane; i < nw; i += 32) {
+        const int r = rw == 1 ? i : (int)__umulhi((unsigned)i, magic), k = i - r * rw;
+        kva_cp4(dst + k * KVA_KSTRIDE + r, src + i);
+    }
+}
+
+/* i / rw = __umulhi(i, kva_magic(rw)) exactly for 2 <= rw <= 64 and i < 2^26 (the error term
+ * i (magic rw - 2^32) stays below 2^32). */
+static __device__ __forceinline__ unsigned kva_magic(int rw) { return 0xFFFFFFFFu / (unsigned)rw + 1u; }
+
 /* Issue the copy of tile `tl` of this warp's split (K and V code rows) into buffer `buf`. */
 static __device__ __forceinline__ void kva_issue_tile(const rb_kvattn_args &a, const kva_smem_plan &pl, uint32_t *wbase,
-                                                      long row0, int rw, int t0, int t1, int tl, int buf, int lane)
+                                                      long row0, int rw, unsigned magic, int t0, int t1, int tl, int buf,
+                                                      int lane)
 {
     const int i0 = t0 + tl * KVA_TT;
     const int n = min(KVA_TT, t1 - i0);
     const long off = (row0 + i0) * rw;
-    kva_copy_words(wbase + buf * pl.tile_words, (const uint32_t *)a.kcodes + off, n * rw, lane);
-    kva_copy_words(wbase + (2 + buf) * pl.tile_words, (const uint32_t *)a.vcodes + off, n * rw, lane);
+    kva_copy_k(wbase + buf * pl.ktile_words, (const uint32_t *)a.kcodes + off, n * rw, rw, magic, lane);
+    kva_copy_words(wbase + 2 * pl.ktile_words + buf * pl.vtile_words, (const uint32_t *)a.vcodes + off, n * rw, lane);
 }
 
+/* The scores of one lane's token, its K row's words at kcol[k KVA_KSTRIDE]. */
 template <int BITS, int GM, bool TAB>
-static __device__ __forceinline__ void kva_scores(const uint32_t *krow, const float *tab, const float *qs,
+static __device__ __forceinline__ void kva_scores(const uint32_t *kcol, const float *tab, const float *qs,
                                                   const float *cent, int dpad, int G, float (&sc)[GM])
 {
     constexpr int NC = 1 << BITS;
@@ -174,7 +196,7 @@ static __device__ __forceinline__ void kva_scores(const uint32_t *krow, const fl
         uint32_t w[BITS];
 #pragma unroll
         for (int k = 0; k < BITS; k++)
-            w[k] = krow[c * BITS + k];
+            w[k] = kcol[(c * BITS + k) * KVA_KSTRIDE];
 #pragma unroll
         for (int jj = 0; jj < 32; jj++) {
             const unsigned code = kva_chunk_code<BITS>(w, jj);
@@ -189,7 +211,9 @@ static __device__ __forceinline__ void kva_scores(const uint32_t *krow, const fl
         }
     }
     for (int j = nchunk * 32; j < dpad; j++) {
-        const unsigned code = rb_kv_get(krow, j, BITS);
+        const int sb = j * BITS, wi = sb >> 5, o = sb & 31;
+        const uint32_t lo = kcol[wi * KVA_KSTRIDE], hi = o + BITS > 32 ? kcol[(wi + 1) * KVA_KSTRIDE] : 0u;
+        const unsigned code = __funnelshift_r(lo, hi, o) & (NC - 1);
 #pragma unroll
         for (int g = 0; g < GM; g++)
             if (g < G)
@@ -205,6 +229,7 @@ __global__ void __launch_bounds__(KVA_NW * 32) kva_split_kernel(const rb_kvattn_
     const int G = a.Hq / a.Hkv, dpad = a.dpad, split = a.split;
     const int rw = (int)(rb_kv_row_bytes(dpad, BITS) / 4);
     const kva_smem_plan pl = kva_plan(BITS, G, dpad, rw);
+    const unsigned magic = rw > 1 ? kva_magic(rw) : 0u;
     const int s = blockIdx.x, hk = blockIdx.y, b = blockIdx.z;
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const long row0 = ((long)b * a.Hkv + hk) * a.T; /* first cache row of this (b, kv head) */
@@ -215,11 +240,11 @@ __global__ void __launch_bounds__(KVA_NW * 32) kva_split_kernel(const rb_kvattn_
     float *qs = (float *)kva_sm + pl.qs;
     float *tab = (float *)kva_sm + pl.tab;
     uint32_t *wbase = kva_sm + pl.warp0 + warp * pl.warp_words;
-    float *wsh = (float *)(wbase + 4 * pl.tile_words);
+    float *wsh = (float *)(wbase + 2 * pl.ktile_words + 2 * pl.vtile_words);
 
     /* the first tile's copy goes out before the tables are built */
     if (warp < ntiles)
-        kva_issue_tile(a, pl, wbase, row0, rw, t0, t1, warp, 0, lane);
+        kva_issue_tile(a, pl, wbase, row0, rw, magic, t0, t1, warp, 0, lane);
     kva_commit();
 
     const float *qr = (const float *)a.work + ((long)b * a.Hq + (long)hk * G) * dpad;
@@ -251,7 +276,7 @@ __global__ void __launch_bounds__(KVA_NW * 32) kva_split_kernel(const rb_kvattn_
     for (int tl = warp; tl < ntiles; tl += KVA_NW, buf ^= 1) {
         const int nxt = tl + KVA_NW;
         if (nxt < ntiles)
-            kva_issue_tile(a, pl, wbase, row0, rw, t0, t1, nxt, buf ^ 1, lane);
+            kva_issue_tile(a, pl, wbase, row0, rw, magic, t0, t1, nxt, buf ^ 1, lane);
         kva_commit();
         const int i0 = t0 + tl * KVA_TT;
         const int n = min(KVA_TT, t1 - i0);
@@ -263,16 +288,16 @@ __global__ void __launch_bounds__(KVA_NW * 32) kva_split_kernel(const rb_kvattn_
         }
         kva_wait1();
         __syncwarp();
-        const uint32_t *kt = wbase + buf * pl.tile_words;
-        const uint32_t *vt = wbase + (2 + buf) * pl.tile_words;
+        const uint32_t *kt = wbase + buf * pl.ktile_words;
+        const uint32_t *vt = wbase + 2 * pl.ktile_words + buf * pl.vtile_words;
 
         /* scores: lane = token */
         float sc[GM];
-        const uint32_t *krow = kt + (valid ? lane : 0) * rw;
+        const uint32_t *kcol = kt + (valid ? lane : 0);
         if (pl.use_table)
-            kva_scores<BITS, GM, true>(krow, tab, qs, cent, dpad, G, sc);
+            kva_scores<BITS, GM, true>(kcol, tab, qs, cent, dpad, G, sc);
         else
-            kva_scores<BITS, GM, false>(krow, tab, qs, cent, dpad, G, sc);
+            kva_scores<BITS, GM, false>(kcol, tab, qs, cent, dpad, G, sc);
         float fac[GM];
 #pragma unroll
         for (int g = 0; g < GM; g++) {
