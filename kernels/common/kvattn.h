@@ -99,7 +99,7 @@ static inline int rb_kvattn_default_split(int B, int Hkv, int T, int sms)
 static inline int rb_kvattn_nsplit(int T, int split) { return (T + split - 1) / split; }
 
 /* Workspace floats: q' [B][Hq][dpad], then per split (m, l) [B][Hq][nsplit][2], then acc
- * [B][Hq][nsplit][dpad]. a->split must be set (non-zero). */
+ * [B][Hq][nsplit][dpad]. a->split must be set (non-zero); for the fp16 cache take dpad = d. */
 static inline size_t rb_kvattn_work_bytes(const rb_kvattn_args *a)
 {
     size_t bh = (size_t)a->B * (size_t)a->Hq;
