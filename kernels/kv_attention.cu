@@ -23,7 +23,8 @@
  * load and one FMA per coordinate and query head.
  *
  * fp16 split: a lane per coordinate pair (half2 loads, fp32 accumulation; single halves for odd
- * d), four tokens per step with all their loads issued first, scores by a warp all-reduce. */
+ * d), eight tokens per step (four above two query heads per kv head) with all their loads
+ * issued first, scores by a warp all-reduce. */
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 #include <math.h>
@@ -33,7 +34,7 @@
 
 #define KVA_NW 4            /* warps per split CTA */
 #define KVA_TT 32           /* tokens per warp tile (compressed) */
-#define KVA_U 4             /* tokens per warp step (fp16) */
+#define KVA_U_MAX 8         /* tokens per warp step (fp16): 8 for up to 2 query heads per kv head, else 4 */
 #define KVA_KM 8            /* coordinates (or pairs) per lane at most: dpad <= 256 */
 #define KVA_TABLE_BYTES 32768
 #define KVA_KSTRIDE 33      /* words between a K tile's columns (kva_copy_k) */
@@ -390,6 +391,8 @@ __global__ void __launch_bounds__(KVA_NW * 32) kva_fp16_split_kernel(const rb_kv
 {
     extern __shared__ __align__(16) uint32_t kva_sm[];
     constexpr int E = PAIR ? 2 : 1;
+    /* tokens per step: their K and V loads are all in flight at once (registers allowing) */
+    constexpr int U = GM <= 2 ? KVA_U_MAX : KVA_U_MAX / 2;
     const int G = a.Hq / a.Hkv, d = a.d, split = a.split;
     const int s = blockIdx.x, hk = blockIdx.y, b = blockIdx.z;
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
@@ -415,11 +418,11 @@ __global__ void __launch_bounds__(KVA_NW * 32) kva_fp16_split_kernel(const rb_kv
     }
     const __half *K = (const __half *)a.k16, *V = (const __half *)a.v16;
 
-    for (int i0 = t0 + warp * KVA_U; i0 < t1; i0 += KVA_NW * KVA_U) {
+    for (int i0 = t0 + warp * U; i0 < t1; i0 += KVA_NW * U) {
         /* every load of the step first, then the math */
-        float kx[KVA_U][KP * E], vx[KVA_U][KP * E];
+        float kx[U][KP * E], vx[U][KP * E];
 #pragma unroll
-        for (int u = 0; u < KVA_U; u++) {
+        for (int u = 0; u < U; u++) {
             const int i = min(i0 + u, t1 - 1); /* a clamped token is loaded and then weighted 0 */
             const __half *kr = K + (row0 + i) * d, *vr = V + (row0 + i) * d;
 #pragma unroll
@@ -445,9 +448,9 @@ __global__ void __launch_bounds__(KVA_NW * 32) kva_fp16_split_kernel(const rb_kv
         for (int g = 0; g < GM; g++) {
             if (g >= G)
                 continue;
-            float sc[KVA_U];
+            float sc[U];
 #pragma unroll
-            for (int u = 0; u < KVA_U; u++) {
+            for (int u = 0; u < U; u++) {
                 float p = 0.0f;
 #pragma unroll
                 for (int k = 0; k < KP; k++) {
@@ -462,7 +465,7 @@ __global__ void __launch_bounds__(KVA_NW * 32) kva_fp16_split_kernel(const rb_kv
             }
             float mn = m[g];
 #pragma unroll
-            for (int u = 0; u < KVA_U; u++)
+            for (int u = 0; u < U; u++)
                 mn = fmaxf(mn, sc[u]);
             const float f = kva_rescale(m[g], mn);
             l[g] *= f;
@@ -470,7 +473,7 @@ __global__ void __launch_bounds__(KVA_NW * 32) kva_fp16_split_kernel(const rb_kv
             for (int k = 0; k < KP * E; k++)
                 acc[g][k] *= f;
 #pragma unroll
-            for (int u = 0; u < KVA_U; u++) {
+            for (int u = 0; u < U; u++) {
                 const float p = i0 + u < t1 ? expf(sc[u] - mn) : 0.0f;
                 l[g] += p;
 #pragma unroll
