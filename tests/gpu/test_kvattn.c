@@ -422,6 +422,7 @@ TEST(kvattn_shapes_and_norm_kinds)
         {3, 6, 2, 333, 128, 4096},  /* 3 per kv head; one split of 11 tiles (double buffering) */
         {1, 4, 4, 700, 256, 128},   /* d = 256 */
         {2, 2, 1, 65, 97, 64},      /* odd d, a split of one token */
+        {1, 2, 1, 40, 20, 64},      /* d < 32: no whole 32-code chunk, lanes 20..31 own no V coordinate */
     };
     worst_ratio = 0.0;
     FOR_EACH_ROTATION_METHOD(m)
