@@ -323,19 +323,26 @@ __global__ void __launch_bounds__(KVA_NW * 32) kva_split_kernel(const rb_kvattn_
             for (int k = 0; k < KVA_KM; k++)
                 acc[g][k] *= fac[g];
         if (nl > 0) {
-            for (int t = 0; t < n; t++) {
-                float wt[GM];
+            /* two tokens a step: their weights in one 8-byte load (wsh rows are 8-byte aligned) */
+            for (int t = 0; t < n; t += 2) {
+                const int nt = min(2, n - t);
+                float2 wt[GM];
 #pragma unroll
                 for (int g = 0; g < GM; g++)
-                    wt[g] = g < G ? wsh[g * KVA_TT + t] : 0.0f;
-                const uint64_t run = rb_kv_run(vt + t * rw, j0, nl, BITS);
+                    wt[g] = g < G ? *(const float2 *)(wsh + g * KVA_TT + t) : make_float2(0.0f, 0.0f);
 #pragma unroll
-                for (int k = 0; k < KVA_KM; k++) {
-                    if (k < nl) {
-                        const float cv = cent[(unsigned)(run >> (k * BITS)) & (NC - 1)];
+                for (int u = 0; u < 2; u++) {
+                    if (u < nt) {
+                        const uint64_t run = rb_kv_run(vt + (t + u) * rw, j0, nl, BITS);
 #pragma unroll
-                        for (int g = 0; g < GM; g++)
-                            acc[g][k] = fmaf(wt[g], cv, acc[g][k]);
+                        for (int k = 0; k < KVA_KM; k++) {
+                            if (k < nl) {
+                                const float cv = cent[(unsigned)(run >> (k * BITS)) & (NC - 1)];
+#pragma unroll
+                                for (int g = 0; g < GM; g++)
+                                    acc[g][k] = fmaf(u ? wt[g].y : wt[g].x, cv, acc[g][k]);
+                            }
+                        }
                     }
                 }
             }
