@@ -71,7 +71,7 @@ static int cpu_load_rows(rb_backend *b, const float *x, int d, long N, rb_dtype 
 /* Quantize-dequantize every row of x into xh (fp16 runs store fp16, like the kernels). */
 void rb_cpu_qdq_rows(const rb_qdq_params *p, const float *x, float *xh, long N, rb_dtype dtype)
 {
-#pragma omp parallel
+#pragma omp parallel if (N >= 256) /* fewer rows: a team costs more than it saves */
     {
         float *v = malloc(sizeof(float) * 2 * (size_t)p->dpad);
         float *tmp = v + p->dpad;
