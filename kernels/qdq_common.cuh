@@ -661,6 +661,50 @@ template <int K, bool TR = false> static __device__ __forceinline__ void rbk_mat
         v[i] = o[i];
 }
 
+/* The register layout's codes (lane gl of G holds vectors i G + gl, VW coordinates each):
+ * decode reads vector i's VW codes (VW b <= 64 bits from stream bit s0, in <= 3 words) and
+ * looks up their centroids; encode puts each code into the group's byte row `code`, then the
+ * lanes pack it into words, one a lane, coalesced (rbk_pack_word). */
+template <int G, int NV, int VW>
+static __device__ __forceinline__ void rbk_codes_load(const RbArgs &a, long row, int gl, const float *s_c,
+                                                      float (&v)[NV][VW])
+{
+    const uint32_t *cw = a.codes + row * a.row_words;
+    const unsigned cmask = (1u << a.bits) - 1u;
+#pragma unroll
+    for (int i = 0; i < NV; i++) {
+        const long s0 = (long)(i * G + gl) * VW * a.bits;
+        const int w0 = (int)(s0 >> 5), o = (int)(s0 & 31);
+        const uint64_t lo = (uint64_t)__ldg(cw + w0) | (w0 + 1 < a.row_words ? (uint64_t)__ldg(cw + w0 + 1) << 32 : 0ull);
+        const uint64_t hi = w0 + 2 < a.row_words ? (uint64_t)__ldg(cw + w0 + 2) : 0ull;
+        const uint64_t bitsv = (lo >> o) | (o ? hi << (64 - o) : 0ull);
+#pragma unroll
+        for (int e = 0; e < VW; e++)
+            v[i][e] = s_c[(unsigned)(bitsv >> (e * a.bits)) & cmask];
+    }
+}
+
+/* After every lane of the group wrote its codes into code[0, D): the row's words out. */
+template <int G>
+static __device__ __forceinline__ void rbk_codes_pack(const RbArgs &a, long row, int gl, unsigned mask,
+                                                      const uint8_t *code, int D)
+{
+    __syncwarp(mask);
+    for (int w = gl; w < a.row_words; w += G)
+        a.codes[row * a.row_words + w] = rbk_pack_word(code, w, a.bits, D);
+    __syncwarp(mask); /* code is reused by the next row */
+}
+
+/* A non-finite row's packed form: a NaN norm and zero codes (kvpack.h). */
+template <int G>
+static __device__ __forceinline__ void rbk_codes_bad_row(const RbArgs &a, long row, int gl, float rho)
+{
+    if (gl == 0)
+        rbk_put_norm(a.norms, a.norm_kind, row, rho);
+    for (int w = gl; w < a.row_words; w += G)
+        a.codes[row * a.row_words + w] = 0u;
+}
+
 /* ---- block methods: paper variant ---------------------------------------------------------- */
 /* One thread block per vector, one thread per rotation block (threads loop when there are more
  * than 1024 blocks), parameters read from global memory, codebook in shared memory, linear
@@ -802,21 +846,7 @@ rbk_block_fast_reg(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N
                 rbk_store_nan_row<T, G, NV>(or_, gl);
                 continue;
             }
-            /* this lane's vector i: VW codes, VW b <= 64 bits from stream bit s0, in <= 3 words */
-            const uint32_t *cw = a.codes + row * a.row_words;
-            const unsigned cmask = (1u << a.bits) - 1u;
-#pragma unroll
-            for (int i = 0; i < NV; i++) {
-                const long s0 = (long)(i * G + gl) * VW * a.bits;
-                const int w0 = (int)(s0 >> 5), o = (int)(s0 & 31);
-                const uint64_t lo = (uint64_t)__ldg(cw + w0) |
-                                    (w0 + 1 < a.row_words ? (uint64_t)__ldg(cw + w0 + 1) << 32 : 0ull);
-                const uint64_t hi = w0 + 2 < a.row_words ? (uint64_t)__ldg(cw + w0 + 2) : 0ull;
-                const uint64_t bitsv = (lo >> o) | (o ? hi << (64 - o) : 0ull);
-#pragma unroll
-                for (int e = 0; e < VW; e++)
-                    v[i][e] = s_c[(unsigned)(bitsv >> (e * a.bits)) & cmask];
-            }
+            rbk_codes_load<G, NV, VW>(a, row, gl, s_c, v);
         } else {
 #pragma unroll
             for (int i = 0; i < NV; i++)
@@ -834,14 +864,10 @@ rbk_block_fast_reg(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N
                         ss = fmaf(v[i][e], v[i][e], ss);
             rho = UN ? 1.0f : sqrtf(rbk_group_sum<G>(ss, mask));
             if (!UN && !rb_row_is_finite(rho)) {
-                if constexpr (MODE == RBK_ENC) { /* kvpack.h: a NaN norm and zero codes */
-                    if (gl == 0)
-                        rbk_put_norm(a.norms, a.norm_kind, row, rho);
-                    for (int w = gl; w < a.row_words; w += G)
-                        a.codes[row * a.row_words + w] = 0u;
-                } else {
+                if constexpr (MODE == RBK_ENC)
+                    rbk_codes_bad_row<G>(a, row, gl, rho);
+                else
                     rbk_store_nan_row<T, G, NV>(or_, gl);
-                }
                 continue;
             }
             if (MODE == RBK_ENC && gl == 0)
@@ -878,10 +904,7 @@ rbk_block_fast_reg(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N
                 }
             }
         if constexpr (MODE == RBK_ENC) {
-            __syncwarp(mask);
-            for (int w = gl; w < a.row_words; w += G)
-                a.codes[row * a.row_words + w] = rbk_pack_word(code, w, a.bits, D);
-            __syncwarp(mask); /* code is reused by the next row */
+            rbk_codes_pack<G>(a, row, gl, mask, code, D);
         } else {
 #pragma unroll
             for (int i = 0; i < NV; i++)
