@@ -35,6 +35,6 @@ extern "C" const rb_method_desc rb_method_identity = {
     .rotate_fwd = NULL,
     .rotate_inv = NULL,
     .launch = identity_launch,
-    .variants = RB_VARIANT_BIT_PAPER | RB_VARIANT_BIT_FAST,
+    .variants = RB_VARIANT_BIT_PAPER | RB_VARIANT_BIT_FAST | RB_VARIANT_BIT_ENCODE | RB_VARIANT_BIT_DECODE,
     .hooks = NULL,
 };

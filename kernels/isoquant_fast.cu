@@ -47,6 +47,6 @@ extern "C" const rb_method_desc rb_method_isoquant_fast = {
     .rotate_fwd = isoquant_fast_fwd,
     .rotate_inv = isoquant_fast_inv,
     .launch = isoquant_fast_launch,
-    .variants = RB_VARIANT_BIT_PAPER | RB_VARIANT_BIT_FAST,
+    .variants = RB_VARIANT_BIT_PAPER | RB_VARIANT_BIT_FAST | RB_VARIANT_BIT_ENCODE | RB_VARIANT_BIT_DECODE,
     .hooks = NULL,
 };

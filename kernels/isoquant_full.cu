@@ -53,6 +53,6 @@ extern "C" const rb_method_desc rb_method_isoquant_full = {
     .rotate_fwd = isoquant_full_fwd,
     .rotate_inv = isoquant_full_inv,
     .launch = isoquant_full_launch,
-    .variants = RB_VARIANT_BIT_PAPER | RB_VARIANT_BIT_FAST,
+    .variants = RB_VARIANT_BIT_PAPER | RB_VARIANT_BIT_FAST | RB_VARIANT_BIT_ENCODE | RB_VARIANT_BIT_DECODE,
     .hooks = NULL,
 };

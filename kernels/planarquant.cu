@@ -47,6 +47,6 @@ extern "C" const rb_method_desc rb_method_planarquant = {
     .rotate_fwd = planarquant_fwd,
     .rotate_inv = planarquant_inv,
     .launch = planarquant_launch,
-    .variants = RB_VARIANT_BIT_PAPER | RB_VARIANT_BIT_FAST,
+    .variants = RB_VARIANT_BIT_PAPER | RB_VARIANT_BIT_FAST | RB_VARIANT_BIT_ENCODE | RB_VARIANT_BIT_DECODE,
     .hooks = NULL,
 };

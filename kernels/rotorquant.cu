@@ -54,6 +54,6 @@ extern "C" const rb_method_desc rb_method_rotorquant = {
     .rotate_fwd = rotorquant_fwd,
     .rotate_inv = rotorquant_inv,
     .launch = rotorquant_launch,
-    .variants = RB_VARIANT_BIT_PAPER | RB_VARIANT_BIT_FAST,
+    .variants = RB_VARIANT_BIT_PAPER | RB_VARIANT_BIT_FAST | RB_VARIANT_BIT_ENCODE | RB_VARIANT_BIT_DECODE,
     .hooks = NULL,
 };

@@ -392,4 +392,5 @@ if awk "$hdr"' ("input" in c) && ($c["input"] != "sphere" || $c["ip_err"] != "na
             "dir=$(q "$tmp"); methods=$(q "${ms# }"); hasip=$hasip; title=$(q "Rate-distortion on $inp ($rdt, variant $variant)")"
     done
 fi
+"$here/kv_codec.sh" "$csv" "$outdir" "$sub" || status=1 # kv_codec.png: encode/decode % of copy per method
 exit $status

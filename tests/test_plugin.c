@@ -113,7 +113,7 @@ TEST(registry_descriptors_are_valid)
         CHECK(!d->paper_name || rb_method_find_paper(d->paper_name) == m, "%s: paper name %s", d->name,
               d->paper_name);
         CHECK(d->block(128) >= 1 && d->param_count(128) >= 0 && d->fma(128) >= 0, "%s counts", d->name);
-        CHECK(d->launch ? d->variants != 0 && !(d->variants & ~(RB_VARIANT_BIT_PAPER | RB_VARIANT_BIT_FAST))
+        CHECK(d->launch ? d->variants != 0 && !(d->variants & ~(RB_VARIANT_BIT_PAPER | RB_VARIANT_BIT_FAST | RB_VARIANT_BIT_ENCODE | RB_VARIANT_BIT_DECODE))
                         : d->variants == 0,
               "%s: variants 0x%x with %s launcher", d->name, d->variants, d->launch ? "a" : "no");
         CHECK((m < rb_methods_builtin_count()) == !strcmp(rb_method_origin(m), "built-in"), "%s: origin %s",
