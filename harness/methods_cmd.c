@@ -8,6 +8,15 @@
 
 /* tab10, then tab20's light hues: the first eight are the built-ins' colours in registry order
  * (identity grey, TurboQuant blues, RotorQuant red, ...), as the plots have always drawn them. */
+/* The GPU launch structures a descriptor's variants bits name (method.h), in listing order. */
+static const struct {
+    unsigned bit;
+    const char *name;
+} g_variant_names[] = {{RB_VARIANT_BIT_PAPER, "paper"},
+                       {RB_VARIANT_BIT_FAST, "fast"},
+                       {RB_VARIANT_BIT_ENCODE, "encode"},
+                       {RB_VARIANT_BIT_DECODE, "decode"}};
+
 static const char *const palette[] = {
     "#7f7f7f", "#1f77b4", "#17becf", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#bcbd22",
     "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#dbdb8d", "#9edae5", "#c7c7c7",
@@ -32,11 +41,9 @@ static cJSON *method_json(rb_method m)
              (v = cJSON_AddArrayToObject(o, "variants")) && cJSON_AddNumberToObject(o, "block_d128", d->block(128)) &&
              cJSON_AddStringToObject(o, "color", rb_method_color(m)) &&
              cJSON_AddNumberToObject(o, "point", rb_method_point(m));
-    static const struct { unsigned bit; const char *name; } vs[] = {{RB_VARIANT_BIT_PAPER, "paper"},
-                                                                      {RB_VARIANT_BIT_FAST, "fast"}};
-    for (int k = 0; ok && k < NELEM(vs); k++)
-        if (d->variants & vs[k].bit) {
-            cJSON *s = cJSON_CreateString(vs[k].name);
+    for (int k = 0; ok && k < NELEM(g_variant_names); k++)
+        if (d->variants & g_variant_names[k].bit) {
+            cJSON *s = cJSON_CreateString(g_variant_names[k].name);
             ok = s && cJSON_AddItemToArray(v, s);
             if (!ok)
                 cJSON_Delete(s);
@@ -72,14 +79,13 @@ static void print_table(FILE *out)
     fprintf(out, "|---|---|---|---|---|---|---|\n");
     for (rb_method m = 0; m < rb_methods_count(); m++) {
         const rb_method_desc *d = rb_method_get(m);
-        unsigned v = d->variants;
+        char vl[64] = "";
+        for (int k = 0; k < NELEM(g_variant_names); k++)
+            if (d->variants & g_variant_names[k].bit)
+                snprintf(vl + strlen(vl), sizeof vl - strlen(vl), "%s%s", vl[0] ? ", " : "", g_variant_names[k].name);
         fprintf(out, "| %s | %s | %s | %s | %d | %s | %s |\n", d->name, d->paper_name ? d->paper_name : "-",
-                d->in_all ? "yes" : "no",
-                v == (RB_VARIANT_BIT_PAPER | RB_VARIANT_BIT_FAST) ? "paper, fast"
-                : v == RB_VARIANT_BIT_PAPER                       ? "paper"
-                : v == RB_VARIANT_BIT_FAST                        ? "fast"
-                                                                  : "none (CPU only)",
-                d->block(128), rb_method_origin(m), d->summary ? d->summary : "");
+                d->in_all ? "yes" : "no", vl[0] ? vl : "none (CPU only)", d->block(128), rb_method_origin(m),
+                d->summary ? d->summary : "");
     }
 }
 
