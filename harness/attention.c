@@ -16,7 +16,7 @@ static int row_finite(const float *a, int d)
 }
 
 /* Indices of the k largest of v over the finite rows (ties: the lower index first). */
-static void top_k(const double *v, const char *ok, int n, int k, int *out)
+void rb_attn_top_k(const double *v, const char *ok, int n, int k, int *out)
 {
     for (int r = 0; r < k; r++) {
         int best = -1;
@@ -78,8 +78,8 @@ static void part(const float *x, const float *xh, int d, int n, const float *q, 
         }
     p->kl = kl;
     int k = nok < RB_ATTN_TOPK ? nok : RB_ATTN_TOPK, t[RB_ATTN_TOPK], th[RB_ATTN_TOPK];
-    top_k(s, ok, n, k, t);
-    top_k(sh, ok, n, k, th);
+    rb_attn_top_k(s, ok, n, k, t);
+    rb_attn_top_k(sh, ok, n, k, th);
     p->top1 = t[0] == th[0];
     int both = 0;
     for (int a = 0; a < k; a++)

@@ -14,6 +14,9 @@ typedef struct {
     double kl, top1, top5, out_cos; /* means over (query, group) */
 } rb_attn;
 
+/* Indices of the k largest of v[0, n) over the rows with ok[i] (ties: the lower index first). */
+void rb_attn_top_k(const double *v, const char *ok, int n, int k, int *out);
+
 /* Groups of T rows among N: floor(N / T), or 1 when N < T. */
 long rb_attn_groups(long N, int T);
 

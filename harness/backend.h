@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "attention.h"
+#include "kvattn_types.h"
 #include "metrics.h"
 
 #define RB_MAX_VARIANTS 4
@@ -62,6 +63,7 @@ typedef struct {
     int hq_S, hq_rbits, hq_outliers, hq_sigma_inliers;
     double hq_C;
     double outlier_frac;  /* Med3x: outlier chunks / chunks of finite rows (0 without) */
+    rb_kva_rec kva;       /* decode attention over a KV cache (kvattn.h): kva.on */
 } rb_record;
 
 typedef struct rb_backend rb_backend;
@@ -84,6 +86,9 @@ struct rb_backend {
     /* The attention metrics (attention.h) of the last run's rows against the loaded input, for
      * nq queries q (host, nq x d) over groups of T rows. */
     int (*attention)(rb_backend *b, const float *q, int nq, int T, rb_attn *out);
+    /* Decode attention (kvattn.h) of a->s over a's cache, timed by the measurement module:
+     * o (host, B H d floats) and t. NULL where the backend has none yet. */
+    int (*kv_attention)(rb_backend *b, const rb_kva_args *a, float *o, rb_timing *t);
     /* Describe the machine into a JSON object (device fields, clocks, versions). */
     void (*describe)(rb_backend *b, cJSON *obj);
     void (*destroy)(rb_backend *b);

@@ -576,14 +576,15 @@ static int hqmq_block(const ctx *c, const cJSON *it, rb_hqmq_config *h)
 /* ---- the document ------------------------------------------------------------------------ */
 
 enum { K_NAME, K_SEED, K_N, K_DIMS, K_BITS, K_DTYPES, K_METHODS, K_CODEBOOK, K_DIST, K_BASELINE,
-       K_OUTPUT_DIR, K_COMMENT, K_HQMQ, K_QUERIES, K_ATTENTION, K_UNIT_NORM, K_COUNT };
+       K_OUTPUT_DIR, K_COMMENT, K_HQMQ, K_QUERIES, K_ATTENTION, K_UNIT_NORM, K_KVA, K_COUNT };
 static const char *const key_names[K_COUNT] = {
     "name", "seed", "N", "dims", "bits", "dtypes", "methods", "codebook", "distribution",
     "baseline", "output_dir", "comment", "hqmq", "queries", "attention", "assume_unit_norm",
+    "kv_attention",
 };
 static const char *const key_list =
     "name, seed, N, dims, bits, dtypes, methods, codebook, distribution, baseline, output_dir, "
-    "comment, hqmq, queries, attention, assume_unit_norm";
+    "comment, hqmq, queries, attention, assume_unit_norm, kv_attention";
 
 static int parse_root(const ctx *c, const cJSON *root, rb_config *cfg)
 {
@@ -719,6 +720,10 @@ static int parse_root(const ctx *c, const cJSON *root, rb_config *cfg)
                 return bad(c, "assume_unit_norm", "true or false", it);
             cfg->unit_norm = cJSON_IsTrue(it) ? 1 : 0;
             break;
+        case K_KVA:
+            if (rb_kva_config_parse(c->path, it, &cfg->kva, c->err, c->errlen))
+                return -1;
+            break;
         }
     }
 
@@ -733,7 +738,8 @@ static int parse_root(const ctx *c, const cJSON *root, rb_config *cfg)
         {K_METHODS, 0, "\"all\" or a non-empty array of method names"},
     };
     for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
-        if (!seen[required[i].k] && (!required[i].synthetic_only || synthetic))
+        if (!seen[required[i].k] && (!required[i].synthetic_only || synthetic) &&
+            !(cfg->kva.on && (required[i].k == K_N || (required[i].k == K_DIMS && cfg->kva.input == RB_KVA_FILES))))
             return fail(c, "key '%s': expected %s, got nothing (the key is required)",
                         key_names[required[i].k], required[i].what);
     if (!synthetic && seen[K_N])

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "hqmq.h"
+#include "kvattn_config.h"
 #include "registry.h"
 
 #define RB_MAX_LIST 32
@@ -102,6 +103,7 @@ typedef struct {
     int attn_T;                 /* keys per attention group (default 1024) */
     int unit_norm;              /* assume_unit_norm: every kernel takes |x| = 1 and computes no
                                  * norm (rb_qdq_params.unit_norm); default 0 */
+    rb_kva_config kva;          /* "kv_attention": decode attention over a compressed cache */
     rb_method baseline;         /* speedups are baseline time / method time */
     char output_dir[RB_MAX_PATH];
 } rb_config;

@@ -1,0 +1,63 @@
+/* kvattn_split.h: the flash-decoding split and combine of decode attention over a KV cache, one
+ * definition for the CPU reference (harness/kvattn_cpu.c) and the CUDA kernels. For one query
+ * (b, h) over T cached tokens cut into splits of S tokens (the last one shorter):
+ *   split s:  m_s = max_i score_i,  l_s = sum_i exp(score_i - m_s),
+ *             acc_s = sum_i exp(score_i - m_s) v_i            (i in the split, in token order)
+ *   combine:  M = max_s m_s,  L = sum_s l_s exp(m_s - M),
+ *             o = sum_s acc_s exp(m_s - M) / L                 (s in order)
+ * everything in fp32. Over a compressed cache score_i = rho_i <q', c(code_i)> / sqrt(d) and
+ * v_i = rho^v_i c(code^v_i), both in the rotated domain (q' = Pi q, once per query; the output
+ * is rotated back once: o = Pi^T o'). Over the fp16 cache score_i = <q, k_i> / sqrt(d) and
+ * v_i = the fp16 value row, in the original domain. */
+#ifndef RB_KVATTN_SPLIT_H
+#define RB_KVATTN_SPLIT_H
+
+#include "rb_hd.h"
+
+/* Splits of S tokens over T: ceil(T / S). */
+RB_HD long rb_kva_nsplits(long T, int S) { return (T + S - 1) / S; }
+
+/* "auto": about 4 blocks of (query, split) per SM of a 132-SM GPU for the whole batch, splits a
+ * multiple of 64 tokens, at least 64 and at most T rounded up to 64. The same on every backend,
+ * so a record's split is one number whatever ran it. */
+RB_HD int rb_kva_auto_split(long T, long queries)
+{
+    const long target = 528; /* 4 x 132 */
+    long per = (target + queries - 1) / queries;  /* splits wanted per query */
+    if (per < 1)
+        per = 1;
+    long S = (T + per - 1) / per;
+    S = (S + 63) / 64 * 64;
+    if (S < 64)
+        S = 64;
+    const long cap = (T + 63) / 64 * 64;
+    return (int)(S < cap ? S : cap);
+}
+
+/* The split's m_s: the largest of its n scores. */
+RB_HD float rb_kva_split_max(const float *score, int n)
+{
+    float m = -INFINITY;
+    for (int i = 0; i < n; i++)
+        m = score[i] > m ? score[i] : m;
+    return m;
+}
+
+/* The combine over nsplit split states (m[s], l[s], acc[s * dim + j]) into out[dim]. */
+RB_HD void rb_kva_combine(int nsplit, const float *m, const float *l, const float *acc, int dim, float *out)
+{
+    float M = -INFINITY;
+    for (int s = 0; s < nsplit; s++)
+        M = m[s] > M ? m[s] : M;
+    float L = 0.0f;
+    for (int s = 0; s < nsplit; s++)
+        L += l[s] * expf(m[s] - M);
+    for (int j = 0; j < dim; j++) {
+        float o = 0.0f;
+        for (int s = 0; s < nsplit; s++)
+            o += acc[(long)s * dim + j] * expf(m[s] - M);
+        out[j] = o / L;
+    }
+}
+
+#endif
