@@ -13,6 +13,7 @@
 #include "data.h"
 #include "fp16.h"
 #include "hostmem.h"
+#include "kvattn.h"
 #include "measure_cpu.h"
 
 
@@ -184,6 +185,29 @@ static void cpu_destroy(rb_backend *b)
     free(b);
 }
 
+/* Decode attention over a KV cache: the whole batch per pass, as the GPU launches it. */
+typedef struct {
+    const rb_kva_args *a;
+    float *o;
+} kva_pass;
+
+static int kva_run(void *ctx)
+{
+    const kva_pass *c = ctx;
+    const rb_kva_args *a = c->a;
+    if (a->c)
+        rb_kva_attend_codes(&a->s, a->p, a->Pi, a->q, a->c, c->o);
+    else
+        rb_kva_attend_fp16(&a->s, a->q, a->K16, a->V16, c->o);
+    return 0;
+}
+
+static int cpu_kv_attention(rb_backend *b, const rb_kva_args *a, float *o, rb_timing *t)
+{
+    kva_pass c = {a, o};
+    return rb_meas_cpu_time(b->profile, NULL, kva_run, &c, t);
+}
+
 rb_backend *rb_backend_cpu_create(void)
 {
     rb_backend *b = calloc(1, sizeof *b);
@@ -200,6 +224,7 @@ rb_backend *rb_backend_cpu_create(void)
     b->load_rows = cpu_load_rows;
     b->fits = cpu_fits;
     b->attention = cpu_attention;
+    b->kv_attention = cpu_kv_attention;
     b->run = cpu_run;
     b->describe = cpu_describe;
     b->destroy = cpu_destroy;

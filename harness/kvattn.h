@@ -14,7 +14,9 @@
 
 #include "backend.h"
 #include "kvattn_types.h"
+#include "kvattn_split.h"
 #include "kvpack.h"
+#include "results.h"
 
 /* Rows of the cache: B kv_heads T. */
 static inline long rb_kva_rows(const rb_kva_shape *s) { return (long)s->B * s->kv_heads * s->T; }
@@ -66,5 +68,9 @@ void rb_kva_compare(const rb_kva_shape *s, const double *ref_scores, const doubl
  * (one line on stderr, before any work). */
 typedef int (*rb_kva_sink)(void *ctx, const rb_record *r);
 int rb_kvattn_sweep(const rb_config *cfg, rb_backend *b, rb_kva_sink sink, void *ctx);
+
+/* The attention records of run as a Markdown table (time, bytes, speedup over the fp16 cache,
+ * the metrics). */
+void rb_kvattn_print_markdown(const rb_run *run, FILE *out);
 
 #endif

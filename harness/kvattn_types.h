@@ -5,6 +5,8 @@
 
 #include <stdint.h>
 
+#include "qdq.h"
+
 typedef struct {
     int B, H, kv_heads, d;
     long T;
@@ -21,13 +23,13 @@ typedef struct {
 
 /* One decode-attention run, as the backend hook (backend.h kv_attention) takes it. Host
  * pointers. bits 0: the fp16 cache K16, V16 (B kv_heads T d halves); else the compressed cache
- * with p (the method, bits, codebook) and Pi (dpad x dpad). */
+ * c with p (the method, bits, codebook; host pointers) and Pi (dpad x dpad). */
 typedef struct {
     rb_kva_shape s;
     const float *q;                 /* B H d */
     const uint16_t *K16, *V16;
     const rb_kva_cache *c;
-    const void *p;                  /* const rb_qdq_params * */
+    const rb_qdq_params *p;
     const float *Pi;
 } rb_kva_args;
 

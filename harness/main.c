@@ -18,6 +18,7 @@
 #include "data.h"
 #include "hostmem.h"
 #include "inputs.h"
+#include "kvattn.h"
 #include "method_hooks.h"
 #include "results.h"
 
@@ -269,6 +270,48 @@ static int load_dataset(rb_backend *be, const rb_config *cfg, const rb_inputs *i
     return rc;
 }
 
+/* A config's "kv_attention": its records into run (the sink), then the same result files. */
+static int kva_sink(void *ctx, const rb_record *r)
+{
+    rb_run *run = ctx;
+    rb_record *g = realloc(run->recs, sizeof *g * (size_t)(run->nrecs + 1));
+    if (!g) {
+        fprintf(stderr, "rotorbench: out of host memory\n");
+        return -1;
+    }
+    run->recs = g;
+    run->recs[run->nrecs++] = *r;
+    return 0;
+}
+
+static int run_kv_attention(const rb_config *cfg, rb_backend *be, const char *out_dir, int argc, char **argv)
+{
+    rb_run run = {.cfg = cfg, .backend = be->name, .argc = argc, .argv = argv};
+    run.machine = cJSON_CreateObject();
+    be->describe(be, run.machine);
+    if (!strcmp(be->name, "cpu"))
+        run.notes[run.nnotes++] = "backend cpu: timings are CPU wall-clock timings of the reference implementation";
+    run.notes[run.nnotes++] = "path attention: decode attention over a compressed KV cache, scores and outputs in the "
+                              "rotated domain; metrics against an fp32 reference on the same inputs";
+    int rc = rb_kvattn_sweep(cfg, be, kva_sink, &run);
+    if (!rc && !be->profile) {
+        be->describe(be, run.machine);
+        char path[RB_MAX_PATH + 160];
+        snprintf(path, sizeof path, "%s/%s-%s.json", out_dir, cfg->name, be->name);
+        rc |= rb_results_write_json(&run, path) ? 1 : 0;
+        if (!rc)
+            fprintf(stderr, "rotorbench: wrote %s\n", path);
+        snprintf(path, sizeof path, "%s/%s-%s.csv", out_dir, cfg->name, be->name);
+        rc |= rb_results_write_csv(&run, path) ? 1 : 0;
+        if (!rc)
+            fprintf(stderr, "rotorbench: wrote %s\n", path);
+        rb_kvattn_print_markdown(&run, stdout);
+    }
+    cJSON_Delete(run.machine);
+    free(run.recs);
+    return rc;
+}
+
 static int run_sweep(const rb_config *cfg, const rb_inputs *in, const char *backend_sel, const char *out_dir,
                      int profile, int resume, int argc, char **argv)
 {
@@ -296,6 +339,11 @@ static int run_sweep(const rb_config *cfg, const rb_inputs *in, const char *back
         }
     }
     be->profile = profile;
+    if (cfg->kva.on) { /* until the "path" axis: a kv_attention config runs the attention path */
+        int rc = run_kv_attention(cfg, be, out_dir, argc, argv);
+        be->destroy(be);
+        return rc;
+    }
     /* Every data set against the machine's memory now, not when the sweep reaches the largest:
      * host memory (the CPU backend's buffers; a file's rows as floats), device memory. */
     for (int s = 0; s < in->n; s++) {

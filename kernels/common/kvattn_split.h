@@ -12,6 +12,8 @@
 #ifndef RB_KVATTN_SPLIT_H
 #define RB_KVATTN_SPLIT_H
 
+#include <math.h>
+
 #include "rb_hd.h"
 
 /* Splits of S tokens over T: ceil(T / S). */
