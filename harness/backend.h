@@ -86,9 +86,11 @@ struct rb_backend {
     /* The attention metrics (attention.h) of the last run's rows against the loaded input, for
      * nq queries q (host, nq x d) over groups of T rows. */
     int (*attention)(rb_backend *b, const float *q, int nq, int T, rb_attn *out);
-    /* Decode attention (kvattn.h) of a->s over a's cache, timed by the measurement module:
-     * o (host, B H d floats) and t. NULL where the backend has none yet. */
-    int (*kv_attention)(rb_backend *b, const rb_kva_args *a, float *o, rb_timing *t);
+    /* Decode attention (kernels/common/kvattn.h) over a's compressed cache, or its fp16 cache
+     * when fp16, timed by the measurement module into t; the output into a->o. Every pointer
+     * of a is a host pointer (a->work NULL, a->split resolved): the GPU copies them over once
+     * and times the launches alone. NULL where the backend has none yet. */
+    int (*kv_attention)(rb_backend *b, const rb_kvattn_args *a, int fp16, rb_timing *t);
     /* Describe the machine into a JSON object (device fields, clocks, versions). */
     void (*describe)(rb_backend *b, cJSON *obj);
     void (*destroy)(rb_backend *b);

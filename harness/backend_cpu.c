@@ -13,7 +13,7 @@
 #include "data.h"
 #include "fp16.h"
 #include "hostmem.h"
-#include "kvattn.h"
+#include "kvattn_cpu.h"
 #include "measure_cpu.h"
 
 
@@ -185,26 +185,22 @@ static void cpu_destroy(rb_backend *b)
     free(b);
 }
 
-/* Decode attention over a KV cache: the whole batch per pass, as the GPU launches it. */
+/* Decode attention over a KV cache (kvattn_cpu.h): the whole batch per pass, as the GPU launches it. */
 typedef struct {
-    const rb_kva_args *a;
-    float *o;
+    const rb_kvattn_args *a;
+    int fp16;
 } kva_pass;
 
 static int kva_run(void *ctx)
 {
     const kva_pass *c = ctx;
-    const rb_kva_args *a = c->a;
-    if (a->c)
-        rb_kva_attend_codes(&a->s, a->p, a->Pi, a->q, a->c, c->o);
-    else
-        rb_kva_attend_fp16(&a->s, a->q, a->K16, a->V16, c->o);
+    rb_kva_attend(c->a, c->fp16);
     return 0;
 }
 
-static int cpu_kv_attention(rb_backend *b, const rb_kva_args *a, float *o, rb_timing *t)
+static int cpu_kv_attention(rb_backend *b, const rb_kvattn_args *a, int fp16, rb_timing *t)
 {
-    kva_pass c = {a, o};
+    kva_pass c = {a, fp16};
     return rb_meas_cpu_time(b->profile, NULL, kva_run, &c, t);
 }
 

@@ -1,37 +1,10 @@
-/* kvattn_types.h: the shapes and record fields of decode attention over a KV cache (kvattn.h),
- * apart so that backend.h can name them without the rest of the attention path. */
+/* kvattn_types.h: a record's fields of decode attention over a KV cache, apart so that
+ * backend.h can name them without the rest of the attention path. The problem's description,
+ * the same for both backends, is kernels/common/kvattn.h's rb_kvattn_args. */
 #ifndef RB_KVATTN_TYPES_H
 #define RB_KVATTN_TYPES_H
 
-#include <stdint.h>
-
-#include "qdq.h"
-
-typedef struct {
-    int B, H, kv_heads, d;
-    long T;
-    int split; /* tokens per split, resolved (> 0) */
-} rb_kva_shape;
-
-/* A compressed cache of one method and bit width, on the host (kernels/common/kvpack.h). */
-typedef struct {
-    int dpad, bits, norm_kind;      /* norm_kind: RB_KV_NORM_FP16 or _FP32 */
-    long row_bytes;                 /* rb_kv_row_bytes(dpad, bits) */
-    uint32_t *kcodes, *vcodes;      /* B kv_heads T rows of row_bytes */
-    void *knorms, *vnorms;          /* uint16_t (fp16) or float per row */
-} rb_kva_cache;
-
-/* One decode-attention run, as the backend hook (backend.h kv_attention) takes it. Host
- * pointers. bits 0: the fp16 cache K16, V16 (B kv_heads T d halves); else the compressed cache
- * c with p (the method, bits, codebook; host pointers) and Pi (dpad x dpad). */
-typedef struct {
-    rb_kva_shape s;
-    const float *q;                 /* B H d */
-    const uint16_t *K16, *V16;
-    const rb_kva_cache *c;
-    const rb_qdq_params *p;
-    const float *Pi;
-} rb_kva_args;
+#include "kvattn.h"
 
 /* A record's attention fields (rb_record.kva; "path": "attention" in results). */
 typedef struct {

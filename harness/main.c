@@ -18,7 +18,7 @@
 #include "data.h"
 #include "hostmem.h"
 #include "inputs.h"
-#include "kvattn.h"
+#include "kvattn_sweep.h"
 #include "method_hooks.h"
 #include "results.h"
 

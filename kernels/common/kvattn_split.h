@@ -5,36 +5,13 @@
  *             acc_s = sum_i exp(score_i - m_s) v_i            (i in the split, in token order)
  *   combine:  M = max_s m_s,  L = sum_s l_s exp(m_s - M),
  *             o = sum_s acc_s exp(m_s - M) / L                 (s in order)
- * everything in fp32. Over a compressed cache score_i = rho_i <q', c(code_i)> / sqrt(d) and
- * v_i = rho^v_i c(code^v_i), both in the rotated domain (q' = Pi q, once per query; the output
- * is rotated back once: o = Pi^T o'). Over the fp16 cache score_i = <q, k_i> / sqrt(d) and
- * v_i = the fp16 value row, in the original domain. */
+ * everything in fp32 (kvattn.h: the layout, the scores, nsplit and the default split). */
 #ifndef RB_KVATTN_SPLIT_H
 #define RB_KVATTN_SPLIT_H
 
 #include <math.h>
 
 #include "rb_hd.h"
-
-/* Splits of S tokens over T: ceil(T / S). */
-RB_HD long rb_kva_nsplits(long T, int S) { return (T + S - 1) / S; }
-
-/* "auto": about 4 blocks of (query, split) per SM of a 132-SM GPU for the whole batch, splits a
- * multiple of 64 tokens, at least 64 and at most T rounded up to 64. The same on every backend,
- * so a record's split is one number whatever ran it. */
-RB_HD int rb_kva_auto_split(long T, long queries)
-{
-    const long target = 528; /* 4 x 132 */
-    long per = (target + queries - 1) / queries;  /* splits wanted per query */
-    if (per < 1)
-        per = 1;
-    long S = (T + per - 1) / per;
-    S = (S + 63) / 64 * 64;
-    if (S < 64)
-        S = 64;
-    const long cap = (T + 63) / 64 * 64;
-    return (int)(S < cap ? S : cap);
-}
 
 /* The split's m_s: the largest of its n scores. */
 RB_HD float rb_kva_split_max(const float *score, int n)

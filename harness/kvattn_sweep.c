@@ -1,8 +1,5 @@
-/* kvattn.c: the sweep of a config's "kv_attention" (kvattn.h): its caches (synthetic from the
- * seed, or K, V and q files paired row by row), checked against memory before any work; per
- * shape the fp32 reference, the fp16 cache and every (method, bits, norm dtype) through the
- * backend's kv_attention hook, each a record with the metrics against the reference. */
-#include "kvattn.h"
+/* kvattn_sweep.c: the sweep of a config's "kv_attention" (kvattn_sweep.h). */
+#include "kvattn_sweep.h"
 
 #include <curand.h>
 #include <math.h>
@@ -15,6 +12,8 @@
 #include "data.h"
 #include "fp16.h"
 #include "hostmem.h"
+#include "kvattn_cpu.h"
+#include "kvcodec.h"
 #include "method_hooks.h"
 #include "tensor_file.h"
 
@@ -137,13 +136,13 @@ static long slice_row(const rb_tensor_file *t, int axis, int s, long k)
 
 /* The cache rows of shape s from a K or V file: cache row (b, g, t) from the slice's row
  * ((b kv_heads + g) T + t) ("bht") or ((b T + t) kv_heads + g) ("bth"). */
-static void file_cache(const kv_files *f, const rb_kva_config *kc, int i, int slice, const rb_kva_shape *s, float *x)
+static void file_cache(const kv_files *f, const rb_kva_config *kc, int i, int slice, const rb_kvattn_args *s, float *x)
 {
     const rb_kva_file *fc = file_cfg(kc, i);
 #pragma omp parallel for schedule(static)
     for (long r = 0; r < rb_kva_rows(s); r++) {
-        const long t = r % s->T, g = (r / s->T) % s->kv_heads, b = r / (s->T * s->kv_heads);
-        const long k = kc->order == RB_KVA_ORDER_BHT ? r : (b * s->T + t) * s->kv_heads + g;
+        const long t = r % s->T, g = (r / s->T) % s->Hkv, b = r / (s->T * s->Hkv);
+        const long k = kc->order == RB_KVA_ORDER_BHT ? r : (b * s->T + t) * s->Hkv + g;
         rb_tensor_row(&f->t[i], slice_row(&f->t[i], fc->split_axis, slice, k), x + r * s->d);
     }
 }
@@ -151,7 +150,7 @@ static void file_cache(const kv_files *f, const rb_kva_config *kc, int i, int sl
 /* ---- shapes -------------------------------------------------------------------------------- */
 
 typedef struct {
-    rb_kva_shape s;
+    rb_kvattn_args s;
     int slice; /* files: the slice, else -1 */
 } kv_shape;
 
@@ -170,13 +169,14 @@ static int list_shapes(const rb_config *cfg, const kv_files *f, kv_shape *out)
                     for (int ki = 0; ki < nkv; ki++)
                         for (int ti = 0; ti < nT; ti++) {
                             if (out) {
-                                rb_kva_shape *s = &out[n].s;
+                                rb_kvattn_args *s = &out[n].s;
                                 s->B = kc->B[bi];
-                                s->H = kc->H[hi];
-                                s->kv_heads = kc->nkv ? kc->kv_heads[ki] : s->H;
+                                s->Hq = kc->H[hi];
+                                s->Hkv = kc->nkv ? kc->kv_heads[ki] : s->Hq;
                                 s->d = files ? f->d : cfg->dims[di];
-                                s->T = kc->nT ? kc->T[ti] : (files ? f->rows[0] / ((long)s->B * s->kv_heads) : 0);
-                                s->split = kc->split ? kc->split : rb_kva_auto_split(s->T, (long)s->B * s->H);
+                                s->T = (int)(kc->nT ? kc->T[ti] : (files ? f->rows[0] / ((long)s->B * s->Hkv) : 0));
+                                s->split = kc->split ? kc->split : rb_kvattn_default_split(s->B, s->Hkv, s->T, 132);
+                                s->scale = 1.0f / sqrtf((float)s->d);
                                 out[n].slice = files ? sl : -1;
                             }
                             n++;
@@ -189,7 +189,7 @@ static int check_shapes(const rb_config *cfg, const kv_files *f, const kv_shape 
 {
     const double avail = rb_hostmem_available();
     for (int i = 0; i < n; i++) {
-        const rb_kva_shape *s = &sh[i].s;
+        const rb_kvattn_args *s = &sh[i].s;
         int dpad = s->d;
         for (int m = 0; m < cfg->nmethods; m++) {
             const rb_method_desc *md = rb_method_get(cfg->methods[m]);
@@ -197,21 +197,21 @@ static int check_shapes(const rb_config *cfg, const kv_files *f, const kv_shape 
             dpad = pd > dpad ? pd : dpad;
         }
         if (cfg->kva.input == RB_KVA_FILES) {
-            if (s->T < 1 || (double)s->B * s->kv_heads * s->T > (double)f->rows[0]) {
-                snprintf(err, len, "kv_attention: B = %d x kv_heads = %d x T = %ld cache rows, but %s holds %ld rows",
-                         s->B, s->kv_heads, s->T, cfg->kva.k.path, f->rows[0]);
+            if (s->T < 1 || (double)s->B * s->Hkv * s->T > (double)f->rows[0]) {
+                snprintf(err, len, "kv_attention: B = %d x kv_heads = %d x T = %d cache rows, but %s holds %ld rows",
+                         s->B, s->Hkv, s->T, cfg->kva.k.path, f->rows[0]);
                 return -1;
             }
-            if ((double)s->B * s->H > (double)f->rows[2]) {
-                snprintf(err, len, "kv_attention: B = %d x H = %d queries, but %s holds %ld rows", s->B, s->H,
+            if ((double)s->B * s->Hq > (double)f->rows[2]) {
+                snprintf(err, len, "kv_attention: B = %d x H = %d queries, but %s holds %ld rows", s->B, s->Hq,
                          cfg->kva.q.path, f->rows[2]);
                 return -1;
             }
         }
         const double need = rb_kva_host_bytes(s, dpad);
         if (avail > 0 && need > avail) {
-            snprintf(err, len, "kv_attention: B = %d, H = %d, kv_heads = %d, T = %ld, d = %d needs %.0f bytes of host "
-                     "memory; %.0f are available", s->B, s->H, s->kv_heads, s->T, s->d, need, avail);
+            snprintf(err, len, "kv_attention: B = %d, H = %d, kv_heads = %d, T = %d, d = %d needs %.0f bytes of host "
+                     "memory; %.0f are available", s->B, s->Hq, s->Hkv, s->T, s->d, need, avail);
             return -1;
         }
     }
@@ -224,7 +224,7 @@ typedef struct {
     float *K, *V, *q, *o;
     uint16_t *K16, *V16;
     double *ref_o, *ref_s, *sc;
-    rb_kva_cache c;
+    void *kcodes, *vcodes, *knorms, *vnorms;
     float *Pi, *rot;
 } kv_bufs;
 
@@ -232,14 +232,14 @@ static void free_bufs(kv_bufs *b)
 {
     free(b->K); free(b->V); free(b->q); free(b->o); free(b->K16); free(b->V16);
     free(b->ref_o); free(b->ref_s); free(b->sc);
-    free(b->c.kcodes); free(b->c.vcodes); free(b->c.knorms); free(b->c.vnorms);
+    free(b->kcodes); free(b->vcodes); free(b->knorms); free(b->vnorms);
     free(b->Pi); free(b->rot);
     memset(b, 0, sizeof *b);
 }
 
-static int alloc_bufs(const rb_kva_shape *s, int dpad, kv_bufs *b)
+static int alloc_bufs(const rb_kvattn_args *s, int dpad, kv_bufs *b)
 {
-    const size_t rows = (size_t)rb_kva_rows(s), nw = (size_t)s->B * s->H, d = (size_t)s->d;
+    const size_t rows = (size_t)rb_kva_rows(s), nw = (size_t)s->B * s->Hq, d = (size_t)s->d;
     const size_t wpr = (size_t)rb_kv_row_bytes(dpad, 8) / 4;
     memset(b, 0, sizeof *b);
     b->K = malloc(sizeof(float) * (rows * d + 1));
@@ -251,13 +251,13 @@ static int alloc_bufs(const rb_kva_shape *s, int dpad, kv_bufs *b)
     b->ref_o = malloc(sizeof(double) * nw * d);
     b->ref_s = malloc(sizeof(double) * nw * (size_t)s->T);
     b->sc = malloc(sizeof(double) * nw * (size_t)s->T);
-    b->c.kcodes = malloc(sizeof(uint32_t) * rows * wpr);
-    b->c.vcodes = malloc(sizeof(uint32_t) * rows * wpr);
-    b->c.knorms = malloc(sizeof(float) * rows);
-    b->c.vnorms = malloc(sizeof(float) * rows);
+    b->kcodes = malloc(sizeof(uint32_t) * rows * wpr);
+    b->vcodes = malloc(sizeof(uint32_t) * rows * wpr);
+    b->knorms = malloc(sizeof(float) * rows);
+    b->vnorms = malloc(sizeof(float) * rows);
     b->Pi = malloc(sizeof(float) * (size_t)dpad * dpad);
-    return b->K && b->V && b->q && b->o && b->K16 && b->V16 && b->ref_o && b->ref_s && b->sc && b->c.kcodes &&
-                   b->c.vcodes && b->c.knorms && b->c.vnorms && b->Pi
+    return b->K && b->V && b->q && b->o && b->K16 && b->V16 && b->ref_o && b->ref_s && b->sc && b->kcodes &&
+                   b->vcodes && b->knorms && b->vnorms && b->Pi
                ? 0
                : -1;
 }
@@ -265,8 +265,8 @@ static int alloc_bufs(const rb_kva_shape *s, int dpad, kv_bufs *b)
 /* K, V, q of a shape: Gaussian from (seed, shape), or the files' rows. */
 static int fill_inputs(const rb_config *cfg, const kv_files *f, const kv_shape *ks, kv_bufs *b, char *err, size_t n)
 {
-    const rb_kva_shape *s = &ks->s;
-    const long rows = rb_kva_rows(s), nw = (long)s->B * s->H;
+    const rb_kvattn_args *s = &ks->s;
+    const long rows = rb_kva_rows(s), nw = (long)s->B * s->Hq;
     if (cfg->kva.input == RB_KVA_FILES) {
         file_cache(f, &cfg->kva, 0, ks->slice, s, b->K);
         file_cache(f, &cfg->kva, 1, ks->slice, s, b->V);
@@ -276,17 +276,17 @@ static int fill_inputs(const rb_config *cfg, const kv_files *f, const kv_shape *
         return 0;
     }
     uint64_t tag = mix64(cfg->seed ^ 0x6b7661747465ull);
-    tag = mix64(tag ^ ((uint64_t)s->d << 40) ^ ((uint64_t)s->B << 20) ^ (uint64_t)s->kv_heads);
+    tag = mix64(tag ^ ((uint64_t)s->d << 40) ^ ((uint64_t)s->B << 20) ^ (uint64_t)s->Hkv);
     tag = mix64(tag ^ (uint64_t)s->T);
     if (normals(mix64(tag ^ 'K'), rows * s->d, b->K, err, n) || normals(mix64(tag ^ 'V'), rows * s->d, b->V, err, n) ||
-        normals(mix64(tag ^ ((uint64_t)s->H << 8) ^ 'Q'), nw * s->d, b->q, err, n))
+        normals(mix64(tag ^ ((uint64_t)s->Hq << 8) ^ 'Q'), nw * s->d, b->q, err, n))
         return -1;
     return 0;
 }
 
 static void base_record(const rb_config *cfg, rb_backend *be, const kv_shape *ks, rb_record *r)
 {
-    const rb_kva_shape *s = &ks->s;
+    const rb_kvattn_args *s = &ks->s;
     memset(r, 0, sizeof *r);
     snprintf(r->variant, sizeof r->variant, "%s", be->variants[0]);
     r->d = s->d;
@@ -297,20 +297,20 @@ static void base_record(const rb_config *cfg, rb_backend *be, const kv_shape *ks
     r->m.mse = r->m.rel_err = r->m.cosine = r->pred_mse = NAN;
     r->kva.on = 1;
     r->kva.B = s->B;
-    r->kva.H = s->H;
-    r->kva.kv_heads = s->kv_heads;
+    r->kva.H = s->Hq;
+    r->kva.kv_heads = s->Hkv;
     r->kva.T = s->T;
     r->kva.split = s->split;
 }
 
-static void finish_record(const rb_kva_shape *s, const rb_kva_metrics *m, double bytes, rb_record *r)
+static void finish_record(const rb_kvattn_args *s, const rb_kva_metrics *m, double bytes, rb_record *r)
 {
     r->bytes = bytes;
     r->kva.cache_bytes = bytes;
     r->kva.bytes_per_token = bytes / ((double)s->B * s->T);
     r->kva.max_rel_err = m->max_rel_err;
     r->attn.computed = 1;
-    r->attn.nq = s->B * s->H;
+    r->attn.nq = s->B * s->Hq;
     r->attn.T = (int)s->T;
     r->attn.groups = 1;
     r->attn.ip_err = r->attn.ip_bias = NAN;
@@ -330,7 +330,7 @@ static void progress(const rb_record *r, const char *what)
 static int run_shape(const rb_config *cfg, rb_backend *be, const kv_files *f, const kv_shape *ks, rb_kva_sink sink,
                      void *ctx)
 {
-    const rb_kva_shape *s = &ks->s;
+    const rb_kvattn_args *s = &ks->s;
     const long rows = rb_kva_rows(s);
     int dpad = s->d;
     for (int m = 0; m < cfg->nmethods; m++) {
@@ -342,14 +342,17 @@ static int run_shape(const rb_config *cfg, rb_backend *be, const kv_files *f, co
     char err[512];
     int rc = 1;
     if (alloc_bufs(s, dpad, &b)) {
-        fprintf(stderr, "rotorbench: kv_attention: out of host memory for T = %ld\n", s->T);
+        fprintf(stderr, "rotorbench: kv_attention: out of host memory for T = %d\n", s->T);
         goto out;
     }
     if (fill_inputs(cfg, f, ks, &b, err, sizeof err)) {
         fprintf(stderr, "rotorbench: kv_attention: %s\n", err);
         goto out;
     }
-    rb_kva_reference(s, b.q, b.K, b.V, b.ref_o, b.ref_s);
+    rb_kvattn_args a = *s;
+    a.q = b.q;
+    a.o = b.o;
+    rb_kva_reference(&a, b.K, b.V, b.ref_o, b.ref_s);
     for (long i = 0; i < rows * s->d; i++) {
         b.K16[i] = rb_f32_to_f16(b.K[i]);
         b.V16[i] = rb_f32_to_f16(b.V[i]);
@@ -363,12 +366,14 @@ static int run_shape(const rb_config *cfg, rb_backend *be, const kv_files *f, co
     r.bits = 16;
     r.dtype = RB_FP16;
     r.bits_per_coord = 16;
-    rb_kva_args a = {*s, b.q, b.K16, b.V16, NULL, NULL, NULL};
-    if (be->kv_attention(be, &a, b.o, &r.t))
+    a.k16 = b.K16;
+    a.v16 = b.V16;
+    a.dpad = s->d;
+    if (be->kv_attention(be, &a, 1, &r.t))
         goto out;
-    rb_kva_scores_fp16(s, b.q, b.K16, b.sc);
-    rb_kva_compare(s, b.ref_s, b.ref_o, b.sc, b.o, &met);
-    finish_record(s, &met, rb_kva_cache_bytes(s, s->d, 0, 0), &r);
+    rb_kva_scores(&a, 1, b.sc);
+    rb_kva_compare(&a, b.ref_s, b.ref_o, b.sc, &met);
+    finish_record(s, &met, rb_kvattn_cache_bytes(&a, 1), &r);
     r.speedup = 1.0;
     const double base_us = r.t.median_us;
     progress(&r, "fp16-cache");
@@ -376,7 +381,7 @@ static int run_shape(const rb_config *cfg, rb_backend *be, const kv_files *f, co
         goto out;
     for (int mi = 0; mi < cfg->nmethods; mi++) {
         const rb_method m = cfg->methods[mi];
-        if (rb_method_hooks_of(m) != &rb_rotation_hooks)
+        if (!rb_kv_method_packs(m))
             continue; /* no scalar codes (HQMQ): said once by the sweep */
         const long len = rb_param_count(m, s->d);
         free(b.rot);
@@ -396,31 +401,36 @@ static int run_shape(const rb_config *cfg, rb_backend *be, const kv_files *f, co
             p.bounds = cb.bounds_f;
             p.centroids = cb.centroids_f;
             p.rot = b.rot;
+            p.unit_norm = cfg->unit_norm;
             rb_kva_rotation_matrix(&p, b.Pi);
             for (int ti = 0; ti < cfg->ndtypes; ti++) {
-                rb_kva_cache c = b.c;
-                c.dpad = p.dpad;
-                c.bits = p.bits;
-                c.norm_kind = cfg->dtypes[ti] == RB_FP16 ? RB_KV_NORM_FP16 : RB_KV_NORM_FP32;
-                c.row_bytes = rb_kv_row_bytes(p.dpad, p.bits);
-                rb_kva_encode(&p, b.K, rows, c.norm_kind, c.kcodes, c.knorms);
-                rb_kva_encode(&p, b.V, rows, c.norm_kind, c.vcodes, c.vnorms);
+                a.dpad = p.dpad;
+                a.bits = p.bits;
+                a.norm_kind = rb_kv_norm_kind(cfg->unit_norm, cfg->dtypes[ti] == RB_FP16 ? RB_KV_NORM_FP16 : RB_KV_NORM_FP32);
+                a.kcodes = b.kcodes;
+                a.vcodes = b.vcodes;
+                a.knorms = b.knorms;
+                a.vnorms = b.vnorms;
+                a.centroids = p.centroids;
+                a.pi = b.Pi;
+                if (rb_cpu_encode_rows(&p, a.norm_kind, b.K, rows, b.kcodes, b.knorms) ||
+                    rb_cpu_encode_rows(&p, a.norm_kind, b.V, rows, b.vcodes, b.vnorms))
+                    goto out;
                 base_record(cfg, be, ks, &r);
                 r.method = m;
                 r.bits = p.bits;
                 r.dtype = cfg->dtypes[ti];
                 r.params = len;
                 r.fma_nominal = rb_nominal_fma(m, s->d);
-                r.bits_per_coord = 8.0 * (c.row_bytes + rb_kv_norm_bytes(c.norm_kind)) / s->d;
-                rb_kva_args ac = {*s, b.q, NULL, NULL, &c, &p, b.Pi};
-                if (be->kv_attention(be, &ac, b.o, &r.t))
+                r.bits_per_coord = 8.0 * (double)(rb_kv_row_bytes(p.dpad, p.bits) + rb_kv_norm_bytes(a.norm_kind)) / s->d;
+                if (be->kv_attention(be, &a, 0, &r.t))
                     goto out;
-                rb_kva_scores_codes(s, &p, b.Pi, b.q, &c, b.sc);
-                rb_kva_compare(s, b.ref_s, b.ref_o, b.sc, b.o, &met);
-                finish_record(s, &met, rb_kva_cache_bytes(s, p.dpad, p.bits, c.norm_kind), &r);
+                rb_kva_scores(&a, 0, b.sc);
+                rb_kva_compare(&a, b.ref_s, b.ref_o, b.sc, &met);
+                finish_record(s, &met, rb_kvattn_cache_bytes(&a, 0), &r);
                 r.speedup = r.t.median_us > 0 ? base_us / r.t.median_us : 0;
                 char what[96];
-                snprintf(what, sizeof what, "%s b=%d norms %s", rb_method_name(m), p.bits, rb_dtype_name(r.dtype));
+                snprintf(what, sizeof what, "%s b=%d norms %s", rb_method_name(m), p.bits, rb_kv_norm_name(a.norm_kind));
                 progress(&r, what);
                 if (sink(ctx, &r))
                     goto out;
@@ -466,7 +476,7 @@ int rb_kvattn_sweep(const rb_config *cfg, rb_backend *b, rb_kva_sink sink, void 
         goto done;
     }
     for (int mi = 0; mi < cfg->nmethods; mi++)
-        if (rb_method_hooks_of(cfg->methods[mi]) != &rb_rotation_hooks)
+        if (!rb_kv_method_packs(cfg->methods[mi]))
             fprintf(stderr, "rotorbench: kv_attention: %s has no scalar codes: not part of the attention path, skipped\n",
                     rb_method_name(cfg->methods[mi]));
     rc = 0;
