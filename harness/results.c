@@ -382,8 +382,8 @@ int rb_results_write_csv(const rb_run *run, const char *path)
                     "nonfinite_rows,fma_nominal,params,bits_per_coord,bytes,time_median_us,"
                     "time_min_us,time_max_us,time_noise_pct,cold_median_us,hot_clock_mhz,copy_us,gbps,"
                     "pct_of_copy_bw,speedup,op,outlier_frac,prepass_us,fma_per_s,pct_of_fma_peak,route,"
-                    "input,ip_err,ip_bias,attn_kl,attn_top1,attn_top5,attn_out_cos,assume_unit_norm,"
-                    "path,kv_B,kv_H,kv_heads,kv_T,kv_split,cache_bytes,bytes_per_token,attn_max_rel_err\n");
+                    "input,ip_err,ip_bias,attn_kl,attn_top1,attn_top5,attn_out_cos,"
+                    "path,kv_B,kv_H,kv_heads,kv_T,kv_split,cache_bytes,bytes_per_token,attn_max_rel_err,assume_unit_norm\n");
     for (int i = 0; i < run->nrecs; i++) {
         const rb_record *r = &run->recs[i];
         char op[64], input[48];
@@ -392,7 +392,7 @@ int rb_results_write_csv(const rb_run *run, const char *path)
         len += snprintf(buf + len, cap - len,
                         "%s,%s,%s,%d,%d,%s,%ld,%s,%.9g,%.9g,%.9g,%.9g,%ld,%ld,%ld,%.6g,%.0f,%.6g,"
                         "%.6g,%.6g,%.4g,%.6g,%.0f,%.6g,%.6g,%.6g,%.6g,%s,%.6g,%.6g,%.6g,%.6g,%s,%s,%.9g,%.9g,%.9g,%.9g,"
-                        "%.9g,%.9g,%d,%s,%d,%d,%d,%ld,%d,%.0f,%.6g,%.9g\n",
+                        "%.9g,%.9g,%s,%d,%d,%d,%ld,%d,%.0f,%.6g,%.9g,%d\n",
                         run->backend, r->kva.fp16_cache ? "fp16-cache" : rb_method_name(r->method), r->variant, r->d, r->bits,
                         rb_dtype_name(r->dtype), r->N,
                         r->bits ? rb_codebook_name(run->cfg->codebook) : "", /* no bits axis: no codebook */
@@ -404,9 +404,9 @@ int rb_results_write_csv(const rb_run *run, const char *path)
                         r->attn.computed ? r->attn.ip_err : NAN, r->attn.computed ? r->attn.ip_bias : NAN,
                         r->attn.computed ? r->attn.kl : NAN, r->attn.computed ? r->attn.top1 : NAN,
                         r->attn.computed ? r->attn.top5 : NAN, r->attn.computed ? r->attn.out_cos : NAN,
-                        r->unit_norm, r->kva.on ? "attention" : "roundtrip", r->kva.B, r->kva.H, r->kva.kv_heads,
+                        r->kva.on ? "attention" : "roundtrip", r->kva.B, r->kva.H, r->kva.kv_heads,
                         r->kva.T, r->kva.split, r->kva.cache_bytes, r->kva.bytes_per_token,
-                        r->kva.on ? r->kva.max_rel_err : NAN);
+                        r->kva.on ? r->kva.max_rel_err : NAN, r->unit_norm);
     }
     int rc = rb_write_file_atomic(path, buf, len);
     free(buf);
