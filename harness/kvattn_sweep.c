@@ -221,7 +221,7 @@ static int check_shapes(const rb_config *cfg, const kv_files *f, const kv_shape 
 /* ---- one shape ----------------------------------------------------------------------------- */
 
 typedef struct {
-    float *K, *V, *q, *o;
+    float *K, *V, *q, *o, *ocpu;
     uint16_t *K16, *V16;
     double *ref_o, *ref_s, *sc;
     void *kcodes, *vcodes, *knorms, *vnorms;
@@ -230,7 +230,7 @@ typedef struct {
 
 static void free_bufs(kv_bufs *b)
 {
-    free(b->K); free(b->V); free(b->q); free(b->o); free(b->K16); free(b->V16);
+    free(b->K); free(b->V); free(b->q); free(b->o); free(b->ocpu); free(b->K16); free(b->V16);
     free(b->ref_o); free(b->ref_s); free(b->sc);
     free(b->kcodes); free(b->vcodes); free(b->knorms); free(b->vnorms);
     free(b->Pi); free(b->rot);
@@ -246,6 +246,7 @@ static int alloc_bufs(const rb_kvattn_args *s, int dpad, kv_bufs *b)
     b->V = malloc(sizeof(float) * (rows * d + 1));
     b->q = malloc(sizeof(float) * (nw * d + 1));
     b->o = malloc(sizeof(float) * nw * d);
+    b->ocpu = malloc(sizeof(float) * nw * d);
     b->K16 = malloc(sizeof(uint16_t) * rows * d);
     b->V16 = malloc(sizeof(uint16_t) * rows * d);
     b->ref_o = malloc(sizeof(double) * nw * d);
@@ -256,7 +257,7 @@ static int alloc_bufs(const rb_kvattn_args *s, int dpad, kv_bufs *b)
     b->knorms = malloc(sizeof(float) * rows);
     b->vnorms = malloc(sizeof(float) * rows);
     b->Pi = malloc(sizeof(float) * (size_t)dpad * dpad);
-    return b->K && b->V && b->q && b->o && b->K16 && b->V16 && b->ref_o && b->ref_s && b->sc && b->kcodes &&
+    return b->K && b->V && b->q && b->o && b->ocpu && b->K16 && b->V16 && b->ref_o && b->ref_s && b->sc && b->kcodes &&
                    b->vcodes && b->knorms && b->vnorms && b->Pi
                ? 0
                : -1;
@@ -320,11 +321,34 @@ static void finish_record(const rb_kvattn_args *s, const rb_kva_metrics *m, doub
     r->attn.out_cos = m->out_cos;
 }
 
+/* Another backend's output against the CPU's split attention on the same cache: the largest
+ * |o_backend - o_cpu| / max |o_cpu| over the batch into the record's check fields. */
+static void check_vs_cpu(const rb_backend *be, rb_kvattn_args *a, int fp16, float *ocpu, rb_record *r)
+{
+    if (!strcmp(be->name, "cpu"))
+        return;
+    float *o = a->o;
+    a->o = ocpu;
+    rb_kva_attend(a, fp16);
+    a->o = o;
+    double e = 0, m = 0;
+    const long n = (long)a->B * a->Hq * a->d;
+    for (long i = 0; i < n; i++) {
+        e = isnan(o[i]) != isnan(ocpu[i]) ? INFINITY : fmax(e, fabs((double)o[i] - ocpu[i]));
+        m = fmax(m, fabs(ocpu[i]));
+    }
+    r->check_rows = (long)a->B * a->Hq;
+    r->check_max_abs = m > 0 ? e / m : e;
+}
+
 static void progress(const rb_record *r, const char *what)
 {
-    fprintf(stderr, "[attention] %s d=%d B=%d H=%d kv=%d T=%ld split=%d: %.3g us, %.3g B/token, cos %.6f, max rel %.3e\n",
+    char chk[64] = "";
+    if (r->check_rows)
+        snprintf(chk, sizeof chk, ", vs cpu %.2e", r->check_max_abs);
+    fprintf(stderr, "[attention] %s d=%d B=%d H=%d kv=%d T=%ld split=%d: %.3g us, %.3g B/token, cos %.6f, max rel %.3e%s\n",
             what, r->d, r->kva.B, r->kva.H, r->kva.kv_heads, r->kva.T, r->kva.split, r->t.median_us,
-            r->kva.bytes_per_token, r->attn.out_cos, r->kva.max_rel_err);
+            r->kva.bytes_per_token, r->attn.out_cos, r->kva.max_rel_err, chk);
 }
 
 static int run_shape(const rb_config *cfg, rb_backend *be, const kv_files *f, const kv_shape *ks, rb_kva_sink sink,
@@ -371,6 +395,7 @@ static int run_shape(const rb_config *cfg, rb_backend *be, const kv_files *f, co
     a.dpad = s->d;
     if (be->kv_attention(be, &a, 1, &r.t))
         goto out;
+    check_vs_cpu(be, &a, 1, b.ocpu, &r);
     rb_kva_scores(&a, 1, b.sc);
     rb_kva_compare(&a, b.ref_s, b.ref_o, b.sc, &met);
     finish_record(s, &met, rb_kvattn_cache_bytes(&a, 1), &r);
@@ -425,6 +450,7 @@ static int run_shape(const rb_config *cfg, rb_backend *be, const kv_files *f, co
                 r.bits_per_coord = 8.0 * (double)(rb_kv_row_bytes(p.dpad, p.bits) + rb_kv_norm_bytes(a.norm_kind)) / s->d;
                 if (be->kv_attention(be, &a, 0, &r.t))
                     goto out;
+                check_vs_cpu(be, &a, 0, b.ocpu, &r);
                 rb_kva_scores(&a, 0, b.sc);
                 rb_kva_compare(&a, b.ref_s, b.ref_o, b.sc, &met);
                 finish_record(s, &met, rb_kvattn_cache_bytes(&a, 0), &r);

@@ -221,7 +221,7 @@ cJSON *rb_record_to_json(const rb_record *r, const rb_config *cfg)
     if (r->check_rows) {
         cJSON *c = cJSON_AddObjectToObject(o, "check_vs_cpu");
         cJSON_AddNumberToObject(c, "rows", (double)r->check_rows);
-        add_num(c, "max_abs_diff", r->check_max_abs);
+        add_num(c, r->kva.on ? "max_rel_diff" : "max_abs_diff", r->check_max_abs); /* attention: of max |o_cpu| */
         cJSON_AddNumberToObject(c, "boundary_flips", (double)r->check_flips);
     }
     if (r->kva.on) {
