@@ -139,7 +139,7 @@ static int first_line(const char *path, char *buf, size_t n)
 
 /* Host, CPU model, threads and the machine's id: what tells one machine's wall-clock times
  * from another's (rotorbench compare). */
-static int cpu_attention(rb_backend *b, const float *q, int nq, int T, rb_attn *out)
+static int cpu_attention(rb_backend *b, const float *q, int nq, int T, const float *v, const float *vh, rb_attn *out)
 {
     rb_cpu_state *s = b->state;
     const long G = rb_attn_groups(s->N, T);
@@ -148,7 +148,7 @@ static int cpu_attention(rb_backend *b, const float *q, int nq, int T, rb_attn *
         fprintf(stderr, "rotorbench: out of host memory for the attention metrics\n");
         return -1;
     }
-    rb_attn_parts_cpu(s->x, s->xh, s->d, s->N, q, nq, T, parts);
+    rb_attn_parts_cpu(s->x, s->xh, v, vh, s->d, s->N, q, nq, T, parts);
     rb_attn_finish(parts, nq, G, T, out);
     free(parts);
     return 0;

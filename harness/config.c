@@ -393,11 +393,11 @@ static int rows_option(const ctx *c, const cJSON *it, const char *key, rb_data_d
 static int one_distribution(const ctx *c, const cJSON *it, const char *key, rb_data_dist *d)
 {
     static const char *const names[] = {"kind", "channels", "scale", "sigma", "rank", "noise", "path", "tensor", "rows",
-                                        "split_axis", NULL};
+                                        "split_axis", "values", "values_tensor", NULL};
     /* which kind each parameter belongs to */
     static const rb_distribution owner[] = {0, RB_DIST_CHANNEL_OUTLIERS, RB_DIST_CHANNEL_OUTLIERS, RB_DIST_ANISOTROPIC,
                                             RB_DIST_LOWRANK, RB_DIST_LOWRANK, RB_DIST_FILE, RB_DIST_FILE, RB_DIST_FILE,
-                                            RB_DIST_FILE};
+                                            RB_DIST_FILE, RB_DIST_FILE, RB_DIST_FILE};
     char kinds[160], what[400], k2[160];
     choices_text(dist_choices, NCH(dist_choices), kinds, sizeof kinds);
     snprintf(what, sizeof what, "%s or an object {\"kind\": %s, ...}", kinds, kinds);
@@ -421,7 +421,7 @@ static int one_distribution(const ctx *c, const cJSON *it, const char *key, rb_d
         escape(e->string, k, sizeof k);
         if (!names[i])
             return fail(c, "unknown key '%s.%s': expected one of kind, channels, scale, sigma, rank, noise, path, "
-                           "tensor, rows, split_axis", key, k);
+                           "tensor, rows, split_axis, values, values_tensor", key, k);
         for (const cJSON *f = it->child; f != e; f = f->next)
             if (!strcmp(f->string, e->string))
                 return fail(c, "key '%s.%s': expected each key once, got it twice", key, k);
@@ -464,10 +464,14 @@ static int one_distribution(const ctx *c, const cJSON *it, const char *key, rb_d
                 return bad(c, k2, "an integer in 0..6 (a leading axis of the tensor)", p);
             d->split_axis = (int)x;
             break;
+        case 10: rc = string_value(c, p, k2, "the path of the values' .npy or safetensors file (paired row by row with the keys)", RB_MAX_PATH, NULL, d->values_path); break;
+        case 11: rc = string_value(c, p, k2, "a tensor name of 1..127 characters", sizeof d->values_tensor, NULL, d->values_tensor); break;
         }
         if (rc)
             return -1;
     }
+    if (d->values_tensor[0] && !d->values_path[0])
+        return fail(c, "key '%s.values_tensor': expected only with %s.values (the values' file)", key, key);
     if (v == RB_DIST_FILE && !d->path[0])
         return fail(c, "key '%s.path': expected the path of a .npy or safetensors file, got nothing", key);
     return 0;

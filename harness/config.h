@@ -53,6 +53,9 @@ typedef struct {
     int rows_mode;            /* file: RB_ROWS_ALL, _FIRST, _SAMPLE (rows_n of them) */
     long rows_n;
     int split_axis;           /* file: one record per index of this leading axis; -1 none */
+    char values_path[RB_MAX_PATH];  /* file, optional: the values paired row by row with these keys
+                                     * (attention metrics); "" : the keys serve as values */
+    char values_tensor[128];        /* its safetensors tensor */
     /* file, filled when the sweep opens it (inputs.c) */
     char file_format[16];     /* "npy" / "safetensors" */
     double file_bytes;

@@ -17,6 +17,7 @@
 #include "counts.h"
 #include "data.h"
 #include "hostmem.h"
+#include "fp16.h"
 #include "inputs.h"
 #include "kvattn_sweep.h"
 #include "method_hooks.h"
@@ -312,6 +313,48 @@ static int run_kv_attention(const rb_config *cfg, rb_backend *be, const char *ou
     return rc;
 }
 
+/* A file input's paired values (distribution.values): its rows as the data set holds them (fp16:
+ * rounded, as the keys are), and room for their quantized rows. */
+static int load_values(const rb_config *cfg, const rb_inputs *in, const rb_dataset *ds, float **v, float **vh)
+{
+    const size_t n = (size_t)ds->N * ds->d;
+    char err[512];
+    *v = malloc(sizeof(float) * n);
+    *vh = malloc(sizeof(float) * n);
+    if (!*v || !*vh) {
+        fprintf(stderr, "rotorbench: out of host memory for %ld value rows\n", ds->N);
+        return -1;
+    }
+    if (rb_inputs_values(cfg, in, ds, *v, err, sizeof err)) {
+        fprintf(stderr, "rotorbench: %s\n", err);
+        return -1;
+    }
+    if (ds->dtype == RB_FP16)
+        for (size_t i = 0; i < n; i++)
+            (*v)[i] = rb_round_f16((*v)[i]);
+    return 0;
+}
+
+/* The values quantized by the setting's method through the CPU reference, on every backend (the
+ * keys go through the backend's own kernel): both backends score the same value rows. HQMQ's
+ * Med3x threshold comes from the values' own batch, as a run over them would take it. */
+static int quantize_values(const rb_qdq_params *p, const rb_dataset *ds, const float *v, float *vh)
+{
+    rb_qdq_params q = *p;
+    if (rb_method_hooks_of(p->method) != &rb_rotation_hooks && q.hq_outliers) {
+        float med;
+        if (rb_hqmq_batch_median(v, ds->d, ds->N, NULL, &med)) {
+            fprintf(stderr, "rotorbench: out of host memory for the values' median\n");
+            return -1;
+        }
+        q.hq_thresh = rb_hqmq_threshold(q.hq_C, med);
+        rb_cpu_hqmq_rows(&q, v, vh, ds->N, ds->dtype);
+        return 0;
+    }
+    rb_cpu_qdq_rows(&q, v, vh, ds->N, ds->dtype);
+    return 0;
+}
+
 static int run_sweep(const rb_config *cfg, const rb_inputs *in, const char *backend_sel, const char *out_dir,
                      int profile, int resume, int argc, char **argv)
 {
@@ -416,6 +459,7 @@ static int run_sweep(const rb_config *cfg, const rb_inputs *in, const char *back
 
     int rc = 0, loaded_ds = -1;
     float *queries = NULL; /* the loaded data set's, when the config asks for attention metrics */
+    float *values = NULL, *values_h = NULL; /* its paired values (distribution.values) and their quantized rows */
     float *rots[RB_MAX_METHODS] = {0};
     int rots_d = -1;
     double t0 = now_s(), bytes_left = 0, bytes_ran = 0;
@@ -491,11 +535,22 @@ static int run_sweep(const rb_config *cfg, const rb_inputs *in, const char *back
                 rc = 1;
                 break;
             }
+            free(values);
+            free(values_h);
+            values = values_h = NULL;
+            if (queries && cfg->dists[ds->dist].values_path[0] && load_values(cfg, in, ds, &values, &values_h)) {
+                rc = 1;
+                break;
+            }
             loaded_ds = st->ds;
         }
         p.rot = rots[m];
+        if (values && quantize_values(&p, ds, values, values_h)) {
+            rc = 1;
+            break;
+        }
         if (be->run(be, &p, st->v, r) ||
-            (queries && be->attention(be, queries, cfg->q_count, cfg->attn_T, &r->attn))) {
+            (queries && be->attention(be, queries, cfg->q_count, cfg->attn_T, values, values_h, &r->attn))) {
             rc = 1;
             break;
         }
@@ -529,6 +584,8 @@ static int run_sweep(const rb_config *cfg, const rb_inputs *in, const char *back
     for (int mm = 0; mm < RB_MAX_METHODS; mm++)
         free(rots[mm]);
     free(queries);
+    free(values);
+    free(values_h);
     if (log)
         fclose(log);
 

@@ -510,3 +510,55 @@ TEST(kvattn_driver_npy_and_safetensors)
     CHECK(rc == 2 && strstr(err, "bytes of host memory") && count_lines(err) == 1 && !exists(json), "too large: rc %d: %s",
           rc, err);
 }
+
+/* The roundtrip's attention metrics with a K file and its own V file (distribution.values): the
+ * paired run's output cosine differs from the keys-as-values run's; a values file of another
+ * shape is refused with one line, exit 2, before any work. */
+static double out_cos_of(const char *json)
+{
+    FILE *f = fopen(json, "r");
+    static char buf[1 << 16];
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[n] = 0;
+    const char *p = strstr(buf, "\"out_cos\":");
+    return p ? atof(p + 10) : NAN;
+}
+
+TEST(attention_metrics_values_file)
+{
+    lcg = 1234;
+    write_npy("ak.npy", "(64, 32)", 64 * 32);
+    write_npy("av.npy", "(64, 32)", 64 * 32);
+    write_npy("av2.npy", "(32, 64)", 32 * 64);
+    char cfg[2048], args[512], err[4096], out[300], json[400];
+    snprintf(out, sizeof out, "%s", path_in("aout"));
+    snprintf(json, sizeof json, "%s/av-cpu.json", out);
+    const char *vals[3] = {"", "av.npy", "av2.npy"};
+    double cos[2] = {NAN, NAN};
+    for (int i = 0; i < 3; i++) {
+        char extra[400] = "";
+        if (vals[i][0])
+            snprintf(extra, sizeof extra, ", \"values\": \"%s\"", path_in(vals[i]));
+        snprintf(cfg, sizeof cfg, "{\"name\": \"av\", \"seed\": 1, \"bits\": 2, \"dtypes\": [\"fp32\"], \"methods\": "
+                 "[\"identity\"], \"queries\": {\"kind\": \"gaussian\", \"count\": 4}, \"attention\": {\"T\": 32}, "
+                 "\"distribution\": {\"kind\": \"file\", \"path\": \"%s\"%s}}", path_in("ak.npy"), extra);
+        FILE *f = fopen(path_in("av.json"), "w");
+        if (f) {
+            fputs(cfg, f);
+            fclose(f);
+        }
+        snprintf(args, sizeof args, "%s --backend cpu --out %s", path_in("av.json"), out);
+        unlink(json);
+        const int rc = run_driver(args, err, sizeof err);
+        if (i < 2) {
+            cos[i] = out_cos_of(json);
+            CHECK(rc == 0 && isfinite(cos[i]), "values %s: rc %d: %s", vals[i], rc, err);
+        } else {
+            CHECK(rc == 2 && strstr(err, "the values' shape differs") && count_lines(err) == 1 && !exists(json),
+                  "values of another shape: rc %d: %s", rc, err);
+        }
+    }
+    CHECK(cos[0] != cos[1], "paired values change the output cosine: %.9g vs %.9g", cos[0], cos[1]);
+}
