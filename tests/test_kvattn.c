@@ -562,3 +562,27 @@ TEST(attention_metrics_values_file)
     }
     CHECK(cos[0] != cos[1], "paired values change the output cosine: %.9g vs %.9g", cos[0], cos[1]);
 }
+
+/* The example docs/config-format.md shows runs, and docs hold it verbatim. */
+TEST(kvattn_small_example_runs)
+{
+    char args[512], err[8192], json[400];
+    const char *out = path_in("small");
+    snprintf(args, sizeof args, "configs/kv_attention_small.json --backend cpu --out %s", out);
+    snprintf(json, sizeof json, "%s/kv_attention_small-cpu.json", out);
+    const int rc = run_driver(args, err, sizeof err);
+    CHECK(rc == 0 && exists(json), "rc %d: %s", rc, err);
+    int records = 0;
+    for (const char *s = err; (s = strstr(s, "[attention] ")); s++)
+        records++;
+    CHECK(records == 2 * (1 + 2 * 2), "records: %d (2 shapes x (fp16 cache + 2 methods x 2 bits))", records);
+    FILE *f = fopen("configs/kv_attention_small.json", "r"), *g = fopen("docs/config-format.md", "r");
+    static char a[4096], b[1 << 17];
+    size_t na = f ? fread(a, 1, sizeof a - 1, f) : 0, nb = g ? fread(b, 1, sizeof b - 1, g) : 0;
+    a[na] = b[nb] = 0;
+    if (f)
+        fclose(f);
+    if (g)
+        fclose(g);
+    CHECK(na > 0 && strstr(b, a) != NULL, "docs/config-format.md does not show configs/kv_attention_small.json verbatim");
+}
