@@ -257,6 +257,14 @@ plots:
 	@test -n "$(PLOT_CSV)" || { echo "make plots: no out/paper18-*.csv: run make sweep or pass PLOT_CSV=..."; exit 2; }
 	plots/make_plots.sh $(PLOT_CSV) $(PLOT_DIR)
 
+# PyTorch's scaled_dot_product_attention over the fp16 caches of the attention targets, timed as
+# the kernels are (tools/sdpa_baseline.py); one line and success when torch is not importable.
+SDPA_OUT ?= results/sdpa_baseline.json
+.PHONY: sdpa
+sdpa:
+	@if python3 -c 'import torch' 2>/dev/null; then python3 tools/sdpa_baseline.py --out $(SDPA_OUT); \
+	else echo "make sdpa: PyTorch is not importable (python3 -c 'import torch'): skipped"; fi
+
 # The regression gate: smoke config on BACKEND, compared with its committed baseline.
 BACKEND  ?= cpu
 # CPU wall-clock timings on a shared runner are not a gate: numerics only there.

@@ -51,6 +51,14 @@ static int loaded(rb_backend *b, int d, long N, rb_dtype dtype)
     return !b->profile && rb_meas_gpu_copy_roof(s->meas, s->xh, s->x, (size_t)N * d * s->esz) ? -1 : 0;
 }
 
+int rb_gpu_restore_copy_roof(rb_backend *b)
+{
+    rb_gpu_state *s = b->state;
+    if (!s->loaded || b->profile)
+        return 0;
+    return rb_meas_gpu_copy_roof(s->meas, s->xh, s->x, (size_t)s->N * s->d * s->esz);
+}
+
 /* Input, output and (fp16, host-generated inputs) the generator's fp32 scratch, plus a margin. */
 static int gpu_fits(rb_backend *b, int d, long N, rb_dtype dtype, char *why, size_t n)
 {
@@ -617,6 +625,7 @@ rb_backend *rb_backend_gpu_create(char *why, size_t whylen)
     b->load_rows = gpu_load_rows;
     b->fits = gpu_fits;
     b->attention = gpu_attention;
+    b->kv_attention = rb_gpu_kv_attention;
     b->run = gpu_run;
     b->describe = gpu_describe;
     b->destroy = gpu_destroy;

@@ -331,4 +331,5 @@ if awk "$hdr"' ("input" in c) && ($c["input"] != "sphere" || $c["ip_err"] != "na
             "dir=$(q "$tmp"); methods=$(q "${ms# }"); hasip=$hasip; title=$(q "Rate-distortion on $inp ($rdt, variant $variant)")"
     done
 fi
+"$here/kv_attention.sh" "$csv" "$outdir" "$sub" || status=1 # decode attention: kv_attention.png
 exit $status

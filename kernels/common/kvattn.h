@@ -46,7 +46,7 @@ typedef struct {
     /* shape */
     int B, Hq, Hkv, T;
     int d, dpad;    /* dpad: the method's padded width (compressed); d for the fp16 cache */
-    int split;      /* tokens per split; 0: rb_kvattn_default_split */
+    int split;      /* tokens per split (> 0): rb_kvattn_default_split, or the caller's */
     float scale;    /* 1 / sqrt(d) */
     /* the compressed cache */
     int bits;       /* 1..8 */
@@ -63,7 +63,7 @@ typedef struct {
     void *work;             /* rb_kvattn_work_bytes of device memory */
 } rb_kvattn_args;
 
-/* The split when a->split is 0: enough CTAs (nsplit x Hkv x B) to give each of sms SMs about
+/* The default split: enough CTAs (nsplit x Hkv x B) to give each of sms SMs about
  * four, in multiples of 64 tokens, at least 64 and at most 4096. The same function on both
  * backends, so the CPU reference can take the GPU's split. */
 static inline int rb_kvattn_default_split(int B, int Hkv, int T, int sms)
