@@ -52,7 +52,11 @@ typedef struct {
     long fma_nominal;     /* forward rotation FMA as the paper counts them */
     long params;
     double bits_per_coord;
-    double bytes;         /* 2 N d sizeof(T): one read of x, one write of x-hat */
+    int path;             /* rb_path (config.h): what the setting runs; the driver writes it */
+    int kv_norm;          /* the packed format's norm kind (RB_KV_NORM_*; kvpack.h) */
+    double stored_bytes;  /* the packed cache's bytes (rb_kv_stored_bytes); 0: no packed format */
+    double bytes;         /* what the path moves: roundtrip 2 N d sizeof(T) (x in, x-hat out);
+                           * encode N d sizeof(T) + stored_bytes; decode stored_bytes + N d sizeof(T) */
     rb_timing t;
     double speedup;       /* baseline median / this median, 0 when no baseline record */
     /* GPU: the kernel checked against the CPU reference on the first rows before timing */

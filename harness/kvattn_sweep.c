@@ -297,6 +297,7 @@ static void base_record(const rb_config *cfg, rb_backend *be, const kv_shape *ks
     r->unit_norm = cfg->unit_norm;
     r->m.mse = r->m.rel_err = r->m.cosine = r->pred_mse = NAN;
     r->kva.on = 1;
+    r->path = RB_PATH_ATTENTION;
     r->kva.B = s->B;
     r->kva.H = s->Hq;
     r->kva.kv_heads = s->Hkv;
@@ -388,7 +389,7 @@ static int run_shape(const rb_config *cfg, rb_backend *be, const kv_files *f, co
     r.method = rb_method_find("identity") >= 0 ? rb_method_find("identity") : cfg->methods[0];
     r.kva.fp16_cache = 1;
     r.bits = 16;
-    r.dtype = RB_FP16;
+    r.dtype = RB_FP16; /* the cache's */
     r.bits_per_coord = 16;
     a.k16 = b.K16;
     a.v16 = b.V16;
@@ -428,10 +429,10 @@ static int run_shape(const rb_config *cfg, rb_backend *be, const kv_files *f, co
             p.rot = b.rot;
             p.unit_norm = cfg->unit_norm;
             rb_kva_rotation_matrix(&p, b.Pi);
-            for (int ti = 0; ti < cfg->ndtypes; ti++) {
+            { /* the norms as the config's kv_norm stores them (none under assume_unit_norm) */
                 a.dpad = p.dpad;
                 a.bits = p.bits;
-                a.norm_kind = rb_kv_norm_kind(cfg->unit_norm, cfg->dtypes[ti] == RB_FP16 ? RB_KV_NORM_FP16 : RB_KV_NORM_FP32);
+                a.norm_kind = rb_kv_norm_kind(cfg->unit_norm, cfg->kv_norm);
                 a.kcodes = b.kcodes;
                 a.vcodes = b.vcodes;
                 a.knorms = b.knorms;
@@ -444,7 +445,9 @@ static int run_shape(const rb_config *cfg, rb_backend *be, const kv_files *f, co
                 base_record(cfg, be, ks, &r);
                 r.method = m;
                 r.bits = p.bits;
-                r.dtype = cfg->dtypes[ti];
+                r.dtype = RB_FP32; /* queries and outputs; the cache is codes + norms */
+                r.kv_norm = a.norm_kind;
+                r.stored_bytes = rb_kvattn_cache_bytes(&a, 0);
                 r.params = len;
                 r.fma_nominal = rb_nominal_fma(m, s->d);
                 r.bits_per_coord = 8.0 * (double)(rb_kv_row_bytes(p.dpad, p.bits) + rb_kv_norm_bytes(a.norm_kind)) / s->d;
@@ -469,46 +472,70 @@ out:
     return rc;
 }
 
+/* Open and check the inputs, list the shapes, check them against the inputs and host memory:
+ * 0, or -1 with one line in err (f and *sh are then released). */
+static int prepare(const rb_config *cfg, kv_files *f, kv_shape **sh, int *n, char *err, size_t len)
+{
+    memset(f, 0, sizeof *f);
+    *sh = NULL;
+    *n = 0;
+    if (cfg->kva.input == RB_KVA_FILES && open_files(cfg, f, err, len))
+        goto bad;
+    if (cfg->kva.input == RB_KVA_SYNTHETIC && cfg->ndims < 1) {
+        snprintf(err, len, "%s: kv_attention with synthetic caches takes d from the config's dims: give dims", cfg->path);
+        goto bad;
+    }
+    *n = list_shapes(cfg, f, NULL);
+    *sh = calloc((size_t)*n, sizeof **sh);
+    if (!*sh) {
+        snprintf(err, len, "out of host memory");
+        goto bad;
+    }
+    list_shapes(cfg, f, *sh);
+    if (check_shapes(cfg, f, *sh, *n, err, len))
+        goto bad;
+    return 0;
+bad:
+    free(*sh);
+    *sh = NULL;
+    for (int i = 0; i < 3; i++)
+        rb_tensor_close(&f->t[i]);
+    return -1;
+}
+
+int rb_kvattn_check(const rb_config *cfg, char *err, size_t len)
+{
+    kv_files f;
+    kv_shape *sh;
+    int n;
+    if (prepare(cfg, &f, &sh, &n, err, len))
+        return -1;
+    free(sh);
+    for (int i = 0; i < 3; i++)
+        rb_tensor_close(&f.t[i]);
+    return 0;
+}
+
 int rb_kvattn_sweep(const rb_config *cfg, rb_backend *b, rb_kva_sink sink, void *ctx)
 {
     kv_files f;
+    kv_shape *sh;
     char err[4096];
-    memset(&f, 0, sizeof f);
-    int rc = 2, n = 0;
-    kv_shape *sh = NULL;
+    int n, rc = 0;
     if (!b->kv_attention) {
-        fprintf(stderr, "rotorbench: kv_attention: the %s backend has no decode-attention kernel yet\n", b->name);
+        fprintf(stderr, "rotorbench: kv_attention: the %s backend has no decode-attention kernel\n", b->name);
         return 1;
     }
-    if (cfg->kva.input == RB_KVA_FILES && open_files(cfg, &f, err, sizeof err)) {
+    if (prepare(cfg, &f, &sh, &n, err, sizeof err)) {
         fprintf(stderr, "rotorbench: %s\n", err);
-        goto done;
-    }
-    if (cfg->kva.input == RB_KVA_SYNTHETIC && cfg->ndims < 1) {
-        fprintf(stderr, "rotorbench: %s: kv_attention with synthetic caches takes d from the config's dims: give dims\n",
-                cfg->path);
-        goto done;
-    }
-    n = list_shapes(cfg, &f, NULL);
-    sh = calloc((size_t)n, sizeof *sh);
-    if (!sh) {
-        fprintf(stderr, "rotorbench: out of host memory\n");
-        rc = 1;
-        goto done;
-    }
-    list_shapes(cfg, &f, sh);
-    if (check_shapes(cfg, &f, sh, n, err, sizeof err)) {
-        fprintf(stderr, "rotorbench: %s\n", err);
-        goto done;
+        return 2;
     }
     for (int mi = 0; mi < cfg->nmethods; mi++)
         if (!rb_kv_method_packs(cfg->methods[mi]))
             fprintf(stderr, "rotorbench: kv_attention: %s has no scalar codes: not part of the attention path, skipped\n",
                     rb_method_name(cfg->methods[mi]));
-    rc = 0;
     for (int i = 0; i < n && !rc; i++)
         rc = run_shape(cfg, b, &f, &sh[i], sink, ctx);
-done:
     free(sh);
     for (int i = 0; i < 3; i++)
         rb_tensor_close(&f.t[i]);
@@ -517,6 +544,11 @@ done:
 
 void rb_kvattn_print_markdown(const rb_run *run, FILE *out)
 {
+    int any = 0;
+    for (int i = 0; i < run->nrecs; i++)
+        any |= run->recs[i].kva.on;
+    if (!any)
+        return;
     const char *clock = run->nrecs ? run->recs[0].t.clock : "";
     fprintf(out, "\n### Decode attention over a KV cache (%s backend, times: %s median)\n\n", run->backend, clock);
     fprintf(out, "| method | bits | norms | d | B | H | kv | T | split | bytes / token | µs | GB/s | speedup vs fp16 | out cos "
@@ -530,7 +562,7 @@ void rb_kvattn_print_markdown(const rb_run *run, FILE *out)
         fprintf(out, "| %s | %d | %s | %d | %d | %d | %d | %ld | %d | %.1f | %.2f | %.1f | %.2f | %.6f | %.3e | %.4f | %.4f | "
                      "%.3e |\n",
                 r->kva.fp16_cache ? "fp16-cache" : rb_method_name(r->method), r->bits,
-                r->kva.fp16_cache ? "-" : rb_dtype_name(r->dtype), r->d, r->kva.B, r->kva.H, r->kva.kv_heads, r->kva.T,
+                r->kva.fp16_cache ? "-" : rb_kv_norm_name(r->kv_norm), r->d, r->kva.B, r->kva.H, r->kva.kv_heads, r->kva.T,
                 r->kva.split, r->kva.bytes_per_token, r->t.median_us, gbps, r->speedup, r->attn.out_cos, r->attn.kl,
                 r->attn.top1, r->attn.top5, r->kva.max_rel_err);
     }

@@ -10,6 +10,10 @@
 
 #include "results.h"
 
+/* The inputs (files opened and checked, d agreeing), the shapes against them and host memory:
+ * 0, or -1 with one line in err. The driver asks it before any work. */
+int rb_kvattn_check(const rb_config *cfg, char *err, size_t len);
+
 /* Hands each record to sink (0: go on). 0 done, 1 a run-time failure, 2 a bad input (one line
  * on stderr, before any work). */
 typedef int (*rb_kva_sink)(void *ctx, const rb_record *r);

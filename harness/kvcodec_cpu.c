@@ -28,6 +28,9 @@ const char *rb_kv_norm_name(int norm_kind)
     return norm_kind == RB_KV_NORM_FP16 ? "fp16" : norm_kind == RB_KV_NORM_FP32 ? "fp32" : "none";
 }
 
+/* Below this many rows one thread does it: a team's start and barrier cost more than the rows. */
+#define RB_KV_OMP_MIN_ROWS 256
+
 static int check_args(const rb_qdq_params *p, int norm_kind, const void *norms, const char *what)
 {
     if (!rb_kv_method_packs(p->method)) {
@@ -121,7 +124,7 @@ int rb_cpu_encode_rows(const rb_qdq_params *p, int norm_kind, const float *x, lo
         return -1;
     const long row_bytes = rb_kv_row_bytes(p->dpad, p->bits);
     int oom = 0;
-#pragma omp parallel reduction(| : oom)
+#pragma omp parallel reduction(| : oom) if (N >= RB_KV_OMP_MIN_ROWS)
     {
         float *v = malloc(sizeof(float) * 2 * (size_t)p->dpad);
         oom = v == NULL;
@@ -146,7 +149,7 @@ int rb_cpu_decode_rows(const rb_qdq_params *p, int norm_kind, const void *codes,
         return -1;
     const long row_bytes = rb_kv_row_bytes(p->dpad, p->bits);
     int oom = 0;
-#pragma omp parallel reduction(| : oom)
+#pragma omp parallel reduction(| : oom) if (N >= RB_KV_OMP_MIN_ROWS)
     {
         float *v = malloc(sizeof(float) * 2 * (size_t)p->dpad);
         oom = v == NULL;

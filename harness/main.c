@@ -20,6 +20,7 @@
 #include "fp16.h"
 #include "inputs.h"
 #include "kvattn_sweep.h"
+#include "kvcodec.h"
 #include "method_hooks.h"
 #include "results.h"
 
@@ -97,7 +98,7 @@ static void on_sigint(int sig)
 
 /* One setting of the sweep, in the order it runs: data changes only with the data set. */
 typedef struct {
-    int ds, mi, bi, v;
+    int ds, mi, bi, v, pa; /* pa: index into cfg->paths */
 } setting;
 
 /* FNV-1a over the canonical config, the backend, the plugins loaded, the environment knobs that
@@ -145,7 +146,7 @@ static int same_key(const rb_record *a, const rb_record *b)
     h->op_label(a, oa, sizeof oa);
     h->op_label(b, ob, sizeof ob);
     return !strcmp(a->variant, b->variant) && a->d == b->d && a->bits == b->bits && a->dtype == b->dtype &&
-           a->N == b->N && a->dist == b->dist && a->slice == b->slice && !strcmp(oa, ob);
+           a->N == b->N && a->dist == b->dist && a->slice == b->slice && a->path == b->path && !strcmp(oa, ob);
 }
 
 /* Settings per (d, N, dtype, variant) for method m: its own axis (bits, or HQMQ's operating
@@ -158,6 +159,35 @@ static int runs_variant(const rb_backend *be, rb_method m, int v)
 {
     const rb_method_desc *md = rb_method_get(m);
     return !strcmp(be->name, "cpu") || (md->variants & (1u << v));
+}
+
+/* RB_PATH_ATTENTION: decode attention over a compressed cache has shapes of its own (the
+ * config's kv_attention, kvattn_sweep.h), run after the data sets' settings: none here. */
+static int attention_path_runs(const rb_backend *be, rb_method m, int v)
+{
+    (void)be; (void)m; (void)v;
+    return 0;
+}
+
+/* Does the setting (m, variant v, path) run on this backend? The CPU runs every path of a
+ * packing method; the GPU a packed path only as the fast variant of a launcher that has it. */
+static int runs_path(const rb_backend *be, rb_method m, int v, int path)
+{
+    const rb_method_desc *md = rb_method_get(m);
+    switch (path) {
+    case RB_PATH_ROUNDTRIP:
+        return runs_variant(be, m, v);
+    case RB_PATH_ENCODE:
+    case RB_PATH_DECODE:
+        if (!rb_kv_method_packs(m))
+            return 0;
+        if (!strcmp(be->name, "cpu"))
+            return 1;
+        return v == 1 /* RB_VARIANT_FAST */ && (md->variants & (path == RB_PATH_ENCODE ? RB_VARIANT_BIT_ENCODE : RB_VARIANT_BIT_DECODE));
+    case RB_PATH_ATTENTION:
+        return attention_path_runs(be, m, v);
+    }
+    return 0;
 }
 
 /* Records of earlier, interrupted runs of the same config (--resume); a torn last line is
@@ -285,34 +315,6 @@ static int kva_sink(void *ctx, const rb_record *r)
     return 0;
 }
 
-static int run_kv_attention(const rb_config *cfg, rb_backend *be, const char *out_dir, int argc, char **argv)
-{
-    rb_run run = {.cfg = cfg, .backend = be->name, .argc = argc, .argv = argv};
-    run.machine = cJSON_CreateObject();
-    be->describe(be, run.machine);
-    if (!strcmp(be->name, "cpu"))
-        run.notes[run.nnotes++] = "backend cpu: timings are CPU wall-clock timings of the reference implementation";
-    run.notes[run.nnotes++] = "path attention: decode attention over a compressed KV cache, scores and outputs in the "
-                              "rotated domain; metrics against an fp32 reference on the same inputs";
-    int rc = rb_kvattn_sweep(cfg, be, kva_sink, &run);
-    if (!rc && !be->profile) {
-        be->describe(be, run.machine);
-        char path[RB_MAX_PATH + 160];
-        snprintf(path, sizeof path, "%s/%s-%s.json", out_dir, cfg->name, be->name);
-        rc |= rb_results_write_json(&run, path) ? 1 : 0;
-        if (!rc)
-            fprintf(stderr, "rotorbench: wrote %s\n", path);
-        snprintf(path, sizeof path, "%s/%s-%s.csv", out_dir, cfg->name, be->name);
-        rc |= rb_results_write_csv(&run, path) ? 1 : 0;
-        if (!rc)
-            fprintf(stderr, "rotorbench: wrote %s\n", path);
-        rb_kvattn_print_markdown(&run, stdout);
-    }
-    cJSON_Delete(run.machine);
-    free(run.recs);
-    return rc;
-}
-
 /* A file input's paired values (distribution.values): its rows as the data set holds them (fp16:
  * rounded, as the keys are), and room for their quantized rows. */
 static int load_values(const rb_config *cfg, const rb_inputs *in, const rb_dataset *ds, float **v, float **vh)
@@ -382,10 +384,13 @@ static int run_sweep(const rb_config *cfg, const rb_inputs *in, const char *back
         }
     }
     be->profile = profile;
-    if (cfg->kva.on) { /* until the "path" axis: a kv_attention config runs the attention path */
-        int rc = run_kv_attention(cfg, be, out_dir, argc, argv);
-        be->destroy(be);
-        return rc;
+    if (cfg->kva.on) { /* the attention path's inputs and memory, before any work too */
+        char why[4096];
+        if (rb_kvattn_check(cfg, why, sizeof why)) {
+            fprintf(stderr, "rotorbench: %s\n", why);
+            be->destroy(be);
+            return 2;
+        }
     }
     /* Every data set against the machine's memory now, not when the sweep reaches the largest:
      * host memory (the CPU backend's buffers; a file's rows as floats), device memory. */
@@ -411,7 +416,20 @@ static int run_sweep(const rb_config *cfg, const rb_inputs *in, const char *back
     int per_data = 0;
     for (int mi = 0; mi < cfg->nmethods; mi++)
         for (int v = 0; v < be->nvariants; v++)
-            per_data += runs_variant(be, cfg->methods[mi], v) ? method_settings(cfg, cfg->methods[mi]) : 0;
+            for (int pa = 0; pa < cfg->npaths; pa++)
+                per_data += runs_path(be, cfg->methods[mi], v, cfg->paths[pa]) ? method_settings(cfg, cfg->methods[mi]) : 0;
+    for (int pa = 0; pa < cfg->npaths; pa++)
+        for (int mi = 0; mi < cfg->nmethods; mi++) {
+            int any = 0;
+            for (int v = 0; v < be->nvariants; v++)
+                any |= runs_path(be, cfg->methods[mi], v, cfg->paths[pa]);
+            if (!any && cfg->paths[pa] == RB_PATH_ATTENTION) {
+                /* the attention path runs the kv_attention object's own shapes, after these settings */
+            } else if (!any && cfg->paths[pa] != RB_PATH_ROUNDTRIP)
+                fprintf(stderr, "rotorbench: %s has no %s path on the %s backend: its %s settings are skipped\n",
+                        rb_method_name(cfg->methods[mi]), rb_path_name(cfg->paths[pa]), be->name,
+                        rb_path_name(cfg->paths[pa]));
+        }
     for (int mi = 0; mi < cfg->nmethods; mi++)
         if (strcmp(be->name, "cpu") && !rb_method_get(cfg->methods[mi])->variants)
             fprintf(stderr, "rotorbench: %s has no GPU launcher: the %s backend skips it\n",
@@ -431,8 +449,9 @@ static int run_sweep(const rb_config *cfg, const rb_inputs *in, const char *back
         for (int mi = 0; mi < cfg->nmethods; mi++)
             for (int bi = 0; bi < method_settings(cfg, cfg->methods[mi]); bi++)
                 for (int v = 0; v < be->nvariants; v++)
-                    if (runs_variant(be, cfg->methods[mi], v))
-                        sets[k++] = (setting){ds, mi, bi, v};
+                    for (int pa = 0; pa < cfg->npaths; pa++)
+                        if (runs_path(be, cfg->methods[mi], v, cfg->paths[pa]))
+                            sets[k++] = (setting){ds, mi, bi, v, pa};
 
     char hash[20], jsonl[RB_MAX_PATH + 160];
     snprintf(hash, sizeof hash, "%016llx", (unsigned long long)config_hash(cfg, be->name));
@@ -490,7 +509,11 @@ static int run_sweep(const rb_config *cfg, const rb_inputs *in, const char *back
         rb_qdq_params p;
         hk->setting(cfg, st->bi, d, codebooks_of(d), &p, r); /* bits or operating point, counts */
         p.unit_norm = r->unit_norm = cfg->unit_norm;
-        r->bytes = 2.0 * (double)N * d * (dt == RB_FP16 ? 2 : 4);
+        r->path = cfg->paths[st->pa];
+        r->kv_norm = rb_kv_norm_kind(cfg->unit_norm, cfg->kv_norm);
+        r->stored_bytes = rb_kv_method_packs(m) ? (double)rb_kv_stored_bytes(m, d, r->bits, r->kv_norm, N) : 0;
+        const double xbytes = (double)N * d * (dt == RB_FP16 ? 2 : 4);
+        r->bytes = r->path == RB_PATH_ROUNDTRIP ? 2.0 * xbytes : xbytes + r->stored_bytes;
         int reused = 0;
         bytes_left -= setting_bytes(in, st);
         for (int j = 0; j < ndone && !reused; j++)
@@ -577,8 +600,9 @@ static int run_sweep(const rb_config *cfg, const rb_inputs *in, const char *back
             snprintf(input, sizeof input, " %s%s", rb_distribution_name(cfg->dists[ds->dist].kind), ds->slice >= 0 ? "" : "");
         if (ds->slice >= 0)
             snprintf(input + strlen(input), sizeof input - strlen(input), "[%d]", ds->slice);
-        fprintf(stderr, "[%d/%d] %s/%s%s d=%d %s %s N=%ld: %.3g us, mse %.4e, rel %.4e | %.0f s elapsed, ~%.0f s left\n",
-                k + 1, nset, rb_method_name(m), r->variant, input, d, what, rb_dtype_name(dt), N, r->t.median_us,
+        fprintf(stderr, "[%d/%d] %s/%s%s%s%s d=%d %s %s N=%ld: %.3g us, mse %.4e, rel %.4e | %.0f s elapsed, ~%.0f s left\n",
+                k + 1, nset, rb_method_name(m), r->variant, r->path ? " " : "", r->path ? rb_path_name(r->path) : "",
+                input, d, what, rb_dtype_name(dt), N, r->t.median_us,
                 r->m.mse, r->m.rel_err, el, left);
     }
     for (int mm = 0; mm < RB_MAX_METHODS; mm++)
@@ -588,6 +612,11 @@ static int run_sweep(const rb_config *cfg, const rb_inputs *in, const char *back
     free(values_h);
     if (log)
         fclose(log);
+    if (!rc && cfg->kva.on) { /* the attention path: its own shapes, records appended (not in the .jsonl) */
+        run.notes[run.nnotes++] = "path attention: decode attention over a compressed KV cache, scores and outputs in "
+                                  "the rotated domain; metrics against an fp32 reference on the same inputs";
+        rc = rb_kvattn_sweep(cfg, be, kva_sink, &run);
+    }
 
     if (!rc && profile) {
         fprintf(stderr, "rotorbench: --profile: %d kernels run, no results written\n", run.nrecs);
@@ -605,6 +634,7 @@ static int run_sweep(const rb_config *cfg, const rb_inputs *in, const char *back
             fprintf(stderr, "rotorbench: wrote %s\n", path);
         rb_results_print_markdown(&run, stdout);
         rb_results_print_quality(&run, stdout);
+        rb_kvattn_print_markdown(&run, stdout);
         for (int v = 0; v < be->nvariants; v++)
             if (!v || strcmp(be->name, "cpu")) /* the CPU says once why there is none */
                 rb_paper_table_print(&run, be->variants[v], stdout);

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "inputs.h"
+#include "kvcodec.h"
 #include "method_hooks.h"
 
 #ifndef RB_GIT_REV
@@ -47,7 +48,8 @@ void rb_results_speedups(rb_run *run)
         for (int j = 0; j < run->nrecs; j++) {
             const rb_record *b = &run->recs[j];
             if (b->method == base && !strcmp(b->variant, r->variant) && b->d == r->d &&
-                b->bits == r->bits && b->dtype == r->dtype && b->N == r->N && r->t.median_us > 0) {
+                b->bits == r->bits && b->dtype == r->dtype && b->N == r->N && b->path == r->path &&
+                r->t.median_us > 0) {
                 r->speedup = b->t.median_us / r->t.median_us;
                 break;
             }
@@ -144,6 +146,7 @@ cJSON *rb_record_to_json(const rb_record *r, const rb_config *cfg)
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "method", rb_method_name(r->method));
     cJSON_AddStringToObject(o, "variant", r->variant);
+    cJSON_AddStringToObject(o, "path", rb_path_name(r->path));
     if (r->route[0])
         cJSON_AddStringToObject(o, "route", r->route);
     cJSON_AddNumberToObject(o, "d", r->d);
@@ -175,6 +178,10 @@ cJSON *rb_record_to_json(const rb_record *r, const rb_config *cfg)
     cJSON_AddNumberToObject(o, "params", (double)r->params);
     add_num(o, "bits_per_coord", r->bits_per_coord);
     cJSON_AddNumberToObject(o, "bytes", r->bytes);
+    if (r->stored_bytes > 0) { /* a method with the packed format (kvpack.h) */
+        cJSON_AddNumberToObject(o, "stored_bytes", r->stored_bytes);
+        cJSON_AddStringToObject(o, "kv_norm", rb_kv_norm_name(r->kv_norm));
+    }
     cJSON *t = cJSON_AddObjectToObject(o, "time");
     cJSON_AddStringToObject(t, "clock", r->t.clock ? r->t.clock : "none");
     cJSON_AddNumberToObject(t, "samples", r->t.samples);
@@ -226,7 +233,6 @@ cJSON *rb_record_to_json(const rb_record *r, const rb_config *cfg)
     }
     if (r->kva.on) {
         cJSON_ReplaceItemInObjectCaseSensitive(o, "method", cJSON_CreateString(r->kva.fp16_cache ? "fp16-cache" : rb_method_name(r->method)));
-        cJSON_AddStringToObject(o, "path", "attention");
         cJSON *k = cJSON_AddObjectToObject(o, "kv_attention");
         cJSON_AddBoolToObject(k, "fp16_cache", r->kva.fp16_cache);
         cJSON_AddNumberToObject(k, "B", r->kva.B);
@@ -382,8 +388,8 @@ int rb_results_write_csv(const rb_run *run, const char *path)
                     "nonfinite_rows,fma_nominal,params,bits_per_coord,bytes,time_median_us,"
                     "time_min_us,time_max_us,time_noise_pct,cold_median_us,hot_clock_mhz,copy_us,gbps,"
                     "pct_of_copy_bw,speedup,op,outlier_frac,prepass_us,fma_per_s,pct_of_fma_peak,route,"
-                    "input,ip_err,ip_bias,attn_kl,attn_top1,attn_top5,attn_out_cos,"
-                    "path,kv_B,kv_H,kv_heads,kv_T,kv_split,cache_bytes,bytes_per_token,attn_max_rel_err,assume_unit_norm\n");
+                    "input,ip_err,ip_bias,attn_kl,attn_top1,attn_top5,attn_out_cos,path,stored_bytes,"
+                    "kv_B,kv_H,kv_heads,kv_T,kv_split,cache_bytes,bytes_per_token,attn_max_rel_err,assume_unit_norm\n");
     for (int i = 0; i < run->nrecs; i++) {
         const rb_record *r = &run->recs[i];
         char op[64], input[48];
@@ -392,7 +398,7 @@ int rb_results_write_csv(const rb_run *run, const char *path)
         len += snprintf(buf + len, cap - len,
                         "%s,%s,%s,%d,%d,%s,%ld,%s,%.9g,%.9g,%.9g,%.9g,%ld,%ld,%ld,%.6g,%.0f,%.6g,"
                         "%.6g,%.6g,%.4g,%.6g,%.0f,%.6g,%.6g,%.6g,%.6g,%s,%.6g,%.6g,%.6g,%.6g,%s,%s,%.9g,%.9g,%.9g,%.9g,"
-                        "%.9g,%.9g,%s,%d,%d,%d,%ld,%d,%.0f,%.6g,%.9g,%d\n",
+                        "%.9g,%.9g,%s,%.0f,%d,%d,%d,%ld,%d,%.0f,%.6g,%.9g,%d\n",
                         run->backend, r->kva.fp16_cache ? "fp16-cache" : rb_method_name(r->method), r->variant, r->d, r->bits,
                         rb_dtype_name(r->dtype), r->N,
                         r->bits ? rb_codebook_name(run->cfg->codebook) : "", /* no bits axis: no codebook */
@@ -404,7 +410,7 @@ int rb_results_write_csv(const rb_run *run, const char *path)
                         r->attn.computed ? r->attn.ip_err : NAN, r->attn.computed ? r->attn.ip_bias : NAN,
                         r->attn.computed ? r->attn.kl : NAN, r->attn.computed ? r->attn.top1 : NAN,
                         r->attn.computed ? r->attn.top5 : NAN, r->attn.computed ? r->attn.out_cos : NAN,
-                        r->kva.on ? "attention" : "roundtrip", r->kva.B, r->kva.H, r->kva.kv_heads,
+                        rb_path_name(r->path), r->stored_bytes, r->kva.B, r->kva.H, r->kva.kv_heads,
                         r->kva.T, r->kva.split, r->kva.cache_bytes, r->kva.bytes_per_token,
                         r->kva.on ? r->kva.max_rel_err : NAN, r->unit_norm);
     }
@@ -424,11 +430,15 @@ void rb_results_print_markdown(const rb_run *run, FILE *out)
     fprintf(out, "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|%s---:|\n", gpu ? "---:|" : "");
     for (int i = 0; i < run->nrecs; i++) {
         const rb_record *r = &run->recs[i];
+        if (r->kva.on)
+            continue; /* attention records: their own table (kvattn_sweep.h) */
         char bits[64], variant[40], pct[32] = "";
         rb_record_op(r, bits, sizeof bits);
         if (!bits[0])
             snprintf(bits, sizeof bits, "%d", r->bits);
         snprintf(variant, sizeof variant, r->route[0] ? "%s (%s)" : "%s", r->variant, r->route);
+        if (r->path != RB_PATH_ROUNDTRIP) /* "fast encode": the roundtrip, the paper's kernel, is not named */
+            snprintf(variant + strlen(variant), sizeof variant - strlen(variant), " %s", rb_path_name(r->path));
         if (gpu)
             snprintf(pct, sizeof pct, " %.1f |", pct_copy(r));
         fprintf(out, "| %s | %s | %d | %s | %s | %ld | %.4e | %.4e | %.5f | %ld | %.2f | %.1f |%s %.2f |\n",
@@ -500,6 +510,8 @@ void rb_results_print_quality(const rb_run *run, FILE *out)
     fprintf(out, "|---|---|---|---:|---|---|---:|---:|---:|%s\n", cfg->q_kind ? "---:|---:|---:|---:|---:|---:|" : "");
     for (int i = 0; i < run->nrecs; i++) {
         const rb_record *r = &run->recs[i];
+        if (r->kva.on)
+            continue;
         char input[48], bits[64];
         rb_record_input(cfg, r, input, sizeof input);
         rb_record_op(r, bits, sizeof bits);
@@ -555,6 +567,13 @@ int rb_record_from_json(const cJSON *o, rb_record *r)
     r->slice = cJSON_IsNumber(sl) ? sl->valueint : -1;
     r->dtype = !strcmp(dt, "fp16") ? RB_FP16 : RB_FP32;
     r->unit_norm = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "assume_unit_norm"));
+    const char *pa = str(o, "path"); /* absent: a result from before the key, a roundtrip */
+    r->path = pa ? rb_path_find(pa) : RB_PATH_ROUNDTRIP;
+    if (r->path < 0)
+        return -1;
+    const char *kn = str(o, "kv_norm");
+    r->kv_norm = kn && !strcmp(kn, "fp32") ? RB_KV_NORM_FP32 : kn && !strcmp(kn, "none") ? RB_KV_NORM_NONE : RB_KV_NORM_FP16;
+    r->stored_bytes = num(o, "stored_bytes");
     r->d = (int)num(o, "d");
     r->bits = (int)num(o, "bits");
     r->N = (long)num(o, "N");

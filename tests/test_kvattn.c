@@ -586,3 +586,31 @@ TEST(kvattn_small_example_runs)
         fclose(g);
     CHECK(na > 0 && strstr(b, a) != NULL, "docs/config-format.md does not show configs/kv_attention_small.json verbatim");
 }
+
+/* "path": roundtrip and attention in one run: both kinds of records in one result file, the
+ * attention ones after the roundtrip's, each with its path. */
+TEST(kvattn_path_axis_with_roundtrip)
+{
+    char args[512], err[8192], json[400];
+    FILE *f = fopen(path_in("mixed.json"), "w");
+    if (f) {
+        fputs("{\"name\": \"mixed\", \"seed\": 2, \"N\": 64, \"dims\": 32, \"bits\": 3, \"dtypes\": \"fp32\", "
+              "\"methods\": [\"identity\"], \"path\": [\"roundtrip\", \"attention\"], "
+              "\"kv_attention\": {\"H\": 2, \"T\": 20, \"split\": 8}}\n", f);
+        fclose(f);
+    }
+    const char *out = path_in("mixed");
+    snprintf(args, sizeof args, "%s --backend cpu --out %s", path_in("mixed.json"), out);
+    snprintf(json, sizeof json, "%s/mixed-cpu.json", out);
+    const int rc = run_driver(args, err, sizeof err);
+    FILE *g = fopen(json, "r");
+    static char text[1 << 17];
+    size_t n = g ? fread(text, 1, sizeof text - 1, g) : 0;
+    text[n] = 0;
+    if (g)
+        fclose(g);
+    const char *rt = strstr(text, "\"path\":\t\"roundtrip\""), *at = strstr(text, "\"path\":\t\"attention\"");
+    CHECK(rc == 0 && rt && at && rt < at, "rc %d, roundtrip record %d, attention record %d: %s", rc, rt != NULL, at != NULL,
+          err);
+    CHECK(strstr(text, "\"method\":\t\"fp16-cache\"") != NULL, "the fp16 cache's record");
+}

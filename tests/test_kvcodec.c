@@ -19,23 +19,53 @@
 
 typedef struct {
     rb_qdq_params p;
-    rb_codebook cb;
-    float *rot;
+    const rb_codebook *cb;
 } kv_setup;
+
+/* Solved codebooks by (d, bits): solving one is most of these tests' time otherwise. */
+static const rb_codebook *codebook_of(int d, int bits)
+{
+    static rb_codebook cache[64];
+    static int n;
+    for (int i = 0; i < n; i++)
+        if (cache[i].d == d && cache[i].bits == bits)
+            return &cache[i];
+    if (n == 64 || rb_codebook_solve(RB_CODEBOOK_GAUSSIAN, d, bits, &cache[n]))
+        return NULL;
+    return &cache[n++];
+}
+
+/* Rotation parameters by (method, d, seed), kept for the whole run (reachable, not leaked):
+ * cuRAND's host generator costs ~12 ms a call. */
+static const float *params_of(rb_method m, int d, uint64_t seed)
+{
+    static struct { rb_method m; int d; uint64_t seed; float *rot; } cache[256];
+    static int n;
+    for (int i = 0; i < n; i++)
+        if (cache[i].m == m && cache[i].d == d && cache[i].seed == seed)
+            return cache[i].rot;
+    float *rot = malloc(sizeof(float) * (size_t)(rb_param_count(m, d) + 1));
+    char err[128];
+    if (n == 256 || !rot || rb_params_generate(seed, m, d, rot, err, sizeof err)) {
+        free(rot);
+        return NULL;
+    }
+    cache[n].m = m;
+    cache[n].d = d;
+    cache[n].seed = seed;
+    cache[n].rot = rot;
+    return cache[n++].rot;
+}
 
 static int kv_setup_make(kv_setup *s, rb_method m, int d, int bits, uint64_t seed)
 {
     memset(s, 0, sizeof *s);
-    if (rb_codebook_solve(RB_CODEBOOK_GAUSSIAN, d, bits, &s->cb))
+    if (!(s->cb = codebook_of(d, bits)) || !(s->p.rot = params_of(m, d, seed)))
         return -1;
     rb_qdq_params_shape(&s->p, m, d, bits);
-    s->rot = malloc(sizeof(float) * (size_t)(rb_param_count(m, d) + 1));
-    char err[128];
-    if (!s->rot || rb_params_generate(seed, m, d, s->rot, err, sizeof err))
-        return -1;
-    s->p.rot = s->rot;
-    s->p.bounds = s->cb.bounds_f;
-    s->p.centroids = s->cb.centroids_f;
+    s->p.rot = params_of(m, d, seed);
+    s->p.bounds = s->cb->bounds_f;
+    s->p.centroids = s->cb->centroids_f;
     return 0;
 }
 
@@ -89,18 +119,20 @@ TEST(kvpack_roundtrips_every_width_and_odd_lengths)
         }
 }
 
-/* x: N rows of d with norms from 0 to 1e4, a subnormal-scale row, a NaN row and an Inf row;
- * fp16 rows are put on the fp16 grid. */
+/* x: N rows of d Gaussian values (Box-Muller over the xorshift; no cuRAND generator per call)
+ * with norms from 0 to 1e4, a tiny row, a NaN row and an Inf row; fp16 rows on the fp16 grid. */
 static float *kv_rows(int d, long N, rb_dtype dt, uint64_t seed)
 {
-    float *x = malloc(sizeof(float) * (size_t)rb_data_alloc_len(d, N));
-    char err[128];
-    if (!x || rb_data_sphere(seed, d, N, RB_FP32, x, err, sizeof err))
+    float *x = malloc(sizeof(float) * (size_t)N * d);
+    if (!x)
         return NULL;
+    uint64_t st = seed * 0x9e3779b97f4a7c15ull + 1;
     const float scale[] = {1.0f, 0.0f, 1e-3f, 37.5f, 1e4f, 3e-3f, 0.25f, 2.0f, 1e-30f};
     for (long i = 0; i < N; i++)
         for (int j = 0; j < d; j++) {
-            float v = x[i * d + j] * scale[i % (long)(sizeof scale / sizeof scale[0])];
+            double u1 = (next_u32(&st) + 1.0) / 4294967297.0, u2 = next_u32(&st) / 4294967296.0;
+            float g = (float)(sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2) / sqrt((double)d));
+            float v = g * scale[i % (long)(sizeof scale / sizeof scale[0])];
             x[i * d + j] = dt == RB_FP16 ? rb_round_f16(v) : v;
         }
     if (N > 4) {
@@ -189,7 +221,7 @@ TEST(kv_decode_of_encode_is_the_roundtrip_bit_for_bit)
                     for (long i = 0; i < N; i++)
                         if (!isnan(n32[i]))
                             CHECK(rb_f16_to_f32(n16[i]) == rb_round_f16(n32[i]), "row %ld: fp16 norm is not fp16(rho)", i);
-                    free(x); free(codes); free(n32); free(n16); free(ref); free(dec); free(s.rot);
+                    free(x); free(codes); free(n32); free(n16); free(ref); free(dec);
                     cases++;
                 }
         }
@@ -216,7 +248,7 @@ TEST(kv_unit_norm_stores_no_norm_and_matches_the_roundtrip)
         long at = -1;
         CHECK(same_bits(dec, ref, N * d, &at), "%s unit norm: element %ld differs", rb_method_name(m), at);
         CHECK(rb_kv_stored_bytes(m, d, 3, RB_KV_NORM_NONE, N) == N * rb_kv_row_bytes(s.p.dpad, 3), "no norm bytes");
-        free(x); free(codes); free(ref); free(dec); free(s.rot);
+        free(x); free(codes); free(ref); free(dec);
     }
 }
 
@@ -261,7 +293,7 @@ TEST(kv_stored_bytes_are_what_the_encoder_writes)
                         free(n[k]);
                     }
                     free(x);
-                    free(s.rot);
+                   
                 }
         }
 }
@@ -287,7 +319,7 @@ TEST(kv_codec_refuses_what_it_cannot_store)
         close(saved);
         close(devnull);
         CHECK(a == -1 && b == -1 && c == -1 && e == -1, "%s: refused %d %d %d %d", rb_method_name(m), a, b, c, e);
-        free(s.rot);
+       
     }
     for (rb_method m = 0; m < rb_methods_count(); m++)
         CHECK(rb_kv_method_packs(m) == is_rotation_method(m), "%s: packs %d", rb_method_name(m), rb_kv_method_packs(m));
