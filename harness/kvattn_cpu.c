@@ -11,17 +11,6 @@
 #include "kvattn_split.h"
 #include "reference.h"
 
-double rb_kva_device_bytes(const rb_kvattn_args *a, int dpad, int max_bits)
-{
-    rb_kvattn_args c = *a;
-    c.dpad = dpad;
-    c.bits = max_bits;
-    c.norm_kind = RB_KV_NORM_FP32;
-    const double q = (double)a->B * a->Hq * dpad * 4.0;
-    return 2 * q + (double)rb_kvattn_work_bytes(&c) + rb_kvattn_cache_bytes(&c, 1) + rb_kvattn_cache_bytes(&c, 0) +
-           (double)dpad * dpad * 4.0;
-}
-
 double rb_kva_host_bytes(const rb_kvattn_args *a, int dpad)
 {
     rb_kvattn_args c = *a;

@@ -17,10 +17,6 @@ static inline long rb_kva_rows(const rb_kvattn_args *a) { return (long)a->B * a-
  * before any work. */
 double rb_kva_host_bytes(const rb_kvattn_args *a, int dpad);
 
-/* Device bytes of one run of a's shape (q, o, the fp16 cache, a compressed cache at max_bits with
- * fp32 norms, Pi, the workspace): what the GPU backend checks against its free memory first. */
-double rb_kva_device_bytes(const rb_kvattn_args *a, int dpad, int max_bits);
-
 /* Pi (dpad x dpad, row-major): Pi[i][j] = (rotate_fwd(e_j))_i, from the method's CPU rotation. */
 void rb_kva_rotation_matrix(const rb_qdq_params *p, float *Pi);
 
