@@ -47,5 +47,7 @@ void rb_qdq_params_shape(rb_qdq_params *p, rb_method m, int d, int bits)
     p->dpad = p->nblocks * p->block;
     p->nbounds = (1 << bits) - 1;
     p->cells = NULL;
+    p->kv_codes = p->kv_norms = NULL;
+    p->kv_norm = RB_KV_NORM_FP16;
     p->unit_norm = 0;
 }

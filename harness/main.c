@@ -633,6 +633,7 @@ static int run_sweep(const rb_config *cfg, const rb_inputs *in, const char *back
         if (!rc)
             fprintf(stderr, "rotorbench: wrote %s\n", path);
         rb_results_print_markdown(&run, stdout);
+        rb_results_print_kv_bytes(&run, stdout);
         rb_results_print_quality(&run, stdout);
         rb_kvattn_print_markdown(&run, stdout);
         for (int v = 0; v < be->nvariants; v++)

@@ -25,5 +25,5 @@ extern "C" const rb_method_desc rb_method_identity = {
     "no rotation: the scalar quantizer alone (control)",
     1, identity_block, identity_params, identity_fma, NULL,
     RB_PARAMS_NONE, 0, NULL, NULL,
-    identity_launch, RB_VARIANT_BIT_PAPER | RB_VARIANT_BIT_FAST, NULL,
+    identity_launch, RB_VARIANT_BIT_PAPER | RB_VARIANT_BIT_FAST | RB_VARIANT_BIT_ENCODE | RB_VARIANT_BIT_DECODE, NULL,
 };

@@ -37,5 +37,5 @@ extern "C" const rb_method_desc rb_method_isoquant_fast = {
     "a left quaternion product qL v per 4-block",
     1, isoquant_fast_block, isoquant_fast_params, isoquant_fast_fma, NULL,
     RB_PARAMS_UNIT_GROUPS, 4, isoquant_fast_fwd, isoquant_fast_inv,
-    isoquant_fast_launch, RB_VARIANT_BIT_PAPER | RB_VARIANT_BIT_FAST, NULL,
+    isoquant_fast_launch, RB_VARIANT_BIT_PAPER | RB_VARIANT_BIT_FAST | RB_VARIANT_BIT_ENCODE | RB_VARIANT_BIT_DECODE, NULL,
 };

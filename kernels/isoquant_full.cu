@@ -43,5 +43,5 @@ extern "C" const rb_method_desc rb_method_isoquant_full = {
     "a quaternion sandwich qL v conj(qR) per 4-block",
     1, isoquant_full_block, isoquant_full_params, isoquant_full_fma, NULL,
     RB_PARAMS_UNIT_GROUPS, 4, isoquant_full_fwd, isoquant_full_inv,
-    isoquant_full_launch, RB_VARIANT_BIT_PAPER | RB_VARIANT_BIT_FAST, NULL,
+    isoquant_full_launch, RB_VARIANT_BIT_PAPER | RB_VARIANT_BIT_FAST | RB_VARIANT_BIT_ENCODE | RB_VARIANT_BIT_DECODE, NULL,
 };

@@ -35,9 +35,12 @@ extern "C" cudaError_t rb_launch_qdq(const rb_qdq_params *p, int variant, int dt
                                      long N, cudaStream_t stream)
 {
     const rb_method_desc *m = p ? rb_method_get(p->method) : nullptr;
-    if (!m || !m->launch || variant < 0 || variant >= RB_NUM_VARIANTS || !(m->variants & (1u << variant)) ||
-        (dtype != 0 && dtype != 1) || p->d < 2 || p->d > 4096 || N < 0 || N > (1L << 31) - 1 ||
-        (N > 0 && (!x || !xh)) || (m->param_count(p->d) > 0 && !p->rot))
+    /* encode reads x and writes p->kv_codes/kv_norms (no xh); decode reads them (no x) */
+    const bool enc = variant == RB_VARIANT_ENCODE, dec = variant == RB_VARIANT_DECODE;
+    if (!m || !m->launch || variant < 0 || (variant >= RB_NUM_VARIANTS && !enc && !dec) ||
+        !(m->variants & (1u << variant)) || (dtype != 0 && dtype != 1) || p->d < 2 || p->d > 4096 || N < 0 ||
+        N > (1L << 31) - 1 || (N > 0 && ((!x && !dec) || (!xh && !enc) || ((enc || dec) && !p->kv_codes))) ||
+        (m->param_count(p->d) > 0 && !p->rot))
         return cudaErrorInvalidValue;
     /* Methods without hooks quantize with the scalar codebook of the bits axis
      * (harness/method_hooks.h); a method with its own axes checks its own fields. */

@@ -37,5 +37,5 @@ extern "C" const rb_method_desc rb_method_planarquant = {
     "a Givens rotation (cos t, sin t) per 2-block",
     1, planarquant_block, planarquant_params, planarquant_fma, NULL,
     RB_PARAMS_UNIT_GROUPS, 2, planarquant_fwd, planarquant_inv,
-    planarquant_launch, RB_VARIANT_BIT_PAPER | RB_VARIANT_BIT_FAST, NULL,
+    planarquant_launch, RB_VARIANT_BIT_PAPER | RB_VARIANT_BIT_FAST | RB_VARIANT_BIT_ENCODE | RB_VARIANT_BIT_DECODE, NULL,
 };

@@ -44,5 +44,5 @@ extern "C" const rb_method_desc rb_method_rotorquant = {
     "a Cl(3,0) rotor sandwich R v R~ per 3-block",
     1, rotorquant_block, rotorquant_params, rotorquant_fma, NULL,
     RB_PARAMS_UNIT_GROUPS, 4, rotorquant_fwd, rotorquant_inv,
-    rotorquant_launch, RB_VARIANT_BIT_PAPER | RB_VARIANT_BIT_FAST, NULL,
+    rotorquant_launch, RB_VARIANT_BIT_PAPER | RB_VARIANT_BIT_FAST | RB_VARIANT_BIT_ENCODE | RB_VARIANT_BIT_DECODE, NULL,
 };

@@ -332,4 +332,5 @@ if awk "$hdr"' ("input" in c) && ($c["input"] != "sphere" || $c["ip_err"] != "na
     done
 fi
 "$here/kv_attention.sh" "$csv" "$outdir" "$sub" || status=1 # decode attention: kv_attention.png
+"$here/kv_codec.sh" "$csv" "$outdir" "$sub" || status=1 # kv_codec.png: encode/decode % of copy per method
 exit $status

@@ -327,3 +327,34 @@ TEST(kv_codec_refuses_what_it_cannot_store)
     CHECK(rb_kv_norm_kind(1, RB_KV_NORM_FP32) == RB_KV_NORM_NONE && rb_kv_norm_kind(0, RB_KV_NORM_FP32) == RB_KV_NORM_FP32 &&
               rb_kv_norm_kind(0, RB_KV_NORM_FP16) == RB_KV_NORM_FP16, "norm kinds");
 }
+
+/* The cell table's 4th float is each cell's low index (rb_sq_cell_table), so the GPU encoder
+ * takes rb_sq_index(y) = lo + (y > threshold) from the lookup the roundtrip already makes:
+ * checked at every boundary, its neighbours, every cell edge and a spread of values. */
+TEST(kv_cell_table_gives_the_index)
+{
+    for (int bits = 1; bits <= 6; bits++)
+        for (int d = 37; d <= 256; d += 219 - 37) {
+            const rb_codebook *cb = codebook_of(d, bits);
+            const int n = (1 << bits) - 1;
+            float tab[4 * RB_SQ_CELLS];
+            CHECK(cb && rb_sq_cell_table(cb->bounds_f, cb->centroids_f, n, tab) == 0, "b=%d d=%d: table", bits, d);
+            const rb_sq_cellmap m = rb_sq_cell_map(cb->bounds_f, n);
+            long bad = 0, tried = 0;
+            for (int k = -1; k <= n; k++)
+                for (int t = -300; t <= 300; t++) {
+                    float y = k < 0 ? -1.0f + t / 300.0f : k == n ? 0.5f * t / 300.0f : cb->bounds_f[k];
+                    if (k >= 0 && k < n) /* the boundary and its float neighbours */
+                        for (int u = 0; u < abs(t) % 4; u++)
+                            y = nextafterf(y, t < 0 ? -INFINITY : INFINITY);
+                    const float *e = tab + 4 * rb_sq_cell(y, m);
+                    bad += rb_sq_cell_index(y, e) != rb_sq_index(y, cb->bounds_f, n) ||
+                           cb->centroids_f[rb_sq_cell_index(y, e)] != rb_sq_cell_qdq(y, e);
+                    tried++;
+                }
+            for (int t = 0; t < RB_SQ_CELLS; t++)
+                bad += tab[4 * t + 3] != (float)rb_sq_cell_base(cb->bounds_f, n, t) ||
+                       cb->centroids_f[(int)tab[4 * t + 3]] != tab[4 * t + 1];
+            CHECK(bad == 0, "b=%d d=%d: %ld of %ld values give another index", bits, d, bad, tried);
+        }
+}

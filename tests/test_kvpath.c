@@ -200,3 +200,45 @@ TEST(kvpath_cpu_run_every_path_and_resume)
     CHECK(mse[0] == mse[1] && mse[1] == mse[2] && mse[0] > 0, "MSE %.17g %.17g %.17g", mse[0], mse[1], mse[2]);
     cJSON_Delete(doc);
 }
+
+TEST(kvpath_bytes_per_token_table)
+{
+    rb_config cfg;
+    char err[512] = "";
+    CHECK(parse("{\"name\": \"t\", \"seed\": 1, \"N\": 64, \"dims\": [37, 128], \"bits\": [2, 3], "
+                "\"methods\": [\"isoquant-full\", \"rotorquant\"], \"path\": [\"decode\"], \"kv_norm\": \"fp32\"}",
+                &cfg, err, sizeof err) == 0, "%s", err);
+    rb_run run = {.cfg = &cfg, .backend = "cpu"};
+    FILE *f = tmpfile();
+    rb_results_print_kv_bytes(&run, f);
+    static char text[8192];
+    rewind(f);
+    text[fread(text, 1, sizeof text - 1, f)] = '\0';
+    fclose(f);
+    /* isoquant-full (k = 4) d = 37 b = 2: 40 codes x 2 bits = 80 bits -> 3 words, 12 bytes + 4 */
+    CHECK(strstr(text, "| isoquant-full | 37 | 2 | 12 | 4 | 16 | 3.459 | 4.62x smaller |") != NULL, "table:\n%s", text);
+    /* rotorquant (k = 3) d = 128 b = 3: 129 x 3 = 387 bits -> 13 words, 52 bytes + 4 */
+    CHECK(strstr(text, "| rotorquant | 128 | 3 | 52 | 4 | 56 | 3.500 | 4.57x smaller |") != NULL, "table:\n%s", text);
+    CHECK(count_lines(text) == 4 + 2 * 2 * 2, "%d lines", count_lines(text));
+    /* a roundtrip-only config prints nothing */
+    CHECK(parse("{" KV_BASE "}", &cfg, err, sizeof err) == 0, "%s", err);
+    f = tmpfile();
+    rb_results_print_kv_bytes(&run, f);
+    CHECK(ftell(f) == 0, "a roundtrip config printed a KV table");
+    fclose(f);
+}
+
+TEST(kvpath_shipped_config_kv_codec)
+{
+    rb_config cfg;
+    char err[512] = "";
+    CHECK(rb_config_load("configs/kv_codec.json", &cfg, err, sizeof err) == 0, "%s", err);
+    CHECK(cfg.npaths == 3 && cfg.paths[0] == RB_PATH_ROUNDTRIP && cfg.paths[1] == RB_PATH_ENCODE &&
+              cfg.paths[2] == RB_PATH_DECODE && cfg.kv_norm == RB_KV_NORM_FP16 && cfg.N[0] == 1L << 20 &&
+              cfg.ndims == 1 && cfg.dims[0] == 128 && cfg.nbits == 3 && cfg.ndtypes == 2,
+          "kv_codec.json: %d paths, N %ld", cfg.npaths, cfg.N[0]);
+    int rot = 0;
+    for (int i = 0; i < cfg.nmethods; i++)
+        rot += is_rotation_method(cfg.methods[i]);
+    CHECK(rot == cfg.nmethods && rot >= 7, "every rotation method: %d of %d", rot, cfg.nmethods);
+}

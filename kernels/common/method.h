@@ -35,8 +35,10 @@ typedef enum {
 #define RB_VARIANT_BIT_FAST 2u
 /* The KV-cache paths (kvpack.h): launch with variant RB_VARIANT_ENCODE reads x and writes
  * p->kv_codes + p->kv_norms; RB_VARIANT_DECODE reads them and writes xh (x unused). */
-#define RB_VARIANT_BIT_ENCODE 4u
-#define RB_VARIANT_BIT_DECODE 8u
+#define RB_VARIANT_ENCODE 2
+#define RB_VARIANT_DECODE 3
+#define RB_VARIANT_BIT_ENCODE (1u << RB_VARIANT_ENCODE)
+#define RB_VARIANT_BIT_DECODE (1u << RB_VARIANT_DECODE)
 
 typedef struct rb_method_desc {
     int abi;                /* RB_METHOD_ABI */
