@@ -10,16 +10,21 @@
  *   combine  a CTA per (b, query head): merges the splits and applies Pi^T once.
  *
  * Compressed split: a warp's tile of K and V code rows is contiguous in memory, so it is copied
- * into shared memory with cp.async (16-byte pieces where the tile allows, else 4), the next
- * tile's copy in flight while the current one is computed. Scores take a lane per token: the
+ * into shared memory with coalesced cp.async, the next tile's copy in flight while the current
+ * one is computed: V as it is (16-byte pieces where the tile allows, else 4), K column-major
+ * with a stride of 33 words, so that lanes reading word k of 32 different rows hit 32 banks
+ * (row-major, rows of 4 b words would put them in 32 / gcd(4 b, 32) banks: 16-way at 4 bits). Scores take a lane per token: the
  * 32 codes of one 32-coordinate chunk sit in exactly BITS words, so their shifts are constants;
  * for up to 5 bits each code indexes a table t[g][j][c] = q'_g[j] c_c in shared memory (all lanes
  * read the same j, so the 2^bits entries they can touch lie in distinct banks), above that
- * q'_g[j] * c[code]. The weighted sum of V takes a lane per coordinate (j = lane + 32 k): lane
- * offsets into a row are the same for every k, the 32-coordinate chunk adding BITS words.
+ * q'_g[j] * c[code]. The weighted sum of V takes a lane per run of dpad / 32 consecutive
+ * coordinates: one 64-bit read of the row's words (rb_kv_run) gives all its codes at constant
+ * shifts, so per token a lane does two or three shared loads for the words, then one centroid
+ * load and one FMA per coordinate and query head.
  *
  * fp16 split: a lane per coordinate pair (half2 loads, fp32 accumulation; single halves for odd
- * d), four tokens per step with all their loads issued first, scores by a warp all-reduce. */
+ * d), eight tokens per step (four above two query heads per kv head) with all their loads
+ * issued first, scores by a warp all-reduce. */
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 #include <math.h>
@@ -29,9 +34,10 @@
 
 #define KVA_NW 4            /* warps per split CTA */
 #define KVA_TT 32           /* tokens per warp tile (compressed) */
-#define KVA_U 4             /* tokens per warp step (fp16) */
+#define KVA_U_MAX 8         /* tokens per warp step (fp16): 8 for up to 2 query heads per kv head, else 4 */
 #define KVA_KM 8            /* coordinates (or pairs) per lane at most: dpad <= 256 */
 #define KVA_TABLE_BYTES 32768
+#define KVA_KSTRIDE 33      /* words between a K tile's columns (kva_copy_k) */
 
 /* ---- small device helpers ---------------------------------------------------------------- */
 static __device__ __forceinline__ float kva_warp_max(float v)
@@ -126,7 +132,7 @@ __global__ void __launch_bounds__(128) kva_rotate_kernel(const float *__restrict
 /* ---- the split kernel over the compressed cache -------------------------------------------- */
 struct kva_smem_plan {
     int cent, qs, tab, warp0, warp_words, merge, total; /* offsets and sizes in 4-byte words */
-    int tile_words, use_table;
+    int ktile_words, vtile_words, use_table;
 };
 
 static __host__ __device__ inline int kva_align4(int x) { return (x + 3) & ~3; }
@@ -136,31 +142,50 @@ static __host__ __device__ inline kva_smem_plan kva_plan(int bits, int G, int dp
     kva_smem_plan p;
     const int nc = 1 << bits;
     p.use_table = nc <= 32 && (long)G * dpad * nc * 4 <= KVA_TABLE_BYTES;
-    p.tile_words = kva_align4(KVA_TT * rw);
+    p.ktile_words = kva_align4(rw * KVA_KSTRIDE);
+    p.vtile_words = kva_align4(KVA_TT * rw);
     p.cent = 0;
     p.qs = kva_align4(nc);
     p.tab = p.qs + kva_align4(G * dpad);
     p.warp0 = p.tab + (p.use_table ? kva_align4(G * dpad * nc) : 0);
     /* per warp: K and V tiles, double-buffered, then its weights w[G][TT] */
-    p.warp_words = 4 * p.tile_words + kva_align4(G * KVA_TT);
+    p.warp_words = 2 * p.ktile_words + 2 * p.vtile_words + kva_align4(G * KVA_TT);
     p.merge = p.warp0 + KVA_NW * p.warp_words;
     p.total = p.merge + KVA_NW * G * (dpad + 2);
     return p;
 }
 
+/* The K tile goes in column-major (word k of row r at k KVA_KSTRIDE + r), so the score phase's
+ * lanes (one row each) read word k of their rows from 32 distinct banks whatever the row length;
+ * the copy stays coalesced on the global side. magic: the reciprocal of rw (kva_magic). */
+static __device__ __forceinline__ void kva_copy_k(uint32_t *dst, const uint32_t *src, int nw, int rw, unsigned magic,
+                                                  int lane)
+{
+    for (int i = lane; i < nw; i += 32) {
+        const int r = rw == 1 ? i : (int)__umulhi((unsigned)i, magic), k = i - r * rw;
+        kva_cp4(dst + k * KVA_KSTRIDE + r, src + i);
+    }
+}
+
+/* i / rw = __umulhi(i, kva_magic(rw)) exactly for 2 <= rw <= 64 and i < 2^26 (the error term
+ * i (magic rw - 2^32) stays below 2^32). */
+static __device__ __forceinline__ unsigned kva_magic(int rw) { return 0xFFFFFFFFu / (unsigned)rw + 1u; }
+
 /* Issue the copy of tile `tl` of this warp's split (K and V code rows) into buffer `buf`. */
 static __device__ __forceinline__ void kva_issue_tile(const rb_kvattn_args &a, const kva_smem_plan &pl, uint32_t *wbase,
-                                                      long row0, int rw, int t0, int t1, int tl, int buf, int lane)
+                                                      long row0, int rw, unsigned magic, int t0, int t1, int tl, int buf,
+                                                      int lane)
 {
     const int i0 = t0 + tl * KVA_TT;
     const int n = min(KVA_TT, t1 - i0);
     const long off = (row0 + i0) * rw;
-    kva_copy_words(wbase + buf * pl.tile_words, (const uint32_t *)a.kcodes + off, n * rw, lane);
-    kva_copy_words(wbase + (2 + buf) * pl.tile_words, (const uint32_t *)a.vcodes + off, n * rw, lane);
+    kva_copy_k(wbase + buf * pl.ktile_words, (const uint32_t *)a.kcodes + off, n * rw, rw, magic, lane);
+    kva_copy_words(wbase + 2 * pl.ktile_words + buf * pl.vtile_words, (const uint32_t *)a.vcodes + off, n * rw, lane);
 }
 
+/* The scores of one lane's token, its K row's words at kcol[k KVA_KSTRIDE]. */
 template <int BITS, int GM, bool TAB>
-static __device__ __forceinline__ void kva_scores(const uint32_t *krow, const float *tab, const float *qs,
+static __device__ __forceinline__ void kva_scores(const uint32_t *kcol, const float *tab, const float *qs,
                                                   const float *cent, int dpad, int G, float (&sc)[GM])
 {
     constexpr int NC = 1 << BITS;
@@ -172,7 +197,7 @@ static __device__ __forceinline__ void kva_scores(const uint32_t *krow, const fl
         uint32_t w[BITS];
 #pragma unroll
         for (int k = 0; k < BITS; k++)
-            w[k] = krow[c * BITS + k];
+            w[k] = kcol[(c * BITS + k) * KVA_KSTRIDE];
 #pragma unroll
         for (int jj = 0; jj < 32; jj++) {
             const unsigned code = kva_chunk_code<BITS>(w, jj);
@@ -187,7 +212,9 @@ static __device__ __forceinline__ void kva_scores(const uint32_t *krow, const fl
         }
     }
     for (int j = nchunk * 32; j < dpad; j++) {
-        const unsigned code = rb_kv_get(krow, j, BITS);
+        const int sb = j * BITS, wi = sb >> 5, o = sb & 31;
+        const uint32_t lo = kcol[wi * KVA_KSTRIDE], hi = o + BITS > 32 ? kcol[(wi + 1) * KVA_KSTRIDE] : 0u;
+        const unsigned code = __funnelshift_r(lo, hi, o) & (NC - 1);
 #pragma unroll
         for (int g = 0; g < GM; g++)
             if (g < G)
@@ -203,6 +230,7 @@ __global__ void __launch_bounds__(KVA_NW * 32) kva_split_kernel(const rb_kvattn_
     const int G = a.Hq / a.Hkv, dpad = a.dpad, split = a.split;
     const int rw = (int)(rb_kv_row_bytes(dpad, BITS) / 4);
     const kva_smem_plan pl = kva_plan(BITS, G, dpad, rw);
+    const unsigned magic = rw > 1 ? kva_magic(rw) : 0u;
     const int s = blockIdx.x, hk = blockIdx.y, b = blockIdx.z;
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const long row0 = ((long)b * a.Hkv + hk) * a.T; /* first cache row of this (b, kv head) */
@@ -213,11 +241,11 @@ __global__ void __launch_bounds__(KVA_NW * 32) kva_split_kernel(const rb_kvattn_
     float *qs = (float *)kva_sm + pl.qs;
     float *tab = (float *)kva_sm + pl.tab;
     uint32_t *wbase = kva_sm + pl.warp0 + warp * pl.warp_words;
-    float *wsh = (float *)(wbase + 4 * pl.tile_words);
+    float *wsh = (float *)(wbase + 2 * pl.ktile_words + 2 * pl.vtile_words);
 
     /* the first tile's copy goes out before the tables are built */
     if (warp < ntiles)
-        kva_issue_tile(a, pl, wbase, row0, rw, t0, t1, warp, 0, lane);
+        kva_issue_tile(a, pl, wbase, row0, rw, magic, t0, t1, warp, 0, lane);
     kva_commit();
 
     const float *qr = (const float *)a.work + ((long)b * a.Hq + (long)hk * G) * dpad;
@@ -241,15 +269,15 @@ __global__ void __launch_bounds__(KVA_NW * 32) kva_split_kernel(const rb_kvattn_
         for (int k = 0; k < KVA_KM; k++)
             acc[g][k] = 0.0f;
     }
-    const int kc = (dpad + 31) >> 5;
-    const int lbit = lane * BITS, lw = lbit >> 5, lo = lbit & 31;
-    const bool lstr = lo + BITS > 32;
+    /* the weighted sum of V: lane owns the run of cpl consecutive coordinates from j0 */
+    const int cpl = (dpad + 31) >> 5, j0 = lane * cpl;
+    const int nl = max(0, min(cpl, dpad - j0));
 
     int buf = 0;
     for (int tl = warp; tl < ntiles; tl += KVA_NW, buf ^= 1) {
         const int nxt = tl + KVA_NW;
         if (nxt < ntiles)
-            kva_issue_tile(a, pl, wbase, row0, rw, t0, t1, nxt, buf ^ 1, lane);
+            kva_issue_tile(a, pl, wbase, row0, rw, magic, t0, t1, nxt, buf ^ 1, lane);
         kva_commit();
         const int i0 = t0 + tl * KVA_TT;
         const int n = min(KVA_TT, t1 - i0);
@@ -261,16 +289,16 @@ __global__ void __launch_bounds__(KVA_NW * 32) kva_split_kernel(const rb_kvattn_
         }
         kva_wait1();
         __syncwarp();
-        const uint32_t *kt = wbase + buf * pl.tile_words;
-        const uint32_t *vt = wbase + (2 + buf) * pl.tile_words;
+        const uint32_t *kt = wbase + buf * pl.ktile_words;
+        const uint32_t *vt = wbase + 2 * pl.ktile_words + buf * pl.vtile_words;
 
         /* scores: lane = token */
         float sc[GM];
-        const uint32_t *krow = kt + (valid ? lane : 0) * rw;
+        const uint32_t *kcol = kt + (valid ? lane : 0);
         if (pl.use_table)
-            kva_scores<BITS, GM, true>(krow, tab, qs, cent, dpad, G, sc);
+            kva_scores<BITS, GM, true>(kcol, tab, qs, cent, dpad, G, sc);
         else
-            kva_scores<BITS, GM, false>(krow, tab, qs, cent, dpad, G, sc);
+            kva_scores<BITS, GM, false>(kcol, tab, qs, cent, dpad, G, sc);
         float fac[GM];
 #pragma unroll
         for (int g = 0; g < GM; g++) {
@@ -288,28 +316,34 @@ __global__ void __launch_bounds__(KVA_NW * 32) kva_split_kernel(const rb_kvattn_
         }
         __syncwarp();
 
-        /* the weighted sum of V: lane = coordinate */
+        /* the weighted sum of V: lane = its run of coordinates */
 #pragma unroll
         for (int g = 0; g < GM; g++)
 #pragma unroll
             for (int k = 0; k < KVA_KM; k++)
                 acc[g][k] *= fac[g];
-        for (int t = 0; t < n; t++) {
-            const uint32_t *vrow = vt + t * rw;
-            float wt[GM];
+        if (nl > 0) {
+            /* two tokens a step: their weights in one 8-byte load (wsh rows are 8-byte aligned) */
+            for (int t = 0; t < n; t += 2) {
+                const int nt = min(2, n - t);
+                float2 wt[GM];
 #pragma unroll
-            for (int g = 0; g < GM; g++)
-                wt[g] = g < G ? wsh[g * KVA_TT + t] : 0.0f;
+                for (int g = 0; g < GM; g++)
+                    wt[g] = g < G ? *(const float2 *)(wsh + g * KVA_TT + t) : make_float2(0.0f, 0.0f);
 #pragma unroll
-            for (int k = 0; k < KVA_KM; k++) {
-                if (k < kc && lane + 32 * k < dpad) {
-                    const int wi = lw + k * BITS;
-                    const uint32_t lo32 = vrow[wi];
-                    const uint32_t hi32 = lstr ? vrow[wi + 1] : 0u;
-                    const float cv = cent[__funnelshift_r(lo32, hi32, lo) & (NC - 1)];
+                for (int u = 0; u < 2; u++) {
+                    if (u < nt) {
+                        const uint64_t run = rb_kv_run(vt + (t + u) * rw, j0, nl, BITS);
 #pragma unroll
-                    for (int g = 0; g < GM; g++)
-                        acc[g][k] = fmaf(wt[g], cv, acc[g][k]);
+                        for (int k = 0; k < KVA_KM; k++) {
+                            if (k < nl) {
+                                const float cv = cent[(unsigned)(run >> (k * BITS)) & (NC - 1)];
+#pragma unroll
+                                for (int g = 0; g < GM; g++)
+                                    acc[g][k] = fmaf(u ? wt[g].y : wt[g].x, cv, acc[g][k]);
+                            }
+                        }
+                    }
                 }
             }
         }
@@ -329,8 +363,8 @@ __global__ void __launch_bounds__(KVA_NW * 32) kva_split_kernel(const rb_kvattn_
             }
 #pragma unroll
             for (int k = 0; k < KVA_KM; k++)
-                if (lane + 32 * k < dpad)
-                    e[2 + lane + 32 * k] = acc[g][k];
+                if (k < nl)
+                    e[2 + j0 + k] = acc[g][k];
         }
     }
     __syncthreads();
@@ -364,6 +398,8 @@ __global__ void __launch_bounds__(KVA_NW * 32) kva_fp16_split_kernel(const rb_kv
 {
     extern __shared__ __align__(16) uint32_t kva_sm[];
     constexpr int E = PAIR ? 2 : 1;
+    /* tokens per step: their K and V loads are all in flight at once (registers allowing) */
+    constexpr int U = GM <= 2 ? KVA_U_MAX : KVA_U_MAX / 2;
     const int G = a.Hq / a.Hkv, d = a.d, split = a.split;
     const int s = blockIdx.x, hk = blockIdx.y, b = blockIdx.z;
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
@@ -389,11 +425,11 @@ __global__ void __launch_bounds__(KVA_NW * 32) kva_fp16_split_kernel(const rb_kv
     }
     const __half *K = (const __half *)a.k16, *V = (const __half *)a.v16;
 
-    for (int i0 = t0 + warp * KVA_U; i0 < t1; i0 += KVA_NW * KVA_U) {
+    for (int i0 = t0 + warp * U; i0 < t1; i0 += KVA_NW * U) {
         /* every load of the step first, then the math */
-        float kx[KVA_U][KP * E], vx[KVA_U][KP * E];
+        float kx[U][KP * E], vx[U][KP * E];
 #pragma unroll
-        for (int u = 0; u < KVA_U; u++) {
+        for (int u = 0; u < U; u++) {
             const int i = min(i0 + u, t1 - 1); /* a clamped token is loaded and then weighted 0 */
             const __half *kr = K + (row0 + i) * d, *vr = V + (row0 + i) * d;
 #pragma unroll
@@ -419,9 +455,9 @@ __global__ void __launch_bounds__(KVA_NW * 32) kva_fp16_split_kernel(const rb_kv
         for (int g = 0; g < GM; g++) {
             if (g >= G)
                 continue;
-            float sc[KVA_U];
+            float sc[U];
 #pragma unroll
-            for (int u = 0; u < KVA_U; u++) {
+            for (int u = 0; u < U; u++) {
                 float p = 0.0f;
 #pragma unroll
                 for (int k = 0; k < KP; k++) {
@@ -436,7 +472,7 @@ __global__ void __launch_bounds__(KVA_NW * 32) kva_fp16_split_kernel(const rb_kv
             }
             float mn = m[g];
 #pragma unroll
-            for (int u = 0; u < KVA_U; u++)
+            for (int u = 0; u < U; u++)
                 mn = fmaxf(mn, sc[u]);
             const float f = kva_rescale(m[g], mn);
             l[g] *= f;
@@ -444,7 +480,7 @@ __global__ void __launch_bounds__(KVA_NW * 32) kva_fp16_split_kernel(const rb_kv
             for (int k = 0; k < KP * E; k++)
                 acc[g][k] *= f;
 #pragma unroll
-            for (int u = 0; u < KVA_U; u++) {
+            for (int u = 0; u < U; u++) {
                 const float p = i0 + u < t1 ? expf(sc[u] - mn) : 0.0f;
                 l[g] += p;
 #pragma unroll
@@ -648,7 +684,7 @@ static cudaError_t kva_fp16_split_kp(const rb_kvattn_args &a, int nsplit, cudaSt
     }
 }
 
-/* Slots per lane: the fewest of 1, 2, 4, 8 that cover d (odd d: one coordinate a slot). */
+/* Slots per lane: the fewest of 1, 2, 4 pairs that cover d, or 8 single coordinates for odd d. */
 static cudaError_t kva_fp16_split(const rb_kvattn_args &a, int nsplit, cudaStream_t st)
 {
     if (a.d & 1)
@@ -658,9 +694,7 @@ static cudaError_t kva_fp16_split(const rb_kvattn_args &a, int nsplit, cudaStrea
         return kva_fp16_split_kp<1, true>(a, nsplit, st);
     if (slots <= 64)
         return kva_fp16_split_kp<2, true>(a, nsplit, st);
-    if (slots <= 128)
-        return kva_fp16_split_kp<4, true>(a, nsplit, st);
-    return kva_fp16_split_kp<8, true>(a, nsplit, st);
+    return kva_fp16_split_kp<4, true>(a, nsplit, st); /* d <= 256 (rb_kvattn_unsupported) */
 }
 
 extern "C" int rb_kvattn_fp16_launch(const rb_kvattn_args *a, void *stream)

@@ -306,6 +306,8 @@ if awk "$hdr"' $c["copy_us"] > 0 { f = 1 } END { exit !f }' "$csv"; then
 else
     note "pct_copy.png skipped: copy_us is 0 everywhere (CPU backend: no device copy to compare with)"
 fi
+# ---- decode attention: kv_attention.png (plots/kv_attention.sh) ----------------------------------
+"$here/kv_attention.sh" "$csv" "$outdir" "$sub" || status=1 # decode attention: kv_attention.png
 # ---- 5. rd_<input>.png -------------------------------------------------------------------------
 if awk "$hdr"' ("input" in c) && ($c["input"] != "sphere" || $c["ip_err"] != "nan") { f = 1 } END { exit !f }' "$csv" 2>/dev/null; then
     rdt=$(awk -v v="$variant" "$hdr"' $c["variant"] == v { s[$c["dtype"]] = 1 } END { print ("fp32" in s) ? "fp32" : "fp16" }' "$csv")
@@ -331,6 +333,5 @@ if awk "$hdr"' ("input" in c) && ($c["input"] != "sphere" || $c["ip_err"] != "na
             "dir=$(q "$tmp"); methods=$(q "${ms# }"); hasip=$hasip; title=$(q "Rate-distortion on $inp ($rdt, variant $variant)")"
     done
 fi
-"$here/kv_attention.sh" "$csv" "$outdir" "$sub" || status=1 # decode attention: kv_attention.png
 "$here/kv_codec.sh" "$csv" "$outdir" "$sub" || status=1 # kv_codec.png: encode/decode % of copy per method
 exit $status

@@ -1,8 +1,10 @@
 /* Decode attention's argument checks and counts (kernels/common/kvattn.h), without a GPU: the
  * shapes the kernels refuse (and the launchers refusing them before any CUDA call), the
- * workspace and cache byte counts, the default split. */
+ * workspace and cache byte counts, the default split, the runs of codes the kernels read. */
 #include <cuda_runtime_api.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
 
 #include "check.h"
 #include "kvattn.h"
@@ -81,4 +83,35 @@ TEST(kvattn_default_split)
     CHECK(rb_kvattn_default_split(16, 32, 8192, 132) == 4096, "split %d", rb_kvattn_default_split(16, 32, 8192, 132));
     CHECK(rb_kvattn_default_split(1, 1, 1, 132) == 64, "split %d", rb_kvattn_default_split(1, 1, 1, 132));
     CHECK(rb_kvattn_default_split(1, 1, 1 << 30, 132) == 4096, "split %d", rb_kvattn_default_split(1, 1, 1 << 30, 132));
+}
+
+/* rb_kv_run against rb_kv_get: every run of n consecutive codes (n b <= 64) of rows of random
+ * codes, every b in 1..8, widths from 1 to 70 and the kernels' 97, 128, 256; each row at the end
+ * of its own allocation of exactly rb_kv_row_bytes, so a read past it shows under make test-asan. */
+TEST(kvattn_code_runs)
+{
+    static const int widths[] = {97, 128, 256};
+    uint64_t rs = 0x9E3779B97F4A7C15ull;
+    long runs = 0, bad = 0;
+    for (int bits = 1; bits <= 8; bits++)
+        for (int wi = 0; wi < 70 + 3; wi++) {
+            const int dpad = wi < 70 ? wi + 1 : widths[wi - 70];
+            const long nwords = rb_kv_row_bytes(dpad, bits) / 4;
+            uint32_t *row = calloc((size_t)nwords, sizeof *row);
+            for (int j = 0; j < dpad; j++) {
+                rs = rs * 6364136223846793005ull + 1442695040888963407ull;
+                rb_kv_put(row, j, bits, (unsigned)(rs >> 33) & ((1u << bits) - 1u));
+            }
+            for (int j0 = 0; j0 < dpad; j0++)
+                for (int n = 1; n * bits <= 64 && j0 + n <= dpad; n++) {
+                    const uint64_t v = rb_kv_run(row, j0, n, bits);
+                    int ok = n * bits == 64 || (v >> (n * bits)) == 0;
+                    for (int i = 0; i < n; i++)
+                        ok &= (unsigned)(v >> (i * bits) & ((1u << bits) - 1u)) == rb_kv_get(row, j0 + i, bits);
+                    runs++;
+                    bad += !ok;
+                }
+            free(row);
+        }
+    CHECK(bad == 0, "%ld of %ld runs differ from rb_kv_get", bad, runs);
 }

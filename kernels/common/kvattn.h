@@ -38,6 +38,22 @@
 extern "C" {
 #endif
 
+/* Codes j0 .. j0 + n - 1 of a packed row (kvpack.h) at once, n bits <= 64: code j0 + i sits at
+ * bits [i b, i b + b) of the result. Reads only the (at most three) words that hold them; the
+ * attention kernel's lanes take their run of consecutive coordinates of a V row this way. */
+RB_HD uint64_t rb_kv_run(const uint32_t *words, int j0, int n, int bits)
+{
+    const long s = (long)j0 * bits;
+    const int w = (int)(s >> 5), o = (int)(s & 31), nb = o + n * bits;
+    uint64_t v = words[w];
+    if (nb > 32)
+        v |= (uint64_t)words[w + 1] << 32;
+    v >>= o;
+    if (nb > 64) /* then o > 0: word w + 2 starts 64 - o bits into the run */
+        v |= (uint64_t)words[w + 2] << (64 - o);
+    return n * bits >= 64 ? v : v & ((1ull << (n * bits)) - 1ull);
+}
+
 /* What the kernels take on the fp16 baseline and the compressed cache (pointers: device). */
 #define RB_KVATTN_MAX_DPAD 256 /* coordinates per row after the method's padding */
 #define RB_KVATTN_MAX_GROUP 8  /* Hq / Hkv */
@@ -83,7 +99,7 @@ static inline int rb_kvattn_default_split(int B, int Hkv, int T, int sms)
 static inline int rb_kvattn_nsplit(int T, int split) { return (T + split - 1) / split; }
 
 /* Workspace floats: q' [B][Hq][dpad], then per split (m, l) [B][Hq][nsplit][2], then acc
- * [B][Hq][nsplit][dpad]. a->split must be set (non-zero). */
+ * [B][Hq][nsplit][dpad]. a->split must be set (non-zero); for the fp16 cache take dpad = d. */
 static inline size_t rb_kvattn_work_bytes(const rb_kvattn_args *a)
 {
     size_t bh = (size_t)a->B * (size_t)a->Hq;

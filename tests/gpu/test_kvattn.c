@@ -422,6 +422,7 @@ TEST(kvattn_shapes_and_norm_kinds)
         {3, 6, 2, 333, 128, 4096},  /* 3 per kv head; one split of 11 tiles (double buffering) */
         {1, 4, 4, 700, 256, 128},   /* d = 256 */
         {2, 2, 1, 65, 97, 64},      /* odd d, a split of one token */
+        {1, 2, 1, 40, 20, 64},      /* d < 32: no whole 32-code chunk, lanes 20..31 own no V coordinate */
     };
     worst_ratio = 0.0;
     FOR_EACH_ROTATION_METHOD(m)
@@ -439,7 +440,7 @@ TEST(kvattn_default_split_fills_the_gpu)
     kshape s = {1, 32, 32, 4096, 128, 0};
     s.split = rb_kvattn_default_split(s.B, s.Hkv, s.T, 132);
     CHECK(rb_kvattn_nsplit(s.T, s.split) * s.Hkv * s.B >= 132, "split %d gives too few CTAs", s.split);
-    run_codes(rb_method_find("identity"), &s, 3, RB_KV_NORM_FP16);
+    run_codes(method_id("identity"), &s, 3, RB_KV_NORM_FP16);
     run_fp16(&s);
 }
 
@@ -468,7 +469,7 @@ TEST(kvattn_backend_hook)
         return;
     CHECK(be->kv_attention != NULL, "the GPU backend has no kv_attention");
     const kshape s = {1, 4, 2, 1000, 128, 128};
-    const rb_method m = rb_method_find("identity");
+    const rb_method m = method_id("identity");
     const int bits = 3, nk = RB_KV_NORM_FP16;
     rb_qdq_params p;
     rb_qdq_params_shape(&p, m, s.d, bits);
