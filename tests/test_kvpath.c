@@ -219,7 +219,7 @@ TEST(kvpath_bytes_per_token_table)
     CHECK(strstr(text, "| isoquant-full | 37 | 2 | 12 | 4 | 16 | 3.459 | 4.62x smaller |") != NULL, "table:\n%s", text);
     /* rotorquant (k = 3) d = 128 b = 3: 129 x 3 = 387 bits -> 13 words, 52 bytes + 4 */
     CHECK(strstr(text, "| rotorquant | 128 | 3 | 52 | 4 | 56 | 3.500 | 4.57x smaller |") != NULL, "table:\n%s", text);
-    CHECK(count_lines(text) == 4 + 2 * 2 * 2, "%d lines", count_lines(text));
+    CHECK(count_lines(text) == 5 + 2 * 2 * 2, "%d lines", count_lines(text)); /* blank, title, blank, head, rule */
     /* a roundtrip-only config prints nothing */
     CHECK(parse("{" KV_BASE "}", &cfg, err, sizeof err) == 0, "%s", err);
     f = tmpfile();
