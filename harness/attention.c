@@ -16,7 +16,7 @@ static int row_finite(const float *a, int d)
 }
 
 /* Indices of the k largest of v over the finite rows (ties: the lower index first). */
-static void top_k(const double *v, const char *ok, int n, int k, int *out)
+void rb_attn_top_k(const double *v, const char *ok, int n, int k, int *out)
 {
     for (int r = 0; r < k; r++) {
         int best = -1;
@@ -33,9 +33,9 @@ static void top_k(const double *v, const char *ok, int n, int k, int *out)
     }
 }
 
-/* One (query, group): rows x[0, n), xh[0, n). */
-static void part(const float *x, const float *xh, int d, int n, const float *q, rb_attn_part *p, double *s,
-                 double *sh, char *ok, double *o, double *oh)
+/* One (query, group): keys x[0, n), xh[0, n); values v[0, n), vh[0, n) (the keys' rows when unpaired). */
+static void part(const float *x, const float *xh, const float *v, const float *vh, int d, int n, const float *q,
+                 rb_attn_part *p, double *s, double *sh, char *ok, double *o, double *oh)
 {
     memset(p, 0, sizeof *p);
     const double scale = 1.0 / sqrt((double)d);
@@ -43,7 +43,8 @@ static void part(const float *x, const float *xh, int d, int n, const float *q, 
     int nok = 0;
     for (int i = 0; i < n; i++) {
         const float *a = x + (long)i * d, *b = xh + (long)i * d;
-        ok[i] = (char)(row_finite(a, d) && row_finite(b, d));
+        ok[i] = (char)(row_finite(a, d) && row_finite(b, d) && row_finite(v + (long)i * d, d) &&
+                       row_finite(vh + (long)i * d, d));
         if (!ok[i])
             continue;
         double acc = 0, acch = 0;
@@ -78,8 +79,8 @@ static void part(const float *x, const float *xh, int d, int n, const float *q, 
         }
     p->kl = kl;
     int k = nok < RB_ATTN_TOPK ? nok : RB_ATTN_TOPK, t[RB_ATTN_TOPK], th[RB_ATTN_TOPK];
-    top_k(s, ok, n, k, t);
-    top_k(sh, ok, n, k, th);
+    rb_attn_top_k(s, ok, n, k, t);
+    rb_attn_top_k(sh, ok, n, k, th);
     p->top1 = t[0] == th[0];
     int both = 0;
     for (int a = 0; a < k; a++)
@@ -93,8 +94,8 @@ static void part(const float *x, const float *xh, int d, int n, const float *q, 
         if (ok[i]) {
             const double pi = exp(s[i] * scale - m - lz), phi = exp(sh[i] * scale - mh - lzh);
             for (int j = 0; j < d; j++) {
-                o[j] += pi * x[(long)i * d + j];
-                oh[j] += phi * xh[(long)i * d + j];
+                o[j] += pi * v[(long)i * d + j];
+                oh[j] += phi * vh[(long)i * d + j];
             }
         }
     for (int j = 0; j < d; j++) {
@@ -105,9 +106,13 @@ static void part(const float *x, const float *xh, int d, int n, const float *q, 
     p->cos = no > 0 && noh > 0 ? dot / sqrt(no * noh) : 0;
 }
 
-void rb_attn_parts_cpu(const float *x, const float *xh, int d, long N, const float *q, int nq, int T,
-                       rb_attn_part *parts)
+void rb_attn_parts_cpu(const float *x, const float *xh, const float *v, const float *vh, int d, long N, const float *q,
+                       int nq, int T, rb_attn_part *parts)
 {
+    if (!v || !vh) { /* unpaired: the keys' rows serve as values */
+        v = x;
+        vh = xh;
+    }
     const long G = rb_attn_groups(N, T);
     const int n = N < T ? (int)N : T;
 #pragma omp parallel
@@ -119,7 +124,8 @@ void rb_attn_parts_cpu(const float *x, const float *xh, int d, long N, const flo
         for (long w = 0; w < (long)nq * G; w++) {
             const long qi = w / G, g = w % G;
             if (s && sh && o && oh && ok)
-                part(x + g * T * (long)d, xh + g * T * (long)d, d, n, q + qi * d, &parts[w], s, sh, ok, o, oh);
+                part(x + g * T * (long)d, xh + g * T * (long)d, v + g * T * (long)d, vh + g * T * (long)d, d, n,
+                     q + qi * d, &parts[w], s, sh, ok, o, oh);
         }
         free(s); free(sh); free(o); free(oh); free(ok);
     }

@@ -8,7 +8,7 @@
 
 #include "config.h"
 #include "attention.h"
-#include "kvattn.h"
+#include "kvattn_types.h"
 #include "metrics.h"
 
 #define RB_MAX_VARIANTS 4
@@ -67,6 +67,7 @@ typedef struct {
     int hq_S, hq_rbits, hq_outliers, hq_sigma_inliers;
     double hq_C;
     double outlier_frac;  /* Med3x: outlier chunks / chunks of finite rows (0 without) */
+    rb_kva_rec kva;       /* decode attention over a KV cache (kvattn.h): kva.on */
 } rb_record;
 
 typedef struct rb_backend rb_backend;
@@ -87,8 +88,10 @@ struct rb_backend {
     /* Run one (method, bits, variant) over the loaded data: metrics and timing into rec. */
     int (*run)(rb_backend *b, const rb_qdq_params *p, int variant, rb_record *rec);
     /* The attention metrics (attention.h) of the last run's rows against the loaded input, for
-     * nq queries q (host, nq x d) over groups of T rows. */
-    int (*attention)(rb_backend *b, const float *q, int nq, int T, rb_attn *out);
+     * nq queries q (host, nq x d) over groups of T rows. v, vh (host, N x d, in the data's dtype's
+     * values): the values paired row by row with the keys and their quantized rows; NULL: the
+     * keys' own rows serve as values. */
+    int (*attention)(rb_backend *b, const float *q, int nq, int T, const float *v, const float *vh, rb_attn *out);
     /* Decode attention (kernels/common/kvattn.h) over a's compressed cache, or its fp16 cache
      * when fp16, timed by the measurement module into t; the output into a->o. Every pointer
      * of a is a host pointer (a->work NULL, a->split resolved): the GPU copies them over once

@@ -13,6 +13,7 @@
 #include "data.h"
 #include "fp16.h"
 #include "hostmem.h"
+#include "kvattn_cpu.h"
 #include "measure_cpu.h"
 
 
@@ -140,7 +141,7 @@ static int first_line(const char *path, char *buf, size_t n)
 
 /* Host, CPU model, threads and the machine's id: what tells one machine's wall-clock times
  * from another's (rotorbench compare). */
-static int cpu_attention(rb_backend *b, const float *q, int nq, int T, rb_attn *out)
+static int cpu_attention(rb_backend *b, const float *q, int nq, int T, const float *v, const float *vh, rb_attn *out)
 {
     rb_cpu_state *s = b->state;
     const long G = rb_attn_groups(s->N, T);
@@ -149,7 +150,7 @@ static int cpu_attention(rb_backend *b, const float *q, int nq, int T, rb_attn *
         fprintf(stderr, "rotorbench: out of host memory for the attention metrics\n");
         return -1;
     }
-    rb_attn_parts_cpu(s->x, s->xh, s->d, s->N, q, nq, T, parts);
+    rb_attn_parts_cpu(s->x, s->xh, v, vh, s->d, s->N, q, nq, T, parts);
     rb_attn_finish(parts, nq, G, T, out);
     free(parts);
     return 0;
@@ -186,6 +187,25 @@ static void cpu_destroy(rb_backend *b)
     free(b);
 }
 
+/* Decode attention over a KV cache (kvattn_cpu.h): the whole batch per pass, as the GPU launches it. */
+typedef struct {
+    const rb_kvattn_args *a;
+    int fp16;
+} kva_pass;
+
+static int kva_run(void *ctx)
+{
+    const kva_pass *c = ctx;
+    rb_kva_attend(c->a, c->fp16);
+    return 0;
+}
+
+static int cpu_kv_attention(rb_backend *b, const rb_kvattn_args *a, int fp16, rb_timing *t)
+{
+    kva_pass c = {a, fp16};
+    return rb_meas_cpu_time(b->profile, NULL, kva_run, &c, t);
+}
+
 rb_backend *rb_backend_cpu_create(void)
 {
     rb_backend *b = calloc(1, sizeof *b);
@@ -202,6 +222,7 @@ rb_backend *rb_backend_cpu_create(void)
     b->load_rows = cpu_load_rows;
     b->fits = cpu_fits;
     b->attention = cpu_attention;
+    b->kv_attention = cpu_kv_attention;
     b->run = cpu_run;
     b->describe = cpu_describe;
     b->destroy = cpu_destroy;

@@ -431,25 +431,55 @@ fail:
 }
 
 /* ---- attention metrics (not timed) ------------------------------------------------------------ */
-static int gpu_attention(rb_backend *b, const float *q, int nq, int T, rb_attn *out)
+/* Host rows (N x d floats) onto the device in the data's dtype: *dst is allocated here. */
+static int upload_rows(rb_gpu_state *s, const float *x, void **dst)
+{
+    const size_t n = (size_t)s->N * s->d, bytes = n * (s->dtype == RB_FP16 ? 2 : 4);
+    uint16_t *h = NULL;
+    CK(cudaMalloc(dst, bytes));
+    if (s->dtype == RB_FP16) {
+        if (!(h = malloc(bytes))) {
+            fprintf(stderr, "rotorbench: gpu: out of host memory\n");
+            return -1;
+        }
+        for (size_t i = 0; i < n; i++)
+            h[i] = rb_f32_to_f16(x[i]);
+    }
+    CK(cudaMemcpyAsync(*dst, h ? (const void *)h : (const void *)x, bytes, cudaMemcpyHostToDevice, s->st));
+    CK(cudaStreamSynchronize(s->st));
+    free(h);
+    return 0;
+fail:
+    free(h);
+    return -1;
+}
+
+static int gpu_attention(rb_backend *b, const float *q, int nq, int T, const float *v, const float *vh, rb_attn *out)
 {
     rb_gpu_state *s = b->state;
     const long G = rb_attn_groups(s->N, T);
     float *dq = NULL;
+    void *dv = NULL, *dvh = NULL;
     rb_attn_part *dparts = NULL, *parts = malloc(sizeof *parts * (size_t)nq * G);
     if (!parts) {
         fprintf(stderr, "rotorbench: out of host memory for the attention metrics\n");
         return -1;
     }
+    if (v && vh && (upload_rows(s, v, &dv) || upload_rows(s, vh, &dvh)))
+        goto fail;
     CK(cudaMalloc((void **)&dq, sizeof(float) * (size_t)nq * s->d));
     CK(cudaMalloc((void **)&dparts, sizeof *dparts * (size_t)nq * G));
     CK(cudaMemcpyAsync(dq, q, sizeof(float) * (size_t)nq * s->d, cudaMemcpyHostToDevice, s->st));
-    CK(rb_launch_attn(s->x, s->xh, (int)s->dtype, s->d, s->N, dq, nq, T, dparts, s->st));
+    CK(rb_launch_attn(s->x, s->xh, dv, dvh, (int)s->dtype, s->d, s->N, dq, nq, T, dparts, s->st));
     CK(cudaMemcpyAsync(parts, dparts, sizeof *parts * (size_t)nq * G, cudaMemcpyDeviceToHost, s->st));
     CK(cudaStreamSynchronize(s->st));
     rb_attn_finish(parts, nq, G, T, out);
     cudaFree(dq);
     cudaFree(dparts);
+    if (dv)
+        cudaFree(dv);
+    if (dvh)
+        cudaFree(dvh);
     free(parts);
     return 0;
 fail:
@@ -457,6 +487,10 @@ fail:
         cudaFree(dq);
     if (dparts)
         cudaFree(dparts);
+    if (dv)
+        cudaFree(dv);
+    if (dvh)
+        cudaFree(dvh);
     free(parts);
     return -1;
 }

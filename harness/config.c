@@ -409,11 +409,11 @@ static int rows_option(const ctx *c, const cJSON *it, const char *key, rb_data_d
 static int one_distribution(const ctx *c, const cJSON *it, const char *key, rb_data_dist *d)
 {
     static const char *const names[] = {"kind", "channels", "scale", "sigma", "rank", "noise", "path", "tensor", "rows",
-                                        "split_axis", NULL};
+                                        "split_axis", "values", "values_tensor", NULL};
     /* which kind each parameter belongs to */
     static const rb_distribution owner[] = {0, RB_DIST_CHANNEL_OUTLIERS, RB_DIST_CHANNEL_OUTLIERS, RB_DIST_ANISOTROPIC,
                                             RB_DIST_LOWRANK, RB_DIST_LOWRANK, RB_DIST_FILE, RB_DIST_FILE, RB_DIST_FILE,
-                                            RB_DIST_FILE};
+                                            RB_DIST_FILE, RB_DIST_FILE, RB_DIST_FILE};
     char kinds[160], what[400], k2[160];
     choices_text(dist_choices, NCH(dist_choices), kinds, sizeof kinds);
     snprintf(what, sizeof what, "%s or an object {\"kind\": %s, ...}", kinds, kinds);
@@ -437,7 +437,7 @@ static int one_distribution(const ctx *c, const cJSON *it, const char *key, rb_d
         escape(e->string, k, sizeof k);
         if (!names[i])
             return fail(c, "unknown key '%s.%s': expected one of kind, channels, scale, sigma, rank, noise, path, "
-                           "tensor, rows, split_axis", key, k);
+                           "tensor, rows, split_axis, values, values_tensor", key, k);
         for (const cJSON *f = it->child; f != e; f = f->next)
             if (!strcmp(f->string, e->string))
                 return fail(c, "key '%s.%s': expected each key once, got it twice", key, k);
@@ -480,10 +480,14 @@ static int one_distribution(const ctx *c, const cJSON *it, const char *key, rb_d
                 return bad(c, k2, "an integer in 0..6 (a leading axis of the tensor)", p);
             d->split_axis = (int)x;
             break;
+        case 10: rc = string_value(c, p, k2, "the path of the values' .npy or safetensors file (paired row by row with the keys)", RB_MAX_PATH, NULL, d->values_path); break;
+        case 11: rc = string_value(c, p, k2, "a tensor name of 1..127 characters", sizeof d->values_tensor, NULL, d->values_tensor); break;
         }
         if (rc)
             return -1;
     }
+    if (d->values_tensor[0] && !d->values_path[0])
+        return fail(c, "key '%s.values_tensor': expected only with %s.values (the values' file)", key, key);
     if (v == RB_DIST_FILE && !d->path[0])
         return fail(c, "key '%s.path': expected the path of a .npy or safetensors file, got nothing", key);
     return 0;
@@ -592,15 +596,15 @@ static int hqmq_block(const ctx *c, const cJSON *it, rb_hqmq_config *h)
 /* ---- the document ------------------------------------------------------------------------ */
 
 enum { K_NAME, K_SEED, K_N, K_DIMS, K_BITS, K_DTYPES, K_METHODS, K_CODEBOOK, K_DIST, K_BASELINE,
-       K_OUTPUT_DIR, K_COMMENT, K_HQMQ, K_QUERIES, K_ATTENTION, K_UNIT_NORM, K_PATH, K_KV_NORM, K_COUNT };
+       K_OUTPUT_DIR, K_COMMENT, K_HQMQ, K_QUERIES, K_ATTENTION, K_UNIT_NORM, K_PATH, K_KV_NORM, K_KVA, K_COUNT };
 static const char *const key_names[K_COUNT] = {
     "name", "seed", "N", "dims", "bits", "dtypes", "methods", "codebook", "distribution",
     "baseline", "output_dir", "comment", "hqmq", "queries", "attention", "assume_unit_norm",
-    "path", "kv_norm",
+    "path", "kv_norm", "kv_attention",
 };
 static const char *const key_list =
     "name, seed, N, dims, bits, dtypes, methods, codebook, distribution, baseline, output_dir, "
-    "comment, hqmq, queries, attention, assume_unit_norm, path, kv_norm";
+    "comment, hqmq, queries, attention, assume_unit_norm, path, kv_norm, kv_attention";
 
 int rb_config_keys(const char *const **names)
 {
@@ -750,6 +754,10 @@ static int parse_root(const ctx *c, const cJSON *root, rb_config *cfg)
             if (one_choice(c, it, "kv_norm", kv_norm_choices, NCH(kv_norm_choices), &cfg->kv_norm))
                 return -1;
             break;
+        case K_KVA:
+            if (rb_kva_config_parse(c->path, it, &cfg->kva, c->err, c->errlen))
+                return -1;
+            break;
         }
     }
 
@@ -764,9 +772,13 @@ static int parse_root(const ctx *c, const cJSON *root, rb_config *cfg)
         {K_METHODS, 0, "\"all\" or a non-empty array of method names"},
     };
     for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
-        if (!seen[required[i].k] && (!required[i].synthetic_only || synthetic))
+        if (!seen[required[i].k] && (!required[i].synthetic_only || synthetic) &&
+            !(cfg->kva.on && (required[i].k == K_N || (required[i].k == K_DIMS && cfg->kva.input == RB_KVA_FILES))))
             return fail(c, "key '%s': expected %s, got nothing (the key is required)",
                         key_names[required[i].k], required[i].what);
+    for (int i = 0; i < cfg->npaths; i++)
+        if (cfg->paths[i] == RB_PATH_ATTENTION && !cfg->kva.on)
+            return fail(c, "key 'path': \"attention\" needs a \"kv_attention\" object (its B, H, T; docs/config-format.md)");
     if (!synthetic && seen[K_N])
         return fail(c, "key 'N': expected nothing when every input is a file (its rows are the batch: "
                        "distribution.rows picks them)");

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "hqmq.h"
+#include "kvattn_config.h"
 #include "registry.h"
 
 #define RB_MAX_LIST 32
@@ -58,6 +59,9 @@ typedef struct {
     int rows_mode;            /* file: RB_ROWS_ALL, _FIRST, _SAMPLE (rows_n of them) */
     long rows_n;
     int split_axis;           /* file: one record per index of this leading axis; -1 none */
+    char values_path[RB_MAX_PATH];  /* file, optional: the values paired row by row with these keys
+                                     * (attention metrics); "" : the keys serve as values */
+    char values_tensor[128];        /* its safetensors tensor */
     /* file, filled when the sweep opens it (inputs.c) */
     char file_format[16];     /* "npy" / "safetensors" */
     double file_bytes;
@@ -108,6 +112,7 @@ typedef struct {
     int attn_T;                 /* keys per attention group (default 1024) */
     int unit_norm;              /* assume_unit_norm: every kernel takes |x| = 1 and computes no
                                  * norm (rb_qdq_params.unit_norm); default 0 */
+    rb_kva_config kva;          /* "kv_attention": decode attention over a compressed cache */
     int npaths;
     int paths[RB_NPATHS];       /* rb_path values, an axis of the sweep; default roundtrip only */
     int kv_norm;                /* the packed format's norms: RB_KV_NORM_FP16 (default) / _FP32

@@ -99,6 +99,20 @@ int rb_inputs_open(rb_config *cfg, rb_inputs *in, char *err, size_t errlen)
         if (rb_tensor_open(dd->path, dd->tensor, &in->files[k], err, errlen) ||
             check_file(cfg, k, &in->files[k], err, errlen))
             return -1;
+        if (dd->values_path[0]) { /* paired row by row: the same shape, so every row choice applies to both */
+            const rb_tf_header *hk = &in->files[k].h, *hv;
+            if (rb_tensor_open(dd->values_path, dd->values_tensor, &in->vfiles[k], err, errlen))
+                return -1;
+            hv = &in->vfiles[k].h;
+            int same = hv->ndim == hk->ndim;
+            for (int a = 0; same && a < hk->ndim; a++)
+                same = hv->shape[a] == hk->shape[a];
+            if (!same) {
+                snprintf(err, errlen, "%s: the values' shape differs from the keys' (%s): value row i is paired with key "
+                         "row i, so the shapes must agree", dd->values_path, dd->path);
+                return -1;
+            }
+        }
         n += dd->file_slices * cfg->ndtypes;
     }
     if (cfg->q_kind == RB_Q_FILE) {
@@ -156,8 +170,10 @@ int rb_inputs_open(rb_config *cfg, rb_inputs *in, char *err, size_t errlen)
 void rb_inputs_close(rb_inputs *in)
 {
     rb_tensor_close(&in->qfile);
-    for (int k = 0; k < RB_MAX_DISTS; k++)
+    for (int k = 0; k < RB_MAX_DISTS; k++) {
         rb_tensor_close(&in->files[k]);
+        rb_tensor_close(&in->vfiles[k]);
+    }
     free(in->sets);
     in->sets = NULL;
 }
@@ -168,11 +184,10 @@ static int cmp_long(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-int rb_inputs_rows(const rb_config *cfg, const rb_inputs *in, const rb_dataset *ds, float *x, char *err,
+static int rows_of(const rb_config *cfg, const rb_tensor_file *t, const rb_dataset *ds, float *x, char *err,
                    size_t errlen)
 {
     const rb_data_dist *dd = &cfg->dists[ds->dist];
-    const rb_tensor_file *t = &in->files[ds->dist];
     const rb_tf_header *h = &t->h;
     long total = dd->file_slice_rows, *idx = malloc(sizeof(long) * (size_t)total);
     if (!idx) {
@@ -204,6 +219,22 @@ int rb_inputs_rows(const rb_config *cfg, const rb_inputs *in, const rb_dataset *
         rb_tensor_row(t, idx[i], x + i * (long)ds->d);
     free(idx);
     return 0;
+}
+
+int rb_inputs_rows(const rb_config *cfg, const rb_inputs *in, const rb_dataset *ds, float *x, char *err,
+                   size_t errlen)
+{
+    return rows_of(cfg, &in->files[ds->dist], ds, x, err, errlen);
+}
+
+int rb_inputs_values(const rb_config *cfg, const rb_inputs *in, const rb_dataset *ds, float *v, char *err,
+                     size_t errlen)
+{
+    if (!in->vfiles[ds->dist].map) {
+        snprintf(err, errlen, "input %d has no values file", ds->dist);
+        return -1;
+    }
+    return rows_of(cfg, &in->vfiles[ds->dist], ds, v, err, errlen);
 }
 
 int rb_inputs_queries(const rb_config *cfg, const rb_inputs *in, const rb_dataset *ds, float *q, char *err,

@@ -22,6 +22,7 @@ typedef struct {
     int n;
     rb_dataset *sets;
     rb_tensor_file files[RB_MAX_DISTS];
+    rb_tensor_file vfiles[RB_MAX_DISTS]; /* a file input's paired values (distribution.values), or none */
     rb_tensor_file qfile; /* "queries": {"kind": "file"} */
 } rb_inputs;
 
@@ -35,6 +36,11 @@ void rb_inputs_close(rb_inputs *in);
  * order). 0, or -1 with one line in err. */
 int rb_inputs_rows(const rb_config *cfg, const rb_inputs *in, const rb_dataset *ds, float *x, char *err,
                    size_t errlen);
+
+/* A file data set's paired values (distribution.values), the rows rb_inputs_rows takes of the
+ * keys, from the values' tensor (same shape, checked at open). 0, or -1 with one line in err. */
+int rb_inputs_values(const rb_config *cfg, const rb_inputs *in, const rb_dataset *ds, float *v, char *err,
+                     size_t errlen);
 
 /* The config's queries for a data set, cfg->q_count x d floats into q (attention.h):
  * gaussian: N(0, 1) entries from the seed; held-out: rows of the same input that are not keys

@@ -18,7 +18,9 @@
 #include "data.h"
 #include "headline.h"
 #include "hostmem.h"
+#include "fp16.h"
 #include "inputs.h"
+#include "kvattn_sweep.h"
 #include "kvcodec.h"
 #include "method_hooks.h"
 #include "methods_cmd.h"
@@ -168,8 +170,8 @@ static int runs_variant(const rb_backend *be, rb_method m, int v)
     return !strcmp(be->name, "cpu") || (md->variants & (1u << v));
 }
 
-/* RB_PATH_ATTENTION hook: decode attention over a compressed cache is wt-attn's run (issue 28
- * point 3), connected here at the merge. Until then its settings are left out, no work done. */
+/* RB_PATH_ATTENTION: decode attention over a compressed cache has shapes of its own (the
+ * config's kv_attention, kvattn_sweep.h), run after the data sets' settings: none here. */
 static int attention_path_runs(const rb_backend *be, rb_method m, int v)
 {
     (void)be; (void)m; (void)v;
@@ -308,6 +310,62 @@ static int load_dataset(rb_backend *be, const rb_config *cfg, const rb_inputs *i
     return rc;
 }
 
+/* A config's "kv_attention": its records into run (the sink), then the same result files. */
+static int kva_sink(void *ctx, const rb_record *r)
+{
+    rb_run *run = ctx;
+    rb_record *g = realloc(run->recs, sizeof *g * (size_t)(run->nrecs + 1));
+    if (!g) {
+        fprintf(stderr, "rotorbench: out of host memory\n");
+        return -1;
+    }
+    run->recs = g;
+    run->recs[run->nrecs++] = *r;
+    return 0;
+}
+
+/* A file input's paired values (distribution.values): its rows as the data set holds them (fp16:
+ * rounded, as the keys are), and room for their quantized rows. */
+static int load_values(const rb_config *cfg, const rb_inputs *in, const rb_dataset *ds, float **v, float **vh)
+{
+    const size_t n = (size_t)ds->N * ds->d;
+    char err[512];
+    *v = malloc(sizeof(float) * n);
+    *vh = malloc(sizeof(float) * n);
+    if (!*v || !*vh) {
+        fprintf(stderr, "rotorbench: out of host memory for %ld value rows\n", ds->N);
+        return -1;
+    }
+    if (rb_inputs_values(cfg, in, ds, *v, err, sizeof err)) {
+        fprintf(stderr, "rotorbench: %s\n", err);
+        return -1;
+    }
+    if (ds->dtype == RB_FP16)
+        for (size_t i = 0; i < n; i++)
+            (*v)[i] = rb_round_f16((*v)[i]);
+    return 0;
+}
+
+/* The values quantized by the setting's method through the CPU reference, on every backend (the
+ * keys go through the backend's own kernel): both backends score the same value rows. HQMQ's
+ * Med3x threshold comes from the values' own batch, as a run over them would take it. */
+static int quantize_values(const rb_qdq_params *p, const rb_dataset *ds, const float *v, float *vh)
+{
+    rb_qdq_params q = *p;
+    if (rb_method_hooks_of(p->method) != &rb_rotation_hooks && q.hq_outliers) {
+        float med;
+        if (rb_hqmq_batch_median(v, ds->d, ds->N, NULL, &med)) {
+            fprintf(stderr, "rotorbench: out of host memory for the values' median\n");
+            return -1;
+        }
+        q.hq_thresh = rb_hqmq_threshold(q.hq_C, med);
+        rb_cpu_hqmq_rows(&q, v, vh, ds->N, ds->dtype);
+        return 0;
+    }
+    rb_cpu_qdq_rows(&q, v, vh, ds->N, ds->dtype);
+    return 0;
+}
+
 static int run_sweep(const rb_config *cfg, const rb_inputs *in, const char *backend_sel, const char *out_dir,
                      int profile, int resume, int argc, char **argv)
 {
@@ -335,6 +393,14 @@ static int run_sweep(const rb_config *cfg, const rb_inputs *in, const char *back
         }
     }
     be->profile = profile;
+    if (cfg->kva.on) { /* the attention path's inputs and memory, before any work too */
+        char why[4096];
+        if (rb_kvattn_check(cfg, why, sizeof why)) {
+            fprintf(stderr, "rotorbench: %s\n", why);
+            be->destroy(be);
+            return 2;
+        }
+    }
     /* Every data set against the machine's memory now, not when the sweep reaches the largest:
      * host memory (the CPU backend's buffers; a file's rows as floats), device memory. */
     for (int s = 0; s < in->n; s++) {
@@ -367,8 +433,7 @@ static int run_sweep(const rb_config *cfg, const rb_inputs *in, const char *back
             for (int v = 0; v < be->nvariants; v++)
                 any |= runs_path(be, cfg->methods[mi], v, cfg->paths[pa]);
             if (!any && cfg->paths[pa] == RB_PATH_ATTENTION) {
-                if (mi == 0)
-                    fprintf(stderr, "rotorbench: path attention is not connected in this build: its settings are skipped\n");
+                /* the attention path runs the kv_attention object's own shapes, after these settings */
             } else if (!any && cfg->paths[pa] != RB_PATH_ROUNDTRIP)
                 fprintf(stderr, "rotorbench: %s has no %s path on the %s backend: its %s settings are skipped\n",
                         rb_method_name(cfg->methods[mi]), rb_path_name(cfg->paths[pa]), be->name,
@@ -422,6 +487,7 @@ static int run_sweep(const rb_config *cfg, const rb_inputs *in, const char *back
 
     int rc = 0, loaded_ds = -1;
     float *queries = NULL; /* the loaded data set's, when the config asks for attention metrics */
+    float *values = NULL, *values_h = NULL; /* its paired values (distribution.values) and their quantized rows */
     float *rots[RB_MAX_METHODS] = {0};
     int rots_d = -1;
     double t0 = now_s(), bytes_left = 0, bytes_ran = 0;
@@ -501,11 +567,22 @@ static int run_sweep(const rb_config *cfg, const rb_inputs *in, const char *back
                 rc = 1;
                 break;
             }
+            free(values);
+            free(values_h);
+            values = values_h = NULL;
+            if (queries && cfg->dists[ds->dist].values_path[0] && load_values(cfg, in, ds, &values, &values_h)) {
+                rc = 1;
+                break;
+            }
             loaded_ds = st->ds;
         }
         p.rot = rots[m];
+        if (values && quantize_values(&p, ds, values, values_h)) {
+            rc = 1;
+            break;
+        }
         if (be->run(be, &p, st->v, r) ||
-            (queries && be->attention(be, queries, cfg->q_count, cfg->attn_T, &r->attn))) {
+            (queries && be->attention(be, queries, cfg->q_count, cfg->attn_T, values, values_h, &r->attn))) {
             rc = 1;
             break;
         }
@@ -551,8 +628,15 @@ static int run_sweep(const rb_config *cfg, const rb_inputs *in, const char *back
     for (int mm = 0; mm < RB_MAX_METHODS; mm++)
         free(rots[mm]);
     free(queries);
+    free(values);
+    free(values_h);
     if (log)
         fclose(log);
+    if (!rc && cfg->kva.on) { /* the attention path: its own shapes, records appended (not in the .jsonl) */
+        run.notes[run.nnotes++] = "path attention: decode attention over a compressed KV cache, scores and outputs in "
+                                  "the rotated domain; metrics against an fp32 reference on the same inputs";
+        rc = rb_kvattn_sweep(cfg, be, kva_sink, &run);
+    }
 
     if (!rc && profile) {
         fprintf(stderr, "rotorbench: --profile: %d kernels run, no results written\n", run.nrecs);
@@ -571,6 +655,7 @@ static int run_sweep(const rb_config *cfg, const rb_inputs *in, const char *back
         rb_results_print_markdown(&run, stdout);
         rb_results_print_kv_bytes(&run, stdout);
         rb_results_print_quality(&run, stdout);
+        rb_kvattn_print_markdown(&run, stdout);
         for (int v = 0; v < be->nvariants; v++)
             if (!v || strcmp(be->name, "cpu")) /* the CPU says once why there is none */
                 rb_paper_table_print(&run, be->variants[v], stdout);

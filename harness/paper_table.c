@@ -41,7 +41,7 @@ static const rb_record *find(const rb_run *run, rb_method m, const char *variant
 {
     for (int i = 0; i < run->nrecs; i++) {
         const rb_record *r = &run->recs[i];
-        if (r->method == m && !strcmp(r->variant, variant) && !strcmp(rb_dtype_name(r->dtype), dtype) &&
+        if (!r->kva.on && r->method == m && !strcmp(r->variant, variant) && !strcmp(rb_dtype_name(r->dtype), dtype) &&
             r->bits == bits && r->d == d)
             return r;
     }

@@ -42,6 +42,8 @@ void rb_results_speedups(rb_run *run)
     rb_method base = run->cfg->baseline;
     for (int i = 0; i < run->nrecs; i++) {
         rb_record *r = &run->recs[i];
+        if (r->kva.on)
+            continue; /* attention records: the speedup over the fp16 cache, set by their sweep */
         r->speedup = 0;
         for (int j = 0; j < run->nrecs; j++) {
             const rb_record *b = &run->recs[j];
@@ -227,10 +229,23 @@ cJSON *rb_record_to_json(const rb_record *r, const rb_config *cfg)
     if (r->check_rows) {
         cJSON *c = cJSON_AddObjectToObject(o, "check_vs_cpu");
         cJSON_AddNumberToObject(c, "rows", (double)r->check_rows);
-        add_num(c, "max_abs_diff", r->check_max_abs);
+        add_num(c, r->kva.on ? "max_rel_diff" : "max_abs_diff", r->check_max_abs); /* attention: of max |o_cpu| */
         cJSON_AddNumberToObject(c, "boundary_flips", (double)r->check_flips);
     }
-    cJSON_AddStringToObject(o, "baseline", rb_method_name(cfg->baseline));
+    if (r->kva.on) {
+        cJSON_ReplaceItemInObjectCaseSensitive(o, "method", cJSON_CreateString(r->kva.fp16_cache ? "fp16-cache" : rb_method_name(r->method)));
+        cJSON *k = cJSON_AddObjectToObject(o, "kv_attention");
+        cJSON_AddBoolToObject(k, "fp16_cache", r->kva.fp16_cache);
+        cJSON_AddNumberToObject(k, "B", r->kva.B);
+        cJSON_AddNumberToObject(k, "H", r->kva.H);
+        cJSON_AddNumberToObject(k, "kv_heads", r->kva.kv_heads);
+        cJSON_AddNumberToObject(k, "T", (double)r->kva.T);
+        cJSON_AddNumberToObject(k, "split", r->kva.split);
+        cJSON_AddNumberToObject(k, "cache_bytes", r->kva.cache_bytes);
+        add_num(k, "bytes_per_token", r->kva.bytes_per_token);
+        add_num(k, "max_rel_err", r->kva.max_rel_err);
+    }
+    cJSON_AddStringToObject(o, "baseline", r->kva.on ? "fp16-cache" : rb_method_name(cfg->baseline));
     add_num(o, "speedup", r->speedup > 0 ? r->speedup : NAN);
     return o;
 }
@@ -374,7 +389,8 @@ int rb_results_write_csv(const rb_run *run, const char *path)
                     "nonfinite_rows,fma_nominal,params,bits_per_coord,bytes,time_median_us,"
                     "time_min_us,time_max_us,time_noise_pct,cold_median_us,hot_clock_mhz,copy_us,gbps,"
                     "pct_of_copy_bw,speedup,op,outlier_frac,prepass_us,fma_per_s,pct_of_fma_peak,route,"
-                    "input,ip_err,ip_bias,attn_kl,attn_top1,attn_top5,attn_out_cos,path,stored_bytes,assume_unit_norm\n");
+                    "input,ip_err,ip_bias,attn_kl,attn_top1,attn_top5,attn_out_cos,path,stored_bytes,"
+                    "kv_B,kv_H,kv_heads,kv_T,kv_split,cache_bytes,bytes_per_token,attn_max_rel_err,assume_unit_norm\n");
     for (int i = 0; i < run->nrecs; i++) {
         const rb_record *r = &run->recs[i];
         char op[64], input[48];
@@ -383,8 +399,8 @@ int rb_results_write_csv(const rb_run *run, const char *path)
         len += snprintf(buf + len, cap - len,
                         "%s,%s,%s,%d,%d,%s,%ld,%s,%.9g,%.9g,%.9g,%.9g,%ld,%ld,%ld,%.6g,%.0f,%.6g,"
                         "%.6g,%.6g,%.4g,%.6g,%.0f,%.6g,%.6g,%.6g,%.6g,%s,%.6g,%.6g,%.6g,%.6g,%s,%s,%.9g,%.9g,%.9g,%.9g,"
-                        "%.9g,%.9g,%s,%.0f,%d\n",
-                        run->backend, rb_method_name(r->method), r->variant, r->d, r->bits,
+                        "%.9g,%.9g,%s,%.0f,%d,%d,%d,%ld,%d,%.0f,%.6g,%.9g,%d\n",
+                        run->backend, r->kva.fp16_cache ? "fp16-cache" : rb_method_name(r->method), r->variant, r->d, r->bits,
                         rb_dtype_name(r->dtype), r->N,
                         r->bits ? rb_codebook_name(run->cfg->codebook) : "", /* no bits axis: no codebook */
                         r->m.mse, r->pred_mse, r->m.rel_err, r->m.cosine, r->m.nonfinite_rows,
@@ -395,7 +411,9 @@ int rb_results_write_csv(const rb_run *run, const char *path)
                         r->attn.computed ? r->attn.ip_err : NAN, r->attn.computed ? r->attn.ip_bias : NAN,
                         r->attn.computed ? r->attn.kl : NAN, r->attn.computed ? r->attn.top1 : NAN,
                         r->attn.computed ? r->attn.top5 : NAN, r->attn.computed ? r->attn.out_cos : NAN,
-                        rb_path_name(r->path), r->stored_bytes, r->unit_norm);
+                        rb_path_name(r->path), r->stored_bytes, r->kva.B, r->kva.H, r->kva.kv_heads,
+                        r->kva.T, r->kva.split, r->kva.cache_bytes, r->kva.bytes_per_token,
+                        r->kva.on ? r->kva.max_rel_err : NAN, r->unit_norm);
     }
     int rc = rb_write_file_atomic(path, buf, len);
     free(buf);
@@ -421,6 +439,8 @@ void rb_results_print_markdown(const rb_run *run, FILE *out)
             gpu ? "---:|" : "");
     for (int i = 0; i < run->nrecs; i++) {
         const rb_record *r = &run->recs[i];
+        if (r->kva.on)
+            continue; /* attention records: their own table (kvattn_sweep.h) */
         char bits[64], variant[40], pct[32] = "", input[160] = "", pred[32] = "—", speedup[32] = "—";
         rb_record_op(r, bits, sizeof bits);
         if (!bits[0])
@@ -511,6 +531,8 @@ void rb_results_print_quality(const rb_run *run, FILE *out)
     fprintf(out, "|---|---|---|---:|---|---|---:|---:|---:|%s\n", cfg->q_kind ? "---:|---:|---:|---:|---:|---:|" : "");
     for (int i = 0; i < run->nrecs; i++) {
         const rb_record *r = &run->recs[i];
+        if (r->kva.on)
+            continue;
         char input[48], bits[64];
         rb_record_input(cfg, r, input, sizeof input);
         rb_record_op(r, bits, sizeof bits);

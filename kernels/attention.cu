@@ -2,7 +2,8 @@
  * the CPU's twin is harness/attention.c). One thread block per (query, group of T rows):
  * dot products in double in coordinate order (bit-identical to the CPU's), softmax, KL, top-1
  * and top-5 by block reductions with the CPU's tie rule (the lower row), and the attention
- * outputs with the rows summed in order, a column per thread. Not timed work: it runs once per
+ * outputs over the values (a paired input's rows, or the keys') summed in row order, a column
+ * per thread. Not timed work: it runs once per
  * record, after the kernel being measured. */
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -80,7 +81,8 @@ __device__ int att_argmax(const double *v, const char *ok, int n, const int *tak
 }
 
 template <typename T>
-__global__ void att_kernel(const T *x, const T *xh, int d, long N, int Tg, const float *qs, rb_attn_part *parts)
+__global__ void att_kernel(const T *x, const T *xh, const T *v, const T *vh, int d, long N, int Tg, const float *qs,
+                           rb_attn_part *parts)
 {
     extern __shared__ double sm[];
     const int n = N < Tg ? (int)N : Tg;
@@ -90,6 +92,7 @@ __global__ void att_kernel(const T *x, const T *xh, int d, long N, int Tg, const
     const long g = blockIdx.x, G = gridDim.x;
     const float *q = qs + (long)blockIdx.y * d;
     const T *xg = x + g * Tg * (long)d, *xhg = xh + g * Tg * (long)d;
+    const T *vg = v + g * Tg * (long)d, *vhg = vh + g * Tg * (long)d;
     const double scale = 1.0 / sqrt((double)d);
 
     double e2 = 0, r2 = 0, bs = 0, rows = 0, m = -INFINITY, mh = -INFINITY;
@@ -98,7 +101,8 @@ __global__ void att_kernel(const T *x, const T *xh, int d, long N, int Tg, const
         bool fin = true;
         for (int j = 0; j < d; j++) {
             const double a = att_load(xg, (long)i * d + j), b = att_load(xhg, (long)i * d + j);
-            fin = fin && isfinite(a) && isfinite(b);
+            fin = fin && isfinite(a) && isfinite(b) && isfinite(att_load(vg, (long)i * d + j)) &&
+                  isfinite(att_load(vhg, (long)i * d + j));
             acc = __dadd_rn(acc, __dmul_rn((double)q[j], a));
             acch = __dadd_rn(acch, __dmul_rn((double)q[j], b));
         }
@@ -166,8 +170,8 @@ __global__ void att_kernel(const T *x, const T *xh, int d, long N, int Tg, const
             double o = 0, oh = 0;
             for (int i = 0; i < n; i++) /* rows in order, as the CPU sums them */
                 if (ok[i]) {
-                    o += s[i] * att_load(xg, (long)i * d + j);
-                    oh += sh[i] * att_load(xhg, (long)i * d + j);
+                    o += s[i] * att_load(vg, (long)i * d + j);
+                    oh += sh[i] * att_load(vhg, (long)i * d + j);
                 }
             dot += o * oh;
             no += o * o;
@@ -188,18 +192,24 @@ extern "C" size_t rb_attn_smem_bytes(int T, long N)
     return sizeof(double) * (2 * (size_t)n + ATT_THREADS) + sizeof(int) * (ATT_THREADS + 2 * RB_ATTN_TOPK) + (size_t)n;
 }
 
-extern "C" cudaError_t rb_launch_attn(const void *x, const void *xh, int dtype, int d, long N, const float *q, int nq,
-                                      int T, rb_attn_part *parts, cudaStream_t stream)
+/* v, vh: the values paired row by row with the keys x, xh (same dtype), or NULL: the keys. */
+extern "C" cudaError_t rb_launch_attn(const void *x, const void *xh, const void *v, const void *vh, int dtype, int d,
+                                      long N, const float *q, int nq, int T, rb_attn_part *parts, cudaStream_t stream)
 {
+    if (!v || !vh) {
+        v = x;
+        vh = xh;
+    }
     if (!x || !xh || !q || !parts || d < 1 || N < 1 || nq < 1 || nq > 65535 || T < 1 || T > RB_ATTN_MAX_T)
         return cudaErrorInvalidValue;
     const long G = N < T ? 1 : N / T;
     const dim3 grid((unsigned)G, (unsigned)nq);
     const size_t smem = rb_attn_smem_bytes(T, N);
     if (dtype == 0)
-        att_kernel<float><<<grid, ATT_THREADS, smem, stream>>>((const float *)x, (const float *)xh, d, N, T, q, parts);
+        att_kernel<float><<<grid, ATT_THREADS, smem, stream>>>((const float *)x, (const float *)xh, (const float *)v,
+                                                               (const float *)vh, d, N, T, q, parts);
     else
-        att_kernel<__half><<<grid, ATT_THREADS, smem, stream>>>((const __half *)x, (const __half *)xh, d, N, T, q,
-                                                                 parts);
+        att_kernel<__half><<<grid, ATT_THREADS, smem, stream>>>((const __half *)x, (const __half *)xh, (const __half *)v,
+                                                                (const __half *)vh, d, N, T, q, parts);
     return cudaGetLastError();
 }

@@ -59,10 +59,10 @@ cudaError_t rb_launch_sm0_stamp(unsigned long long *out, int sms, cudaStream_t s
 /* ---- attention.cu ---------------------------------------------------------------------- */
 
 /* The attention metrics' parts (kernels/common/attn.h) of nq queries q (device, nq x d floats)
- * over N rows of x and xh (dtype 0 float, 1 half): parts[qi * groups + g], groups = N / T (1
- * when N < T), T <= RB_ATTN_MAX_T. */
-cudaError_t rb_launch_attn(const void *x, const void *xh, int dtype, int d, long N, const float *q, int nq, int T,
-                           rb_attn_part *parts, cudaStream_t stream);
+ * over N rows of keys x and xh with values v and vh paired row by row (NULL: the keys' rows)
+ * (dtype 0 float, 1 half): parts[qi * groups + g], groups = N / T (1 when N < T), T <= RB_ATTN_MAX_T. */
+cudaError_t rb_launch_attn(const void *x, const void *xh, const void *v, const void *vh, int dtype, int d, long N,
+                           const float *q, int nq, int T, rb_attn_part *parts, cudaStream_t stream);
 
 /* ---- fma_peak.cu ---------------------------------------------------------------------- */
 

@@ -17,7 +17,7 @@ static void metrics(const float *x, const float *xh, int d, long N, const float 
 {
     const long G = rb_attn_groups(N, T);
     rb_attn_part *parts = calloc((size_t)nq * G, sizeof *parts);
-    rb_attn_parts_cpu(x, xh, d, N, q, nq, T, parts);
+    rb_attn_parts_cpu(x, xh, NULL, NULL, d, N, q, nq, T, parts);
     rb_attn_finish(parts, nq, G, T, out);
     free(parts);
 }
@@ -85,7 +85,7 @@ TEST(attention_ip_error_matches_mse_on_sphere)
         p.centroids = cb.centroids_f;
         rb_record r;
         memset(&r, 0, sizeof r);
-        CHECK(be->run(be, &p, 0, &r) == 0 && be->attention(be, q, nq, 1024, &r.attn) == 0, "%s run", names[k]);
+        CHECK(be->run(be, &p, 0, &r) == 0 && be->attention(be, q, nq, 1024, NULL, NULL, &r.attn) == 0, "%s run", names[k]);
         const double dmse = d * r.m.mse;
         CHECK(fabs(r.attn.ip_err / dmse - 1) <= 0.03, "%s: IP error %.5g, d x MSE %.5g (%+.2f %%)", names[k],
               r.attn.ip_err, dmse, 100 * (r.attn.ip_err / dmse - 1));
@@ -95,4 +95,45 @@ TEST(attention_ip_error_matches_mse_on_sphere)
     }
     free(q);
     be->destroy(be);
+}
+
+/* Values paired with the keys (distribution.values): the outputs are taken over v and v^, the
+ * scores still over the keys. Hand case: the exact small case above with values (0, 1), (2, 0)
+ * and v^ = v: o = (2 p1, p0), o^ = (2 p^1, p^0). Then v = -x, v^ = x^ flips the cosine of the
+ * unpaired run, and a non-finite value row drops its row as a non-finite key does. */
+TEST(attention_values_paired_with_keys)
+{
+    const float x[4] = {1, 0, 0, 1}, xh[4] = {1, 0, 1, 0}, q[2] = {1, 0}, v[4] = {0, 1, 2, 0};
+    rb_attn_part part;
+    rb_attn a;
+    rb_attn_parts_cpu(x, xh, v, v, 2, 2, q, 1, 2, &part);
+    rb_attn_finish(&part, 1, 1, 2, &a);
+    const double c = 1 / sqrt(2.0), z = exp(c) + 1, p0 = exp(c) / z, p1 = 1 / z;
+    const double o0 = 2 * p1, o1 = p0, h0 = 2 * 0.5, h1 = 0.5;
+    const double cs = (o0 * h0 + o1 * h1) / sqrt((o0 * o0 + o1 * o1) * (h0 * h0 + h1 * h1));
+    CHECK(fabs(a.out_cos - cs) <= 1e-15, "paired out cos %.17g, by hand %.17g", a.out_cos, cs);
+    CHECK(a.ip_err == 1.0 && a.ip_bias == 0.5, "scores stay the keys': ip_err %.17g, bias %.17g", a.ip_err, a.ip_bias);
+
+    enum { d = 16, N = 64, T = 32, nq = 3 };
+    float xs[N * d], xq[N * d], vn[N * d], qs[nq * d];
+    for (int i = 0; i < N * d; i++) {
+        xs[i] = sinf(0.37f * i) + 0.1f * cosf(1.7f * i);
+        xq[i] = roundf(xs[i] * 4) / 4;
+        vn[i] = -xs[i];
+    }
+    for (int i = 0; i < nq * d; i++)
+        qs[i] = cosf(0.91f * i);
+    rb_attn_part pu[nq * 2], pp[nq * 2];
+    rb_attn u, p;
+    rb_attn_parts_cpu(xs, xq, NULL, NULL, d, N, qs, nq, T, pu);
+    rb_attn_finish(pu, nq, 2, T, &u);
+    rb_attn_parts_cpu(xs, xq, vn, xq, d, N, qs, nq, T, pp);
+    rb_attn_finish(pp, nq, 2, T, &p);
+    CHECK(fabs(p.out_cos + u.out_cos) <= 1e-12 && u.out_cos > 0.9, "v = -x, v^ = x^: cos %.15g, unpaired %.15g", p.out_cos,
+          u.out_cos);
+    CHECK(p.kl == u.kl && p.top1 == u.top1 && p.ip_err == u.ip_err, "the score metrics do not depend on the values");
+    vn[5 * d + 3] = NAN; /* row 5 drops out: one fewer row in the inner-product sums */
+    rb_attn_parts_cpu(xs, xq, vn, xq, d, N, qs, nq, T, pp);
+    CHECK(pp[0].rows == pu[0].rows - 1 && pp[1].rows == pu[1].rows, "a non-finite value row: rows %g of %g", pp[0].rows,
+          pu[0].rows);
 }

@@ -340,10 +340,11 @@ TEST(gpu_profile_mode_skips_timing)
  * a NaN row and N < T. */
 static double rel_diff(double a, double b) { return fabs(a - b) / fmax(fmax(fabs(a), fabs(b)), 1e-300); }
 
-static void attention_case(rb_backend *be, int d, long N, rb_dtype dt, int nq, int T)
+static void attention_case_v(rb_backend *be, int d, long N, rb_dtype dt, int nq, int T, int paired)
 {
     size_t n = (size_t)N * d;
     float *x = malloc(sizeof(float) * n), *xh = malloc(sizeof(float) * n), *q = malloc(sizeof(float) * (size_t)nq * d);
+    float *v = paired ? malloc(sizeof(float) * n) : NULL, *vh = paired ? malloc(sizeof(float) * n) : NULL;
     char err[256];
     CHECK(x && xh && q && rb_data_generate(&(rb_data_dist){.kind = RB_DIST_LOWRANK, .rank = 8, .noise = 0.1}, 3, d, N,
                                            dt, x, err, sizeof err) == 0 && rb_data_queries(3, d, nq, q, err, sizeof err) == 0,
@@ -352,12 +353,19 @@ static void attention_case(rb_backend *be, int d, long N, rb_dtype dt, int nq, i
         xh[i] = dt == RB_FP16 ? rb_round_f16(roundf(x[i] * 16) / 16) : roundf(x[i] * 16) / 16;
     if (N > 40)
         x[37 * (long)d + 5] = NAN;
+    for (size_t i = 0; paired && v && vh && i < n; i++) { /* values: another row of x, their own coarser grid */
+        v[i] = x[(i + 7 * (size_t)d) % n] * 0.5f;
+        vh[i] = dt == RB_FP16 ? rb_round_f16(roundf(v[i] * 8) / 8) : roundf(v[i] * 8) / 8;
+        v[i] = dt == RB_FP16 ? rb_round_f16(v[i]) : v[i];
+    }
+    if (paired && N > 60)
+        v[53 * (long)d + 1] = NAN;
     CHECK(be->load_rows(be, x, d, N, dt) == 0 && rb_backend_gpu_set_rows(be, 1, 0, N, xh) == 0, "upload");
     rb_attn g, c;
-    CHECK(be->attention(be, q, nq, T, &g) == 0, "gpu attention");
+    CHECK(be->attention(be, q, nq, T, v, vh, &g) == 0, "gpu attention");
     const long G = rb_attn_groups(N, T);
     rb_attn_part *parts = calloc((size_t)nq * G, sizeof *parts);
-    rb_attn_parts_cpu(x, xh, d, N, q, nq, T, parts);
+    rb_attn_parts_cpu(x, xh, v, vh, d, N, q, nq, T, parts);
     rb_attn_finish(parts, nq, G, T, &c);
     const double w = fmax(fmax(rel_diff(g.ip_err, c.ip_err), rel_diff(g.ip_bias, c.ip_bias)),
                           fmax(fmax(rel_diff(g.kl, c.kl), rel_diff(g.top1, c.top1)),
@@ -365,12 +373,20 @@ static void attention_case(rb_backend *be, int d, long N, rb_dtype dt, int nq, i
     CHECK(w <= 1e-6 && g.groups == c.groups, "d=%d N=%ld %s: worst relative difference %.3g (ip %.9g / %.9g, kl %.9g / %.9g, "
           "top1 %.9g / %.9g, cos %.12g / %.12g)", d, N, rb_dtype_name(dt), w, g.ip_err, c.ip_err, g.kl, c.kl, g.top1, c.top1,
           g.out_cos, c.out_cos);
-    fprintf(stderr, "    attention d=%d N=%ld %s: %ld groups x %d queries, worst GPU/CPU relative difference %.2g\n", d, N,
-            rb_dtype_name(dt), G, nq, w);
+    fprintf(stderr, "    attention d=%d N=%ld %s%s: %ld groups x %d queries, worst GPU/CPU relative difference %.2g\n", d,
+            N, rb_dtype_name(dt), paired ? " (values paired)" : "", G, nq, w);
     free(parts);
+    free(v);
+    free(vh);
     free(x);
     free(xh);
     free(q);
+}
+
+static void attention_case(rb_backend *be, int d, long N, rb_dtype dt, int nq, int T)
+{
+    attention_case_v(be, d, N, dt, nq, T, 0);
+    attention_case_v(be, d, N, dt, nq, T, 1); /* K with its own V (distribution.values) */
 }
 
 TEST(gpu_attention_metrics_match_cpu)
