@@ -24,6 +24,7 @@
 /* kernels/ is not on the include path (only kernels/common is): include relative to here */
 #include "rb_kernels.h"
 #include "rb_support.h"
+#include "run_options.h"
 
 #define CHECK_ROWS 256
 
@@ -113,9 +114,8 @@ static int gpu_load(rb_backend *b, uint64_t seed, int d, long N, rb_dtype dtype)
      * some bit). RB_GPU_DEVICE_RNG=1 generates on the device instead (faster for huge N;
      * inputs then differ from the CPU's in the last bits). Normalization is on the device
      * either way, bit-identical to rb_data_normalize_row. */
-    const char *env = getenv("RB_GPU_DEVICE_RNG");
     /* other distributions shape the host normals (rb_data_shape_normals) before the upload */
-    int device_rng = env && env[0] == '1' && b->dist.kind == RB_DIST_SPHERE;
+    int device_rng = rb_run_options_get()->gpu_device_rng && b->dist.kind == RB_DIST_SPHERE;
     free_data(s);
     if (d < 1 || N < 1) {
         fprintf(stderr, "rotorbench: gpu: load_data: bad shape d=%d N=%ld\n", d, N);
@@ -222,6 +222,7 @@ fail:
 int rb_gpu_upload_params(rb_gpu_state *s, const rb_qdq_params *p, rb_qdq_params *dp)
 {
     *dp = *p;
+    dp->fast_shape = rb_run_options_get()->fast_shape; /* RB_FAST_SHAPE */
     const int hq = p->bits == 0; /* a method without the bits axis has no scalar codebook */
     if (!rb_method_get(p->method) || (!hq && (p->nbounds < 1 || p->nbounds > 255))) {
         fprintf(stderr, "rotorbench: gpu: bad parameters (method %d, nbounds %d)\n", p->method,
@@ -484,8 +485,7 @@ static void gpu_describe(rb_backend *b, cJSON *o)
     jstr(o, "cuda_runtime_version", buf);
     cJSON_DeleteItemFromObjectCaseSensitive(o, "ecc");
     cJSON_AddBoolToObject(o, "ecc", s->ecc);
-    const char *env = getenv("RB_GPU_DEVICE_RNG");
-    jstr(o, "input_generation", env && env[0] == '1'
+    jstr(o, "input_generation", rb_run_options_get()->gpu_device_rng
                                     ? "cuRAND device Philox normals (differ from the CPU's in the last bits)"
                                     : "cuRAND host Philox normals, normalized on the device (bit-identical "
                                       "to the CPU backend's inputs)");
@@ -543,6 +543,8 @@ static int gpu_init(rb_gpu_state *s)
     CK(cudaMalloc((void **)&s->dbounds, sizeof(float) * 256));
     CK(cudaMalloc((void **)&s->dcent, sizeof(float) * 256));
     CK(cudaMalloc((void **)&s->dcells, sizeof(float) * 4 * RB_SQ_CELLS));
+    /* RB_DENSE_TC=mma: TurboQuant-dense's kernel and the tensor-core roof on mma.sync */
+    rb_dense_tc_force_mma(rb_run_options_get()->dense_mma);
     /* the measurement module: events, flush buffer, blocking kernel, the run's roofs */
     if (!(s->meas = rb_meas_gpu_create(s->st)))
         goto fail;

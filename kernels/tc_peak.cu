@@ -82,9 +82,13 @@ __global__ void __launch_bounds__(128, 4) tc_peak_wg(float *sink, int iters, uin
 }
 
 /* The wgmma roof stands in for the mma.sync one where the tensor-core kernel uses wgmma
- * (rbtc_use_wgmma: built with sm_90a code, a 9.0 device, RB_DENSE_TC not "mma"). It runs iters / 8
+ * (rbtc_use_wgmma: built with sm_90a code, a 9.0 device, mma.sync not forced: rb_dense_tc_force_mma). It runs iters / 8
  * rounds of RB_TC_WG_STEPS wgmmas per 128-thread block: about as long as the mma.sync kernel. */
 static int wg_rounds(int iters) { return iters / 8 > 0 ? iters / 8 : 1; }
+
+int rbtc_force_mma = 0; /* extern "C" by its declaration (dense_wgmma.cuh) */
+
+extern "C" void rb_dense_tc_force_mma(int on) { rbtc_force_mma = on ? 1 : 0; }
 
 extern "C" int rb_tc_peak_is_wgmma(void) { return rbtc_use_wgmma() ? 1 : 0; }
 

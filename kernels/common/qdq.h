@@ -41,6 +41,9 @@ typedef struct {
      * nothing rescaled; a non-finite row is not detected and its output is not defined (the
      * agreement rule does not compare it). Rotation methods only: HQMQ has no row norm. */
     int unit_norm;
+    /* GPU fast kernels of the shared skeleton: 0 the small- or large-batch shape chosen by N,
+     * 1 small, 2 large at every N (RB_FAST_SHAPE, run_options.h) */
+    int fast_shape;
 } rb_qdq_params;
 
 /* 1 / max(rho, eps), or 0 when rho is not finite (NaN or Inf input): the caller then writes
