@@ -52,16 +52,35 @@ static int loaded(rb_backend *b, int d, long N, rb_dtype dtype)
     return !b->profile && rb_meas_gpu_copy_roof(s->meas, s->xh, s->x, (size_t)N * d * s->esz) ? -1 : 0;
 }
 
-/* Input, output and (fp16, host-generated inputs) the generator's fp32 scratch, plus a margin. */
+#define MARGIN_BYTES ((size_t)64 << 20)
+
+/* Device bytes a data set needs, the most either load takes: input (generated fp32 normals are
+ * written into it, rounded up to an even count), output, the fp16 generator's fp32 scratch, and
+ * a margin. The driver checks every data set against it before any work (be->fits); the loads
+ * then only check their allocations. */
+static size_t device_need(int d, long N, rb_dtype dtype, size_t *x, size_t *xh, size_t *gen)
+{
+    const size_t alen = (size_t)rb_data_alloc_len(d, N), esz = dtype == RB_FP16 ? 2 : 4;
+    *x = dtype == RB_FP16 ? (size_t)N * d * 2 : alen * 4;
+    *xh = (size_t)N * d * esz;
+    *gen = dtype == RB_FP16 ? alen * 4 : 0; /* fp32 generates into x directly */
+    return *x + *xh + *gen + MARGIN_BYTES;
+}
+
 static int gpu_fits(rb_backend *b, int d, long N, rb_dtype dtype, char *why, size_t n)
 {
     (void)b;
-    size_t fr = 0, tot = 0;
-    const double esz = dtype == RB_FP16 ? 2 : 4, need = (double)N * d * (2 * esz + (dtype == RB_FP16 ? 4 : 0)) + (64 << 20);
-    if (cudaMemGetInfo(&fr, &tot) != cudaSuccess || need <= (double)fr)
+    size_t fr = 0, tot = 0, x, xh, gen;
+    const size_t need = device_need(d, N, dtype, &x, &xh, &gen);
+    const cudaError_t e = cudaMemGetInfo(&fr, &tot);
+    if (e != cudaSuccess) {
+        snprintf(why, n, "cudaMemGetInfo: %s", cudaGetErrorString(e));
+        return -1;
+    }
+    if (need <= fr)
         return 0;
-    snprintf(why, n, "d=%d N=%ld %s needs %.0f bytes of device memory (input, output, scratch and a 64 MiB margin); "
-             "%zu of %zu are free", d, N, rb_dtype_name(dtype), need, fr, tot);
+    snprintf(why, n, "d=%d N=%ld %s needs %zu bytes of device memory (input %zu, output %zu, generator scratch %zu, "
+             "a %zu margin); %zu of %zu are free", d, N, rb_dtype_name(dtype), need, x, xh, gen, MARGIN_BYTES, fr, tot);
     return -1;
 }
 
@@ -70,15 +89,8 @@ static int gpu_load_rows(rb_backend *b, const float *x, int d, long N, rb_dtype 
 {
     rb_gpu_state *s = b->state;
     free_data(s);
-    const size_t esz = dtype == RB_FP16 ? 2 : 4, bytes = (size_t)N * d * esz, margin = 64u << 20;
-    size_t fr = 0, tot = 0;
+    const size_t esz = dtype == RB_FP16 ? 2 : 4, bytes = (size_t)N * d * esz;
     uint16_t *h = NULL;
-    CK(cudaMemGetInfo(&fr, &tot));
-    if (2 * bytes + margin > fr) {
-        fprintf(stderr, "rotorbench: gpu: d=%d N=%ld %s needs %zu bytes of device memory (input and output, plus a "
-                "%zu margin); %zu of %zu are free\n", d, N, rb_dtype_name(dtype), 2 * bytes + margin, margin, fr, tot);
-        return -1;
-    }
     CK(cudaMalloc(&s->x, bytes));
     CK(cudaMalloc(&s->xh, bytes));
     if (dtype == RB_FP16) {
@@ -121,20 +133,9 @@ static int gpu_load(rb_backend *b, uint64_t seed, int d, long N, rb_dtype dtype)
         fprintf(stderr, "rotorbench: gpu: load_data: bad shape d=%d N=%ld\n", d, N);
         return -1;
     }
-    const size_t esz = dtype == RB_FP16 ? 2 : 4;
-    size_t alen = (size_t)rb_data_alloc_len(d, N);
-    size_t xbytes = dtype == RB_FP16 ? (size_t)N * d * 2 : alen * 4;
-    size_t xhbytes = (size_t)N * d * esz;
-    size_t genbytes = dtype == RB_FP16 ? alen * 4 : 0; /* fp32 generates into x directly */
-    size_t need = xbytes + xhbytes + genbytes, fr = 0, tot = 0;
-    const size_t margin = 64u << 20;
-    CK(cudaMemGetInfo(&fr, &tot));
-    if (need + margin > fr) {
-        fprintf(stderr, "rotorbench: gpu: d=%d N=%ld %s needs %zu bytes of device memory (input %zu, "
-                "output %zu, generator scratch %zu, plus a %zu margin); %zu of %zu are free\n",
-                d, N, rb_dtype_name(dtype), need + margin, xbytes, xhbytes, genbytes, margin, fr, tot);
-        return -1;
-    }
+    const size_t alen = (size_t)rb_data_alloc_len(d, N);
+    size_t xbytes, xhbytes, genbytes;
+    device_need(d, N, dtype, &xbytes, &xhbytes, &genbytes);
     char name[160];
     snprintf(name, sizeof name, "load d=%d %s N=%ld", d, rb_dtype_name(dtype), N);
     rb_meas_range_push(s->meas, name);
@@ -472,6 +473,8 @@ static void gpu_describe(rb_backend *b, cJSON *o)
     jstr(o, "pci_bus_id", s->pci);
     snprintf(buf, sizeof buf, "%d.%d", s->cc_major, s->cc_minor);
     jstr(o, "compute_capability", buf);
+    jnum(o, "device_index", s->dev);
+    jstr(o, "cuda_visible_devices", rb_run_options_get()->cuda_visible_devices); /* "": not set */
     jnum(o, "sm_count", s->sms);
     jnum(o, "global_memory_bytes", (double)s->global_mem);
     jnum(o, "l2_bytes", s->l2_bytes);
@@ -518,7 +521,7 @@ static void gpu_destroy(rb_backend *b)
 
 static int gpu_init(rb_gpu_state *s)
 {
-    int dev = 0;
+    const int dev = rb_run_options_get()->device; /* --device N, among CUDA_VISIBLE_DEVICES */
     struct cudaDeviceProp prop;
     CK(cudaSetDevice(dev));
     CK(cudaFree(0)); /* create the context now */
@@ -553,7 +556,7 @@ fail:
     return -1;
 }
 
-rb_backend *rb_backend_gpu_create(char *why, size_t whylen)
+int rb_gpu_device_count(char *why, size_t whylen)
 {
     /* Load every module at the first CUDA call: a lazily loaded kernel enqueued behind the
      * blocking kernel could deadlock. */
@@ -562,10 +565,20 @@ rb_backend *rb_backend_gpu_create(char *why, size_t whylen)
     cudaError_t e = cudaGetDeviceCount(&n);
     if (e != cudaSuccess) {
         snprintf(why, whylen, "cudaGetDeviceCount: %s (%s)", cudaGetErrorName(e), cudaGetErrorString(e));
-        return NULL;
+        return -1;
     }
-    if (n == 0) {
+    if (n == 0)
         snprintf(why, whylen, "no CUDA device");
+    return n;
+}
+
+rb_backend *rb_backend_gpu_create(char *why, size_t whylen)
+{
+    const int n = rb_gpu_device_count(why, whylen), dev = rb_run_options_get()->device;
+    if (n <= 0)
+        return NULL;
+    if (dev >= n) {
+        snprintf(why, whylen, "device %d: only %d CUDA device%s visible", dev, n, n == 1 ? "" : "s");
         return NULL;
     }
     rb_backend *b = calloc(1, sizeof *b);

@@ -68,6 +68,8 @@ int rb_run_options_read(rb_run_options *o, char *err, size_t errlen)
         }
         o->dense_mma = k == 0;
     }
+    if ((v = getenv("CUDA_VISIBLE_DEVICES")))
+        snprintf(o->cuda_visible_devices, sizeof o->cuda_visible_devices, "%s", v);
     for (int i = 0, n = 0; i < RB_RUN_KNOBS; i++) {
         if (!(v = getenv(knob_names[i])))
             continue;
@@ -100,9 +102,17 @@ const rb_run_options *rb_run_options_get(void)
 /* results.h's entry points, kept for their callers */
 int rb_run_knobs_check(char *err, size_t errlen)
 {
+    const int device = g_opts.device; /* not from the environment */
     const int rc = rb_run_options_read(&g_opts, err, errlen);
+    g_opts.device = device;
     g_read = 1;
     return rc;
+}
+
+void rb_run_options_set_device(int device)
+{
+    rb_run_options_get();
+    g_opts.device = device;
 }
 
 const char *rb_run_knobs(void) { return rb_run_options_get()->joined; }

@@ -22,6 +22,8 @@ typedef struct {
     int hqmq_search;    /* RB_HQ_SEARCH_* (hqmq.h); AUTO when unset */
     int hqmq_cells_g;   /* 0 unset, else the cells per axis */
     int gpu_device_rng; /* 1: RB_GPU_DEVICE_RNG=1 */
+    int device;         /* the CUDA device the GPU backend takes (rotorbench run --device N; 0) */
+    char cuda_visible_devices[128]; /* CUDA_VISIBLE_DEVICES as set ("" unset), for the record */
     /* the knobs set, as given: recorded in every result and part of --resume's hash */
     int nset;
     char name[RB_RUN_KNOBS][24], value[RB_RUN_KNOBS][64];
@@ -35,5 +37,8 @@ int rb_run_options_read(rb_run_options *o, char *err, size_t errlen);
 /* The process's options: the last ones rb_run_knobs_check read, else the environment read at
  * the first call (a bad value then counts as unset; the driver has refused it already). */
 const rb_run_options *rb_run_options_get(void);
+
+/* The driver's --device N, into the process's options (after rb_run_knobs_check). */
+void rb_run_options_set_device(int device);
 
 #endif

@@ -638,3 +638,30 @@ TEST(run_options_hold_the_knobs)
     }
     CHECK(rb_run_knobs_check(err, sizeof err) == 0, "the environment as it was: %s", err);
 }
+
+/* --device takes a device number; anything else is exit 2 and one line naming it, before any work. */
+TEST(config_driver_refuses_a_bad_device)
+{
+    const char *exe = "./build/rotorbench";
+    if (access(exe, X_OK) != 0) {
+        CHECK(0, "%s not built (run `make` first; `make test` builds it)", exe);
+        return;
+    }
+    static const char *const bad[] = {"x", "-1", "1x", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char cmd[512], line[512] = "";
+        snprintf(cmd, sizeof cmd, "%s run configs/smoke.json --device '%s' --out /nonexistent/rb 2>&1 >/dev/null; echo $?",
+                 exe, bad[i]);
+        FILE *p = popen(cmd, "r");
+        CHECK(p != NULL, "popen %s", cmd);
+        if (!p)
+            continue;
+        char first[512] = "", last[512] = "";
+        if (fgets(first, sizeof first, p))
+            while (fgets(line, sizeof line, p))
+                snprintf(last, sizeof last, "%s", line);
+        pclose(p);
+        CHECK(strstr(first, "--device must be a device number") && strstr(first, bad[i]) && atoi(last) == 2,
+              "--device '%s': first line '%s', status %s", bad[i], first, last);
+    }
+}
