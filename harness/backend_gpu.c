@@ -21,7 +21,7 @@
 #include "fp16.h"
 #include "gpu_check.h"
 #include "method_hooks.h"
-/* kernels/ is not on the include path (only kernels/common is): include relative to here */
+/* the kernels' extern "C" launchers (kernels/, on the C include path) */
 #include "rb_kernels.h"
 #include "rb_support.h"
 #include "run_options.h"
