@@ -1,7 +1,19 @@
 # rotorbench: build, test and sweep. `make help` lists the targets.
 #
 # Knobs:  CUDA_HOME (found through nvcc), CJSON_PREFIX (a cJSON install prefix, e.g. an
-#         unpacked .deb: .deps/usr), NVCC_ARCH (the -gencode list), CONFIG (for sweep).
+#         unpacked .deb: .deps/usr), NVCC_ARCH (the -gencode list), CONFIG (for sweep),
+#         V=1 (print every compile line).
+
+# In parallel on every core unless the command line says -j: a first build is mostly nvcc, one
+# process per kernel file.
+ifeq ($(filter -j%,$(MAKEFLAGS)),)
+MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
+endif
+# Quiet: one short line per file on stderr, so `make sweep > table.md` holds only the table.
+# V=1 prints the full commands instead.
+V ?=
+Q  = $(if $(filter 1,$(V)),,@)
+say = $(if $(filter 1,$(V)),,@echo '  $(1) $(2)' >&2)
 
 NVCC       ?= $(shell command -v nvcc 2>/dev/null || echo /usr/local/cuda/bin/nvcc)
 CUDA_HOME  ?= $(patsubst %/bin/nvcc,%,$(NVCC))
@@ -53,7 +65,7 @@ HEADERS     := $(wildcard kernels/common/*.h kernels/*.h kernels/*.cuh harness/*
 # beside each object); HEADERS is only for the few programs built straight from sources.
 DEPFLAGS    := -MMD -MP
 
-.PHONY: tc-check examples all help deps test test-gpu test-asan sweep profile-ncu sass latency-floor fuzz plots regress clean kernels
+.PHONY: docs-test tc-check examples plugin all help deps test test-gpu test-asan sweep profile-ncu sass latency-floor fuzz plots regress clean kernels
 
 all: $(BUILD)/rotorbench $(BUILD)/latency_floor $(BUILD)/tc_dense_check examples
 
@@ -61,11 +73,16 @@ help:
 	@echo "make               build build/rotorbench"
 	@echo "make deps          install cJSON and gnuplot (Debian) if missing"
 	@echo "make test          CPU test suite (no GPU needed); also compiles every kernel"
+	@echo "                   PLUGIN=lib.so: the registry-driven tests over a plugin's methods too"
+	@echo "make plugin        SRC=mine.cu: a method plugin, build/plugins/libmine.so (docs/adding-a-method.md)"
 	@echo "make test-gpu      kernels vs the CPU reference on a GPU"
 	@echo "make test-asan     the CPU suite built with AddressSanitizer + UBSan"
-	@echo "make sweep         run CONFIG=$(CONFIG) on the GPU if present, else the CPU"
+	@echo "make sweep         run CONFIG=$(CONFIG) on the GPU if present, else the CPU (table on stdout)"
+	@echo "make examples      the example plugin build/examples/libexample_signs.so (examples/plugin/)"
+	@echo "make docs-test     run every README/docs shell example marked runnable (tests/docs_examples.sh)"
 	@echo "make regress       run configs/smoke.json, compare with results/baseline/ (BACKEND=cpu|gpu)"
-	@echo "make plots         PNGs from PLOT_CSV=$(PLOT_CSV) into $(PLOT_DIR)/"
+	@echo "make plots         PNGs from PLOT_CSV (default out/paper18-gpu.csv, else -cpu.csv) into PLOT_DIR (out/plots/NAME-BACKEND/)"
+	@echo "make V=1 ...       print every compile command (default: one short line per file, on stderr)"
 	@echo "make fuzz          the config loader under libFuzzer for FUZZ_TIME=$(FUZZ_TIME) s"
 	@echo "make profile-ncu   print (RUN=1: run) the ncu command for one kernel"
 	@echo "make sass          SASS and instruction mix of SASS=$(SASS) (kernels/\$$SASS.cu), no GPU"
@@ -85,7 +102,8 @@ $(DEPS_OK): tests/deps.sh
 
 $(BUILD)/%.o: %.c | $(DEPS_OK)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
+	$(call say,CC,$<)
+	$(Q)$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 # results.o writes the revision into every result: rebuild it whenever the revision or the
 # dirty flag changes (make does not track -D flags). GIT_REV=... on the command line overrides.
@@ -95,7 +113,8 @@ $(BUILD)/harness/results.o $(BUILD)/asan/harness/results.o: $(GIT_STAMP)
 
 $(BUILD)/%.o: %.cu | $(DEPS_OK)
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVCCFLAGS) $(DEPFLAGS) -c $< -o $@
+	$(call say,NVCC,$<)
+	$(Q)$(NVCC) $(NVCCFLAGS) $(DEPFLAGS) -c $< -o $@
 
 # The tensor-core TurboQuant-dense kernel and its roof use wgmma, which only sm_90a machine code
 # has: these files get sm_90a in place of sm_90 (the only cubin a 9.0 device can load, so the
@@ -104,68 +123,95 @@ $(BUILD)/%.o: %.cu | $(DEPS_OK)
 TC_FLAGS = $(if $(findstring code=sm_90,$(NVCCFLAGS)),$(subst arch=compute_90$(comma)code=sm_90,arch=compute_90a$(comma)code=sm_90a,$(NVCCFLAGS)) -DRBTC_WGMMA,$(NVCCFLAGS))
 $(BUILD)/kernels/turboquant_dense.o $(BUILD)/kernels/tc_peak.o: $(BUILD)/%.o: %.cu | $(DEPS_OK)
 	@mkdir -p $(dir $@)
-	$(NVCC) $(TC_FLAGS) $(DEPFLAGS) -c $< -o $@
+	$(call say,NVCC,$<)
+	$(Q)$(NVCC) $(TC_FLAGS) $(DEPFLAGS) -c $< -o $@
 
 kernels: $(KERNEL_OBJ)
 
 $(BUILD)/librotorbench.a: $(HARNESS_OBJ) $(KERNEL_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	$(call say,AR,$@)
+	$(Q)ar rcs $@ $^
 
 $(BUILD)/rotorbench: $(BUILD)/harness/main.o $(BUILD)/librotorbench.a
-	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 $(BUILD)/test_cpu: $(TEST_OBJ) $(BUILD)/librotorbench.a
-	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 $(BUILD)/test_gpu: $(GPU_TEST_OBJ) $(BUILD)/tests/run_tests.o $(BUILD)/librotorbench.a
-	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 # A standalone microbenchmark (docs/PERF.md, target 4); built by `all` so CI compiles it. It and
 # tc_dense_check time through the harness's measurement module (linked from the library).
 $(BUILD)/latency_floor: $(BUILD)/tests/gpu/latency_floor.o $(BUILD)/librotorbench.a
-	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 # TurboQuant-dense's tensor-core kernel alone: its bounds, MSE, refusals, and its time against the
 # copy, the tensor-core roof and the unfused cuBLAS anchor (docs/PERF.md, target 2). Built by `all`.
 $(BUILD)/tests/gpu/tc_dense_check.o: tests/gpu/tc_dense_check.cu | $(DEPS_OK)
 	@mkdir -p $(dir $@)
-	$(NVCC) $(TC_FLAGS) -Ikernels -Xcompiler -fopenmp $(DEPFLAGS) -c $< -o $@
+	$(call say,NVCC,$@)
+	$(Q)$(NVCC) $(TC_FLAGS) -Ikernels -Xcompiler -fopenmp $(DEPFLAGS) -c $< -o $@
 
 $(BUILD)/tc_dense_check: $(BUILD)/tests/gpu/tc_dense_check.o $(BUILD)/librotorbench.a
-	$(CC) $(LDFLAGS) $^ -o $@ -lcublas $(LDLIBS)
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ -o $@ -lcublas $(LDLIBS)
 
 tc-check: $(BUILD)/tc_dense_check
 	$(BUILD)/tc_dense_check
 
-# The example plugin (examples/plugin/signs.cu) and the broken builds of it the tests must see
-# refused: another ABI version, no rb_plugin_abi symbol, a name that clashes with a built-in.
-# --cudart shared: the plugin must use the same CUDA runtime as rotorbench, not a static copy.
-PLUGIN_FLAGS = $(NVCCFLAGS) -shared -Xcompiler -fPIC --cudart shared -MMD -MP -MF $@.d
-EXAMPLES := $(BUILD)/examples/libexample_signs.so $(BUILD)/examples/libexample_signs_abi99.so \
-            $(BUILD)/examples/libexample_signs_nosym.so $(BUILD)/examples/libexample_signs_clash.so
+# The plugin build line (docs/adding-a-method.md): rotorbench's headers, the block skeleton of
+# kernels/qdq_common.cuh included, and the shared CUDA runtime (--cudart shared: the plugin must
+# use the same runtime as rotorbench, not a static copy). make plugin SRC=mine.cu builds
+# build/plugins/libmine.so with it, make examples the example plugin (examples/plugin/signs.cu).
+PLUGIN_FLAGS = $(NVCCFLAGS) -Ikernels -shared -Xcompiler -fPIC --cudart shared -MMD -MP -MF $@.d
+SRC ?=
+PLUGIN_OUT := $(if $(SRC),$(BUILD)/plugins/lib$(basename $(notdir $(SRC))).so)
+plugin: $(PLUGIN_OUT)
+	@test -n "$(SRC)" || { echo "make plugin: name the source: make plugin SRC=path/mine.cu (writes build/plugins/libmine.so)" >&2; exit 2; }
+ifneq ($(SRC),)
+$(PLUGIN_OUT): $(SRC) | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(PLUGIN_FLAGS) $< -o $@
+endif
+EXAMPLES := $(BUILD)/examples/libexample_signs.so
 examples: $(EXAMPLES)
 $(BUILD)/examples/libexample_signs.so: examples/plugin/signs.cu | $(DEPS_OK)
 	@mkdir -p $(dir $@)
-	$(NVCC) $(PLUGIN_FLAGS) $< -o $@
-$(BUILD)/examples/libexample_signs_abi99.so: examples/plugin/signs.cu | $(DEPS_OK)
+	$(call say,NVCC,$@)
+	$(Q)$(NVCC) $(PLUGIN_FLAGS) $< -o $@
+
+# Broken plugins the CPU tests must see refused (tests/plugins/broken.c, plain C: no kernel to
+# compile): another ABI version, no rb_plugin_abi symbol, a name a built-in has.
+BROKEN_PLUGINS := $(addprefix $(BUILD)/tests/plugins/libbroken_,abi99.so nosym.so clash.so)
+BROKEN_abi99 := -DBROKEN_ABI=99
+BROKEN_nosym := -DBROKEN_NO_ABI_SYMBOL
+BROKEN_clash := -DBROKEN_NAME='"identity"'
+$(BUILD)/tests/plugins/libbroken_%.so: tests/plugins/broken.c | $(DEPS_OK)
 	@mkdir -p $(dir $@)
-	$(NVCC) $(PLUGIN_FLAGS) -DSIGNS_ABI=99 $< -o $@
-$(BUILD)/examples/libexample_signs_nosym.so: examples/plugin/signs.cu | $(DEPS_OK)
-	@mkdir -p $(dir $@)
-	$(NVCC) $(PLUGIN_FLAGS) -DSIGNS_NO_ABI_SYMBOL $< -o $@
-$(BUILD)/examples/libexample_signs_clash.so: examples/plugin/signs.cu | $(DEPS_OK)
-	@mkdir -p $(dir $@)
-	$(NVCC) $(PLUGIN_FLAGS) -DSIGNS_NAME='"identity"' $< -o $@
+	$(call say,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -shared -fPIC $(BROKEN_$*) $(DEPFLAGS) -MF $@.d $< -o $@
 
 latency-floor: $(BUILD)/latency_floor
 	$(BUILD)/latency_floor
 
-test: $(BUILD)/test_cpu $(BUILD)/rotorbench examples
-	$(BUILD)/test_cpu
+# PLUGIN: plugin libraries whose methods the registry-driven tests cover too (default: the
+# example plugin; PLUGIN= for none).
+PLUGIN ?= $(BUILD)/examples/libexample_signs.so
+test: $(BUILD)/test_cpu $(BUILD)/rotorbench examples $(BROKEN_PLUGINS)
+	$(BUILD)/test_cpu $(addprefix --plugin ,$(PLUGIN))
+
+# Every README/docs shell example marked <!-- docs-test: run --> (tests/test_docs.c checks the marks).
+docs-test: $(BUILD)/rotorbench examples
+	@bash tests/docs_examples.sh
 
 test-gpu: $(BUILD)/test_gpu $(BUILD)/rotorbench examples
-	$(BUILD)/test_gpu
+	$(BUILD)/test_gpu $(addprefix --plugin ,$(PLUGIN))
 
 # The CPU code with AddressSanitizer and UBSan; the kernels' host stubs are linked as built.
 ASAN       := $(BUILD)/asan
@@ -173,13 +219,15 @@ ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-
 
 $(ASAN)/%.o: %.c | $(DEPS_OK)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(ASAN_FLAGS) $(DEPFLAGS) -c $< -o $@
+	$(call say,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(ASAN_FLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(ASAN)/test_cpu: $(TEST_OBJ:$(BUILD)/%=$(ASAN)/%) $(HARNESS_OBJ:$(BUILD)/%=$(ASAN)/%) $(KERNEL_OBJ)
-	$(CC) $(LDFLAGS) $(ASAN_FLAGS) $^ -o $@ $(LDLIBS)
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $(ASAN_FLAGS) $^ -o $@ $(LDLIBS)
 
 # protect_shadow_gap=0: the CUDA runtime maps memory where ASan's shadow gap would be.
-test-asan: $(ASAN)/test_cpu $(BUILD)/rotorbench examples
+test-asan: $(ASAN)/test_cpu $(BUILD)/rotorbench examples $(BROKEN_PLUGINS)
 	ASAN_OPTIONS=protect_shadow_gap=0:detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 $(ASAN)/test_cpu
 
 # ncu on the lent GPU: never let it lock clocks (--clock-control none). KERNEL is the start
@@ -254,10 +302,19 @@ fuzz: $(BUILD)/fuzz_config $(BUILD)/fuzz_npy $(BUILD)/fuzz_safetensors
 	$(BUILD)/fuzz_safetensors -max_total_time=$(FUZZ_TIME) -max_len=4096 $(BUILD)/fuzz-new-safetensors tests/fuzz/corpus_safetensors
 
 PLOT_CSV  ?= $(firstword $(wildcard out/paper18-gpu.csv out/paper18-cpu.csv))
-PLOT_DIR  ?= plots
-plots:
-	@test -n "$(PLOT_CSV)" || { echo "make plots: no out/paper18-*.csv: run make sweep or pass PLOT_CSV=..."; exit 2; }
-	plots/make_plots.sh $(PLOT_CSV) $(PLOT_DIR)
+# under out/ beside the sweep's own plots, never into the tracked plots/ folder
+PLOT_DIR  ?= out/plots/$(basename $(notdir $(PLOT_CSV)))
+plots: $(BUILD)/rotorbench
+	@test -n "$(PLOT_CSV)" || { echo "make plots: no out/paper18-*.csv: run make sweep or pass PLOT_CSV=..." >&2; exit 2; }
+	@plots/make_plots.sh $(PLOT_CSV) $(PLOT_DIR)
+
+# PyTorch's scaled_dot_product_attention over the fp16 caches of the attention targets, timed as
+# the kernels are (tools/sdpa_baseline.py); one line and success when torch is not importable.
+SDPA_OUT ?= results/sdpa_baseline.json
+.PHONY: sdpa
+sdpa:
+	@if python3 -c 'import torch' 2>/dev/null; then python3 tools/sdpa_baseline.py --out $(SDPA_OUT); \
+	else echo "make sdpa: PyTorch is not importable (python3 -c 'import torch'): skipped"; fi
 
 # The regression gate: smoke config on BACKEND, compared with its committed baseline.
 BACKEND  ?= cpu
@@ -270,7 +327,7 @@ regress: $(BUILD)/rotorbench
 	$(BUILD)/rotorbench compare $(BASELINE) $(BUILD)/regress/smoke-$(BACKEND).json $(COMPARE_FLAGS)
 
 sweep: $(BUILD)/rotorbench
-	./run_sweep.sh $(CONFIG)
+	@./run_sweep.sh $(CONFIG)
 
 clean:
 	rm -rf $(BUILD)

@@ -20,7 +20,9 @@ case "${1:-}" in
 *) config=$1; shift ;;
 esac
 
-make -s --no-print-directory -C "$here" build/rotorbench >&2
+# Its own make (in parallel, Makefile), not a part of a calling make's job server: under
+# `make sweep` the binary is already built.
+MAKEFLAGS= MFLAGS= make -s --no-print-directory -C "$here" build/rotorbench >&2
 
 # The driver's stderr goes to the terminal and to a log, which names the files it wrote.
 log=$(mktemp "${TMPDIR:-/tmp}/run_sweep.XXXXXX")

@@ -20,11 +20,17 @@ double rb_f16_ulp(double v)
     return ldexp(1.0, e - 11);
 }
 
-int rb_agree_elem(rb_dtype dt, double gpu, double ref, double rho)
+/* fp32 unit roundoff: the rounding of one fp32 operation, relative */
+#define U32 5.9604644775390625e-08
+
+int rb_agree_depth(const rb_qdq_params *p)
 {
-    double diff = fabs(gpu - ref); /* NaN on either side: not <= */
-    return dt == RB_FP16 ? diff <= RB_AGREE_F16_ULPS * fmax(rb_f16_ulp(gpu), rb_f16_ulp(ref))
-                         : diff <= RB_AGREE_F32_ABS * fmax(1.0, rho);
+    const rb_method_hooks *h = rb_method_hooks_of(p->method);
+    if (h && h->sum_depth)
+        return h->sum_depth(p);
+    const rb_method_desc *m = rb_method_get(p->method);
+    long f = m ? m->fma(p->d) : 0;
+    return f > 0 ? (int)((f + p->d - 1) / p->d) : 0;
 }
 
 double rb_agree_row_norm(const float *x, int d)
@@ -33,6 +39,30 @@ double rb_agree_row_norm(const float *x, int d)
     for (int j = 0; j < d; j++)
         ss += (double)x[j] * x[j];
     return isfinite(ss) ? sqrt(ss) : 0;
+}
+
+rb_agree_tol rb_agree_row_tol(const rb_qdq_params *p, rb_dtype dt, const float *x, const float *ref)
+{
+    rb_agree_tol t = {dt, RB_AGREE_F32_ABS * fmax(1.0, rb_agree_row_norm(x, p->d)), 0, 0};
+    if (dt == RB_FP16) {
+        const double S = (1.0 + ldexp(1.0, -10)) * rb_agree_row_norm(ref, p->d);
+        t.resid = 2.0 * U32 * (rb_agree_depth(p) + 2) * S;
+        t.rel = p->d * U32;
+    }
+    return t;
+}
+
+double rb_agree_elem_tol(const rb_agree_tol *t, double gpu, double ref)
+{
+    if (t->dt != RB_FP16)
+        return t->abs32;
+    const double big = fmax(fabs(gpu), fabs(ref));
+    return RB_AGREE_F16_ULPS * rb_f16_ulp(big) + t->resid + t->rel * big;
+}
+
+int rb_agree_elem(const rb_agree_tol *t, double gpu, double ref)
+{
+    return fabs(gpu - ref) <= rb_agree_elem_tol(t, gpu, ref); /* NaN on either side: not <= */
 }
 
 /* The fast variant's derived bound on |y_gpu - y_ref| (method.h fast_ybound), or 0. */
@@ -45,10 +75,9 @@ static double fast_ybound(const rb_qdq_params *p, int variant)
 /* An element within the derived bound of a lower-precision route: 2 ybound rho covers the
  * output bound at the same indices (|y-hat| <= 1 for a unit row), plus the usual tolerance
  * for the final rounding. */
-static int lowprec_elem(rb_dtype dt, double gpu, double ref, double rho, double yb)
+static int lowprec_elem(const rb_agree_tol *t, double gpu, double ref, double rho, double yb)
 {
-    return yb > 0 && fabs(gpu - ref) <= 2.0 * yb * rho + (dt == RB_FP16 ? RB_AGREE_F16_ULPS * fmax(rb_f16_ulp(gpu), rb_f16_ulp(ref))
-                                                                          : RB_AGREE_F32_ABS * fmax(1.0, rho));
+    return yb > 0 && fabs(gpu - ref) <= 2.0 * yb * rho + rb_agree_elem_tol(t, gpu, ref);
 }
 
 void rb_agree_init(rb_agree_stats *st)
@@ -136,12 +165,13 @@ void rb_agree_rows(const rb_qdq_params *p, int variant, rb_dtype dt, const float
         int over = -1, unwritten = -1;
         double worst = 0;
         const double rho = rb_agree_row_norm(xr, d);
+        const rb_agree_tol tol = rb_agree_row_tol(p, dt, xr, r);
         for (int j = 0; j < d; j++) {
             if (isnan(g[j])) {
                 unwritten = j;
                 break;
             }
-            if ((zero_in && g[j] != 0.0f) || !(rb_agree_elem(dt, g[j], r[j], rho) || lowprec_elem(dt, g[j], r[j], rho, yb))) {
+            if ((zero_in && g[j] != 0.0f) || !(rb_agree_elem(&tol, g[j], r[j]) || lowprec_elem(&tol, g[j], r[j], rho, yb))) {
                 if (over < 0)
                     over = j;
             } else if (fabs((double)g[j] - r[j]) > worst) {

@@ -2,9 +2,11 @@
  * in-run check of every GPU setting and by `make test-gpu` alike.
  *
  *   element:  |gpu - ref| <= 1e-5 max(1, |x|) for fp32 outputs, |x| the input row's norm (the
- *             output is |x| times unit-scale quantities: rows of a file keep their norms), or
- *             <= 1 fp16 ulp of the larger of the two for fp16 outputs (the GPU rounds its own
- *             fp32 result, which may sit on the other side of a rounding midpoint);
+ *             output is |x| times unit-scale quantities: rows of a file keep their norms); for
+ *             fp16 outputs
+ *                 |gpu - ref| <= ulp16(max(|gpu|, |ref|)) + 2 u (D + 2) S + d u max(|gpu|, |ref|)
+ *             with u = 2^-24, D the method's summation depth and S = (1 + 2^-10) |ref row|
+ *             (derivation below);
  *   row:      a row whose input is not finite comes out all NaN; a zero row comes out all
  *             zero (under assume_unit_norm a zero row is quantized like any other, and what a
  *             non-finite row comes out as is not defined: such rows are not compared); a NaN
@@ -24,7 +26,36 @@
  *             reference's.
  *
  * Anything else is a disagreement: the in-run check fails the setting (exit status 1), the
- * tests fail. */
+ * tests fail.
+ *
+ * The fp16 element rule. Both sides compute xh_j = rho sum_i M_ji yq_i in fp32 (M the inverse
+ * rotation, orthogonal; yq the quantized coordinates, the same on both sides unless a flip)
+ * and round it to fp16; they differ only in the order of the fp32 operations.
+ *  1. Each side's fp32 sum: whatever the order, every rounding on the D operations on one
+ *     output's longest path errs by at most u times a partial sum, itself at most
+ *     sum_i |M_ji yq_i| <= |M_j| |yq| = |yq| (Cauchy-Schwarz, rows of M of norm 1); with the
+ *     multiplication by rho and the 1 / sqrt(d) scale one rounding each: |e| <= (D + 2) u rho
+ *     |yq| (first order). Block methods sum within a block, whose norm is at most the row's.
+ *     rho |yq| = |xh|, which the fp16 reference gives to within 2^-11 per element:
+ *     S = (1 + 2^-10) |ref row| bounds it. The two sides' errors may have opposite signs: 2x.
+ *  2. rho itself: d squares summed in fp32 err by at most (d - 1) u relative, its square root
+ *     by half that plus u; the two sides' norms differ by at most d u relative, which every
+ *     output carries: d u |xh_j|.
+ *  3. Rounding a and b to fp16 moves each by at most half an ulp of the larger:
+ *     |f16(a) - f16(b)| <= |a - b| + ulp16(max).
+ * So |gpu - ref| <= ulp16 + 2 (D + 2) u S + d u |xh_j| (at most twice max(ulp16, the rest)).
+ * The residues seen are far below the worst case: on a real model's K (norm 15) the GPU's
+ * 1.79e-7 against the CPU's 0, 0.2 u rho, three subnormal ulps, which 1 ulp alone refused; at
+ * norm 1 the same residue (1.2e-8) is below half the smallest fp16 subnormal (2^-25), so a
+ * coordinate that cancels to zero in one order rounds to zero in both, which is why unit-norm
+ * inputs never showed it. For elements of size rho / sqrt(d) the ulp term
+ * dominates (2 fp16 ulps still disagree), and a real bug's error, a centroid step times rho,
+ * is hundreds of times the other terms (tests/test_agree.c).
+ *
+ * D, the summation depth (rb_agree_depth): the method's hooks' sum_depth, else its nominal
+ * forward-rotation FMAs per coordinate, ceil(fma(d) / d), the number of operations that feed
+ * one coordinate as the paper counts them (dense d, WHT log2 d, a block method its block's
+ * product chain, identity 0); an inverse rotation costs what the forward does. */
 #ifndef RB_AGREE_H
 #define RB_AGREE_H
 
@@ -49,8 +80,24 @@ typedef struct {
 
 /* Spacing of fp16 values at magnitude |v| (the subnormal spacing below 2^-14). */
 double rb_f16_ulp(double v);
-/* One element of a row whose input norm is rho: 1 when gpu agrees with ref under the rule. */
-int rb_agree_elem(rb_dtype dt, double gpu, double ref, double rho);
+
+/* One row's element tolerance (the rule above), computed once per row. */
+typedef struct {
+    rb_dtype dt;
+    double abs32;  /* fp32: 1e-5 max(1, rho) */
+    double resid;  /* fp16: 2 u (D + 2) S, the fp32 sums' order */
+    double rel;    /* fp16: d u, the row norms' order, relative to the element */
+} rb_agree_tol;
+
+/* The method's summation depth D at p's d (see above); at least 0. */
+int rb_agree_depth(const rb_qdq_params *p);
+/* The tolerance of a row: x its input (d floats), ref its reference output (fp16-rounded
+ * for fp16). */
+rb_agree_tol rb_agree_row_tol(const rb_qdq_params *p, rb_dtype dt, const float *x, const float *ref);
+/* One element: 1 when gpu agrees with ref under the row's tolerance. */
+int rb_agree_elem(const rb_agree_tol *t, double gpu, double ref);
+/* The same tolerance as a bound on |gpu - ref|, for the lower-precision route to widen. */
+double rb_agree_elem_tol(const rb_agree_tol *t, double gpu, double ref);
 /* The norm of a row of d floats, in double (0 for a non-finite row). */
 double rb_agree_row_norm(const float *x, int d);
 

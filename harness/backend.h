@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "attention.h"
+#include "kvattn.h"
 #include "metrics.h"
 
 #define RB_MAX_VARIANTS 4
@@ -52,7 +53,11 @@ typedef struct {
     long fma_nominal;     /* forward rotation FMA as the paper counts them */
     long params;
     double bits_per_coord;
-    double bytes;         /* 2 N d sizeof(T): one read of x, one write of x-hat */
+    int path;             /* rb_path (config.h): what the setting runs; the driver writes it */
+    int kv_norm;          /* the packed format's norm kind (RB_KV_NORM_*; kvpack.h) */
+    double stored_bytes;  /* the packed cache's bytes (rb_kv_stored_bytes); 0: no packed format */
+    double bytes;         /* what the path moves: roundtrip 2 N d sizeof(T) (x in, x-hat out);
+                           * encode N d sizeof(T) + stored_bytes; decode stored_bytes + N d sizeof(T) */
     rb_timing t;
     double speedup;       /* baseline median / this median, 0 when no baseline record */
     /* GPU: the kernel checked against the CPU reference on the first rows before timing */
@@ -85,6 +90,11 @@ struct rb_backend {
     /* The attention metrics (attention.h) of the last run's rows against the loaded input, for
      * nq queries q (host, nq x d) over groups of T rows. */
     int (*attention)(rb_backend *b, const float *q, int nq, int T, rb_attn *out);
+    /* Decode attention (kernels/common/kvattn.h) over a's compressed cache, or its fp16 cache
+     * when fp16, timed by the measurement module into t; the output into a->o. Every pointer
+     * of a is a host pointer (a->work NULL, a->split resolved): the GPU copies them over once
+     * and times the launches alone. NULL where the backend has none yet. */
+    int (*kv_attention)(rb_backend *b, const rb_kvattn_args *a, int fp16, rb_timing *t);
     /* Describe the machine into a JSON object (device fields, clocks, versions). */
     void (*describe)(rb_backend *b, cJSON *obj);
     void (*destroy)(rb_backend *b);
@@ -119,5 +129,8 @@ rb_backend *rb_backend_gpu_create(char *why, size_t whylen);
 /* The CUDA devices visible, or -1 with the reason in why (0: why says so). Sets
  * CUDA_MODULE_LOADING=EAGER first, as the GPU backend needs before any CUDA call. */
 int rb_gpu_device_count(char *why, size_t whylen);
+/* 0 when the CUDA runtime sees a device (rb_gpu_device_count > 0); else -1 with the reason in
+ * why. Creates no context, so `--backend gpu` is refused before anything is written. */
+int rb_gpu_probe(char *why, size_t whylen);
 
 #endif

@@ -71,7 +71,7 @@ static int cpu_load_rows(rb_backend *b, const float *x, int d, long N, rb_dtype 
 /* Quantize-dequantize every row of x into xh (fp16 runs store fp16, like the kernels). */
 void rb_cpu_qdq_rows(const rb_qdq_params *p, const float *x, float *xh, long N, rb_dtype dtype)
 {
-#pragma omp parallel
+#pragma omp parallel if (N >= 256) /* fewer rows: a team costs more than it saves */
     {
         float *v = malloc(sizeof(float) * 2 * (size_t)p->dpad);
         float *tmp = v + p->dpad;
@@ -114,6 +114,8 @@ static int cpu_run(rb_backend *b, const rb_qdq_params *p, int variant, rb_record
 {
     (void)variant;
     const rb_method_hooks *h = rb_method_hooks_of(p->method);
+    if (rec->path == RB_PATH_ENCODE || rec->path == RB_PATH_DECODE)
+        return rb_cpu_run_kvpath(b, p, rec);
     if (h->cpu_run)
         return h->cpu_run(b, p, rec);
     rb_cpu_state *s = b->state;

@@ -15,5 +15,7 @@ typedef struct {
 
 /* The metrics of x against xh into rec->m (a fixed summation order: bit-stable results). */
 void rb_cpu_metrics(rb_cpu_state *s, rb_record *rec);
+/* An encode or decode setting (rec->path, rec->kv_norm) of a packing method (kvpath_cpu.c). */
+int rb_cpu_run_kvpath(rb_backend *b, const rb_qdq_params *p, rb_record *rec);
 
 #endif

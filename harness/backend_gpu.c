@@ -67,6 +67,15 @@ static size_t device_need(int d, long N, rb_dtype dtype, size_t *x, size_t *xh, 
     return *x + *xh + *gen + MARGIN_BYTES;
 }
 
+int rb_gpu_restore_copy_roof(rb_backend *b)
+{
+    rb_gpu_state *s = b->state;
+    if (!s->loaded || b->profile)
+        return 0;
+    return rb_meas_gpu_copy_roof(s->meas, s->xh, s->x, (size_t)s->N * s->d * s->esz);
+}
+
+/* Input, output and (fp16, host-generated inputs) the generator's fp32 scratch, plus a margin. */
 static int gpu_fits(rb_backend *b, int d, long N, rb_dtype dtype, char *why, size_t n)
 {
     (void)b;
@@ -347,6 +356,7 @@ int rb_gpu_fill_metrics(rb_gpu_state *s, rb_record *rec)
     m->nonzero_rows = (long)r.nonzero_rows;
     m->cos_rows = (long)r.cos_rows;
     m->nonfinite_rows = (long)r.nonfinite_rows;
+    m->tiny_rows = (long)r.tiny_rows;
     rb_metrics_finish(m);
     return 0;
 }
@@ -370,6 +380,8 @@ static int enq_qdq(void *ctx, cudaStream_t st)
 static int gpu_run(rb_backend *b, const rb_qdq_params *p, int variant, rb_record *rec)
 {
     const rb_method_hooks *h = rb_method_hooks_of(p->method);
+    if (rec->path == RB_PATH_ENCODE || rec->path == RB_PATH_DECODE)
+        return rb_gpu_run_kvpath(b, p, variant, rec);
     if (h->gpu_run)
         return h->gpu_run(b, p, variant, rec);
     rb_gpu_state *s = b->state;
@@ -558,8 +570,8 @@ fail:
 
 int rb_gpu_device_count(char *why, size_t whylen)
 {
-    /* Load every module at the first CUDA call: a lazily loaded kernel enqueued behind the
-     * blocking kernel could deadlock. */
+    /* Load every module at the first CUDA call (this one initializes the driver): a lazily
+     * loaded kernel enqueued behind the blocking kernel could deadlock. */
     setenv("CUDA_MODULE_LOADING", "EAGER", 1);
     int n = 0;
     cudaError_t e = cudaGetDeviceCount(&n);
@@ -571,6 +583,8 @@ int rb_gpu_device_count(char *why, size_t whylen)
         snprintf(why, whylen, "no CUDA device");
     return n;
 }
+
+int rb_gpu_probe(char *why, size_t whylen) { return rb_gpu_device_count(why, whylen) > 0 ? 0 : -1; }
 
 rb_backend *rb_backend_gpu_create(char *why, size_t whylen)
 {
@@ -598,6 +612,7 @@ rb_backend *rb_backend_gpu_create(char *why, size_t whylen)
     b->load_rows = gpu_load_rows;
     b->fits = gpu_fits;
     b->attention = gpu_attention;
+    b->kv_attention = rb_gpu_kv_attention;
     b->run = gpu_run;
     b->describe = gpu_describe;
     b->destroy = gpu_destroy;

@@ -47,5 +47,13 @@ int rb_gpu_fill_metrics(rb_gpu_state *s, rb_record *rec);
 /* The in-run check: the first rows of xh against the CPU reference of hp (host pointers) under
  * agree.h's rule, into rec's check fields. -1 with one line naming label when they disagree. */
 int rb_gpu_check(rb_gpu_state *s, const rb_qdq_params *hp, int variant, rb_record *rec, const char *label);
+/* An encode or decode setting (rec->path, rec->kv_norm) of a method whose launcher has the
+ * encode / decode variants (kvpath_gpu.c). */
+int rb_gpu_run_kvpath(rb_backend *b, const rb_qdq_params *p, int variant, rb_record *rec);
+
+/* Decode attention over a KV cache (backend.h's kv_attention; kvattn_gpu.c). */
+int rb_gpu_kv_attention(rb_backend *b, const rb_kvattn_args *a, int fp16, rb_timing *t);
+/* The copy roof of the loaded data set again, after a timing that set its own (kv_attention). */
+int rb_gpu_restore_copy_roof(rb_backend *b);
 
 #endif

@@ -21,6 +21,7 @@ typedef struct {
     const char *method, *variant, *dtype, *codebook, *clock; /* point into the parsed JSON */
     const char *op;   /* HQMQ's operating point ("s96_r4"); NULL for the other methods */
     const char *dist; /* the input's kind; NULL in older files (sphere) */
+    const char *path; /* "encode", "decode", ...; NULL in older files (roundtrip) */
     double input, slice; /* the input's index in a list and its file slice; -1 when none */
     int unit_norm;       /* assume_unit_norm (absent: false) */
     double d, bits, N;
@@ -78,7 +79,8 @@ static int same_key(const crec *a, const crec *b)
            a->bits == b->bits && same_str(a->dtype, b->dtype) && a->N == b->N &&
            same_str(a->codebook, b->codebook) && same_str(a->op, b->op) &&
            same_str(a->dist ? a->dist : "sphere", b->dist ? b->dist : "sphere") && a->input == b->input &&
-           a->slice == b->slice && a->unit_norm == b->unit_norm;
+           a->slice == b->slice && a->unit_norm == b->unit_norm &&
+           same_str(a->path ? a->path : "roundtrip", b->path ? b->path : "roundtrip");
 }
 
 /* "isoquant-fast ref d128 b2 fp16 N8192" (+ the codebook when with_cb). */
@@ -105,8 +107,13 @@ static void key_text(const crec *r, int with_cb, char *out, size_t n)
     cell(r->variant, v, sizeof v);
     cell(r->dtype, t, sizeof t);
     cell(r->codebook ? r->codebook : "-", cb, sizeof cb);
-    snprintf(out, n, "%s %s d%.0f b%.0f %s N%.0f%s%s%s", m, v, r->d, r->bits, t, r->N,
-             r->unit_norm ? " unit-norm" : "", with_cb ? " " : "", with_cb ? cb : "");
+    char pa[24] = ""; /* " encode": the roundtrip, every older file's path, is not named */
+    if (r->path && strcmp(r->path, "roundtrip")) {
+        pa[0] = ' ';
+        cell(r->path, pa + 1, sizeof pa - 1);
+    }
+    snprintf(out, n, "%s %s d%.0f b%.0f %s N%.0f%s%s%s%s", m, v, r->d, r->bits, t, r->N,
+             r->unit_norm ? " unit-norm" : "", pa, with_cb ? " " : "", with_cb ? cb : "");
 }
 
 /* ---- loading ----------------------------------------------------------------------------- */
@@ -230,6 +237,7 @@ static int load(const char *path, cfile *f, FILE *err)
         r->codebook = str(o, "codebook");
         r->op = str(o, "op");
         r->dist = str(o, "distribution");
+        r->path = str(o, "path");
         const cJSON *in = get(o, "input"), *ix = get(in, "index"), *sl = get(in, "slice");
         r->input = cJSON_IsNumber(ix) ? ix->valuedouble : -1;
         r->slice = cJSON_IsNumber(sl) ? sl->valuedouble : -1;

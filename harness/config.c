@@ -7,6 +7,7 @@
  * fuzz target (tests/fuzz/fuzz_config.c) cover all of it. */
 #include "config.h"
 #include "attn.h"
+#include "kvcodec.h"
 #include "tensor_file.h"
 
 #include <cjson/cJSON.h>
@@ -30,6 +31,18 @@ const char *rb_dtype_name(rb_dtype t)
 const char *rb_codebook_name(rb_codebook_kind k)
 {
     return k == RB_CODEBOOK_GAUSSIAN ? "gaussian" : k == RB_CODEBOOK_BETA ? "beta" : "unknown";
+}
+
+static const char *const path_names[RB_NPATHS] = {"roundtrip", "encode", "decode", "attention"};
+
+const char *rb_path_name(int path) { return path >= 0 && path < RB_NPATHS ? path_names[path] : "unknown"; }
+
+int rb_path_find(const char *name)
+{
+    for (int i = 0; name && i < RB_NPATHS; i++)
+        if (!strcmp(name, path_names[i]))
+            return i;
+    return -1;
 }
 
 const char *rb_distribution_name(rb_distribution k)
@@ -271,6 +284,9 @@ static int choice_list(const ctx *c, const cJSON *it, const char *key, const cho
 }
 
 static const choice dtype_choices[] = {{"fp16", RB_FP16}, {"fp32", RB_FP32}};
+static const choice path_choices[] = {{"roundtrip", RB_PATH_ROUNDTRIP}, {"encode", RB_PATH_ENCODE},
+                                      {"decode", RB_PATH_DECODE}, {"attention", RB_PATH_ATTENTION}};
+static const choice kv_norm_choices[] = {{"fp16", RB_KV_NORM_FP16}, {"fp32", RB_KV_NORM_FP32}};
 static const choice codebook_choices[] = {{"gaussian", RB_CODEBOOK_GAUSSIAN},
                                           {"beta", RB_CODEBOOK_BETA}};
 static const choice dist_choices[] = {{"sphere", RB_DIST_SPHERE},
@@ -576,14 +592,21 @@ static int hqmq_block(const ctx *c, const cJSON *it, rb_hqmq_config *h)
 /* ---- the document ------------------------------------------------------------------------ */
 
 enum { K_NAME, K_SEED, K_N, K_DIMS, K_BITS, K_DTYPES, K_METHODS, K_CODEBOOK, K_DIST, K_BASELINE,
-       K_OUTPUT_DIR, K_COMMENT, K_HQMQ, K_QUERIES, K_ATTENTION, K_UNIT_NORM, K_COUNT };
+       K_OUTPUT_DIR, K_COMMENT, K_HQMQ, K_QUERIES, K_ATTENTION, K_UNIT_NORM, K_PATH, K_KV_NORM, K_COUNT };
 static const char *const key_names[K_COUNT] = {
     "name", "seed", "N", "dims", "bits", "dtypes", "methods", "codebook", "distribution",
     "baseline", "output_dir", "comment", "hqmq", "queries", "attention", "assume_unit_norm",
+    "path", "kv_norm",
 };
 static const char *const key_list =
     "name, seed, N, dims, bits, dtypes, methods, codebook, distribution, baseline, output_dir, "
-    "comment, hqmq, queries, attention, assume_unit_norm";
+    "comment, hqmq, queries, attention, assume_unit_norm, path, kv_norm";
+
+int rb_config_keys(const char *const **names)
+{
+    *names = key_names;
+    return K_COUNT;
+}
 
 static int parse_root(const ctx *c, const cJSON *root, rb_config *cfg)
 {
@@ -719,6 +742,14 @@ static int parse_root(const ctx *c, const cJSON *root, rb_config *cfg)
                 return bad(c, "assume_unit_norm", "true or false", it);
             cfg->unit_norm = cJSON_IsTrue(it) ? 1 : 0;
             break;
+        case K_PATH:
+            if (choice_list(c, it, "path", path_choices, NCH(path_choices), 1, cfg->paths, RB_NPATHS, &cfg->npaths))
+                return -1;
+            break;
+        case K_KV_NORM:
+            if (one_choice(c, it, "kv_norm", kv_norm_choices, NCH(kv_norm_choices), &cfg->kv_norm))
+                return -1;
+            break;
         }
     }
 
@@ -748,6 +779,17 @@ static int parse_root(const ctx *c, const cJSON *root, rb_config *cfg)
                     snprintf(key, sizeof key, "distribution[%d]", k);
                 return fail(c, "key '%s.channels': expected at most %d (dims holds d = %d), got %d", key,
                             cfg->dims[i], cfg->dims[i], cfg->dists[k].channels);
+            }
+
+    /* The packed paths need the packed format (kvpack.h): HQMQ has none yet. */
+    for (int i = 0; i < cfg->npaths; i++)
+        for (int m = 0; (cfg->paths[i] == RB_PATH_ENCODE || cfg->paths[i] == RB_PATH_DECODE) && m < cfg->nmethods; m++)
+            if (!rb_kv_method_packs(cfg->methods[m])) {
+                char key[32];
+                snprintf(key, sizeof key, cfg->npaths > 1 ? "path[%d]" : "path", i);
+                return fail(c, "key '%s': expected \"roundtrip\" or \"attention\" because methods include %s "
+                               "(no packed format: docs/methods.md, Packed format), got \"%s\"",
+                            key, rb_method_name(cfg->methods[m]), rb_path_name(cfg->paths[i]));
             }
 
     /* A d some listed method cannot take (e.g. a Walsh-Hadamard transform needs a power of
@@ -819,6 +861,9 @@ int rb_config_parse(const char *path, const char *text, size_t len, rb_config *c
     tmp.dtypes[0] = RB_FP16;
     tmp.dtypes[1] = RB_FP32;
     tmp.codebook = RB_CODEBOOK_GAUSSIAN;
+    tmp.npaths = 1; /* the roundtrip: what every config meant before the key existed */
+    tmp.paths[0] = RB_PATH_ROUNDTRIP;
+    tmp.kv_norm = RB_KV_NORM_FP16;
     tmp.q_count = 64;
     tmp.attn_T = 1024;
     tmp.ndists = 1;

@@ -23,6 +23,12 @@ typedef enum {
     RB_DIST_FILE = 4,
 } rb_distribution;
 
+/* What a setting runs (the config's "path"): the fused roundtrip (the paper's kernel), the
+ * KV-cache write (x -> packed codes + norms), the read (codes + norms -> x^), or decode attention
+ * over a compressed cache (wt-attn's run, connected in the driver's attention hook). */
+typedef enum { RB_PATH_ROUNDTRIP = 0, RB_PATH_ENCODE = 1, RB_PATH_DECODE = 2, RB_PATH_ATTENTION = 3 } rb_path;
+#define RB_NPATHS 4
+
 #define RB_MAX_DISTS 8
 #define RB_Q_NONE 0
 #define RB_Q_GAUSSIAN 1 /* N(0, 1) entries, from the seed */
@@ -102,6 +108,10 @@ typedef struct {
     int attn_T;                 /* keys per attention group (default 1024) */
     int unit_norm;              /* assume_unit_norm: every kernel takes |x| = 1 and computes no
                                  * norm (rb_qdq_params.unit_norm); default 0 */
+    int npaths;
+    int paths[RB_NPATHS];       /* rb_path values, an axis of the sweep; default roundtrip only */
+    int kv_norm;                /* the packed format's norms: RB_KV_NORM_FP16 (default) / _FP32
+                                 * (kvpack.h); none under assume_unit_norm */
     rb_method baseline;         /* speedups are baseline time / method time */
     char output_dir[RB_MAX_PATH];
 } rb_config;
@@ -111,10 +121,16 @@ typedef struct {
 int rb_config_load(const char *path, rb_config *cfg, char *err, size_t errlen);
 int rb_config_parse(const char *path, const char *text, size_t len, rb_config *cfg, char *err,
                     size_t errlen);
+/* The top-level keys the parser accepts, in its order; returns their count. docs/config-format.md
+ * is the one reference for them: tests/test_docs.c checks that each has a row in its key table
+ * and that each row names one of them. */
+int rb_config_keys(const char *const **names);
 
 /* Names as they appear in configs and results (methods: registry.h). */
 const char *rb_dtype_name(rb_dtype t);        /* "fp32" / "fp16" */
 const char *rb_codebook_name(rb_codebook_kind k); /* "gaussian" / "beta" */
+const char *rb_path_name(int path);           /* "roundtrip", "encode", "decode", "attention" */
+int rb_path_find(const char *name);           /* -1 when no path has that name */
 const char *rb_distribution_name(rb_distribution k); /* "sphere", "channel-outliers", ... */
 /* Does the sweep need the config's N and dims (some input is synthetic)? */
 int rb_config_has_synthetic(const rb_config *cfg);

@@ -2,6 +2,8 @@
 
 #include <math.h>
 
+#include "kvpack.h"
+
 static long ceil_div(long a, long b) { return (a + b - 1) / b; }
 
 long rb_nominal_fma(rb_method m, int d)
@@ -23,11 +25,16 @@ int rb_method_block_of(rb_method m, int d)
     return k >= 1 ? k : 1;
 }
 
-double rb_bits_per_coord(rb_method m, int d, int bits)
+long rb_kv_stored_bytes(rb_method m, int d, int bits, int norm_kind, long N)
 {
     long k = rb_method_block_of(m, d);
-    long dpad = ceil_div(d, k) * k;
-    return ((double)bits * dpad + 16.0) / d;
+    int dpad = (int)(ceil_div(d, k) * k);
+    return N * (rb_kv_row_bytes(dpad, bits) + rb_kv_norm_bytes(norm_kind));
+}
+
+double rb_bits_per_coord(rb_method m, int d, int bits)
+{
+    return 8.0 * (double)rb_kv_stored_bytes(m, d, bits, RB_KV_NORM_FP16, 1) / d;
 }
 
 void rb_qdq_params_shape(rb_qdq_params *p, rb_method m, int d, int bits)
@@ -40,5 +47,7 @@ void rb_qdq_params_shape(rb_qdq_params *p, rb_method m, int d, int bits)
     p->dpad = p->nblocks * p->block;
     p->nbounds = (1 << bits) - 1;
     p->cells = NULL;
+    p->kv_codes = p->kv_norms = NULL;
+    p->kv_norm = RB_KV_NORM_FP16;
     p->unit_norm = 0;
 }

@@ -135,7 +135,7 @@ static long hqmq_explain(const rb_qdq_params *p, int variant, rb_dtype dt, const
     }
     sig = rb_hqmq_sigma_store(sig);
     const double tie = dt == RB_FP16 ? 2e-3 : 1e-5; /* fp16 outputs round the scores */
-    const double rho = rb_agree_row_norm(x, d);
+    const rb_agree_tol tol = rb_agree_row_tol(p, dt, x, ref);
     long flips = 0;
     for (int b = 0; b < g; b++) {
         int over = 0;
@@ -143,7 +143,7 @@ static long hqmq_explain(const rb_qdq_params *p, int variant, rb_dtype dt, const
         float v[4];
         rb_hqmq_load_chunk(x, d, b, v);
         for (int k = 0; k < 4 && 4 * b + k < d; k++) {
-            over |= !rb_agree_elem(dt, gpu[4 * b + k], ref[4 * b + k], rho);
+            over |= !rb_agree_elem(&tol, gpu[4 * b + k], ref[4 * b + k]);
             dg += (double)v[k] * gpu[4 * b + k];
             dc += (double)v[k] * ref[4 * b + k];
         }
@@ -155,6 +155,14 @@ static long hqmq_explain(const rb_qdq_params *p, int variant, rb_dtype dt, const
         flips++;
     }
     return flips;
+}
+
+/* Agreement's summation depth: the fma count per coordinate is the search's; an output is the
+ * Hamilton product q_p q_s (four terms) times the radius, whose roundings the rule's +2 holds. */
+static int hqmq_sum_depth(const rb_qdq_params *p)
+{
+    (void)p;
+    return 4;
 }
 
 /* v (dpad >= chunk count floats) is its scratch */
@@ -172,6 +180,7 @@ static const rb_method_hooks hqmq_hooks = {
     .to_json = hqmq_to_json,
     .from_json = hqmq_from_json,
     .explain = hqmq_explain,
+    .sum_depth = hqmq_sum_depth,
     .cpu_row = hqmq_cpu_row,
     .cpu_run = rb_cpu_run_hqmq,
     .gpu_run = rb_gpu_run_hqmq,

@@ -109,6 +109,19 @@ int rb_inputs_open(rb_config *cfg, rb_inputs *in, char *err, size_t errlen)
                      cfg->q_count);
             return -1;
         }
+        /* every input's keys take these queries: a d that differs is the config's fault */
+        const long qd = in->qfile.h.d;
+        for (int k = 0; k < cfg->ndists; k++) {
+            const rb_data_dist *dd = &cfg->dists[k];
+            for (int i = 0; i < (dd->kind == RB_DIST_FILE ? 1 : cfg->ndims); i++) {
+                const long kd = dd->kind == RB_DIST_FILE ? dd->file_d : cfg->dims[i];
+                if (kd != qd) {
+                    snprintf(err, errlen, "%s: queries of d = %ld, but the keys of %s have d = %ld: they must match",
+                             cfg->q_path, qd, dd->kind == RB_DIST_FILE ? dd->path : "dims", kd);
+                    return -1;
+                }
+            }
+        }
     }
     for (int k = 0; cfg->q_kind == RB_Q_HELD_OUT && k < cfg->ndists; k++) {
         const rb_data_dist *dd = &cfg->dists[k];

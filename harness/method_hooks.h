@@ -29,6 +29,9 @@ typedef struct rb_method_hooks {
      * it accounts for, or 0 when it is a real disagreement. */
     long (*explain)(const rb_qdq_params *p, int variant, rb_dtype dt, const float *x, const float *ref,
                     const float *gpu);
+    /* Agreement (agree.h): the summation depth of one output coordinate. NULL: the
+     * descriptor's nominal FMAs per coordinate. */
+    int (*sum_depth)(const rb_qdq_params *p);
     /* One row on the CPU: x (d) -> out (d); v and tmp hold p->dpad floats each. */
     void (*cpu_row)(const rb_qdq_params *p, const float *x, float *out, float *v, float *tmp);
     /* NULL: the backend's generic run. Else the method's own (pre-passes, extra fields). */

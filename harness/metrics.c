@@ -32,6 +32,10 @@ void rb_metrics_add(rb_metrics *m, const rb_row_stats *r)
         m->nonfinite_rows++;
         return;
     }
+    if (r->x2 > 0 && r->x2 < RB_METRICS_TINY_X2) {
+        m->tiny_rows++;
+        return;
+    }
     m->finite_rows++;
     m->sum_err2 += r->err2;
     if (r->x2 > 0) {

@@ -90,7 +90,10 @@ int rb_method_check(const rb_method_desc *d, char *err, size_t errlen)
                (d->param_kind == RB_PARAMS_UNIT_GROUPS && (d->param_group < 1 || d->param_group > 64))) {
         snprintf(err, errlen, "method '%s': param_kind %d / param_group %d is not a known way to draw "
                               "parameters", d->name, d->param_kind, d->param_group);
-    } else if ((d->variants & ~(RB_VARIANT_BIT_PAPER | RB_VARIANT_BIT_FAST)) || (!d->launch != !d->variants)) {
+    } else if ((d->variants & ~(RB_VARIANT_BIT_PAPER | RB_VARIANT_BIT_FAST | RB_VARIANT_BIT_ENCODE | RB_VARIANT_BIT_DECODE)) ||
+               (!d->launch != !d->variants) ||
+               /* the KV-cache paths run as the fast variant (kvpack.h) */
+               ((d->variants & (RB_VARIANT_BIT_ENCODE | RB_VARIANT_BIT_DECODE)) && !(d->variants & RB_VARIANT_BIT_FAST))) {
         snprintf(err, errlen, "method '%s': variants 0x%x do not match its launcher (%s)", d->name,
                  d->variants, d->launch ? "given" : "none");
     } else if (!d->rotate_fwd != !d->rotate_inv) {

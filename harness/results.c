@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "inputs.h"
+#include "kvcodec.h"
 #include "method_hooks.h"
 #include "run_options.h"
 
@@ -46,7 +47,8 @@ void rb_results_speedups(rb_run *run)
         for (int j = 0; j < run->nrecs; j++) {
             const rb_record *b = &run->recs[j];
             if (b->method == base && !strcmp(b->variant, r->variant) && b->d == r->d &&
-                b->bits == r->bits && b->dtype == r->dtype && b->N == r->N && r->t.median_us > 0) {
+                b->bits == r->bits && b->dtype == r->dtype && b->N == r->N && b->path == r->path &&
+                r->t.median_us > 0) {
                 r->speedup = b->t.median_us / r->t.median_us;
                 break;
             }
@@ -143,6 +145,7 @@ cJSON *rb_record_to_json(const rb_record *r, const rb_config *cfg)
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "method", rb_method_name(r->method));
     cJSON_AddStringToObject(o, "variant", r->variant);
+    cJSON_AddStringToObject(o, "path", rb_path_name(r->path));
     if (r->route[0])
         cJSON_AddStringToObject(o, "route", r->route);
     cJSON_AddNumberToObject(o, "d", r->d);
@@ -170,10 +173,15 @@ cJSON *rb_record_to_json(const rb_record *r, const rb_config *cfg)
     add_num(o, "cosine", r->m.cosine);
     cJSON_AddNumberToObject(o, "rows", (double)r->m.rows);
     cJSON_AddNumberToObject(o, "nonfinite_rows", (double)r->m.nonfinite_rows);
+    cJSON_AddNumberToObject(o, "tiny_rows", (double)r->m.tiny_rows);
     cJSON_AddNumberToObject(o, "fma_nominal", (double)r->fma_nominal);
     cJSON_AddNumberToObject(o, "params", (double)r->params);
     add_num(o, "bits_per_coord", r->bits_per_coord);
     cJSON_AddNumberToObject(o, "bytes", r->bytes);
+    if (r->stored_bytes > 0) { /* a method with the packed format (kvpack.h) */
+        cJSON_AddNumberToObject(o, "stored_bytes", r->stored_bytes);
+        cJSON_AddStringToObject(o, "kv_norm", rb_kv_norm_name(r->kv_norm));
+    }
     cJSON *t = cJSON_AddObjectToObject(o, "time");
     cJSON_AddStringToObject(t, "clock", r->t.clock ? r->t.clock : "none");
     cJSON_AddNumberToObject(t, "samples", r->t.samples);
@@ -307,7 +315,7 @@ int rb_results_write_csv(const rb_run *run, const char *path)
                     "nonfinite_rows,fma_nominal,params,bits_per_coord,bytes,time_median_us,"
                     "time_min_us,time_max_us,time_noise_pct,cold_median_us,hot_clock_mhz,copy_us,gbps,"
                     "pct_of_copy_bw,speedup,op,outlier_frac,prepass_us,fma_per_s,pct_of_fma_peak,route,"
-                    "input,ip_err,ip_bias,attn_kl,attn_top1,attn_top5,attn_out_cos,assume_unit_norm\n");
+                    "input,ip_err,ip_bias,attn_kl,attn_top1,attn_top5,attn_out_cos,path,stored_bytes,assume_unit_norm\n");
     for (int i = 0; i < run->nrecs; i++) {
         const rb_record *r = &run->recs[i];
         char op[64], input[48];
@@ -316,7 +324,7 @@ int rb_results_write_csv(const rb_run *run, const char *path)
         len += snprintf(buf + len, cap - len,
                         "%s,%s,%s,%d,%d,%s,%ld,%s,%.9g,%.9g,%.9g,%.9g,%ld,%ld,%ld,%.6g,%.0f,%.6g,"
                         "%.6g,%.6g,%.4g,%.6g,%.0f,%.6g,%.6g,%.6g,%.6g,%s,%.6g,%.6g,%.6g,%.6g,%s,%s,%.9g,%.9g,%.9g,%.9g,"
-                        "%.9g,%.9g,%d\n",
+                        "%.9g,%.9g,%s,%.0f,%d\n",
                         run->backend, rb_method_name(r->method), r->variant, r->d, r->bits,
                         rb_dtype_name(r->dtype), r->N,
                         r->bits ? rb_codebook_name(run->cfg->codebook) : "", /* no bits axis: no codebook */
@@ -328,34 +336,56 @@ int rb_results_write_csv(const rb_run *run, const char *path)
                         r->attn.computed ? r->attn.ip_err : NAN, r->attn.computed ? r->attn.ip_bias : NAN,
                         r->attn.computed ? r->attn.kl : NAN, r->attn.computed ? r->attn.top1 : NAN,
                         r->attn.computed ? r->attn.top5 : NAN, r->attn.computed ? r->attn.out_cos : NAN,
-                        r->unit_norm);
+                        rb_path_name(r->path), r->stored_bytes, r->unit_norm);
     }
     int rc = rb_write_file_atomic(path, buf, len);
     free(buf);
     return rc;
 }
 
+/* The input column: only where a run has inputs other than the default unit sphere (file
+ * slices, several inputs), whose rows would otherwise look alike. */
+static int md_input_column(const rb_config *cfg)
+{
+    return cfg->ndists > 1 || cfg->dists[0].kind != RB_DIST_SPHERE;
+}
+
 void rb_results_print_markdown(const rb_run *run, FILE *out)
 {
     const char *clock = run->nrecs ? run->recs[0].t.clock : "";
     /* the copy roof exists on a GPU only: no column of zeros on CPU rows */
-    const int gpu = strcmp(run->backend, "cpu") != 0;
+    const int gpu = strcmp(run->backend, "cpu") != 0, inputs = md_input_column(run->cfg);
     fprintf(out, "\n### All methods (%s backend, times: %s median)\n\n", run->backend, clock);
-    fprintf(out, "| method | variant | d | bits | dtype | N | MSE | LM pred | cos | FMA | µs | GB/s |%s speedup vs %s |\n",
-            gpu ? " % copy BW |" : "", rb_method_name(run->cfg->baseline));
-    fprintf(out, "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|%s---:|\n", gpu ? "---:|" : "");
+    fprintf(out, "| method | variant |%s d | bits | dtype | N | MSE | LM pred | cos | FMA | µs | GB/s |%s speedup vs %s |\n",
+            inputs ? " input |" : "", gpu ? " % copy BW |" : "", rb_method_name(run->cfg->baseline));
+    fprintf(out, "|---|---|%s---:|---:|---|---:|---:|---:|---:|---:|---:|---:|%s---:|\n", inputs ? "---|" : "",
+            gpu ? "---:|" : "");
     for (int i = 0; i < run->nrecs; i++) {
         const rb_record *r = &run->recs[i];
-        char bits[64], variant[40], pct[32] = "";
+        char bits[64], variant[40], pct[32] = "", input[160] = "", pred[32] = "—", speedup[32] = "—";
         rb_record_op(r, bits, sizeof bits);
         if (!bits[0])
             snprintf(bits, sizeof bits, "%d", r->bits);
         snprintf(variant, sizeof variant, r->route[0] ? "%s (%s)" : "%s", r->variant, r->route);
+        if (r->path != RB_PATH_ROUNDTRIP) /* "fast encode": the roundtrip, the paper's kernel, is not named */
+            snprintf(variant + strlen(variant), sizeof variant - strlen(variant), " %s", rb_path_name(r->path));
         if (gpu)
             snprintf(pct, sizeof pct, " %.1f |", pct_copy(r));
-        fprintf(out, "| %s | %s | %d | %s | %s | %ld | %.4e | %.4e | %.5f | %ld | %.2f | %.1f |%s %.2f |\n",
-                rb_method_name(r->method), variant, r->d, bits, rb_dtype_name(r->dtype), r->N, r->m.mse, r->pred_mse,
-                r->m.cosine, r->fma_nominal, r->t.median_us, gbps(r), pct, r->speedup);
+        if (inputs) {
+            char in[128];
+            rb_record_input(run->cfg, r, in, sizeof in);
+            snprintf(input, sizeof input, " %s |", in);
+        }
+        /* Lloyd-Max predicts the MSE of unit-norm rows: synthetic inputs (normalized), not a
+         * file's rows, which keep their norms */
+        const int dist = r->dist >= 0 && r->dist < run->cfg->ndists ? r->dist : 0;
+        if (run->cfg->dists[dist].kind != RB_DIST_FILE && isfinite(r->pred_mse))
+            snprintf(pred, sizeof pred, "%.4e", r->pred_mse);
+        if (r->speedup > 0) /* the JSON's null (no baseline time, e.g. HQMQ) */
+            snprintf(speedup, sizeof speedup, "%.2f", r->speedup);
+        fprintf(out, "| %s | %s |%s %d | %s | %s | %ld | %.4e | %s | %.5f | %ld | %.2f | %.1f |%s %s |\n",
+                rb_method_name(r->method), variant, input, r->d, bits, rb_dtype_name(r->dtype), r->N, r->m.mse, pred,
+                r->m.cosine, r->fma_nominal, r->t.median_us, gbps(r), pct, speedup);
     }
 }
 
@@ -477,6 +507,13 @@ int rb_record_from_json(const cJSON *o, rb_record *r)
     r->slice = cJSON_IsNumber(sl) ? sl->valueint : -1;
     r->dtype = !strcmp(dt, "fp16") ? RB_FP16 : RB_FP32;
     r->unit_norm = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "assume_unit_norm"));
+    const char *pa = str(o, "path"); /* absent: a result from before the key, a roundtrip */
+    r->path = pa ? rb_path_find(pa) : RB_PATH_ROUNDTRIP;
+    if (r->path < 0)
+        return -1;
+    const char *kn = str(o, "kv_norm");
+    r->kv_norm = kn && !strcmp(kn, "fp32") ? RB_KV_NORM_FP32 : kn && !strcmp(kn, "none") ? RB_KV_NORM_NONE : RB_KV_NORM_FP16;
+    r->stored_bytes = num(o, "stored_bytes");
     r->d = (int)num(o, "d");
     r->bits = (int)num(o, "bits");
     r->N = (long)num(o, "N");
@@ -499,6 +536,7 @@ int rb_record_from_json(const cJSON *o, rb_record *r)
     r->m.cosine = num(o, "cosine");
     r->m.rows = (long)num(o, "rows");
     r->m.nonfinite_rows = (long)num(o, "nonfinite_rows");
+    r->m.tiny_rows = (long)num(o, "tiny_rows");
     r->pred_mse = num(o, "pred_mse");
     r->fma_nominal = (long)num(o, "fma_nominal");
     r->params = (long)num(o, "params");

@@ -25,6 +25,9 @@ void rb_results_speedups(rb_run *run);
 int rb_results_write_json(const rb_run *run, const char *path);
 int rb_results_write_csv(const rb_run *run, const char *path);
 void rb_results_print_markdown(const rb_run *run, FILE *out);
+/* The packed KV cache's bytes per token per method (kvtable.c); nothing unless the config's
+ * paths include encode or decode. */
+void rb_results_print_kv_bytes(const rb_run *run, FILE *out);
 /* For structured or file inputs and attention metrics: relative error, inner-product error and
  * attention agreement against the stored bits per coordinate, a row per record. */
 void rb_results_print_quality(const rb_run *run, FILE *out);

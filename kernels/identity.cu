@@ -21,9 +21,20 @@ static int identity_launch(const rb_qdq_params *p, int variant, int dtype, const
     return (int)rbk_block_launch<RbIdentity>(p, variant, dtype, x, xh, N, (cudaStream_t)st);
 }
 extern "C" const rb_method_desc rb_method_identity = {
-    RB_METHOD_ABI, "identity", NULL,
-    "no rotation: the scalar quantizer alone (control)",
-    1, identity_block, identity_params, identity_fma, NULL,
-    RB_PARAMS_NONE, 0, NULL, NULL,
-    identity_launch, RB_VARIANT_BIT_PAPER | RB_VARIANT_BIT_FAST, NULL,
+    .abi = RB_METHOD_ABI,
+    .name = "identity",
+    .paper_name = NULL,
+    .summary = "no rotation: the scalar quantizer alone (control)",
+    .in_all = 1,
+    .block = identity_block,
+    .param_count = identity_params,
+    .fma = identity_fma,
+    .check_d = NULL,
+    .param_kind = RB_PARAMS_NONE,
+    .param_group = 0,
+    .rotate_fwd = NULL,
+    .rotate_inv = NULL,
+    .launch = identity_launch,
+    .variants = RB_VARIANT_BIT_PAPER | RB_VARIANT_BIT_FAST | RB_VARIANT_BIT_ENCODE | RB_VARIANT_BIT_DECODE,
+    .hooks = NULL,
 };

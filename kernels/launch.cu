@@ -1,26 +1,10 @@
 /* launch.cu: rb_launch_qdq, the C entry point of the fused quantize -> dequantize kernels:
  * validates the parameters and calls the launcher of p's method (its descriptor, method.h).
- * Never synchronizes and never allocates; the only device queries (SM count, occupancy, the
- * shared-memory opt-in of the tiled dense kernel) happen once and are cached. */
+ * Never synchronizes and never allocates; the only device queries (SM count: rbk_num_sms of
+ * qdq_common.cuh; occupancy; the shared-memory opt-in of the tiled dense kernel) happen once and
+ * are cached. */
 #include "qdq_common.cuh"
 #include "registry.h"
-
-#define RBK_MAX_DEVICES 64
-
-int rbk_num_sms(void)
-{
-    static int cache[RBK_MAX_DEVICES]; /* 0: not queried yet */
-    int dev = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= RBK_MAX_DEVICES)
-        dev = 0;
-    if (cache[dev] == 0) {
-        int n = 0;
-        if (cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess || n < 1)
-            n = 1;
-        cache[dev] = n;
-    }
-    return cache[dev];
-}
 
 extern "C" const char *rb_variant_name(int variant)
 {
@@ -35,9 +19,12 @@ extern "C" cudaError_t rb_launch_qdq(const rb_qdq_params *p, int variant, int dt
                                      long N, cudaStream_t stream)
 {
     const rb_method_desc *m = p ? rb_method_get(p->method) : nullptr;
-    if (!m || !m->launch || variant < 0 || variant >= RB_NUM_VARIANTS || !(m->variants & (1u << variant)) ||
-        (dtype != 0 && dtype != 1) || p->d < 2 || p->d > 4096 || N < 0 || N > (1L << 31) - 1 ||
-        (N > 0 && (!x || !xh)) || (m->param_count(p->d) > 0 && !p->rot))
+    /* encode reads x and writes p->kv_codes/kv_norms (no xh); decode reads them (no x) */
+    const bool enc = variant == RB_VARIANT_ENCODE, dec = variant == RB_VARIANT_DECODE;
+    if (!m || !m->launch || variant < 0 || (variant >= RB_NUM_VARIANTS && !enc && !dec) ||
+        !(m->variants & (1u << variant)) || (dtype != 0 && dtype != 1) || p->d < 2 || p->d > 4096 || N < 0 ||
+        N > (1L << 31) - 1 || (N > 0 && ((!x && !dec) || (!xh && !enc) || ((enc || dec) && !p->kv_codes))) ||
+        (m->param_count(p->d) > 0 && !p->rot))
         return cudaErrorInvalidValue;
     /* Methods without hooks quantize with the scalar codebook of the bits axis
      * (harness/method_hooks.h); a method with its own axes checks its own fields. */

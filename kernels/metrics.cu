@@ -10,6 +10,7 @@
 // serial sum only by rounding (~1e-15 relative).
 #include <cuda_fp16.h>
 
+#include "metrics.h"
 #include "rb_support.h"
 
 #define MET_THREADS 256
@@ -24,7 +25,7 @@ template <> __device__ __forceinline__ float load<__half>(const __half *x, long 
 __device__ __forceinline__ void met_zero(rb_dev_metrics *m)
 {
     m->sum_err2 = m->sum_rel = m->sum_cos = 0.0;
-    m->rows = m->finite_rows = m->nonzero_rows = m->cos_rows = m->nonfinite_rows = 0;
+    m->rows = m->finite_rows = m->nonzero_rows = m->cos_rows = m->nonfinite_rows = m->tiny_rows = 0;
 }
 
 __device__ __forceinline__ void met_merge(rb_dev_metrics *a, const rb_dev_metrics *b)
@@ -37,6 +38,7 @@ __device__ __forceinline__ void met_merge(rb_dev_metrics *a, const rb_dev_metric
     a->nonzero_rows += b->nonzero_rows;
     a->cos_rows += b->cos_rows;
     a->nonfinite_rows += b->nonfinite_rows;
+    a->tiny_rows += b->tiny_rows;
 }
 
 // Shared-memory tree over blockDim.x (a power of two) entries; the result lands in s[0].
@@ -78,6 +80,10 @@ metrics_rows(const T *__restrict__ x, const T *__restrict__ xh, int d, long N,
         acc.rows++;
         if (!finite) {
             acc.nonfinite_rows++;
+            continue;
+        }
+        if (a > 0 && a < RB_METRICS_TINY_X2) {
+            acc.tiny_rows++;
             continue;
         }
         acc.finite_rows++;

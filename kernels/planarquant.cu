@@ -33,9 +33,20 @@ static int planarquant_launch(const rb_qdq_params *p, int variant, int dtype, co
     return (int)rbk_block_launch<RbPlanar>(p, variant, dtype, x, xh, N, (cudaStream_t)st);
 }
 extern "C" const rb_method_desc rb_method_planarquant = {
-    RB_METHOD_ABI, "planarquant", "IsoQuant-2D",
-    "a Givens rotation (cos t, sin t) per 2-block",
-    1, planarquant_block, planarquant_params, planarquant_fma, NULL,
-    RB_PARAMS_UNIT_GROUPS, 2, planarquant_fwd, planarquant_inv,
-    planarquant_launch, RB_VARIANT_BIT_PAPER | RB_VARIANT_BIT_FAST, NULL,
+    .abi = RB_METHOD_ABI,
+    .name = "planarquant",
+    .paper_name = "IsoQuant-2D",
+    .summary = "a Givens rotation (cos t, sin t) per 2-block",
+    .in_all = 1,
+    .block = planarquant_block,
+    .param_count = planarquant_params,
+    .fma = planarquant_fma,
+    .check_d = NULL,
+    .param_kind = RB_PARAMS_UNIT_GROUPS,
+    .param_group = 2,
+    .rotate_fwd = planarquant_fwd,
+    .rotate_inv = planarquant_inv,
+    .launch = planarquant_launch,
+    .variants = RB_VARIANT_BIT_PAPER | RB_VARIANT_BIT_FAST | RB_VARIANT_BIT_ENCODE | RB_VARIANT_BIT_DECODE,
+    .hooks = NULL,
 };

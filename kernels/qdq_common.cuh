@@ -36,6 +36,7 @@
 
 #include "rb_kernels.h"
 #include "fp16.h"
+#include "kvpack.h"
 #include "method.h"
 #include "qdq.h"
 #include "staged_stride.h"
@@ -51,8 +52,24 @@
 #endif
 #define RBK_MAX_CENT 256  /* 2^8 centroids */
 
-/* SM count of the current device, queried once per device (launch.cu). */
-int rbk_num_sms(void);
+/* SM count of the current device, queried once per device and cached. Inline (one cache per
+ * binary) so that a plugin built on this header needs nothing from rotorbench's own objects:
+ * rotorbench exports no symbols to the libraries it loads. */
+#define RBK_MAX_DEVICES 64
+inline int rbk_num_sms(void)
+{
+    static int cache[RBK_MAX_DEVICES]; /* 0: not queried yet */
+    int dev = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= RBK_MAX_DEVICES)
+        dev = 0;
+    if (cache[dev] == 0) {
+        int n = 0;
+        if (cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess || n < 1)
+            n = 1;
+        cache[dev] = n;
+    }
+    return cache[dev];
+}
 
 /* ---- I/O ---------------------------------------------------------------------------------- */
 /* 16- and 8-byte global stores that stay whole: NVVM merged a row's normal store with the
@@ -323,9 +340,10 @@ template <int QM> struct RbQuant {
         for (int t = threadIdx.x; t < RB_SQ_CELLS; t += blockDim.x) {
             float e[3];
             ok &= rb_sq_cell_entry(s_b, s_c, nbounds, t, e) == 0;
+            const float lo = (float)rb_sq_cell_base(s_b, nbounds, t); /* rb_sq_cell_table's 4th float */
 #pragma unroll
             for (int r = 0; r < RBK_CELL_COPIES; r++)
-                s_tab[t * RBK_CELL_COPIES + r] = make_float4(e[0], e[1], e[2], 0.0f);
+                s_tab[t * RBK_CELL_COPIES + r] = make_float4(e[0], e[1], e[2], lo);
         }
         mode = __syncthreads_and(ok);
     }
@@ -335,6 +353,36 @@ template <int QM> struct RbQuant {
     }
     /* rb_sq_cell's map with the table's address folded in: FFMA.SAT, FFMA, one IMAD for the
      * address (the float's bits times the entry stride plus tab, modulo 2^32), one LDS.128. */
+    /* the entry of y's cell (cells() below returns its centroid) */
+    __device__ __forceinline__ float4 entry(float y) const
+    {
+        const float f = fmaf(__saturatef(fmaf(y, m.a, m.b)), (float)(RB_SQ_CELLS - 1), RB_SQ_CELL_MAGIC);
+        const uint32_t addr = __float_as_uint(f) * (RBK_CELL_COPIES * 16u) + tab;
+        float4 e;
+        asm volatile("ld.shared.v4.f32 {%0, %1, %2, %3}, [%4];"
+                     : "=f"(e.x), "=f"(e.y), "=f"(e.z), "=f"(e.w)
+                     : "r"(addr)
+                     : "memory");
+        return e;
+    }
+    /* The encoders' form: rb_sq_index(y) itself, by the same route as operator() (the cell
+     * entry's 4th float is its low index: rb_sq_cell_index). */
+    __device__ __forceinline__ int index(float y, const float *s_b, int nbounds) const
+    {
+        if constexpr (QM == RBQ_REG)
+            return (y > b[0]) + (y > b[1]) + (y > b[2]);
+        else if constexpr (QM == RBQ_CELLS) {
+            const float4 e = entry(y);
+            return (int)e.w + (y > e.x);
+        }
+        if (mode == 3)
+            return (y > b[0]) + (y > b[1]) + (y > b[2]);
+        if (mode == 1) {
+            const float4 e = entry(y);
+            return (int)e.w + (y > e.x);
+        }
+        return rbk_sq_index_bsearch(y, s_b, nbounds);
+    }
     __device__ __forceinline__ float cells(float y) const
     {
         const float f = fmaf(__saturatef(fmaf(y, m.a, m.b)), (float)(RB_SQ_CELLS - 1), RB_SQ_CELL_MAGIC);
@@ -514,8 +562,53 @@ struct RbArgs {
     const float *rot, *bounds, *cents, *cells;
     int d, nbounds;
     int unit; /* rb_qdq_params.unit_norm */
+    /* the KV-cache paths (kvpack.h): codes (row_words 32-bit words a row), norms of norm_kind */
+    uint32_t *codes;
+    void *norms;
+    int norm_kind, bits, row_words;
     int shape; /* rb_qdq_params.fast_shape */
 };
+
+/* What a fast block kernel runs: the fused roundtrip x -> xh, the encoder x -> codes + norms,
+ * or the decoder codes + norms -> xh. The three share the lanes, the columns and every
+ * operation up to (encode) or from (decode) the quantizer, so decode(encode(x)) is the
+ * roundtrip bit for bit when the norm is stored in fp32. */
+enum { RBK_QDQ = 0, RBK_ENC = 1, RBK_DEC = 2 };
+
+/* A row's norm into / out of the packed format: fp16 as rb_f32_to_f16 rounds it (a NaN as
+ * 0x7e00, like the CPU), fp32 as it is, nothing under assume_unit_norm (rho = 1). */
+static __device__ __forceinline__ void rbk_put_norm(void *norms, int kind, long row, float rho)
+{
+    if (kind == RB_KV_NORM_FP16)
+        static_cast<uint16_t *>(norms)[row] = rb_f32_to_f16(rho);
+    else if (kind == RB_KV_NORM_FP32)
+        static_cast<float *>(norms)[row] = rho;
+}
+
+static __device__ __forceinline__ float rbk_get_norm(const void *norms, int kind, long row)
+{
+    if (kind == RB_KV_NORM_FP16)
+        return __half2float(__ushort_as_half(__ldg(static_cast<const unsigned short *>(norms) + row)));
+    if (kind == RB_KV_NORM_FP32)
+        return __ldg(static_cast<const float *>(norms) + row);
+    return 1.0f;
+}
+
+/* Word w of a row's packed codes gathered from c (one code a coordinate, dpad of them): the
+ * codes whose bits fall in [32 w, 32 w + 32). A word is one lane's work: no atomics. */
+template <typename C> static __device__ __forceinline__ uint32_t rbk_pack_word(const C *c, int w, int bits, int dpad)
+{
+    uint32_t word = 0;
+    const long s0 = 32L * w;
+    int j = (int)(s0 / bits);
+    const int j1 = (int)((s0 + 31) / bits);
+    for (; j <= j1 && j < dpad; j++) {
+        const long sh = (long)j * bits - s0;
+        const uint32_t code = (uint32_t)c[j];
+        word |= sh >= 0 ? code << sh : code >> -sh;
+    }
+    return word;
+}
 
 /* A trait may give its fast kernels a cheaper form of its block rotation: PR floats of
  * register parameters built once per lane by prep() from the P stored ones, applied by ffwd()
@@ -572,6 +665,50 @@ template <int K, bool TR = false> static __device__ __forceinline__ void rbk_mat
 #pragma unroll
     for (int i = 0; i < K; i++)
         v[i] = o[i];
+}
+
+/* The register layout's codes (lane gl of G holds vectors i G + gl, VW coordinates each):
+ * decode reads vector i's VW codes (VW b <= 64 bits from stream bit s0, in <= 3 words) and
+ * looks up their centroids; encode puts each code into the group's byte row `code`, then the
+ * lanes pack it into words, one a lane, coalesced (rbk_pack_word). */
+template <int G, int NV, int VW>
+static __device__ __forceinline__ void rbk_codes_load(const RbArgs &a, long row, int gl, const float *s_c,
+                                                      float (&v)[NV][VW])
+{
+    const uint32_t *cw = a.codes + row * a.row_words;
+    const unsigned cmask = (1u << a.bits) - 1u;
+#pragma unroll
+    for (int i = 0; i < NV; i++) {
+        const long s0 = (long)(i * G + gl) * VW * a.bits;
+        const int w0 = (int)(s0 >> 5), o = (int)(s0 & 31);
+        const uint64_t lo = (uint64_t)__ldg(cw + w0) | (w0 + 1 < a.row_words ? (uint64_t)__ldg(cw + w0 + 1) << 32 : 0ull);
+        const uint64_t hi = w0 + 2 < a.row_words ? (uint64_t)__ldg(cw + w0 + 2) : 0ull;
+        const uint64_t bitsv = (lo >> o) | (o ? hi << (64 - o) : 0ull);
+#pragma unroll
+        for (int e = 0; e < VW; e++)
+            v[i][e] = s_c[(unsigned)(bitsv >> (e * a.bits)) & cmask];
+    }
+}
+
+/* After every lane of the group wrote its codes into code[0, D): the row's words out. */
+template <int G>
+static __device__ __forceinline__ void rbk_codes_pack(const RbArgs &a, long row, int gl, unsigned mask,
+                                                      const uint8_t *code, int D)
+{
+    __syncwarp(mask);
+    for (int w = gl; w < a.row_words; w += G)
+        a.codes[row * a.row_words + w] = rbk_pack_word(code, w, a.bits, D);
+    __syncwarp(mask); /* code is reused by the next row */
+}
+
+/* A non-finite row's packed form: a NaN norm and zero codes (kvpack.h). */
+template <int G>
+static __device__ __forceinline__ void rbk_codes_bad_row(const RbArgs &a, long row, int gl, float rho)
+{
+    if (gl == 0)
+        rbk_put_norm(a.norms, a.norm_kind, row, rho);
+    for (int w = gl; w < a.row_words; w += G)
+        a.codes[row * a.row_words + w] = 0u;
 }
 
 /* ---- block methods: paper variant ---------------------------------------------------------- */
@@ -662,7 +799,7 @@ template <typename T, class M, int NV> constexpr int rbk_reg_min_blocks()
 /* G lanes per vector, NV 16-byte vectors per lane, D = G * NV * VW. Lane l holds vectors
  * l, l + G, ... (coalesced); each vector holds VW / K whole rotation blocks, whose parameters the
  * lane keeps in registers for every row it processes. */
-template <typename T, class M, int G, int NV, int QM>
+template <typename T, class M, int G, int NV, int QM, int MODE = RBK_QDQ>
 __global__ void __launch_bounds__(RBK_THREADS, (rbk_reg_min_blocks<T, M, NV>()))
 rbk_block_fast_reg(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
 {
@@ -670,13 +807,16 @@ rbk_block_fast_reg(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N
     constexpr int GPB = RBK_THREADS / G; /* vectors (rows) per thread block */
     static_assert(VW % K == 0, "register path needs K | VW");
     __shared__ float s_c[RBK_MAX_CENT], s_b[RBK_MAX_CENT];
+    /* encode: the group's row of codes, a byte each (<= 32 coordinates a lane: 8 KiB), packed
+     * into words by rbk_pack_word, one word a lane, coalesced */
+    __shared__ uint8_t s_code[MODE == RBK_ENC ? RBK_THREADS * NV * VW : 1];
 
     const int gl = threadIdx.x % G, grp = threadIdx.x / G;
     /* the first row's load goes out before the prologue's loads and barriers */
     const long rstride = (long)gridDim.x * GPB;
     typename RbIO<T>::Raw nx[NV]; /* the next row, in flight */
     long row = (long)blockIdx.x * GPB + grp;
-    if (row < N)
+    if (MODE != RBK_DEC && row < N)
 #pragma unroll
         for (int i = 0; i < NV; i++)
             nx[i] = RbIO<T>::ldraw(x + row * D + (i * G + gl) * VW);
@@ -685,6 +825,7 @@ rbk_block_fast_reg(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N
     RbQuant<QM & RBQ_ROUTE> q;
     constexpr bool UN = QM & RBQ_UNIT;
     const unsigned mask = rbk_group_mask<G>();
+    uint8_t *code = s_code + (MODE == RBK_ENC ? grp * D : 0);
 
     using R = RbkPrep<M>;
     float prm[NV][BPV][R::PR > 0 ? R::PR : 1];
@@ -704,24 +845,39 @@ rbk_block_fast_reg(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N
     for (; row < N; row += rstride) {
         T *or_ = xh + row * D;
         float v[NV][VW];
-#pragma unroll
-        for (int i = 0; i < NV; i++)
-            RbIO<T>::unpack(nx[i], v[i]);
-        if (row + rstride < N)
+        float rho;
+        if constexpr (MODE == RBK_DEC) {
+            rho = UN ? 1.0f : rbk_get_norm(a.norms, a.norm_kind, row);
+            if (!UN && !rb_row_is_finite(rho)) {
+                rbk_store_nan_row<T, G, NV>(or_, gl);
+                continue;
+            }
+            rbk_codes_load<G, NV, VW>(a, row, gl, s_c, v);
+        } else {
 #pragma unroll
             for (int i = 0; i < NV; i++)
-                nx[i] = RbIO<T>::ldraw(x + (row + rstride) * D + (i * G + gl) * VW);
-        float ss = 0.0f;
-        if constexpr (!UN)
+                RbIO<T>::unpack(nx[i], v[i]);
+            if (row + rstride < N)
 #pragma unroll
-            for (int i = 0; i < NV; i++)
+                for (int i = 0; i < NV; i++)
+                    nx[i] = RbIO<T>::ldraw(x + (row + rstride) * D + (i * G + gl) * VW);
+            float ss = 0.0f;
+            if constexpr (!UN)
 #pragma unroll
-                for (int e = 0; e < VW; e++)
-                    ss = fmaf(v[i][e], v[i][e], ss);
-        const float rho = UN ? 1.0f : sqrtf(rbk_group_sum<G>(ss, mask));
-        if (!UN && !rb_row_is_finite(rho)) {
-            rbk_store_nan_row<T, G, NV>(or_, gl);
-            continue;
+                for (int i = 0; i < NV; i++)
+#pragma unroll
+                    for (int e = 0; e < VW; e++)
+                        ss = fmaf(v[i][e], v[i][e], ss);
+            rho = UN ? 1.0f : sqrtf(rbk_group_sum<G>(ss, mask));
+            if (!UN && !rb_row_is_finite(rho)) {
+                if constexpr (MODE == RBK_ENC)
+                    rbk_codes_bad_row<G>(a, row, gl, rho);
+                else
+                    rbk_store_nan_row<T, G, NV>(or_, gl);
+                continue;
+            }
+            if (MODE == RBK_ENC && gl == 0)
+                rbk_put_norm(a.norms, a.norm_kind, row, rho);
         }
         const float inv = rb_inv_norm(rho);
 #pragma unroll
@@ -729,23 +885,37 @@ rbk_block_fast_reg(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N
 #pragma unroll
             for (int c = 0; c < BPV; c++) {
                 float *blk = &v[i][c * K];
-                if constexpr (!UN)
+                if constexpr (MODE != RBK_DEC) {
+                    if constexpr (!UN)
 #pragma unroll
-                    for (int t = 0; t < K; t++)
-                        blk[t] *= inv;
-                R::fwd(prm[i][c], blk);
+                        for (int t = 0; t < K; t++)
+                            blk[t] *= inv;
+                    R::fwd(prm[i][c], blk);
+                    if constexpr (MODE == RBK_ENC) {
 #pragma unroll
-                for (int t = 0; t < K; t++)
-                    blk[t] = q(blk[t], s_c, s_b, a.nbounds);
-                R::inv(prm[i][c], blk);
-                if constexpr (!UN)
+                        for (int t = 0; t < K; t++)
+                            code[(i * G + gl) * VW + c * K + t] = (uint8_t)q.index(blk[t], s_b, a.nbounds);
+                    } else {
 #pragma unroll
-                    for (int t = 0; t < K; t++)
-                        blk[t] *= rho;
+                        for (int t = 0; t < K; t++)
+                            blk[t] = q(blk[t], s_c, s_b, a.nbounds);
+                    }
+                }
+                if constexpr (MODE != RBK_ENC) {
+                    R::inv(prm[i][c], blk);
+                    if constexpr (!UN)
+#pragma unroll
+                        for (int t = 0; t < K; t++)
+                            blk[t] *= rho;
+                }
             }
+        if constexpr (MODE == RBK_ENC) {
+            rbk_codes_pack<G>(a, row, gl, mask, code, D);
+        } else {
 #pragma unroll
-        for (int i = 0; i < NV; i++)
-            RbIO<T>::store(or_ + (i * G + gl) * VW, v[i]);
+            for (int i = 0; i < NV; i++)
+                RbIO<T>::store(or_ + (i * G + gl) * VW, v[i]);
+        }
     }
 }
 
@@ -755,7 +925,7 @@ rbk_block_fast_reg(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N
  * quads back. The row stride (rbk_staged_stride) keeps a warp's scalar accesses in 32 banks.
  * D > 0: compiled for that d (vec implied), the lane's block parameters in registers.
  * D == 0: run-time d, parameters read through the read-only cache. */
-template <typename T, class M, int G, int D, int QM>
+template <typename T, class M, int G, int D, int QM, int MODE = RBK_QDQ>
 __global__ void __launch_bounds__(RBK_THREADS, RBK_MIN_BLOCKS)
 rbk_block_fast_staged(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N, int vec, int stride)
 {
@@ -776,7 +946,7 @@ rbk_block_fast_staged(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, lon
     typename RbQuad<T>::Raw nx[NQ];               /* D > 0: the next row, in flight */
     const long rstride = (long)gridDim.x * gpb;
     long row = (long)blockIdx.x * gpb + grp;
-    if constexpr (D > 0)
+    if constexpr (D > 0 && MODE != RBK_DEC)
         if (row < N)
 #pragma unroll
             for (int i = 0; i < NQ; i++)
@@ -805,7 +975,8 @@ rbk_block_fast_staged(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, lon
         const T *xr = x + row * d;
         T *or_ = xh + row * d;
         float ss = 0.0f;
-        if constexpr (D > 0) {
+        if constexpr (MODE == RBK_DEC) {
+        } else if constexpr (D > 0) {
 #pragma unroll
             for (int i = 0; i < NQ; i++) {
                 const float4 f = RbQuad<T>::unpack(nx[i]);
@@ -830,51 +1001,77 @@ rbk_block_fast_staged(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, lon
                 buf[j] = f;
             }
         }
-        const float rho = UN ? 1.0f : sqrtf(rbk_group_sum<G>(ss, mask));
+        const float rho = MODE == RBK_DEC ? (UN ? 1.0f : rbk_get_norm(a.norms, a.norm_kind, row))
+                                          : UN ? 1.0f : sqrtf(rbk_group_sum<G>(ss, mask));
         const bool finite = UN || rb_row_is_finite(rho);
+        if (MODE == RBK_ENC && gl == 0)
+            rbk_put_norm(a.norms, a.norm_kind, row, rho);
+        const uint32_t *cw = MODE == RBK_DEC ? a.codes + row * a.row_words : nullptr;
         __syncwarp(mask);
         if (!finite) { /* NaN into the buffer, so the store below needs no select per element */
-            for (int j = gl; j < d; j += G)
-                buf[j] = rbk_nan();
+            if constexpr (MODE == RBK_ENC) { /* kvpack.h: a NaN norm and zero codes */
+                for (int w = gl; w < a.row_words; w += G)
+                    a.codes[row * a.row_words + w] = 0u;
+            } else {
+                for (int j = gl; j < d; j += G)
+                    buf[j] = rbk_nan();
+            }
         } else {
             const float inv = rb_inv_norm(rho);
 #pragma unroll
             for (int i = 0; i < (D > 0 ? NBL : 1); i++) {
                 for (int b = gl + G * i; b < g; b += (D > 0 ? g : G)) { /* D > 0: runs once */
                     float v[K];
-#pragma unroll
-                    for (int t = 0; t < K; t++) {
-                        int j = b * K + t;
-                        v[t] = j < d ? (UN ? buf[j] : buf[j] * inv) : 0.0f; /* the zero-padded tail */
-                    }
-                    if constexpr (D > 0) { /* the register form */
-                        R::fwd(prm[i], v);
-#pragma unroll
-                        for (int t = 0; t < K; t++)
-                            v[t] = q(v[t], s_c, s_b, a.nbounds);
-                        R::inv(prm[i], v);
-                    } else { /* run-time d: the stored parameters, through the read-only cache */
-                        float pr[P > 0 ? P : 1];
+                    float pr[D > 0 || P == 0 ? 1 : P]; /* run-time d: the stored parameters */
+                    if constexpr (D == 0)
 #pragma unroll
                         for (int t = 0; t < P; t++)
                             pr[t] = __ldg(a.rot + (long)P * b + t);
-                        M::fwd(pr, v);
+                    if constexpr (MODE != RBK_DEC) {
+#pragma unroll
+                        for (int t = 0; t < K; t++) {
+                            int j = b * K + t;
+                            v[t] = j < d ? (UN ? buf[j] : buf[j] * inv) : 0.0f; /* the zero-padded tail */
+                        }
+                        if constexpr (D > 0) /* the register form */
+                            R::fwd(prm[i], v);
+                        else /* run-time d: through the read-only cache */
+                            M::fwd(pr, v);
+                    }
+                    if constexpr (MODE == RBK_ENC) { /* the codes, padded tail too (dpad = g K) */
 #pragma unroll
                         for (int t = 0; t < K; t++)
-                            v[t] = q(v[t], s_c, s_b, a.nbounds);
-                        M::inv(pr, v);
-                    }
+                            buf[b * K + t] = __int_as_float(q.index(v[t], s_b, a.nbounds));
+                    } else {
+                        if constexpr (MODE == RBK_DEC)
 #pragma unroll
-                    for (int t = 0; t < K; t++) {
-                        int j = b * K + t;
-                        if (j < d)
-                            buf[j] = UN ? v[t] : rho * v[t];
+                            for (int t = 0; t < K; t++)
+                                v[t] = s_c[rb_kv_get(cw, b * K + t, a.bits)];
+                        else
+#pragma unroll
+                            for (int t = 0; t < K; t++)
+                                v[t] = q(v[t], s_c, s_b, a.nbounds);
+                        if constexpr (D > 0)
+                            R::inv(prm[i], v);
+                        else
+                            M::inv(pr, v);
+#pragma unroll
+                        for (int t = 0; t < K; t++) {
+                            int j = b * K + t;
+                            if (j < d)
+                                buf[j] = UN ? v[t] : rho * v[t];
+                        }
                     }
                 }
             }
         }
         __syncwarp(mask);
-        if (D > 0 || vec) {
+        if constexpr (MODE == RBK_ENC) {
+            if (finite)
+                for (int w = gl; w < a.row_words; w += G)
+                    a.codes[row * a.row_words + w] =
+                        rbk_pack_word(reinterpret_cast<const int *>(buf), w, a.bits, g * K);
+        } else if (D > 0 || vec) {
 #pragma unroll(D > 0 ? NQ : 1)
             for (int qi = gl; qi < d / 4; qi += G)
                 RbQuad<T>::store(or_ + qi * 4, *reinterpret_cast<const float4 *>(buf + qi * 4));
@@ -894,7 +1091,7 @@ constexpr int rbk_staged_stride(int dp, int K, int G) { return RB_STAGED_STRIDE(
 
 /* The kernel and dynamic shared memory of one fast shape and quantizer route; occ() is its
  * occupancy, queried once. */
-template <typename T, class M, int G, int NV, int QM> struct RbkBlockShape {
+template <typename T, class M, int G, int NV, int QM, int MODE = RBK_QDQ> struct RbkBlockShape {
     static constexpr int VW = RbIO<T>::VW, GPB = RBK_THREADS / G, D = G * NV * VW;
     static constexpr bool REG = VW % M::K == 0;
     static constexpr int DP = (D + M::K - 1) / M::K * M::K, STRIDE = rbk_staged_stride(DP, M::K, G);
@@ -902,36 +1099,36 @@ template <typename T, class M, int G, int NV, int QM> struct RbkBlockShape {
     static int occ()
     {
         if constexpr (REG) {
-            static const int o = rbk_occupancy(rbk_block_fast_reg<T, M, G, NV, QM>, RBK_THREADS, 0);
+            static const int o = rbk_occupancy(rbk_block_fast_reg<T, M, G, NV, QM, MODE>, RBK_THREADS, 0);
             return o;
         } else {
-            static const int o = rbk_occupancy(rbk_block_fast_staged<T, M, G, D, QM>, RBK_THREADS, SMEM);
+            static const int o = rbk_occupancy(rbk_block_fast_staged<T, M, G, D, QM, MODE>, RBK_THREADS, SMEM);
             return o;
         }
     }
     static long blocks(long N) { return (N + GPB - 1) / GPB; }
 };
 
-template <typename T, class M, int G, int NV, int QM>
+template <typename T, class M, int G, int NV, int QM, int MODE>
 static cudaError_t rbk_block_fast_cfg(const RbArgs &a, const T *x, T *xh, long N, cudaStream_t st)
 {
-    using S = RbkBlockShape<T, M, G, NV, QM>;
+    using S = RbkBlockShape<T, M, G, NV, QM, MODE>;
     const unsigned grid = rbk_grid(S::occ(), S::blocks(N));
     if constexpr (S::REG)
-        rbk_block_fast_reg<T, M, G, NV, QM><<<grid, RBK_THREADS, 0, st>>>(a, x, xh, N);
+        rbk_block_fast_reg<T, M, G, NV, QM, MODE><<<grid, RBK_THREADS, 0, st>>>(a, x, xh, N);
     else
-        rbk_block_fast_staged<T, M, G, S::D, QM><<<grid, RBK_THREADS, S::SMEM, st>>>(a, x, xh, N, 1, S::STRIDE);
+        rbk_block_fast_staged<T, M, G, S::D, QM, MODE><<<grid, RBK_THREADS, S::SMEM, st>>>(a, x, xh, N, 1, S::STRIDE);
     return cudaGetLastError();
 }
 
-template <typename T, class M, int QM>
+template <typename T, class M, int QM, int MODE>
 static cudaError_t rbk_block_fast_generic_qm(const RbArgs &a, const T *x, T *xh, long N, bool vec, cudaStream_t st)
 {
     const int dp = (a.d + M::K - 1) / M::K * M::K, stride = (dp + 3) & ~3;
     int gpb = 7168 / stride; /* <= 28 KiB of rows per block (48 KiB with the static cell table) */
     gpb = gpb < 1 ? 1 : gpb > RBK_THREADS / 32 ? RBK_THREADS / 32 : gpb;
     const size_t smem = sizeof(float) * (size_t)stride * gpb;
-    auto kern = rbk_block_fast_staged<T, M, 32, 0, QM>;
+    auto kern = rbk_block_fast_staged<T, M, 32, 0, QM, MODE>;
     /* queried once, for the first d: a later d's grid may exceed a wave, which the row stride
      * absorbs */
     static const int occ = rbk_occupancy(kern, 32 * gpb, smem);
@@ -939,15 +1136,18 @@ static cudaError_t rbk_block_fast_generic_qm(const RbArgs &a, const T *x, T *xh,
     return cudaGetLastError();
 }
 
-template <typename T, class M>
+template <typename T, class M, int MODE>
 static cudaError_t rbk_block_fast_generic(const RbArgs &a, const T *x, T *xh, long N, bool vec, cudaStream_t st)
 {
     if (a.unit)
-        return rbk_block_fast_generic_qm<T, M, RBQ_ANY | RBQ_UNIT>(a, x, xh, N, vec, st);
-    return rbk_block_fast_generic_qm<T, M, RBQ_ANY>(a, x, xh, N, vec, st);
+        return rbk_block_fast_generic_qm<T, M, RBQ_ANY | RBQ_UNIT, MODE>(a, x, xh, N, vec, st);
+    return rbk_block_fast_generic_qm<T, M, RBQ_ANY, MODE>(a, x, xh, N, vec, st);
 }
 
-template <typename T, class M>
+/* MODE: RBK_QDQ, or the encoder / decoder, which take the roundtrip's shape for the same N (the
+ * roundtrip kernel's occupancy picks it): the lanes' share of a row, and so the norm's
+ * summation order, are the roundtrip's. */
+template <typename T, class M, int MODE = RBK_QDQ>
 static cudaError_t rbk_block_fast(const RbArgs &a, const T *x, T *xh, long N, cudaStream_t st)
 {
     constexpr int VW = RbIO<T>::VW;
@@ -963,22 +1163,34 @@ static cudaError_t rbk_block_fast(const RbArgs &a, const T *x, T *xh, long N, cu
                         return RbkBlockShape<T, M, decltype(g)::value, decltype(nv)::value, QM>::occ();
                     },
                     [&](auto g, auto nv) {
-                        return rbk_block_fast_cfg<T, M, decltype(g)::value, decltype(nv)::value, QM>(a, x, xh, N, st);
+                        return rbk_block_fast_cfg<T, M, decltype(g)::value, decltype(nv)::value, QM, MODE>(a, x, xh, N, st);
                     });
             });
         },
-        [&] { return rbk_block_fast_generic<T, M>(a, x, xh, N, vec, st); });
+        [&] { return rbk_block_fast_generic<T, M, MODE>(a, x, xh, N, vec, st); });
 }
 
 template <typename T, class M>
 static cudaError_t rbk_block_launch_T(const rb_qdq_params *p, int variant, const void *x, void *xh, long N,
                                       cudaStream_t st)
 {
-    RbArgs a = {p->rot, p->bounds, p->centroids, p->cells, p->d, p->nbounds, p->unit_norm, p->fast_shape};
+    const int dpad = (p->d + M::K - 1) / M::K * M::K;
+    RbArgs a = {p->rot, p->bounds, p->centroids, p->cells, p->d, p->nbounds, p->unit_norm,
+                static_cast<uint32_t *>(p->kv_codes), p->kv_norms, p->kv_norm, p->bits,
+                (int)(rb_kv_row_bytes(dpad, p->bits) / 4), p->fast_shape};
     const T *xi = static_cast<const T *>(x);
     T *xo = static_cast<T *>(xh);
     if (variant == RB_VARIANT_PAPER)
         return rbk_block_paper_launch<T, M>(a, xi, xo, N, st);
+    if (variant == RB_VARIANT_ENCODE || variant == RB_VARIANT_DECODE) {
+        /* the packed format's norm kind goes with assume_unit_norm (none) and nothing else */
+        if (p->bits < 1 || p->bits > 8 || !p->kv_codes || ((p->kv_norm == RB_KV_NORM_NONE) != (p->unit_norm != 0)) ||
+            (p->kv_norm != RB_KV_NORM_NONE && !p->kv_norms))
+            return cudaErrorInvalidValue;
+        if (variant == RB_VARIANT_ENCODE)
+            return rbk_block_fast<T, M, RBK_ENC>(a, xi, nullptr, N, st);
+        return rbk_block_fast<T, M, RBK_DEC>(a, nullptr, xo, N, st);
+    }
     return rbk_block_fast<T, M>(a, xi, xo, N, st);
 }
 

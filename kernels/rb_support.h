@@ -29,7 +29,7 @@ cudaError_t rb_launch_normalize(const float *g, void *x, int dtype, int d, long 
 /* Sums and counts with rb_metrics_add's semantics (harness/metrics.h). */
 typedef struct {
     double sum_err2, sum_rel, sum_cos;
-    long long rows, finite_rows, nonzero_rows, cos_rows, nonfinite_rows;
+    long long rows, finite_rows, nonzero_rows, cos_rows, nonfinite_rows, tiny_rows;
 } rb_dev_metrics;
 
 /* partials[] must hold this many entries (one per block of the first pass). */

@@ -40,9 +40,20 @@ static int rotorquant_launch(const rb_qdq_params *p, int variant, int dtype, con
     return (int)rbk_block_launch<RbRotor>(p, variant, dtype, x, xh, N, (cudaStream_t)st);
 }
 extern "C" const rb_method_desc rb_method_rotorquant = {
-    RB_METHOD_ABI, "rotorquant", "RotorQuant",
-    "a Cl(3,0) rotor sandwich R v R~ per 3-block",
-    1, rotorquant_block, rotorquant_params, rotorquant_fma, NULL,
-    RB_PARAMS_UNIT_GROUPS, 4, rotorquant_fwd, rotorquant_inv,
-    rotorquant_launch, RB_VARIANT_BIT_PAPER | RB_VARIANT_BIT_FAST, NULL,
+    .abi = RB_METHOD_ABI,
+    .name = "rotorquant",
+    .paper_name = "RotorQuant",
+    .summary = "a Cl(3,0) rotor sandwich R v R~ per 3-block",
+    .in_all = 1,
+    .block = rotorquant_block,
+    .param_count = rotorquant_params,
+    .fma = rotorquant_fma,
+    .check_d = NULL,
+    .param_kind = RB_PARAMS_UNIT_GROUPS,
+    .param_group = 4,
+    .rotate_fwd = rotorquant_fwd,
+    .rotate_inv = rotorquant_inv,
+    .launch = rotorquant_launch,
+    .variants = RB_VARIANT_BIT_PAPER | RB_VARIANT_BIT_FAST | RB_VARIANT_BIT_ENCODE | RB_VARIANT_BIT_DECODE,
+    .hooks = NULL,
 };

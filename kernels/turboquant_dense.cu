@@ -332,9 +332,21 @@ static float turboquant_dense_fast_ybound(const rb_qdq_params *p)
     return rb_dense_tc_route(p->d, p->unit_norm) ? rb_dense_tc_ybound(p->d) : 0.0f;
 }
 extern "C" const rb_method_desc rb_method_turboquant_dense = {
-    RB_METHOD_ABI, "turboquant-dense", "TurboQuant (dense)",
-    "a dense Haar-random orthogonal d x d matrix",
-    1, turboquant_dense_block, turboquant_dense_params, turboquant_dense_fma, NULL,
-    RB_PARAMS_HAAR, 0, turboquant_dense_fwd, turboquant_dense_inv,
-    turboquant_dense_launch, RB_VARIANT_BIT_PAPER | RB_VARIANT_BIT_FAST, NULL, turboquant_dense_fast_ybound,
+    .abi = RB_METHOD_ABI,
+    .name = "turboquant-dense",
+    .paper_name = "TurboQuant (dense)",
+    .summary = "a dense Haar-random orthogonal d x d matrix",
+    .in_all = 1,
+    .block = turboquant_dense_block,
+    .param_count = turboquant_dense_params,
+    .fma = turboquant_dense_fma,
+    .check_d = NULL,
+    .param_kind = RB_PARAMS_HAAR,
+    .param_group = 0,
+    .rotate_fwd = turboquant_dense_fwd,
+    .rotate_inv = turboquant_dense_inv,
+    .launch = turboquant_dense_launch,
+    .variants = RB_VARIANT_BIT_PAPER | RB_VARIANT_BIT_FAST,
+    .hooks = NULL,
+    .fast_ybound = turboquant_dense_fast_ybound,
 };

@@ -226,7 +226,7 @@ static __device__ __forceinline__ float rbk_flip(float v, uint32_t bits, int k)
     return __uint_as_float(__float_as_uint(v) ^ (((bits >> k) & 1u) << 31));
 }
 
-template <typename T, int G, int NV, int QM>
+template <typename T, int G, int NV, int QM, int MODE = RBK_QDQ>
 __global__ void __launch_bounds__(RBK_THREADS, RBK_MIN_BLOCKS)
 rbk_wht_fast(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
 {
@@ -234,13 +234,15 @@ rbk_wht_fast(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
     using SM = RbkWhtSmem<G, NV, VW>;
     using SH = RbkWhtHalf<G, NV, VW>;
     __shared__ float s_c[RBK_MAX_CENT], s_b[RBK_MAX_CENT];
+    /* encode: the group's codes, a byte each (<= 32 a lane: 8 KiB), for rbk_codes_pack */
+    __shared__ uint8_t s_code[MODE == RBK_ENC ? RBK_THREADS * NV * VW : 1];
     __shared__ __align__(16) float s_rows[SM::ON ? GPB * SM::S : SH::ON ? GPB * SH::S : 4];
     const int gl = threadIdx.x % G, grp = threadIdx.x / G;
     /* the first row's load goes out before the prologue's loads and barriers */
     const long rstride = (long)gridDim.x * GPB;
     typename RbIO<T>::Raw nx[NV]; /* the next row, in flight */
     long row = (long)blockIdx.x * GPB + grp;
-    if (row < N)
+    if (MODE != RBK_DEC && row < N)
 #pragma unroll
         for (int i = 0; i < NV; i++)
             nx[i] = RbIO<T>::ldraw(x + row * D + (i * G + gl) * VW);
@@ -250,6 +252,15 @@ rbk_wht_fast(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
     constexpr bool UN = QM & RBQ_UNIT;
     const unsigned mask = rbk_group_mask<G>();
     const float isd = 1.0f / sqrtf((float)D);
+    uint8_t *code = s_code + (MODE == RBK_ENC ? grp * D : 0);
+    /* the quantizer's output: the centroid (roundtrip), or the index as a float's bits (encode:
+     * it travels back to the register layout as the centroid would) */
+    auto quant = [&](float y) {
+        if constexpr (MODE == RBK_ENC)
+            return __int_as_float(q.index(y, s_b, a.nbounds));
+        else
+            return q(y, s_c, s_b, a.nbounds);
+    };
     /* the random signs as one bit each: flipping the sign bit is exactly the CPU's multiply by
      * +-1 (also for zeros), and 32 float registers of signs cost the kernel its occupancy */
     static_assert(NV * VW <= 32, "one sign word per lane");
@@ -265,35 +276,54 @@ rbk_wht_fast(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
     for (; row < N; row += rstride) {
         T *or_ = xh + row * D;
         float v[NV][VW];
-#pragma unroll
-        for (int i = 0; i < NV; i++)
-            RbIO<T>::unpack(nx[i], v[i]);
-        if (row + rstride < N)
+        float rho;
+        if constexpr (MODE == RBK_DEC) { /* the centroids, at the quantizer's output */
+            rho = UN ? 1.0f : rbk_get_norm(a.norms, a.norm_kind, row);
+            if (!UN && !rb_row_is_finite(rho)) {
+                rbk_store_nan_row<T, G, NV>(or_, gl);
+                continue;
+            }
+            rbk_codes_load<G, NV, VW>(a, row, gl, s_c, v);
+        } else {
 #pragma unroll
             for (int i = 0; i < NV; i++)
-                nx[i] = RbIO<T>::ldraw(x + (row + rstride) * D + (i * G + gl) * VW);
-        float ss = 0.0f;
-        if constexpr (!UN)
+                RbIO<T>::unpack(nx[i], v[i]);
+            if (row + rstride < N)
+#pragma unroll
+                for (int i = 0; i < NV; i++)
+                    nx[i] = RbIO<T>::ldraw(x + (row + rstride) * D + (i * G + gl) * VW);
+            float ss = 0.0f;
+            if constexpr (!UN)
+#pragma unroll
+                for (int i = 0; i < NV; i++)
+#pragma unroll
+                    for (int e = 0; e < VW; e++)
+                        ss = fmaf(v[i][e], v[i][e], ss);
+            rho = UN ? 1.0f : sqrtf(rbk_group_sum<G>(ss, mask));
+            if (!UN && !rb_row_is_finite(rho)) { /* uniform over the group: its lanes leave together */
+                if constexpr (MODE == RBK_ENC)
+                    rbk_codes_bad_row<G>(a, row, gl, rho);
+                else
+                    rbk_store_nan_row<T, G, NV>(or_, gl);
+                continue;
+            }
+            if (MODE == RBK_ENC && gl == 0)
+                rbk_put_norm(a.norms, a.norm_kind, row, rho);
+            const float inv = rb_inv_norm(rho);
 #pragma unroll
             for (int i = 0; i < NV; i++)
 #pragma unroll
                 for (int e = 0; e < VW; e++)
-                    ss = fmaf(v[i][e], v[i][e], ss);
-        const float rho = UN ? 1.0f : sqrtf(rbk_group_sum<G>(ss, mask));
-        if (!UN && !rb_row_is_finite(rho)) { /* uniform over the group: its lanes leave together */
-            rbk_store_nan_row<T, G, NV>(or_, gl);
-            continue;
+                    v[i][e] = rbk_flip(UN ? v[i][e] : v[i][e] * inv, sbits, i * VW + e);
         }
-        const float inv = rb_inv_norm(rho);
-#pragma unroll
-        for (int i = 0; i < NV; i++)
-#pragma unroll
-            for (int e = 0; e < VW; e++)
-                v[i][e] = rbk_flip(UN ? v[i][e] : v[i][e] * inv, sbits, i * VW + e);
+        /* Each layout keeps a value's position through the stages: what the quantizer sees at a
+         * position is y_j for the j of that position, so encode's codes come back to the lane
+         * that holds coordinate j, and decode's centroids enter where the quantizer's left. */
         if constexpr (SM::ON) {
             constexpr int TT = SM::T;
             float *buf = s_rows + grp * SM::S;
-            rbk_wht_local<NV, VW>(v);
+            if constexpr (MODE != RBK_DEC)
+                rbk_wht_local<NV, VW>(v);
             rbk_wht_put<SM>(buf, v, gl);
             __syncwarp(mask);
             float u[TT][G];
@@ -302,16 +332,16 @@ rbk_wht_fast(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
 #pragma unroll
                 for (int g = 0; g < G; g++)
                     u[t][g] = buf[SM::b(gl, t, g)];
-#pragma unroll
-            for (int pass = 0; pass < 2; pass++) {
+            if constexpr (MODE != RBK_DEC) {
                 rbk_wht_elem_stages<TT, G>(u); /* the lane bits, now in-lane */
-                if (pass == 0)
 #pragma unroll
-                    for (int t = 0; t < TT; t++)
+                for (int t = 0; t < TT; t++)
 #pragma unroll
-                        for (int g = 0; g < G; g++)
-                            u[t][g] = q(u[t][g] * isd, s_c, s_b, a.nbounds);
+                    for (int g = 0; g < G; g++)
+                        u[t][g] = quant(u[t][g] * isd);
             }
+            if constexpr (MODE != RBK_ENC)
+                rbk_wht_elem_stages<TT, G>(u);
 #pragma unroll
             for (int t = 0; t < TT; t++)
 #pragma unroll
@@ -319,10 +349,12 @@ rbk_wht_fast(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
                     buf[SM::b(gl, t, g)] = u[t][g];
             __syncwarp(mask);
             rbk_wht_get<SM>(buf, v, gl);
-            rbk_wht_local<NV, VW>(v);
+            if constexpr (MODE != RBK_ENC)
+                rbk_wht_local<NV, VW>(v);
         } else if constexpr (SH::ON) {
             float *buf = s_rows + grp * SH::S;
-            rbk_wht_local<NV, VW>(v);
+            if constexpr (MODE != RBK_DEC)
+                rbk_wht_local<NV, VW>(v);
             rbk_wht_put<SH>(buf, v, gl);
             __syncwarp(mask);
             const int e0 = gl % VW, h = (gl / VW) & 1, i0 = gl / (2 * VW);
@@ -331,54 +363,71 @@ rbk_wht_fast(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
 #pragma unroll
             for (int g = 0; g < 16; g++)
                 u[0][g] = buf[SH::w(i0, 16 * h + g, e0)];
-            rbk_wht_elem_stages<1, 16>(u);
+            if constexpr (MODE != RBK_DEC) {
+                rbk_wht_elem_stages<1, 16>(u);
 #pragma unroll
-            for (int g = 0; g < 16; g++)
-                u[0][g] = fmaf(u[0][g], sgn, __shfl_xor_sync(mask, u[0][g], VW));
+                for (int g = 0; g < 16; g++)
+                    u[0][g] = fmaf(u[0][g], sgn, __shfl_xor_sync(mask, u[0][g], VW));
 #pragma unroll
-            for (int g = 0; g < 16; g++)
-                u[0][g] = q(u[0][g] * isd, s_c, s_b, a.nbounds);
+                for (int g = 0; g < 16; g++)
+                    u[0][g] = quant(u[0][g] * isd);
+            }
+            if constexpr (MODE != RBK_ENC) {
 #pragma unroll
-            for (int g = 0; g < 16; g++)
-                u[0][g] = fmaf(u[0][g], sgn, __shfl_xor_sync(mask, u[0][g], VW));
-            rbk_wht_elem_stages<1, 16>(u);
+                for (int g = 0; g < 16; g++)
+                    u[0][g] = fmaf(u[0][g], sgn, __shfl_xor_sync(mask, u[0][g], VW));
+                rbk_wht_elem_stages<1, 16>(u);
+            }
 #pragma unroll
             for (int g = 0; g < 16; g++)
                 buf[SH::w(i0, 16 * h + g, e0)] = u[0][g];
             __syncwarp(mask);
             rbk_wht_get<SH>(buf, v, gl);
-            rbk_wht_local<NV, VW>(v);
+            if constexpr (MODE != RBK_ENC)
+                rbk_wht_local<NV, VW>(v);
         } else {
-            rbk_wht_hadamard<G, NV, VW>(v, gl, mask);
+            if constexpr (MODE != RBK_DEC) {
+                rbk_wht_hadamard<G, NV, VW>(v, gl, mask);
+#pragma unroll
+                for (int i = 0; i < NV; i++)
+#pragma unroll
+                    for (int e = 0; e < VW; e++)
+                        v[i][e] = quant(v[i][e] * isd);
+            }
+            if constexpr (MODE != RBK_ENC)
+                rbk_wht_hadamard<G, NV, VW>(v, gl, mask);
+        }
+        if constexpr (MODE == RBK_ENC) {
 #pragma unroll
             for (int i = 0; i < NV; i++)
 #pragma unroll
                 for (int e = 0; e < VW; e++)
-                    v[i][e] = q(v[i][e] * isd, s_c, s_b, a.nbounds);
-            rbk_wht_hadamard<G, NV, VW>(v, gl, mask);
-        }
+                    code[(i * G + gl) * VW + e] = (uint8_t)__float_as_int(v[i][e]);
+            rbk_codes_pack<G>(a, row, gl, mask, code, D);
+        } else {
 #pragma unroll
-        for (int i = 0; i < NV; i++) {
+            for (int i = 0; i < NV; i++) {
 #pragma unroll
-            for (int e = 0; e < VW; e++)
-                v[i][e] = UN ? rbk_flip(v[i][e] * isd, sbits, i * VW + e) : rho * rbk_flip(v[i][e] * isd, sbits, i * VW + e);
-            RbIO<T>::store(or_ + (i * G + gl) * VW, v[i]);
+                for (int e = 0; e < VW; e++)
+                    v[i][e] = UN ? rbk_flip(v[i][e] * isd, sbits, i * VW + e) : rho * rbk_flip(v[i][e] * isd, sbits, i * VW + e);
+                RbIO<T>::store(or_ + (i * G + gl) * VW, v[i]);
+            }
         }
     }
 }
 
-template <typename T, int G, int NV, int QM> static int rbk_wht_fast_occ()
+template <typename T, int G, int NV, int QM, int MODE = RBK_QDQ> static int rbk_wht_fast_occ()
 {
-    static const int occ = rbk_occupancy(rbk_wht_fast<T, G, NV, QM>, RBK_THREADS, 0);
+    static const int occ = rbk_occupancy(rbk_wht_fast<T, G, NV, QM, MODE>, RBK_THREADS, 0);
     return occ;
 }
 
-template <typename T, int G, int NV, int QM>
+template <typename T, int G, int NV, int QM, int MODE>
 static cudaError_t rbk_wht_fast_cfg(const RbArgs &a, const T *x, T *xh, long N, cudaStream_t st)
 {
     constexpr int GPB = RBK_THREADS / G;
-    rbk_wht_fast<T, G, NV, QM><<<rbk_grid(rbk_wht_fast_occ<T, G, NV, QM>(), (N + GPB - 1) / GPB), RBK_THREADS, 0,
-                                 st>>>(a, x, xh, N);
+    rbk_wht_fast<T, G, NV, QM, MODE><<<rbk_grid(rbk_wht_fast_occ<T, G, NV, QM, MODE>(), (N + GPB - 1) / GPB),
+                                       RBK_THREADS, 0, st>>>(a, x, xh, N);
     return cudaGetLastError();
 }
 
@@ -386,7 +435,11 @@ static cudaError_t rbk_wht_fast_cfg(const RbArgs &a, const T *x, T *xh, long N, 
  * large shape's 16 coordinates per lane also mean more butterfly stages in registers and fewer
  * shuffles (with one vector per lane the shuffles, not DRAM, bounded the kernel at N = 2^20;
  * with 32 coordinates the registers cost occupancy). */
-template <typename T>
+/* MODE: the roundtrip, or encode / decode on the roundtrip's shape for the same N (its
+ * occupancy picks it), so the lanes' share of a row and the norm's summation order are the
+ * roundtrip's. Encode and decode exist where the fast kernel is compiled (a row of 8 ... 128
+ * 16-byte vectors); elsewhere they are refused (cudaErrorInvalidValue). */
+template <typename T, int MODE = RBK_QDQ>
 static cudaError_t rbk_wht_fast_launch(const RbArgs &a, const T *x, T *xh, long N, cudaStream_t st)
 {
     constexpr int VW = RbIO<T>::VW;
@@ -399,22 +452,37 @@ static cudaError_t rbk_wht_fast_launch(const RbArgs &a, const T *x, T *xh, long 
                 return rbk_pick_shape<T, decltype(v)::value>(
                     N, a.shape, [](auto g, auto nv) { return rbk_wht_fast_occ<T, decltype(g)::value, decltype(nv)::value, QM>(); },
                     [&](auto g, auto nv) {
-                        return rbk_wht_fast_cfg<T, decltype(g)::value, decltype(nv)::value, QM>(a, x, xh, N, st);
+                        return rbk_wht_fast_cfg<T, decltype(g)::value, decltype(nv)::value, QM, MODE>(a, x, xh, N, st);
                     });
             });
         },
-        [&] { return rbk_wht_paper_launch<T>(a, x, xh, N, st); /* correct for every power of two */ });
+        [&] {
+            if constexpr (MODE != RBK_QDQ)
+                return cudaErrorInvalidValue;
+            else
+                return rbk_wht_paper_launch<T>(a, x, xh, N, st); /* correct for every power of two */
+        });
 }
 
 template <typename T>
 static cudaError_t rbk_wht_launch_T(const rb_qdq_params *p, int variant, const void *x, void *xh, long N,
                                     cudaStream_t st)
 {
-    RbArgs a = {p->rot, p->bounds, p->centroids, p->cells, p->d, p->nbounds, p->unit_norm, p->fast_shape};
+    RbArgs a = {p->rot, p->bounds, p->centroids, p->cells, p->d, p->nbounds, p->unit_norm,
+                static_cast<uint32_t *>(p->kv_codes), p->kv_norms, p->kv_norm, p->bits,
+                (int)(rb_kv_row_bytes(p->d, p->bits) / 4), p->fast_shape};
     const T *xi = static_cast<const T *>(x);
     T *xo = static_cast<T *>(xh);
     if (variant == RB_VARIANT_PAPER)
         return rbk_wht_paper_launch<T>(a, xi, xo, N, st);
+    if (variant == RB_VARIANT_ENCODE || variant == RB_VARIANT_DECODE) {
+        if (p->bits < 1 || p->bits > 8 || !p->kv_codes || ((p->kv_norm == RB_KV_NORM_NONE) != (p->unit_norm != 0)) ||
+            (p->kv_norm != RB_KV_NORM_NONE && !p->kv_norms))
+            return cudaErrorInvalidValue;
+        if (variant == RB_VARIANT_ENCODE)
+            return rbk_wht_fast_launch<T, RBK_ENC>(a, xi, nullptr, N, st);
+        return rbk_wht_fast_launch<T, RBK_DEC>(a, nullptr, xo, N, st);
+    }
     return rbk_wht_fast_launch<T>(a, xi, xo, N, st);
 }
 
@@ -455,9 +523,20 @@ static const char *turboquant_wht_check_d(int d)
     return d >= 2 && !(d & (d - 1)) ? NULL : "a power of two (the Walsh-Hadamard transform needs one)";
 }
 extern "C" const rb_method_desc rb_method_turboquant_wht = {
-    RB_METHOD_ABI, "turboquant-wht", "TurboQuant (WHT)",
-    "random signs, then the normalized Walsh-Hadamard transform on the whole vector",
-    1, turboquant_wht_block, turboquant_wht_params, turboquant_wht_fma, turboquant_wht_check_d,
-    RB_PARAMS_SIGNS, 0, turboquant_wht_fwd, turboquant_wht_inv,
-    turboquant_wht_launch, RB_VARIANT_BIT_PAPER | RB_VARIANT_BIT_FAST, NULL,
+    .abi = RB_METHOD_ABI,
+    .name = "turboquant-wht",
+    .paper_name = "TurboQuant (WHT)",
+    .summary = "random signs, then the normalized Walsh-Hadamard transform on the whole vector",
+    .in_all = 1,
+    .block = turboquant_wht_block,
+    .param_count = turboquant_wht_params,
+    .fma = turboquant_wht_fma,
+    .check_d = turboquant_wht_check_d,
+    .param_kind = RB_PARAMS_SIGNS,
+    .param_group = 0,
+    .rotate_fwd = turboquant_wht_fwd,
+    .rotate_inv = turboquant_wht_inv,
+    .launch = turboquant_wht_launch,
+    .variants = RB_VARIANT_BIT_PAPER | RB_VARIANT_BIT_FAST | RB_VARIANT_BIT_ENCODE | RB_VARIANT_BIT_DECODE,
+    .hooks = NULL,
 };

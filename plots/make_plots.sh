@@ -3,22 +3,29 @@
 #
 # usage: plots/make_plots.sh RESULT.csv [OUTDIR] [--variant V]
 #
-#   RESULT.csv  a result CSV written by `rotorbench run` (results/<name>-<backend>.csv). The
+#   RESULT.csv  a result CSV written by `rotorbench run` (out/<name>-<backend>.csv). The
 #               device name comes from the JSON beside it (same path, .json): machine.gpu,
 #               else machine.name, else machine.cpu.
-#   OUTDIR      where the PNGs go (default plots/); created if missing.
+#   OUTDIR      where the PNGs go (default out/plots/<name>-<backend>/, as run_sweep.sh);
+#               created if missing.
 #   --variant V the kernel variant to plot (GPU: "paper" or "fast"). Default: "fast" when the
 #               CSV has it, else the fastest variant present (lowest mean median time); CPU
 #               results have the single variant "ref".
 #
-# Writes, when the CSV has what each needs (otherwise says why on stderr and skips it):
-#   speedup.png   speedup over RotorQuant per setting ("fp16 b2 d128", ...) of isoquant-full,
-#                 isoquant-fast and planarquant. GPU results: beside the IsoQuant paper's
-#                 Table 2 (results/paper/isoquant_table2.csv, an RTX 4090). CPU results: ours
-#                 alone, since CPU wall-clock times are not comparable with the paper's kernels.
-#                 N = 8192 when present, else the first N.
+# Writes, when the CSV has what each needs (otherwise says why in one line on stderr, skips it
+# and removes an older PNG of that name). Each PNG is drawn under a temporary name and renamed,
+# so a failed plot leaves no file:
+#   speedup.png   GPU results only: speedup over RotorQuant per setting ("fp16 b2 d128", ...)
+#                 of isoquant-full, isoquant-fast and planarquant, beside the IsoQuant paper's
+#                 Table 2 (results/paper/isoquant_table2.csv, an RTX 4090); N = 8192 when
+#                 present, else the first N. Not for CPU results: wall-clock speedups on a shared
+#                 CPU moved 12-19 % per setting between runs, more than most differences shown.
 #   mse.png       per-element MSE against bits, log y, one panel per d, with the Lloyd-Max
-#                 prediction (pred_mse) as a line; fp32 when present, the largest N.
+#                 prediction (pred_mse) as a line: the uniform unit vectors' rows only (input
+#                 "sphere", or a CSV without an input column); fp32 when present, the largest N.
+#   rel_err.png   file inputs (their rows keep their norms, so MSE has no common scale): mean
+#                 relative error against bits, one panel per d, one curve per method and file
+#                 slice, no Lloyd-Max line; fp32 when present.
 #   latency.png   median latency against N, log-log, per method and dtype, the D2D copy as the
 #                 floor: needs more than one N (e.g. configs/scaling.json).
 #   pct_copy.png  % of D2D copy bandwidth per method and setting: needs copy_us > 0 (GPU only).
@@ -28,10 +35,11 @@
 # CPU-backend plots say "CPU backend (reference timings, not kernels)" in their titles.
 #
 # Examples:
-#   plots/make_plots.sh results/h100/paper18-gpu.csv
+#   plots/make_plots.sh results/h100/paper18-gpu.csv     # into out/plots/paper18-gpu/
 #   plots/make_plots.sh results/h100/scaling-gpu.csv /tmp/plots --variant paper
-# Needs bash, awk and gnuplot (with the pngcairo terminal). Exit status: 0 done (some plots may
-# be skipped), 1 gnuplot failed, 2 a bad argument or CSV.
+# Needs bash, awk, gnuplot (with the pngcairo terminal) and build/rotorbench (the method colours:
+# plots/palette.sh). Exit status: 0 done (some plots may be skipped), 1 gnuplot failed, 2 a bad
+# argument or CSV.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -53,7 +61,7 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$csv" ] || die "usage: plots/make_plots.sh RESULT.csv [OUTDIR] [--variant V]"
 [ -r "$csv" ] || die "$csv: cannot read"
-outdir=${outdir:-$here}
+outdir=${outdir:-out/plots/$(basename "$csv" .csv)}
 mkdir -p "$outdir" || die "$outdir: cannot create"
 command -v gnuplot >/dev/null || die "gnuplot not found (make deps)"
 
@@ -130,19 +138,30 @@ decades() {
 # A string as a gnuplot single-quoted literal: ' doubles.
 q() { printf "'%s'" "${1//\'/\'\'}"; }
 
-plot() { # plot SCRIPT OUT.png 'var=value; ...'
-    if gnuplot -e "pal=$(q "$pal"); out=$(q "$2"); sub=$(q "$sub"); $3" "$here/$1" 2>"$tmp/gnuplot.err"; then
+plot() { # plot SCRIPT OUT.png 'var=value; ...': drawn as a temporary file, renamed when gnuplot succeeds
+    local part
+    part="$(dirname "$2")/.$(basename "$2").part"
+    if gnuplot -e "pal=$(q "$pal"); out=$(q "$part"); sub=$(q "$sub"); $3" "$here/$1" 2>"$tmp/gnuplot.err" &&
+        [ -s "$part" ] && mv -f "$part" "$2"; then
         echo "make_plots: wrote $2" >&2
     else
+        rm -f "$part" "$2"
         cat "$tmp/gnuplot.err" >&2
-        note "gnuplot failed on $1"
+        note "gnuplot failed on $1: no $(basename "$2")"
         status=1
     fi
 }
+skip() { # skip OUT.png WHY: one line; an older PNG of that name would pass for this run's
+    rm -f "$outdir/$1"
+    note "$1 skipped: $2"
+}
 status=0
 
-# The methods present, in the order of configs and results.
-all_methods="identity turboquant-wht turboquant-dense rotorquant isoquant-full isoquant-fast planarquant"
+# The methods in the order of configs and results, with their colours and point types: the
+# registry's (plots/palette.sh), plugins of the result included.
+"$here/palette.sh" "$json" >"$tmp/palette.gp" || note "every method drawn black (see above)"
+pal="$tmp/palette.gp"
+all_methods=$(sed -n "s/^rb_methods = '\(.*\)'$/\1/p" "$pal")
 present=$(awk -v v="$variant" "$hdr"' $c["variant"] == v { s[$c["method"]] = 1 } END { for (m in s) print m }' "$csv")
 methods=""
 for m in $all_methods; do grep -qx -- "$m" <<<"$present" && methods="$methods $m"; done
@@ -155,14 +174,16 @@ nN=$(wc -w <<<"$Ns")
 
 # ---- 1. speedup.png ---------------------------------------------------------------------------
 if [[ " $Ns " == *" 8192 "* ]]; then sN=8192; else sN=$(awk -v v="$variant" "$hdr"' $c["variant"] == v { print $c["N"]; exit }' "$csv"); fi
-if [ -r "$paper" ]; then
-    awk -v v="$variant" -v N="$sN" -v paper="$paper" "$hdr"'
-        $c["variant"] == v && $c["N"] == N {
+if [ "$backend" = cpu ]; then
+    skip speedup.png "CPU wall-clock speedups move 12-19 % per setting between runs on a shared CPU (the Markdown table has them)"
+elif [ ! -r "$paper" ]; then
+    skip speedup.png "$paper not found"
+elif awk -v v="$variant" -v N="$sN" -v paper="$paper" "$hdr"'
+        $c["variant"] == v && $c["N"] == N && $c["speedup"] + 0 > 0 {
             k = $c["dtype"] SUBSEP $c["bits"] SUBSEP $c["d"]
-            s = ($c["speedup"] > 0) ? $c["speedup"] : "NaN"
-            if ($c["method"] == "isoquant-full") full[k] = s
-            if ($c["method"] == "isoquant-fast") fast[k] = s
-            if ($c["method"] == "planarquant")   pl[k] = s
+            if ($c["method"] == "isoquant-full") full[k] = $c["speedup"]
+            if ($c["method"] == "isoquant-fast") fast[k] = $c["speedup"]
+            if ($c["method"] == "planarquant")   pl[k] = $c["speedup"]
         }
         END {
             print "setting,isoquant-full,paper full,isoquant-fast,paper fast,planarquant,paper 2d"
@@ -178,25 +199,21 @@ if [ -r "$paper" ]; then
                 n++
             }
             exit n == 0
-        }' "$csv" >"$tmp/speedup.csv" && ok=1 || ok=0
-    if [ $ok = 1 ] && [ "$backend" = cpu ]; then
-        plot speedup.gp "$outdir/speedup.png" \
-            "in=$(q "$tmp/speedup.csv"); paper=0; title=$(q "Speedup over RotorQuant, CPU reference (wall clock, N = $sN): not comparable with the paper's GPU kernels")"
-    elif [ $ok = 1 ]; then
-        plot speedup.gp "$outdir/speedup.png" \
-            "in=$(q "$tmp/speedup.csv"); paper=1; title=$(q "Speedup over RotorQuant: ours (variant $variant, N = $sN) and the IsoQuant paper (RTX 4090, N = 8192)")"
-    else
-        note "speedup.png skipped: no setting of the paper's Table 2 (d 128/256/512, bits 2-4) in $csv"
-    fi
+        }' "$csv" >"$tmp/speedup.csv"; then
+    plot speedup.gp "$outdir/speedup.png" \
+        "in=$(q "$tmp/speedup.csv"); paper=1; title=$(q "Speedup over RotorQuant: ours (variant $variant, N = $sN) and the IsoQuant paper (RTX 4090, N = 8192)")"
 else
-    note "speedup.png skipped: $paper not found"
+    skip speedup.png "no speedup of isoquant-full, isoquant-fast or planarquant at a setting of the paper's Table 2 (d 128/256/512, bits 2-4; the baseline rotorquant must run) in $csv"
 fi
 
 # ---- 2. mse.png -------------------------------------------------------------------------------
+# The Lloyd-Max line predicts the MSE of uniform unit vectors: only the sphere's rows are drawn
+# (structured inputs have rd_<input>.png, file inputs rel_err.png).
+sphere='!("input" in c) || $c["input"] == "sphere"'
 mdt=$(awk -v v="$variant" "$hdr"' $c["variant"] == v { s[$c["dtype"]] = 1 } END { print ("fp32" in s) ? "fp32" : "fp16" }' "$csv")
-mN=$(awk '{ print $NF }' <<<"$Ns") # the largest N: the most rows behind each MSE
+mN=$(awk -v v="$variant" "$hdr"' $c["variant"] == v && ('"$sphere"') && $c["N"] + 0 > m { m = $c["N"] + 0 } END { print m + 0 }' "$csv") # the largest N: the most rows behind each MSE
 ds=$(awk -v v="$variant" -v t="$mdt" -v N="$mN" "$hdr"'
-    $c["variant"] == v && $c["dtype"] == t && $c["N"] == N {
+    $c["variant"] == v && $c["dtype"] == t && $c["N"] == N && ('"$sphere"') {
         f = dir "/mse_d" $c["d"] ".csv"; g = dir "/pred_d" $c["d"] ".csv"
         if (!(f in seen)) { seen[f] = 1; print "method,bits,mse" > f; print "bits,pred" > g; order[++nd] = $c["d"] }
         # HQMQ has no bits knob: its x is the stored bits per coordinate of its operating point
@@ -224,7 +241,49 @@ if [ -n "${ds// /}" ]; then
     plot mse.gp "$outdir/mse.png" \
         "ylo=$ylo; yhi=$yhi; dir=$(q "$tmp"); ds=$(q "${ds% }"); methods=$(q "$methods"); title=$(q "Reconstruction error against bits ($mdt, N = $mN, variant $variant)")"
 else
-    note "mse.png skipped: no rows for variant $variant"
+    skip mse.png "no rows of uniform unit vectors (input sphere) for variant $variant"
+fi
+
+# ---- 2b. rel_err.png: file inputs -------------------------------------------------------------
+# A file's rows keep their norms, so the MSE has no common scale and no Lloyd-Max prediction: the
+# mean relative error, one curve per method and slice (an input is a file's name, [slice] with
+# split_axis), so the slices stand side by side instead of on top of each other.
+synth=" sphere channel-outliers anisotropic lowrank "
+fdt=$(awk -v v="$variant" -v syn="$synth" "$hdr"' ("input" in c) && $c["variant"] == v && index(syn, " " $c["input"] " ") == 0 { s[$c["dtype"]] = 1 }
+                                               END { print ("fp32" in s) ? "fp32" : ("fp16" in s) ? "fp16" : "" }' "$csv")
+if [ -n "$fdt" ]; then
+    # rel_<k>.csv: bits,rel_err for the k-th (d, method, input); rel.list: "k d method input" lines
+    awk -v v="$variant" -v t="$fdt" -v syn="$synth" -v methods="$methods" -v dir="$tmp" "$hdr"'
+        $c["variant"] == v && $c["dtype"] == t && index(syn, " " $c["input"] " ") == 0 {
+            m = $c["method"]; inp = $c["input"]; gsub(/[ \t]/, "_", inp)
+            key = $c["d"] SUBSEP m SUBSEP inp
+            if (!(key in id)) { id[key] = ++n; D[n] = $c["d"]; M[n] = m; I[n] = inp }
+            x = (m == "hqmq" && ("bits_per_coord" in c)) ? $c["bits_per_coord"] : $c["bits"]
+            r = ($c["rel_err"] ~ /^[0-9.eE+-]+$/) ? $c["rel_err"] : "NaN"
+            rows[id[key]] = rows[id[key]] x "," r "\n"
+        }
+        END {
+            nm = split(methods " hqmq", ord, " ")
+            for (k = 1; k <= n; k++) {
+                f = dir "/rel_" k ".csv"
+                printf "bits,rel_err\n" > f
+                cmd = "sort -t, -k1,1g >> \"" f "\""; close(f)
+                printf "%s", rows[k] | cmd; close(cmd)
+                for (o = 1; o <= nm && ord[o] != M[k]; o++) ;
+                printf "%d %s %d %s %s\n", D[k], M[k], o, k, I[k] > (dir "/rel.list")
+            }
+        }' "$csv"
+    # curves ordered by d, then method order, then input
+    sort -k1,1n -k3,3n -k5,5 "$tmp/rel.list" >"$tmp/rel.sorted"
+    rds=$(awk '!($1 in s) { s[$1] = 1; printf "%s ", $1 }' "$tmp/rel.sorted" | awk '{ for (i = 1; i <= NF && i <= 4; i++) printf "%s ", $i }')
+    cd_=$(awk '{ printf "%s ", $1 }' "$tmp/rel.sorted"); cm=$(awk '{ printf "%s ", $2 }' "$tmp/rel.sorted")
+    ck=$(awk '{ printf "%s ", $4 }' "$tmp/rel.sorted"); ci=$(awk '{ printf "%s ", $5 }' "$tmp/rel.sorted")
+    inputs_f=$(awk '!($5 in s) { s[$5] = 1; printf "%s ", $5 }' "$tmp/rel.sorted")
+    read -r ylo yhi < <(vals 2 "$tmp"/rel_*.csv | decades)
+    plot rel_err.gp "$outdir/rel_err.png" \
+        "ylo=$ylo; yhi=$yhi; dir=$(q "$tmp"); ds=$(q "${rds% }"); cd=$(q "${cd_% }"); cm=$(q "${cm% }"); ck=$(q "${ck% }"); ci=$(q "${ci% }"); inputs=$(q "${inputs_f% }"); title=$(q "Relative error of file inputs against bits ($fdt, variant $variant; rows keep their norms)")"
+else
+    rm -f "$outdir/rel_err.png"
 fi
 
 # ---- 3. latency.png ---------------------------------------------------------------------------
@@ -306,6 +365,8 @@ if awk "$hdr"' $c["copy_us"] > 0 { f = 1 } END { exit !f }' "$csv"; then
 else
     note "pct_copy.png skipped: copy_us is 0 everywhere (CPU backend: no device copy to compare with)"
 fi
+# ---- decode attention: kv_attention.png (plots/kv_attention.sh) ----------------------------------
+"$here/kv_attention.sh" "$csv" "$outdir" "$sub" || status=1 # decode attention: kv_attention.png
 # ---- 5. rd_<input>.png -------------------------------------------------------------------------
 if awk "$hdr"' ("input" in c) && ($c["input"] != "sphere" || $c["ip_err"] != "nan") { f = 1 } END { exit !f }' "$csv" 2>/dev/null; then
     rdt=$(awk -v v="$variant" "$hdr"' $c["variant"] == v { s[$c["dtype"]] = 1 } END { print ("fp32" in s) ? "fp32" : "fp16" }' "$csv")
@@ -331,4 +392,5 @@ if awk "$hdr"' ("input" in c) && ($c["input"] != "sphere" || $c["ip_err"] != "na
             "dir=$(q "$tmp"); methods=$(q "${ms# }"); hasip=$hasip; title=$(q "Rate-distortion on $inp ($rdt, variant $variant)")"
     done
 fi
+"$here/kv_codec.sh" "$csv" "$outdir" "$sub" || status=1 # kv_codec.png: encode/decode % of copy per method
 exit $status

@@ -1,22 +1,11 @@
 # palette.gp: the fixed look every rotorbench plot shares, loaded by plots/*.gp after they set
 # the terminal. One colour and one point type per method, so a method looks the same in every
-# plot (colour-blind-friendly "tab10" hues).
-mcolor(m) = m eq 'identity'         ? '#7f7f7f' : \
-            m eq 'turboquant-wht'   ? '#1f77b4' : \
-            m eq 'turboquant-dense' ? '#17becf' : \
-            m eq 'rotorquant'       ? '#d62728' : \
-            m eq 'isoquant-full'    ? '#2ca02c' : \
-            m eq 'isoquant-fast'    ? '#ff7f0e' : \
-            m eq 'planarquant'      ? '#9467bd' : \
-            m eq 'hqmq'             ? '#8c564b' : '#000000'
-mpoint(m) = m eq 'identity'         ? 3 : \
-            m eq 'turboquant-wht'   ? 5 : \
-            m eq 'turboquant-dense' ? 4 : \
-            m eq 'rotorquant'       ? 7 : \
-            m eq 'isoquant-full'    ? 9 : \
-            m eq 'isoquant-fast'    ? 11 : \
-            m eq 'planarquant'      ? 13 : \
-            m eq 'hqmq'             ? 15 : 6
+# plot: make_plots.sh writes them at plot time from the registry (`rotorbench methods --json`:
+# colour-blind-friendly "tab10" hues by registry position, plugins included) into a file that
+# loads this one and then defines mcolor(m) and mpoint(m). These are the fallbacks when the
+# registry could not be read.
+mcolor(m) = '#000000'
+mpoint(m) = 6
 set datafile separator comma
 set datafile missing 'NaN'
 # every data file make_plots.sh writes has a header row; explicit titles override it

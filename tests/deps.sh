@@ -4,10 +4,11 @@
 #                     prefix given as CJSON_PREFIX);
 #   optional:         gnuplot-nox (the plots; skipped with one line without it), clang and
 #                     libclang-rt-dev (make fuzz: libFuzzer).
-# As root it installs what is missing (with --build: only what the build needs). Otherwise,
-# when something the build needs is missing, it prints one line with the exact command to run
-# and exits 2; a missing optional package is one line of note and exit 0.
-# The Makefile runs `tests/deps.sh --build` before it compiles anything.
+# As root it installs what is missing. With --build (the Makefile runs it before it compiles
+# anything) only what the build needs, and gnuplot-nox with it when it installs cJSON: a fresh
+# machine's first `make sweep` then draws its plots. Otherwise, when something the build needs is
+# missing, it prints one line with the exact command to run and exits 2; a missing optional
+# package is one line of note and exit 0. Every message goes to stderr (`make sweep > table.md`).
 set -u
 build_only=0
 [ "${1:-}" = "--build" ] && build_only=1
@@ -22,8 +23,10 @@ else
     [ -f /usr/include/cjson/cJSON.h ] || need="$need libcjson-dev"
 fi
 optional=""
-if [ "$build_only" = 0 ]; then
+if [ "$build_only" = 0 ] || [ -n "$need" ]; then
     command -v gnuplot >/dev/null 2>&1 || optional="$optional gnuplot-nox"
+fi
+if [ "$build_only" = 0 ]; then
     command -v clang >/dev/null 2>&1 || optional="$optional clang"
     ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 ||
         optional="$optional libclang-rt-dev"
@@ -41,7 +44,7 @@ done
 
 missing="$need$optional"
 if [ -n "$missing" ] && [ "$(id -u)" = 0 ]; then
-    echo "deps: installing$missing"
+    echo "deps: installing$missing" >&2
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq >/dev/null && apt-get install -y -qq $missing >/dev/null || {
         echo "deps: apt-get install -y$missing failed" >&2; exit 1; }
@@ -51,5 +54,5 @@ elif [ -n "$need" ]; then
 elif [ -n "$optional" ]; then
     echo "deps: optional, not installed:$optional (plots, make fuzz): sudo apt-get install -y$optional" >&2
 fi
-[ "$build_only" = 1 ] || echo "deps: ok (CUDA at $cuda)"
+[ "$build_only" = 1 ] || echo "deps: ok (CUDA at $cuda)" >&2
 exit 0

@@ -1,9 +1,15 @@
 /* run_tests.c: runs every TEST registered by the linked test files, in file order, or only
- * those whose name contains argv[1]. Ends with the line "N passed, N failed". */
+ * those whose name contains FILTER. Ends with the line "N passed, N failed".
+ *
+ * usage: test_cpu [--plugin LIB.so ...] [FILTER]
+ * --plugin registers a plugin's methods first, as `rotorbench run --plugin` does, so every test
+ * that loops over the registry tests them too (make test PLUGIN=lib.so). */
 #include "check.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#include "registry.h"
 
 #define MAX_TESTS 512
 
@@ -42,7 +48,25 @@ static int by_file(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-    const char *filter = argc > 1 ? argv[1] : NULL;
+    const char *filter = NULL;
+    for (int i = 1; i < argc; i++) {
+        char err[1024];
+        if (!strcmp(argv[i], "--plugin")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "tests: --plugin needs a library\n");
+                return 2;
+            }
+            if (rb_plugin_load(argv[++i], err, sizeof err)) {
+                fprintf(stderr, "tests: %s\n", err);
+                return 2;
+            }
+        } else if (argv[i][0] == '-' || filter) {
+            fprintf(stderr, "tests: unexpected argument %s (usage: [--plugin LIB.so ...] [FILTER])\n", argv[i]);
+            return 2;
+        } else {
+            filter = argv[i];
+        }
+    }
     /* registration order within a file is source order; sort files for a stable run */
     int order[MAX_TESTS];
     for (int i = 0; i < ntests; i++)

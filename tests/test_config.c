@@ -78,6 +78,21 @@ static int parse_ok(const char *text, rb_config *cfg)
     return rc;
 }
 
+/* "methods": "all" is the registry's in_all methods in registry order, wherever they sit among
+ * the others (hqmq is not in "all"; a method added after it may be). */
+static void check_all_methods(const rb_config *c)
+{
+    CHECK(c->nmethods == methods_in_all(), "\"all\": %d methods, the registry has %d in_all", c->nmethods,
+          methods_in_all());
+    int k = 0;
+    for (rb_method m = 0; m < rb_methods_count(); m++)
+        if (rb_method_get(m)->in_all) {
+            CHECK(k < c->nmethods && c->methods[k] == m, "\"all\"[%d] is %s, want %s", k,
+                  k < c->nmethods ? rb_method_name(c->methods[k]) : "(none)", rb_method_name(m));
+            k++;
+        }
+}
+
 TEST(config_paper18_file)
 {
     rb_config c;
@@ -93,9 +108,7 @@ TEST(config_paper18_file)
     CHECK(c.ndims == 3 && c.dims[0] == 128 && c.dims[1] == 256 && c.dims[2] == 512, "dims");
     CHECK(c.nbits == 3 && c.bits[0] == 2 && c.bits[1] == 3 && c.bits[2] == 4, "bits");
     CHECK(c.ndtypes == 2 && c.dtypes[0] == RB_FP16 && c.dtypes[1] == RB_FP32, "dtypes");
-    CHECK(c.nmethods == methods_in_all(), "nmethods %d", c.nmethods);
-    for (int i = 0; i < c.nmethods; i++)
-        CHECK(c.methods[i] == (rb_method)i, "methods[%d] = %d", i, (int)c.methods[i]);
+    check_all_methods(&c);
     CHECK(c.codebook == RB_CODEBOOK_GAUSSIAN, "codebook");
     CHECK(c.dists[0].kind == RB_DIST_SPHERE, "distribution");
     CHECK(c.baseline == method_id("rotorquant"), "baseline %d", (int)c.baseline);
@@ -118,7 +131,7 @@ TEST(config_smoke_file)
     CHECK(c.ndims == 2 && c.dims[0] == 128 && c.dims[1] == 256, "dims");
     CHECK(c.nbits == 2 && c.bits[0] == 2 && c.bits[1] == 4, "bits");
     CHECK(c.ndtypes == 2 && c.dtypes[0] == RB_FP16 && c.dtypes[1] == RB_FP32, "dtypes");
-    CHECK(c.nmethods == methods_in_all(), "nmethods %d", c.nmethods);
+    check_all_methods(&c);
     CHECK(c.codebook == RB_CODEBOOK_GAUSSIAN, "codebook");
     CHECK(c.baseline == method_id("rotorquant"), "baseline (default)");
     CHECK(strcmp(c.output_dir, "out") == 0, "output_dir %s", c.output_dir);
@@ -479,7 +492,7 @@ TEST(config_hqmq_block)
         CHECK(c.hqmq.outliers == 0 && c.hqmq.sigma_inliers == 0 && c.hqmq.C == 3.0, "defaults none/all/3");
     }
     if (parse_ok(with("methods", "\"all\""), &c) == 0)
-        CHECK(c.nmethods == methods_in_all(), "\"all\" stays the rotation family (%d methods)", c.nmethods);
+        check_all_methods(&c);
     if (parse_ok(with("hqmq", "{\"S\": [24, 96], \"radius_bits\": 4, \"outliers\": \"med3\", \"C\": 2.5, "
                               "\"sigma_from\": \"inliers\"}"),
                  &c) == 0) {

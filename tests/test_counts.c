@@ -48,5 +48,6 @@ TEST(counts_scale_with_d)
     CHECK(rb_nominal_fma(method_id("isoquant-full"), 130) == 32 * 33, "iso-full pads");
     CHECK(rb_param_count(method_id("turboquant-dense"), 512) == 512L * 512, "dense params");
     CHECK_NEAR(rb_bits_per_coord(method_id("isoquant-fast"), 128, 3), 3 + 16.0 / 128, 1e-12);
-    CHECK_NEAR(rb_bits_per_coord(method_id("rotorquant"), 128, 2), (2 * 129 + 16.0) / 128, 1e-12);
+    /* 2 x 129 code bits round up to 9 words: 36 bytes + a 2-byte norm */
+    CHECK_NEAR(rb_bits_per_coord(method_id("rotorquant"), 128, 2), 8.0 * (36 + 2) / 128, 1e-12);
 }

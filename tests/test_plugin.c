@@ -1,7 +1,8 @@
 /* Plugins: the example plugin (examples/plugin/signs.cu, built by `make examples`) runs through
  * `rotorbench run` like a built-in method, and its broken builds are refused with one line and
- * exit status 2 before any work. Each run is a child process, so this test binary's registry
- * stays the built-in one. */
+ * exit status 2 before any work. Each run is a child process with a registry of its own; this
+ * binary's registry holds whatever make test loaded into it (PLUGIN=), and the checks on every
+ * descriptor run over all of it. */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,15 +73,16 @@ TEST(plugin_bad_builds_are_refused_with_one_line)
     static const struct {
         const char *lib, *want;
     } cases[] = {
-        {"libexample_signs_abi99.so", "built for method ABI 99, this rotorbench needs"},
-        {"libexample_signs_nosym.so", "no symbol rb_plugin_abi"},
-        {"libexample_signs_clash.so", "method name 'identity' is already taken (built-in)"},
-        {"libnot_there.so", "cannot load"},
+        /* tests/plugins/broken.c, built by make test */
+        {"build/tests/plugins/libbroken_abi99.so", "built for method ABI 99, this rotorbench needs"},
+        {"build/tests/plugins/libbroken_nosym.so", "no symbol rb_plugin_abi"},
+        {"build/tests/plugins/libbroken_clash.so", "method name 'identity' is already taken (built-in)"},
+        {"build/examples/libnot_there.so", "cannot load"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char args[512], err[4096];
-        snprintf(args, sizeof args, "examples/plugin/signs.json --backend cpu --out /nonexistent --plugin %s%s",
-                 PLUGIN_DIR, cases[i].lib);
+        snprintf(args, sizeof args, "examples/plugin/signs.json --backend cpu --out /nonexistent --plugin %s",
+                 cases[i].lib);
         int rc = run_driver(args, err, sizeof err);
         CHECK(rc == 2, "%s: exit status %d, want 2", cases[i].lib, rc);
         CHECK(strstr(err, cases[i].want) != NULL && strstr(err, cases[i].lib) != NULL && count_lines(err) == 1,
@@ -96,12 +98,14 @@ TEST(plugin_method_unknown_without_the_plugin)
     CHECK(rc == 2 && strstr(err, "example-signs") != NULL, "exit %d, stderr: %s", rc, err);
 }
 
-/* Every built-in descriptor passes the checks a plugin's must pass. */
-TEST(registry_builtin_descriptors_are_valid)
+/* Every registered descriptor (built in, added by tests/test_added_methods.c, from --plugin)
+ * passes the checks a plugin's must pass; the built-ins come first and say so. A method may be
+ * CPU only (no launcher, no variants) or implement one GPU variant or both. */
+TEST(registry_descriptors_are_valid)
 {
     char err[256];
-    CHECK(rb_methods_builtin_count() == rb_methods_count() && rb_methods_count() >= 8, "%d built-ins",
-          rb_methods_count());
+    CHECK(rb_methods_builtin_count() >= 8 && rb_methods_count() >= rb_methods_builtin_count(), "%d built-ins of %d",
+          rb_methods_builtin_count(), rb_methods_count());
     for (rb_method m = 0; m < rb_methods_count(); m++) {
         const rb_method_desc *d = rb_method_get(m);
         CHECK(rb_method_check(d, err, sizeof err) == 0, "%s: %s", d->name, err);
@@ -109,9 +113,14 @@ TEST(registry_builtin_descriptors_are_valid)
         CHECK(!d->paper_name || rb_method_find_paper(d->paper_name) == m, "%s: paper name %s", d->name,
               d->paper_name);
         CHECK(d->block(128) >= 1 && d->param_count(128) >= 0 && d->fma(128) >= 0, "%s counts", d->name);
-        CHECK(d->variants == (RB_VARIANT_BIT_PAPER | RB_VARIANT_BIT_FAST), "%s: both GPU variants", d->name);
+        CHECK(d->launch ? d->variants != 0 && !(d->variants & ~(RB_VARIANT_BIT_PAPER | RB_VARIANT_BIT_FAST | RB_VARIANT_BIT_ENCODE | RB_VARIANT_BIT_DECODE))
+                        : d->variants == 0,
+              "%s: variants 0x%x with %s launcher", d->name, d->variants, d->launch ? "a" : "no");
+        CHECK((m < rb_methods_builtin_count()) == !strcmp(rb_method_origin(m), "built-in"), "%s: origin %s",
+              d->name, rb_method_origin(m));
     }
-    CHECK(rb_method_get(-1) == NULL && rb_method_get(rb_methods_count()) == NULL, "out of range");
+    const int n = rb_methods_count();
+    CHECK(rb_method_get(-1) == NULL && rb_method_get(n) == NULL, "out of range");
     rb_method_desc bad = *rb_method_get(0);
     bad.abi = RB_METHOD_ABI + 1;
     CHECK(rb_method_check(&bad, err, sizeof err) != 0 && strstr(err, "ABI"), "ABI: %s", err);
@@ -122,7 +131,51 @@ TEST(registry_builtin_descriptors_are_valid)
     bad.name = "Has Space";
     CHECK(rb_method_check(&bad, err, sizeof err) != 0 && strstr(err, "name"), "name: %s", err);
     bad = *rb_method_get(0);
+    bad.launch = NULL; /* variants without a launcher */
+    CHECK(rb_method_check(&bad, err, sizeof err) != 0 && strstr(err, "variants"), "variants: %s", err);
+    bad = *rb_method_get(0);
     CHECK(rb_method_register(&bad, "test", err, sizeof err) != 0 && strstr(err, "already taken"), "clash: %s",
           err);
-    CHECK(rb_methods_count() == rb_methods_builtin_count(), "a refused method is not registered");
+    CHECK(rb_methods_count() == n, "a refused method is not registered");
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    static char bufs[3][1 << 16];
+    static int k;
+    char *b = bufs[k++ % 3];
+    size_t n = fread(b, 1, sizeof bufs[0] - 1, f);
+    b[n] = '\0';
+    fclose(f);
+    return b;
+}
+
+/* The C shown in docs/adding-a-method.md is the code of the files it names, verbatim, so that
+ * the doc cannot drift from what builds (its shell lines are run by .ci/run). */
+TEST(docs_adding_a_method_code_is_the_source)
+{
+    const char *doc = slurp("docs/adding-a-method.md"), *planar = slurp("kernels/planarquant.cu"),
+               *signs = slurp("examples/plugin/signs.cu");
+    CHECK(doc && planar && signs, "cannot read the doc or its sources (run from the repo root)");
+    if (!doc || !planar || !signs)
+        return;
+    int blocks = 0;
+    for (const char *p = strstr(doc, "```c\n"); p; p = strstr(p, "```c\n")) {
+        p += 5;
+        const char *e = strstr(p, "```");
+        if (!e)
+            break;
+        char block[4096];
+        int n = (int)(e - p) < (int)sizeof block - 1 ? (int)(e - p) : (int)sizeof block - 1;
+        memcpy(block, p, (size_t)n);
+        block[n] = '\0';
+        CHECK(strstr(planar, block) || strstr(signs, block),
+              "this C block of docs/adding-a-method.md is in neither planarquant.cu nor signs.cu:\n%s", block);
+        blocks++;
+        p = e + 3;
+    }
+    CHECK(blocks == 2, "%d C blocks in the doc, want the descriptor and the plugin's exports", blocks);
 }

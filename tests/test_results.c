@@ -101,3 +101,57 @@ TEST(markdown_gpu_only_columns_and_route)
     markdown("gpu", &h, buf, sizeof buf);
     CHECK(strstr(buf, "| fast (cells) |") != NULL, "route beside the variant:\n%s", buf);
 }
+
+/* Markdown on file inputs: an input column (a file's slices, several inputs) so that rows of
+ * different inputs tell apart; the Lloyd-Max prediction only beside unit-norm synthetic
+ * inputs ("—" beside a file's rows, which keep their norms); "—" where the speedup is the
+ * JSON's null (no baseline time, e.g. HQMQ). A sphere-only run keeps the plain table. */
+TEST(markdown_input_column_pred_and_null_speedup)
+{
+    static char buf[1 << 14];
+    static rb_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.baseline = method_id("rotorquant");
+    cfg.ndists = 2;
+    cfg.dists[0].kind = RB_DIST_SPHERE;
+    cfg.dists[1].kind = RB_DIST_FILE;
+    snprintf(cfg.dists[1].path, sizeof cfg.dists[1].path, "data/kv.npy");
+    rb_record r[3];
+    for (int i = 0; i < 3; i++) {
+        record(&r[i], 0.0);
+        snprintf(r[i].variant, sizeof r[i].variant, "ref");
+        r[i].pred_mse = 3.4567e-2;
+        r[i].m.mse = 1.25;
+        r[i].slice = -1;
+    }
+    r[0].speedup = 1.5;
+    r[1].dist = 1;
+    r[1].slice = 3;
+    r[2].dist = 1;
+    r[2].slice = 4; /* speedup 0: null in the JSON */
+    rb_run run = {.cfg = &cfg, .backend = "cpu", .recs = r, .nrecs = 3};
+    FILE *f = tmpfile();
+    rb_results_print_markdown(&run, f);
+    rewind(f);
+    size_t k = fread(buf, 1, sizeof buf - 1, f);
+    buf[k] = '\0';
+    fclose(f);
+    CHECK(strstr(buf, "| method | variant | input | d |") != NULL, "input column:\n%s", buf);
+    CHECK(strstr(buf, "| rotorquant | ref | sphere | 128 | 3 | fp32 | 1000000 | 1.2500e+00 | 3.4567e-02 |") != NULL,
+          "the sphere's row keeps LM pred:\n%s", buf);
+    CHECK(strstr(buf, "| 1.50 |\n") != NULL, "a measured speedup:\n%s", buf);
+    CHECK(strstr(buf, "| rotorquant | ref | kv.npy[3] | 128 | 3 | fp32 | 1000000 | 1.2500e+00 | — |") != NULL &&
+              strstr(buf, "| kv.npy[4] |") != NULL,
+          "file slices named, no LM pred beside their MSE:\n%s", buf);
+    CHECK(strstr(buf, "| — |\n") != NULL && strstr(buf, "0.00 |\n") == NULL, "a null speedup is —:\n%s", buf);
+
+    cfg.ndists = 1; /* the default input alone: no input column */
+    run.nrecs = 1;
+    f = tmpfile();
+    rb_results_print_markdown(&run, f);
+    rewind(f);
+    k = fread(buf, 1, sizeof buf - 1, f);
+    buf[k] = '\0';
+    fclose(f);
+    CHECK(strstr(buf, "| method | variant | d |") != NULL && strstr(buf, "sphere") == NULL, "sphere only:\n%s", buf);
+}

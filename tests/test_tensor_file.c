@@ -383,3 +383,83 @@ TEST(tensor_queries_from_files)
             CHECK(rc == 2 && strstr(err, "held-out queries are the 8 rows after the keys"), "exit %d: %s", rc, err);
     }
 }
+
+/* A queries file whose d is not the keys': refused when the config is loaded (exit 2, one line
+ * naming both d), with nothing written, for a file input and for synthetic dims alike. */
+TEST(tensor_queries_d_differs_from_keys)
+{
+    float v[64 * 16], qv[8 * 12];
+    for (int i = 0; i < 64 * 16; i++)
+        v[i] = (float)cos(0.3 * i);
+    for (int i = 0; i < 8 * 12; i++)
+        qv[i] = (float)sin(0.7 * i);
+    char kpath[256];
+    snprintf(kpath, sizeof kpath, "%s", npy("dk.npy", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (64, 16), }", v, sizeof v));
+    const char *q = npy("dq.npy", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (8, 12), }", qv, sizeof qv);
+    char cfgp[300], args[900], err[4096], out[300];
+    snprintf(cfgp, sizeof cfgp, "%s/qd.json", tmpdir());
+    snprintf(out, sizeof out, "%s/qd_out", tmpdir());
+    for (int t = 0; t < 2; t++) {
+        FILE *f = fopen(cfgp, "w");
+        if (!f)
+            continue;
+        fprintf(f, "{\"name\": \"qd\", \"seed\": 1, \"bits\": 2, \"dtypes\": \"fp32\", \"methods\": [\"identity\"], "
+                   "\"queries\": {\"kind\": \"file\", \"path\": \"%s\", \"count\": 8}, ", q);
+        if (t == 0)
+            fprintf(f, "\"distribution\": {\"kind\": \"file\", \"path\": \"%s\"}}\n", kpath);
+        else
+            fprintf(f, "\"N\": 64, \"dims\": [12, 16]}\n");
+        fclose(f);
+        snprintf(args, sizeof args, "%s --backend cpu --out %s", cfgp, out);
+        int rc = run_driver(args, err, sizeof err);
+        char want[400];
+        snprintf(want, sizeof want, "%s: queries of d = 12, but the keys of %s have d = 16: they must match", q,
+                 t ? "dims" : kpath);
+        CHECK(rc == 2 && count_lines(err) == 1 && strstr(err, want) != NULL, "form %d: exit %d, expected '%s': %s", t, rc,
+              want, err);
+        CHECK(access(out, F_OK) != 0, "form %d: %s was created", t, out);
+    }
+}
+
+/* A file's row of tiny values (1e-25: |x|^2 underflows fp32's normal range) is counted and
+ * left out of the metrics, as a non-finite row is, and both warnings name the input. */
+TEST(tensor_tiny_and_nonfinite_rows_counted_and_named)
+{
+    float v[8 * 16];
+    for (int i = 0; i < 8 * 16; i++)
+        v[i] = (float)cos(0.3 * i);
+    for (int j = 0; j < 16; j++)
+        v[2 * 16 + j] = 1e-25f;
+    v[5 * 16 + 3] = NAN;
+    const char *p = npy("tiny.npy", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (8, 16), }", v, sizeof v);
+    char cfgp[300], args[900], err[4096], res[300];
+    snprintf(cfgp, sizeof cfgp, "%s/tiny.json", tmpdir());
+    FILE *f = fopen(cfgp, "w");
+    if (f) {
+        fprintf(f, "{\"name\": \"tiny\", \"seed\": 1, \"bits\": 2, \"dtypes\": \"fp32\", \"methods\": [\"isoquant-fast\"], "
+                   "\"distribution\": {\"kind\": \"file\", \"path\": \"%s\"}}\n", p);
+        fclose(f);
+    }
+    snprintf(args, sizeof args, "%s --backend cpu --out %s", cfgp, tmpdir());
+    int rc = run_driver(args, err, sizeof err);
+    CHECK(rc == 0, "exit %d: %s", rc, err);
+    CHECK(strstr(err, "warning: isoquant-fast d=16 bits=2 fp32 input tiny.npy: 1 rows with non-finite values left out") &&
+              strstr(err, "warning: isoquant-fast d=16 bits=2 fp32 input tiny.npy: 1 rows of tiny values"),
+          "both warnings, naming the input:\n%s", err);
+    snprintf(res, sizeof res, "%s/tiny-cpu.json", tmpdir());
+    f = fopen(res, "r");
+    static char buf[1 << 16];
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    buf[n] = '\0';
+    if (f)
+        fclose(f);
+    cJSON *j = cJSON_Parse(buf);
+    const cJSON *r0 = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "records"), 0);
+    const cJSON *tiny = cJSON_GetObjectItem(r0, "tiny_rows"), *bad = cJSON_GetObjectItem(r0, "nonfinite_rows"),
+                *rel = cJSON_GetObjectItem(r0, "rel_err");
+    CHECK(cJSON_IsNumber(tiny) && tiny->valueint == 1 && cJSON_IsNumber(bad) && bad->valueint == 1, "tiny_rows 1, "
+          "nonfinite_rows 1:\n%.800s", buf);
+    /* the 6 ordinary rows at 2 bits: well under 1, which the zeroed tiny row would have added */
+    CHECK(cJSON_IsNumber(rel) && rel->valuedouble < 0.3, "rel_err %.4g", rel ? rel->valuedouble : -1.0);
+    cJSON_Delete(j);
+}

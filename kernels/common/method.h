@@ -18,7 +18,7 @@
 extern "C" {
 #endif
 
-#define RB_METHOD_ABI 2
+#define RB_METHOD_ABI 3
 
 /* How the harness draws a method's rotation parameters (rot, param_count(d) floats) from
  * cuRAND host Philox normals seeded by (config seed, method, d), identically on every backend. */
@@ -33,6 +33,12 @@ typedef enum {
 /* Variants a GPU launcher implements (bit per rb_variant of rb_kernels.h). */
 #define RB_VARIANT_BIT_PAPER 1u
 #define RB_VARIANT_BIT_FAST 2u
+/* The KV-cache paths (kvpack.h): launch with variant RB_VARIANT_ENCODE reads x and writes
+ * p->kv_codes + p->kv_norms; RB_VARIANT_DECODE reads them and writes xh (x unused). */
+#define RB_VARIANT_ENCODE 2
+#define RB_VARIANT_DECODE 3
+#define RB_VARIANT_BIT_ENCODE (1u << RB_VARIANT_ENCODE)
+#define RB_VARIANT_BIT_DECODE (1u << RB_VARIANT_DECODE)
 
 typedef struct rb_method_desc {
     int abi;                /* RB_METHOD_ABI */

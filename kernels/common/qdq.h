@@ -41,6 +41,11 @@ typedef struct {
      * nothing rescaled; a non-finite row is not detected and its output is not defined (the
      * agreement rule does not compare it). Rotation methods only: HQMQ has no row norm. */
     int unit_norm;
+    /* The KV-cache paths (launch variants RB_VARIANT_ENCODE / _DECODE, method.h): the packed
+     * codes and norms of kvpack.h (device pointers) and the norm kind (RB_KV_NORM_*). */
+    void *kv_codes;
+    void *kv_norms;
+    int kv_norm;
     /* GPU fast kernels of the shared skeleton: 0 the small- or large-batch shape chosen by N,
      * 1 small, 2 large at every N (RB_FAST_SHAPE, run_options.h) */
     int fast_shape;

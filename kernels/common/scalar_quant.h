@@ -78,11 +78,11 @@ RB_HD int rb_sq_cell(float y, rb_sq_cellmap m)
     return (int)(rb_f32_bits(f) - 0x4b000000u);
 }
 
-/* Entry of cell t into e[0..2]; 0, or -1 when two boundaries split the cell. */
-RB_HD int rb_sq_cell_entry(const float *bounds, const float *centroids, int nbounds, int t, float *e)
+/* The index of cell t's low centroid: #{k : cell(B_k) < t}, by bisection (monotone in k). */
+RB_HD int rb_sq_cell_base(const float *bounds, int nbounds, int t)
 {
     const rb_sq_cellmap m = rb_sq_cell_map(bounds, nbounds);
-    int base = 0, hi = nbounds; /* base = #{k : cell(B_k) < t}, by bisection (monotone in k) */
+    int base = 0, hi = nbounds;
     while (base < hi) {
         int mid = (base + hi) / 2;
         if (rb_sq_cell(bounds[mid], m) < t)
@@ -90,6 +90,14 @@ RB_HD int rb_sq_cell_entry(const float *bounds, const float *centroids, int nbou
         else
             hi = mid;
     }
+    return base;
+}
+
+/* Entry of cell t into e[0..2]; 0, or -1 when two boundaries split the cell. */
+RB_HD int rb_sq_cell_entry(const float *bounds, const float *centroids, int nbounds, int t, float *e)
+{
+    const rb_sq_cellmap m = rb_sq_cell_map(bounds, nbounds);
+    const int base = rb_sq_cell_base(bounds, nbounds, t);
     int nsplit = 0;
     for (int k = base; k < nbounds && k < base + 2; k++)
         nsplit += rb_sq_cell(bounds[k], m) == t && rb_sq_cell(nextafterf(bounds[k], INFINITY), m) == t;
@@ -99,17 +107,22 @@ RB_HD int rb_sq_cell_entry(const float *bounds, const float *centroids, int nbou
     return nsplit <= 1 ? 0 : -1;
 }
 
-/* The whole table, 4 floats a cell {threshold, c_lo, c_hi, 0} (the kernels' float4 layout):
- * 0, or -1 when some cell holds two boundaries (then the table must not be used). */
+/* The whole table, 4 floats a cell {threshold, c_lo, c_hi, lo} (the kernels' float4 layout;
+ * lo = rb_sq_cell_base, the low centroid's index as a float, so an encoder gets the index
+ * rb_sq_index(y) = lo + (y > threshold) from the same load): 0, or -1 when some cell holds two
+ * boundaries (then the table must not be used). */
 RB_HD int rb_sq_cell_table(const float *bounds, const float *centroids, int nbounds, float *tab)
 {
     int rc = 0;
     for (int t = 0; t < RB_SQ_CELLS; t++) {
         rc |= rb_sq_cell_entry(bounds, centroids, nbounds, t, tab + 4 * t);
-        tab[4 * t + 3] = 0.0f;
+        tab[4 * t + 3] = (float)rb_sq_cell_base(bounds, nbounds, t);
     }
     return rc;
 }
+
+/* rb_sq_index(y) from y's cell entry (of a table that rb_sq_cell_table accepted). */
+RB_HD int rb_sq_cell_index(float y, const float *e) { return (int)e[3] + (y > e[0]); }
 
 RB_HD float rb_sq_cell_qdq(float y, const float *e /* the entry of rb_sq_cell(y, m) */)
 {

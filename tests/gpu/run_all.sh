@@ -2,7 +2,8 @@
 # tests/gpu/run_all.sh OUTDIR [CONFIG.json ...]: everything a GPU runner does, in one go:
 # build, make test-gpu, compute-sanitizer memcheck and racecheck over configs/sanitize.json,
 # sanitize_fast.json and sanitize.json with the large shapes forced (profile mode: no timing
-# loops under the sanitizer), then each CONFIG on the GPU backend.
+# loops under the sanitizer) and over the decode-attention tests, make sdpa, then each CONFIG on
+# the GPU backend.
 # Logs and results land in OUTDIR; a summary table is printed last.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -19,7 +20,7 @@ if ! make -j"$(nproc)" all build/test_gpu > "$out/build.log" 2>&1; then
 fi
 nvidia-smi > "$out/nvidia-smi.txt" 2>&1
 
-./build/test_gpu > "$out/test_gpu.log" 2>&1
+./build/test_gpu --plugin build/examples/libexample_signs.so > "$out/test_gpu.log" 2>&1
 note "make test-gpu: rc=$? ($(tail -1 "$out/test_gpu.log"))"
 grep -E "^FAIL|^    " "$out/test_gpu.log" | head -40
 
@@ -49,6 +50,19 @@ for route in fp32 tc cells; do
         note "compute-sanitizer $tool hqmq/$route: rc=$? ($(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/$tool-hqmq-$route.log" | tail -1))"
     done
 done
+
+# the decode-attention kernels on their GPU tests' small caches (every method, bits 1..8, the
+# fp16 cache); the backend-hook test is left out (its timing loop is thousands of launches)
+for tool in memcheck racecheck; do
+    for t in kvattn_every_method kvattn_shapes kvattn_fp16; do
+        compute-sanitizer --tool $tool --error-exitcode 9 build/test_gpu $t > "$out/$tool-$t.log" 2>&1
+        note "compute-sanitizer $tool test_gpu $t: rc=$? ($(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/$tool-$t.log" | tail -1))"
+    done
+done
+
+# PyTorch's SDPA over the attention targets' fp16 caches, beside the results (skipped without torch)
+make sdpa SDPA_OUT="$out/results/sdpa_baseline.json" > "$out/sdpa.log" 2>&1
+note "make sdpa: rc=$? ($(tail -1 "$out/sdpa.log"))"
 
 for cfg in "$@"; do
     name=$(basename "$cfg" .json)

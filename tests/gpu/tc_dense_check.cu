@@ -42,19 +42,6 @@ extern "C" {
 #include "dense.h"
 #include "rb_support.h"
 
-int rbk_num_sms(void)
-{
-    static int n = 0;
-    if (!n) {
-        int dev = 0;
-        cudaGetDevice(&dev);
-        cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev);
-        if (n < 1)
-            n = 1;
-    }
-    return n;
-}
-
 #define CB(x)                                                                                                \
     do {                                                                                                     \
         cublasStatus_t s_ = (x);                                                                             \

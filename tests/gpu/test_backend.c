@@ -1,12 +1,15 @@
 /* The GPU backend: device inputs bit-identical to the host generator, device metrics equal to
  * the CPU's (NaN, Inf and zero rows included), sane timing records, and profile mode without
  * the timing loop. Needs a CUDA GPU; every test fails loudly without one. */
+#include <cjson/cJSON.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../../kernels/rb_support.h"
 #include "../check.h"
+#include "../driver.h"
 #include "../methods.h"
 #include "backend.h"
 #include "codebook.h"
@@ -139,6 +142,10 @@ static void metrics_case(rb_backend *be, int d, long N, rb_dtype dt)
         xh[25 * (long)d + 1 % d] = -INFINITY;
         x[28 * (long)d] = NAN;
         xh[28 * (long)d] = NAN;
+        for (int j = 0; j < d; j++) { /* a tiny row (fp32; fp16 rounds it to a zero row) */
+            x[15 * (long)d + j] = 1e-25f;
+            xh[15 * (long)d + j] = 0.0f;
+        }
     }
     CHECK(rb_backend_gpu_set_rows(be, 0, 0, N, x) == 0 && rb_backend_gpu_set_rows(be, 1, 0, N, xh) == 0,
           "write x, x-hat");
@@ -157,19 +164,20 @@ static void metrics_case(rb_backend *be, int d, long N, rb_dtype dt)
     CHECK(rb_backend_gpu_metrics(be, &g) == 0, "device metrics");
     const char *tn = rb_dtype_name(dt);
     CHECK(g.rows == cpu.rows && g.finite_rows == cpu.finite_rows && g.nonzero_rows == cpu.nonzero_rows &&
-              g.cos_rows == cpu.cos_rows && g.nonfinite_rows == cpu.nonfinite_rows,
-          "d=%d N=%ld %s counts: gpu rows %lld finite %lld nonzero %lld cos %lld nonfinite %lld; cpu %ld "
-          "%ld %ld %ld %ld", d, N, tn, g.rows, g.finite_rows, g.nonzero_rows, g.cos_rows,
-          g.nonfinite_rows, cpu.rows, cpu.finite_rows, cpu.nonzero_rows, cpu.cos_rows,
-          cpu.nonfinite_rows);
+              g.cos_rows == cpu.cos_rows && g.nonfinite_rows == cpu.nonfinite_rows && g.tiny_rows == cpu.tiny_rows,
+          "d=%d N=%ld %s counts: gpu rows %lld finite %lld nonzero %lld cos %lld nonfinite %lld tiny %lld; cpu %ld "
+          "%ld %ld %ld %ld %ld", d, N, tn, g.rows, g.finite_rows, g.nonzero_rows, g.cos_rows,
+          g.nonfinite_rows, g.tiny_rows, cpu.rows, cpu.finite_rows, cpu.nonzero_rows, cpu.cos_rows,
+          cpu.nonfinite_rows, cpu.tiny_rows);
     CHECK_REL(g.sum_err2, cpu.sum_err2, 1e-9);
     CHECK_REL(g.sum_rel, cpu.sum_rel, 1e-9);
     CHECK_REL(g.sum_cos, cpu.sum_cos, 1e-9);
+    const long tiny = dt == RB_FP32; /* row 15 */
     if (N > 30)
-        CHECK(cpu.nonfinite_rows == 4 && cpu.finite_rows == N - 4 && cpu.nonzero_rows == N - 6 &&
-                  cpu.cos_rows == N - 7,
-              "the injected rows did not give the expected counts (%ld %ld %ld %ld)",
-              cpu.nonfinite_rows, cpu.finite_rows, cpu.nonzero_rows, cpu.cos_rows);
+        CHECK(cpu.nonfinite_rows == 4 && cpu.tiny_rows == tiny && cpu.finite_rows == N - 4 - tiny &&
+                  cpu.nonzero_rows == N - 7 && cpu.cos_rows == N - 8,
+              "the injected rows did not give the expected counts (%ld %ld %ld %ld %ld)",
+              cpu.nonfinite_rows, cpu.tiny_rows, cpu.finite_rows, cpu.nonzero_rows, cpu.cos_rows);
     free(x);
     free(xh);
     be->profile = 0;
@@ -413,4 +421,65 @@ TEST(gpu_device_chosen_and_recorded)
     pclose(p);
     CHECK(strstr(first, "--device") && strstr(first, "visible") && atoi(last) == 2,
           "--device %d: '%s' status %s", n, first, last);
+}
+
+static char *slurp_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (n >= 0 && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1)) != NULL) {
+        if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
+            free(buf);
+            buf = NULL;
+        } else {
+            buf[n] = '\0';
+        }
+    }
+    fclose(f);
+    return buf;
+}
+
+/* Rows of large norm (tests/data/largenorm.npy: norms 1..100) through every method, both
+ * dtypes, bits 1..4 and HQMQ's operating points (configs/largenorm.json): the run exits 0, so
+ * every setting's in-run check agreed with the CPU reference (harness/agree.h), and every
+ * record says it compared all 256 rows. Every registered built-in method is in the config. */
+TEST(gpu_largenorm_rows_agree_for_every_method)
+{
+    char dir[] = "/tmp/rb_largenormXXXXXX", args[512], err[8192], path[600];
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    snprintf(args, sizeof args, "configs/largenorm.json --backend gpu --out %s", dir);
+    int rc = run_driver(args, err, sizeof err);
+    const size_t len = strlen(err);
+    const char *last = err + (len > 1500 ? len - 1500 : 0); /* the failure, if any, is last */
+    CHECK(rc == 0, "rotorbench run configs/largenorm.json --backend gpu: exit %d\n%s", rc, last);
+    snprintf(path, sizeof path, "%s/largenorm-gpu.json", dir);
+    char *text = slurp_file(path);
+    cJSON *doc = text ? cJSON_Parse(text) : NULL;
+    CHECK(doc != NULL, "%s: missing or not JSON", path);
+    const cJSON *recs = doc ? cJSON_GetObjectItemCaseSensitive(doc, "records") : NULL;
+    int n = 0, checked = 0, seen[RB_MAX_METHODS][2] = {{0}};
+    const cJSON *o;
+    cJSON_ArrayForEach(o, recs)
+    {
+        n++;
+        const cJSON *c = cJSON_GetObjectItemCaseSensitive(o, "check_vs_cpu");
+        const cJSON *rows = c ? cJSON_GetObjectItemCaseSensitive(c, "rows") : NULL;
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "method"), *dt = cJSON_GetObjectItemCaseSensitive(o, "dtype");
+        checked += cJSON_IsNumber(rows) && rows->valuedouble == 256;
+        rb_method mi = cJSON_IsString(m) ? rb_method_find(m->valuestring) : -1;
+        if (mi >= 0 && cJSON_IsString(dt))
+            seen[mi][!strcmp(dt->valuestring, "fp16")] = 1;
+    }
+    CHECK(n > 0 && checked == n, "%d of %d records compared all 256 rows with the CPU", checked, n);
+    for (rb_method m = 0; m < rb_methods_count(); m++)
+        CHECK(!rb_method_get(m)->launch || (seen[m][0] && seen[m][1]), "%s: no fp32 and fp16 records",
+              rb_method_name(m));
+    cJSON_Delete(doc);
+    free(text);
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0, "%s", cmd);
 }

@@ -1,0 +1,134 @@
+/* kvattn.h: decode attention over a KV cache, one new query per head, as flash-decoding does it:
+ * the T cached tokens are cut into splits of `split` tokens, each split gives a partial state
+ * (max, sum, acc), and a combine step merges the splits. Two caches, one structure:
+ *
+ *   compressed  K and V as packed codes (kvpack.h) + norms, scored in the rotated domain:
+ *               q' = Pi q_pad once per query, s_i = scale * rho_i * <q', c(kcode_i)>,
+ *               o' = sum_i p_i rhov_i c(vcode_i), o = (Pi^T o')[0, d) once per query;
+ *               no per-key inverse rotation. Pi is dpad x dpad fp32 row-major with
+ *               Pi[i][j] = (rotate_fwd(e_j))_i, built on the host from the method's CPU
+ *               rotate_fwd, so every method and plugin takes this path unchanged.
+ *   fp16        K and V as fp16 rows of d, s_i = scale * <q, k_i>, o = sum_i p_i v_i: the
+ *               baseline, no rotation.
+ *
+ * Layout (B sequences, Hq query heads, Hkv kv heads, Hq % Hkv == 0; query head h reads kv head
+ * h / (Hq / Hkv)):
+ *   q          [B][Hq][d] fp32
+ *   kcodes     [B][Hkv][T] rows of rb_kv_row_bytes(dpad, bits) bytes; vcodes the same
+ *   knorms     [B][Hkv][T] fp16 (RB_KV_NORM_FP16) or fp32; NULL with RB_KV_NORM_NONE (rho = 1)
+ *   k16, v16   [B][Hkv][T][d] fp16 (the baseline)
+ *   o          [B][Hq][d] fp32
+ *
+ * The split math, which the CPU reference (harness) and the kernels share (scale = 1/sqrt(d)):
+ *   split s covers tokens [s S, min(T, (s + 1) S)), nsplit = ceil(T / S);
+ *   m_s = max_i s_i, l_s = sum_i exp(s_i - m_s), acc_s[j] = sum_i exp(s_i - m_s) w_i[j]
+ *         (w_i = rhov_i c(vcode_i) in the rotated domain, v_i for fp16);
+ *   M = max_s m_s, L = sum_s l_s exp(m_s - M), o'[j] = sum_s acc_s[j] exp(m_s - M) / L.
+ * Inside a split the GPU orders its sums its own way, so GPU and CPU agree to fp32 rounding
+ * (about 1e-6 relative), not bit for bit. A row with a NaN norm (a non-finite input row) makes
+ * the output of every query that reads it NaN. */
+#ifndef RB_KVATTN_H
+#define RB_KVATTN_H
+
+#include <stddef.h>
+
+#include "kvpack.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Codes j0 .. j0 + n - 1 of a packed row (kvpack.h) at once, n bits <= 64: code j0 + i sits at
+ * bits [i b, i b + b) of the result. Reads only the (at most three) words that hold them; the
+ * attention kernel's lanes take their run of consecutive coordinates of a V row this way. */
+RB_HD uint64_t rb_kv_run(const uint32_t *words, int j0, int n, int bits)
+{
+    const long s = (long)j0 * bits;
+    const int w = (int)(s >> 5), o = (int)(s & 31), nb = o + n * bits;
+    uint64_t v = words[w];
+    if (nb > 32)
+        v |= (uint64_t)words[w + 1] << 32;
+    v >>= o;
+    if (nb > 64) /* then o > 0: word w + 2 starts 64 - o bits into the run */
+        v |= (uint64_t)words[w + 2] << (64 - o);
+    return n * bits >= 64 ? v : v & ((1ull << (n * bits)) - 1ull);
+}
+
+/* What the kernels take on the fp16 baseline and the compressed cache (pointers: device). */
+#define RB_KVATTN_MAX_DPAD 256 /* coordinates per row after the method's padding */
+#define RB_KVATTN_MAX_GROUP 8  /* Hq / Hkv */
+
+typedef struct {
+    /* shape */
+    int B, Hq, Hkv, T;
+    int d, dpad;    /* dpad: the method's padded width (compressed); d for the fp16 cache */
+    int split;      /* tokens per split (> 0): rb_kvattn_default_split, or the caller's */
+    float scale;    /* 1 / sqrt(d) */
+    /* the compressed cache */
+    int bits;       /* 1..8 */
+    int norm_kind;  /* RB_KV_NORM_*, for K and V alike */
+    const void *kcodes, *vcodes;
+    const void *knorms, *vnorms;
+    const float *centroids; /* 2^bits Lloyd-Max centroids */
+    const float *pi;        /* dpad x dpad rotation (above); NULL: none (q' = q_pad, o = o'[0, d)) */
+    /* the fp16 cache */
+    const void *k16, *v16;
+    /* both */
+    const float *q;
+    float *o;
+    void *work;             /* rb_kvattn_work_bytes of device memory */
+} rb_kvattn_args;
+
+/* The default split: enough CTAs (nsplit x Hkv x B) to give each of sms SMs about
+ * four, in multiples of 64 tokens, at least 64 and at most 4096. The same function on both
+ * backends, so the CPU reference can take the GPU's split. */
+static inline int rb_kvattn_default_split(int B, int Hkv, int T, int sms)
+{
+    long want = 4L * (sms > 0 ? sms : 132);
+    long bh = (long)B * Hkv;
+    long nsplit = (want + bh - 1) / bh;
+    long s = (T + nsplit - 1) / nsplit;
+    s = (s + 63) / 64 * 64;
+    if (s < 64)
+        s = 64;
+    if (s > 4096)
+        s = 4096;
+    return (int)s;
+}
+
+static inline int rb_kvattn_nsplit(int T, int split) { return (T + split - 1) / split; }
+
+/* Workspace floats: q' [B][Hq][dpad], then per split (m, l) [B][Hq][nsplit][2], then acc
+ * [B][Hq][nsplit][dpad]. a->split must be set (non-zero); for the fp16 cache take dpad = d. */
+static inline size_t rb_kvattn_work_bytes(const rb_kvattn_args *a)
+{
+    size_t bh = (size_t)a->B * (size_t)a->Hq;
+    size_t ns = (size_t)rb_kvattn_nsplit(a->T, a->split);
+    return sizeof(float) * bh * ((size_t)a->dpad + ns * 2 + ns * (size_t)a->dpad);
+}
+
+/* Bytes of the cache one attention reads (what "% of copy" counts): codes and norms of K and V,
+ * or the fp16 rows. */
+static inline double rb_kvattn_cache_bytes(const rb_kvattn_args *a, int fp16)
+{
+    double rows = (double)a->B * a->Hkv * a->T;
+    if (fp16)
+        return rows * 2.0 * 2.0 * a->d;
+    return rows * 2.0 * (double)(rb_kv_row_bytes(a->dpad, a->bits) + rb_kv_norm_bytes(a->norm_kind));
+}
+
+/* NULL when the kernels take a's shape, else one line saying what they do not take (the
+ * launchers then return cudaErrorInvalidValue without launching). fp16: the baseline. */
+const char *rb_kvattn_unsupported(const rb_kvattn_args *a, int fp16);
+
+/* Attention over the compressed cache: the query rotation, the split kernel, the combine, on
+ * stream (a cudaStream_t). Returns a cudaError_t (the launch's); never synchronizes. */
+int rb_kvattn_launch(const rb_kvattn_args *a, void *stream);
+/* The same over the fp16 cache (k16, v16; pi, codes and norms unused). */
+int rb_kvattn_fp16_launch(const rb_kvattn_args *a, void *stream);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,715 @@
+/* kv_attention.cu: decode attention over a compressed KV cache and over an fp16 cache
+ * (kernels/common/kvattn.h holds the math and the layout). Three launches per attention:
+ *
+ *   rotate   q' = Pi q_pad, a warp per row of Pi (skipped for the fp16 cache);
+ *   split    grid (nsplit, Hkv, B): a CTA takes one split of one (b, kv head) for all Hq / Hkv
+ *            query heads reading it, so each cache byte is read once per attention. Its four
+ *            warps take tiles of 32 tokens in turn, each warp with its own online softmax
+ *            (no block barrier inside the token loop); the warps merge at the split's end and
+ *            write (m, l, acc[dpad]) per query head to the workspace;
+ *   combine  a CTA per (b, query head): merges the splits and applies Pi^T once.
+ *
+ * Compressed split: a warp's tile of K and V code rows is contiguous in memory, so it is copied
+ * into shared memory with coalesced cp.async, the next tile's copy in flight while the current
+ * one is computed: V as it is (16-byte pieces where the tile allows, else 4), K column-major
+ * with a stride of 33 words, so that lanes reading word k of 32 different rows hit 32 banks
+ * (row-major, rows of 4 b words would put them in 32 / gcd(4 b, 32) banks: 16-way at 4 bits). Scores take a lane per token: the
+ * 32 codes of one 32-coordinate chunk sit in exactly BITS words, so their shifts are constants;
+ * for up to 5 bits each code indexes a table t[g][j][c] = q'_g[j] c_c in shared memory (all lanes
+ * read the same j, so the 2^bits entries they can touch lie in distinct banks), above that
+ * q'_g[j] * c[code]. The weighted sum of V takes a lane per run of dpad / 32 consecutive
+ * coordinates: one 64-bit read of the row's words (rb_kv_run) gives all its codes at constant
+ * shifts, so per token a lane does two or three shared loads for the words, then one centroid
+ * load and one FMA per coordinate and query head.
+ *
+ * fp16 split: a lane per coordinate pair (half2 loads, fp32 accumulation; single halves for odd
+ * d), eight tokens per step (four above two query heads per kv head) with all their loads
+ * issued first, scores by a warp all-reduce. */
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+#include <math.h>
+#include <stdint.h>
+
+#include "kvattn.h"
+
+#define KVA_NW 4            /* warps per split CTA */
+#define KVA_TT 32           /* tokens per warp tile (compressed) */
+#define KVA_U_MAX 8         /* tokens per warp step (fp16): 8 for up to 2 query heads per kv head, else 4 */
+#define KVA_KM 8            /* coordinates (or pairs) per lane at most: dpad <= 256 */
+#define KVA_TABLE_BYTES 32768
+#define KVA_KSTRIDE 33      /* words between a K tile's columns (kva_copy_k) */
+
+/* ---- small device helpers ---------------------------------------------------------------- */
+static __device__ __forceinline__ float kva_warp_max(float v)
+{
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1)
+        v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+
+static __device__ __forceinline__ float kva_warp_sum(float v)
+{
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1)
+        v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+/* exp(a - m), 0 when a state was empty (a = -inf): keeps -inf - -inf from making a NaN. */
+static __device__ __forceinline__ float kva_rescale(float a, float m) { return a == -INFINITY ? 0.0f : expf(a - m); }
+
+static __device__ __forceinline__ float kva_norm(const void *norms, int kind, long i)
+{
+    if (kind == RB_KV_NORM_FP16)
+        return __half2float(__ushort_as_half(((const unsigned short *)norms)[i]));
+    if (kind == RB_KV_NORM_FP32)
+        return ((const float *)norms)[i];
+    return 1.0f;
+}
+
+static __device__ __forceinline__ void kva_cp4(void *dst, const void *src)
+{
+    unsigned s = (unsigned)__cvta_generic_to_shared(dst);
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"(s), "l"(src) : "memory");
+}
+
+static __device__ __forceinline__ void kva_cp16(void *dst, const void *src)
+{
+    unsigned s = (unsigned)__cvta_generic_to_shared(dst);
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(src) : "memory");
+}
+
+static __device__ __forceinline__ void kva_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+static __device__ __forceinline__ void kva_wait1() { asm volatile("cp.async.wait_group 1;\n" ::: "memory"); }
+
+/* Copy nw 32-bit words src -> dst (dst 16-byte aligned) by one warp, without waiting. */
+static __device__ __forceinline__ void kva_copy_words(uint32_t *dst, const uint32_t *src, int nw, int lane)
+{
+    if ((((uintptr_t)src) & 15) == 0 && (nw & 3) == 0) {
+        for (int i = lane * 4; i < nw; i += 128)
+            kva_cp16(dst + i, src + i);
+    } else {
+        for (int i = lane; i < nw; i += 32)
+            kva_cp4(dst + i, src + i);
+    }
+}
+
+/* Code jj (a constant after unrolling) of a 32-code chunk held in BITS words. */
+template <int BITS>
+static __device__ __forceinline__ unsigned kva_chunk_code(const uint32_t (&w)[BITS], int jj)
+{
+    const int s = jj * BITS, wi = s >> 5, o = s & 31;
+    if (o + BITS <= 32)
+        return (w[wi] >> o) & ((1u << BITS) - 1u);
+    return __funnelshift_r(w[wi], w[wi + 1], o) & ((1u << BITS) - 1u);
+}
+
+/* ---- the query rotation ------------------------------------------------------------------- */
+__global__ void __launch_bounds__(128) kva_rotate_kernel(const float *__restrict__ q, const float *__restrict__ pi,
+                                                         float *__restrict__ qr, int d, int dpad)
+{
+    extern __shared__ float kva_qs[];
+    const long bh = blockIdx.x;
+    for (int j = threadIdx.x; j < dpad; j += blockDim.x)
+        kva_qs[j] = j < d ? q[bh * d + j] : 0.0f;
+    __syncthreads();
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarp = blockDim.x >> 5;
+    for (int i = warp; i < dpad; i += nwarp) {
+        float acc = 0.0f;
+        if (pi) {
+            for (int j = lane; j < dpad; j += 32)
+                acc = fmaf(pi[(long)i * dpad + j], kva_qs[j], acc);
+            acc = kva_warp_sum(acc);
+        } else {
+            acc = kva_qs[i];
+        }
+        if (lane == 0)
+            qr[bh * dpad + i] = acc;
+    }
+}
+
+/* ---- the split kernel over the compressed cache -------------------------------------------- */
+struct kva_smem_plan {
+    int cent, qs, tab, warp0, warp_words, merge, total; /* offsets and sizes in 4-byte words */
+    int ktile_words, vtile_words, use_table;
+};
+
+static __host__ __device__ inline int kva_align4(int x) { return (x + 3) & ~3; }
+
+static __host__ __device__ inline kva_smem_plan kva_plan(int bits, int G, int dpad, int rw)
+{
+    kva_smem_plan p;
+    const int nc = 1 << bits;
+    p.use_table = nc <= 32 && (long)G * dpad * nc * 4 <= KVA_TABLE_BYTES;
+    p.ktile_words = kva_align4(rw * KVA_KSTRIDE);
+    p.vtile_words = kva_align4(KVA_TT * rw);
+    p.cent = 0;
+    p.qs = kva_align4(nc);
+    p.tab = p.qs + kva_align4(G * dpad);
+    p.warp0 = p.tab + (p.use_table ? kva_align4(G * dpad * nc) : 0);
+    /* per warp: K and V tiles, double-buffered, then its weights w[G][TT] */
+    p.warp_words = 2 * p.ktile_words + 2 * p.vtile_words + kva_align4(G * KVA_TT);
+    p.merge = p.warp0 + KVA_NW * p.warp_words;
+    p.total = p.merge + KVA_NW * G * (dpad + 2);
+    return p;
+}
+
+/* The K tile goes in column-major (word k of row r at k KVA_KSTRIDE + r), so the score phase's
+ * lanes (one row each) read word k of their rows from 32 distinct banks whatever the row length;
+ * the copy stays coalesced on the global side. magic: the reciprocal of rw (kva_magic). */
+static __device__ __forceinline__ void kva_copy_k(uint32_t *dst, const uint32_t *src, int nw, int rw, unsigned magic,
+                                                  int lane)
+{
+    for (int i = lane; i < nw; i += 32) {
+        const int r = rw == 1 ? i : (int)__umulhi((unsigned)i, magic), k = i - r * rw;
+        kva_cp4(dst + k * KVA_KSTRIDE + r, src + i);
+    }
+}
+
+/* i / rw = __umulhi(i, kva_magic(rw)) exactly for 2 <= rw <= 64 and i < 2^26 (the error term
+ * i (magic rw - 2^32) stays below 2^32). */
+static __device__ __forceinline__ unsigned kva_magic(int rw) { return 0xFFFFFFFFu / (unsigned)rw + 1u; }
+
+/* Issue the copy of tile `tl` of this warp's split (K and V code rows) into buffer `buf`. */
+static __device__ __forceinline__ void kva_issue_tile(const rb_kvattn_args &a, const kva_smem_plan &pl, uint32_t *wbase,
+                                                      long row0, int rw, unsigned magic, int t0, int t1, int tl, int buf,
+                                                      int lane)
+{
+    const int i0 = t0 + tl * KVA_TT;
+    const int n = min(KVA_TT, t1 - i0);
+    const long off = (row0 + i0) * rw;
+    kva_copy_k(wbase + buf * pl.ktile_words, (const uint32_t *)a.kcodes + off, n * rw, rw, magic, lane);
+    kva_copy_words(wbase + 2 * pl.ktile_words + buf * pl.vtile_words, (const uint32_t *)a.vcodes + off, n * rw, lane);
+}
+
+/* The scores of one lane's token, its K row's words at kcol[k KVA_KSTRIDE]. */
+template <int BITS, int GM, bool TAB>
+static __device__ __forceinline__ void kva_scores(const uint32_t *kcol, const float *tab, const float *qs,
+                                                  const float *cent, int dpad, int G, float (&sc)[GM])
+{
+    constexpr int NC = 1 << BITS;
+#pragma unroll
+    for (int g = 0; g < GM; g++)
+        sc[g] = 0.0f;
+    const int nchunk = dpad >> 5;
+    for (int c = 0; c < nchunk; c++) {
+        uint32_t w[BITS];
+#pragma unroll
+        for (int k = 0; k < BITS; k++)
+            w[k] = kcol[(c * BITS + k) * KVA_KSTRIDE];
+#pragma unroll
+        for (int jj = 0; jj < 32; jj++) {
+            const unsigned code = kva_chunk_code<BITS>(w, jj);
+            const int j = c * 32 + jj;
+            float cv = 0.0f;
+            if (!TAB)
+                cv = cent[code];
+#pragma unroll
+            for (int g = 0; g < GM; g++)
+                if (g < G)
+                    sc[g] += TAB ? tab[(g * dpad + j) * NC + code] : qs[g * dpad + j] * cv;
+        }
+    }
+    for (int j = nchunk * 32; j < dpad; j++) {
+        const int sb = j * BITS, wi = sb >> 5, o = sb & 31;
+        const uint32_t lo = kcol[wi * KVA_KSTRIDE], hi = o + BITS > 32 ? kcol[(wi + 1) * KVA_KSTRIDE] : 0u;
+        const unsigned code = __funnelshift_r(lo, hi, o) & (NC - 1);
+#pragma unroll
+        for (int g = 0; g < GM; g++)
+            if (g < G)
+                sc[g] += TAB ? tab[(g * dpad + j) * NC + code] : qs[g * dpad + j] * cent[code];
+    }
+}
+
+template <int BITS, int GM>
+__global__ void __launch_bounds__(KVA_NW * 32) kva_split_kernel(const rb_kvattn_args a, int nsplit)
+{
+    extern __shared__ __align__(16) uint32_t kva_sm[];
+    constexpr int NC = 1 << BITS;
+    const int G = a.Hq / a.Hkv, dpad = a.dpad, split = a.split;
+    const int rw = (int)(rb_kv_row_bytes(dpad, BITS) / 4);
+    const kva_smem_plan pl = kva_plan(BITS, G, dpad, rw);
+    const unsigned magic = rw > 1 ? kva_magic(rw) : 0u;
+    const int s = blockIdx.x, hk = blockIdx.y, b = blockIdx.z;
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const long row0 = ((long)b * a.Hkv + hk) * a.T; /* first cache row of this (b, kv head) */
+    const int t0 = s * split, t1 = min(a.T, t0 + split);
+    const int ntiles = (t1 - t0 + KVA_TT - 1) / KVA_TT;
+
+    float *cent = (float *)kva_sm + pl.cent;
+    float *qs = (float *)kva_sm + pl.qs;
+    float *tab = (float *)kva_sm + pl.tab;
+    uint32_t *wbase = kva_sm + pl.warp0 + warp * pl.warp_words;
+    float *wsh = (float *)(wbase + 2 * pl.ktile_words + 2 * pl.vtile_words);
+
+    /* the first tile's copy goes out before the tables are built */
+    if (warp < ntiles)
+        kva_issue_tile(a, pl, wbase, row0, rw, magic, t0, t1, warp, 0, lane);
+    kva_commit();
+
+    const float *qr = (const float *)a.work + ((long)b * a.Hq + (long)hk * G) * dpad;
+    for (int i = tid; i < NC; i += blockDim.x)
+        cent[i] = a.centroids[i];
+    for (int i = tid; i < G * dpad; i += blockDim.x)
+        qs[i] = qr[i];
+    __syncthreads();
+    if (pl.use_table) {
+        for (int i = tid; i < G * dpad * NC; i += blockDim.x)
+            tab[i] = qs[i / NC] * cent[i % NC];
+        __syncthreads();
+    }
+
+    float m[GM], l[GM], acc[GM][KVA_KM];
+#pragma unroll
+    for (int g = 0; g < GM; g++) {
+        m[g] = -INFINITY;
+        l[g] = 0.0f;
+#pragma unroll
+        for (int k = 0; k < KVA_KM; k++)
+            acc[g][k] = 0.0f;
+    }
+    /* the weighted sum of V: lane owns the run of cpl consecutive coordinates from j0 */
+    const int cpl = (dpad + 31) >> 5, j0 = lane * cpl;
+    const int nl = max(0, min(cpl, dpad - j0));
+
+    int buf = 0;
+    for (int tl = warp; tl < ntiles; tl += KVA_NW, buf ^= 1) {
+        const int nxt = tl + KVA_NW;
+        if (nxt < ntiles)
+            kva_issue_tile(a, pl, wbase, row0, rw, magic, t0, t1, nxt, buf ^ 1, lane);
+        kva_commit();
+        const int i0 = t0 + tl * KVA_TT;
+        const int n = min(KVA_TT, t1 - i0);
+        const bool valid = lane < n;
+        float rk = 1.0f, rv = 1.0f;
+        if (valid) {
+            rk = kva_norm(a.knorms, a.norm_kind, row0 + i0 + lane);
+            rv = kva_norm(a.vnorms, a.norm_kind, row0 + i0 + lane);
+        }
+        kva_wait1();
+        __syncwarp();
+        const uint32_t *kt = wbase + buf * pl.ktile_words;
+        const uint32_t *vt = wbase + 2 * pl.ktile_words + buf * pl.vtile_words;
+
+        /* scores: lane = token */
+        float sc[GM];
+        const uint32_t *kcol = kt + (valid ? lane : 0);
+        if (pl.use_table)
+            kva_scores<BITS, GM, true>(kcol, tab, qs, cent, dpad, G, sc);
+        else
+            kva_scores<BITS, GM, false>(kcol, tab, qs, cent, dpad, G, sc);
+        float fac[GM];
+#pragma unroll
+        for (int g = 0; g < GM; g++) {
+            if (g < G) {
+                const float sg = valid ? sc[g] * rk * a.scale : -INFINITY;
+                const float mn = fmaxf(m[g], kva_warp_max(sg));
+                fac[g] = kva_rescale(m[g], mn);
+                const float p = valid ? expf(sg - mn) : 0.0f;
+                l[g] = l[g] * fac[g] + p;
+                wsh[g * KVA_TT + lane] = p * rv;
+                m[g] = mn;
+            } else {
+                fac[g] = 0.0f;
+            }
+        }
+        __syncwarp();
+
+        /* the weighted sum of V: lane = its run of coordinates */
+#pragma unroll
+        for (int g = 0; g < GM; g++)
+#pragma unroll
+            for (int k = 0; k < KVA_KM; k++)
+                acc[g][k] *= fac[g];
+        if (nl > 0) {
+            /* two tokens a step: their weights in one 8-byte load (wsh rows are 8-byte aligned) */
+            for (int t = 0; t < n; t += 2) {
+                const int nt = min(2, n - t);
+                float2 wt[GM];
+#pragma unroll
+                for (int g = 0; g < GM; g++)
+                    wt[g] = g < G ? *(const float2 *)(wsh + g * KVA_TT + t) : make_float2(0.0f, 0.0f);
+#pragma unroll
+                for (int u = 0; u < 2; u++) {
+                    if (u < nt) {
+                        const uint64_t run = rb_kv_run(vt + (t + u) * rw, j0, nl, BITS);
+#pragma unroll
+                        for (int k = 0; k < KVA_KM; k++) {
+                            if (k < nl) {
+                                const float cv = cent[(unsigned)(run >> (k * BITS)) & (NC - 1)];
+#pragma unroll
+                                for (int g = 0; g < GM; g++)
+                                    acc[g][k] = fmaf(u ? wt[g].y : wt[g].x, cv, acc[g][k]);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        __syncwarp(); /* this buffer is refilled by the copy issued next iteration */
+    }
+
+    /* merge the warps' states, then one partial per query head to the workspace */
+    float *mg = (float *)kva_sm + pl.merge; /* [NW][G][dpad + 2]: m, l, acc */
+#pragma unroll
+    for (int g = 0; g < GM; g++) {
+        if (g < G) {
+            float *e = mg + (warp * G + g) * (dpad + 2);
+            const float lsum = kva_warp_sum(l[g]);
+            if (lane == 0) {
+                e[0] = m[g];
+                e[1] = lsum;
+            }
+#pragma unroll
+            for (int k = 0; k < KVA_KM; k++)
+                if (k < nl)
+                    e[2 + j0 + k] = acc[g][k];
+        }
+    }
+    __syncthreads();
+    const long bh0 = (long)b * a.Hq + (long)hk * G;
+    float *ml = (float *)a.work + (long)a.B * a.Hq * dpad;
+    float *pacc = ml + (long)a.B * a.Hq * nsplit * 2;
+    for (int i = tid; i < G * (dpad + 1); i += blockDim.x) {
+        const int g = i / (dpad + 1), j = i % (dpad + 1) - 1; /* j = -1: (m, l) */
+        float M = -INFINITY;
+        for (int w = 0; w < KVA_NW; w++)
+            M = fmaxf(M, mg[(w * G + g) * (dpad + 2)]);
+        float v = 0.0f;
+        for (int w = 0; w < KVA_NW; w++) {
+            const float *e = mg + (w * G + g) * (dpad + 2);
+            v += (j < 0 ? e[1] : e[2 + j]) * kva_rescale(e[0], M);
+        }
+        const long ps = (bh0 + g) * nsplit + s;
+        if (j < 0) {
+            ml[ps * 2] = M;
+            ml[ps * 2 + 1] = v;
+        } else {
+            pacc[ps * dpad + j] = v;
+        }
+    }
+}
+
+/* ---- the split kernel over the fp16 cache -------------------------------------------------
+ * Lane slots of E = 2 coordinates (a half2; 1 for odd d), slot sl = lane + 32 k, k < KP. */
+template <int GM, int KP, bool PAIR>
+__global__ void __launch_bounds__(KVA_NW * 32) kva_fp16_split_kernel(const rb_kvattn_args a, int nsplit)
+{
+    extern __shared__ __align__(16) uint32_t kva_sm[];
+    constexpr int E = PAIR ? 2 : 1;
+    /* tokens per step: their K and V loads are all in flight at once (registers allowing) */
+    constexpr int U = GM <= 2 ? KVA_U_MAX : KVA_U_MAX / 2;
+    const int G = a.Hq / a.Hkv, d = a.d, split = a.split;
+    const int s = blockIdx.x, hk = blockIdx.y, b = blockIdx.z;
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const long row0 = ((long)b * a.Hkv + hk) * a.T;
+    const int t0 = s * split, t1 = min(a.T, t0 + split);
+    const int nslot = d / E;
+
+    float *qs = (float *)kva_sm;                    /* [G][d] */
+    float *mg = qs + kva_align4(G * d);             /* [NW][G][d + 2] */
+    const float *q = a.q + ((long)b * a.Hq + (long)hk * G) * d;
+    for (int i = tid; i < G * d; i += blockDim.x)
+        qs[i] = q[i];
+    __syncthreads();
+
+    float m[GM], l[GM], acc[GM][KP * E];
+#pragma unroll
+    for (int g = 0; g < GM; g++) {
+        m[g] = -INFINITY;
+        l[g] = 0.0f;
+#pragma unroll
+        for (int k = 0; k < KP * E; k++)
+            acc[g][k] = 0.0f;
+    }
+    const __half *K = (const __half *)a.k16, *V = (const __half *)a.v16;
+
+    for (int i0 = t0 + warp * U; i0 < t1; i0 += KVA_NW * U) {
+        /* every load of the step first, then the math */
+        float kx[U][KP * E], vx[U][KP * E];
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            const int i = min(i0 + u, t1 - 1); /* a clamped token is loaded and then weighted 0 */
+            const __half *kr = K + (row0 + i) * d, *vr = V + (row0 + i) * d;
+#pragma unroll
+            for (int k = 0; k < KP; k++) {
+                const int sl = lane + 32 * k;
+                if (PAIR) {
+                    float2 kf = make_float2(0.0f, 0.0f), vf = kf;
+                    if (sl < nslot) {
+                        kf = __half22float2(((const __half2 *)kr)[sl]);
+                        vf = __half22float2(((const __half2 *)vr)[sl]);
+                    }
+                    kx[u][2 * k] = kf.x;
+                    kx[u][2 * k + 1] = kf.y;
+                    vx[u][2 * k] = vf.x;
+                    vx[u][2 * k + 1] = vf.y;
+                } else {
+                    kx[u][k] = sl < nslot ? __half2float(kr[sl]) : 0.0f;
+                    vx[u][k] = sl < nslot ? __half2float(vr[sl]) : 0.0f;
+                }
+            }
+        }
+#pragma unroll
+        for (int g = 0; g < GM; g++) {
+            if (g >= G)
+                continue;
+            float sc[U];
+#pragma unroll
+            for (int u = 0; u < U; u++) {
+                float p = 0.0f;
+#pragma unroll
+                for (int k = 0; k < KP; k++) {
+                    const int sl = lane + 32 * k;
+                    if (sl < nslot) {
+#pragma unroll
+                        for (int e = 0; e < E; e++)
+                            p = fmaf(qs[g * d + E * sl + e], kx[u][E * k + e], p);
+                    }
+                }
+                sc[u] = i0 + u < t1 ? kva_warp_sum(p) * a.scale : -INFINITY;
+            }
+            float mn = m[g];
+#pragma unroll
+            for (int u = 0; u < U; u++)
+                mn = fmaxf(mn, sc[u]);
+            const float f = kva_rescale(m[g], mn);
+            l[g] *= f;
+#pragma unroll
+            for (int k = 0; k < KP * E; k++)
+                acc[g][k] *= f;
+#pragma unroll
+            for (int u = 0; u < U; u++) {
+                const float p = i0 + u < t1 ? expf(sc[u] - mn) : 0.0f;
+                l[g] += p;
+#pragma unroll
+                for (int k = 0; k < KP * E; k++)
+                    acc[g][k] = fmaf(p, vx[u][k], acc[g][k]);
+            }
+            m[g] = mn;
+        }
+    }
+
+#pragma unroll
+    for (int g = 0; g < GM; g++) {
+        if (g < G) {
+            float *e = mg + (warp * G + g) * (d + 2);
+            if (lane == 0) {
+                e[0] = m[g];
+                e[1] = l[g]; /* the same on every lane */
+            }
+#pragma unroll
+            for (int k = 0; k < KP; k++) {
+                const int sl = lane + 32 * k;
+                if (sl < nslot) {
+#pragma unroll
+                    for (int c = 0; c < E; c++)
+                        e[2 + E * sl + c] = acc[g][E * k + c];
+                }
+            }
+        }
+    }
+    __syncthreads();
+    const long bh0 = (long)b * a.Hq + (long)hk * G;
+    float *ml = (float *)a.work + (long)a.B * a.Hq * d;
+    float *pacc = ml + (long)a.B * a.Hq * nsplit * 2;
+    for (int i = tid; i < G * (d + 1); i += blockDim.x) {
+        const int g = i / (d + 1), j = i % (d + 1) - 1;
+        float M = -INFINITY;
+        for (int w = 0; w < KVA_NW; w++)
+            M = fmaxf(M, mg[(w * G + g) * (d + 2)]);
+        float v = 0.0f;
+        for (int w = 0; w < KVA_NW; w++) {
+            const float *e = mg + (w * G + g) * (d + 2);
+            v += (j < 0 ? e[1] : e[2 + j]) * kva_rescale(e[0], M);
+        }
+        const long ps = (bh0 + g) * nsplit + s;
+        if (j < 0) {
+            ml[ps * 2] = M;
+            ml[ps * 2 + 1] = v;
+        } else {
+            pacc[ps * d + j] = v;
+        }
+    }
+}
+
+/* ---- the combine -------------------------------------------------------------------------- */
+__global__ void __launch_bounds__(128) kva_combine_kernel(const float *__restrict__ work, const float *__restrict__ pi,
+                                                          float *__restrict__ o, int BH, int d, int dpad, int nsplit)
+{
+    extern __shared__ float kva_os[];
+    const long bh = blockIdx.x;
+    const float *ml = work + (long)BH * dpad + bh * nsplit * 2;
+    const float *pacc = work + (long)BH * dpad + (long)BH * nsplit * 2 + bh * nsplit * dpad;
+    float M = -INFINITY;
+    for (int s = 0; s < nsplit; s++)
+        M = fmaxf(M, ml[2 * s]);
+    float L = 0.0f;
+    for (int s = 0; s < nsplit; s++)
+        L += ml[2 * s + 1] * kva_rescale(ml[2 * s], M);
+    for (int j = threadIdx.x; j < dpad; j += blockDim.x) {
+        float v = 0.0f;
+        for (int s = 0; s < nsplit; s++)
+            v += pacc[(long)s * dpad + j] * kva_rescale(ml[2 * s], M);
+        kva_os[j] = v / L;
+    }
+    __syncthreads();
+    for (int i = threadIdx.x; i < d; i += blockDim.x) {
+        float v;
+        if (pi) {
+            v = 0.0f;
+            for (int j = 0; j < dpad; j++)
+                v = fmaf(pi[(long)j * dpad + i], kva_os[j], v);
+        } else {
+            v = kva_os[i];
+        }
+        o[bh * d + i] = v;
+    }
+}
+
+/* ---- launchers ---------------------------------------------------------------------------- */
+static const char *kva_check_common(const rb_kvattn_args *a)
+{
+    if (a->B < 1 || a->Hq < 1 || a->Hkv < 1 || a->T < 1 || a->d < 1)
+        return "B, heads, kv_heads, T and d must all be at least 1";
+    if (a->Hq % a->Hkv)
+        return "heads must be a multiple of kv_heads";
+    if (a->Hq / a->Hkv > RB_KVATTN_MAX_GROUP)
+        return "more than 8 query heads per kv head";
+    if (a->Hkv > 65535 || a->B > 65535)
+        return "kv_heads and B must be at most 65535";
+    if (a->split < 1)
+        return "the split is not set (rb_kvattn_default_split)";
+    if (!a->q || !a->o || !a->work)
+        return "a query, output or workspace pointer is NULL";
+    return NULL;
+}
+
+extern "C" const char *rb_kvattn_unsupported(const rb_kvattn_args *a, int fp16)
+{
+    const char *why = kva_check_common(a);
+    if (why)
+        return why;
+    if (fp16) {
+        if (a->d > RB_KVATTN_MAX_DPAD)
+            return "the fp16 attention kernel takes d up to 256";
+        if (!a->k16 || !a->v16)
+            return "the fp16 cache pointers are NULL";
+        return NULL;
+    }
+    if (a->bits < 1 || a->bits > 8)
+        return "the compressed attention kernel takes 1 to 8 bits";
+    if (a->dpad < a->d || a->dpad > RB_KVATTN_MAX_DPAD)
+        return "the compressed attention kernel takes a padded width dpad from d up to 256";
+    if (a->norm_kind != RB_KV_NORM_FP16 && a->norm_kind != RB_KV_NORM_FP32 && a->norm_kind != RB_KV_NORM_NONE)
+        return "unknown norm kind";
+    if (!a->kcodes || !a->vcodes || !a->centroids ||
+        (a->norm_kind != RB_KV_NORM_NONE && (!a->knorms || !a->vnorms)))
+        return "a compressed cache pointer is NULL";
+    return NULL;
+}
+
+static int kva_gm(int G) { return G <= 1 ? 1 : G <= 2 ? 2 : G <= 4 ? 4 : 8; }
+
+/* The launch of one kernel instantiation with dynamic shared memory beyond 48 KiB allowed. */
+template <typename K>
+static cudaError_t kva_launch(K kern, dim3 grid, int threads, size_t smem, cudaStream_t st, const rb_kvattn_args &a,
+                              int nsplit)
+{
+    if (smem > 48 * 1024) {
+        cudaError_t e = cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+        if (e != cudaSuccess)
+            return e;
+    }
+    kern<<<grid, threads, smem, st>>>(a, nsplit);
+    return cudaGetLastError();
+}
+
+template <int BITS>
+static cudaError_t kva_split_bits(const rb_kvattn_args &a, int nsplit, cudaStream_t st)
+{
+    const int G = a.Hq / a.Hkv;
+    const int rw = (int)(rb_kv_row_bytes(a.dpad, BITS) / 4);
+    const size_t smem = sizeof(uint32_t) * (size_t)kva_plan(BITS, G, a.dpad, rw).total;
+    const dim3 grid((unsigned)nsplit, (unsigned)a.Hkv, (unsigned)a.B);
+    switch (kva_gm(G)) {
+    case 1: return kva_launch(kva_split_kernel<BITS, 1>, grid, KVA_NW * 32, smem, st, a, nsplit);
+    case 2: return kva_launch(kva_split_kernel<BITS, 2>, grid, KVA_NW * 32, smem, st, a, nsplit);
+    case 4: return kva_launch(kva_split_kernel<BITS, 4>, grid, KVA_NW * 32, smem, st, a, nsplit);
+    default: return kva_launch(kva_split_kernel<BITS, 8>, grid, KVA_NW * 32, smem, st, a, nsplit);
+    }
+}
+
+extern "C" int rb_kvattn_launch(const rb_kvattn_args *a, void *stream)
+{
+    if (rb_kvattn_unsupported(a, 0))
+        return (int)cudaErrorInvalidValue;
+    cudaStream_t st = (cudaStream_t)stream;
+    const int nsplit = rb_kvattn_nsplit(a->T, a->split);
+    const int BH = a->B * a->Hq;
+    float *qr = (float *)a->work;
+    kva_rotate_kernel<<<BH, 128, sizeof(float) * (size_t)a->dpad, st>>>(a->q, a->pi, qr, a->d, a->dpad);
+    cudaError_t e = cudaGetLastError();
+    if (e != cudaSuccess)
+        return (int)e;
+    switch (a->bits) {
+    case 1: e = kva_split_bits<1>(*a, nsplit, st); break;
+    case 2: e = kva_split_bits<2>(*a, nsplit, st); break;
+    case 3: e = kva_split_bits<3>(*a, nsplit, st); break;
+    case 4: e = kva_split_bits<4>(*a, nsplit, st); break;
+    case 5: e = kva_split_bits<5>(*a, nsplit, st); break;
+    case 6: e = kva_split_bits<6>(*a, nsplit, st); break;
+    case 7: e = kva_split_bits<7>(*a, nsplit, st); break;
+    default: e = kva_split_bits<8>(*a, nsplit, st); break;
+    }
+    if (e != cudaSuccess)
+        return (int)e;
+    kva_combine_kernel<<<BH, 128, sizeof(float) * (size_t)a->dpad, st>>>((const float *)a->work, a->pi, a->o, BH, a->d, a->dpad,
+                                                                        nsplit);
+    return (int)cudaGetLastError();
+}
+
+template <int KP, bool PAIR>
+static cudaError_t kva_fp16_split_kp(const rb_kvattn_args &a, int nsplit, cudaStream_t st)
+{
+    const int G = a.Hq / a.Hkv;
+    const size_t smem = sizeof(float) * (size_t)(kva_align4(G * a.d) + KVA_NW * G * (a.d + 2));
+    const dim3 grid((unsigned)nsplit, (unsigned)a.Hkv, (unsigned)a.B);
+    switch (kva_gm(G)) {
+    case 1: return kva_launch(kva_fp16_split_kernel<1, KP, PAIR>, grid, KVA_NW * 32, smem, st, a, nsplit);
+    case 2: return kva_launch(kva_fp16_split_kernel<2, KP, PAIR>, grid, KVA_NW * 32, smem, st, a, nsplit);
+    case 4: return kva_launch(kva_fp16_split_kernel<4, KP, PAIR>, grid, KVA_NW * 32, smem, st, a, nsplit);
+    default: return kva_launch(kva_fp16_split_kernel<8, KP, PAIR>, grid, KVA_NW * 32, smem, st, a, nsplit);
+    }
+}
+
+/* Slots per lane: the fewest of 1, 2, 4 pairs that cover d, or 8 single coordinates for odd d. */
+static cudaError_t kva_fp16_split(const rb_kvattn_args &a, int nsplit, cudaStream_t st)
+{
+    if (a.d & 1)
+        return kva_fp16_split_kp<KVA_KM, false>(a, nsplit, st);
+    const int slots = a.d / 2;
+    if (slots <= 32)
+        return kva_fp16_split_kp<1, true>(a, nsplit, st);
+    if (slots <= 64)
+        return kva_fp16_split_kp<2, true>(a, nsplit, st);
+    return kva_fp16_split_kp<4, true>(a, nsplit, st); /* d <= 256 (rb_kvattn_unsupported) */
+}
+
+extern "C" int rb_kvattn_fp16_launch(const rb_kvattn_args *a, void *stream)
+{
+    if (rb_kvattn_unsupported(a, 1))
+        return (int)cudaErrorInvalidValue;
+    cudaStream_t st = (cudaStream_t)stream;
+    const int nsplit = rb_kvattn_nsplit(a->T, a->split);
+    const int BH = a->B * a->Hq;
+    /* the fp16 layout of the workspace has dpad = d (no q' is written) */
+    rb_kvattn_args b = *a;
+    b.dpad = a->d;
+    cudaError_t e = kva_fp16_split(b, nsplit, st);
+    if (e != cudaSuccess)
+        return (int)e;
+    kva_combine_kernel<<<BH, 128, sizeof(float) * (size_t)a->d, st>>>((const float *)a->work, NULL, a->o, BH, a->d, a->d, nsplit);
+    return (int)cudaGetLastError();
+}

@@ -1,0 +1,117 @@
+/* Decode attention's argument checks and counts (kernels/common/kvattn.h), without a GPU: the
+ * shapes the kernels refuse (and the launchers refusing them before any CUDA call), the
+ * workspace and cache byte counts, the default split, the runs of codes the kernels read. */
+#include <cuda_runtime_api.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "check.h"
+#include "kvattn.h"
+
+static int dummy;
+
+/* A shape the compressed kernels take: B = 2, 8 query heads over 2 kv heads, T = 1000, d = 128,
+ * 3 bits, fp16 norms; every pointer non-NULL (never dereferenced: nothing launches). */
+static rb_kvattn_args good(void)
+{
+    rb_kvattn_args a = {.B = 2, .Hq = 8, .Hkv = 2, .T = 1000, .d = 128, .dpad = 128, .split = 64,
+                        .scale = 0.08838834764831845f, .bits = 3, .norm_kind = RB_KV_NORM_FP16,
+                        .kcodes = &dummy, .vcodes = &dummy, .knorms = &dummy, .vnorms = &dummy,
+                        .centroids = (const float *)&dummy, .k16 = &dummy, .v16 = &dummy,
+                        .q = (const float *)&dummy, .o = (float *)&dummy, .work = &dummy};
+    return a;
+}
+
+TEST(kvattn_args_refused)
+{
+    rb_kvattn_args a = good();
+    CHECK(rb_kvattn_unsupported(&a, 0) == NULL, "a good shape refused: %s", rb_kvattn_unsupported(&a, 0));
+    CHECK(rb_kvattn_unsupported(&a, 1) == NULL, "a good fp16 shape refused: %s", rb_kvattn_unsupported(&a, 1));
+    struct {
+        const char *what;
+        int field, value, fp16;
+    } bad[] = {
+        {"heads not a multiple of kv_heads", 0, 7, 0}, {"16 query heads per kv head", 1, 16, 0},
+        {"bits 0", 2, 0, 0},  {"bits 9", 2, 9, 0},  {"dpad 257", 3, 257, 0}, {"dpad below d", 3, 96, 0},
+        {"split 0", 4, 0, 0}, {"T 0", 5, 0, 0},     {"norm kind 7", 6, 7, 0}, {"fp16 d 258", 7, 258, 1},
+        {"B 0", 8, 0, 1},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        a = good();
+        switch (bad[k].field) {
+        case 0: a.Hq = bad[k].value; break;
+        case 1: a.Hq = bad[k].value * a.Hkv; break;
+        case 2: a.bits = bad[k].value; break;
+        case 3: a.dpad = bad[k].value; break;
+        case 4: a.split = bad[k].value; break;
+        case 5: a.T = bad[k].value; break;
+        case 6: a.norm_kind = bad[k].value; break;
+        case 7: a.d = a.dpad = bad[k].value; break;
+        default: a.B = bad[k].value; break;
+        }
+        CHECK(rb_kvattn_unsupported(&a, bad[k].fp16) != NULL, "%s: not refused", bad[k].what);
+        const int e = bad[k].fp16 ? rb_kvattn_fp16_launch(&a, NULL) : rb_kvattn_launch(&a, NULL);
+        CHECK(e == (int)cudaErrorInvalidValue, "%s: the launcher returned %d", bad[k].what, e);
+    }
+    a = good();
+    a.knorms = NULL;
+    CHECK(rb_kvattn_unsupported(&a, 0) != NULL, "NULL norms with fp16 norms not refused");
+    a.norm_kind = RB_KV_NORM_NONE;
+    CHECK(rb_kvattn_unsupported(&a, 0) == NULL, "NULL norms without norms refused");
+}
+
+TEST(kvattn_counts)
+{
+    rb_kvattn_args a = good();
+    /* q' 2*8*128, (m, l) 2*8*16*2, acc 2*8*16*128 floats: nsplit = ceil(1000 / 64) = 16 */
+    CHECK(rb_kvattn_nsplit(1000, 64) == 16, "nsplit %d", rb_kvattn_nsplit(1000, 64));
+    CHECK(rb_kvattn_work_bytes(&a) == 4u * (2048 + 512 + 32768), "work bytes %zu", rb_kvattn_work_bytes(&a));
+    /* 2*2*1000 rows, K and V, 48 code bytes + 2 norm bytes each; fp16: 256 bytes each */
+    CHECK(rb_kvattn_cache_bytes(&a, 0) == 4000.0 * 2 * 50, "cache bytes %.0f", rb_kvattn_cache_bytes(&a, 0));
+    CHECK(rb_kvattn_cache_bytes(&a, 1) == 4000.0 * 2 * 256, "fp16 cache bytes %.0f", rb_kvattn_cache_bytes(&a, 1));
+    a.bits = 1;
+    a.d = a.dpad = 97; /* 97 bits: 4 words */
+    CHECK(rb_kvattn_cache_bytes(&a, 0) == 4000.0 * 2 * 18, "odd d cache bytes %.0f", rb_kvattn_cache_bytes(&a, 0));
+}
+
+TEST(kvattn_default_split)
+{
+    /* B = 1, H = 32, T = 32k on 132 SMs: 17 splits of 1984 tokens (544 CTAs, about 4 per SM) */
+    CHECK(rb_kvattn_default_split(1, 32, 32768, 132) == 1984, "split %d", rb_kvattn_default_split(1, 32, 32768, 132));
+    /* B = 16, H = 32, T = 8k: 512 (b, head) pairs already; 2 splits of 4096 */
+    CHECK(rb_kvattn_default_split(16, 32, 8192, 132) == 4096, "split %d", rb_kvattn_default_split(16, 32, 8192, 132));
+    CHECK(rb_kvattn_default_split(1, 1, 1, 132) == 64, "split %d", rb_kvattn_default_split(1, 1, 1, 132));
+    CHECK(rb_kvattn_default_split(1, 1, 1 << 30, 132) == 4096, "split %d", rb_kvattn_default_split(1, 1, 1 << 30, 132));
+}
+
+/* rb_kv_run against rb_kv_get: every run of n consecutive codes (n b <= 64) of rows of random
+ * codes, every b in 1..8, widths from 1 to 70 and the kernels' 97, 128, 256; each row at the end
+ * of its own allocation of exactly rb_kv_row_bytes, so a read past it shows under make test-asan. */
+TEST(kvattn_code_runs)
+{
+    static const int widths[] = {97, 128, 256};
+    uint64_t rs = 0x9E3779B97F4A7C15ull;
+    long runs = 0, bad = 0;
+    for (int bits = 1; bits <= 8; bits++)
+        for (int wi = 0; wi < 70 + 3; wi++) {
+            const int dpad = wi < 70 ? wi + 1 : widths[wi - 70];
+            const long nwords = rb_kv_row_bytes(dpad, bits) / 4;
+            uint32_t *row = calloc((size_t)nwords, sizeof *row);
+            for (int j = 0; j < dpad; j++) {
+                rs = rs * 6364136223846793005ull + 1442695040888963407ull;
+                rb_kv_put(row, j, bits, (unsigned)(rs >> 33) & ((1u << bits) - 1u));
+            }
+            for (int j0 = 0; j0 < dpad; j0++)
+                for (int n = 1; n * bits <= 64 && j0 + n <= dpad; n++) {
+                    const uint64_t v = rb_kv_run(row, j0, n, bits);
+                    int ok = n * bits == 64 || (v >> (n * bits)) == 0;
+                    for (int i = 0; i < n; i++)
+                        ok &= (unsigned)(v >> (i * bits) & ((1u << bits) - 1u)) == rb_kv_get(row, j0 + i, bits);
+                    runs++;
+                    bad += !ok;
+                }
+            free(row);
+        }
+    CHECK(bad == 0, "%ld of %ld runs differ from rb_kv_get", bad, runs);
+}
