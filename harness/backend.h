@@ -23,7 +23,8 @@ typedef struct {
     double cold_median_us, cold_min_us, cold_max_us, cold_noise;
     double copy_us, copy_cold_us; /* D2D copy of the same bytes, same rules (0 on the CPU) */
     double fma_peak_per_s;        /* the device's measured fp32 FMA rate (0 on the CPU) */
-    double tc_peak_flops_per_s;   /* its measured mma.sync fp16 rate (0 on the CPU) */
+    double tc_peak_flops_per_s;   /* its measured rate of the tensor-core instruction TurboQuant-dense's
+                                   * fast kernel uses, mma.sync or wgmma (0 on the CPU) */
     const char *stop_reason;      /* which stopping condition ended the sampling */
     double prepass_us;            /* HQMQ Med3x: median time of the median pre-pass alone; the
                                    * times above include it (pre-pass + quantize pass) */
@@ -125,10 +126,14 @@ int rb_cpu_run_hqmq(rb_backend *b, const rb_qdq_params *p, rb_record *rec);
 int rb_gpu_run_hqmq(rb_backend *b, const rb_qdq_params *p, int variant, rb_record *rec);
 const float *rb_backend_cpu_input(rb_backend *b);
 const float *rb_backend_cpu_output(rb_backend *b);
-/* NULL with a reason in why when no usable GPU is present. */
+/* The GPU backend on the device of the run options (run_options.h: --device N, counted among
+ * CUDA_VISIBLE_DEVICES); NULL with a reason in why when no usable GPU is there. */
 rb_backend *rb_backend_gpu_create(char *why, size_t whylen);
-/* 0 when the CUDA runtime sees a device; else -1 with the reason in why. Creates no context, so
- * `--backend gpu` is refused before anything is written. */
+/* The CUDA devices visible, or -1 with the reason in why (0: why says so). Sets
+ * CUDA_MODULE_LOADING=EAGER first, as the GPU backend needs before any CUDA call. */
+int rb_gpu_device_count(char *why, size_t whylen);
+/* 0 when the CUDA runtime sees a device (rb_gpu_device_count > 0); else -1 with the reason in
+ * why. Creates no context, so `--backend gpu` is refused before anything is written. */
 int rb_gpu_probe(char *why, size_t whylen);
 
 #endif

@@ -21,9 +21,10 @@
 #include "fp16.h"
 #include "gpu_check.h"
 #include "method_hooks.h"
-/* kernels/ is not on the include path (only kernels/common is): include relative to here */
+/* the kernels' extern "C" launchers (kernels/, on the C include path) */
 #include "rb_kernels.h"
 #include "rb_support.h"
+#include "run_options.h"
 
 #define CHECK_ROWS 256
 
@@ -51,6 +52,21 @@ static int loaded(rb_backend *b, int d, long N, rb_dtype dtype)
     return !b->profile && rb_meas_gpu_copy_roof(s->meas, s->xh, s->x, (size_t)N * d * s->esz) ? -1 : 0;
 }
 
+#define MARGIN_BYTES ((size_t)64 << 20)
+
+/* Device bytes a data set needs, the most either load takes: input (generated fp32 normals are
+ * written into it, rounded up to an even count), output, the fp16 generator's fp32 scratch, and
+ * a margin. The driver checks every data set against it before any work (be->fits); the loads
+ * then only check their allocations. */
+static size_t device_need(int d, long N, rb_dtype dtype, size_t *x, size_t *xh, size_t *gen)
+{
+    const size_t alen = (size_t)rb_data_alloc_len(d, N), esz = dtype == RB_FP16 ? 2 : 4;
+    *x = dtype == RB_FP16 ? (size_t)N * d * 2 : alen * 4;
+    *xh = (size_t)N * d * esz;
+    *gen = dtype == RB_FP16 ? alen * 4 : 0; /* fp32 generates into x directly */
+    return *x + *xh + *gen + MARGIN_BYTES;
+}
+
 int rb_gpu_restore_copy_roof(rb_backend *b)
 {
     rb_gpu_state *s = b->state;
@@ -63,12 +79,17 @@ int rb_gpu_restore_copy_roof(rb_backend *b)
 static int gpu_fits(rb_backend *b, int d, long N, rb_dtype dtype, char *why, size_t n)
 {
     (void)b;
-    size_t fr = 0, tot = 0;
-    const double esz = dtype == RB_FP16 ? 2 : 4, need = (double)N * d * (2 * esz + (dtype == RB_FP16 ? 4 : 0)) + (64 << 20);
-    if (cudaMemGetInfo(&fr, &tot) != cudaSuccess || need <= (double)fr)
+    size_t fr = 0, tot = 0, x, xh, gen;
+    const size_t need = device_need(d, N, dtype, &x, &xh, &gen);
+    const cudaError_t e = cudaMemGetInfo(&fr, &tot);
+    if (e != cudaSuccess) {
+        snprintf(why, n, "cudaMemGetInfo: %s", cudaGetErrorString(e));
+        return -1;
+    }
+    if (need <= fr)
         return 0;
-    snprintf(why, n, "d=%d N=%ld %s needs %.0f bytes of device memory (input, output, scratch and a 64 MiB margin); "
-             "%zu of %zu are free", d, N, rb_dtype_name(dtype), need, fr, tot);
+    snprintf(why, n, "d=%d N=%ld %s needs %zu bytes of device memory (input %zu, output %zu, generator scratch %zu, "
+             "a %zu margin); %zu of %zu are free", d, N, rb_dtype_name(dtype), need, x, xh, gen, MARGIN_BYTES, fr, tot);
     return -1;
 }
 
@@ -77,15 +98,8 @@ static int gpu_load_rows(rb_backend *b, const float *x, int d, long N, rb_dtype 
 {
     rb_gpu_state *s = b->state;
     free_data(s);
-    const size_t esz = dtype == RB_FP16 ? 2 : 4, bytes = (size_t)N * d * esz, margin = 64u << 20;
-    size_t fr = 0, tot = 0;
+    const size_t esz = dtype == RB_FP16 ? 2 : 4, bytes = (size_t)N * d * esz;
     uint16_t *h = NULL;
-    CK(cudaMemGetInfo(&fr, &tot));
-    if (2 * bytes + margin > fr) {
-        fprintf(stderr, "rotorbench: gpu: d=%d N=%ld %s needs %zu bytes of device memory (input and output, plus a "
-                "%zu margin); %zu of %zu are free\n", d, N, rb_dtype_name(dtype), 2 * bytes + margin, margin, fr, tot);
-        return -1;
-    }
     CK(cudaMalloc(&s->x, bytes));
     CK(cudaMalloc(&s->xh, bytes));
     if (dtype == RB_FP16) {
@@ -121,28 +135,16 @@ static int gpu_load(rb_backend *b, uint64_t seed, int d, long N, rb_dtype dtype)
      * some bit). RB_GPU_DEVICE_RNG=1 generates on the device instead (faster for huge N;
      * inputs then differ from the CPU's in the last bits). Normalization is on the device
      * either way, bit-identical to rb_data_normalize_row. */
-    const char *env = getenv("RB_GPU_DEVICE_RNG");
     /* other distributions shape the host normals (rb_data_shape_normals) before the upload */
-    int device_rng = env && env[0] == '1' && b->dist.kind == RB_DIST_SPHERE;
+    int device_rng = rb_run_options_get()->gpu_device_rng && b->dist.kind == RB_DIST_SPHERE;
     free_data(s);
     if (d < 1 || N < 1) {
         fprintf(stderr, "rotorbench: gpu: load_data: bad shape d=%d N=%ld\n", d, N);
         return -1;
     }
-    const size_t esz = dtype == RB_FP16 ? 2 : 4;
-    size_t alen = (size_t)rb_data_alloc_len(d, N);
-    size_t xbytes = dtype == RB_FP16 ? (size_t)N * d * 2 : alen * 4;
-    size_t xhbytes = (size_t)N * d * esz;
-    size_t genbytes = dtype == RB_FP16 ? alen * 4 : 0; /* fp32 generates into x directly */
-    size_t need = xbytes + xhbytes + genbytes, fr = 0, tot = 0;
-    const size_t margin = 64u << 20;
-    CK(cudaMemGetInfo(&fr, &tot));
-    if (need + margin > fr) {
-        fprintf(stderr, "rotorbench: gpu: d=%d N=%ld %s needs %zu bytes of device memory (input %zu, "
-                "output %zu, generator scratch %zu, plus a %zu margin); %zu of %zu are free\n",
-                d, N, rb_dtype_name(dtype), need + margin, xbytes, xhbytes, genbytes, margin, fr, tot);
-        return -1;
-    }
+    const size_t alen = (size_t)rb_data_alloc_len(d, N);
+    size_t xbytes, xhbytes, genbytes;
+    device_need(d, N, dtype, &xbytes, &xhbytes, &genbytes);
     char name[160];
     snprintf(name, sizeof name, "load d=%d %s N=%ld", d, rb_dtype_name(dtype), N);
     rb_meas_range_push(s->meas, name);
@@ -230,6 +232,7 @@ fail:
 int rb_gpu_upload_params(rb_gpu_state *s, const rb_qdq_params *p, rb_qdq_params *dp)
 {
     *dp = *p;
+    dp->fast_shape = rb_run_options_get()->fast_shape; /* RB_FAST_SHAPE */
     const int hq = p->bits == 0; /* a method without the bits axis has no scalar codebook */
     if (!rb_method_get(p->method) || (!hq && (p->nbounds < 1 || p->nbounds > 255))) {
         fprintf(stderr, "rotorbench: gpu: bad parameters (method %d, nbounds %d)\n", p->method,
@@ -516,6 +519,8 @@ static void gpu_describe(rb_backend *b, cJSON *o)
     jstr(o, "pci_bus_id", s->pci);
     snprintf(buf, sizeof buf, "%d.%d", s->cc_major, s->cc_minor);
     jstr(o, "compute_capability", buf);
+    jnum(o, "device_index", s->dev);
+    jstr(o, "cuda_visible_devices", rb_run_options_get()->cuda_visible_devices); /* "": not set */
     jnum(o, "sm_count", s->sms);
     jnum(o, "global_memory_bytes", (double)s->global_mem);
     jnum(o, "l2_bytes", s->l2_bytes);
@@ -529,8 +534,7 @@ static void gpu_describe(rb_backend *b, cJSON *o)
     jstr(o, "cuda_runtime_version", buf);
     cJSON_DeleteItemFromObjectCaseSensitive(o, "ecc");
     cJSON_AddBoolToObject(o, "ecc", s->ecc);
-    const char *env = getenv("RB_GPU_DEVICE_RNG");
-    jstr(o, "input_generation", env && env[0] == '1'
+    jstr(o, "input_generation", rb_run_options_get()->gpu_device_rng
                                     ? "cuRAND device Philox normals (differ from the CPU's in the last bits)"
                                     : "cuRAND host Philox normals, normalized on the device (bit-identical "
                                       "to the CPU backend's inputs)");
@@ -563,7 +567,7 @@ static void gpu_destroy(rb_backend *b)
 
 static int gpu_init(rb_gpu_state *s)
 {
-    int dev = 0;
+    const int dev = rb_run_options_get()->device; /* --device N, among CUDA_VISIBLE_DEVICES */
     struct cudaDeviceProp prop;
     CK(cudaSetDevice(dev));
     CK(cudaFree(0)); /* create the context now */
@@ -588,6 +592,8 @@ static int gpu_init(rb_gpu_state *s)
     CK(cudaMalloc((void **)&s->dbounds, sizeof(float) * 256));
     CK(cudaMalloc((void **)&s->dcent, sizeof(float) * 256));
     CK(cudaMalloc((void **)&s->dcells, sizeof(float) * 4 * RB_SQ_CELLS));
+    /* RB_DENSE_TC=mma: TurboQuant-dense's kernel and the tensor-core roof on mma.sync */
+    rb_dense_tc_force_mma(rb_run_options_get()->dense_mma);
     /* the measurement module: events, flush buffer, blocking kernel, the run's roofs */
     if (!(s->meas = rb_meas_gpu_create(s->st)))
         goto fail;
@@ -596,7 +602,7 @@ fail:
     return -1;
 }
 
-int rb_gpu_probe(char *why, size_t whylen)
+int rb_gpu_device_count(char *why, size_t whylen)
 {
     /* Load every module at the first CUDA call (this one initializes the driver): a lazily
      * loaded kernel enqueued behind the blocking kernel could deadlock. */
@@ -607,17 +613,22 @@ int rb_gpu_probe(char *why, size_t whylen)
         snprintf(why, whylen, "cudaGetDeviceCount: %s (%s)", cudaGetErrorName(e), cudaGetErrorString(e));
         return -1;
     }
-    if (n == 0) {
+    if (n == 0)
         snprintf(why, whylen, "no CUDA device");
-        return -1;
-    }
-    return 0;
+    return n;
 }
+
+int rb_gpu_probe(char *why, size_t whylen) { return rb_gpu_device_count(why, whylen) > 0 ? 0 : -1; }
 
 rb_backend *rb_backend_gpu_create(char *why, size_t whylen)
 {
-    if (rb_gpu_probe(why, whylen))
+    const int n = rb_gpu_device_count(why, whylen), dev = rb_run_options_get()->device;
+    if (n <= 0)
         return NULL;
+    if (dev >= n) {
+        snprintf(why, whylen, "device %d: only %d CUDA device%s visible", dev, n, n == 1 ? "" : "s");
+        return NULL;
+    }
     rb_backend *b = calloc(1, sizeof *b);
     rb_gpu_state *s = calloc(1, sizeof *s);
     if (!b || !s) {

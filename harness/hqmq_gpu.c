@@ -11,6 +11,7 @@
 #include "hqmq_celltab.h"
 #include "results.h"
 #include "rb_kernels.h"
+#include "run_options.h"
 
 typedef struct {
     rb_qdq_params dp; /* device q_s */
@@ -38,23 +39,6 @@ static int enq_hq(void *ctx, cudaStream_t st)
     cudaError_t e = rb_launch_hqmq(&c->dp, c->variant, c->dtype, c->x, c->xh, c->N,
                                    c->med3 ? rb_hqmq_med3_thresh(c->scratch) : NULL, st);
     return e == cudaSuccess ? 0 : rb_gpu_report(e, "rb_launch_hqmq", __FILE__, __LINE__);
-}
-
-/* RB_HQMQ_SEARCH=auto (default) | cells | tc | fp32: the fast kernel's search, the same
- * answers by each; the record's route says which ran. -1 for another value. */
-static int search_from_env(void)
-{
-    const char *v = getenv("RB_HQMQ_SEARCH");
-    if (!v || !strcmp(v, "auto"))
-        return RB_HQ_SEARCH_AUTO;
-    if (!strcmp(v, "cells"))
-        return RB_HQ_SEARCH_CELLS;
-    if (!strcmp(v, "tc"))
-        return RB_HQ_SEARCH_TC;
-    if (!strcmp(v, "fp32"))
-        return RB_HQ_SEARCH_FP32;
-    fprintf(stderr, "rotorbench: RB_HQMQ_SEARCH must be \"auto\", \"cells\", \"tc\" or \"fp32\", not \"%s\"\n", v);
-    return -1;
 }
 
 /* Med3x: the GPU's median against the CPU's, when the batch is small enough to copy. */
@@ -92,13 +76,11 @@ int rb_gpu_run_hqmq(rb_backend *b, const rb_qdq_params *p, int variant, rb_recor
     c.x = s->x;
     c.xh = s->xh;
     c.N = s->N;
-    /* RB_HQMQ_CELLS_G (results.h): the table's cells per axis instead of rb_hqmq_cells_grid(S),
-     * an experiment knob; the answers are the same at every value */
-    const int search = search_from_env(), cells_g = rb_knob_cells_g();
-    if (cells_g < 0)
-        fprintf(stderr, "rotorbench: RB_HQMQ_CELLS_G must be an integer in 2..128, not \"%s\"\n",
-                getenv("RB_HQMQ_CELLS_G"));
-    if (search < 0 || cells_g < 0 || rb_gpu_upload_params(s, p, &c.dp))
+    /* the fast kernel's search (RB_HQMQ_SEARCH: the same answers by each; the record's route says
+     * which ran) and the cell table's cells per axis (RB_HQMQ_CELLS_G, 0: rb_hqmq_cells_grid(S)) */
+    const rb_run_options *ro = rb_run_options_get();
+    const int search = ro->hqmq_search, cells_g = ro->hqmq_cells_g;
+    if (rb_gpu_upload_params(s, p, &c.dp))
         return -1;
     c.dp.hq_search = search;
     if (variant == RB_VARIANT_FAST && p->hq_S <= RB_HQMQ_CELL_MAX_S &&

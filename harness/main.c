@@ -25,12 +25,13 @@
 #include "method_hooks.h"
 #include "methods_cmd.h"
 #include "results.h"
+#include "run_options.h"
 
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: rotorbench run CONFIG.json [--backend auto|cpu|gpu] [--out DIR] [--resume] [--profile]\n"
-            "                      [--plugin LIB.so ...]\n"
+            "usage: rotorbench run CONFIG.json [--backend auto|cpu|gpu] [--device N] [--out DIR] [--resume]\n"
+            "                      [--profile] [--plugin LIB.so ...]\n"
             "       rotorbench compare BASE.json NEW.json [--time-tol 0.05] [--mse-only] [--allow-missing]\n"
             "                          [--cpu-times]\n"
             "       rotorbench headline RESULT.json ...   the README's headline table from result files\n"
@@ -39,6 +40,8 @@ static void usage(FILE *f)
             "  run CONFIG    run the sweep the config describes (keys: docs/config-format.md)\n"
             "  --backend B   auto (default): the GPU if one is usable, else the CPU; cpu; gpu\n"
             "                (refused with exit status 2 where no GPU is usable)\n"
+            "  --device N    the GPU backend's CUDA device (default 0), counted among\n"
+            "                CUDA_VISIBLE_DEVICES; recorded in the result's machine block\n"
             "  --out DIR     write results to DIR instead of the config's output_dir\n"
             "  --resume      skip settings already in OUT/NAME-BACKEND.jsonl from an\n"
             "                interrupted run of the same config, then write the full results\n"
@@ -684,6 +687,7 @@ int main(int argc, char **argv)
         return bad_arg("unknown command", argv[1]);
     const char *config = NULL, *backend = "auto", *out = NULL;
     int profile = 0, resume = 0;
+    long device = -1;
     char err[1024];
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -693,6 +697,13 @@ int main(int argc, char **argv)
             profile = 1;
         } else if (!strcmp(argv[i], "--resume")) {
             resume = 1;
+        } else if (!strcmp(argv[i], "--device")) {
+            char *end = NULL;
+            if (i + 1 >= argc)
+                return bad_arg("missing value after", argv[i]);
+            device = strtol(argv[++i], &end, 10);
+            if (end == argv[i] || *end || device < 0 || device > 1023)
+                return bad_arg("--device must be a device number (0, 1, ...), got", argv[i]);
         } else if (!strcmp(argv[i], "--backend") || !strcmp(argv[i], "--out") || !strcmp(argv[i], "--plugin")) {
             if (i + 1 >= argc)
                 return bad_arg("missing value after", argv[i]);
@@ -721,6 +732,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "rotorbench: %s\n", err);
         return 2;
     }
+    if (device >= 0 && strcmp(backend, "cpu")) { /* a device that is not there: before any work */
+        const int n = rb_gpu_device_count(err, sizeof err);
+        if (n > 0 && device >= n) {
+            fprintf(stderr, "rotorbench: --device %ld: only %d CUDA device%s visible (CUDA_VISIBLE_DEVICES=%s)\n",
+                    device, n, n == 1 ? "" : "s", rb_run_options_get()->cuda_visible_devices[0] ? rb_run_options_get()->cuda_visible_devices : "unset");
+            return 2;
+        }
+    }
+    rb_run_options_set_device(device < 0 ? 0 : (int)device);
     static rb_config cfg;
     if (rb_config_load(config, &cfg, err, sizeof err)) {
         fprintf(stderr, "rotorbench: %s\n", err);

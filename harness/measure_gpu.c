@@ -12,12 +12,6 @@
 #include "rb_support.h"
 #include "stats.h"
 
-#define MIN_SAMPLES 10
-#define MAX_SAMPLES 100
-#define MIN_TIME_S 0.1         /* accumulated GPU time before the noise criterion may stop */
-#define MAX_NOISE 0.005        /* relative standard deviation */
-#define LOOP_TIMEOUT_S 1.0     /* wall time per loop (cold, hot): about 2 s per setting */
-#define TARGET_SAMPLE_US 1000.0
 #define MAX_BATCH 512          /* launches queued behind the blocking kernel */
 #define BLOCK_TIMEOUT_NS 500000000ull
 #define CLOCK_PROBE_NS 1000000ull
@@ -42,8 +36,25 @@ struct rb_meas_gpu {
     double copy_us, copy_cold_us; /* the loaded data set's */
     double clk_min_khz, clk_max_khz;
     int timed_settings, throttled_settings, low_clock_settings;
-    double hot[MAX_SAMPLES], cold[MAX_SAMPLES];
+    double hot[RB_MEAS_MAX_SAMPLES], cold[RB_MEAS_MAX_SAMPLES];
 };
+
+void rb_meas_opts_default(rb_meas_opts *o)
+{
+    o->min_samples = 10;
+    o->max_samples = 100;
+    o->min_time_s = 0.1;
+    o->loop_timeout_s = 1.0; /* per loop (cold, hot): about 2 s per setting */
+    o->max_noise = 0.005;
+    o->target_sample_us = 1000.0;
+    o->batch = 0;
+    o->warmup = 1;
+    o->cold = 1;
+    o->hot = 1;
+    o->flush_l2 = 1;
+}
+
+cudaStream_t rb_meas_gpu_stream(const rb_meas_gpu *m) { return m->st; }
 
 static double now_s(void)
 {
@@ -132,20 +143,53 @@ fail:
     return -1;
 }
 
-enum { STOP_NOISE, STOP_MAX, STOP_TIMEOUT };
-static const char *const stop_reasons[3][3] = {
-    {"cold: noise <= 0.5%, hot: noise <= 0.5%", "cold: noise <= 0.5%, hot: 100 samples",
-     "cold: noise <= 0.5%, hot: time limit"},
-    {"cold: 100 samples, hot: noise <= 0.5%", "cold: 100 samples, hot: 100 samples",
-     "cold: 100 samples, hot: time limit"},
-    {"cold: time limit, hot: noise <= 0.5%", "cold: time limit, hot: 100 samples",
-     "cold: time limit, hot: time limit"},
-};
+enum { STOP_NOISE = RB_MEAS_STOP_NOISE, STOP_MAX = RB_MEAS_STOP_MAX, STOP_TIMEOUT = RB_MEAS_STOP_TIME };
+
+/* A loop's stop reason in words, from the limit that ended it. */
+static void stop_words(const rb_meas_opts *o, int stop, char *buf, size_t n)
+{
+    if (stop == STOP_NOISE)
+        snprintf(buf, n, "noise <= %g%%", 100.0 * o->max_noise);
+    else if (stop == STOP_MAX)
+        snprintf(buf, n, "%d samples", o->max_samples);
+    else
+        snprintf(buf, n, "time limit");
+}
+
+void rb_meas_stop_reason(const rb_meas_opts *o, int cold_stop, int hot_stop, char *buf, size_t n)
+{
+    char c[40], h[40];
+    stop_words(o, cold_stop, c, sizeof c);
+    stop_words(o, hot_stop, h, sizeof h);
+    if (o->cold && o->hot)
+        snprintf(buf, n, "cold: %s, hot: %s", c, h);
+    else
+        snprintf(buf, n, "%s: %s", o->cold ? "cold" : "hot", o->cold ? c : h);
+}
+
+/* The default options' reasons, for rb_timing.stop_reason (a pointer that outlives the module). */
+static char default_reasons[3][3][96];
+
+static const char *default_reason(const char *words)
+{
+    if (!default_reasons[0][0][0]) {
+        rb_meas_opts o;
+        rb_meas_opts_default(&o);
+        for (int c = 0; c < 3; c++)
+            for (int h = 0; h < 3; h++)
+                rb_meas_stop_reason(&o, c, h, default_reasons[c][h], sizeof default_reasons[c][h]);
+    }
+    for (int c = 0; c < 3; c++)
+        for (int h = 0; h < 3; h++)
+            if (!strcmp(words, default_reasons[c][h]))
+                return default_reasons[c][h];
+    return "unknown";
+}
 
 /* Sample until the stopping rule says so. *batch may shrink when the blocking kernel timed
  * out (too many launches queued behind it). */
-static int sample_loop(rb_meas_gpu *m, rb_enqueue_fn fn, void *ctx, int flush, int *batch, double *x, int *n,
-                       int *stop, clk_acc *ca)
+static int sample_loop(rb_meas_gpu *m, const rb_meas_opts *o, rb_enqueue_fn fn, void *ctx, int flush, int *batch,
+                       double *x, int *n, int *stop, clk_acc *ca)
 {
     double t0 = now_s(), acc = 0;
     int timeouts = 0;
@@ -170,19 +214,19 @@ static int sample_loop(rb_meas_gpu *m, rb_enqueue_fn fn, void *ctx, int flush, i
         }
         x[(*n)++] = us;
         acc += us * 1e-6 * *batch;
-        if (*n >= MIN_SAMPLES && acc >= MIN_TIME_S) {
+        if (*n >= o->min_samples && acc >= o->min_time_s) {
             rb_summary sm;
             rb_summarize(x, *n, &sm);
-            if (sm.noise <= MAX_NOISE) {
+            if (sm.noise <= o->max_noise) {
                 *stop = STOP_NOISE;
                 return 0;
             }
         }
-        if (*n >= MAX_SAMPLES) {
+        if (*n >= o->max_samples) {
             *stop = STOP_MAX;
             return 0;
         }
-        if (*n >= MIN_SAMPLES && now_s() - t0 >= LOOP_TIMEOUT_S) {
+        if (*n >= o->min_samples && now_s() - t0 >= o->loop_timeout_s) {
             *stop = STOP_TIMEOUT;
             return 0;
         }
@@ -195,34 +239,36 @@ typedef struct {
     clk_acc hot_clk, cold_clk;
 } meas;
 
-/* Warm-up, batch sizing, cold samples, hot samples. */
-static int measure(rb_meas_gpu *m, rb_enqueue_fn fn, void *ctx, meas *r)
+/* Warm-up, batch sizing, cold samples, hot samples, as o says. */
+static int measure(rb_meas_gpu *m, const rb_meas_opts *o, rb_enqueue_fn fn, void *ctx, meas *r)
 {
     memset(r, 0, sizeof *r);
-    /* warm-up, timed loosely (host latency included): long launches need no batch estimate */
-    CK(cudaEventRecord(m->e0, m->st));
-    if (fn(ctx, m->st))
-        return -1;
-    CK(cudaEventRecord(m->e1, m->st));
-    CK(cudaEventSynchronize(m->e1));
-    float warm_ms = 0;
-    CK(cudaEventElapsedTime(&warm_ms, m->e0, m->e1));
-    int B = 1;
-    if (1e3 * warm_ms < TARGET_SAMPLE_US) {
-        double est = 0;
-        int to = 0;
-        if (take_sample(m, fn, ctx, 4, 0, &est, &to, NULL))
+    int B = o->batch > 0 ? o->batch : 1;
+    if (o->warmup) {
+        /* warm-up, timed loosely (host latency included): long launches need no batch estimate */
+        CK(cudaEventRecord(m->e0, m->st));
+        if (fn(ctx, m->st))
             return -1;
-        B = est > 0 ? (int)ceil(TARGET_SAMPLE_US / est) : m->max_batch;
-        if (B > m->max_batch)
-            B = m->max_batch;
-        if (B < 1)
-            B = 1;
+        CK(cudaEventRecord(m->e1, m->st));
+        CK(cudaEventSynchronize(m->e1));
+        float warm_ms = 0;
+        CK(cudaEventElapsedTime(&warm_ms, m->e0, m->e1));
+        if (o->batch <= 0 && 1e3 * warm_ms < o->target_sample_us) {
+            double est = 0;
+            int to = 0;
+            if (take_sample(m, fn, ctx, 4, 0, &est, &to, NULL))
+                return -1;
+            B = est > 0 ? (int)ceil(o->target_sample_us / est) : m->max_batch;
+            if (B > m->max_batch)
+                B = m->max_batch;
+            if (B < 1)
+                B = 1;
+        }
     }
     int one = 1;
-    if (sample_loop(m, fn, ctx, 1, &one, m->cold, &r->ncold, &r->cold_stop, &r->cold_clk))
+    if (o->cold && sample_loop(m, o, fn, ctx, o->flush_l2, &one, m->cold, &r->ncold, &r->cold_stop, &r->cold_clk))
         return -1;
-    if (sample_loop(m, fn, ctx, 0, &B, m->hot, &r->nhot, &r->hot_stop, &r->hot_clk))
+    if (o->hot && sample_loop(m, o, fn, ctx, 0, &B, m->hot, &r->nhot, &r->hot_stop, &r->hot_clk))
         return -1;
     r->batch = B;
     rb_summarize(m->cold, r->ncold, &r->cold);
@@ -230,6 +276,51 @@ static int measure(rb_meas_gpu *m, rb_enqueue_fn fn, void *ctx, meas *r)
     return 0;
 fail:
     return -1;
+}
+
+int rb_meas_gpu_run(rb_meas_gpu *m, const rb_meas_opts *o, rb_enqueue_fn fn, void *ctx, rb_meas_result *res)
+{
+    rb_meas_opts def;
+    if (!o) {
+        rb_meas_opts_default(&def);
+        o = &def;
+    }
+    memset(res, 0, sizeof *res);
+    if (o->min_samples < 1 || o->max_samples < o->min_samples || o->max_samples > RB_MEAS_MAX_SAMPLES ||
+        !(o->max_noise >= 0) || !(o->loop_timeout_s > 0) || !(o->min_time_s >= 0) || o->batch < 0 ||
+        o->batch > m->max_batch || (!o->cold && !o->hot)) {
+        fprintf(stderr, "rotorbench: gpu: bad measurement options (samples %d..%d of at most %d, batch %d of at "
+                "most %d, cold %d, hot %d)\n", o->min_samples, o->max_samples, RB_MEAS_MAX_SAMPLES, o->batch,
+                m->max_batch, o->cold, o->hot);
+        return -1;
+    }
+    meas r;
+    if (measure(m, o, fn, ctx, &r))
+        return -1;
+    res->hot = r.hot;
+    res->cold = r.cold;
+    res->hot_samples = r.nhot;
+    res->cold_samples = r.ncold;
+    res->batch = r.batch;
+    res->hot_clock_khz = clk_mean_khz(&r.hot_clk);
+    res->cold_clock_khz = clk_mean_khz(&r.cold_clk);
+    res->clock_min_khz = r.hot_clk.min_khz;
+    if (r.cold_clk.n && (!r.hot_clk.n || r.cold_clk.min_khz < res->clock_min_khz))
+        res->clock_min_khz = r.cold_clk.min_khz;
+    res->clock_samples = r.hot_clk.n + r.cold_clk.n;
+    res->clock_low_samples = r.hot_clk.low + r.cold_clk.low;
+    rb_meas_stop_reason(o, r.cold_stop, r.hot_stop, res->stop_reason, sizeof res->stop_reason);
+    return 0;
+}
+
+void rb_meas_gpu_roofs(const rb_meas_gpu *m, double *copy_gbps, double *fma_per_s, double *tc_flops_per_s)
+{
+    if (copy_gbps)
+        *copy_gbps = m->copy_gbps;
+    if (fma_per_s)
+        *fma_per_s = m->fma_per_s;
+    if (tc_flops_per_s)
+        *tc_flops_per_s = m->tc_flops_per_s;
 }
 
 /* SM clock in kHz from clock64 against %globaltimer over a 1 ms spin. */
@@ -273,8 +364,10 @@ int rb_meas_gpu_copy_roof(rb_meas_gpu *m, void *dst, const void *src, size_t byt
 {
     copy_ctx c = {dst, src, bytes};
     meas r;
+    rb_meas_opts o;
+    rb_meas_opts_default(&o);
     m->copy_us = m->copy_cold_us = 0;
-    if (measure(m, enq_copy, &c, &r))
+    if (measure(m, &o, enq_copy, &c, &r))
         return -1;
     m->copy_us = r.hot.median;
     m->copy_cold_us = r.cold.median;
@@ -384,12 +477,12 @@ int rb_meas_gpu_time(rb_meas_gpu *m, const char *label, rb_enqueue_fn fn, void *
                      void *prectx, rb_timing *t)
 {
     double clk0 = 0, clk1 = 0;
-    meas r, rp;
+    rb_meas_result r, rp;
     memset(t, 0, sizeof *t);
     if (probe_clock(m, &clk0))
         return -1;
     rb_meas_range_push(m, label);
-    int bad = measure(m, fn, ctx, &r) || (pre && measure(m, pre, prectx, &rp));
+    int bad = rb_meas_gpu_run(m, NULL, fn, ctx, &r) || (pre && rb_meas_gpu_run(m, NULL, pre, prectx, &rp));
     rb_meas_range_pop(m);
     if (bad || probe_clock(m, &clk1))
         return -1;
@@ -404,7 +497,7 @@ int rb_meas_gpu_time(rb_meas_gpu *m, const char *label, rb_enqueue_fn fn, void *
                 m->sm_clock_rated_khz / 1e3);
     }
     t->clock = "cuda-events";
-    t->samples = r.nhot;
+    t->samples = r.hot_samples;
     t->batch = r.batch;
     t->median_us = r.hot.median;
     t->min_us = r.hot.min;
@@ -412,7 +505,7 @@ int rb_meas_gpu_time(rb_meas_gpu *m, const char *label, rb_enqueue_fn fn, void *
     t->q1_us = r.hot.q1;
     t->q3_us = r.hot.q3;
     t->noise = r.hot.noise;
-    t->cold_samples = r.ncold;
+    t->cold_samples = r.cold_samples;
     t->cold_median_us = r.cold.median;
     t->cold_min_us = r.cold.min;
     t->cold_max_us = r.cold.max;
@@ -421,19 +514,17 @@ int rb_meas_gpu_time(rb_meas_gpu *m, const char *label, rb_enqueue_fn fn, void *
     t->copy_cold_us = m->copy_cold_us;
     t->fma_peak_per_s = m->fma_per_s;
     t->tc_peak_flops_per_s = m->tc_flops_per_s;
-    t->stop_reason = stop_reasons[r.cold_stop][r.hot_stop];
+    t->stop_reason = default_reason(r.stop_reason);
     t->prepass_us = pre ? rp.hot.median : 0;
-    t->hot_clock_khz = clk_mean_khz(&r.hot_clk);
-    t->cold_clock_khz = clk_mean_khz(&r.cold_clk);
-    t->clock_min_khz = r.hot_clk.min_khz;
-    if (r.cold_clk.n && (!r.hot_clk.n || r.cold_clk.min_khz < t->clock_min_khz))
-        t->clock_min_khz = r.cold_clk.min_khz;
-    t->clock_low_samples = r.hot_clk.low + r.cold_clk.low;
+    t->hot_clock_khz = r.hot_clock_khz;
+    t->cold_clock_khz = r.cold_clock_khz;
+    t->clock_min_khz = r.clock_min_khz;
+    t->clock_low_samples = r.clock_low_samples;
     if (t->clock_low_samples) {
         m->low_clock_settings++;
         fprintf(stderr, "rotorbench: WARNING: gpu %s: %d of %d samples ran under 75%% of the rated %.0f MHz "
                 "(hot mean %.0f MHz, cold %.0f, lowest %.0f): power or thermal limit\n", label,
-                t->clock_low_samples, r.hot_clk.n + r.cold_clk.n, m->sm_clock_rated_khz / 1e3,
+                t->clock_low_samples, r.clock_samples, m->sm_clock_rated_khz / 1e3,
                 t->hot_clock_khz / 1e3, t->cold_clock_khz / 1e3, t->clock_min_khz / 1e3);
     }
     return 0;

@@ -9,6 +9,7 @@
 #include "inputs.h"
 #include "kvcodec.h"
 #include "method_hooks.h"
+#include "run_options.h"
 
 #ifndef RB_GIT_REV
 #define RB_GIT_REV "unknown"
@@ -272,66 +273,6 @@ static cJSON *config_echo(const rb_config *cfg)
     return j ? j : cJSON_CreateNull();
 }
 
-/* Environment variables that change what a run measures: RB_HQMQ_SEARCH (HQMQ's search on the
- * GPU), RB_HQMQ_CELLS_G (its cell table's resolution), RB_GPU_DEVICE_RNG (inputs drawn on the
- * device), RB_FAST_SHAPE (the fast kernels' shape forced: small or large) and RB_DENSE_TC
- * (TurboQuant-dense's tensor-core instruction: mma or wgmma). */
-static const char *const knob_names[] = {"RB_HQMQ_SEARCH", "RB_HQMQ_CELLS_G", "RB_GPU_DEVICE_RNG",
-                                         "RB_FAST_SHAPE", "RB_DENSE_TC"};
-
-int rb_knob_cells_g(void)
-{
-    const char *v = getenv("RB_HQMQ_CELLS_G");
-    if (!v)
-        return 0;
-    char *end = NULL;
-    const long g = strtol(v, &end, 10);
-    return end == v || *end || g < 2 || g > 128 ? -1 : (int)g;
-}
-
-int rb_run_knobs_check(char *err, size_t errlen)
-{
-    const char *v = getenv("RB_HQMQ_SEARCH");
-    if (v && strcmp(v, "auto") && strcmp(v, "cells") && strcmp(v, "tc") && strcmp(v, "fp32")) {
-        snprintf(err, errlen, "RB_HQMQ_SEARCH must be auto, cells, tc or fp32, not \"%s\"", v);
-        return -1;
-    }
-    if (rb_knob_cells_g() < 0) {
-        snprintf(err, errlen, "RB_HQMQ_CELLS_G must be an integer in 2..128, not \"%s\"",
-                 getenv("RB_HQMQ_CELLS_G"));
-        return -1;
-    }
-    v = getenv("RB_FAST_SHAPE");
-    if (v && strcmp(v, "small") && strcmp(v, "large")) {
-        snprintf(err, errlen, "RB_FAST_SHAPE must be small or large, not \"%s\"", v);
-        return -1;
-    }
-    v = getenv("RB_GPU_DEVICE_RNG");
-    if (v && strcmp(v, "0") && strcmp(v, "1")) {
-        snprintf(err, errlen, "RB_GPU_DEVICE_RNG must be 0 or 1, not \"%s\"", v);
-        return -1;
-    }
-    v = getenv("RB_DENSE_TC");
-    if (v && strcmp(v, "mma") && strcmp(v, "wgmma")) {
-        snprintf(err, errlen, "RB_DENSE_TC must be mma or wgmma, not \"%s\"", v);
-        return -1;
-    }
-    return 0;
-}
-
-const char *rb_run_knobs(void)
-{
-    static char buf[512];
-    int o = 0;
-    buf[0] = '\0';
-    for (size_t i = 0; i < sizeof knob_names / sizeof knob_names[0]; i++) {
-        const char *v = getenv(knob_names[i]);
-        if (v && o < (int)sizeof buf)
-            o += snprintf(buf + o, sizeof buf - (size_t)o, "%s%s=%s", o ? ";" : "", knob_names[i], v);
-    }
-    return buf;
-}
-
 int rb_results_write_json(const rb_run *run, const char *path)
 {
     cJSON *doc = cJSON_CreateObject();
@@ -346,9 +287,9 @@ int rb_results_write_json(const rb_run *run, const char *path)
         cJSON_AddItemToArray(argv, cJSON_CreateString(run->argv[i]));
     cJSON_AddStringToObject(doc, "backend", run->backend);
     cJSON *knobs = cJSON_AddObjectToObject(doc, "knobs"); /* the environment variables set */
-    for (size_t i = 0; i < sizeof knob_names / sizeof knob_names[0]; i++)
-        if (getenv(knob_names[i]))
-            cJSON_AddStringToObject(knobs, knob_names[i], getenv(knob_names[i]));
+    const rb_run_options *ro = rb_run_options_get();
+    for (int i = 0; i < ro->nset; i++)
+        cJSON_AddStringToObject(knobs, ro->name[i], ro->value[i]);
     cJSON *plugins = cJSON_AddArrayToObject(doc, "plugins");
     for (rb_method m = rb_methods_builtin_count(); m < rb_methods_count(); m++) {
         cJSON *pl = cJSON_CreateObject();

@@ -45,11 +45,8 @@ void rb_record_input(const rb_config *cfg, const rb_record *r, char *buf, size_t
 cJSON *rb_record_to_json(const rb_record *r, const rb_config *cfg);
 int rb_record_from_json(const cJSON *o, rb_record *r);
 
-/* RB_HQMQ_CELLS_G: 0 when unset, the cells per axis (2..128), or -1 for another value. */
-int rb_knob_cells_g(void);
-
-/* The environment knobs' values checked (RB_HQMQ_SEARCH, RB_HQMQ_CELLS_G, RB_FAST_SHAPE,
- * RB_GPU_DEVICE_RNG, RB_DENSE_TC): 0, or -1 with one line naming the knob and what it accepts in err. */
+/* The environment knobs read into the process's run options (run_options.h) and checked: 0, or
+ * -1 with one line naming the knob and what it accepts in err. */
 int rb_run_knobs_check(char *err, size_t errlen);
 
 /* The environment variables set that change results, "NAME=value;..." ("" when none): recorded

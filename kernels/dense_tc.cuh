@@ -274,15 +274,11 @@ template <typename T, int D, int MT, bool WG = false> struct RbtcRes {
     /* P in fp16; WG: plus the slack that aligns it to 1024 bytes for the 128-byte swizzle */
     static constexpr size_t PBYTES = (size_t)D * D * 2 + (WG ? 1024 : 0);
     static constexpr size_t ROWB = (size_t)D * sizeof(T), WBYTES = 16 * MT * ROWB;
-#ifdef RBTC_NO_STAGE /* experiment knob: direct row loads everywhere */
-    static constexpr bool STAGE = false;
-#else
-    /* fp16 or MT = 2 only: measured on the H200 (N = 2^20, MT = 1), staging gained 1-3 % for
-     * fp16 (d = 128, 256) and cost 3-5 % for fp32 d = 128, where the copy of twice the bytes
-     * through shared memory competes with ldmatrix for its bandwidth */
+    /* rows staged through shared memory for fp16 or MT = 2 only: for fp32 at MT = 1 the copy of
+     * twice the bytes competes with ldmatrix for shared-memory bandwidth (docs/perf-log/
+     * 2026-12-06-experiment-switches.md) */
     static constexpr bool STAGE = (sizeof(T) == 2 || MT == 2) &&
                                   PBYTES + RBTC_RES_WARPS * WBYTES <= (MINB == 2 ? 96u : 200u) * 1024u;
-#endif
     static constexpr size_t SMEM = PBYTES + (STAGE ? RBTC_RES_WARPS * WBYTES : 0);
     /* the swizzled byte offset of 16-byte chunk e16 of staged row r */
     static __device__ __forceinline__ uint32_t soff(int r, int e16)
@@ -695,13 +691,7 @@ rbk_dense_tc_str(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
 
     /* chunk 0 of P in flight before the prologue */
     const uint32_t rawA = rbtc_smem_addr(raw);
-    /* RBTC_EXP_NO_LOAD (timing experiments only, wrong results): no chunk of P is read from L2
-     * (the conversion works on whatever the buffer holds); RBTC_EXP_NO_CONVERT: no conversion
-     * either. Their times against the real kernel's place the cost of the P stream. */
     auto issue = [&](int ck) {
-#ifdef RBTC_EXP_NO_LOAD
-        return;
-#endif
         const float4 *src = reinterpret_cast<const float4 *>(a.rot + (size_t)ck * KC * D);
         for (int e = tid; e < KC * D / 4; e += RBTC_STR_WARPS * 32)
             rbtc_cp_async16(rawA + 16u * e, src + e);
@@ -789,13 +779,11 @@ rbk_dense_tc_str(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
         for (int ck = 0; ck < NCHUNK; ck++) {
             rbtc_cp_wait_all();
             __syncthreads(); /* raw chunk ck landed; P16, part, Yh free (last chunk's reads done) */
-#ifndef RBTC_EXP_NO_CONVERT
             for (int e = tid; e < KC * D / 4; e += RBTC_STR_WARPS * 32) {
                 const int r = e / (D / 4), q4 = e - r * (D / 4);
                 const float4 v = reinterpret_cast<const float4 *>(raw)[e];
                 rbtc_put4<D>(P16, r, q4 >> 2, q4 & 3, v);
             }
-#endif
             __syncthreads(); /* P16 ready, raw free */
             if (ck + 1 < NCHUNK || tile + gridDim.x < ntiles) /* the next tile's first chunk too */
                 issue((c0 + ck + 1) % NCHUNK);

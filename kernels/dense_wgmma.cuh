@@ -33,24 +33,25 @@
 #define RBTC_WG_DEVICE 0
 #endif
 
+/* 1: the mma.sync route forced (RB_DENSE_TC=mma, set through rb_dense_tc_force_mma; defined in
+ * tc_peak.cu, whose roof follows the same route). */
+extern "C" int rbtc_force_mma;
+
 /* The wgmma route of the tensor-core kernel (d = 128, 256) and of its roof: built (RBTC_WGMMA),
- * a compute capability 9.0 device, and not turned off by RB_DENSE_TC=mma (an experiment knob:
- * the mma.sync kernel and roof, recorded in every result's knobs). */
+ * a compute capability 9.0 device, and the mma.sync route not forced (rbtc_force_mma, an
+ * experiment knob recorded in every result's knobs). */
 static inline bool rbtc_use_wgmma()
 {
 #ifdef RBTC_WGMMA
-    static const bool on = [] {
-        const char *v = getenv("RB_DENSE_TC");
+    static const bool dev90 = [] {
         int dev = 0, major = 0, minor = 0;
-        if (v && !strcmp(v, "mma"))
-            return false;
         if (cudaGetDevice(&dev) != cudaSuccess ||
             cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess ||
             cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev) != cudaSuccess)
             return false;
         return major == 9 && minor == 0;
     }();
-    return on;
+    return dev90 && !rbtc_force_mma;
 #else
     return false;
 #endif

@@ -84,18 +84,10 @@ static __device__ __forceinline__ float hq_block_max(float v, float *s_red)
 /* One chunk (4 consecutive values starting at p) in and out: vec = 16-byte fp32 / 8-byte fp16
  * accesses (d % 4 == 0, aligned); otherwise element by element, zero-padded past the row. The
  * vector accesses stream (ld/st.global.cs, evict first): the rows pass through L2 once, while
- * the cell table (16 MB) and the codebook should stay there (on the H200 4-7 % faster than
- * cached accesses at every operating point; 1 % slower with the earlier 1-8 MB tables). */
-#ifndef HQ_STREAM
-#define HQ_STREAM 1 /* 0: plain cached accesses (an experiment knob) */
-#endif
-#if HQ_STREAM
+ * the cell table (16 MB) and the codebook should stay there (faster than cached accesses:
+ * docs/perf-log/2026-12-06-experiment-switches.md). */
 #define HQ_LD(p) __ldcs(p)
 #define HQ_ST(p, v) __stcs(p, v)
-#else
-#define HQ_LD(p) __ldg(p)
-#define HQ_ST(p, v) (*(p) = (v))
-#endif
 template <typename T> struct HqIO;
 template <> struct HqIO<float> {
     typedef float4 raw; /* the loaded bits, converted apart so that several loads can be in flight */
@@ -465,9 +457,7 @@ static cudaError_t hq_fast_launch(const rb_qdq_params *p, const T *x, T *xh, lon
  * of a quad hold the 4 J subset maxima of hqmq_screen.h. The quad turns them into the mask of
  * subsets to search exactly; the owner lane searches them with rb_hqmq_rescore. */
 #define HQ_TC_MAX_S 256 /* the B table: 512 bytes per 4 secondaries in shared memory */
-#ifndef HQ_TC_MINB
-#define HQ_TC_MINB 1 /* hq_tc's __launch_bounds__ minimum of resident blocks per SM (a tuning knob) */
-#endif
+#define HQ_TC_MINB 1 /* hq_tc's __launch_bounds__ minimum of resident blocks per SM (4 was slower) */
 
 static __device__ __forceinline__ uint32_t hq_pack(float lo, float hi) /* two fp16 values, exact */
 {
@@ -678,18 +668,13 @@ extern "C" int rb_hqmq_route(const rb_qdq_params *p, int variant, int dtype, con
     return hq_route(p, dtype ? 2 : 4, x, xh);
 }
 
-/* J: 8 subsets per lane from S = 128 (about S / 32 secondaries searched exactly),
- * HQ_TC_JMID for 64 <= S < 128, else 2. */
-#ifndef HQ_TC_JMID
-#define HQ_TC_JMID 8 /* a tuning knob */
-#endif
+/* J: 8 subsets per lane from S = 64 (about S / 32 secondaries searched exactly), else 2 (J = 4
+ * for 64 <= S < 128 gained nothing for fp16: docs/perf-log/2026-12-06-experiment-switches.md). */
 template <typename T, int CPL>
 static cudaError_t hq_tc_pick_j(const rb_qdq_params *p, const T *x, T *xh, long N, const float *thr, cudaStream_t st)
 {
-    if (p->hq_S >= 128)
-        return hq_tc_launch<T, CPL, 8>(p, x, xh, N, thr, st);
     if (p->hq_S >= 64)
-        return hq_tc_launch<T, CPL, HQ_TC_JMID>(p, x, xh, N, thr, st);
+        return hq_tc_launch<T, CPL, 8>(p, x, xh, N, thr, st);
     return hq_tc_launch<T, CPL, 2>(p, x, xh, N, thr, st);
 }
 

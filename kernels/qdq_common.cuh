@@ -518,17 +518,6 @@ template <typename T, int V> constexpr int rbk_lanes_large()
 
 static inline bool rbk_fits_one_wave(int occ, long work_blocks) { return work_blocks <= (long)occ * rbk_num_sms(); }
 
-/* RB_FAST_SHAPE=small|large forces one of the two shapes at every N (an experiment knob,
- * recorded in every result file's knobs): 1 small, 2 large, 0 the choice by N. */
-static inline int rbk_forced_shape()
-{
-    static const int f = [] {
-        const char *v = getenv("RB_FAST_SHAPE");
-        return !v ? 0 : !strcmp(v, "small") ? 1 : !strcmp(v, "large") ? 2 : 0;
-    }();
-    return f;
-}
-
 template <int I> using rbk_int = std::integral_constant<int, I>;
 
 /* A row of v 16-byte vectors as a compile-time V: f(rbk_int<V>()) for the widths the fast
@@ -547,13 +536,13 @@ template <class F, class Fallback> static cudaError_t rbk_with_row_vectors(int v
 
 /* The small- or the large-batch shape for a row of V vectors, G lanes and NV vectors per lane:
  * launch(rbk_int<G>(), rbk_int<NV>()); occ(rbk_int<G>(), rbk_int<NV>()) is the occupancy of
- * that shape's kernel (block methods and WHT alike). */
+ * that shape's kernel (block methods and WHT alike). force (rb_qdq_params.fast_shape, an
+ * experiment knob recorded in every result's knobs): 0 the choice by N, 1 small, 2 large. */
 template <typename T, int V, class Occ, class Launch>
-static cudaError_t rbk_pick_shape(long N, Occ &&occ, Launch &&launch)
+static cudaError_t rbk_pick_shape(long N, int force, Occ &&occ, Launch &&launch)
 {
     if constexpr (V <= 32) {
         constexpr int GPB = RBK_THREADS / V;
-        const int force = rbk_forced_shape();
         if (force == 1 || (force == 0 && rbk_fits_one_wave(occ(rbk_int<V>(), rbk_int<1>()), (N + GPB - 1) / GPB)))
             return launch(rbk_int<V>(), rbk_int<1>());
     }
@@ -577,6 +566,7 @@ struct RbArgs {
     uint32_t *codes;
     void *norms;
     int norm_kind, bits, row_words;
+    int shape; /* rb_qdq_params.fast_shape */
 };
 
 /* What a fast block kernel runs: the fused roundtrip x -> xh, the encoder x -> codes + norms,
@@ -1168,7 +1158,7 @@ static cudaError_t rbk_block_fast(const RbArgs &a, const T *x, T *xh, long N, cu
             return rbk_with_quant<RbkCellsRoute<M>::value>(a.nbounds, rbk_route_cells(a.cells, a.nbounds, N, a.d), a.unit, [&](auto qm) {
                 constexpr int QM = decltype(qm)::value;
                 return rbk_pick_shape<T, decltype(v)::value>(
-                    N,
+                    N, a.shape,
                     [](auto g, auto nv) {
                         return RbkBlockShape<T, M, decltype(g)::value, decltype(nv)::value, QM>::occ();
                     },
@@ -1187,7 +1177,7 @@ static cudaError_t rbk_block_launch_T(const rb_qdq_params *p, int variant, const
     const int dpad = (p->d + M::K - 1) / M::K * M::K;
     RbArgs a = {p->rot, p->bounds, p->centroids, p->cells, p->d, p->nbounds, p->unit_norm,
                 static_cast<uint32_t *>(p->kv_codes), p->kv_norms, p->kv_norm, p->bits,
-                (int)(rb_kv_row_bytes(dpad, p->bits) / 4)};
+                (int)(rb_kv_row_bytes(dpad, p->bits) / 4), p->fast_shape};
     const T *xi = static_cast<const T *>(x);
     T *xo = static_cast<T *>(xh);
     if (variant == RB_VARIANT_PAPER)

@@ -85,6 +85,10 @@ cudaError_t rb_launch_fma_peak(float *sink, int blocks, int iters, cudaStream_t 
 cudaError_t rb_launch_tc_peak(float *sink, int blocks, int iters, cudaStream_t stream);
 double rb_tc_peak_flops(int blocks, int iters);
 int rb_tc_peak_is_wgmma(void);
+/* 1: TurboQuant-dense's tensor-core kernel and this roof take mma.sync even where wgmma is
+ * built and the device is 9.0 (RB_DENSE_TC=mma, run_options.h); 0 (the default): wgmma there.
+ * The GPU backend sets it once, before anything is launched. */
+void rb_dense_tc_force_mma(int on);
 
 /* ---- test hooks of the GPU backend (harness/backend_gpu.c) ---------------------------- */
 

@@ -43,15 +43,13 @@ tc_peak(float *sink, int iters, uint32_t av, uint32_t bv)
 
 /* The same roof for wgmma.m64n128k16 (fp16 operands, fp32 accumulation, A in registers, B from
  * shared memory: the instruction of the tensor-core kernel's sm_90a route, kernels/dense_wgmma.cuh).
- * The kernel issues it as 64-column groups, m64n64k16; built with -DRB_TC_WG_NT=8 this roof runs
- * that shape instead, and on the H200 the two rates were the same: 973.2 and 973.3 TFLOP/s.
+ * The kernel issues it as 64-column groups, m64n64k16, at the same rate on the H200 (docs/perf-log/
+ * 2026-12-06-experiment-switches.md).
  * A warpgroup issues RB_TC_WG_STEPS wgmmas into one accumulator back to back (a GEMM's k loop:
  * the hardware pipelines them), then waits; four warpgroups per SM keep the pipe fed during the
  * waits. B is 16 KiB of one fp16 value, so the 128-byte swizzle does not change what is read. */
 #define RB_TC_WG_STEPS 8
-#ifndef RB_TC_WG_NT /* n / 8 of the roof's wgmma: 16 (m64n128k16), or 8 (m64n64k16) as an experiment */
-#define RB_TC_WG_NT 16
-#endif
+#define RB_TC_WG_NT 16 /* n / 8 of the roof's wgmma: m64n128k16 */
 __global__ void __launch_bounds__(128, 4) tc_peak_wg(float *sink, int iters, uint32_t av, uint32_t bv)
 {
     __shared__ __align__(1024) uint32_t bs[128 * 32]; /* n = 128 rows of 128 bytes (k = 16 uses 32) */
@@ -82,9 +80,13 @@ __global__ void __launch_bounds__(128, 4) tc_peak_wg(float *sink, int iters, uin
 }
 
 /* The wgmma roof stands in for the mma.sync one where the tensor-core kernel uses wgmma
- * (rbtc_use_wgmma: built with sm_90a code, a 9.0 device, RB_DENSE_TC not "mma"). It runs iters / 8
+ * (rbtc_use_wgmma: built with sm_90a code, a 9.0 device, mma.sync not forced: rb_dense_tc_force_mma). It runs iters / 8
  * rounds of RB_TC_WG_STEPS wgmmas per 128-thread block: about as long as the mma.sync kernel. */
 static int wg_rounds(int iters) { return iters / 8 > 0 ? iters / 8 : 1; }
+
+int rbtc_force_mma = 0; /* extern "C" by its declaration (dense_wgmma.cuh) */
+
+extern "C" void rb_dense_tc_force_mma(int on) { rbtc_force_mma = on ? 1 : 0; }
 
 extern "C" int rb_tc_peak_is_wgmma(void) { return rbtc_use_wgmma() ? 1 : 0; }
 

@@ -292,7 +292,8 @@ template <typename T>
 static cudaError_t rbk_dense_launch_T(const rb_qdq_params *p, int variant, const void *x, void *xh, long N,
                                       cudaStream_t st)
 {
-    RbArgs a = {p->rot, p->bounds, p->centroids, p->cells, p->d, p->nbounds, p->unit_norm};
+    RbArgs a = {p->rot, p->bounds, p->centroids, p->cells, p->d, p->nbounds, p->unit_norm,
+                nullptr, nullptr, 0, p->bits, 0, p->fast_shape}; /* no packed codes on this route */
     const T *xi = static_cast<const T *>(x);
     T *xo = static_cast<T *>(xh);
     if (variant == RB_VARIANT_PAPER)

@@ -450,7 +450,7 @@ static cudaError_t rbk_wht_fast_launch(const RbArgs &a, const T *x, T *xh, long 
             return rbk_with_quant(a.nbounds, rbk_route_cells(a.cells, a.nbounds, N, a.d), a.unit, [&](auto qm) {
                 constexpr int QM = decltype(qm)::value;
                 return rbk_pick_shape<T, decltype(v)::value>(
-                    N, [](auto g, auto nv) { return rbk_wht_fast_occ<T, decltype(g)::value, decltype(nv)::value, QM>(); },
+                    N, a.shape, [](auto g, auto nv) { return rbk_wht_fast_occ<T, decltype(g)::value, decltype(nv)::value, QM>(); },
                     [&](auto g, auto nv) {
                         return rbk_wht_fast_cfg<T, decltype(g)::value, decltype(nv)::value, QM, MODE>(a, x, xh, N, st);
                     });
@@ -470,7 +470,7 @@ static cudaError_t rbk_wht_launch_T(const rb_qdq_params *p, int variant, const v
 {
     RbArgs a = {p->rot, p->bounds, p->centroids, p->cells, p->d, p->nbounds, p->unit_norm,
                 static_cast<uint32_t *>(p->kv_codes), p->kv_norms, p->kv_norm, p->bits,
-                (int)(rb_kv_row_bytes(p->d, p->bits) / 4)};
+                (int)(rb_kv_row_bytes(p->d, p->bits) / 4), p->fast_shape};
     const T *xi = static_cast<const T *>(x);
     T *xo = static_cast<T *>(xh);
     if (variant == RB_VARIANT_PAPER)

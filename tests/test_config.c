@@ -5,6 +5,8 @@
 #include "methods.h"
 #include "config.h"
 #include "results.h"
+#include "run_options.h"
+#include "hqmq.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -603,5 +605,76 @@ TEST(config_rejects_bad_env_knobs)
         else
             unsetenv(good[i][0]);
         free(keep);
+    }
+}
+
+/* The knobs are read into one struct, the values the launchers take (and the record's knobs). */
+TEST(run_options_hold_the_knobs)
+{
+    static const char *const names[] = {"RB_HQMQ_SEARCH", "RB_HQMQ_CELLS_G", "RB_GPU_DEVICE_RNG", "RB_FAST_SHAPE",
+                                         "RB_DENSE_TC"};
+    char *keep[5];
+    for (int i = 0; i < 5; i++) {
+        const char *v = getenv(names[i]);
+        keep[i] = v ? strdup(v) : NULL;
+        unsetenv(names[i]);
+    }
+    rb_run_options o;
+    char err[256];
+    CHECK(rb_run_options_read(&o, err, sizeof err) == 0 && o.nset == 0 && !o.joined[0] && o.fast_shape == 0 &&
+              o.dense_mma == 0 && o.hqmq_search == RB_HQ_SEARCH_AUTO && o.hqmq_cells_g == 0 && o.gpu_device_rng == 0,
+          "defaults: nset %d, '%s'", o.nset, o.joined);
+    setenv("RB_FAST_SHAPE", "large", 1);
+    setenv("RB_DENSE_TC", "mma", 1);
+    setenv("RB_HQMQ_SEARCH", "fp32", 1);
+    setenv("RB_HQMQ_CELLS_G", "40", 1);
+    setenv("RB_GPU_DEVICE_RNG", "1", 1);
+    CHECK(rb_run_options_read(&o, err, sizeof err) == 0 && o.fast_shape == 2 && o.dense_mma == 1 &&
+              o.hqmq_search == RB_HQ_SEARCH_FP32 && o.hqmq_cells_g == 40 && o.gpu_device_rng == 1 && o.nset == 5,
+          "all set: shape %d mma %d search %d g %d rng %d", o.fast_shape, o.dense_mma, o.hqmq_search, o.hqmq_cells_g,
+          o.gpu_device_rng);
+    CHECK(!strcmp(o.joined, "RB_HQMQ_SEARCH=fp32;RB_HQMQ_CELLS_G=40;RB_GPU_DEVICE_RNG=1;RB_FAST_SHAPE=large;"
+                            "RB_DENSE_TC=mma"),
+          "joined '%s'", o.joined);
+    setenv("RB_FAST_SHAPE", "small", 1);
+    setenv("RB_DENSE_TC", "wgmma", 1);
+    CHECK(rb_run_options_read(&o, err, sizeof err) == 0 && o.fast_shape == 1 && o.dense_mma == 0, "small / wgmma");
+    setenv("RB_FAST_SHAPE", "tiny", 1);
+    CHECK(rb_run_options_read(&o, err, sizeof err) == -1 && o.nset == 0 && strstr(err, "RB_FAST_SHAPE"),
+          "a bad value: refused, defaults kept ('%s')", err);
+    for (int i = 0; i < 5; i++) {
+        if (keep[i])
+            setenv(names[i], keep[i], 1);
+        else
+            unsetenv(names[i]);
+        free(keep[i]);
+    }
+    CHECK(rb_run_knobs_check(err, sizeof err) == 0, "the environment as it was: %s", err);
+}
+
+/* --device takes a device number; anything else is exit 2 and one line naming it, before any work. */
+TEST(config_driver_refuses_a_bad_device)
+{
+    const char *exe = "./build/rotorbench";
+    if (access(exe, X_OK) != 0) {
+        CHECK(0, "%s not built (run `make` first; `make test` builds it)", exe);
+        return;
+    }
+    static const char *const bad[] = {"x", "-1", "1x", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char cmd[512], line[512] = "";
+        snprintf(cmd, sizeof cmd, "%s run configs/smoke.json --device '%s' --out /nonexistent/rb 2>&1 >/dev/null; echo $?",
+                 exe, bad[i]);
+        FILE *p = popen(cmd, "r");
+        CHECK(p != NULL, "popen %s", cmd);
+        if (!p)
+            continue;
+        char first[512] = "", last[512] = "";
+        if (fgets(first, sizeof first, p))
+            while (fgets(line, sizeof line, p))
+                snprintf(last, sizeof last, "%s", line);
+        pclose(p);
+        CHECK(strstr(first, "--device must be a device number") && strstr(first, bad[i]) && atoi(last) == 2,
+              "--device '%s': first line '%s', status %s", bad[i], first, last);
     }
 }

@@ -42,7 +42,7 @@ typedef enum {
 
 typedef struct rb_method_desc {
     int abi;                /* RB_METHOD_ABI */
-    const char *name;       /* as configs and results spell it: [a-z0-9-]+, unique */
+    const char *name;       /* as configs and results spell it: 1-31 of [a-z0-9_-], unique */
     const char *paper_name; /* the name a paper uses for it, or NULL; shown beside ours */
     const char *summary;    /* one line: what the rotation is */
     int in_all;             /* 1: part of a config's "methods": "all" */

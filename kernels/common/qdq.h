@@ -46,12 +46,18 @@ typedef struct {
     void *kv_codes;
     void *kv_norms;
     int kv_norm;
+    /* GPU fast kernels of the shared skeleton: 0 the small- or large-batch shape chosen by N,
+     * 1 small, 2 large at every N (RB_FAST_SHAPE, run_options.h) */
+    int fast_shape;
 } rb_qdq_params;
 
-/* 1 / max(rho, eps), or 0 when rho is not finite (NaN or Inf input): the caller then writes
- * NaN for the whole row. Defined here once so every backend treats bad rows alike. */
+/* 1 when the row's norm rho is finite; a NaN or Inf input makes it NaN or Inf (0 here), and the
+ * caller then writes NaN for the whole row. Defined here once so every backend treats bad rows
+ * alike. */
 RB_HD int rb_row_is_finite(float rho) { return rho <= 3.402823466e38f; }
 
+/* 1 / max(rho, eps), for a finite rho (rb_row_is_finite first): a zero row stays zero instead of
+ * dividing by 0. */
 RB_HD float rb_inv_norm(float rho) { return 1.0f / (rho > RB_NORM_EPS ? rho : RB_NORM_EPS); }
 
 #endif

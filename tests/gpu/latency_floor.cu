@@ -1,9 +1,9 @@
 // latency_floor.cu: where the N = 8192 latency floor of the fused kernels comes from.
 //
 // A microbenchmark, not a test (`make latency-floor`, needs a GPU): each line times
-// back-to-back launches the way the GPU backend does (a spin kernel holds the stream while the
-// host enqueues event, 100 launches, event; then it is released, so the GPU never waits on the
-// host), best of 15 batches, per launch. The rungs add, one at a time, what every fused
+// back-to-back launches with the GPU backend's timer (harness/measure_gpu.h: a spin kernel holds
+// the stream while the host enqueues batches of 100 launches, so the GPU never waits on the
+// host; the hot median per launch under the backend's stopping rule). The rungs add, one at a time, what every fused
 // kernel must do before it can store a row: nothing (empty launch), move the bytes (a copy
 // kernel shaped like the fast kernels: 8 lanes per 256-byte row, two 16-byte vectors per lane),
 // load a codebook and pass a barrier, reduce the row's norm across its 8 lanes. The D2D
@@ -16,10 +16,10 @@
 #include <cuda_runtime.h>
 
 #include "cuda_check.h"
+#include "meas_lambda.h"
 
 constexpr int THREADS = 256, LANES = 8; // 8 lanes x 2 x 16 B = one 256-byte row (fp16, d = 128)
 
-__global__ void k_hold(volatile int *release) { while (!*release) {} }
 __global__ void k_empty() {}
 
 // STAGE 0: copy; 1: + codebook load and barrier; 2: + the row's norm over its 8 lanes, applied.
@@ -63,32 +63,6 @@ __global__ void k_rung(const float4 *__restrict__ x, float4 *__restrict__ y, lon
     }
 }
 
-static volatile int *g_release;
-static int *g_release_dev;
-
-template <class F> static float per_launch_us(F launch, cudaEvent_t e0, cudaEvent_t e1)
-{
-    const int reps = 100;
-    for (int i = 0; i < 20; i++)
-        launch();
-    float best = 1e30f;
-    for (int t = 0; t < 15; t++) {
-        *g_release = 0;
-        k_hold<<<1, 1>>>(g_release_dev);
-        CK(cudaEventRecord(e0));
-        for (int i = 0; i < reps; i++)
-            launch();
-        CK(cudaEventRecord(e1));
-        *g_release = 1;
-        CK(cudaEventSynchronize(e1));
-        float ms;
-        CK(cudaEventElapsedTime(&ms, e0, e1));
-        best = ms * 1000.0f / reps < best ? ms * 1000.0f / reps : best;
-    }
-    CK(cudaGetLastError());
-    return best;
-}
-
 int main(int argc, char **argv)
 {
     const long once = argc == 3 && !strcmp(argv[1], "--once") ? atol(argv[2]) : 0;
@@ -96,16 +70,17 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: latency_floor [--once ROWS]\n");
         return 2;
     }
+    rb_meas_gpu *m = once ? nullptr : rb_meas_standalone(); // ncu sees no timing kernels under --once
+    rb_meas_opts o;
+    rb_meas_opts_default(&o);
+    o.cold = 0;
+    o.batch = 100;
+    auto per_launch_us = [&](auto launch) { return (float)rb_meas_lambda_us(m, &o, launch); };
     cudaDeviceProp prop;
     CK(cudaGetDeviceProperties(&prop, 0));
-    CK(cudaHostAlloc((void **)&g_release, sizeof(int), cudaHostAllocMapped));
-    CK(cudaHostGetDevicePointer((void **)&g_release_dev, (void *)g_release, 0));
-    cudaEvent_t e0, e1;
-    CK(cudaEventCreate(&e0));
-    CK(cudaEventCreate(&e1));
     int occ = 0;
     CK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&occ, k_rung<2>, THREADS, 0));
-    printf("%s, %d SMs: back-to-back launches, best of 15 x 100, us per launch (fp16, d = 128 rows)\n",
+    printf("%s, %d SMs: back-to-back launches in batches of 100, hot median, us per launch (fp16, d = 128 rows)\n",
            prop.name, prop.multiProcessorCount);
     printf("%8s %8s %8s %8s %10s %10s %8s\n", "N", "D2D", "empty", "copy", "+codebook", "+norm", "ratio");
     const long sweep[3] = {1024, 8192, 65536};
@@ -130,16 +105,17 @@ int main(int argc, char **argv)
             printf("%ld rows: each rung launched once (grid %d x %d)\n", rows, grid, THREADS);
             return 0;
         }
-        const float t_copy = per_launch_us([&] { CK(cudaMemcpyAsync(y, x, bytes, cudaMemcpyDeviceToDevice)); }, e0, e1);
-        const float t_empty = per_launch_us([&] { k_empty<<<grid, THREADS>>>(); }, e0, e1);
-        const float t0 = per_launch_us([&] { k_rung<0><<<grid, THREADS>>>(x, y, rows, cb); }, e0, e1);
-        const float t1 = per_launch_us([&] { k_rung<1><<<grid, THREADS>>>(x, y, rows, cb); }, e0, e1);
-        const float t2 = per_launch_us([&] { k_rung<2><<<grid, THREADS>>>(x, y, rows, cb); }, e0, e1);
+        const float t_copy = per_launch_us([&] { CK(cudaMemcpyAsync(y, x, bytes, cudaMemcpyDeviceToDevice)); });
+        const float t_empty = per_launch_us([&] { k_empty<<<grid, THREADS>>>(); });
+        const float t0 = per_launch_us([&] { k_rung<0><<<grid, THREADS>>>(x, y, rows, cb); });
+        const float t1 = per_launch_us([&] { k_rung<1><<<grid, THREADS>>>(x, y, rows, cb); });
+        const float t2 = per_launch_us([&] { k_rung<2><<<grid, THREADS>>>(x, y, rows, cb); });
         printf("%8ld %8.2f %8.2f %8.2f %10.2f %10.2f %8.2f\n", rows, t_copy, t_empty, t0, t1, t2, t2 / t_copy);
         CK(cudaFree(x));
         CK(cudaFree(y));
         CK(cudaFree(cb));
     }
     printf("ratio: +norm / D2D (the fused kernels' target is <= 1.25 at N = 8192)\n");
+    rb_meas_gpu_destroy(m);
     return 0;
 }

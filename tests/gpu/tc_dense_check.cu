@@ -4,11 +4,10 @@
  * (kernels/tc_peak.cu: wgmma or mma.sync) and an unfused cuBLAS anchor (two cublasGemmEx, fp16
  * in, fp32 compute, quantize kernel between).
  *
- * Build (one command, from the repository root; no cJSON; sm_90a and RBTC_WGMMA for the wgmma
- * route, as `make tc-check` does):
- *   nvcc -O3 -std=c++17 -gencode arch=compute_90a,code=sm_90a -DRBTC_WGMMA -Ikernels/common -Ikernels -Iharness \
- *        -Xcompiler -fopenmp tests/gpu/tc_dense_check.cu kernels/tc_peak.cu -lcublas -lcurand \
- *        -lgomp -o build/tc_dense_check
+ * Build: `make build/tc_dense_check` (sm_90a and RBTC_WGMMA for the wgmma route, linked against
+ * build/librotorbench.a for the measurement module and the roof). Times are the harness's
+ * (harness/measure_gpu.h, default rules: the hot median per launch); the roof is the module's.
+ * RB_DENSE_TC=mma takes the mma.sync route, as in rotorbench.
  * Run: build/tc_dense_check [--quick] [--san] [--d=D]   (exit status 0 when every check passed;
  *      --quick: bits 2 and 4 only; --san: N = 4096 and no timing, for compute-sanitizer;
  *      --time-only: timings alone; --b2b: also per-launch times of 1-100 launches back to back;
@@ -34,6 +33,10 @@
 #include <vector>
 
 #include "cuda_check.h"
+#include "meas_lambda.h"
+extern "C" {
+#include "run_options.h"
+}
 #include "qdq_common.cuh"
 #include "dense_tc.cuh"
 #include "dense.h"
@@ -284,37 +287,19 @@ template <> void to_float<__half>(const __half *s, float *d, size_t n)
         d[i] = rb_f16_to_f32(h[i]);
 }
 
-static float median(std::vector<float> v)
-{
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-}
+static rb_meas_gpu *g_meas;
 
-/* median over reps of the time per launch of k back-to-back launches of f() between two events
- * (after 3 warm-ups), in ms; the GPU idles between reps. k = 1: single launches; k > 1: the
- * harness's hot batches */
-template <class F> static float time_ms(F &&f, int reps = 20, int k = 1)
+/* the time per launch of f() in ms: the hot median under the harness's rules; k > 0: hot
+ * batches of exactly k launches, no cold loop */
+template <class F> static float time_ms(F &&f, int k = 0)
 {
-    cudaEvent_t a, b;
-    CK(cudaEventCreate(&a));
-    CK(cudaEventCreate(&b));
-    for (int i = 0; i < 3; i++)
-        f();
-    CK(cudaDeviceSynchronize());
-    std::vector<float> t;
-    for (int r = 0; r < reps; r++) {
-        CK(cudaEventRecord(a));
-        for (int i = 0; i < k; i++)
-            f();
-        CK(cudaEventRecord(b));
-        CK(cudaEventSynchronize(b));
-        float ms;
-        CK(cudaEventElapsedTime(&ms, a, b));
-        t.push_back(ms / k);
+    rb_meas_opts o;
+    rb_meas_opts_default(&o);
+    if (k > 0) {
+        o.batch = k;
+        o.cold = 0;
     }
-    CK(cudaEventDestroy(a));
-    CK(cudaEventDestroy(b));
-    return median(t);
+    return (float)(rb_meas_lambda_us(g_meas, &o, f) * 1e-3);
 }
 
 /* "k1 t1, k2 t2, ..." for f() run k times back to back, in us per launch */
@@ -322,7 +307,7 @@ template <class F> static void print_b2b(const char *what, F &&f)
 {
     printf("  b2b %s:", what);
     for (int k : {1, 2, 3, 10, 100})
-        printf(" k=%d %.1f", k, time_ms(f, 5, k) * 1e3);
+        printf(" k=%d %.1f", k, time_ms(f, k) * 1e3);
     printf(" us per launch\n");
 }
 
@@ -570,6 +555,16 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    /* RB_DENSE_TC, read as rotorbench reads it */
+    char oerr[160];
+    rb_run_options ro;
+    if (rb_run_options_read(&ro, oerr, sizeof oerr)) {
+        fprintf(stderr, "tc_dense_check: %s\n", oerr);
+        return 2;
+    }
+    rb_dense_tc_force_mma(ro.dense_mma);
+    if (!san)
+        g_meas = rb_meas_standalone(); /* before any other CUDA call */
     cudaDeviceProp prop;
     CK(cudaGetDeviceProperties(&prop, 0));
     int clk = 0;
@@ -578,14 +573,12 @@ int main(int argc, char **argv)
            prop.memoryBusWidth);
 
     /* the roof of the tensor-core instruction the kernel uses */
-    float *sink;
-    CK(cudaMalloc(&sink, 4));
     const int blocks = rbk_num_sms() * 8, iters = 4096;
     double tc_rate = -1.0;
     cublasHandle_t cb = nullptr;
     if (!san) {
-        const float ms_peak = time_ms([&] { CK(rb_launch_tc_peak(sink, blocks, iters, 0)); }, 10);
-        tc_rate = rb_tc_peak_flops(blocks, iters) / (ms_peak * 1e-3);
+        rb_meas_gpu_roofs(g_meas, nullptr, nullptr, &tc_rate); /* measured at create, on these blocks and iters */
+        const double ms_peak = tc_rate > 0 ? rb_tc_peak_flops(blocks, iters) / tc_rate * 1e3 : 0;
         if (rb_tc_peak_is_wgmma())
             printf("tc_peak: wgmma m64n128k16 fp16->fp32 (the kernel's route at d = 128, 256), %d warpgroups: "
                    "%.1f TFLOP/s (%.3f ms)\n",
@@ -638,6 +631,7 @@ int main(int argc, char **argv)
     }
     if (cb)
         cublasDestroy(cb);
+    rb_meas_gpu_destroy(g_meas);
     printf("%s: %d check(s) failed\n", g_fail ? "FAIL" : "PASS", g_fail);
     return g_fail ? 1 : 0;
 }

@@ -17,6 +17,8 @@
 #include "data.h"
 #include "fp16.h"
 #include "metrics.h"
+#include "results.h"
+#include "run_options.h"
 
 /* One backend for the whole binary: creating it measures a 1 GiB copy. */
 static rb_backend *gpu(void)
@@ -94,9 +96,11 @@ TEST(gpu_device_rng_close_to_host)
     CHECK(rb_data_sphere(5, d, N, RB_FP32, host, err, sizeof err) == 0, "%s", err);
     be->profile = 1;
     setenv("RB_GPU_DEVICE_RNG", "1", 1);
+    CHECK(rb_run_knobs_check(err, sizeof err) == 0 && rb_run_options_get()->gpu_device_rng == 1, "%s", err);
     CHECK(be->load_data(be, 5, d, N, RB_FP32) == 0 && rb_backend_gpu_get_rows(be, 0, 0, N, dev) == 0,
           "device-generated load");
     unsetenv("RB_GPU_DEVICE_RNG");
+    CHECK(rb_run_knobs_check(err, sizeof err) == 0 && rb_run_options_get()->gpu_device_rng == 0, "%s", err);
     long diff = 0;
     double worst = 0;
     for (long i = 0; i < N * d; i++) {
@@ -400,6 +404,39 @@ TEST(gpu_attention_metrics_match_cpu)
     attention_case(be, 128, 1L << 17, RB_FP32, 32, 1024);
     attention_case(be, 64, 300, RB_FP32, 8, 512);
     attention_case(be, 96, 5000, RB_FP16, 4, 100);
+}
+
+/* The device: the run options' (--device N, default 0), named in the machine block; a number past
+ * the visible devices is exit 2 with one line, before any work. */
+TEST(gpu_device_chosen_and_recorded)
+{
+    rb_backend *be = gpu();
+    CHECK(be != NULL, "no GPU backend");
+    if (!be)
+        return;
+    cJSON *o = cJSON_CreateObject();
+    be->describe(be, o);
+    const cJSON *idx = cJSON_GetObjectItemCaseSensitive(o, "device_index");
+    const cJSON *vis = cJSON_GetObjectItemCaseSensitive(o, "cuda_visible_devices");
+    CHECK(cJSON_IsNumber(idx) && idx->valuedouble == rb_run_options_get()->device && cJSON_IsString(vis),
+          "machine block: device_index %g, cuda_visible_devices %s", cJSON_IsNumber(idx) ? idx->valuedouble : -1.0,
+          cJSON_IsString(vis) ? vis->valuestring : "(none)");
+    cJSON_Delete(o);
+    int n = 0;
+    CHECK(cudaGetDeviceCount(&n) == cudaSuccess && n > 0, "device count");
+    char cmd[512], first[512] = "", line[512], last[512] = "";
+    snprintf(cmd, sizeof cmd, "./build/rotorbench run configs/smoke.json --backend gpu --device %d "
+             "--out /nonexistent/rb 2>&1 >/dev/null; echo $?", n);
+    FILE *p = popen(cmd, "r");
+    CHECK(p != NULL, "popen");
+    if (!p)
+        return;
+    if (fgets(first, sizeof first, p))
+        while (fgets(line, sizeof line, p))
+            snprintf(last, sizeof last, "%s", line);
+    pclose(p);
+    CHECK(strstr(first, "--device") && strstr(first, "visible") && atoi(last) == 2,
+          "--device %d: '%s' status %s", n, first, last);
 }
 
 static char *slurp_file(const char *path)

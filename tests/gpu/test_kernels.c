@@ -362,6 +362,36 @@ TEST(kernels_grid_stride_and_unaligned)
         }
 }
 
+/* rb_qdq_params.fast_shape (RB_FAST_SHAPE, read once by the driver) forces one shape at every
+ * N: the large shape at 1000 rows and the small one at 40000, where the choice by N takes the
+ * other; both must still agree with the CPU reference. */
+TEST(kernels_forced_shape_vs_cpu)
+{
+    FOR_EACH_ROTATION_METHOD(m)
+        for (int d = 128; d <= 256; d *= 2) {
+            if (!rb_method_get(m)->launch || rb_nominal_fma(m, d) > 16384) /* dense: no shape choice */
+                continue;
+            stats st = {0};
+            setup s;
+            int ok = setup_rot(&s, (rb_method)m, d) == 0 && setup_bits(&s, 3) == 0;
+            CHECK(ok, "setup");
+            if (!ok)
+                continue;
+            const int fast[1] = {RB_VARIANT_FAST};
+            for (int dt = 0; dt < 2; dt++) {
+                s.dp.fast_shape = 2;
+                run_case(&s, (rb_dtype)dt, 1000, fast, 1, 0, &st);
+                s.dp.fast_shape = 1;
+                run_case(&s, (rb_dtype)dt, 40000, fast, 1, 0, &st);
+            }
+            s.dp.fast_shape = 0;
+            CHECK(st.bad_rows == 0 && st.cases == 4, "%s d=%d forced shapes: %ld rows disagree (%ld unwritten), %ld cases",
+                  rb_method_name((rb_method)m), d, st.bad_rows, st.unwritten, st.cases);
+            report("forced shapes", (rb_method)m, &st);
+            setup_free(&s);
+        }
+}
+
 /* Shapes the kernels cannot do are refused, not run wrong. */
 TEST(kernels_refuse_bad_shapes)
 {
