@@ -47,7 +47,7 @@ CFLAGS     += -std=c11 -Wall -Wextra -Wno-unused-function -fopenmp -D_GNU_SOURCE
               -Ikernels/common -Ikernels -Iharness -I$(CUDA_HOME)/include $(CJSON_INC) \
               -DRB_GIT_REV=\"$(GIT_REV)\" -DRB_GIT_DIRTY=$(GIT_DIRTY) $(if $(WERROR),-Werror)
 NVCCFLAGS  ?= -O3 -lineinfo
-NVCCFLAGS  += -std=c++17 $(NVCC_ARCH) -Ikernels/common -Iharness -Xcompiler -Wall \
+NVCCFLAGS  += -std=c++17 $(NVCC_ARCH) -Ikernels/common -Iharness $(CJSON_INC) -Xcompiler -Wall \
               $(if $(WERROR),-Werror all-warnings -Xcompiler -Werror)
 LDFLAGS    += -fopenmp -L$(CUDA_LIB) -Wl,-rpath,$(CUDA_LIB) $(CJSON_LIB)
 LDLIBS     += -lcjson -lcurand -lcudart -lstdc++ -lm -ldl
