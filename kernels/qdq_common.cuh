@@ -579,6 +579,7 @@ enum { RBK_QDQ = 0, RBK_ENC = 1, RBK_DEC = 2 };
  * 0x7e00, like the CPU), fp32 as it is, nothing under assume_unit_norm (rho = 1). */
 static __device__ __forceinline__ void rbk_put_norm(void *norms, int kind, long row, float rho)
 {
+    rho = rb_row_is_finite(rho) ? rho : rbk_nan(); /* a non-finite row: NaN, as kvpack.h says (not Inf) */
     if (kind == RB_KV_NORM_FP16)
         static_cast<uint16_t *>(norms)[row] = rb_f32_to_f16(rho);
     else if (kind == RB_KV_NORM_FP32)

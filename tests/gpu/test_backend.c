@@ -490,7 +490,7 @@ TEST(gpu_largenorm_rows_agree_for_every_method)
             seen[mi][!strcmp(dt->valuestring, "fp16")] = 1;
     }
     CHECK(n > 0 && checked == n, "%d of %d records compared all 256 rows with the CPU", checked, n);
-    for (rb_method m = 0; m < rb_methods_count(); m++)
+    for (rb_method m = 0; m < rb_methods_builtin_count(); m++) /* the config names the built-ins, not plugins */
         CHECK(!rb_method_get(m)->launch || (seen[m][0] && seen[m][1]), "%s: no fp32 and fp16 records",
               rb_method_name(m));
     cJSON_Delete(doc);
