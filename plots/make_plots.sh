@@ -32,7 +32,17 @@
 #   rd_<input>.png  rate-distortion, one picture per input of a run with structured or file
 #                 inputs or attention metrics: relative error (and inner-product error) against
 #                 stored bits per coordinate, every method and HQMQ point; fp32 when present.
-# CPU-backend plots say "CPU backend (reference timings, not kernels)" in their titles.
+#   kv_codec.png  the KV-cache encode and decode paths per method and (dtype, bits): GPU, % of
+#                 the D2D copy of the bytes each moves; CPU, their GB/s (plots/kv_codec.sh).
+#   kv_attention.png  decode attention time against the cached tokens T per method at 2/3/4
+#                 bits, with the fp16-cache baseline and PyTorch's SDPA when sdpa_baseline.csv
+#                 (make sdpa) lies beside a GPU result's CSV (plots/kv_attention.sh).
+#   kv_bytes.md   the KV cache's bytes per token per method, the Markdown table rotorbench prints
+#                 after an encode/decode run, for a README to link to (plots/kv_bytes.sh).
+# The plots above kv_codec.png draw the fused roundtrip only: rows whose path is "roundtrip"
+# (a CSV without the path column holds nothing else); encode, decode and attention rows go to
+# the kv_* files alone. CPU-backend plots say "CPU backend (reference timings, not kernels)"
+# in their titles.
 #
 # Examples:
 #   plots/make_plots.sh results/h100/paper18-gpu.csv     # into out/plots/paper18-gpu/

@@ -11,7 +11,8 @@
 #     pct_copy byte for byte as the roundtrip rows alone draw them; a CSV of KV paths alone
 #     skips those plots and draws kv_codec.png and kv_bytes.md; the committed CPU runs of
 #     configs/kv_attention_small.json and a small kv_codec (tests/data/plots/) draw
-#     kv_attention.png and kv_codec.png, and a GPU-like copy of the latter the % of copy.
+#     kv_attention.png and kv_codec.png, and a GPU-like copy of the latter the % of copy;
+#     PyTorch's SDPA CSV beside a GPU result is drawn, beside a CPU result not.
 # Prints one line per failed check and exits 1 if any failed; exit 77 (skipped) without gnuplot.
 # tests/test_plots.c runs it in the CPU suite.
 set -uo pipefail
@@ -107,6 +108,23 @@ d="$repo/tests/data/plots"
 "$mp" "$d/kv_attention_small-cpu.csv" "$tmp/a" 2>"$tmp/a.err" || bad "kv_attention_small-cpu.csv: exit $?: $(cat "$tmp/a.err")"
 [ -s "$tmp/a/kv_attention.png" ] || bad "kv_attention_small-cpu.csv: no kv_attention.png: $(cat "$tmp/a.err")"
 for png in speedup.png pct_copy.png kv_codec.png; do [ ! -e "$tmp/a/$png" ] || bad "kv_attention_small-cpu.csv: $png drawn"; done
+# PyTorch's SDPA (tools/sdpa_baseline.py's CSV) beside a GPU result is drawn; beside a CPU one not
+mkdir -p "$tmp/sd"
+awk -F, -v OFS=, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; print; next } { $c["backend"] = "gpu"; print }' \
+    "$d/kv_attention_small-cpu.csv" >"$tmp/sd/att-gpu.csv"
+"$mp" "$tmp/sd/att-gpu.csv" "$tmp/sd/no" 2>"$tmp/sd/no.err" || bad "attention, GPU, no SDPA: exit $?"
+grep -q 'drawn without PyTorch' "$tmp/sd/no.err" || bad "attention, GPU, no SDPA: no line saying so: $(cat "$tmp/sd/no.err")"
+printf 'B,H,kv_heads,T,d,median_us,min_us,max_us,cold_median_us,cache_bytes,gbps\n2,4,2,1,64,5,4,6,9,512,1\n2,4,2,300,64,50,45,55,90,153600,3\n' \
+    >"$tmp/sd/sdpa_baseline.csv"
+"$mp" "$tmp/sd/att-gpu.csv" "$tmp/sd/yes" 2>"$tmp/sd/yes.err" || bad "attention, GPU, SDPA: exit $?"
+! grep -q 'PyTorch\|sdpa' "$tmp/sd/yes.err" || bad "attention, GPU, SDPA: $(grep 'PyTorch\|sdpa' "$tmp/sd/yes.err")"
+[ -s "$tmp/sd/yes/kv_attention.png" ] && ! cmp -s "$tmp/sd/no/kv_attention.png" "$tmp/sd/yes/kv_attention.png" ||
+    bad "attention, GPU, SDPA: kv_attention.png missing or the same as without SDPA"
+cp "$d/kv_attention_small-cpu.csv" "$tmp/sd/"
+"$mp" "$tmp/sd/kv_attention_small-cpu.csv" "$tmp/sd/cpu" 2>"$tmp/sd/cpu.err" || bad "attention, CPU, SDPA beside: exit $?"
+grep -q 'not drawn: GPU times beside a CPU result' "$tmp/sd/cpu.err" || bad "attention, CPU, SDPA beside: no line saying it is not drawn"
+cmp -s "$tmp/a/kv_attention.png" "$tmp/sd/cpu/kv_attention.png" || bad "attention, CPU, SDPA beside: kv_attention.png differs from the one without"
+
 "$mp" "$d/kv_codec_small-cpu.csv" "$tmp/k" 2>"$tmp/k.err" || bad "kv_codec_small-cpu.csv: exit $?: $(cat "$tmp/k.err")"
 for f in kv_codec.png mse.png kv_bytes.md; do [ -s "$tmp/k/$f" ] || bad "kv_codec_small-cpu.csv: no $f: $(cat "$tmp/k.err")"; done
 # rows as rotorbench printed them for this run (harness/kvtable.c, 2 norm bytes): rotorquant
