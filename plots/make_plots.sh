@@ -32,7 +32,17 @@
 #   rd_<input>.png  rate-distortion, one picture per input of a run with structured or file
 #                 inputs or attention metrics: relative error (and inner-product error) against
 #                 stored bits per coordinate, every method and HQMQ point; fp32 when present.
-# CPU-backend plots say "CPU backend (reference timings, not kernels)" in their titles.
+#   kv_codec.png  the KV-cache encode and decode paths per method and (dtype, bits): GPU, % of
+#                 the D2D copy of the bytes each moves; CPU, their GB/s (plots/kv_codec.sh).
+#   kv_attention.png  decode attention time against the cached tokens T per method at 2/3/4
+#                 bits, with the fp16-cache baseline and PyTorch's SDPA when sdpa_baseline.csv
+#                 (make sdpa) lies beside a GPU result's CSV (plots/kv_attention.sh).
+#   kv_bytes.md   the KV cache's bytes per token per method, the Markdown table rotorbench prints
+#                 after an encode/decode run, for a README to link to (plots/kv_bytes.sh).
+# The plots above kv_codec.png draw the fused roundtrip only: rows whose path is "roundtrip"
+# (a CSV without the path column holds nothing else); encode, decode and attention rows go to
+# the kv_* files alone. CPU-backend plots say "CPU backend (reference timings, not kernels)"
+# in their titles.
 #
 # Examples:
 #   plots/make_plots.sh results/h100/paper18-gpu.csv     # into out/plots/paper18-gpu/
@@ -78,17 +88,26 @@ rows=$(awk "$hdr"' END { print NR - 1 }' "$csv")
 [ "$rows" -gt 0 ] || die "$csv: no rows"
 
 backend=$(awk "$hdr"' NR == 2 { print $c["backend"]; exit }' "$csv")
-variants=$(awk "$hdr"' !($c["variant"] in s) { s[$c["variant"]] = 1; printf "%s ", $c["variant"] }' "$csv")
-if [ -z "$variant" ]; then
+# The plots below compare the fused roundtrip only: the KV-cache paths (encode, decode) and the
+# attention records have plots of their own (kv_codec.png, kv_attention.png), and their rows
+# would otherwise be drawn twice over the roundtrip's points. A CSV from before the path column
+# holds roundtrips alone.
+rt="$tmp/roundtrip.csv"
+{ head -n 1 "$csv"; awk "$hdr"' !("path" in c) || $c["path"] == "roundtrip" || $c["path"] == "" { print }' "$csv"; } >"$rt"
+nrt=$(($(wc -l <"$rt") - 1))
+variants=$(awk "$hdr"' !($c["variant"] in s) { s[$c["variant"]] = 1; printf "%s ", $c["variant"] }' "$rt")
+if [ "$nrt" = 0 ]; then
+    : # no roundtrip plots: the variant is not used
+elif [ -z "$variant" ]; then
     if [[ " $variants" == *" fast "* ]]; then
         variant=fast
     else # the fastest variant present: the lowest mean median time
         variant=$(awk "$hdr"' $c["time_median_us"] > 0 { t[$c["variant"]] += $c["time_median_us"]; n[$c["variant"]]++ }
-                  END { for (v in t) if (best == "" || t[v] / n[v] < bt) { best = v; bt = t[v] / n[v] }; print best }' "$csv")
+                  END { for (v in t) if (best == "" || t[v] / n[v] < bt) { best = v; bt = t[v] / n[v] }; print best }' "$rt")
         [ -n "$variant" ] || variant=${variants%% *}
     fi
 elif [[ " $variants" != *" $variant "* ]]; then
-    die "$csv: no variant '$variant' (present: $variants)"
+    die "$csv: no variant '$variant' among the roundtrip rows (present: $variants)"
 fi
 
 # ---- the device, from the JSON beside the CSV -------------------------------------------------
@@ -161,19 +180,30 @@ status=0
 # registry's (plots/palette.sh), plugins of the result included.
 "$here/palette.sh" "$json" >"$tmp/palette.gp" || note "every method drawn black (see above)"
 pal="$tmp/palette.gp"
+
+# ---- the KV-cache paths: kv_codec.png (encode/decode), kv_attention.png (plots/kv_*.sh) --------
+PALETTE="$pal" "$here/kv_codec.sh" "$csv" "$outdir" "$sub" || status=1
+PALETTE="$pal" "$here/kv_attention.sh" "$csv" "$outdir" "$sub" || status=1
+# ---- the bytes-per-token table: kv_bytes.md (plots/kv_bytes.sh) ------------------------------
+"$here/kv_bytes.sh" "$csv" "$outdir" || status=1
+
+if [ "$nrt" = 0 ]; then # a run of the KV-cache paths or attention alone
+    for p in speedup.png mse.png rel_err.png latency.png pct_copy.png; do skip "$p" "no roundtrip rows in $csv"; done
+    exit $status
+fi
 all_methods=$(sed -n "s/^rb_methods = '\(.*\)'$/\1/p" "$pal")
-present=$(awk -v v="$variant" "$hdr"' $c["variant"] == v { s[$c["method"]] = 1 } END { for (m in s) print m }' "$csv")
+present=$(awk -v v="$variant" "$hdr"' $c["variant"] == v { s[$c["method"]] = 1 } END { for (m in s) print m }' "$rt")
 methods=""
 for m in $all_methods; do grep -qx -- "$m" <<<"$present" && methods="$methods $m"; done
 methods=${methods# }
 # Any method this script does not know goes last, so nothing is dropped silently.
 for m in $present; do [[ " $all_methods " == *" $m "* ]] || methods="$methods $m"; done
 [ -n "$methods" ] || die "$csv: no rows for variant '$variant'"
-Ns=$(awk -v v="$variant" "$hdr"' $c["variant"] == v && !($c["N"] in s) { s[$c["N"]] = 1; print $c["N"] }' "$csv" | sort -n | tr '\n' ' '); Ns=${Ns% }
+Ns=$(awk -v v="$variant" "$hdr"' $c["variant"] == v && !($c["N"] in s) { s[$c["N"]] = 1; print $c["N"] }' "$rt" | sort -n | tr '\n' ' '); Ns=${Ns% }
 nN=$(wc -w <<<"$Ns")
 
 # ---- 1. speedup.png ---------------------------------------------------------------------------
-if [[ " $Ns " == *" 8192 "* ]]; then sN=8192; else sN=$(awk -v v="$variant" "$hdr"' $c["variant"] == v { print $c["N"]; exit }' "$csv"); fi
+if [[ " $Ns " == *" 8192 "* ]]; then sN=8192; else sN=$(awk -v v="$variant" "$hdr"' $c["variant"] == v { print $c["N"]; exit }' "$rt"); fi
 if [ "$backend" = cpu ]; then
     skip speedup.png "CPU wall-clock speedups move 12-19 % per setting between runs on a shared CPU (the Markdown table has them)"
 elif [ ! -r "$paper" ]; then
@@ -199,7 +229,7 @@ elif awk -v v="$variant" -v N="$sN" -v paper="$paper" "$hdr"'
                 n++
             }
             exit n == 0
-        }' "$csv" >"$tmp/speedup.csv"; then
+        }' "$rt" >"$tmp/speedup.csv"; then
     plot speedup.gp "$outdir/speedup.png" \
         "in=$(q "$tmp/speedup.csv"); paper=1; title=$(q "Speedup over RotorQuant: ours (variant $variant, N = $sN) and the IsoQuant paper (RTX 4090, N = 8192)")"
 else
@@ -210,8 +240,8 @@ fi
 # The Lloyd-Max line predicts the MSE of uniform unit vectors: only the sphere's rows are drawn
 # (structured inputs have rd_<input>.png, file inputs rel_err.png).
 sphere='!("input" in c) || $c["input"] == "sphere"'
-mdt=$(awk -v v="$variant" "$hdr"' $c["variant"] == v { s[$c["dtype"]] = 1 } END { print ("fp32" in s) ? "fp32" : "fp16" }' "$csv")
-mN=$(awk -v v="$variant" "$hdr"' $c["variant"] == v && ('"$sphere"') && $c["N"] + 0 > m { m = $c["N"] + 0 } END { print m + 0 }' "$csv") # the largest N: the most rows behind each MSE
+mdt=$(awk -v v="$variant" "$hdr"' $c["variant"] == v { s[$c["dtype"]] = 1 } END { print ("fp32" in s) ? "fp32" : "fp16" }' "$rt")
+mN=$(awk -v v="$variant" "$hdr"' $c["variant"] == v && ('"$sphere"') && $c["N"] + 0 > m { m = $c["N"] + 0 } END { print m + 0 }' "$rt") # the largest N: the most rows behind each MSE
 ds=$(awk -v v="$variant" -v t="$mdt" -v N="$mN" "$hdr"'
     $c["variant"] == v && $c["dtype"] == t && $c["N"] == N && ('"$sphere"') {
         f = dir "/mse_d" $c["d"] ".csv"; g = dir "/pred_d" $c["d"] ".csv"
@@ -232,7 +262,7 @@ ds=$(awk -v v="$variant" -v t="$mdt" -v N="$mN" "$hdr"'
             for (j = 1; j <= np[g]; j++) print pred[g, j] | cmd
             close(cmd)
         }
-    }' dir="$tmp" "$csv")
+    }' dir="$tmp" "$rt")
 ds=$(tr ' ' '\n' <<<"$ds" | sed '/^$/d' | sort -n | head -n 4 | tr '\n' ' ')
 if [ -n "${ds// /}" ]; then
     nd=$(wc -w <<<"$ds")
@@ -250,7 +280,7 @@ fi
 # split_axis), so the slices stand side by side instead of on top of each other.
 synth=" sphere channel-outliers anisotropic lowrank "
 fdt=$(awk -v v="$variant" -v syn="$synth" "$hdr"' ("input" in c) && $c["variant"] == v && index(syn, " " $c["input"] " ") == 0 { s[$c["dtype"]] = 1 }
-                                               END { print ("fp32" in s) ? "fp32" : ("fp16" in s) ? "fp16" : "" }' "$csv")
+                                               END { print ("fp32" in s) ? "fp32" : ("fp16" in s) ? "fp16" : "" }' "$rt")
 if [ -n "$fdt" ]; then
     # rel_<k>.csv: bits,rel_err for the k-th (d, method, input); rel.list: "k d method input" lines
     awk -v v="$variant" -v t="$fdt" -v syn="$synth" -v methods="$methods" -v dir="$tmp" "$hdr"'
@@ -272,7 +302,7 @@ if [ -n "$fdt" ]; then
                 for (o = 1; o <= nm && ord[o] != M[k]; o++) ;
                 printf "%d %s %d %s %s\n", D[k], M[k], o, k, I[k] > (dir "/rel.list")
             }
-        }' "$csv"
+        }' "$rt"
     # curves ordered by d, then method order, then input
     sort -k1,1n -k3,3n -k5,5 "$tmp/rel.list" >"$tmp/rel.sorted"
     rds=$(awk '!($1 in s) { s[$1] = 1; printf "%s ", $1 }' "$tmp/rel.sorted" | awk '{ for (i = 1; i <= NF && i <= 4; i++) printf "%s ", $i }')
@@ -287,13 +317,13 @@ else
 fi
 
 # ---- 3. latency.png ---------------------------------------------------------------------------
-ninputs=$(awk "$hdr"' ("input" in c) && !($c["input"] in s) { s[$c["input"]] = 1; n++ } END { print n + 0 }' "$csv")
+ninputs=$(awk "$hdr"' ("input" in c) && !($c["input"] in s) { s[$c["input"]] = 1; n++ } END { print n + 0 }' "$rt")
 if [ "$nN" -gt 1 ] && [ "$ninputs" -gt 1 ]; then
     note "latency.png skipped: the N differ between inputs ($ninputs inputs), not within a scaling sweep"
 elif [ "$nN" -gt 1 ]; then
     # the (d, bits) with the most values of N
     read -r ld lb < <(awk -v v="$variant" "$hdr"' $c["variant"] == v { k = $c["d"] " " $c["bits"]; if (!((k, $c["N"]) in s)) { s[k, $c["N"]] = 1; n[k]++ } }
-        END { for (k in n) if (n[k] > best) { best = n[k]; bk = k }; print bk }' "$csv")
+        END { for (k in n) if (n[k] > best) { best = n[k]; bk = k }; print bk }' "$rt")
     dts=$(awk -v v="$variant" -v d="$ld" -v b="$lb" -v dir="$tmp" "$hdr"'
         $c["variant"] == v && $c["d"] == d && $c["bits"] == b {
             t = $c["dtype"]; m = $c["method"]
@@ -303,7 +333,7 @@ elif [ "$nN" -gt 1 ]; then
             if (!(t in ts)) { ts[t] = 1; order[++nt] = t; print "N,copy_us" > (dir "/copy_" t ".csv") }
             if ($c["copy_us"] > 0 && !((t, $c["N"]) in cs)) { cs[t, $c["N"]] = 1; print $c["N"] "," $c["copy_us"] > (dir "/copy_" t ".csv"); hascopy = 1 }
         }
-        END { for (i = 1; i <= nt; i++) printf "%s ", order[i]; printf "\n%d\n", hascopy }' "$csv")
+        END { for (i = 1; i <= nt; i++) printf "%s ", order[i]; printf "\n%d\n", hascopy }' "$rt")
     hascopy=$(tail -n 1 <<<"$dts"); dts=$(head -n 1 <<<"$dts")
     # methods without a file for some dtype get an empty one, so the loop in latency.gp works
     for t in $dts; do for m in $methods; do [ -e "$tmp/lat_${t}_$m.csv" ] || echo "N,median_us" >"$tmp/lat_${t}_$m.csv"; done; done
@@ -316,7 +346,7 @@ else
 fi
 
 # ---- 4. pct_copy.png --------------------------------------------------------------------------
-if awk "$hdr"' $c["copy_us"] > 0 { f = 1 } END { exit !f }' "$csv"; then
+if awk "$hdr"' $c["copy_us"] > 0 { f = 1 } END { exit !f }' "$rt"; then
     # One group per setting, sorted by dtype, d, bits, N; the label names only what varies
     # (the rest goes into the x label), and N as 1K / 64K / 1M so 30 groups still fit.
     awk -v v="$variant" -v methods="$methods" -v dir="$tmp" "$hdr"'
@@ -354,7 +384,7 @@ if awk "$hdr"' $c["copy_us"] > 0 { f = 1 } END { exit !f }' "$csv"; then
             if (xl == "") xl = ", dtype, bits, d"
             printf "setting (%s)%s\n", substr(xl, 3), (fx != "" && xl != "") ? "; " substr(fx, 3) : ""
             print n
-        }' "$csv" >"$tmp/pct_copy.meta"
+        }' "$rt" >"$tmp/pct_copy.meta"
     xlab=$(head -n 1 "$tmp/pct_copy.meta"); ngroups=$(tail -n 1 "$tmp/pct_copy.meta")
     { printf 'setting'; for m in $methods; do printf ',%s' "$m"; done; printf '\n'
       sort "$tmp/pct_copy.body" | cut -f 2-; } >"$tmp/pct_copy.csv"
@@ -365,13 +395,11 @@ if awk "$hdr"' $c["copy_us"] > 0 { f = 1 } END { exit !f }' "$csv"; then
 else
     note "pct_copy.png skipped: copy_us is 0 everywhere (CPU backend: no device copy to compare with)"
 fi
-# ---- decode attention: kv_attention.png (plots/kv_attention.sh) ----------------------------------
-"$here/kv_attention.sh" "$csv" "$outdir" "$sub" || status=1 # decode attention: kv_attention.png
 # ---- 5. rd_<input>.png -------------------------------------------------------------------------
-if awk "$hdr"' ("input" in c) && ($c["input"] != "sphere" || $c["ip_err"] != "nan") { f = 1 } END { exit !f }' "$csv" 2>/dev/null; then
-    rdt=$(awk -v v="$variant" "$hdr"' $c["variant"] == v { s[$c["dtype"]] = 1 } END { print ("fp32" in s) ? "fp32" : "fp16" }' "$csv")
-    inputs=$(awk -v v="$variant" -v t="$rdt" "$hdr"' $c["variant"] == v && $c["dtype"] == t && !($c["input"] in s) { s[$c["input"]] = 1; print $c["input"] }' "$csv")
-    rdm="$methods"; grep -q ',hqmq,' "$csv" && [[ " $rdm " != *" hqmq "* ]] && rdm="$rdm hqmq"
+if awk "$hdr"' ("input" in c) && ($c["input"] != "sphere" || $c["ip_err"] != "nan") { f = 1 } END { exit !f }' "$rt" 2>/dev/null; then
+    rdt=$(awk -v v="$variant" "$hdr"' $c["variant"] == v { s[$c["dtype"]] = 1 } END { print ("fp32" in s) ? "fp32" : "fp16" }' "$rt")
+    inputs=$(awk -v v="$variant" -v t="$rdt" "$hdr"' $c["variant"] == v && $c["dtype"] == t && !($c["input"] in s) { s[$c["input"]] = 1; print $c["input"] }' "$rt")
+    rdm="$methods"; grep -q ',hqmq,' "$rt" && [[ " $rdm " != *" hqmq "* ]] && rdm="$rdm hqmq"
     for inp in $inputs; do
         rm -f "$tmp"/rd_*.csv
         awk -v v="$variant" -v t="$rdt" -v inp="$inp" -v dir="$tmp" "$hdr"'
@@ -379,8 +407,8 @@ if awk "$hdr"' ("input" in c) && ($c["input"] != "sphere" || $c["ip_err"] != "na
                 f = dir "/rd_" $c["method"] ".raw"
                 ip = ($c["ip_err"] ~ /[Nn][Aa][Nn]/) ? "NaN" : $c["ip_err"]
                 print $c["bits_per_coord"] "," $c["rel_err"] "," ip > f
-            }' "$csv"
-        hasip=$(awk "$hdr"' $c["input"] == inp && $c["ip_err"] !~ /[Nn][Aa][Nn]/ { f = 1 } END { print f + 0 }' inp="$inp" "$csv")
+            }' "$rt"
+        hasip=$(awk "$hdr"' $c["input"] == inp && $c["ip_err"] !~ /[Nn][Aa][Nn]/ { f = 1 } END { print f + 0 }' inp="$inp" "$rt")
         ms=""
         for m in $rdm; do
             [ -e "$tmp/rd_$m.raw" ] || continue
@@ -392,5 +420,4 @@ if awk "$hdr"' ("input" in c) && ($c["input"] != "sphere" || $c["ip_err"] != "na
             "dir=$(q "$tmp"); methods=$(q "${ms# }"); hasip=$hasip; title=$(q "Rate-distortion on $inp ($rdt, variant $variant)")"
     done
 fi
-"$here/kv_codec.sh" "$csv" "$outdir" "$sub" || status=1 # kv_codec.png: encode/decode % of copy per method
 exit $status
