@@ -362,19 +362,40 @@ int rb_gpu_fill_metrics(rb_gpu_state *s, rb_record *rec)
 }
 
 /* ---- run ----------------------------------------------------------------------------------- */
-typedef struct {
-    rb_qdq_params dp; /* device pointers */
-    int variant, dtype;
-    const void *x;
-    void *xh;
-    long N;
-} qdq_ctx;
-
-static int enq_qdq(void *ctx, cudaStream_t st)
+int rb_gpu_enq_qdq(void *ctx, cudaStream_t st)
 {
-    qdq_ctx *c = ctx;
+    rb_gpu_qdq_ctx *c = ctx;
     cudaError_t e = rb_launch_qdq(&c->dp, c->variant, c->dtype, c->x, c->xh, c->N, st);
     return e == cudaSuccess ? 0 : rb_gpu_report(e, "rb_launch_qdq", __FILE__, __LINE__);
+}
+
+int rb_gpu_checked_launch(rb_backend *b, const char *label, rb_enqueue_fn fn, void *ctx)
+{
+    rb_gpu_state *s = b->state;
+    int pushed = 0, profiling = 0;
+    if (b->profile) {
+        rb_meas_range_push(s->meas, label);
+        pushed = 1;
+        CK(cudaProfilerStart());
+        profiling = 1;
+    }
+    for (int i = 0; i < (b->profile ? 4 : 1); i++)
+        if (fn(ctx, s->st))
+            goto fail;
+    CK(cudaStreamSynchronize(s->st));
+    if (b->profile) {
+        profiling = 0;
+        CK(cudaProfilerStop());
+        pushed = 0;
+        rb_meas_range_pop(s->meas);
+    }
+    return 0;
+fail:
+    if (profiling)
+        cudaProfilerStop();
+    if (pushed)
+        rb_meas_range_pop(s->meas);
+    return -1;
 }
 
 static int gpu_run(rb_backend *b, const rb_qdq_params *p, int variant, rb_record *rec)
@@ -385,7 +406,6 @@ static int gpu_run(rb_backend *b, const rb_qdq_params *p, int variant, rb_record
     if (h->gpu_run)
         return h->gpu_run(b, p, variant, rec);
     rb_gpu_state *s = b->state;
-    int pushed = 0, profiling = 0;
     if (!s->loaded || p->d != s->d) {
         fprintf(stderr, "rotorbench: gpu: run: no data loaded for d=%d\n", p->d);
         return -1;
@@ -394,43 +414,21 @@ static int gpu_run(rb_backend *b, const rb_qdq_params *p, int variant, rb_record
         fprintf(stderr, "rotorbench: gpu: run: no variant %d\n", variant);
         return -1;
     }
-    qdq_ctx c = {.variant = variant, .dtype = (int)s->dtype, .x = s->x, .xh = s->xh, .N = s->N};
+    rb_gpu_qdq_ctx c = {.variant = variant, .dtype = (int)s->dtype, .x = s->x, .xh = s->xh, .N = s->N};
     if (rb_gpu_upload_params(s, p, &c.dp))
         return -1;
     char label[200];
     snprintf(label, sizeof label, "%s/%s d=%d b=%d %s N=%ld", rb_method_name(p->method), b->variants[variant],
              p->d, p->bits, rb_dtype_name(s->dtype), s->N);
 
-    /* the checked launch (profile mode: plus three more, inside the range) */
-    if (b->profile) {
-        rb_meas_range_push(s->meas, label);
-        pushed = 1;
-        CK(cudaProfilerStart());
-        profiling = 1;
-    }
-    for (int i = 0; i < (b->profile ? 4 : 1); i++)
-        if (enq_qdq(&c, s->st))
-            goto fail;
-    CK(cudaStreamSynchronize(s->st));
-    if (b->profile) {
-        profiling = 0;
-        CK(cudaProfilerStop());
-        pushed = 0;
-        rb_meas_range_pop(s->meas);
-    }
-    if (rb_gpu_check(s, p, variant, rec, label) || rb_gpu_fill_metrics(s, rec))
+    if (rb_gpu_checked_launch(b, label, rb_gpu_enq_qdq, &c) || rb_gpu_check(s, p, variant, rec, label) ||
+        rb_gpu_fill_metrics(s, rec))
         return -1;
     if (b->profile) {
         rb_meas_profile_timing(&rec->t);
         return 0;
     }
-    return rb_meas_gpu_time(s->meas, label, enq_qdq, &c, NULL, NULL, &rec->t);
-fail:
-    if (profiling)
-        cudaProfilerStop();
-    if (pushed)
-        rb_meas_range_pop(s->meas);
-    return -1;
+    return rb_meas_gpu_time(s->meas, label, rb_gpu_enq_qdq, &c, NULL, NULL, &rec->t);
 }
 
 /* ---- attention metrics (not timed) ------------------------------------------------------------ */
