@@ -432,26 +432,34 @@ static int gpu_run(rb_backend *b, const rb_qdq_params *p, int variant, rb_record
 }
 
 /* ---- attention metrics (not timed) ------------------------------------------------------------ */
-/* Host rows (N x d floats) onto the device in the data's dtype: *dst is allocated here. */
-static int upload_rows(rb_gpu_state *s, const float *x, void **dst)
+/* n host floats to dst on the device in the data's dtype, synchronized. */
+static int put_rows(rb_gpu_state *s, void *dst, const float *x, size_t n)
 {
-    const size_t n = (size_t)s->N * s->d, bytes = n * (s->dtype == RB_FP16 ? 2 : 4);
     uint16_t *h = NULL;
-    CK(cudaMalloc(dst, bytes));
     if (s->dtype == RB_FP16) {
-        if (!(h = malloc(bytes))) {
+        if (!(h = malloc(n * 2 + 2))) {
             fprintf(stderr, "rotorbench: gpu: out of host memory\n");
             return -1;
         }
         for (size_t i = 0; i < n; i++)
             h[i] = rb_f32_to_f16(x[i]);
     }
-    CK(cudaMemcpyAsync(*dst, h ? (const void *)h : (const void *)x, bytes, cudaMemcpyHostToDevice, s->st));
+    CK(cudaMemcpyAsync(dst, h ? (const void *)h : (const void *)x, n * (h ? 2 : 4), cudaMemcpyHostToDevice,
+                       s->st));
     CK(cudaStreamSynchronize(s->st));
     free(h);
     return 0;
 fail:
     free(h);
+    return -1;
+}
+
+/* Host rows (N x d floats) onto the device in the data's dtype: *dst is allocated here. */
+static int upload_rows(rb_gpu_state *s, const float *x, void **dst)
+{
+    CK(cudaMalloc(dst, (size_t)s->N * s->d * s->esz));
+    return put_rows(s, *dst, x, (size_t)s->N * s->d);
+fail:
     return -1;
 }
 
@@ -679,25 +687,8 @@ int rb_backend_gpu_set_rows(struct rb_backend *b, int which, long row0, long nro
     rb_gpu_state *s = hook_state(b, which, row0, nrows);
     if (!s)
         return -1;
-    size_t n = (size_t)nrows * s->d;
     char *dst = (char *)(which ? s->xh : s->x) + (size_t)row0 * s->d * s->esz;
-    uint16_t *h = NULL;
-    if (s->dtype == RB_FP32) {
-        CK(cudaMemcpyAsync(dst, host, n * 4, cudaMemcpyHostToDevice, s->st));
-    } else {
-        h = malloc(n * 2 + 2);
-        if (!h)
-            return -1;
-        for (size_t i = 0; i < n; i++)
-            h[i] = rb_f32_to_f16(host[i]);
-        CK(cudaMemcpyAsync(dst, h, n * 2, cudaMemcpyHostToDevice, s->st));
-    }
-    CK(cudaStreamSynchronize(s->st));
-    free(h);
-    return 0;
-fail:
-    free(h);
-    return -1;
+    return put_rows(s, dst, host, (size_t)nrows * s->d);
 }
 
 int rb_backend_gpu_metrics(struct rb_backend *b, rb_dev_metrics *out)
