@@ -3,7 +3,6 @@
  * the fused one exactly. */
 #include "kvcodec.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,24 +78,12 @@ static void encode_row(const rb_qdq_params *p, int norm_kind, const float *x, ui
                        long nwords, void *norms, long i, float *v, float *tmp)
 {
     memset(words, 0, sizeof(uint32_t) * (size_t)nwords);
-    float rho = 1.0f; /* assume_unit_norm: nothing computed, nothing stored */
-    if (!p->unit_norm) {
-        float ss = 0.0f;
-        for (int j = 0; j < p->d; j++)
-            ss += x[j] * x[j];
-        rho = sqrtf(ss);
-        if (!rb_row_is_finite(rho)) {
-            put_norm(norms, norm_kind, i, rb_bits_f32(0x7fc00000u));
-            return; /* zero codes */
-        }
-        put_norm(norms, norm_kind, i, rho);
-    }
-    float inv = rb_inv_norm(rho);
-    for (int j = 0; j < p->d; j++)
-        v[j] = x[j] * inv;
-    for (int j = p->d; j < p->dpad; j++)
-        v[j] = 0.0f;
-    rb_rotate_fwd(p, v, tmp);
+    const float rho = rb_rotate_row_in(p, x, v, tmp);
+    const int finite = rb_row_is_finite(rho);
+    if (!p->unit_norm) /* assume_unit_norm: nothing stored */
+        put_norm(norms, norm_kind, i, finite ? rho : rb_bits_f32(0x7fc00000u));
+    if (!finite)
+        return; /* zero codes */
     for (int j = 0; j < p->dpad; j++)
         rb_kv_put(words, j, p->bits, (unsigned)rb_sq_index(v[j], p->bounds, p->nbounds));
 }
