@@ -290,6 +290,24 @@ fail:
 }
 
 /* ---- the in-run check ----------------------------------------------------------------------- */
+int rb_gpu_agree(const rb_qdq_params *hp, int variant, rb_dtype dtype, const float *xin, const float *ref,
+                 const float *gpu, long rows, rb_record *rec, const char *label)
+{
+    rb_agree_stats st;
+    rb_agree_init(&st);
+    rb_agree_rows(hp, variant, dtype, xin, ref, gpu, rows, &st);
+    rec->check_rows = rows;
+    rec->check_max_abs = st.max_abs;
+    rec->check_flips = st.flips;
+    if (!rb_agree_ok(&st)) {
+        char why[400];
+        rb_agree_describe(&st, why, sizeof why);
+        fprintf(stderr, "rotorbench: gpu %s: %s\n", label, why);
+        return -1;
+    }
+    return 0;
+}
+
 int rb_gpu_check(rb_gpu_state *s, const rb_qdq_params *hp, int variant, rb_record *rec, const char *label)
 {
     long rows = s->N < CHECK_ROWS ? s->N : CHECK_ROWS;
@@ -310,18 +328,8 @@ int rb_gpu_check(rb_gpu_state *s, const rb_qdq_params *hp, int variant, rb_recor
     if (rb_gpu_get_rows(s, 0, 0, rows, xin) || rb_gpu_get_rows(s, 1, 0, rows, gpu))
         goto out;
     rb_cpu_qdq_rows(hp, xin, ref, rows, s->dtype);
-    rb_agree_stats st;
-    rb_agree_init(&st);
-    rb_agree_rows(hp, variant, s->dtype, xin, ref, gpu, rows, &st);
-    rec->check_rows = rows;
-    rec->check_max_abs = st.max_abs;
-    rec->check_flips = st.flips;
-    if (!rb_agree_ok(&st)) {
-        char why[400];
-        rb_agree_describe(&st, why, sizeof why);
-        fprintf(stderr, "rotorbench: gpu %s: %s\n", label, why);
+    if (rb_gpu_agree(hp, variant, s->dtype, xin, ref, gpu, rows, rec, label))
         goto out;
-    }
     rc = 0;
 out:
     free(xin);

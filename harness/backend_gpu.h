@@ -44,6 +44,10 @@ int rb_gpu_get_rows(rb_gpu_state *s, int which, long row0, long nrows, float *ho
 int rb_gpu_upload_params(rb_gpu_state *s, const rb_qdq_params *p, rb_qdq_params *dp);
 /* The metrics of x against xh, reduced on the device, into rec->m. */
 int rb_gpu_fill_metrics(rb_gpu_state *s, rb_record *rec);
+/* rows of gpu against ref (the CPU reference of xin under hp) by agree.h's rule, into rec's
+ * check fields; -1 with one line naming label when they disagree. */
+int rb_gpu_agree(const rb_qdq_params *hp, int variant, rb_dtype dtype, const float *xin, const float *ref,
+                 const float *gpu, long rows, rb_record *rec, const char *label);
 /* The in-run check: the first rows of xh against the CPU reference of hp (host pointers) under
  * agree.h's rule, into rec's check fields. -1 with one line naming label when they disagree. */
 int rb_gpu_check(rb_gpu_state *s, const rb_qdq_params *hp, int variant, rb_record *rec, const char *label);

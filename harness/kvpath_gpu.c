@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "agree.h"
 #include "backend_gpu.h"
 #include "counts.h"
 #include "fp16.h"
@@ -59,18 +58,8 @@ static int kv_check(rb_gpu_state *s, const rb_qdq_params *hp, int norm_kind, con
     }
     if (rb_cpu_decode_rows(hp, norm_kind, codes, nb ? gnorms : norms, rows, s->dtype, ref))
         goto out;
-    rb_agree_stats st;
-    rb_agree_init(&st);
-    rb_agree_rows(hp, 1 /* fast */, s->dtype, xin, ref, gpu, rows, &st);
-    rec->check_rows = rows;
-    rec->check_max_abs = st.max_abs;
-    rec->check_flips = st.flips;
-    if (!rb_agree_ok(&st)) {
-        char why[400];
-        rb_agree_describe(&st, why, sizeof why);
-        fprintf(stderr, "rotorbench: gpu %s: %s\n", label, why);
+    if (rb_gpu_agree(hp, 1 /* fast */, s->dtype, xin, ref, gpu, rows, rec, label))
         goto out;
-    }
     rc = 0;
 out:
     free(xin); free(gpu); free(ref); free(codes); free(norms); free(gnorms);
