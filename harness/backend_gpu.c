@@ -290,6 +290,24 @@ fail:
 }
 
 /* ---- the in-run check ----------------------------------------------------------------------- */
+int rb_gpu_agree(const rb_qdq_params *hp, int variant, rb_dtype dtype, const float *xin, const float *ref,
+                 const float *gpu, long rows, rb_record *rec, const char *label)
+{
+    rb_agree_stats st;
+    rb_agree_init(&st);
+    rb_agree_rows(hp, variant, dtype, xin, ref, gpu, rows, &st);
+    rec->check_rows = rows;
+    rec->check_max_abs = st.max_abs;
+    rec->check_flips = st.flips;
+    if (!rb_agree_ok(&st)) {
+        char why[400];
+        rb_agree_describe(&st, why, sizeof why);
+        fprintf(stderr, "rotorbench: gpu %s: %s\n", label, why);
+        return -1;
+    }
+    return 0;
+}
+
 int rb_gpu_check(rb_gpu_state *s, const rb_qdq_params *hp, int variant, rb_record *rec, const char *label)
 {
     long rows = s->N < CHECK_ROWS ? s->N : CHECK_ROWS;
@@ -310,18 +328,8 @@ int rb_gpu_check(rb_gpu_state *s, const rb_qdq_params *hp, int variant, rb_recor
     if (rb_gpu_get_rows(s, 0, 0, rows, xin) || rb_gpu_get_rows(s, 1, 0, rows, gpu))
         goto out;
     rb_cpu_qdq_rows(hp, xin, ref, rows, s->dtype);
-    rb_agree_stats st;
-    rb_agree_init(&st);
-    rb_agree_rows(hp, variant, s->dtype, xin, ref, gpu, rows, &st);
-    rec->check_rows = rows;
-    rec->check_max_abs = st.max_abs;
-    rec->check_flips = st.flips;
-    if (!rb_agree_ok(&st)) {
-        char why[400];
-        rb_agree_describe(&st, why, sizeof why);
-        fprintf(stderr, "rotorbench: gpu %s: %s\n", label, why);
+    if (rb_gpu_agree(hp, variant, s->dtype, xin, ref, gpu, rows, rec, label))
         goto out;
-    }
     rc = 0;
 out:
     free(xin);
@@ -362,19 +370,40 @@ int rb_gpu_fill_metrics(rb_gpu_state *s, rb_record *rec)
 }
 
 /* ---- run ----------------------------------------------------------------------------------- */
-typedef struct {
-    rb_qdq_params dp; /* device pointers */
-    int variant, dtype;
-    const void *x;
-    void *xh;
-    long N;
-} qdq_ctx;
-
-static int enq_qdq(void *ctx, cudaStream_t st)
+int rb_gpu_enq_qdq(void *ctx, cudaStream_t st)
 {
-    qdq_ctx *c = ctx;
+    rb_gpu_qdq_ctx *c = ctx;
     cudaError_t e = rb_launch_qdq(&c->dp, c->variant, c->dtype, c->x, c->xh, c->N, st);
     return e == cudaSuccess ? 0 : rb_gpu_report(e, "rb_launch_qdq", __FILE__, __LINE__);
+}
+
+int rb_gpu_checked_launch(rb_backend *b, const char *label, rb_enqueue_fn fn, void *ctx)
+{
+    rb_gpu_state *s = b->state;
+    int pushed = 0, profiling = 0;
+    if (b->profile) {
+        rb_meas_range_push(s->meas, label);
+        pushed = 1;
+        CK(cudaProfilerStart());
+        profiling = 1;
+    }
+    for (int i = 0; i < (b->profile ? 4 : 1); i++)
+        if (fn(ctx, s->st))
+            goto fail;
+    CK(cudaStreamSynchronize(s->st));
+    if (b->profile) {
+        profiling = 0;
+        CK(cudaProfilerStop());
+        pushed = 0;
+        rb_meas_range_pop(s->meas);
+    }
+    return 0;
+fail:
+    if (profiling)
+        cudaProfilerStop();
+    if (pushed)
+        rb_meas_range_pop(s->meas);
+    return -1;
 }
 
 static int gpu_run(rb_backend *b, const rb_qdq_params *p, int variant, rb_record *rec)
@@ -385,7 +414,6 @@ static int gpu_run(rb_backend *b, const rb_qdq_params *p, int variant, rb_record
     if (h->gpu_run)
         return h->gpu_run(b, p, variant, rec);
     rb_gpu_state *s = b->state;
-    int pushed = 0, profiling = 0;
     if (!s->loaded || p->d != s->d) {
         fprintf(stderr, "rotorbench: gpu: run: no data loaded for d=%d\n", p->d);
         return -1;
@@ -394,66 +422,52 @@ static int gpu_run(rb_backend *b, const rb_qdq_params *p, int variant, rb_record
         fprintf(stderr, "rotorbench: gpu: run: no variant %d\n", variant);
         return -1;
     }
-    qdq_ctx c = {.variant = variant, .dtype = (int)s->dtype, .x = s->x, .xh = s->xh, .N = s->N};
+    rb_gpu_qdq_ctx c = {.variant = variant, .dtype = (int)s->dtype, .x = s->x, .xh = s->xh, .N = s->N};
     if (rb_gpu_upload_params(s, p, &c.dp))
         return -1;
     char label[200];
     snprintf(label, sizeof label, "%s/%s d=%d b=%d %s N=%ld", rb_method_name(p->method), b->variants[variant],
              p->d, p->bits, rb_dtype_name(s->dtype), s->N);
 
-    /* the checked launch (profile mode: plus three more, inside the range) */
-    if (b->profile) {
-        rb_meas_range_push(s->meas, label);
-        pushed = 1;
-        CK(cudaProfilerStart());
-        profiling = 1;
-    }
-    for (int i = 0; i < (b->profile ? 4 : 1); i++)
-        if (enq_qdq(&c, s->st))
-            goto fail;
-    CK(cudaStreamSynchronize(s->st));
-    if (b->profile) {
-        profiling = 0;
-        CK(cudaProfilerStop());
-        pushed = 0;
-        rb_meas_range_pop(s->meas);
-    }
-    if (rb_gpu_check(s, p, variant, rec, label) || rb_gpu_fill_metrics(s, rec))
+    if (rb_gpu_checked_launch(b, label, rb_gpu_enq_qdq, &c) || rb_gpu_check(s, p, variant, rec, label) ||
+        rb_gpu_fill_metrics(s, rec))
         return -1;
     if (b->profile) {
         rb_meas_profile_timing(&rec->t);
         return 0;
     }
-    return rb_meas_gpu_time(s->meas, label, enq_qdq, &c, NULL, NULL, &rec->t);
-fail:
-    if (profiling)
-        cudaProfilerStop();
-    if (pushed)
-        rb_meas_range_pop(s->meas);
-    return -1;
+    return rb_meas_gpu_time(s->meas, label, rb_gpu_enq_qdq, &c, NULL, NULL, &rec->t);
 }
 
 /* ---- attention metrics (not timed) ------------------------------------------------------------ */
-/* Host rows (N x d floats) onto the device in the data's dtype: *dst is allocated here. */
-static int upload_rows(rb_gpu_state *s, const float *x, void **dst)
+/* n host floats to dst on the device in the data's dtype, synchronized. */
+static int put_rows(rb_gpu_state *s, void *dst, const float *x, size_t n)
 {
-    const size_t n = (size_t)s->N * s->d, bytes = n * (s->dtype == RB_FP16 ? 2 : 4);
     uint16_t *h = NULL;
-    CK(cudaMalloc(dst, bytes));
     if (s->dtype == RB_FP16) {
-        if (!(h = malloc(bytes))) {
+        if (!(h = malloc(n * 2 + 2))) {
             fprintf(stderr, "rotorbench: gpu: out of host memory\n");
             return -1;
         }
         for (size_t i = 0; i < n; i++)
             h[i] = rb_f32_to_f16(x[i]);
     }
-    CK(cudaMemcpyAsync(*dst, h ? (const void *)h : (const void *)x, bytes, cudaMemcpyHostToDevice, s->st));
+    CK(cudaMemcpyAsync(dst, h ? (const void *)h : (const void *)x, n * (h ? 2 : 4), cudaMemcpyHostToDevice,
+                       s->st));
     CK(cudaStreamSynchronize(s->st));
     free(h);
     return 0;
 fail:
     free(h);
+    return -1;
+}
+
+/* Host rows (N x d floats) onto the device in the data's dtype: *dst is allocated here. */
+static int upload_rows(rb_gpu_state *s, const float *x, void **dst)
+{
+    CK(cudaMalloc(dst, (size_t)s->N * s->d * s->esz));
+    return put_rows(s, *dst, x, (size_t)s->N * s->d);
+fail:
     return -1;
 }
 
@@ -681,25 +695,8 @@ int rb_backend_gpu_set_rows(struct rb_backend *b, int which, long row0, long nro
     rb_gpu_state *s = hook_state(b, which, row0, nrows);
     if (!s)
         return -1;
-    size_t n = (size_t)nrows * s->d;
     char *dst = (char *)(which ? s->xh : s->x) + (size_t)row0 * s->d * s->esz;
-    uint16_t *h = NULL;
-    if (s->dtype == RB_FP32) {
-        CK(cudaMemcpyAsync(dst, host, n * 4, cudaMemcpyHostToDevice, s->st));
-    } else {
-        h = malloc(n * 2 + 2);
-        if (!h)
-            return -1;
-        for (size_t i = 0; i < n; i++)
-            h[i] = rb_f32_to_f16(host[i]);
-        CK(cudaMemcpyAsync(dst, h, n * 2, cudaMemcpyHostToDevice, s->st));
-    }
-    CK(cudaStreamSynchronize(s->st));
-    free(h);
-    return 0;
-fail:
-    free(h);
-    return -1;
+    return put_rows(s, dst, host, (size_t)nrows * s->d);
 }
 
 int rb_backend_gpu_metrics(struct rb_backend *b, rb_dev_metrics *out)

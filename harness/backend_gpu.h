@@ -44,9 +44,26 @@ int rb_gpu_get_rows(rb_gpu_state *s, int which, long row0, long nrows, float *ho
 int rb_gpu_upload_params(rb_gpu_state *s, const rb_qdq_params *p, rb_qdq_params *dp);
 /* The metrics of x against xh, reduced on the device, into rec->m. */
 int rb_gpu_fill_metrics(rb_gpu_state *s, rb_record *rec);
+/* rows of gpu against ref (the CPU reference of xin under hp) by agree.h's rule, into rec's
+ * check fields; -1 with one line naming label when they disagree. */
+int rb_gpu_agree(const rb_qdq_params *hp, int variant, rb_dtype dtype, const float *xin, const float *ref,
+                 const float *gpu, long rows, rb_record *rec, const char *label);
 /* The in-run check: the first rows of xh against the CPU reference of hp (host pointers) under
  * agree.h's rule, into rec's check fields. -1 with one line naming label when they disagree. */
 int rb_gpu_check(rb_gpu_state *s, const rb_qdq_params *hp, int variant, rb_record *rec, const char *label);
+/* One launch of rb_launch_qdq: the device parameters and buffers (rb_gpu_enq_qdq's ctx). */
+typedef struct {
+    rb_qdq_params dp; /* device pointers */
+    int variant, dtype;
+    const void *x;
+    void *xh;
+    long N;
+} rb_gpu_qdq_ctx;
+int rb_gpu_enq_qdq(void *ctx, cudaStream_t st);
+/* The checked launch before a setting's check and timing: fn once, or in profile mode four
+ * times inside the NVTX range label and cudaProfilerStart/Stop, so a profiler captures only
+ * these; then the stream synchronized. -1 after one line when a launch or call fails. */
+int rb_gpu_checked_launch(rb_backend *b, const char *label, rb_enqueue_fn fn, void *ctx);
 /* An encode or decode setting (rec->path, rec->kv_norm) of a method whose launcher has the
  * encode / decode variants (kvpath_gpu.c). */
 int rb_gpu_run_kvpath(rb_backend *b, const rb_qdq_params *p, int variant, rb_record *rec);

@@ -8,6 +8,7 @@
  * step of 0.17-0.22 us (2.92 -> 3.10 us, 6 %) with 0.0-0.3 % noise in each record.
  * Unlike NVBench's compare scripts this exits non-zero on a regression, which is what CI needs. */
 #include "compare.h"
+#include "slurp.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -118,49 +119,6 @@ static void key_text(const crec *r, int with_cb, char *out, size_t n)
 
 /* ---- loading ----------------------------------------------------------------------------- */
 
-static char *slurp(const char *path, size_t *len, FILE *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(err, "rotorbench compare: %s: cannot open: %s\n", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap + 1);
-    while (buf) {
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (n < cap)
-            break;
-        if (cap >= (size_t)MAX_FILE_BYTES) {
-            fprintf(err, "rotorbench compare: %s: larger than %ld MiB; not a result file\n", path,
-                    MAX_FILE_BYTES >> 20);
-            free(buf);
-            fclose(f);
-            return NULL;
-        }
-        cap *= 2;
-        char *nb = realloc(buf, cap + 1);
-        if (!nb)
-            free(buf);
-        buf = nb;
-    }
-    int rerr = ferror(f);
-    fclose(f);
-    if (!buf) {
-        fprintf(err, "rotorbench compare: %s: out of memory\n", path);
-        return NULL;
-    }
-    if (rerr) {
-        fprintf(err, "rotorbench compare: %s: read error\n", path);
-        free(buf);
-        return NULL;
-    }
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}
-
 /* The device a file's timings were taken on: the GPU's name (one model times alike); for the
  * CPU backend the CPU model, its threads and the machine's id, since two hosts both called
  * "vm" are not one machine. "" when the file cannot tell (older files: timings not compared). */
@@ -196,7 +154,7 @@ static int load(const char *path, cfile *f, FILE *err)
     memset(f, 0, sizeof *f);
     f->path = path;
     size_t len = 0;
-    char *text = slurp(path, &len, err);
+    char *text = rb_slurp(path, MAX_FILE_BYTES, "rotorbench compare", &len, err);
     if (!text)
         return -1;
     const char *end = NULL;

@@ -2,6 +2,7 @@
  * is fixed here, once, so the caption the table prints and the records it picks cannot drift
  * apart. */
 #include "headline.h"
+#include "slurp.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -46,48 +47,11 @@ static int is(const char *a, const char *b)
     return a && b && !strcmp(a, b);
 }
 
-static char *slurp(const char *path, FILE *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(err, "rotorbench headline: %s: cannot open: %s\n", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap + 1);
-    while (buf) {
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap)
-            break;
-        if (cap >= (size_t)HL_MAX_BYTES) {
-            fprintf(err, "rotorbench headline: %s: larger than %ld MiB; not a result file\n", path,
-                    HL_MAX_BYTES >> 20);
-            free(buf);
-            fclose(f);
-            return NULL;
-        }
-        cap *= 2;
-        char *nb = realloc(buf, cap + 1);
-        if (!nb)
-            free(buf);
-        buf = nb;
-    }
-    int rerr = ferror(f);
-    fclose(f);
-    if (!buf || rerr) {
-        fprintf(err, "rotorbench headline: %s: %s\n", path, buf ? "read error" : "out of memory");
-        free(buf);
-        return NULL;
-    }
-    buf[n] = '\0';
-    return buf;
-}
-
 static int load(hl_file *f, const char *path, FILE *err)
 {
     f->path = path;
     f->root = NULL;
-    char *text = slurp(path, err);
+    char *text = rb_slurp(path, HL_MAX_BYTES, "rotorbench headline", NULL, err);
     if (!text)
         return -1;
     f->root = cJSON_Parse(text);

@@ -124,81 +124,93 @@ static float score_of(const rb_kvattn_args *a, int fp16, long row, const float *
     return a->scale * norm_of(a->knorms, a->norm_kind, row) * dot;
 }
 
-void rb_kva_attend(const rb_kvattn_args *a, int fp16)
+typedef void (*query_fn)(const rb_kvattn_args *a, int fp16, long w, const float *qr, float *scratch, void *ctx);
+
+/* one(a, fp16, w, q'_w, scratch, ctx) for every query head w, over threads; each thread has its own
+ * q' (dp floats) and nscratch floats of scratch. */
+static void each_query(const rb_kvattn_args *a, int fp16, size_t nscratch, query_fn one, void *ctx)
 {
-    const int dp = fp16 ? a->d : a->dpad, S = a->split, ns = rb_kvattn_nsplit(a->T, S);
-    const long wpr = rb_kv_row_bytes(a->dpad, a->bits) / 4;
+    const int dp = fp16 ? a->d : a->dpad;
 #pragma omp parallel
     {
-        float *qr = malloc(sizeof(float) * ((size_t)dp * 2 + (size_t)S + (size_t)ns * (dp + 2)));
-        float *orot = qr + dp, *sc = orot + dp, *ms = sc + S, *ls = ms + ns, *acc = ls + ns;
+        float *qr = malloc(sizeof(float) * ((size_t)dp + nscratch));
 #pragma omp for schedule(dynamic)
         for (long w = 0; w < (long)a->B * a->Hq; w++) {
             if (!qr)
                 continue;
-            const long r0 = kv_row0(a, w);
             query_prime(a, fp16, a->q + w * a->d, qr);
-            for (int sp = 0; sp < ns; sp++) {
-                const long t0 = (long)sp * S;
-                const int n = (int)(a->T - t0 < S ? a->T - t0 : S);
-                for (int i = 0; i < n; i++)
-                    sc[i] = score_of(a, fp16, r0 + t0 + i, qr);
-                const float m = rb_kva_split_max(sc, n);
-                float l = 0.0f, *ac = acc + (long)sp * dp;
-                for (int j = 0; j < dp; j++)
-                    ac[j] = 0.0f;
-                for (int i = 0; i < n; i++) {
-                    const float e = expf(sc[i] - m);
-                    const long row = r0 + t0 + i;
-                    l += e;
-                    if (fp16) {
-                        const uint16_t *v = (const uint16_t *)a->v16 + row * a->d;
-                        for (int j = 0; j < dp; j++)
-                            ac[j] += e * rb_f16_to_f32(v[j]);
-                    } else { /* w_i = rhov_i c(vcode_i), the weight applied once per token */
-                        const float rv = norm_of(a->vnorms, a->norm_kind, row);
-                        const uint32_t *vw = (const uint32_t *)a->vcodes + row * wpr;
-                        for (int j = 0; j < dp; j++)
-                            ac[j] += e * (rv * a->centroids[rb_kv_get(vw, j, a->bits)]);
-                    }
-                }
-                ms[sp] = m;
-                ls[sp] = l;
-            }
-            float *o = a->o + w * a->d;
-            rb_kva_combine(ns, ms, ls, acc, dp, orot);
-            if (fp16 || !a->pi) {
-                memcpy(o, orot, sizeof(float) * (size_t)a->d);
-            } else {
-                for (int i = 0; i < a->d; i++) { /* o = (Pi^T o')[0, d), once per query */
-                    float s = 0.0f;
-                    for (int j = 0; j < dp; j++)
-                        s += a->pi[(long)j * dp + i] * orot[j];
-                    o[i] = s;
-                }
-            }
+            one(a, fp16, w, qr, qr + dp, ctx);
         }
         free(qr);
     }
 }
 
+/* Query w's output: per split the running max, sum and weighted V, then the combine. */
+static void attend_query(const rb_kvattn_args *a, int fp16, long w, const float *qr, float *scratch, void *ctx)
+{
+    (void)ctx;
+    const int dp = fp16 ? a->d : a->dpad, S = a->split, ns = rb_kvattn_nsplit(a->T, S);
+    const long wpr = rb_kv_row_bytes(a->dpad, a->bits) / 4, r0 = kv_row0(a, w);
+    float *orot = scratch, *sc = orot + dp, *ms = sc + S, *ls = ms + ns, *acc = ls + ns;
+    for (int sp = 0; sp < ns; sp++) {
+        const long t0 = (long)sp * S;
+        const int n = (int)(a->T - t0 < S ? a->T - t0 : S);
+        for (int i = 0; i < n; i++)
+            sc[i] = score_of(a, fp16, r0 + t0 + i, qr);
+        const float m = rb_kva_split_max(sc, n);
+        float l = 0.0f, *ac = acc + (long)sp * dp;
+        for (int j = 0; j < dp; j++)
+            ac[j] = 0.0f;
+        for (int i = 0; i < n; i++) {
+            const float e = expf(sc[i] - m);
+            const long row = r0 + t0 + i;
+            l += e;
+            if (fp16) {
+                const uint16_t *v = (const uint16_t *)a->v16 + row * a->d;
+                for (int j = 0; j < dp; j++)
+                    ac[j] += e * rb_f16_to_f32(v[j]);
+            } else { /* w_i = rhov_i c(vcode_i), the weight applied once per token */
+                const float rv = norm_of(a->vnorms, a->norm_kind, row);
+                const uint32_t *vw = (const uint32_t *)a->vcodes + row * wpr;
+                for (int j = 0; j < dp; j++)
+                    ac[j] += e * (rv * a->centroids[rb_kv_get(vw, j, a->bits)]);
+            }
+        }
+        ms[sp] = m;
+        ls[sp] = l;
+    }
+    float *o = a->o + w * a->d;
+    rb_kva_combine(ns, ms, ls, acc, dp, orot);
+    if (fp16 || !a->pi) {
+        memcpy(o, orot, sizeof(float) * (size_t)a->d);
+    } else {
+        for (int i = 0; i < a->d; i++) { /* o = (Pi^T o')[0, d), once per query */
+            float s = 0.0f;
+            for (int j = 0; j < dp; j++)
+                s += a->pi[(long)j * dp + i] * orot[j];
+            o[i] = s;
+        }
+    }
+}
+
+void rb_kva_attend(const rb_kvattn_args *a, int fp16)
+{
+    const int dp = fp16 ? a->d : a->dpad, S = a->split, ns = rb_kvattn_nsplit(a->T, S);
+    each_query(a, fp16, (size_t)dp + (size_t)S + (size_t)ns * (dp + 2), attend_query, NULL);
+}
+
+static void score_query(const rb_kvattn_args *a, int fp16, long w, const float *qr, float *scratch, void *ctx)
+{
+    (void)scratch;
+    double *scores = ctx;
+    const long r0 = kv_row0(a, w);
+    for (long i = 0; i < a->T; i++)
+        scores[w * a->T + i] = score_of(a, fp16, r0 + i, qr);
+}
+
 void rb_kva_scores(const rb_kvattn_args *a, int fp16, double *scores)
 {
-    const int dp = fp16 ? a->d : a->dpad;
-#pragma omp parallel
-    {
-        float *qr = malloc(sizeof(float) * (size_t)dp);
-#pragma omp for schedule(dynamic)
-        for (long w = 0; w < (long)a->B * a->Hq; w++) {
-            if (!qr)
-                continue;
-            const long r0 = kv_row0(a, w);
-            query_prime(a, fp16, a->q + w * a->d, qr);
-            for (long i = 0; i < a->T; i++)
-                scores[w * a->T + i] = score_of(a, fp16, r0 + i, qr);
-        }
-        free(qr);
-    }
+    each_query(a, fp16, 0, score_query, scores);
 }
 
 void rb_kva_compare(const rb_kvattn_args *a, const double *ref_scores, const double *ref_o, const double *scores,

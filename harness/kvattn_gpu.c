@@ -2,7 +2,6 @@
  * (already encoded, or fp16), queries, centroids and Pi copied to the device once, one checked
  * launch whose output goes back to the host, then the launches timed by the measurement module
  * against the D2D copy of the same cache bytes. The encode is not part of the timing. */
-#include <cuda_profiler_api.h>
 #include <cuda_runtime_api.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,7 +33,7 @@ int rb_gpu_kv_attention(rb_backend *b, const rb_kvattn_args *a, int fp16, rb_tim
     rb_gpu_state *s = b->state;
     kva_ctx c = {.da = *a, .fp16 = fp16};
     char *dev = NULL, *scratch = NULL;
-    int pushed = 0, profiling = 0, rc = -1;
+    int rc = -1;
 
     /* the shape as the kernels see it (the workspace is checked when it exists) */
     rb_kvattn_args chk = *a;
@@ -117,22 +116,8 @@ int rb_gpu_kv_attention(rb_backend *b, const rb_kvattn_args *a, int fp16, rb_tim
     else
         snprintf(label, sizeof label, "kv-attention b=%d d=%d dpad=%d B=%d H=%d/%d T=%d", a->bits, a->d, a->dpad, a->B,
                  a->Hq, a->Hkv, a->T);
-    if (b->profile) {
-        rb_meas_range_push(s->meas, label);
-        pushed = 1;
-        CK(cudaProfilerStart());
-        profiling = 1;
-    }
-    for (int i = 0; i < (b->profile ? 4 : 1); i++)
-        if (enq_kva(&c, s->st))
-            goto fail;
-    CK(cudaStreamSynchronize(s->st));
-    if (b->profile) {
-        profiling = 0;
-        CK(cudaProfilerStop());
-        pushed = 0;
-        rb_meas_range_pop(s->meas);
-    }
+    if (rb_gpu_checked_launch(b, label, enq_kva, &c))
+        goto fail;
     CK(cudaMemcpy(a->o, dev + off_o, qb, cudaMemcpyDeviceToHost));
     if (b->profile) {
         rb_meas_profile_timing(t);
@@ -143,10 +128,6 @@ int rb_gpu_kv_attention(rb_backend *b, const rb_kvattn_args *a, int fp16, rb_tim
     }
     rc = 0;
 fail:
-    if (profiling)
-        cudaProfilerStop();
-    if (pushed)
-        rb_meas_range_pop(s->meas);
     if (dev)
         cudaFree(dev);
     if (scratch)

@@ -3,7 +3,6 @@
  * the fused one exactly. */
 #include "kvcodec.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,24 +78,12 @@ static void encode_row(const rb_qdq_params *p, int norm_kind, const float *x, ui
                        long nwords, void *norms, long i, float *v, float *tmp)
 {
     memset(words, 0, sizeof(uint32_t) * (size_t)nwords);
-    float rho = 1.0f; /* assume_unit_norm: nothing computed, nothing stored */
-    if (!p->unit_norm) {
-        float ss = 0.0f;
-        for (int j = 0; j < p->d; j++)
-            ss += x[j] * x[j];
-        rho = sqrtf(ss);
-        if (!rb_row_is_finite(rho)) {
-            put_norm(norms, norm_kind, i, rb_bits_f32(0x7fc00000u));
-            return; /* zero codes */
-        }
-        put_norm(norms, norm_kind, i, rho);
-    }
-    float inv = rb_inv_norm(rho);
-    for (int j = 0; j < p->d; j++)
-        v[j] = x[j] * inv;
-    for (int j = p->d; j < p->dpad; j++)
-        v[j] = 0.0f;
-    rb_rotate_fwd(p, v, tmp);
+    const float rho = rb_rotate_row_in(p, x, v, tmp);
+    const int finite = rb_row_is_finite(rho);
+    if (!p->unit_norm) /* assume_unit_norm: nothing stored */
+        put_norm(norms, norm_kind, i, finite ? rho : rb_bits_f32(0x7fc00000u));
+    if (!finite)
+        return; /* zero codes */
     for (int j = 0; j < p->dpad; j++)
         rb_kv_put(words, j, p->bits, (unsigned)rb_sq_index(v[j], p->bounds, p->nbounds));
 }
@@ -117,29 +104,62 @@ static void decode_row(const rb_qdq_params *p, int norm_kind, const uint32_t *wo
         out[j] = dtype == RB_FP16 ? rb_round_f16(rho * v[j]) : rho * v[j];
 }
 
+/* One call's arguments, for rows_parallel. */
+typedef struct {
+    const rb_qdq_params *p;
+    int norm_kind;
+    rb_dtype dtype;
+    const float *x;       /* encode: in */
+    char *codes;          /* encode: out */
+    void *norms;          /* encode: out */
+    const char *codes_in; /* decode: in */
+    const void *norms_in; /* decode: in */
+    float *xh;            /* decode: out */
+    long row_bytes;
+} kv_job;
+
+static void encode_job_row(const kv_job *j, long i, float *v)
+{
+    encode_row(j->p, j->norm_kind, j->x + i * (long)j->p->d, (uint32_t *)(j->codes + i * j->row_bytes),
+               j->row_bytes / 4, j->norms, i, v, v + j->p->dpad);
+}
+
+static void decode_job_row(const kv_job *j, long i, float *v)
+{
+    decode_row(j->p, j->norm_kind, (const uint32_t *)(j->codes_in + i * j->row_bytes), j->norms_in, i, j->dtype,
+               j->xh + i * (long)j->p->d, v, v + j->p->dpad);
+}
+
+/* row(job, i, scratch) for rows [0, N), over threads when there are enough rows; each thread
+ * has its own 2 * dpad floats of scratch. */
+static int rows_parallel(const kv_job *job, long N, void (*row)(const kv_job *, long, float *), const char *what)
+{
+    int oom = 0;
+#pragma omp parallel reduction(| : oom) if (N >= RB_KV_OMP_MIN_ROWS)
+    {
+        float *v = malloc(sizeof(float) * 2 * (size_t)job->p->dpad);
+        oom = v == NULL;
+#pragma omp for schedule(static)
+        for (long i = 0; i < N; i++)
+            if (v)
+                row(job, i, v);
+        free(v);
+    }
+    if (oom) {
+        fprintf(stderr, "rotorbench: %s: out of host memory for scratch rows\n", what);
+        return -1;
+    }
+    return 0;
+}
+
 int rb_cpu_encode_rows(const rb_qdq_params *p, int norm_kind, const float *x, long N, void *codes,
                        void *norms)
 {
     if (check_args(p, norm_kind, norms, "encode"))
         return -1;
-    const long row_bytes = rb_kv_row_bytes(p->dpad, p->bits);
-    int oom = 0;
-#pragma omp parallel reduction(| : oom) if (N >= RB_KV_OMP_MIN_ROWS)
-    {
-        float *v = malloc(sizeof(float) * 2 * (size_t)p->dpad);
-        oom = v == NULL;
-#pragma omp for schedule(static)
-        for (long i = 0; i < N; i++)
-            if (v)
-                encode_row(p, norm_kind, x + i * (long)p->d, (uint32_t *)((char *)codes + i * row_bytes),
-                           row_bytes / 4, norms, i, v, v + p->dpad);
-        free(v);
-    }
-    if (oom) {
-        fprintf(stderr, "rotorbench: encode: out of host memory for scratch rows\n");
-        return -1;
-    }
-    return 0;
+    const kv_job job = {.p = p, .norm_kind = norm_kind, .x = x, .codes = codes, .norms = norms,
+                        .row_bytes = rb_kv_row_bytes(p->dpad, p->bits)};
+    return rows_parallel(&job, N, encode_job_row, "encode");
 }
 
 int rb_cpu_decode_rows(const rb_qdq_params *p, int norm_kind, const void *codes, const void *norms,
@@ -147,22 +167,7 @@ int rb_cpu_decode_rows(const rb_qdq_params *p, int norm_kind, const void *codes,
 {
     if (check_args(p, norm_kind, norms, "decode"))
         return -1;
-    const long row_bytes = rb_kv_row_bytes(p->dpad, p->bits);
-    int oom = 0;
-#pragma omp parallel reduction(| : oom) if (N >= RB_KV_OMP_MIN_ROWS)
-    {
-        float *v = malloc(sizeof(float) * 2 * (size_t)p->dpad);
-        oom = v == NULL;
-#pragma omp for schedule(static)
-        for (long i = 0; i < N; i++)
-            if (v)
-                decode_row(p, norm_kind, (const uint32_t *)((const char *)codes + i * row_bytes), norms, i,
-                           dtype, xh + i * (long)p->d, v, v + p->dpad);
-        free(v);
-    }
-    if (oom) {
-        fprintf(stderr, "rotorbench: decode: out of host memory for scratch rows\n");
-        return -1;
-    }
-    return 0;
+    const kv_job job = {.p = p, .norm_kind = norm_kind, .dtype = dtype, .codes_in = codes, .norms_in = norms,
+                        .xh = xh, .row_bytes = rb_kv_row_bytes(p->dpad, p->bits)};
+    return rows_parallel(&job, N, decode_job_row, "decode");
 }

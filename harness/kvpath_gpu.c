@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "agree.h"
 #include "backend_gpu.h"
 #include "counts.h"
 #include "fp16.h"
@@ -16,21 +15,6 @@
 #include "rb_kernels.h"
 
 #define KV_CHECK_ROWS 256
-
-typedef struct {
-    rb_qdq_params dp; /* device pointers, kv_codes / kv_norms set */
-    int variant, dtype;
-    const void *x;
-    void *xh;
-    long N;
-} kv_ctx;
-
-static int enq_kv(void *ctx, cudaStream_t st)
-{
-    kv_ctx *c = ctx;
-    cudaError_t e = rb_launch_qdq(&c->dp, c->variant, c->dtype, c->x, c->xh, c->N, st);
-    return e == cudaSuccess ? 0 : rb_gpu_report(e, "rb_launch_qdq", __FILE__, __LINE__);
-}
 
 /* The first rows: the GPU's norms against the CPU codec's (the norm's summation order differs:
  * fp32 within 1e-6 relative, fp16 the same or the neighbouring half), then x^ against the CPU
@@ -74,18 +58,8 @@ static int kv_check(rb_gpu_state *s, const rb_qdq_params *hp, int norm_kind, con
     }
     if (rb_cpu_decode_rows(hp, norm_kind, codes, nb ? gnorms : norms, rows, s->dtype, ref))
         goto out;
-    rb_agree_stats st;
-    rb_agree_init(&st);
-    rb_agree_rows(hp, 1 /* fast */, s->dtype, xin, ref, gpu, rows, &st);
-    rec->check_rows = rows;
-    rec->check_max_abs = st.max_abs;
-    rec->check_flips = st.flips;
-    if (!rb_agree_ok(&st)) {
-        char why[400];
-        rb_agree_describe(&st, why, sizeof why);
-        fprintf(stderr, "rotorbench: gpu %s: %s\n", label, why);
+    if (rb_gpu_agree(hp, 1 /* fast */, s->dtype, xin, ref, gpu, rows, rec, label))
         goto out;
-    }
     rc = 0;
 out:
     free(xin); free(gpu); free(ref); free(codes); free(norms); free(gnorms);
@@ -103,7 +77,7 @@ int rb_gpu_run_kvpath(rb_backend *b, const rb_qdq_params *p, int variant, rb_rec
     }
     const size_t cbytes = (size_t)s->N * (size_t)rb_kv_row_bytes(p->dpad, p->bits);
     const size_t nbytes = (size_t)s->N * (size_t)rb_kv_norm_bytes(rec->kv_norm);
-    kv_ctx enc = {.variant = RB_VARIANT_ENCODE, .dtype = (int)s->dtype, .x = s->x, .xh = NULL, .N = s->N};
+    rb_gpu_qdq_ctx enc = {.variant = RB_VARIANT_ENCODE, .dtype = (int)s->dtype, .x = s->x, .xh = NULL, .N = s->N};
     if (rb_gpu_upload_params(s, p, &enc.dp))
         return -1;
     CK(cudaMalloc(&codes, cbytes ? cbytes : 4));
@@ -111,7 +85,7 @@ int rb_gpu_run_kvpath(rb_backend *b, const rb_qdq_params *p, int variant, rb_rec
     enc.dp.kv_codes = codes;
     enc.dp.kv_norms = norms;
     enc.dp.kv_norm = rec->kv_norm;
-    kv_ctx dec = enc;
+    rb_gpu_qdq_ctx dec = enc;
     dec.variant = RB_VARIANT_DECODE;
     dec.x = NULL;
     dec.xh = s->xh;
@@ -119,7 +93,7 @@ int rb_gpu_run_kvpath(rb_backend *b, const rb_qdq_params *p, int variant, rb_rec
     snprintf(label, sizeof label, "%s/%s %s d=%d b=%d %s N=%ld", rb_method_name(p->method), b->variants[variant],
              rb_path_name(rec->path), p->d, p->bits, rb_dtype_name(s->dtype), s->N);
     for (int i = 0; i < (b->profile ? 4 : 1); i++)
-        if (enq_kv(&enc, s->st) || enq_kv(&dec, s->st))
+        if (rb_gpu_enq_qdq(&enc, s->st) || rb_gpu_enq_qdq(&dec, s->st))
             goto fail;
     CK(cudaStreamSynchronize(s->st));
     if (kv_check(s, p, rec->kv_norm, norms, rec, label) || rb_gpu_fill_metrics(s, rec))
@@ -132,8 +106,8 @@ int rb_gpu_run_kvpath(rb_backend *b, const rb_qdq_params *p, int variant, rb_rec
     { /* the roof of this path's bytes, then the data set's own back for the roundtrip settings */
         const size_t xbytes = (size_t)s->N * s->d * s->esz, half = (size_t)(rec->bytes / 2);
         if (rb_meas_gpu_copy_roof(s->meas, s->xh, s->x, half < xbytes ? half : xbytes) ||
-            rb_meas_gpu_time(s->meas, label, enq_kv, rec->path == RB_PATH_ENCODE ? (void *)&enc : (void *)&dec, NULL,
-                             NULL, &rec->t) ||
+            rb_meas_gpu_time(s->meas, label, rb_gpu_enq_qdq,
+                             rec->path == RB_PATH_ENCODE ? (void *)&enc : (void *)&dec, NULL, NULL, &rec->t) ||
             rb_meas_gpu_copy_roof(s->meas, s->xh, s->x, xbytes))
             goto fail;
     }

@@ -25,19 +25,16 @@ void rb_rotate_inv(const rb_qdq_params *p, float *v, float *tmp)
         d->rotate_inv(p, v, tmp);
 }
 
-static void rotation_row(const rb_qdq_params *p, const float *x, float *out, float *v, float *tmp)
+float rb_rotate_row_in(const rb_qdq_params *p, const float *x, float *v, float *tmp)
 {
-    float rho = 1.0f; /* assume_unit_norm: no norm; the scalings below are then exact no-ops */
+    float rho = 1.0f; /* assume_unit_norm: no norm; the scalings are then exact no-ops */
     if (!p->unit_norm) {
         float ss = 0.0f;
         for (int j = 0; j < p->d; j++)
             ss += x[j] * x[j];
         rho = sqrtf(ss);
-        if (!rb_row_is_finite(rho)) {
-            for (int j = 0; j < p->d; j++)
-                out[j] = rb_bits_f32(0x7fc00000u);
-            return;
-        }
+        if (!rb_row_is_finite(rho))
+            return rho;
     }
     float inv = rb_inv_norm(rho);
     for (int j = 0; j < p->d; j++)
@@ -45,6 +42,17 @@ static void rotation_row(const rb_qdq_params *p, const float *x, float *out, flo
     for (int j = p->d; j < p->dpad; j++)
         v[j] = 0.0f;
     rb_rotate_fwd(p, v, tmp);
+    return rho;
+}
+
+static void rotation_row(const rb_qdq_params *p, const float *x, float *out, float *v, float *tmp)
+{
+    const float rho = rb_rotate_row_in(p, x, v, tmp);
+    if (!rb_row_is_finite(rho)) {
+        for (int j = 0; j < p->d; j++)
+            out[j] = rb_bits_f32(0x7fc00000u);
+        return;
+    }
     for (int j = 0; j < p->dpad; j++)
         v[j] = rb_sq_qdq(v[j], p->bounds, p->centroids, p->nbounds);
     rb_rotate_inv(p, v, tmp);

@@ -4,6 +4,7 @@
  * the committed files by hand; bad arguments and files exit 2 with one line. */
 #include "check.h"
 #include "headline.h"
+#include "slurp.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -13,29 +14,6 @@
 #define BEGIN_MARK "<!-- headline:"
 #define END_MARK "\n<!-- end headline -->"
 #define CMD_PREFIX "build/rotorbench headline "
-
-static char *read_all(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap + 1);
-    while (buf) {
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap)
-            break;
-        cap *= 2;
-        char *nb = realloc(buf, cap + 1);
-        if (!nb)
-            free(buf);
-        buf = nb;
-    }
-    fclose(f);
-    if (buf)
-        buf[n] = '\0';
-    return buf;
-}
 
 /* rb_headline_run on argv; stdout and stderr captured into *out / *err (caller frees). */
 static int run(int argc, char **argv, char **out, char **err)
@@ -67,7 +45,7 @@ static int count_lines(const char *s)
 
 TEST(headline_readme_table_is_what_its_command_prints)
 {
-    char *readme = read_all(README);
+    char *readme = rb_slurp(README, 64L << 20, "test_headline", NULL, NULL);
     CHECK(readme != NULL, "cannot read %s (the tests run from the repository root)", README);
     if (!readme)
         return;

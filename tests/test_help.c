@@ -22,16 +22,8 @@ static int rotorbench(const char *args, char *out, size_t outlen, char *err, siz
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "build/rotorbench %s > %s 2> %s", args, o, e);
     int st = system(cmd);
-    FILE *f = fopen(o, "r");
-    size_t n = f ? fread(out, 1, outlen - 1, f) : 0;
-    out[n] = '\0';
-    if (f)
-        fclose(f);
-    f = fopen(e, "r");
-    n = f ? fread(err, 1, errlen - 1, f) : 0;
-    err[n] = '\0';
-    if (f)
-        fclose(f);
+    read_text(o, out, outlen);
+    read_text(e, err, errlen);
     unlink(o);
     unlink(e);
     return st == -1 || !WIFEXITED(st) ? -1 : WEXITSTATUS(st);

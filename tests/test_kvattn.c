@@ -516,12 +516,8 @@ TEST(kvattn_driver_npy_and_safetensors)
  * shape is refused with one line, exit 2, before any work. */
 static double out_cos_of(const char *json)
 {
-    FILE *f = fopen(json, "r");
     static char buf[1 << 16];
-    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-    if (f)
-        fclose(f);
-    buf[n] = 0;
+    read_text(json, buf, sizeof buf);
     const char *p = strstr(buf, "\"out_cos\":");
     return p ? atof(p + 10) : NAN;
 }
@@ -576,14 +572,9 @@ TEST(kvattn_small_example_runs)
     for (const char *s = err; (s = strstr(s, "[attention] ")); s++)
         records++;
     CHECK(records == 2 * (1 + 2 * 2), "records: %d (2 shapes x (fp16 cache + 2 methods x 2 bits))", records);
-    FILE *f = fopen("configs/kv_attention_small.json", "r"), *g = fopen("docs/config-format.md", "r");
     static char a[4096], b[1 << 17];
-    size_t na = f ? fread(a, 1, sizeof a - 1, f) : 0, nb = g ? fread(b, 1, sizeof b - 1, g) : 0;
-    a[na] = b[nb] = 0;
-    if (f)
-        fclose(f);
-    if (g)
-        fclose(g);
+    const size_t na = read_text("configs/kv_attention_small.json", a, sizeof a);
+    read_text("docs/config-format.md", b, sizeof b);
     CHECK(na > 0 && strstr(b, a) != NULL, "docs/config-format.md does not show configs/kv_attention_small.json verbatim");
 }
 
@@ -603,12 +594,8 @@ TEST(kvattn_path_axis_with_roundtrip)
     snprintf(args, sizeof args, "%s --backend cpu --out %s", path_in("mixed.json"), out);
     snprintf(json, sizeof json, "%s/mixed-cpu.json", out);
     const int rc = run_driver(args, err, sizeof err);
-    FILE *g = fopen(json, "r");
     static char text[1 << 17];
-    size_t n = g ? fread(text, 1, sizeof text - 1, g) : 0;
-    text[n] = 0;
-    if (g)
-        fclose(g);
+    read_text(json, text, sizeof text);
     const char *rt = strstr(text, "\"path\":\t\"roundtrip\""), *at = strstr(text, "\"path\":\t\"attention\"");
     CHECK(rc == 0 && rt && at && rt < at, "rc %d, roundtrip record %d, attention record %d: %s", rc, rt != NULL, at != NULL,
           err);

@@ -172,12 +172,8 @@ TEST(kvpath_cpu_run_every_path_and_resume)
     CHECK(rc == 0 && strstr(err, "3 of 3 settings already done"), "resume rc %d: %s", rc, err);
     char jp[300];
     snprintf(jp, sizeof jp, "%s/kv-cpu.json", out);
-    f = fopen(jp, "rb");
     static char text[1 << 18];
-    size_t n = f ? fread(text, 1, sizeof text - 1, f) : 0;
-    text[n] = '\0';
-    if (f)
-        fclose(f);
+    read_text(jp, text, sizeof text);
     cJSON *doc = cJSON_Parse(text), *recs = cJSON_GetObjectItemCaseSensitive(doc, "records");
     CHECK(cJSON_GetArraySize(recs) == 3, "%d records", cJSON_GetArraySize(recs));
     const rb_method m = method_id("isoquant-full");

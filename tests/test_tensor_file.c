@@ -314,12 +314,8 @@ TEST(tensor_driver_runs_a_file_and_refuses_a_bad_one)
     CHECK(rc == 0, "exit %d: %s", rc, err);
     char res[300];
     snprintf(res, sizeof res, "%s/file-cpu.json", tmpdir());
-    f = fopen(res, "r");
     static char buf[1 << 18];
-    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-    buf[n] = '\0';
-    if (f)
-        fclose(f);
+    read_text(res, buf, sizeof buf);
     cJSON *j = cJSON_Parse(buf);
     const cJSON *recs = cJSON_GetObjectItem(j, "records"), *r0 = cJSON_GetArrayItem(recs, 0);
     const cJSON *in = cJSON_GetObjectItem(r0, "input");
@@ -447,12 +443,8 @@ TEST(tensor_tiny_and_nonfinite_rows_counted_and_named)
               strstr(err, "warning: isoquant-fast d=16 bits=2 fp32 input tiny.npy: 1 rows of tiny values"),
           "both warnings, naming the input:\n%s", err);
     snprintf(res, sizeof res, "%s/tiny-cpu.json", tmpdir());
-    f = fopen(res, "r");
     static char buf[1 << 16];
-    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-    buf[n] = '\0';
-    if (f)
-        fclose(f);
+    read_text(res, buf, sizeof buf);
     cJSON *j = cJSON_Parse(buf);
     const cJSON *r0 = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "records"), 0);
     const cJSON *tiny = cJSON_GetObjectItem(r0, "tiny_rows"), *bad = cJSON_GetObjectItem(r0, "nonfinite_rows"),

@@ -16,24 +16,12 @@
 #include "counts.h"
 #include "data.h"
 #include "fp16.h"
+#include "gpu_backend.h"
 #include "metrics.h"
 #include "results.h"
 #include "run_options.h"
 
-/* One backend for the whole binary: creating it measures a 1 GiB copy. */
-static rb_backend *gpu(void)
-{
-    static rb_backend *be;
-    static int tried;
-    if (!tried) {
-        tried = 1;
-        char why[256] = "";
-        be = rb_backend_gpu_create(why, sizeof why);
-        if (!be)
-            fprintf(stderr, "    no GPU backend: %s\n", why);
-    }
-    return be;
-}
+static rb_backend *gpu(void) { return rb_test_gpu_backend(); }
 
 static uint32_t fbits(float f)
 {
