@@ -659,7 +659,7 @@ static int run_sweep(const rb_config *cfg, const rb_inputs *in, const char *back
         rb_results_print_kv_bytes(&run, stdout);
         rb_results_print_quality(&run, stdout);
         rb_kvattn_print_markdown(&run, stdout);
-        for (int v = 0; v < be->nvariants; v++)
+        for (int v = 0; v < be->nvariants && rb_results_has_qdq_records(&run); v++)
             if (!v || strcmp(be->name, "cpu")) /* the CPU says once why there is none */
                 rb_paper_table_print(&run, be->variants[v], stdout);
     }

@@ -368,8 +368,19 @@ static int md_input_column(const rb_config *cfg)
     return cfg->ndists > 1 || cfg->dists[0].kind != RB_DIST_SPHERE;
 }
 
+/* Records other than decode attention's (which print their own table). */
+int rb_results_has_qdq_records(const rb_run *run)
+{
+    for (int i = 0; i < run->nrecs; i++)
+        if (!run->recs[i].kva.on)
+            return 1;
+    return 0;
+}
+
 void rb_results_print_markdown(const rb_run *run, FILE *out)
 {
+    if (!rb_results_has_qdq_records(run)) /* an attention-only run: no empty table */
+        return;
     const char *clock = run->nrecs ? run->recs[0].t.clock : "";
     /* the copy roof exists on a GPU only: no column of zeros on CPU rows */
     const int gpu = strcmp(run->backend, "cpu") != 0, inputs = md_input_column(run->cfg);

@@ -33,6 +33,8 @@ void rb_results_print_kv_bytes(const rb_run *run, FILE *out);
 void rb_results_print_quality(const rb_run *run, FILE *out);
 /* The paper's Table 2 layout for one variant, the paper's numbers beside ours. */
 int rb_paper_table_print(const rb_run *run, const char *variant, FILE *out);
+/* 1 when the run has records other than decode attention's (whose table is kvattn_sweep.h's). */
+int rb_results_has_qdq_records(const rb_run *run);
 
 /* HQMQ's operating point as results name it ("s96_r4", "s192_r6+med3+sigma-inliers"); "" for
  * the other methods. */

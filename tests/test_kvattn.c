@@ -578,6 +578,21 @@ TEST(kvattn_small_example_runs)
     CHECK(na > 0 && strstr(b, a) != NULL, "docs/config-format.md does not show configs/kv_attention_small.json verbatim");
 }
 
+/* An attention-only run's Markdown: the attention table, and neither an empty roundtrip table
+ * nor the paper's Table 2 note (there is no roundtrip record to put in them). */
+TEST(kvattn_attention_only_markdown_has_no_empty_tables)
+{
+    char cmd[1024];
+    const char *md = path_in("small2.md");
+    snprintf(cmd, sizeof cmd, "build/rotorbench run configs/kv_attention_small.json --backend cpu --out %s > %s 2> /dev/null",
+             path_in("small2"), md);
+    CHECK(system(cmd) == 0, "%s", cmd);
+    static char text[1 << 16];
+    read_text(md, text, sizeof text);
+    CHECK(strstr(text, "### Decode attention") && !strstr(text, "### All methods") && !strstr(text, "Table 2"),
+          "stdout:\n%s", text);
+}
+
 /* "path": roundtrip and attention in one run: both kinds of records in one result file, the
  * attention ones after the roundtrip's, each with its path. */
 TEST(kvattn_path_axis_with_roundtrip)
