@@ -98,6 +98,12 @@ struct rb_backend {
      * of a is a host pointer (a->work NULL, a->split resolved): the GPU copies them over once
      * and times the launches alone. NULL where the backend has none yet. */
     int (*kv_attention)(rb_backend *b, const rb_kvattn_args *a, int fp16, rb_timing *t);
+    /* 0 when kv_attention over a's shape (a->split set; dpad, bits and norm_kind for a compressed
+     * cache; no pointer read) fits the memory it allocates, else -1 with one line in why naming
+     * the bytes needed and available. The sweep asks it for its largest setting before any work.
+     * NULL where kv_attention allocates nothing beyond the sweep's host buffers (the CPU, whose
+     * sweep checks those against host memory itself). */
+    int (*kv_fits)(rb_backend *b, const rb_kvattn_args *a, int fp16, char *why, size_t n);
     /* Describe the machine into a JSON object (device fields, clocks, versions). */
     void (*describe)(rb_backend *b, cJSON *obj);
     void (*destroy)(rb_backend *b);

@@ -18,6 +18,10 @@
 
 #define MAX_FILE_BYTES (256L << 20) /* a result file is kilobytes to a few megabytes */
 
+/* An attention record's errors against the fp32 reference, compared under the MSE's rule. */
+#define RB_KVA_NERR 5
+static const char *const kva_err_name[RB_KVA_NERR] = {"max_rel_err", "out_cos", "kl", "top1", "top5"};
+
 typedef struct {
     const char *method, *variant, *dtype, *codebook, *clock; /* point into the parsed JSON */
     const char *op;   /* HQMQ's operating point ("s96_r4"); NULL for the other methods */
@@ -31,6 +35,12 @@ typedef struct {
     double median_us; /* NAN when absent, null or not positive */
     double noise;     /* relative (0.05 = 5 %); 0 when absent */
     double clock_mhz; /* the hot samples' mean SM clock; NAN when absent (older files, the CPU) */
+    /* decode attention (kv_attention): its shape in the key, its errors compared as the MSE is */
+    int attn;
+    double kva[5];    /* B, H, kv_heads, T, split */
+    const char *kva_input, *kv_norm;
+    int has_err[RB_KVA_NERR];
+    double err[RB_KVA_NERR];
     int matched;
     int dup;          /* a second record with the same key: ignored */
 } crec;
@@ -81,7 +91,9 @@ static int same_key(const crec *a, const crec *b)
            same_str(a->codebook, b->codebook) && same_str(a->op, b->op) &&
            same_str(a->dist ? a->dist : "sphere", b->dist ? b->dist : "sphere") && a->input == b->input &&
            a->slice == b->slice && a->unit_norm == b->unit_norm &&
-           same_str(a->path ? a->path : "roundtrip", b->path ? b->path : "roundtrip");
+           same_str(a->path ? a->path : "roundtrip", b->path ? b->path : "roundtrip") && a->attn == b->attn &&
+           (!a->attn || (!memcmp(a->kva, b->kva, sizeof a->kva) && same_str(a->kva_input, b->kva_input) &&
+                         same_str(a->kv_norm, b->kv_norm)));
 }
 
 /* "isoquant-fast ref d128 b2 fp16 N8192" (+ the codebook when with_cb). */
@@ -113,8 +125,16 @@ static void key_text(const crec *r, int with_cb, char *out, size_t n)
         pa[0] = ' ';
         cell(r->path, pa + 1, sizeof pa - 1);
     }
-    snprintf(out, n, "%s %s d%.0f b%.0f %s N%.0f%s%s%s%s", m, v, r->d, r->bits, t, r->N,
-             r->unit_norm ? " unit-norm" : "", pa, with_cb ? " " : "", with_cb ? cb : "");
+    char at[160] = ""; /* " B1 H32 kv32 T4096 split64 synthetic norms fp16" */
+    if (r->attn) {
+        char in[24], kn[24];
+        cell(r->kva_input ? r->kva_input : "?", in, sizeof in);
+        cell(r->kv_norm ? r->kv_norm : "-", kn, sizeof kn);
+        snprintf(at, sizeof at, " B%.0f H%.0f kv%.0f T%.0f split%.0f %s norms %s", r->kva[0], r->kva[1], r->kva[2],
+                 r->kva[3], r->kva[4], in, kn);
+    }
+    snprintf(out, n, "%s %s d%.0f b%.0f %s N%.0f%s%s%s%s%s", m, v, r->d, r->bits, t, r->N,
+             r->unit_norm ? " unit-norm" : "", pa, at, with_cb ? " " : "", with_cb ? cb : "");
 }
 
 /* ---- loading ----------------------------------------------------------------------------- */
@@ -215,6 +235,22 @@ static int load(const char *path, cfile *f, FILE *err)
         } else if (mse && !cJSON_IsNull(mse)) {
             return bad_record(f, i, "\"mse\" is neither a number nor null", err);
         }
+        const cJSON *ka = get(o, "kv_attention");
+        if (cJSON_IsObject(ka)) {
+            static const char *const shape[5] = {"B", "H", "kv_heads", "T", "split"};
+            r->attn = 1;
+            for (int k = 0; k < 5; k++) {
+                const cJSON *x = get(ka, shape[k]);
+                r->kva[k] = cJSON_IsNumber(x) ? x->valuedouble : -1;
+            }
+            r->kva_input = str(ka, "input");
+            r->kv_norm = str(o, "kv_norm");
+            for (int k = 0; k < RB_KVA_NERR; k++) { /* max_rel_err in kv_attention, the rest in attention */
+                const cJSON *x = get(k ? get(o, "attention") : ka, kva_err_name[k]);
+                r->has_err[k] = cJSON_IsNumber(x);
+                r->err[k] = r->has_err[k] ? x->valuedouble : NAN;
+            }
+        }
         const cJSON *t = get(o, "time");
         const cJSON *med = get(t, "median_us"), *noise = get(t, "noise");
         r->median_us = cJSON_IsNumber(med) && med->valuedouble > 0 && isfinite(med->valuedouble)
@@ -251,6 +287,32 @@ static void unload(cfile *f)
 }
 
 /* ---- comparing --------------------------------------------------------------------------- */
+
+/* The rule for an MSE (or an attention error): changed when null on one side only, or when
+ * |new - base| > RB_COMPARE_MSE_RTOL |base|; the relative difference as text into rel. */
+static int value_changed(int hb, double b, int hc, double c, char *rel, size_t n)
+{
+    if (hb != hc) {
+        snprintf(rel, n, "null");
+        return 1;
+    }
+    if (!hb) {
+        snprintf(rel, n, "-");
+        return 0;
+    }
+    const double diff = c - b;
+    if (diff == 0) {
+        snprintf(rel, n, "0");
+        return 0;
+    }
+    if (b == 0) {
+        snprintf(rel, n, "inf");
+        return 1;
+    }
+    const double r = diff / fabs(b);
+    snprintf(rel, n, "%+.1e", r);
+    return !(fabs(r) <= RB_COMPARE_MSE_RTOL);
+}
 
 static void fmt_num(double v, int has, const char *fmt, char *out, size_t n)
 {
@@ -410,6 +472,12 @@ int rb_compare_run(int argc, char **argv, FILE *out, FILE *err)
         fprintf(out, "- different devices: timings not compared\n");
     fprintf(out, "- MSE-CHANGED when |new - base| > %.0e x |base|, or null on one side only\n",
             RB_COMPARE_MSE_RTOL);
+    int any_attn = 0;
+    for (int i = 0; i < base.n; i++)
+        any_attn |= base.recs[i].attn;
+    if (any_attn)
+        fprintf(out, "- decode attention (no MSE): ERROR-CHANGED when max_rel_err, out_cos, kl, top1 or top5 changes by "
+                     "the same rule; its MSE columns show max_rel_err, or the error that changed\n");
     if (one_cb) {
         cell(cb0 ? cb0 : "(none)", s1, sizeof s1);
         fprintf(out, "- codebook: %s\n", s1);
@@ -432,29 +500,15 @@ int rb_compare_run(int argc, char **argv, FILE *out, FILE *err)
         b->matched = c->matched = 1;
         ncompared++;
 
-        /* MSE */
-        int mse_changed;
+        /* MSE; for attention records (no MSE) their errors against the reference, by one rule */
         char rel[32];
-        if (b->has_mse != c->has_mse) {
-            mse_changed = 1;
-            snprintf(rel, sizeof rel, "null");
-        } else if (!b->has_mse) {
-            mse_changed = 0;
-            snprintf(rel, sizeof rel, "-");
-        } else {
-            double diff = c->mse - b->mse;
-            if (diff == 0) {
-                mse_changed = 0;
-                snprintf(rel, sizeof rel, "0");
-            } else if (b->mse == 0) {
-                mse_changed = 1;
-                snprintf(rel, sizeof rel, "inf");
-            } else {
-                double r = diff / fabs(b->mse);
-                mse_changed = !(fabs(r) <= RB_COMPARE_MSE_RTOL);
-                snprintf(rel, sizeof rel, "%+.1e", r);
-            }
-        }
+        int mse_changed = value_changed(b->has_mse, b->mse, c->has_mse, c->mse, rel, sizeof rel), err_k = -1;
+        for (int k = 0; k < RB_KVA_NERR && b->attn && err_k < 0; k++)
+            if (value_changed(b->has_err[k], b->err[k], c->has_err[k], c->err[k], rel, sizeof rel))
+                err_k = k;
+        if (b->attn && err_k < 0) /* unchanged: max_rel_err's difference is shown */
+            value_changed(b->has_err[0], b->err[0], c->has_err[0], c->err[0], rel, sizeof rel);
+        mse_changed |= err_k >= 0;
 
         /* time */
         int slower = 0, faster = 0;
@@ -481,6 +535,8 @@ int rb_compare_run(int argc, char **argv, FILE *out, FILE *err)
             snprintf(clk, sizeof clk, " at a lower clock (%.0f -> %.0f MHz)", b->clock_mhz, c->clock_mhz);
         if (mse_changed && slower)
             snprintf(verdict, sizeof verdict, "**MSE-CHANGED, SLOWER**%s", clk);
+        else if (mse_changed && err_k >= 0)
+            snprintf(verdict, sizeof verdict, "**ERROR-CHANGED** (%s)", kva_err_name[err_k]);
         else if (mse_changed)
             snprintf(verdict, sizeof verdict, "**MSE-CHANGED**");
         else if (slower)
@@ -495,8 +551,9 @@ int rb_compare_run(int argc, char **argv, FILE *out, FILE *err)
 
         char key[256], bm[32], cm[32];
         key_text(b, !one_cb, key, sizeof key);
-        fmt_num(b->mse, b->has_mse, "%.6e", bm, sizeof bm);
-        fmt_num(c->mse, c->has_mse, "%.6e", cm, sizeof cm);
+        const int ek = err_k >= 0 ? err_k : 0; /* attention: the error shown in the MSE columns */
+        fmt_num(b->attn ? b->err[ek] : b->mse, b->attn ? b->has_err[ek] : b->has_mse, "%.6e", bm, sizeof bm);
+        fmt_num(c->attn ? c->err[ek] : c->mse, c->attn ? c->has_err[ek] : c->has_mse, "%.6e", cm, sizeof cm);
         fprintf(out, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", key, bm, cm, rel, bt, ct,
                 ratio, noise, verdict);
     }

@@ -20,6 +20,7 @@
 #include "hostmem.h"
 #include "fp16.h"
 #include "inputs.h"
+#include "kvattn_record.h"
 #include "kvattn_sweep.h"
 #include "kvcodec.h"
 #include "method_hooks.h"
@@ -116,7 +117,7 @@ typedef struct {
 /* FNV-1a over the canonical config, the backend, the plugins loaded, the environment knobs that
  * change results and the input files' contents: a .jsonl line is reused by --resume only when
  * all match. */
-static uint64_t config_hash(const rb_config *cfg, const char *backend)
+static uint64_t config_hash(const rb_config *cfg, const char *backend, uint64_t kva_files)
 {
     cJSON *j = NULL;
     FILE *f = fopen(cfg->path, "rb");
@@ -139,9 +140,12 @@ static uint64_t config_hash(const rb_config *cfg, const char *backend)
     for (int k = 0, o = 0; k < cfg->ndists; k++)
         if (cfg->dists[k].kind == RB_DIST_FILE)
             o += snprintf(files + o, sizeof files - (size_t)o, "%016llx;", cfg->dists[k].file_hash);
+    char kvf[24] = ""; /* the attention path's K, V and q files (kvattn_sweep.h) */
+    if (kva_files)
+        snprintf(kvf, sizeof kvf, "%016llx", (unsigned long long)kva_files);
     uint64_t h = 0xcbf29ce484222325ull;
-    const char *parts[5] = {canon ? canon : cfg->path, backend, plugins, rb_run_knobs(), files};
-    for (int k = 0; k < 5; k++)
+    const char *parts[6] = {canon ? canon : cfg->path, backend, plugins, rb_run_knobs(), files, kvf};
+    for (int k = 0; k < 6; k++)
         for (const unsigned char *c = (const unsigned char *)parts[k]; *c; c++)
             h = (h ^ *c) * 0x100000001b3ull;
     free(canon);
@@ -158,7 +162,8 @@ static int same_key(const rb_record *a, const rb_record *b)
     h->op_label(a, oa, sizeof oa);
     h->op_label(b, ob, sizeof ob);
     return !strcmp(a->variant, b->variant) && a->d == b->d && a->bits == b->bits && a->dtype == b->dtype &&
-           a->N == b->N && a->dist == b->dist && a->slice == b->slice && a->path == b->path && !strcmp(oa, ob);
+           a->N == b->N && a->dist == b->dist && a->slice == b->slice && a->path == b->path && !strcmp(oa, ob) &&
+           rb_kva_same_key(a, b);
 }
 
 /* Settings per (d, N, dtype, variant) for method m: its own axis (bits, or HQMQ's operating
@@ -313,18 +318,48 @@ static int load_dataset(rb_backend *be, const rb_config *cfg, const rb_inputs *i
     return rc;
 }
 
-/* A config's "kv_attention": its records into run (the sink), then the same result files. */
-static int kva_sink(void *ctx, const rb_record *r)
+/* A config's "kv_attention": its records into run and, as each finishes, the .jsonl, as every
+ * other setting's; --resume hands back the records of an earlier run with the same key. */
+typedef struct {
+    rb_run *run;
+    FILE *log;              /* NULL: --profile */
+    const char *hash, *jsonl;
+    const rb_record *done;  /* the earlier runs' records (--resume) */
+    int ndone, total;
+} kva_ctx;
+
+static int append_jsonl(FILE *f, const char *hash, const rb_record *r, const rb_config *cfg);
+
+static int kva_put(void *ctx, const rb_record *r, int reused)
 {
-    rb_run *run = ctx;
+    kva_ctx *c = ctx;
+    rb_run *run = c->run;
     rb_record *g = realloc(run->recs, sizeof *g * (size_t)(run->nrecs + 1));
     if (!g) {
         fprintf(stderr, "rotorbench: out of host memory\n");
-        return -1;
+        return 1;
     }
     run->recs = g;
     run->recs[run->nrecs++] = *r;
+    if (c->log && !reused && append_jsonl(c->log, c->hash, r, run->cfg)) {
+        fprintf(stderr, "rotorbench: cannot append to %s: %s\n", c->jsonl, strerror(errno));
+        return 1;
+    }
+    if (g_interrupted) {
+        fprintf(stderr, "rotorbench: interrupted after %d of %d settings; they are kept in %s: run the "
+                        "same command with --resume to go on\n", run->nrecs, c->total, c->jsonl);
+        return 130;
+    }
     return 0;
+}
+
+static const rb_record *kva_done(void *ctx, const rb_record *key)
+{
+    const kva_ctx *c = ctx;
+    for (int j = 0; j < c->ndone; j++)
+        if (same_key(&c->done[j], key))
+            return &c->done[j];
+    return NULL;
 }
 
 /* A file input's paired values (distribution.values): its rows as the data set holds them (fp16:
@@ -396,9 +431,10 @@ static int run_sweep(const rb_config *cfg, const rb_inputs *in, const char *back
         }
     }
     be->profile = profile;
+    rb_kva_plan kplan = {0};
     if (cfg->kva.on) { /* the attention path's inputs and memory, before any work too */
         char why[4096];
-        if (rb_kvattn_check(cfg, why, sizeof why)) {
+        if (rb_kvattn_check(cfg, be, &kplan, why, sizeof why)) {
             fprintf(stderr, "rotorbench: %s\n", why);
             be->destroy(be);
             return 2;
@@ -450,7 +486,7 @@ static int run_sweep(const rb_config *cfg, const rb_inputs *in, const char *back
     setting *sets = calloc((size_t)nset, sizeof *sets);
     rb_run run = {.cfg = cfg, .backend = be->name, .argc = argc, .argv = argv};
     run.recs = calloc((size_t)nset, sizeof(rb_record));
-    rb_record *done = calloc((size_t)nset, sizeof(rb_record));
+    rb_record *done = calloc((size_t)(nset + kplan.nrecords) + 1, sizeof(rb_record));
     if (!sets || !run.recs || !done) {
         fprintf(stderr, "rotorbench: out of host memory\n");
         be->destroy(be);
@@ -466,9 +502,9 @@ static int run_sweep(const rb_config *cfg, const rb_inputs *in, const char *back
                             sets[k++] = (setting){ds, mi, bi, v, pa};
 
     char hash[20], jsonl[RB_MAX_PATH + 160];
-    snprintf(hash, sizeof hash, "%016llx", (unsigned long long)config_hash(cfg, be->name));
+    snprintf(hash, sizeof hash, "%016llx", (unsigned long long)config_hash(cfg, be->name, kplan.files_hash));
     snprintf(jsonl, sizeof jsonl, "%s/%s-%s.jsonl", out_dir, cfg->name, be->name);
-    int ndone = resume && !profile ? load_jsonl(jsonl, hash, done, nset) : 0;
+    int ndone = resume && !profile ? load_jsonl(jsonl, hash, done, nset + kplan.nrecords) : 0;
     FILE *log = profile ? NULL : fopen(jsonl, resume ? "a" : "w");
     if (!profile && !log) {
         fprintf(stderr, "rotorbench: cannot write %s: %s\n", jsonl, strerror(errno));
@@ -478,7 +514,8 @@ static int run_sweep(const rb_config *cfg, const rb_inputs *in, const char *back
     if (log && resume && ends_torn(jsonl))
         fputc('\n', log);
     if (resume)
-        fprintf(stderr, "rotorbench: --resume: %d of %d settings already done in %s\n", ndone, nset, jsonl);
+        fprintf(stderr, "rotorbench: --resume: %d of %d settings already done in %s\n", ndone, nset + kplan.nrecords,
+                jsonl);
 
     run.machine = cJSON_CreateObject();
     be->describe(be, run.machine);
@@ -633,13 +670,15 @@ static int run_sweep(const rb_config *cfg, const rb_inputs *in, const char *back
     free(queries);
     free(values);
     free(values_h);
-    if (log)
-        fclose(log);
-    if (!rc && cfg->kva.on) { /* the attention path: its own shapes, records appended (not in the .jsonl) */
+    if (!rc && cfg->kva.on) { /* the attention path: its own shapes, after the data sets' settings */
         run.notes[run.nnotes++] = "path attention: decode attention over a compressed KV cache, scores and outputs in "
                                   "the rotated domain; metrics against an fp32 reference on the same inputs";
-        rc = rb_kvattn_sweep(cfg, be, kva_sink, &run);
+        kva_ctx kc = {&run, log, hash, jsonl, done, ndone, nset + kplan.nrecords};
+        const rb_kva_sink sink = {kva_put, kva_done, &kc};
+        rc = rb_kvattn_sweep(cfg, be, &sink);
     }
+    if (log)
+        fclose(log);
 
     if (!rc && profile) {
         fprintf(stderr, "rotorbench: --profile: %d kernels run, no results written\n", run.nrecs);

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "inputs.h"
+#include "kvattn_record.h"
 #include "kvcodec.h"
 #include "method_hooks.h"
 #include "run_options.h"
@@ -233,19 +234,7 @@ cJSON *rb_record_to_json(const rb_record *r, const rb_config *cfg)
         add_num(c, r->kva.on ? "max_rel_diff" : "max_abs_diff", r->check_max_abs); /* attention: of max |o_cpu| */
         cJSON_AddNumberToObject(c, "boundary_flips", (double)r->check_flips);
     }
-    if (r->kva.on) {
-        cJSON_ReplaceItemInObjectCaseSensitive(o, "method", cJSON_CreateString(r->kva.fp16_cache ? "fp16-cache" : rb_method_name(r->method)));
-        cJSON *k = cJSON_AddObjectToObject(o, "kv_attention");
-        cJSON_AddBoolToObject(k, "fp16_cache", r->kva.fp16_cache);
-        cJSON_AddNumberToObject(k, "B", r->kva.B);
-        cJSON_AddNumberToObject(k, "H", r->kva.H);
-        cJSON_AddNumberToObject(k, "kv_heads", r->kva.kv_heads);
-        cJSON_AddNumberToObject(k, "T", (double)r->kva.T);
-        cJSON_AddNumberToObject(k, "split", r->kva.split);
-        cJSON_AddNumberToObject(k, "cache_bytes", r->kva.cache_bytes);
-        add_num(k, "bytes_per_token", r->kva.bytes_per_token);
-        add_num(k, "max_rel_err", r->kva.max_rel_err);
-    }
+    rb_kva_rec_to_json(r, o); /* decode attention's own fields (kvattn_record.h) */
     cJSON_AddStringToObject(o, "baseline", r->kva.on ? "fp16-cache" : rb_method_name(cfg->baseline));
     add_num(o, "speedup", r->speedup > 0 ? r->speedup : NAN);
     return o;
@@ -529,6 +518,8 @@ int rb_record_from_json(const cJSON *o, rb_record *r)
 {
     memset(r, 0, sizeof *r);
     const char *m = str(o, "method"), *v = str(o, "variant"), *dt = str(o, "dtype");
+    if (m && rb_kva_json_is_fp16(o))
+        m = "identity"; /* the fp16 cache's record, as the attention sweep makes it */
     if (!m || !v || !dt || rb_method_find(m) < 0)
         return -1;
     r->method = rb_method_find(m);
@@ -609,5 +600,6 @@ int rb_record_from_json(const cJSON *o, rb_record *r)
         r->check_max_abs = num(c, "max_abs_diff");
         r->check_flips = (long)num(c, "boundary_flips");
     }
+    rb_kva_rec_from_json(o, r);
     return 0;
 }

@@ -1,0 +1,335 @@
+/* Decode-attention records in the result files (harness/kvattn_record.c, main.c's sink,
+ * compare.c), the memory they need (kvattn_mem.c, kvattn_sweep.c's check) and their % of copy:
+ * a run of configs/kv_attention_small.json cut short and finished with --resume recomputes only
+ * the settings not done and ends with the records of an uninterrupted run; compare pairs
+ * attention records by their shape (two shapes of one N are two settings) and fails on a
+ * changed error or a missing setting; a cache too large for host memory is refused with the
+ * bytes, exit 2, nothing written; the device layout's copy roof moves what one attention reads. */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "compare.h"
+#include "driver.h"
+#include "hostmem.h"
+#include "kvattn_cpu.h"
+#include "kvattn_mem.h"
+#include "kvattn_record.h"
+#include "results.h"
+
+static char dir[64];
+
+/* A path in this file's scratch directory (four live at a time). */
+static const char *tmp(const char *name)
+{
+    static char p[4][256];
+    static int k;
+    if (!dir[0]) {
+        snprintf(dir, sizeof dir, "/tmp/rb_kvr_XXXXXX");
+        if (!mkdtemp(dir))
+            snprintf(dir, sizeof dir, "/tmp");
+    }
+    char *s = p[k++ % 4];
+    snprintf(s, 256, "%s/%s", dir, name);
+    return s;
+}
+
+static cJSON *load_json(const char *path)
+{
+    static char buf[1 << 20];
+    read_text(path, buf, sizeof buf);
+    return cJSON_Parse(buf);
+}
+
+static int save_json(const char *path, const cJSON *j)
+{
+    char *t = cJSON_Print(j);
+    FILE *f = t ? fopen(path, "w") : NULL;
+    int ok = f && fputs(t, f) >= 0;
+    if (f)
+        fclose(f);
+    free(t);
+    return ok ? 0 : -1;
+}
+
+static int count_of(const char *s, const char *what)
+{
+    int n = 0;
+    for (; s && (s = strstr(s, what)); s++)
+        n++;
+    return n;
+}
+
+/* A record without what depends on the clock: equal text is an identical record. */
+static char *numerics(const cJSON *rec)
+{
+    cJSON *r = cJSON_Duplicate(rec, 1);
+    const char *timed[] = {"time", "gbps", "pct_of_copy_bw", "speedup", "fma_per_s", "pct_of_fma_peak"};
+    for (size_t i = 0; i < sizeof timed / sizeof timed[0]; i++)
+        cJSON_DeleteItemFromObjectCaseSensitive(r, timed[i]);
+    char *s = cJSON_PrintUnformatted(r);
+    cJSON_Delete(r);
+    return s;
+}
+
+/* Keep the first n lines of path, then half a line more (a write torn by a crash). */
+static int cut_lines(const char *path, int n)
+{
+    static char buf[1 << 20];
+    read_text(path, buf, sizeof buf);
+    char *p = buf;
+    for (int i = 0; i < n && p; i++)
+        p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL;
+    FILE *f = p ? fopen(path, "w") : NULL;
+    if (!f)
+        return -1;
+    fwrite(buf, 1, (size_t)(p - buf), f);
+    fwrite(p, 1, strcspn(p, "\n") / 2, f); /* half the next line, no newline */
+    fclose(f);
+    return 0;
+}
+
+#define SMALL_RECORDS 10 /* 2 shapes x (the fp16 cache + 2 methods x 2 bits) */
+
+TEST(kvattn_resume_recomputes_only_what_is_not_done)
+{
+    char args[512], err[8192], ja[300], jb[300], jl[300];
+    snprintf(ja, sizeof ja, "%s", tmp("a/kv_attention_small-cpu.json"));
+    snprintf(jb, sizeof jb, "%s", tmp("b/kv_attention_small-cpu.json"));
+    snprintf(jl, sizeof jl, "%s", tmp("b/kv_attention_small-cpu.jsonl"));
+    snprintf(args, sizeof args, "configs/kv_attention_small.json --backend cpu --out %s", tmp("a"));
+    int rc = run_driver(args, err, sizeof err);
+    CHECK(rc == 0, "uninterrupted run: rc %d: %s", rc, err);
+    snprintf(args, sizeof args, "configs/kv_attention_small.json --backend cpu --out %s", tmp("b"));
+    rc = run_driver(args, err, sizeof err);
+    static char log[1 << 20];
+    read_text(jl, log, sizeof log);
+    CHECK(rc == 0 && count_of(log, "\n") == SMALL_RECORDS, "run B: rc %d, %d lines in the .jsonl, want %d: %s", rc,
+          count_of(log, "\n"), SMALL_RECORDS, err);
+
+    /* cut short: the first shape done (5 records) and the second's fp16 cache, then a torn line */
+    const int kept = 6;
+    CHECK(cut_lines(jl, kept) == 0 && unlink(jb) == 0, "cannot cut %s", jl);
+    snprintf(args, sizeof args, "configs/kv_attention_small.json --backend cpu --out %s --resume", tmp("b"));
+    rc = run_driver(args, err, sizeof err);
+    char want[128];
+    snprintf(want, sizeof want, "--resume: %d of %d settings already done", kept, SMALL_RECORDS);
+    CHECK(rc == 0 && strstr(err, want), "resumed run: rc %d, want '%s': %s", rc, want, err);
+    CHECK(count_of(err, "[attention] ") == SMALL_RECORDS - kept, "the resumed run computed %d settings, want %d: %s",
+          count_of(err, "[attention] "), SMALL_RECORDS - kept, err);
+    CHECK(!strstr(err, "T=1 split"), "a setting of the done shape (T = 1) was computed again: %s", err);
+
+    /* the .jsonl holds every setting again; the final records are the uninterrupted run's */
+    read_text(jl, log, sizeof log);
+    int parsed = 0;
+    for (char *line = strtok(log, "\n"); line; line = strtok(NULL, "\n")) {
+        cJSON *j = cJSON_Parse(line);
+        parsed += cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(j, "record"));
+        cJSON_Delete(j);
+    }
+    CHECK(parsed == SMALL_RECORDS, "%s holds %d readable records, want %d", jl, parsed, SMALL_RECORDS);
+    cJSON *da = load_json(ja), *db = load_json(jb);
+    const cJSON *ra = cJSON_GetObjectItemCaseSensitive(da, "records"), *rb = cJSON_GetObjectItemCaseSensitive(db, "records");
+    CHECK(cJSON_GetArraySize(ra) == SMALL_RECORDS && cJSON_GetArraySize(rb) == SMALL_RECORDS, "records: %d and %d",
+          cJSON_GetArraySize(ra), cJSON_GetArraySize(rb));
+    int differ = 0, speedups = 0;
+    for (int i = 0; i < cJSON_GetArraySize(ra) && i < cJSON_GetArraySize(rb); i++) {
+        char *sa = numerics(cJSON_GetArrayItem(ra, i)), *sb = numerics(cJSON_GetArrayItem(rb, i));
+        if (!sa || !sb || strcmp(sa, sb))
+            if (!differ++)
+                fprintf(stderr, "    record %d differs:\n      %s\n      %s\n", i, sa, sb);
+        free(sa);
+        free(sb);
+        speedups += cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(rb, i), "speedup"));
+    }
+    CHECK(differ == 0, "%d of %d records differ after --resume", differ, SMALL_RECORDS);
+    CHECK(speedups == SMALL_RECORDS, "%d of %d resumed records have a speedup over the fp16 cache", speedups,
+          SMALL_RECORDS);
+
+    /* everything done: nothing computed */
+    rc = run_driver(args, err, sizeof err);
+    snprintf(want, sizeof want, "--resume: %d of %d settings already done", SMALL_RECORDS, SMALL_RECORDS);
+    CHECK(rc == 0 && strstr(err, want) && count_of(err, "[attention] ") == 0, "resumed again: rc %d: %s", rc, err);
+    cJSON_Delete(da);
+    cJSON_Delete(db);
+}
+
+/* rotorbench compare BASE NEW on attention records: report into a file, exit status back. */
+static int compare(const char *base, const char *cur, char *out, size_t n)
+{
+    char *argv[] = {"compare", (char *)base, (char *)cur};
+    FILE *o = fopen(tmp("cmp.md"), "w+"), *e = fopen(tmp("cmp.err"), "w+");
+    if (!o || !e) {
+        if (o)
+            fclose(o);
+        if (e)
+            fclose(e);
+        return -1;
+    }
+    const int rc = rb_compare_run(3, argv, o, e);
+    fclose(o);
+    fclose(e);
+    read_text(tmp("cmp.md"), out, n);
+    static char errs[4096];
+    read_text(tmp("cmp.err"), errs, sizeof errs);
+    if (errs[0]) /* a repeated key is said on stderr: attention keys must not repeat */
+        snprintf(out + strlen(out), n - strlen(out), "\nSTDERR: %s", errs);
+    return rc;
+}
+
+/* The record of `method` with kv_attention.T == T in the records of doc. */
+static cJSON *record_of(cJSON *doc, const char *method, int bits, long T)
+{
+    cJSON *r;
+    cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(doc, "records"))
+    {
+        const cJSON *k = cJSON_GetObjectItemCaseSensitive(r, "kv_attention");
+        if (!strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "method")), method) &&
+            cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(r, "bits")) == bits &&
+            cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(k, "T")) == T)
+            return r;
+    }
+    return NULL;
+}
+
+TEST(kvattn_compare_gates_attention_records)
+{
+    char args[512], err[8192], json[300];
+    static char md[1 << 16];
+    snprintf(json, sizeof json, "%s", tmp("c/kv_attention_small-cpu.json"));
+    snprintf(args, sizeof args, "configs/kv_attention_small.json --backend cpu --out %s", tmp("c"));
+    int rc = run_driver(args, err, sizeof err);
+    CHECK(rc == 0, "run: rc %d: %s", rc, err);
+
+    rc = compare(json, json, md, sizeof md);
+    CHECK(rc == 0 && strstr(md, "10 compared: 10 same") && !strstr(md, "STDERR"), "against itself: rc %d:\n%s", rc, md);
+    CHECK(strstr(md, "identity ref d64 b2 fp32 N1200 attention B2 H4 kv2 T300 split128 synthetic norms fp16") != NULL,
+          "the key names the attention shape:\n%s", md);
+
+    /* an error of one record changed by 1e-5 relative: beyond the 1e-6 rule */
+    cJSON *doc = load_json(json);
+    cJSON *r = record_of(doc, "rotorquant", 2, 300);
+    cJSON *kl = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "attention"), "kl");
+    CHECK(r && cJSON_GetNumberValue(kl) > 0, "rotorquant b2 T300's KL: %g", cJSON_GetNumberValue(kl));
+    if (kl)
+        cJSON_SetNumberValue(kl, kl->valuedouble * (1 + 1e-5));
+    save_json(tmp("kl.json"), doc);
+    rc = compare(json, tmp("kl.json"), md, sizeof md);
+    CHECK(rc == 1 && strstr(md, "**ERROR-CHANGED** (kl)") && strstr(md, "REGRESSION"), "KL changed: rc %d:\n%s", rc, md);
+    cJSON_Delete(doc);
+
+    /* ... and by 1e-7: the same */
+    doc = load_json(json);
+    r = record_of(doc, "identity", 4, 300);
+    cJSON *mx = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "kv_attention"), "max_rel_err");
+    if (mx)
+        cJSON_SetNumberValue(mx, mx->valuedouble * (1 + 1e-7));
+    save_json(tmp("small.json"), doc);
+    rc = compare(json, tmp("small.json"), md, sizeof md);
+    CHECK(rc == 0 && strstr(md, "10 same"), "max_rel_err within 1e-6: rc %d:\n%s", rc, md);
+    cJSON_Delete(doc);
+
+    /* another split is another setting: the base's is missing */
+    doc = load_json(json);
+    r = record_of(doc, "fp16-cache", 16, 1);
+    cJSON *sp = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "kv_attention"), "split");
+    if (sp)
+        cJSON_SetNumberValue(sp, 64);
+    save_json(tmp("split.json"), doc);
+    rc = compare(json, tmp("split.json"), md, sizeof md);
+    CHECK(rc == 1 && strstr(md, "9 compared") && strstr(md, "FAIL: MISSING SETTINGS"), "split changed: rc %d:\n%s", rc,
+          md);
+    cJSON_Delete(doc);
+}
+
+/* B = 1, H = 4 and B = 2, H = 2 cache the same rows (N = 4 T): two settings, in compare and in
+ * --resume alike. */
+TEST(kvattn_shapes_of_one_N_are_distinct_settings)
+{
+    FILE *f = fopen(tmp("bh.json"), "w");
+    if (f) {
+        fputs("{\"name\": \"bh\", \"seed\": 5, \"dims\": 32, \"bits\": 2, \"methods\": [\"identity\"], "
+              "\"kv_attention\": {\"B\": [1, 2], \"H\": [4, 2], \"T\": 16, \"split\": 8}}\n", f);
+        fclose(f);
+    }
+    char args[512], err[8192], json[300];
+    static char md[1 << 16];
+    snprintf(json, sizeof json, "%s", tmp("bh/bh-cpu.json"));
+    snprintf(args, sizeof args, "%s --backend cpu --out %s", tmp("bh.json"), tmp("bh"));
+    int rc = run_driver(args, err, sizeof err);
+    CHECK(rc == 0 && count_of(err, "[attention] ") == 8, "run: rc %d: %s", rc, err);
+    rc = compare(json, json, md, sizeof md);
+    CHECK(rc == 0 && strstr(md, "8 compared: 8 same") && !strstr(md, "STDERR"), "against itself: rc %d:\n%s", rc, md);
+    snprintf(args, sizeof args, "%s --backend cpu --out %s --resume", tmp("bh.json"), tmp("bh"));
+    rc = run_driver(args, err, sizeof err);
+    CHECK(rc == 0 && strstr(err, "--resume: 8 of 8 settings already done") && count_of(err, "[attention] ") == 0,
+          "resume: rc %d: %s", rc, err);
+}
+
+/* A T whose caches cannot fit host memory: one line with the bytes the sweep would take (as
+ * rb_kva_host_bytes counts them, plus the margin), exit 2, nothing written. */
+TEST(kvattn_cache_too_large_for_host_memory_refused)
+{
+    FILE *f = fopen(tmp("hugeT.json"), "w");
+    if (f) {
+        fputs("{\"name\": \"hugeT\", \"seed\": 5, \"dims\": 128, \"bits\": [2, 4], \"methods\": [\"identity\"], "
+              "\"kv_attention\": {\"B\": 1, \"H\": 32, \"T\": [1024, 16777216]}}\n", f);
+        fclose(f);
+    }
+    char args[512], err[4096], want[256];
+    snprintf(args, sizeof args, "%s --backend cpu --out %s", tmp("hugeT.json"), tmp("hugeT"));
+    const int rc = run_driver(args, err, sizeof err);
+    rb_kvattn_args a = {.B = 1, .Hq = 32, .Hkv = 32, .T = 16777216, .d = 128};
+    snprintf(want, sizeof want, "kv_attention: B = 1, H = 32, kv_heads = 32, T = 16777216, d = 128 needs %.0f bytes of "
+             "host memory", rb_kva_host_bytes(&a, 128) + RB_HOSTMEM_MARGIN);
+    CHECK(rc == 2 && strstr(err, want) && strstr(err, "are available") && count_lines(err) == 1,
+          "rc %d, want '%s': %s", rc, want, err);
+    char *j = (char *)tmp("hugeT/hugeT-cpu.jsonl");
+    struct stat st;
+    CHECK(stat(j, &st) != 0, "%s was written", j);
+    CHECK(stat(tmp("hugeT/hugeT-cpu.json"), &st) != 0, "the result file was written");
+}
+
+/* The device layout (what the GPU backend allocates and kv_fits checks): the parts in order
+ * without overlap, the cache as rb_kvattn_cache_bytes counts it, a copy roof that moves the
+ * bytes one attention reads (half of them copied: read and written), need = allocation + roof +
+ * margin; on odd shapes, both caches. */
+TEST(kvattn_device_layout_counts_every_part)
+{
+    const struct {
+        int B, H, kv, T, d, dpad, bits, norm;
+    } sh[] = {{1, 32, 32, 4096, 128, 128, 3, RB_KV_NORM_FP16}, {3, 6, 2, 1001, 80, 82, 2, RB_KV_NORM_FP32},
+              {2, 4, 4, 1, 64, 64, 8, RB_KV_NORM_NONE}};
+    for (size_t i = 0; i < sizeof sh / sizeof sh[0]; i++)
+        for (int fp16 = 0; fp16 < 2; fp16++) {
+            rb_kvattn_args a = {.B = sh[i].B, .Hq = sh[i].H, .Hkv = sh[i].kv, .T = sh[i].T, .d = sh[i].d,
+                                .dpad = fp16 ? sh[i].d : sh[i].dpad, .bits = sh[i].bits, .norm_kind = sh[i].norm};
+            a.split = rb_kvattn_default_split(a.B, a.Hkv, a.T, 132);
+            rb_kva_dev_layout l;
+            rb_kva_dev_layout_of(&a, fp16, &l);
+            const double rows = (double)a.B * a.Hkv * a.T;
+            CHECK(l.cache == (size_t)rb_kvattn_cache_bytes(&a, fp16), "shape %zu fp16 %d: cache %zu, %.0f", i, fp16,
+                  l.cache, rb_kvattn_cache_bytes(&a, fp16));
+            CHECK(2 * l.roof == l.cache, "shape %zu fp16 %d: the copy moves %zu bytes, one attention reads %zu", i, fp16,
+                  2 * l.roof, l.cache);
+            CHECK(l.kb == (size_t)(rows * (fp16 ? 2.0 * a.d : (double)rb_kv_row_bytes(a.dpad, a.bits))),
+                  "shape %zu fp16 %d: K bytes %zu", i, fp16, l.kb);
+            CHECK(l.nb == (fp16 ? 0 : (size_t)(rows * rb_kv_norm_bytes(a.norm_kind))), "norm bytes %zu", l.nb);
+            CHECK(l.qb == sizeof(float) * (size_t)a.B * a.Hq * a.d, "q bytes %zu", l.qb);
+            CHECK(l.off_v >= l.kb && l.off_kn >= l.off_v + l.kb && l.off_vn >= l.off_kn + l.nb &&
+                      l.off_q >= l.off_vn + l.nb && l.off_o >= l.off_q + l.qb && l.off_c >= l.off_o + l.qb &&
+                      l.off_pi >= l.off_c + l.centb && l.off_w >= l.off_pi + l.pib && l.total >= l.off_w + l.workb,
+                  "shape %zu fp16 %d: parts overlap", i, fp16);
+            CHECK(l.off_v % 256 == 0 && l.off_q % 256 == 0 && l.off_w % 256 == 0, "parts not 256-byte aligned");
+            CHECK(l.need == (double)l.total + l.roof + RB_KVA_DEV_MARGIN, "need %.0f", l.need);
+            char text[512], want[96];
+            rb_kva_dev_need_text(&a, fp16, &l, text, sizeof text);
+            snprintf(want, sizeof want, "needs %.0f bytes of device memory", l.need);
+            CHECK(strstr(text, want) && !strchr(text, '\n'), "text: %s", text);
+        }
+}
