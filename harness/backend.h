@@ -21,7 +21,9 @@ typedef struct {
     double median_us, min_us, max_us, q1_us, q3_us, noise; /* noise = stddev / mean */
     int cold_samples;    /* 0 when not measured */
     double cold_median_us, cold_min_us, cold_max_us, cold_noise;
-    double copy_us, copy_cold_us; /* D2D copy of the same bytes, same rules (0 on the CPU) */
+    double copy_us, copy_cold_us; /* a D2D copy moving the bytes the path moves, same rules (0 on the CPU) */
+    double copy_bytes;            /* what that copy moved: read + written, twice the bytes copied (0: not
+                                   * known, an older file, where it moved the record's bytes) */
     double fma_peak_per_s;        /* the device's measured fp32 FMA rate (0 on the CPU) */
     double tc_peak_flops_per_s;   /* its measured rate of the tensor-core instruction TurboQuant-dense's
                                    * fast kernel uses, mma.sync or wgmma (0 on the CPU) */

@@ -6,6 +6,7 @@
  * changed error or a missing setting; a cache too large for host memory is refused with the
  * bytes, exit 2, nothing written; the device layout's copy roof moves what one attention reads. */
 #include <cjson/cJSON.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 #include "kvattn_cpu.h"
 #include "kvattn_mem.h"
 #include "kvattn_record.h"
+#include "kvattn_sweep.h"
 #include "results.h"
 
 static char dir[64];
@@ -332,4 +334,86 @@ TEST(kvattn_device_layout_counts_every_part)
             snprintf(want, sizeof want, "needs %.0f bytes of device memory", l.need);
             CHECK(strstr(text, want) && !strchr(text, '\n'), "text: %s", text);
         }
+}
+
+/* ---- % of copy on a read-only path, with a fake timing on the CPU backend ------------------- */
+
+static int (*cpu_kv)(rb_backend *, const rb_kvattn_args *, int, rb_timing *);
+
+/* The CPU's attention (for the outputs and metrics), then the timing of an H100 as docs/PERF.md
+ * saw it: the cache streamed at 2766 GB/s, and the GPU glue's copy roof (the layout's: half the
+ * cache copied, the cache's bytes moved) at 3020 GB/s counting what it reads and writes. */
+static int fake_kv(rb_backend *b, const rb_kvattn_args *a, int fp16, rb_timing *t)
+{
+    if (cpu_kv(b, a, fp16, t))
+        return -1;
+    rb_kva_dev_layout l;
+    rb_kva_dev_layout_of(a, fp16, &l);
+    t->median_us = rb_kvattn_cache_bytes(a, fp16) / 2766e3;
+    t->copy_bytes = 2.0 * (double)l.roof;
+    t->copy_us = t->copy_bytes / 3020e3;
+    return 0;
+}
+
+typedef struct {
+    rb_record r[16];
+    int n;
+} kept_records;
+
+static int keep(void *ctx, const rb_record *r, int reused)
+{
+    kept_records *k = ctx;
+    (void)reused;
+    if (k->n < 16)
+        k->r[k->n++] = *r;
+    return 0;
+}
+
+TEST(kvattn_pct_of_copy_counts_what_the_copy_moves)
+{
+    static rb_config cfg;
+    char err[512];
+    CHECK(rb_config_load("configs/kv_attention_small.json", &cfg, err, sizeof err) == 0, "%s", err);
+    rb_backend *be = rb_backend_cpu_create();
+    if (!be)
+        return;
+    cpu_kv = be->kv_attention;
+    be->kv_attention = fake_kv;
+    kept_records k = {.n = 0};
+    const rb_kva_sink sink = {keep, NULL, &k};
+    fflush(stderr); /* the progress lines: away */
+    const int saved = dup(2), null = open("/dev/null", O_WRONLY);
+    dup2(null, 2);
+    const int rc = rb_kvattn_sweep(&cfg, be, &sink);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    close(null);
+    CHECK(rc == 0 && k.n == SMALL_RECORDS, "sweep: rc %d, %d records", rc, k.n);
+    const double want = 100.0 * 2766 / 3020; /* 91.6 %, where bytes read over a copy of the same count gave 183 % */
+    for (int i = 0; i < k.n; i++) {
+        const rb_record *r = &k.r[i];
+        CHECK(r->bytes == r->kva.cache_bytes && r->t.copy_bytes == r->bytes, "record %d: bytes %.0f, cache %.0f, the "
+              "copy moved %.0f", i, r->bytes, r->kva.cache_bytes, r->t.copy_bytes);
+        CHECK_REL(rb_record_pct_of_copy(r), want, 1e-12);
+        cJSON *j = rb_record_to_json(r, &cfg);
+        const cJSON *p = cJSON_GetObjectItemCaseSensitive(j, "pct_of_copy_bw");
+        const cJSON *cb = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "time"), "copy_bytes");
+        CHECK(cJSON_IsNumber(p) && fabs(p->valuedouble - want) < 1e-9 && cJSON_GetNumberValue(cb) == r->t.copy_bytes,
+              "record %d: pct_of_copy_bw %g, time.copy_bytes %g", i, cJSON_GetNumberValue(p), cJSON_GetNumberValue(cb));
+        rb_record back;
+        CHECK(rb_record_from_json(j, &back) == 0 && back.t.copy_bytes == r->t.copy_bytes, "copy_bytes read back");
+        cJSON_Delete(j);
+    }
+    /* the definition does not depend on the copy's size: a copy of the whole cache (twice the
+     * bytes, twice the time) gives the same %; a file without copy_bytes means a copy that moved
+     * the record's bytes */
+    rb_record r = k.r[0];
+    r.t.copy_bytes *= 2;
+    r.t.copy_us *= 2;
+    CHECK_REL(rb_record_pct_of_copy(&r), want, 1e-12);
+    r = k.r[0];
+    r.t.copy_bytes = 0;
+    CHECK_REL(rb_record_pct_of_copy(&r), want, 1e-12);
+    be->destroy(be);
 }
