@@ -37,7 +37,7 @@ typedef struct {
     double clock_mhz; /* the hot samples' mean SM clock; NAN when absent (older files, the CPU) */
     /* decode attention (kv_attention): its shape in the key, its errors compared as the MSE is */
     int attn;
-    double kva[5];    /* B, H, kv_heads, T, split */
+    double kva[6];    /* B, H, kv_heads, T, split, the files' slice (-1: none) */
     const char *kva_input, *kv_norm;
     int has_err[RB_KVA_NERR];
     double err[RB_KVA_NERR];
@@ -130,8 +130,11 @@ static void key_text(const crec *r, int with_cb, char *out, size_t n)
         char in[24], kn[24];
         cell(r->kva_input ? r->kva_input : "?", in, sizeof in);
         cell(r->kv_norm ? r->kv_norm : "-", kn, sizeof kn);
-        snprintf(at, sizeof at, " B%.0f H%.0f kv%.0f T%.0f split%.0f %s norms %s", r->kva[0], r->kva[1], r->kva[2],
-                 r->kva[3], r->kva[4], in, kn);
+        snprintf(at, sizeof at, " B%.0f H%.0f kv%.0f T%.0f split%.0f %s", r->kva[0], r->kva[1], r->kva[2], r->kva[3],
+                 r->kva[4], in);
+        if (r->kva[5] >= 0)
+            snprintf(at + strlen(at), sizeof at - strlen(at), "[%.0f]", r->kva[5]);
+        snprintf(at + strlen(at), sizeof at - strlen(at), " norms %s", kn);
     }
     snprintf(out, n, "%s %s d%.0f b%.0f %s N%.0f%s%s%s%s%s", m, v, r->d, r->bits, t, r->N,
              r->unit_norm ? " unit-norm" : "", pa, at, with_cb ? " " : "", with_cb ? cb : "");
@@ -237,9 +240,9 @@ static int load(const char *path, cfile *f, FILE *err)
         }
         const cJSON *ka = get(o, "kv_attention");
         if (cJSON_IsObject(ka)) {
-            static const char *const shape[5] = {"B", "H", "kv_heads", "T", "split"};
+            static const char *const shape[6] = {"B", "H", "kv_heads", "T", "split", "slice"};
             r->attn = 1;
-            for (int k = 0; k < 5; k++) {
+            for (int k = 0; k < 6; k++) {
                 const cJSON *x = get(ka, shape[k]);
                 r->kva[k] = cJSON_IsNumber(x) ? x->valuedouble : -1;
             }
@@ -331,10 +334,12 @@ static void usage(FILE *f)
             "                          [--mse-only] [--allow-missing] [--cpu-times]\n"
             "\n"
             "  Matches the records of two result files by (method, variant, d, bits or operating\n"
-            "  point, dtype, N, codebook) and prints a Markdown table. A setting fails when its MSE\n"
-            "  differs by more than 1e-6 relative, or (same backend and device only) when it got\n"
-            "  slower by more than max(time-tol, 3 x the larger relative noise of the two records)\n"
-            "  and by more than time-floor-us microseconds (the run-to-run step of a short kernel).\n"
+            "  point, dtype, N, codebook; decode attention also by B, H, kv_heads, T, split, input and\n"
+            "  norms) and prints a Markdown table. A setting fails when its MSE (decode attention:\n"
+            "  max_rel_err, out_cos, KL, top-1 or top-5) differs by more than 1e-6 relative, or (same\n"
+            "  backend and device only) when it got slower by more than max(time-tol, 3 x the larger\n"
+            "  relative noise of the two records) and by more than time-floor-us microseconds (the\n"
+            "  run-to-run step of a short kernel).\n"
             "  The gate also fails when no setting matched, or when a setting of BASE is missing\n"
             "  from NEW.\n"
             "\n"

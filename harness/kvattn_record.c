@@ -29,6 +29,8 @@ void rb_kva_rec_to_json(const rb_record *r, cJSON *o)
     cJSON_AddNumberToObject(k, "T", (double)r->kva.T);
     cJSON_AddNumberToObject(k, "split", r->kva.split);
     cJSON_AddStringToObject(k, "input", r->kva.input == RB_KVA_FILES ? "files" : "synthetic");
+    if (r->slice >= 0) /* the files' split_axis index (the common "input" object describes cfg->dists) */
+        cJSON_AddNumberToObject(k, "slice", r->slice);
     cJSON_AddNumberToObject(k, "cache_bytes", r->kva.cache_bytes);
     add_num(k, "bytes_per_token", r->kva.bytes_per_token);
     add_num(k, "max_rel_err", r->kva.max_rel_err);
@@ -61,6 +63,7 @@ void rb_kva_rec_from_json(const cJSON *o, rb_record *r)
     r->kva.T = (long)num(k, "T");
     r->kva.split = (int)num(k, "split");
     r->kva.input = cJSON_IsString(in) && !strcmp(in->valuestring, "files") ? RB_KVA_FILES : RB_KVA_SYNTHETIC;
+    r->slice = cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(k, "slice")) ? (int)num(k, "slice") : -1;
     r->kva.cache_bytes = num(k, "cache_bytes");
     r->kva.bytes_per_token = num(k, "bytes_per_token");
     r->kva.max_rel_err = num(k, "max_rel_err");

@@ -11,7 +11,8 @@
 /* The method name an fp16-cache record carries in the files (it has no method of its own). */
 #define RB_KVA_FP16_NAME "fp16-cache"
 
-/* The record's "kv_attention" object into o (nothing for other records). */
+/* The record's "kv_attention" object into o (nothing for other records): its shape, input kind
+ * and file slice (the common "input" object describes the config's distributions, not these). */
 void rb_kva_rec_to_json(const rb_record *r, cJSON *o);
 
 /* Is o's "method" the fp16 cache's? Its record is read as identity's (the method the sweep gives it). */

@@ -417,3 +417,66 @@ TEST(kvattn_pct_of_copy_counts_what_the_copy_moves)
     CHECK_REL(rb_record_pct_of_copy(&r), want, 1e-12);
     be->destroy(be);
 }
+
+/* A float32 .npy of [slices, rows, d] values, value i = scale * sin(i + 1). */
+static void npy(const char *path, int slices, long rows, int d, float scale)
+{
+    char dict[160];
+    snprintf(dict, sizeof dict, "{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %ld, %d), }", slices, rows, d);
+    unsigned char hdr[256];
+    const size_t len = strlen(dict), hl = ((10 + len + 1 + 63) / 64) * 64 - 10;
+    memcpy(hdr, "\x93NUMPY\x01\x00", 8);
+    hdr[8] = (unsigned char)(hl & 0xff);
+    hdr[9] = (unsigned char)(hl >> 8);
+    memset(hdr + 10, ' ', hl);
+    memcpy(hdr + 10, dict, len);
+    hdr[10 + hl - 1] = '\n';
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return;
+    fwrite(hdr, 1, 10 + hl, f);
+    for (long i = 0; i < slices * rows * d; i++) {
+        const float x = scale * (float)sin((double)i + 1);
+        fwrite(&x, 4, 1, f);
+    }
+    fclose(f);
+}
+
+/* Caches from files with split_axis: a record per slice, each its own setting in compare and
+ * --resume; and the K, V and q files' contents are part of what --resume matches: records over
+ * a K file that changed since are computed again. */
+TEST(kvattn_resume_does_not_reuse_records_of_changed_files)
+{
+    char k[256], v[256], q[256], cfg[1024], args[512], err[8192];
+    snprintf(k, sizeof k, "%s", tmp("rk.npy"));
+    snprintf(v, sizeof v, "%s", tmp("rv.npy"));
+    snprintf(q, sizeof q, "%s", tmp("rq.npy"));
+    npy(k, 2, 32, 16, 1.0f);
+    npy(v, 2, 32, 16, 0.5f);
+    npy(q, 1, 4, 16, 2.0f);
+    snprintf(cfg, sizeof cfg, "{\"name\": \"rf\", \"seed\": 1, \"bits\": 2, \"methods\": [\"identity\"], \"kv_attention\": "
+             "{\"H\": 4, \"kv_heads\": 2, \"split\": 8, \"inputs\": {\"k\": {\"path\": \"%s\", \"split_axis\": 0}, "
+             "\"v\": {\"path\": \"%s\", \"split_axis\": 0}, \"q\": {\"path\": \"%s\", \"split_axis\": 0}}}}\n", k, v, q);
+    FILE *f = fopen(tmp("rf.json"), "w");
+    if (f) {
+        fputs(cfg, f);
+        fclose(f);
+    }
+    snprintf(args, sizeof args, "%s --backend cpu --out %s --resume", tmp("rf.json"), tmp("rf"));
+    int rc = run_driver(args, err, sizeof err);
+    CHECK(rc == 0 && strstr(err, "--resume: 0 of 4 settings already done") && count_of(err, "[attention] ") == 4,
+          "first run: rc %d: %s", rc, err);
+    static char md[1 << 16];
+    char json[300];
+    snprintf(json, sizeof json, "%s", tmp("rf/rf-cpu.json"));
+    rc = compare(json, json, md, sizeof md);
+    CHECK(rc == 0 && strstr(md, "4 compared: 4 same") && strstr(md, "T16 split8 files[1] norms fp16") &&
+              !strstr(md, "STDERR"), "the two slices against themselves: rc %d:\n%s", rc, md);
+    rc = run_driver(args, err, sizeof err);
+    CHECK(rc == 0 && strstr(err, "--resume: 4 of 4 settings already done") && count_of(err, "[attention] ") == 0,
+          "same files: rc %d: %s", rc, err);
+    npy(k, 2, 32, 16, 1.5f); /* same shape, other values */
+    rc = run_driver(args, err, sizeof err);
+    CHECK(rc == 0 && strstr(err, "--resume: 0 of 4 settings already done") && count_of(err, "[attention] ") == 4,
+          "K changed: rc %d: %s", rc, err);
+}
