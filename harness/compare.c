@@ -92,7 +92,8 @@ static int same_key(const crec *a, const crec *b)
            same_str(a->dist ? a->dist : "sphere", b->dist ? b->dist : "sphere") && a->input == b->input &&
            a->slice == b->slice && a->unit_norm == b->unit_norm &&
            same_str(a->path ? a->path : "roundtrip", b->path ? b->path : "roundtrip") && a->attn == b->attn &&
-           (!a->attn || (!memcmp(a->kva, b->kva, sizeof a->kva) && same_str(a->kva_input, b->kva_input) &&
+           (!a->attn || (!memcmp(a->kva, b->kva, sizeof a->kva) &&
+                         same_str(a->kva_input ? a->kva_input : "synthetic", b->kva_input ? b->kva_input : "synthetic") &&
                          same_str(a->kv_norm, b->kv_norm)));
 }
 

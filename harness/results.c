@@ -94,8 +94,10 @@ double rb_record_pct_of_copy(const rb_record *r)
 void rb_record_input(const rb_config *cfg, const rb_record *r, char *buf, size_t n)
 {
     const rb_data_dist *dd = &cfg->dists[r->dist >= 0 && r->dist < cfg->ndists ? r->dist : 0];
-    const char *base = dd->kind == RB_DIST_FILE ? strrchr(dd->path, '/') : NULL;
-    int o = snprintf(buf, n, "%s", dd->kind == RB_DIST_FILE ? (base ? base + 1 : dd->path) : rb_distribution_name(dd->kind));
+    const char *path = r->kva.on ? cfg->kva.k.path : dd->path; /* decode attention: its own K file */
+    const int file = r->kva.on ? cfg->kva.input == RB_KVA_FILES : dd->kind == RB_DIST_FILE;
+    const char *base = file ? strrchr(path, '/') : NULL;
+    int o = snprintf(buf, n, "%s", file ? (base ? base + 1 : path) : r->kva.on ? "synthetic" : rb_distribution_name(dd->kind));
     if (r->slice >= 0 && o >= 0 && (size_t)o < n)
         snprintf(buf + o, n - (size_t)o, "[%d]", r->slice);
     for (char *c = buf; *c; c++) /* a CSV cell */

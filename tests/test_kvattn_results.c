@@ -8,10 +8,12 @@
 #include <cjson/cJSON.h>
 #include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -472,6 +474,8 @@ TEST(kvattn_resume_does_not_reuse_records_of_changed_files)
     rc = compare(json, json, md, sizeof md);
     CHECK(rc == 0 && strstr(md, "4 compared: 4 same") && strstr(md, "T16 split8 files[1] norms fp16") &&
               !strstr(md, "STDERR"), "the two slices against themselves: rc %d:\n%s", rc, md);
+    read_text(tmp("rf/rf-cpu.csv"), md, sizeof md);
+    CHECK(count_of(md, ",rk.npy[0],") == 2 && count_of(md, ",rk.npy[1],") == 2, "the CSV's input column:\n%s", md);
     rc = run_driver(args, err, sizeof err);
     CHECK(rc == 0 && strstr(err, "--resume: 4 of 4 settings already done") && count_of(err, "[attention] ") == 0,
           "same files: rc %d: %s", rc, err);
@@ -479,4 +483,54 @@ TEST(kvattn_resume_does_not_reuse_records_of_changed_files)
     rc = run_driver(args, err, sizeof err);
     CHECK(rc == 0 && strstr(err, "--resume: 0 of 4 settings already done") && count_of(err, "[attention] ") == 4,
           "K changed: rc %d: %s", rc, err);
+}
+
+/* Ctrl-C in the attention path: the setting under way finishes and is kept, the run stops with
+ * status 130 and says how to go on, and --resume runs only the rest. */
+TEST(kvattn_ctrl_c_keeps_what_is_done)
+{
+    FILE *f = fopen(tmp("int.json"), "w");
+    if (f) {
+        fputs("{\"name\": \"int\", \"seed\": 5, \"dims\": 32, \"bits\": [2, 3, 4], \"methods\": [\"identity\", "
+              "\"rotorquant\"], \"kv_attention\": {\"B\": 1, \"H\": 4, \"T\": [1000, 1001, 1002]}}\n", f);
+        fclose(f);
+    }
+    const int total = 3 * (1 + 2 * 3);
+    char errp[256], jl[256];
+    snprintf(errp, sizeof errp, "%s", tmp("int.err"));
+    snprintf(jl, sizeof jl, "%s", tmp("int/int-cpu.jsonl"));
+    pid_t pid = fork();
+    if (pid == 0) {
+        const int null = open("/dev/null", O_WRONLY), e = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (null < 0 || e < 0 || dup2(null, 1) < 0 || dup2(e, 2) < 0)
+            _exit(127);
+        execl("build/rotorbench", "build/rotorbench", "run", tmp("int.json"), "--backend", "cpu", "--out", tmp("int"),
+              (char *)NULL);
+        _exit(127);
+    }
+    static char buf[1 << 16];
+    int lines = 0;
+    for (int i = 0; i < 60000 && lines < 1; i++) { /* up to 60 s for the first record */
+        read_text(jl, buf, sizeof buf);
+        lines = count_of(buf, "\n");
+        if (!lines)
+            usleep(1000);
+    }
+    kill(pid, SIGINT);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    read_text(jl, buf, sizeof buf);
+    const int kept = count_of(buf, "\n");
+    static char err[8192];
+    read_text(errp, err, sizeof err);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 130 && strstr(err, "interrupted after") && strstr(err, "--resume"),
+          "interrupted: status %d: %s", WIFEXITED(st) ? WEXITSTATUS(st) : -1, err);
+    CHECK(kept >= 1 && kept < total && count_of(err, "[attention] ") == kept, "%d records kept, %d computed, of %d", kept,
+          count_of(err, "[attention] "), total);
+    char args[512], want[96];
+    snprintf(args, sizeof args, "%s --backend cpu --out %s --resume", tmp("int.json"), tmp("int"));
+    const int rc = run_driver(args, err, sizeof err);
+    snprintf(want, sizeof want, "--resume: %d of %d settings already done", kept, total);
+    CHECK(rc == 0 && strstr(err, want) && count_of(err, "[attention] ") == total - kept, "resumed: rc %d, want '%s': %s",
+          rc, want, err);
 }
