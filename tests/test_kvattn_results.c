@@ -1,10 +1,13 @@
 /* Decode-attention records in the result files (harness/kvattn_record.c, main.c's sink,
  * compare.c), the memory they need (kvattn_mem.c, kvattn_sweep.c's check) and their % of copy:
  * a run of configs/kv_attention_small.json cut short and finished with --resume recomputes only
- * the settings not done and ends with the records of an uninterrupted run; compare pairs
- * attention records by their shape (two shapes of one N are two settings) and fails on a
+ * the settings not done and ends with the records of an uninterrupted run, and so does one
+ * stopped by Ctrl-C; records over changed K/V/q files are not reused; compare pairs attention
+ * records by their shape (two shapes of one N, two file slices: distinct settings) and fails on a
  * changed error or a missing setting; a cache too large for host memory is refused with the
- * bytes, exit 2, nothing written; the device layout's copy roof moves what one attention reads. */
+ * bytes, exit 2, nothing written; the device layout's copy roof moves what one attention reads,
+ * and % of copy, with a fake timing on the CPU backend, is the rate of the bytes read against
+ * the copy's rate of the bytes it reads and writes. */
 #include <cjson/cJSON.h>
 #include <fcntl.h>
 #include <math.h>
