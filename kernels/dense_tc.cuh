@@ -249,6 +249,19 @@ static __device__ __forceinline__ void rbtc_quad_sum2(float &a, float &b)
     b += __shfl_xor_sync(0xffffffffu, b, 2);
 }
 
+/* c (+)= a B over k-step ks, columns n0 .. n0 + 8 NT - 1 of P as wgmma's B (wg_layout.h): MN-major
+ * for Xh = Yh P (mn, descriptor dX), K-major for Y = Xb P^T (dY); the first k-step overwrites c.
+ * mn is a constant where it is called: one branch is compiled. */
+template <int NT>
+static __device__ __forceinline__ void rbtc_wg_step(bool mn, float (&c)[NT][4], const uint32_t a[4], uint64_t dY,
+                                                    uint64_t dX, int d, int ks, int n0)
+{
+    if (mn)
+        rbtc_wgmma<1>(c, a, dX + (rb_wg_x_start(d, ks, n0) >> 4), ks > 0);
+    else
+        rbtc_wgmma<0>(c, a, dY + (rb_wg_y_start(d, ks, n0) >> 4), ks > 0);
+}
+
 /* ---- the packed codes (kvpack.h) ------------------------------------------------------------ */
 /* Codes j and j + 1 of a row's words: 2 b <= 16 bits from stream bit j b, in one or two words. */
 static __device__ __forceinline__ void rbtc_codes2(const uint32_t *w, int j, int bits, uint32_t &c0, uint32_t &c1)
@@ -626,103 +639,79 @@ rbk_dense_tc_res(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
             /* Each 128-column chunk as two wgmma groups of 64 columns (c0, c1), committed one after
              * the other: the first group's quantization (or stores) runs while the second is on the
              * tensor cores. Y: k-step ks starts 32 (ks % 4) bytes into band ks / 4, its n rows of P
-             * 1024 bytes per 8; Xh: k-step ks is rows 16 ks .. of P (two 8-row groups), n one band. */
-            constexpr int H = CG / 2; /* 16-column groups per 64 columns */
+             * 1024 bytes per 8; Xh: k-step ks is rows 16 ks .. of P (two 8-row groups), n one band.
+             * mn: P as MN-major (Xh) or K-major (Y) B; af: the A fragments; epi(s, A, B): n8 tiles
+             * 2 s, 2 s + 1 of the result. */
+            auto product = [&](bool mn, const uint32_t (&af)[MT][NC][4], auto epi) {
+                constexpr int H = CG / 2; /* 16-column groups per 64 columns */
 #pragma unroll
-            for (int h = 0; h < (DEC ? 0 : NCH); h++) {
-                float c0[CG][4], c1[CG][4];
-                rbtc_wg_fence();
+                for (int h = 0; h < NCH; h++) {
+                    float c0[CG][4], c1[CG][4];
+                    rbtc_wg_fence();
 #pragma unroll
-                for (int ks = 0; ks < NC; ks++)
-                    rbtc_wgmma<0>(c0, xa[0][ks], dY + (rb_wg_y_start(D, ks, h * CH) >> 4), ks > 0);
-                rbtc_wg_commit();
+                    for (int ks = 0; ks < NC; ks++)
+                        rbtc_wg_step(mn, c0, af[0][ks], dY, dX, D, ks, h * CH);
+                    rbtc_wg_commit();
 #pragma unroll
-                for (int ks = 0; ks < NC; ks++)
-                    rbtc_wgmma<0>(c1, xa[0][ks], dY + (rb_wg_y_start(D, ks, h * CH + 64) >> 4), ks > 0);
-                rbtc_wg_commit();
-                rbtc_wg_wait<1>();
-                rbtc_wg_pin(c0);
+                    for (int ks = 0; ks < NC; ks++)
+                        rbtc_wg_step(mn, c1, af[0][ks], dY, dX, D, ks, h * CH + 64);
+                    rbtc_wg_commit();
+                    rbtc_wg_wait<1>();
+                    rbtc_wg_pin(c0);
 #pragma unroll
-                for (int p = 0; p < H; p++)
-                    quant(0, h * CG + p, c0[2 * p], c0[2 * p + 1]);
-                rbtc_wg_wait<0>();
-                rbtc_wg_pin(c1);
+                    for (int p = 0; p < H; p++)
+                        epi(h * CG + p, c0[2 * p], c0[2 * p + 1]);
+                    rbtc_wg_wait<0>();
+                    rbtc_wg_pin(c1);
 #pragma unroll
-                for (int p = 0; p < H; p++)
-                    quant(0, h * CG + H + p, c1[2 * p], c1[2 * p + 1]);
-            }
-#pragma unroll
-            for (int h = 0; h < (ENC ? 0 : NCH); h++) {
-                float c0[CG][4], c1[CG][4];
-                rbtc_wg_fence();
-#pragma unroll
-                for (int ks = 0; ks < NC; ks++)
-                    rbtc_wgmma<1>(c0, ya[0][ks], dX + (rb_wg_x_start(D, ks, h * CH) >> 4), ks > 0);
-                rbtc_wg_commit();
-#pragma unroll
-                for (int ks = 0; ks < NC; ks++)
-                    rbtc_wgmma<1>(c1, ya[0][ks], dX + (rb_wg_x_start(D, ks, h * CH + 64) >> 4), ks > 0);
-                rbtc_wg_commit();
-                rbtc_wg_wait<1>();
-                rbtc_wg_pin(c0);
-#pragma unroll
-                for (int p = 0; p < H; p++)
-                    store(0, 16 * (h * CG + p), c0[2 * p], c0[2 * p + 1]);
-                rbtc_wg_wait<0>();
-                rbtc_wg_pin(c1);
-#pragma unroll
-                for (int p = 0; p < H; p++)
-                    store(0, 16 * (h * CG + H + p), c1[2 * p], c1[2 * p + 1]);
-            }
+                    for (int p = 0; p < H; p++)
+                        epi(h * CG + H + p, c1[2 * p], c1[2 * p + 1]);
+                }
+            };
+            if constexpr (!DEC)
+                product(false, xa, [&](int s, const float *A, const float *B) { quant(0, s, A, B); });
+            if constexpr (!ENC)
+                product(true, ya, [&](int s, const float *A, const float *B) { store(0, 16 * s, A, B); });
         } else {
+            /* CH columns at a time: acc += af B over the k-steps, B's fragments of k-step ks and
+             * n-tiles 2 p, 2 p + 1 of chunk h by ldb(h, ks, p, b); epi(mt, s, A, B) as above */
+            auto product = [&](const uint32_t (&af)[MT][NC][4], auto ldb, auto epi) {
 #pragma unroll
-            for (int h = 0; h < (DEC ? 0 : NCH); h++) {
-                float acc[MT][2 * CG][4];
-                rbtc_zero(acc);
+                for (int h = 0; h < NCH; h++) {
+                    float acc[MT][2 * CG][4];
+                    rbtc_zero(acc);
 #pragma unroll
-                for (int ks = 0; ks < NC; ks++) {
-                    const uint32_t coff = (uint32_t)((((2 * ks + cY) ^ r8)) << 4);
+                    for (int ks = 0; ks < NC; ks++)
 #pragma unroll
-                    for (int p = 0; p < CG; p++) {
-                        uint32_t b[4];
-                        rbtc_ldsm4(b, rowY + (uint32_t)((h * CH + 16 * p) * D * 2) + coff);
+                        for (int p = 0; p < CG; p++) {
+                            uint32_t b[4];
+                            ldb(h, ks, p, b);
 #pragma unroll
-                        for (int mt = 0; mt < MT; mt++) {
-                            rbtc_mma_x2(acc[mt][2 * p], acc[mt][2 * p + 1], xa[mt][ks], b);
+                            for (int mt = 0; mt < MT; mt++)
+                                rbtc_mma_x2(acc[mt][2 * p], acc[mt][2 * p + 1], af[mt][ks], b);
                         }
-                    }
+#pragma unroll
+                    for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+                        for (int p = 0; p < CG; p++)
+                            epi(mt, h * CG + p, acc[mt][2 * p], acc[mt][2 * p + 1]);
                 }
-#pragma unroll
-                for (int mt = 0; mt < MT; mt++)
-#pragma unroll
-                    for (int p = 0; p < CG; p++)
-                        quant(mt, h * CG + p, acc[mt][2 * p], acc[mt][2 * p + 1]);
-            }
-            /* Xh = Yh P, CH output columns at a time; rescale and store */
-#pragma unroll
-            for (int h = 0; h < (ENC ? 0 : NCH); h++) {
-                float acc[MT][2 * CG][4];
-                rbtc_zero(acc);
-#pragma unroll
-                for (int ks = 0; ks < NC; ks++) {
-                    const uint32_t rowk = rowX + (uint32_t)(16 * ks * D * 2);
-#pragma unroll
-                    for (int p = 0; p < CG; p++) {
-                        uint32_t b[4];
-                        const int chunk = 2 * (h * CG + p) + cX;
-                        rbtc_ldsm4t(b, rowk + (uint32_t)((chunk ^ r8) << 4));
-#pragma unroll
-                        for (int mt = 0; mt < MT; mt++) {
-                            rbtc_mma_x2(acc[mt][2 * p], acc[mt][2 * p + 1], ya[mt][ks], b);
-                        }
-                    }
-                }
-#pragma unroll
-                for (int mt = 0; mt < MT; mt++)
-#pragma unroll
-                    for (int p = 0; p < CG; p++)
-                        store(mt, 16 * (h * CG + p), acc[mt][2 * p], acc[mt][2 * p + 1]);
-            }
+            };
+            /* Y = Xb P^T: B[k][n] = P[n][k] (ldmatrix); Xh = Yh P: B[k][n] = P[k][n] (.trans) */
+            if constexpr (!DEC)
+                product(
+                    xa,
+                    [&](int h, int ks, int p, uint32_t b[4]) {
+                        rbtc_ldsm4(b, rowY + (uint32_t)((h * CH + 16 * p) * D * 2) + (uint32_t)((((2 * ks + cY) ^ r8)) << 4));
+                    },
+                    [&](int mt, int s, const float *A, const float *B) { quant(mt, s, A, B); });
+            if constexpr (!ENC)
+                product(
+                    ya,
+                    [&](int h, int ks, int p, uint32_t b[4]) {
+                        rbtc_ldsm4t(b, rowX + (uint32_t)(16 * ks * D * 2) + (uint32_t)(((2 * (h * CG + p) + cX) ^ r8) << 4));
+                    },
+                    [&](int mt, int s, const float *A, const float *B) { store(mt, 16 * s, A, B); });
         }
         if constexpr (ENC) { /* the norms, then the tile's rows of codes (contiguous) packed from the bytes */
 #pragma unroll
