@@ -5,10 +5,13 @@
  * d = 128, 256 the same tiles as the rows of a warpgroup's wgmma.m64nNk16 (dense_wgmma.cuh: P read
  * by the tensor cores from shared memory once per 64 rows; RB_DENSE_TC=mma turns it off).
  *
- *   template <typename T> cudaError_t rbk_dense_tc_launch(const RbArgs &a, const T *x, T *xh,
- *                                                        long N, cudaStream_t st);
+ *   template <typename T, int MODE = RBK_QDQ> cudaError_t rbk_dense_tc_launch(const RbArgs &a,
+ *                                                 const T *x, T *xh, long N, cudaStream_t st);
  * T = float or __half, a.d in {128, 256, 512}, x and xh 16-byte aligned (else
- * cudaErrorInvalidValue, nothing launched). Never allocates, never synchronizes: P (a.rot, fp32
+ * cudaErrorInvalidValue, nothing launched). MODE RBK_ENC writes a.codes + a.norms (kvpack.h)
+ * from x, RBK_DEC reads them into xh: the same kernels, the first product's quantizer writing
+ * indices, or the second product fed the codes' centroids (fp16, as the roundtrip rounds them),
+ * so decode(encode(x)) is the roundtrip bit for bit with fp32 norms. Never allocates, never synchronizes: P (a.rot, fp32
  * row-major in global memory) is converted to fp16 by each thread block as it stages it.
  * Needs qdq_common.cuh (RbArgs, RbIO, RbQuant, launch helpers) included first.
  *

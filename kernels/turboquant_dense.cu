@@ -20,7 +20,10 @@
  *        registers between the two products (boundaries in registers for 2..4 bits), Yhat goes
  *        back into the tile's shared memory, and the output leaves through shared memory with
  *        16-byte stores. Compiled for d <= 128, 256, 512 (columns beyond d masked); larger d
- *        runs the paper kernel. */
+ *        runs the paper kernel.
+ * encode / decode (the KV-cache paths, kvpack.h): modes of whichever fast kernel the roundtrip
+ *        takes for the same parameters and buffers, d <= 512 (refused beyond, where the roundtrip
+ *        is the paper kernel). */
 #include "dense.h"
 #include "qdq_common.cuh"
 #include "dense_tc.cuh"
