@@ -238,3 +238,20 @@ TEST(kvpath_shipped_config_kv_codec)
         rot += is_rotation_method(cfg.methods[i]);
     CHECK(rot == cfg.nmethods && rot >= 7, "every rotation method: %d of %d", rot, cfg.nmethods);
 }
+
+/* The GPU backend runs a method's encode and decode settings where its descriptor says it has
+ * the kernels (harness/main.c runs_path; otherwise one line says they are skipped): every
+ * built-in rotation method with a GPU launcher has both, so kv_codec.json skips none on the GPU. */
+TEST(kvpath_every_builtin_rotation_method_has_gpu_encode_decode)
+{
+    int n = 0;
+    FOR_EACH_ROTATION_METHOD(m) {
+        const rb_method_desc *d = rb_method_get(m);
+        if (m >= rb_methods_builtin_count() || !d->launch)
+            continue;
+        n++;
+        CHECK((d->variants & RB_VARIANT_BIT_ENCODE) && (d->variants & RB_VARIANT_BIT_DECODE),
+              "%s: no GPU encode/decode (variants 0x%x)", d->name, d->variants);
+    }
+    CHECK(n >= 7, "%d built-in rotation methods with a GPU launcher", n);
+}
