@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "agree.h"
+#include "hqmq_codec.h"
 #include "method_hooks.h"
 #include "rb_kernels.h"
 
@@ -184,6 +185,8 @@ static const rb_method_hooks hqmq_hooks = {
     .cpu_row = hqmq_cpu_row,
     .cpu_run = rb_cpu_run_hqmq,
     .gpu_run = rb_gpu_run_hqmq,
+    .kv_stored_bytes = rb_hqmq_kv_stored_bytes,
+    .cpu_kvpath = rb_cpu_run_hqmq_kvpath,
 };
 
 /* ---- descriptor ----------------------------------------------------------------------------- */

@@ -122,6 +122,25 @@ RB_HD int rb_hqmq_encode_row(const float *qs, int S, int rbits, float thresh, in
     return nout;
 }
 
+/* Row x's side entries from its record's flags: what rb_hqmq_encode_row wrote to side (so an
+ * encoder that learns a row's place in the side array only after every row's count, a prefix
+ * sum, can write them in a second pass). Returns their count. */
+RB_HD int rb_hqmq_side_row(int S, int rbits, int d, const uint32_t *rec, const float *x, uint16_t *side)
+{
+    const uint32_t *flags = rec + rb_hqmq_code_words(d, S, rbits);
+    int n = 0;
+    for (int b = 0; b < rb_hqmq_chunks(d); b++) {
+        if (!rb_hqmq_flag(flags, b))
+            continue;
+        float v[4];
+        rb_hqmq_load_chunk(x, d, b, v);
+        for (int k = 0; k < 4; k++)
+            side[4 * n + k] = rb_f32_to_f16(v[k]);
+        n++;
+    }
+    return n;
+}
+
 /* Decode one record into out (d values): rb_hqmq_row's output for the row it was encoded from.
  * side: this row's outlier entries. Returns the number of them read. */
 RB_HD int rb_hqmq_decode_row(const float *qs, int S, int rbits, int med3, int d, const uint32_t *rec, uint16_t sigma,
