@@ -10,6 +10,7 @@
 
 #include "backend.h"
 #include "check.h"
+#include "config.h"
 #include "data.h"
 #include "driver.h"
 #include "fp16.h"
@@ -174,4 +175,21 @@ TEST(hqmq_codec_cpu_sweep_every_path)
     char cmd[160];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     CHECK(system(cmd) == 0, "cleanup");
+}
+
+TEST(hqmq_codec_shipped_config)
+{
+    rb_config cfg;
+    char err[512] = "";
+    CHECK(rb_config_load("configs/hqmq_kv.json", &cfg, err, sizeof err) == 0, "%s", err);
+    CHECK(cfg.npaths == 3 && cfg.paths[1] == RB_PATH_ENCODE && cfg.paths[2] == RB_PATH_DECODE && cfg.N[0] == 1L << 20 &&
+              cfg.ndims == 1 && cfg.dims[0] == 128 && cfg.ndtypes == 2 && cfg.nmethods == 1 &&
+              cfg.methods[0] == method_id("hqmq"),
+          "hqmq_kv.json: %d paths, N %ld", cfg.npaths, cfg.N[0]);
+    int want = 0; /* the operating points are among the config's */
+    for (int i = 0; i < cfg.hqmq.nops; i++) {
+        const rb_hqmq_op *o = &cfg.hqmq.ops[i];
+        want += (o->S == 192 && (o->rbits == 4 || o->rbits == 6)) || (o->S == 24 && o->rbits == 6);
+    }
+    CHECK(want == 3 && !cfg.hqmq.outliers, "hqmq_kv.json: %d of s192_r4, s192_r6, s24_r6", want);
 }
