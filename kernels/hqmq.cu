@@ -327,9 +327,6 @@ static __device__ __forceinline__ int hq_cells_pick(const HqCell &c, const float
                               c.g, c.z, p);
 }
 
-/* G lanes per vector, CPL chunks per lane (chunk b = lane + G i), searched C at a time (the fp32
- * search) or one by one through the cell table (CELLS: tab, cg cells per axis, the joint codebook
- * g_hq_cb built just before). */
 /* The encode mode's output (ENC): the records and sigma of hqmq_pack.h; nw words a record, the
  * first cw of them code words of F-bit fields, then fw flag words (Med3x). */
 struct HqEnc {
@@ -338,9 +335,11 @@ struct HqEnc {
     int nw, cw, fw, F;
 };
 
-/* ENC: the encode mode. Each chunk's field (its flag in bit 31: F <= 31) goes to the group's
- * G * CPL words of shared memory after the q_s; the group's lanes then form the record's whole
- * words from them, one word a lane, and write them coalesced. */
+/* G lanes per vector, CPL chunks per lane (chunk b = lane + G i), searched C at a time (the fp32
+ * search) or one by one through the cell table (CELLS: tab, cg cells per axis, the joint codebook
+ * g_hq_cb built just before). ENC, the encode mode: each chunk's field (its outlier flag in bit
+ * 31: F <= 31) goes to the group's G * CPL words of shared memory after the q_s; the group's
+ * lanes then form the record's whole words from them, one word a lane, and write them. */
 template <typename T, int G, int CPL, int C, bool CELLS, bool ENC>
 __global__ void __launch_bounds__(HQ_THREADS)
 hq_fast(const T *__restrict__ x, T *__restrict__ xh, long N, int d, const float *__restrict__ qs, int S,
