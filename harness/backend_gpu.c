@@ -418,7 +418,7 @@ static int gpu_run(rb_backend *b, const rb_qdq_params *p, int variant, rb_record
 {
     const rb_method_hooks *h = rb_method_hooks_of(p->method);
     if (rec->path == RB_PATH_ENCODE || rec->path == RB_PATH_DECODE)
-        return rb_gpu_run_kvpath(b, p, variant, rec);
+        return h->gpu_kvpath ? h->gpu_kvpath(b, p, variant, rec) : rb_gpu_run_kvpath(b, p, variant, rec);
     if (h->gpu_run)
         return h->gpu_run(b, p, variant, rec);
     rb_gpu_state *s = b->state;

@@ -196,7 +196,7 @@ static int runs_path(const rb_backend *be, rb_method m, int v, int path)
         return runs_variant(be, m, v);
     case RB_PATH_ENCODE:
     case RB_PATH_DECODE:
-        if (!rb_kv_method_packs(m))
+        if (!rb_kv_method_has_paths(m))
             return 0;
         if (!strcmp(be->name, "cpu"))
             return 1;
@@ -561,6 +561,10 @@ static int run_sweep(const rb_config *cfg, const rb_inputs *in, const char *back
         r->path = cfg->paths[st->pa];
         r->kv_norm = rb_kv_norm_kind(cfg->unit_norm, cfg->kv_norm);
         r->stored_bytes = rb_kv_method_packs(m) ? (double)rb_kv_stored_bytes(m, d, r->bits, r->kv_norm, N) : 0;
+        if (hk->kv_stored_bytes && r->path != RB_PATH_ROUNDTRIP) { /* its own format: fp16 sigma, side entries */
+            r->kv_norm = RB_KV_NORM_FP16;
+            r->stored_bytes = (double)hk->kv_stored_bytes(&p, N, 0); /* the run adds what it stored beside */
+        }
         const double xbytes = (double)N * d * (dt == RB_FP16 ? 2 : 4);
         r->bytes = r->path == RB_PATH_ROUNDTRIP ? 2.0 * xbytes : xbytes + r->stored_bytes;
         int reused = 0;
