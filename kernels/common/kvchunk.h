@@ -28,15 +28,11 @@ RB_HD unsigned rb_kv_chunk_code(uint64_t chunk, int e, int bits)
 /* Words that a chunk of nbits bits at offset o (0..31) of its first word touches: 1 to 3. */
 RB_HD int rb_kv_chunk_words(int o, int nbits) { return (o + nbits + 31) >> 5; }
 
-/* The high word of the 64-bit (hi:lo) << o and the low word of (hi:lo) >> o, o in 0..31: one
- * funnel shift on the GPU (o = 0 gives hi, lo; C's shift by 32 is undefined, hence the test). */
-#ifdef __CUDA_ARCH__
-RB_HD uint32_t rb_shl_hi(uint32_t lo, uint32_t hi, int o) { return __funnelshift_l(lo, hi, (unsigned)o); }
-RB_HD uint32_t rb_shr_lo(uint32_t lo, uint32_t hi, int o) { return __funnelshift_r(lo, hi, (unsigned)o); }
-#else
+/* The high word of the 64-bit (hi:lo) << o and the low word of (hi:lo) >> o, o in 0..31 (o = 0
+ * gives hi, lo: C's shift by 32 is undefined, hence the test). nvcc makes each one funnel shift
+ * (SHF); the intrinsics would be volatile asm, which it could neither fold nor drop. */
 RB_HD uint32_t rb_shl_hi(uint32_t lo, uint32_t hi, int o) { return o ? (hi << o) | (lo >> (32 - o)) : hi; }
 RB_HD uint32_t rb_shr_lo(uint32_t lo, uint32_t hi, int o) { return o ? (lo >> o) | (hi << (32 - o)) : lo; }
-#endif
 
 /* The chunk at offset o (0..31) as the three words to OR into the row's words s / 32 ..
  * s / 32 + 2 (those past rb_kv_chunk_words(o, n b) come out zero). */
