@@ -751,7 +751,7 @@ template <int MODE, int NV, int VW> static __device__ __forceinline__ void rbk_c
 
 /* Encode: v[i][e] holds coordinate (i G + gl) VW + e's code as an int's bits. A chunk of whole
  * words goes straight to global memory (8-byte stores where it is two words: kv_codes is 16-byte
- * aligned, the launchers check); otherwise the chunks are ORed into the group's row of words in
+ * aligned, rb_launch_qdq checks); otherwise the chunks are ORed into the group's row of words in
  * shared memory (lanes share words: atomics, <= 3 a chunk), which the lanes then store
  * coalesced and zero for the next row. */
 template <int B, int G, int NV, int VW>
