@@ -24,6 +24,7 @@ extern "C" cudaError_t rb_launch_qdq(const rb_qdq_params *p, int variant, int dt
     if (!m || !m->launch || variant < 0 || (variant >= RB_NUM_VARIANTS && !enc && !dec) ||
         !(m->variants & (1u << variant)) || (dtype != 0 && dtype != 1) || p->d < 2 || p->d > 4096 || N < 0 ||
         N > (1L << 31) - 1 || (N > 0 && ((!x && !dec) || (!xh && !enc) || ((enc || dec) && !p->kv_codes))) ||
+        ((enc || dec) && !rbk_aligned16(p->kv_codes)) || /* qdq.h: the fast kernels store 8-byte vectors */
         (m->param_count(p->d) > 0 && !p->rot))
         return cudaErrorInvalidValue;
     /* Methods without hooks quantize with the scalar codebook of the bits axis

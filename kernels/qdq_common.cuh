@@ -36,6 +36,7 @@
 
 #include "rb_kernels.h"
 #include "fp16.h"
+#include "kvchunk.h"
 #include "kvpack.h"
 #include "method.h"
 #include "qdq.h"
@@ -351,14 +352,16 @@ template <int QM> struct RbQuant {
     {
         return s_c[(y > b[0]) + (y > b[1]) + (y > b[2])];
     }
-    /* rb_sq_cell's map with the table's address folded in: FFMA.SAT, FFMA, one IMAD for the
-     * address (the float's bits times the entry stride plus tab, modulo 2^32), one LDS.128. */
-    /* the entry of y's cell (cells() below returns its centroid) */
+    /* The entry of y's cell: rb_sq_cell's map with the table's address folded in: FFMA.SAT,
+     * FFMA, one IMAD for the address (the float's bits times the entry stride plus tab, modulo
+     * 2^32), one LDS.128. */
     __device__ __forceinline__ float4 entry(float y) const
     {
         const float f = fmaf(__saturatef(fmaf(y, m.a, m.b)), (float)(RB_SQ_CELLS - 1), RB_SQ_CELL_MAGIC);
         const uint32_t addr = __float_as_uint(f) * (RBK_CELL_COPIES * 16u) + tab;
         float4 e;
+        /* volatile + memory: NVVM must not move it above the barrier that publishes the table
+         * (ptxas still schedules the LDS freely among the arithmetic) */
         asm volatile("ld.shared.v4.f32 {%0, %1, %2, %3}, [%4];"
                      : "=f"(e.x), "=f"(e.y), "=f"(e.z), "=f"(e.w)
                      : "r"(addr)
@@ -383,17 +386,10 @@ template <int QM> struct RbQuant {
         }
         return rbk_sq_index_bsearch(y, s_b, nbounds);
     }
+    /* the centroid of y's cell */
     __device__ __forceinline__ float cells(float y) const
     {
-        const float f = fmaf(__saturatef(fmaf(y, m.a, m.b)), (float)(RB_SQ_CELLS - 1), RB_SQ_CELL_MAGIC);
-        const uint32_t addr = __float_as_uint(f) * (RBK_CELL_COPIES * 16u) + tab;
-        float4 e;
-        /* volatile + memory: NVVM must not move it above the barrier that publishes the table
-         * (ptxas still schedules the LDS freely among the arithmetic) */
-        asm volatile("ld.shared.v4.f32 {%0, %1, %2, %3}, [%4];"
-                     : "=f"(e.x), "=f"(e.y), "=f"(e.z), "=f"(e.w)
-                     : "r"(addr)
-                     : "memory");
+        const float4 e = entry(y);
         return y > e.x ? e.z : e.y;
     }
     __device__ __forceinline__ float operator()(float y, const float *s_c, const float *s_b, int nbounds) const
@@ -569,11 +565,33 @@ struct RbArgs {
     int shape; /* rb_qdq_params.fast_shape */
 };
 
+/* A launch's arguments; dpad: the method's padded width (the packed row's codes). */
+static inline RbArgs rbk_args(const rb_qdq_params *p, int dpad)
+{
+    return {p->rot, p->bounds, p->centroids, p->cells, p->d, p->nbounds, p->unit_norm,
+            static_cast<uint32_t *>(p->kv_codes), p->kv_norms, p->kv_norm, p->bits,
+            (int)(rb_kv_row_bytes(dpad, p->bits) / 4), p->fast_shape};
+}
+
 /* What a fast block kernel runs: the fused roundtrip x -> xh, the encoder x -> codes + norms,
  * or the decoder codes + norms -> xh. The three share the lanes, the columns and every
  * operation up to (encode) or from (decode) the quantizer, so decode(encode(x)) is the
  * roundtrip bit for bit when the norm is stored in fp32. */
 enum { RBK_QDQ = 0, RBK_ENC = 1, RBK_DEC = 2 };
+
+/* Encode or decode (variant RB_VARIANT_ENCODE / _DECODE) by the shared skeletons:
+ * launch(rbk_int<RBK_ENC or RBK_DEC>()), or cudaErrorInvalidValue where p cannot describe a
+ * packed cache: bits outside 1..8, no buffers, or a norm kind other than none with
+ * assume_unit_norm (and none without it). */
+template <class F> static cudaError_t rbk_kv_launch(const rb_qdq_params *p, int variant, F &&launch)
+{
+    if (p->bits < 1 || p->bits > 8 || !p->kv_codes || ((p->kv_norm == RB_KV_NORM_NONE) != (p->unit_norm != 0)) ||
+        (p->kv_norm != RB_KV_NORM_NONE && !p->kv_norms))
+        return cudaErrorInvalidValue;
+    if (variant == RB_VARIANT_ENCODE)
+        return launch(rbk_int<RBK_ENC>());
+    return launch(rbk_int<RBK_DEC>());
+}
 
 /* A row's norm into / out of the packed format: fp16 as rb_f32_to_f16 rounds it (a NaN as
  * 0x7e00, like the CPU), fp32 as it is, nothing under assume_unit_norm (rho = 1). */
@@ -596,7 +614,8 @@ static __device__ __forceinline__ float rbk_get_norm(const void *norms, int kind
 }
 
 /* Word w of a row's packed codes gathered from c (one code a coordinate, dpad of them): the
- * codes whose bits fall in [32 w, 32 w + 32). A word is one lane's work: no atomics. */
+ * codes whose bits fall in [32 w, 32 w + 32). A word is one lane's work: no atomics
+ * (TurboQuant-dense's encoders, whose codes sit in shared memory as floats or bytes). */
 template <typename C> static __device__ __forceinline__ uint32_t rbk_pack_word(const C *c, int w, int bits, int dpad)
 {
     uint32_t word = 0;
@@ -610,6 +629,7 @@ template <typename C> static __device__ __forceinline__ uint32_t rbk_pack_word(c
     }
     return word;
 }
+
 
 /* A trait may give its fast kernels a cheaper form of its block rotation: PR floats of
  * register parameters built once per lane by prep() from the P stored ones, applied by ffwd()
@@ -668,38 +688,139 @@ template <int K, bool TR = false> static __device__ __forceinline__ void rbk_mat
         v[i] = o[i];
 }
 
-/* The register layout's codes (lane gl of G holds vectors i G + gl, VW coordinates each):
- * decode reads vector i's VW codes (VW b <= 64 bits from stream bit s0, in <= 3 words) and
- * looks up their centroids; encode puts each code into the group's byte row `code`, then the
- * lanes pack it into words, one a lane, coalesced (rbk_pack_word). */
+/* ---- the register layout's packed codes (block methods and WHT alike) ----------------------- */
+/* Lane gl of G holds vectors i G + gl (i < NV) of VW coordinates: vector v's VW codes are one
+ * chunk of CB = VW b bits at stream bit v CB (kvchunk.h). b is a compile-time B inside, picked
+ * once per row by a uniform switch (rbk_with_bits), so the chunk's shifts are constants. */
+template <class F> static __device__ __forceinline__ void rbk_with_bits(int bits, F &&f)
+{
+    switch (bits) {
+    case 1: f(rbk_int<1>()); break;
+    case 2: f(rbk_int<2>()); break;
+    case 3: f(rbk_int<3>()); break;
+    case 4: f(rbk_int<4>()); break;
+    case 5: f(rbk_int<5>()); break;
+    case 6: f(rbk_int<6>()); break;
+    case 7: f(rbk_int<7>()); break;
+    default: f(rbk_int<8>()); break; /* the launchers accept 1..8 only */
+    }
+}
+
+constexpr int rbk_gcd(int a, int b) { return b == 0 ? a : rbk_gcd(b, a % b); }
+
+/* A chunk's geometry: CB bits; its offset o in its first word is a multiple of GB = gcd(CB, 32),
+ * so it spills into a second word only where CB is no divisor of 32 (TWO) and into a third only
+ * where 32 - GB + CB > 64 (THREE); WHOLE: CB a multiple of 32, the chunk is whole words at a word
+ * boundary. RW: the row's words (D b / 32; D >= 64, so no padding). */
+template <int B, int G, int NV, int VW> struct RbkChunk {
+    static constexpr int CB = VW * B, GB = rbk_gcd(CB, 32), RW = G * NV * VW * B / 32;
+    static constexpr bool WHOLE = CB % 32 == 0, TWO = CB > GB, THREE = 32 - GB + CB > 64;
+    static_assert(CB <= 64 && (G * NV * VW * B) % 32 == 0, "a chunk of <= 64 bits, rows of whole words");
+};
+
+/* Decode: vector i's codes from the chunk's words (<= 3 loads, the unneeded ones predicated
+ * off), then their centroids. */
+template <int B, int G, int NV, int VW>
+static __device__ __forceinline__ void rbk_codes_load_b(const RbArgs &a, long row, int gl, const float *s_c,
+                                                        float (&v)[NV][VW])
+{
+    using C = RbkChunk<B, G, NV, VW>;
+    const uint32_t *cw = a.codes + row * C::RW;
+#pragma unroll
+    for (int i = 0; i < NV; i++) {
+        const int s = (i * G + gl) * C::CB, w0 = s >> 5, o = s & 31;
+        uint64_t ch;
+        if constexpr (C::CB == 64) {
+            const uint2 t = __ldg(reinterpret_cast<const uint2 *>(cw + w0));
+            ch = t.x | (uint64_t)t.y << 32;
+        } else if constexpr (!C::TWO) { /* inside one word */
+            ch = __ldg(cw + w0) >> o;
+        } else {
+            const uint32_t w[3] = {__ldg(cw + w0), o + C::CB > 32 ? __ldg(cw + w0 + 1) : 0u,
+                                   C::THREE && o + C::CB > 64 ? __ldg(cw + w0 + 2) : 0u};
+            ch = C::CB <= 32 ? rb_shr_lo(w[0], w[1], o) : rb_kv_chunk_get(w, o);
+        }
+#pragma unroll
+        for (int e = 0; e < VW; e++)
+            v[i][e] = s_c[rb_kv_chunk_code(ch, e, B)];
+    }
+}
+
 template <int G, int NV, int VW>
 static __device__ __forceinline__ void rbk_codes_load(const RbArgs &a, long row, int gl, const float *s_c,
                                                       float (&v)[NV][VW])
 {
-    const uint32_t *cw = a.codes + row * a.row_words;
-    const unsigned cmask = (1u << a.bits) - 1u;
+    rbk_with_bits(a.bits, [&](auto b) { rbk_codes_load_b<decltype(b)::value, G, NV, VW>(a, row, gl, s_c, v); });
+}
+
+/* Encode's shared memory: each group's row of words, zero between rows (one word for kernels
+ * that do not encode). */
+template <int MODE, int NV, int VW> struct RbkCodeRows {
+    static constexpr int WORDS = MODE == RBK_ENC ? RBK_THREADS * NV * VW * 8 / 32 : 1; /* b <= 8 */
+};
+
+/* Before the prologue's barrier: the encoder's rows of words to zero. */
+template <int MODE, int NV, int VW> static __device__ __forceinline__ void rbk_code_rows_zero(uint32_t *s_kvw)
+{
+    if constexpr (MODE == RBK_ENC)
+        for (int k = threadIdx.x; k < RbkCodeRows<MODE, NV, VW>::WORDS; k += blockDim.x)
+            s_kvw[k] = 0u;
+}
+
+/* Encode: v[i][e] holds coordinate (i G + gl) VW + e's code as an int's bits. A chunk of whole
+ * words goes straight to global memory (8-byte stores where it is two words: kv_codes is 16-byte
+ * aligned, rb_launch_qdq checks); otherwise the chunks are ORed into the group's row of words in
+ * shared memory (lanes share words: atomics, <= 3 a chunk), which the lanes then store
+ * coalesced and zero for the next row. */
+template <int B, int G, int NV, int VW>
+static __device__ __forceinline__ void rbk_codes_store_b(const RbArgs &a, long row, int gl, int grp, unsigned mask,
+                                                         const float (&v)[NV][VW], uint32_t *s_kvw)
+{
+    using C = RbkChunk<B, G, NV, VW>;
+    uint32_t *gw = a.codes + row * C::RW;
+    uint32_t *w = s_kvw + grp * C::RW; /* groups C::RW words apart: the store's reads hit every bank once */
 #pragma unroll
     for (int i = 0; i < NV; i++) {
-        const long s0 = (long)(i * G + gl) * VW * a.bits;
-        const int w0 = (int)(s0 >> 5), o = (int)(s0 & 31);
-        const uint64_t lo = (uint64_t)__ldg(cw + w0) | (w0 + 1 < a.row_words ? (uint64_t)__ldg(cw + w0 + 1) << 32 : 0ull);
-        const uint64_t hi = w0 + 2 < a.row_words ? (uint64_t)__ldg(cw + w0 + 2) : 0ull;
-        const uint64_t bitsv = (lo >> o) | (o ? hi << (64 - o) : 0ull);
+        uint32_t c[VW];
 #pragma unroll
         for (int e = 0; e < VW; e++)
-            v[i][e] = s_c[(unsigned)(bitsv >> (e * a.bits)) & cmask];
+            c[e] = __float_as_uint(v[i][e]);
+        const uint64_t ch = rb_kv_chunk_make(c, VW, B);
+        const int k = i * G + gl;
+        if constexpr (C::CB == 64) {
+            rbk_st8(gw + 2 * k, (uint32_t)ch, (uint32_t)(ch >> 32));
+        } else if constexpr (C::CB == 32) {
+            gw[k] = (uint32_t)ch;
+        } else {
+            const int s = k * C::CB, w0 = s >> 5, o = s & 31;
+            uint32_t p[3];
+            rb_kv_chunk_place(ch, o, p);
+            atomicOr(w + w0, p[0]);
+            if (C::TWO && o + C::CB > 32)
+                atomicOr(w + w0 + 1, p[1]);
+            if (C::THREE && o + C::CB > 64)
+                atomicOr(w + w0 + 2, p[2]);
+        }
+    }
+    if constexpr (!C::WHOLE) {
+        __syncwarp(mask);
+#pragma unroll
+        for (int k = 0; k < (C::RW + G - 1) / G; k++) {
+            const int q = gl + k * G;
+            if (C::RW % G == 0 || q < C::RW) {
+                gw[q] = w[q];
+                w[q] = 0u;
+            }
+        }
+        __syncwarp(mask); /* the row is zero before the next row's ORs */
     }
 }
 
-/* After every lane of the group wrote its codes into code[0, D): the row's words out. */
-template <int G>
-static __device__ __forceinline__ void rbk_codes_pack(const RbArgs &a, long row, int gl, unsigned mask,
-                                                      const uint8_t *code, int D)
+template <int G, int NV, int VW>
+static __device__ __forceinline__ void rbk_codes_store(const RbArgs &a, long row, int gl, int grp, unsigned mask,
+                                                       const float (&v)[NV][VW], uint32_t *s_kvw)
 {
-    __syncwarp(mask);
-    for (int w = gl; w < a.row_words; w += G)
-        a.codes[row * a.row_words + w] = rbk_pack_word(code, w, a.bits, D);
-    __syncwarp(mask); /* code is reused by the next row */
+    rbk_with_bits(a.bits, [&](auto b) { rbk_codes_store_b<decltype(b)::value, G, NV, VW>(a, row, gl, grp, mask, v, s_kvw); });
 }
 
 /* A non-finite row's packed form: a NaN norm and zero codes (kvpack.h). */
@@ -710,6 +831,81 @@ static __device__ __forceinline__ void rbk_codes_bad_row(const RbArgs &a, long r
         rbk_put_norm(a.norms, a.norm_kind, row, rho);
     for (int w = gl; w < a.row_words; w += G)
         a.codes[row * a.row_words + w] = 0u;
+}
+
+/* ---- the register layout's rows in and out (block methods and WHT alike) -------------------- */
+/* Lane gl's NV raw 16-byte vectors of row `row` (rows of G NV VW coordinates) into nx, if the
+ * row exists: the fast kernels keep the next row in flight while they work on the current one. */
+template <typename T, int G, int NV>
+static __device__ __forceinline__ void rbk_reg_fetch(const T *x, long row, long N, int gl, typename RbIO<T>::Raw (&nx)[NV])
+{
+    constexpr int VW = RbIO<T>::VW, D = G * NV * VW;
+    if (row < N)
+#pragma unroll
+        for (int i = 0; i < NV; i++)
+            nx[i] = RbIO<T>::ldraw(x + row * D + (i * G + gl) * VW);
+}
+
+/* The register-layout kernels' prologue before their barrier: the first row's load goes out
+ * (into nx) ahead of the codebook's and the cell table's loads; encode's rows of words are
+ * zeroed. Returns the group's first row. */
+template <typename T, int G, int NV, int QM, int MODE>
+static __device__ __forceinline__ long rbk_reg_begin(const RbArgs &a, const T *x, long N, int gl, int grp,
+                                                     typename RbIO<T>::Raw (&nx)[NV], float *s_c, float *s_b,
+                                                     uint32_t *s_kvw)
+{
+    const long row = (long)blockIdx.x * (RBK_THREADS / G) + grp;
+    if constexpr (MODE != RBK_DEC)
+        rbk_reg_fetch<T, G, NV>(x, row, N, gl, nx);
+    rbk_load_codebook(a.cents, a.bounds, a.nbounds, s_c, s_b, true);
+    rbk_load_cells<QM>(a.cells, a.nbounds);
+    rbk_code_rows_zero<MODE, NV, RbIO<T>::VW>(s_kvw);
+    return row;
+}
+
+/* A row into lane gl's registers v, and its norm rho (1 under UN). Decode: the stored norm and
+ * the codes' centroids. Otherwise: the prefetched vectors (the next row's load goes out, row +
+ * rstride), their norm over the group; encode stores the norm. A non-finite row is finished
+ * here (NaN out, or the packed form's NaN norm and zero codes) and false returned: the norm is
+ * the group's, so its lanes leave together. */
+template <typename T, int G, int NV, int MODE, bool UN>
+static __device__ __forceinline__ bool rbk_reg_row_in(const RbArgs &a, const T *x, T *or_, long row, long rstride, long N,
+                                                      int gl, unsigned mask, const float *s_c,
+                                                      typename RbIO<T>::Raw (&nx)[NV], float (&v)[NV][RbIO<T>::VW],
+                                                      float &rho)
+{
+    constexpr int VW = RbIO<T>::VW;
+    if constexpr (MODE == RBK_DEC) {
+        rho = UN ? 1.0f : rbk_get_norm(a.norms, a.norm_kind, row);
+        if (!UN && !rb_row_is_finite(rho)) {
+            rbk_store_nan_row<T, G, NV>(or_, gl);
+            return false;
+        }
+        rbk_codes_load<G, NV, VW>(a, row, gl, s_c, v);
+    } else {
+#pragma unroll
+        for (int i = 0; i < NV; i++)
+            RbIO<T>::unpack(nx[i], v[i]);
+        rbk_reg_fetch<T, G, NV>(x, row + rstride, N, gl, nx);
+        float ss = 0.0f;
+        if constexpr (!UN)
+#pragma unroll
+            for (int i = 0; i < NV; i++)
+#pragma unroll
+                for (int e = 0; e < VW; e++)
+                    ss = fmaf(v[i][e], v[i][e], ss);
+        rho = UN ? 1.0f : sqrtf(rbk_group_sum<G>(ss, mask));
+        if (!UN && !rb_row_is_finite(rho)) {
+            if constexpr (MODE == RBK_ENC)
+                rbk_codes_bad_row<G>(a, row, gl, rho);
+            else
+                rbk_store_nan_row<T, G, NV>(or_, gl);
+            return false;
+        }
+        if (MODE == RBK_ENC && gl == 0)
+            rbk_put_norm(a.norms, a.norm_kind, row, rho);
+    }
+    return true;
 }
 
 /* ---- block methods: paper variant ---------------------------------------------------------- */
@@ -808,25 +1004,15 @@ rbk_block_fast_reg(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N
     constexpr int GPB = RBK_THREADS / G; /* vectors (rows) per thread block */
     static_assert(VW % K == 0, "register path needs K | VW");
     __shared__ float s_c[RBK_MAX_CENT], s_b[RBK_MAX_CENT];
-    /* encode: the group's row of codes, a byte each (<= 32 coordinates a lane: 8 KiB), packed
-     * into words by rbk_pack_word, one word a lane, coalesced */
-    __shared__ uint8_t s_code[MODE == RBK_ENC ? RBK_THREADS * NV * VW : 1];
+    __shared__ uint32_t s_kvw[RbkCodeRows<MODE, NV, VW>::WORDS]; /* encode: the groups' rows of words */
 
     const int gl = threadIdx.x % G, grp = threadIdx.x / G;
-    /* the first row's load goes out before the prologue's loads and barriers */
     const long rstride = (long)gridDim.x * GPB;
     typename RbIO<T>::Raw nx[NV]; /* the next row, in flight */
-    long row = (long)blockIdx.x * GPB + grp;
-    if (MODE != RBK_DEC && row < N)
-#pragma unroll
-        for (int i = 0; i < NV; i++)
-            nx[i] = RbIO<T>::ldraw(x + row * D + (i * G + gl) * VW);
-    rbk_load_codebook(a.cents, a.bounds, a.nbounds, s_c, s_b, true);
-    rbk_load_cells<QM>(a.cells, a.nbounds);
+    long row = rbk_reg_begin<T, G, NV, QM, MODE>(a, x, N, gl, grp, nx, s_c, s_b, s_kvw);
     RbQuant<QM & RBQ_ROUTE> q;
     constexpr bool UN = QM & RBQ_UNIT;
     const unsigned mask = rbk_group_mask<G>();
-    uint8_t *code = s_code + (MODE == RBK_ENC ? grp * D : 0);
 
     using R = RbkPrep<M>;
     float prm[NV][BPV][R::PR > 0 ? R::PR : 1];
@@ -847,39 +1033,8 @@ rbk_block_fast_reg(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N
         T *or_ = xh + row * D;
         float v[NV][VW];
         float rho;
-        if constexpr (MODE == RBK_DEC) {
-            rho = UN ? 1.0f : rbk_get_norm(a.norms, a.norm_kind, row);
-            if (!UN && !rb_row_is_finite(rho)) {
-                rbk_store_nan_row<T, G, NV>(or_, gl);
-                continue;
-            }
-            rbk_codes_load<G, NV, VW>(a, row, gl, s_c, v);
-        } else {
-#pragma unroll
-            for (int i = 0; i < NV; i++)
-                RbIO<T>::unpack(nx[i], v[i]);
-            if (row + rstride < N)
-#pragma unroll
-                for (int i = 0; i < NV; i++)
-                    nx[i] = RbIO<T>::ldraw(x + (row + rstride) * D + (i * G + gl) * VW);
-            float ss = 0.0f;
-            if constexpr (!UN)
-#pragma unroll
-                for (int i = 0; i < NV; i++)
-#pragma unroll
-                    for (int e = 0; e < VW; e++)
-                        ss = fmaf(v[i][e], v[i][e], ss);
-            rho = UN ? 1.0f : sqrtf(rbk_group_sum<G>(ss, mask));
-            if (!UN && !rb_row_is_finite(rho)) {
-                if constexpr (MODE == RBK_ENC)
-                    rbk_codes_bad_row<G>(a, row, gl, rho);
-                else
-                    rbk_store_nan_row<T, G, NV>(or_, gl);
-                continue;
-            }
-            if (MODE == RBK_ENC && gl == 0)
-                rbk_put_norm(a.norms, a.norm_kind, row, rho);
-        }
+        if (!rbk_reg_row_in<T, G, NV, MODE, UN>(a, x, or_, row, rstride, N, gl, mask, s_c, nx, v, rho))
+            continue;
         const float inv = rb_inv_norm(rho);
 #pragma unroll
         for (int i = 0; i < NV; i++)
@@ -892,10 +1047,10 @@ rbk_block_fast_reg(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N
                         for (int t = 0; t < K; t++)
                             blk[t] *= inv;
                     R::fwd(prm[i][c], blk);
-                    if constexpr (MODE == RBK_ENC) {
+                    if constexpr (MODE == RBK_ENC) { /* the code, as an int's bits */
 #pragma unroll
                         for (int t = 0; t < K; t++)
-                            code[(i * G + gl) * VW + c * K + t] = (uint8_t)q.index(blk[t], s_b, a.nbounds);
+                            blk[t] = __int_as_float(q.index(blk[t], s_b, a.nbounds));
                     } else {
 #pragma unroll
                         for (int t = 0; t < K; t++)
@@ -910,13 +1065,12 @@ rbk_block_fast_reg(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N
                             blk[t] *= rho;
                 }
             }
-        if constexpr (MODE == RBK_ENC) {
-            rbk_codes_pack<G>(a, row, gl, mask, code, D);
-        } else {
+        if constexpr (MODE == RBK_ENC)
+            rbk_codes_store<G, NV, VW>(a, row, gl, grp, mask, v, s_kvw);
+        else
 #pragma unroll
             for (int i = 0; i < NV; i++)
                 RbIO<T>::store(or_ + (i * G + gl) * VW, v[i]);
-        }
     }
 }
 
@@ -1044,11 +1198,13 @@ rbk_block_fast_staged(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, lon
                         for (int t = 0; t < K; t++)
                             buf[b * K + t] = __int_as_float(q.index(v[t], s_b, a.nbounds));
                     } else {
-                        if constexpr (MODE == RBK_DEC)
+                        if constexpr (MODE == RBK_DEC) { /* the block's codes: K b <= 32 bits, <= 2 words */
+                            const int s = b * K * a.bits, w0 = s >> 5, o = s & 31;
+                            const uint32_t ch = rb_shr_lo(__ldg(cw + w0), o + K * a.bits > 32 ? __ldg(cw + w0 + 1) : 0u, o);
 #pragma unroll
                             for (int t = 0; t < K; t++)
-                                v[t] = s_c[rb_kv_get(cw, b * K + t, a.bits)];
-                        else
+                                v[t] = s_c[rb_kv_chunk_code(ch, t, a.bits)];
+                        } else
 #pragma unroll
                             for (int t = 0; t < K; t++)
                                 v[t] = q(v[t], s_c, s_b, a.nbounds);
@@ -1068,10 +1224,13 @@ rbk_block_fast_staged(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, lon
         }
         __syncwarp(mask);
         if constexpr (MODE == RBK_ENC) {
-            if (finite)
-                for (int w = gl; w < a.row_words; w += G)
-                    a.codes[row * a.row_words + w] =
-                        rbk_pack_word(reinterpret_cast<const int *>(buf), w, a.bits, g * K);
+            if (finite) /* word by word from the codes in buf, one word a lane, coalesced */
+                rbk_with_bits(a.bits, [&](auto bb) {
+                    constexpr int B = decltype(bb)::value;
+                    const int rw = D > 0 ? (g * K * B + 31) / 32 : a.row_words;
+                    for (int w = gl; w < rw; w += G)
+                        a.codes[row * rw + w] = rb_kv_word(reinterpret_cast<const int *>(buf), w, B, g * K);
+                });
         } else if (D > 0 || vec) {
 #pragma unroll(D > 0 ? NQ : 1)
             for (int qi = gl; qi < d / 4; qi += G)
@@ -1175,23 +1334,16 @@ template <typename T, class M>
 static cudaError_t rbk_block_launch_T(const rb_qdq_params *p, int variant, const void *x, void *xh, long N,
                                       cudaStream_t st)
 {
-    const int dpad = (p->d + M::K - 1) / M::K * M::K;
-    RbArgs a = {p->rot, p->bounds, p->centroids, p->cells, p->d, p->nbounds, p->unit_norm,
-                static_cast<uint32_t *>(p->kv_codes), p->kv_norms, p->kv_norm, p->bits,
-                (int)(rb_kv_row_bytes(dpad, p->bits) / 4), p->fast_shape};
+    const RbArgs a = rbk_args(p, (p->d + M::K - 1) / M::K * M::K);
     const T *xi = static_cast<const T *>(x);
     T *xo = static_cast<T *>(xh);
     if (variant == RB_VARIANT_PAPER)
         return rbk_block_paper_launch<T, M>(a, xi, xo, N, st);
-    if (variant == RB_VARIANT_ENCODE || variant == RB_VARIANT_DECODE) {
-        /* the packed format's norm kind goes with assume_unit_norm (none) and nothing else */
-        if (p->bits < 1 || p->bits > 8 || !p->kv_codes || ((p->kv_norm == RB_KV_NORM_NONE) != (p->unit_norm != 0)) ||
-            (p->kv_norm != RB_KV_NORM_NONE && !p->kv_norms))
-            return cudaErrorInvalidValue;
-        if (variant == RB_VARIANT_ENCODE)
-            return rbk_block_fast<T, M, RBK_ENC>(a, xi, nullptr, N, st);
-        return rbk_block_fast<T, M, RBK_DEC>(a, nullptr, xo, N, st);
-    }
+    if (variant == RB_VARIANT_ENCODE || variant == RB_VARIANT_DECODE)
+        return rbk_kv_launch(p, variant, [&](auto mode) {
+            constexpr int MODE = decltype(mode)::value;
+            return rbk_block_fast<T, M, MODE>(a, MODE == RBK_ENC ? xi : nullptr, MODE == RBK_DEC ? xo : nullptr, N, st);
+        });
     return rbk_block_fast<T, M>(a, xi, xo, N, st);
 }
 

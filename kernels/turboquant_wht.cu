@@ -234,25 +234,16 @@ rbk_wht_fast(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
     using SM = RbkWhtSmem<G, NV, VW>;
     using SH = RbkWhtHalf<G, NV, VW>;
     __shared__ float s_c[RBK_MAX_CENT], s_b[RBK_MAX_CENT];
-    /* encode: the group's codes, a byte each (<= 32 a lane: 8 KiB), for rbk_codes_pack */
-    __shared__ uint8_t s_code[MODE == RBK_ENC ? RBK_THREADS * NV * VW : 1];
+    __shared__ uint32_t s_kvw[RbkCodeRows<MODE, NV, VW>::WORDS]; /* encode: the groups' rows of words */
     __shared__ __align__(16) float s_rows[SM::ON ? GPB * SM::S : SH::ON ? GPB * SH::S : 4];
     const int gl = threadIdx.x % G, grp = threadIdx.x / G;
-    /* the first row's load goes out before the prologue's loads and barriers */
     const long rstride = (long)gridDim.x * GPB;
     typename RbIO<T>::Raw nx[NV]; /* the next row, in flight */
-    long row = (long)blockIdx.x * GPB + grp;
-    if (MODE != RBK_DEC && row < N)
-#pragma unroll
-        for (int i = 0; i < NV; i++)
-            nx[i] = RbIO<T>::ldraw(x + row * D + (i * G + gl) * VW);
-    rbk_load_codebook(a.cents, a.bounds, a.nbounds, s_c, s_b, true);
-    rbk_load_cells<QM>(a.cells, a.nbounds);
+    long row = rbk_reg_begin<T, G, NV, QM, MODE>(a, x, N, gl, grp, nx, s_c, s_b, s_kvw);
     RbQuant<QM & RBQ_ROUTE> q;
     constexpr bool UN = QM & RBQ_UNIT;
     const unsigned mask = rbk_group_mask<G>();
     const float isd = 1.0f / sqrtf((float)D);
-    uint8_t *code = s_code + (MODE == RBK_ENC ? grp * D : 0);
     /* the quantizer's output: the centroid (roundtrip), or the index as a float's bits (encode:
      * it travels back to the register layout as the centroid would) */
     auto quant = [&](float y) {
@@ -277,38 +268,10 @@ rbk_wht_fast(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
         T *or_ = xh + row * D;
         float v[NV][VW];
         float rho;
-        if constexpr (MODE == RBK_DEC) { /* the centroids, at the quantizer's output */
-            rho = UN ? 1.0f : rbk_get_norm(a.norms, a.norm_kind, row);
-            if (!UN && !rb_row_is_finite(rho)) {
-                rbk_store_nan_row<T, G, NV>(or_, gl);
-                continue;
-            }
-            rbk_codes_load<G, NV, VW>(a, row, gl, s_c, v);
-        } else {
-#pragma unroll
-            for (int i = 0; i < NV; i++)
-                RbIO<T>::unpack(nx[i], v[i]);
-            if (row + rstride < N)
-#pragma unroll
-                for (int i = 0; i < NV; i++)
-                    nx[i] = RbIO<T>::ldraw(x + (row + rstride) * D + (i * G + gl) * VW);
-            float ss = 0.0f;
-            if constexpr (!UN)
-#pragma unroll
-                for (int i = 0; i < NV; i++)
-#pragma unroll
-                    for (int e = 0; e < VW; e++)
-                        ss = fmaf(v[i][e], v[i][e], ss);
-            rho = UN ? 1.0f : sqrtf(rbk_group_sum<G>(ss, mask));
-            if (!UN && !rb_row_is_finite(rho)) { /* uniform over the group: its lanes leave together */
-                if constexpr (MODE == RBK_ENC)
-                    rbk_codes_bad_row<G>(a, row, gl, rho);
-                else
-                    rbk_store_nan_row<T, G, NV>(or_, gl);
-                continue;
-            }
-            if (MODE == RBK_ENC && gl == 0)
-                rbk_put_norm(a.norms, a.norm_kind, row, rho);
+        /* decode: the centroids, at the quantizer's output */
+        if (!rbk_reg_row_in<T, G, NV, MODE, UN>(a, x, or_, row, rstride, N, gl, mask, s_c, nx, v, rho))
+            continue;
+        if constexpr (MODE != RBK_DEC) {
             const float inv = rb_inv_norm(rho);
 #pragma unroll
             for (int i = 0; i < NV; i++)
@@ -397,14 +360,9 @@ rbk_wht_fast(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
             if constexpr (MODE != RBK_ENC)
                 rbk_wht_hadamard<G, NV, VW>(v, gl, mask);
         }
-        if constexpr (MODE == RBK_ENC) {
-#pragma unroll
-            for (int i = 0; i < NV; i++)
-#pragma unroll
-                for (int e = 0; e < VW; e++)
-                    code[(i * G + gl) * VW + e] = (uint8_t)__float_as_int(v[i][e]);
-            rbk_codes_pack<G>(a, row, gl, mask, code, D);
-        } else {
+        if constexpr (MODE == RBK_ENC) /* v holds the codes */
+            rbk_codes_store<G, NV, VW>(a, row, gl, grp, mask, v, s_kvw);
+        else
 #pragma unroll
             for (int i = 0; i < NV; i++) {
 #pragma unroll
@@ -412,7 +370,6 @@ rbk_wht_fast(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
                     v[i][e] = UN ? rbk_flip(v[i][e] * isd, sbits, i * VW + e) : rho * rbk_flip(v[i][e] * isd, sbits, i * VW + e);
                 RbIO<T>::store(or_ + (i * G + gl) * VW, v[i]);
             }
-        }
     }
 }
 
@@ -468,21 +425,16 @@ template <typename T>
 static cudaError_t rbk_wht_launch_T(const rb_qdq_params *p, int variant, const void *x, void *xh, long N,
                                     cudaStream_t st)
 {
-    RbArgs a = {p->rot, p->bounds, p->centroids, p->cells, p->d, p->nbounds, p->unit_norm,
-                static_cast<uint32_t *>(p->kv_codes), p->kv_norms, p->kv_norm, p->bits,
-                (int)(rb_kv_row_bytes(p->d, p->bits) / 4), p->fast_shape};
+    const RbArgs a = rbk_args(p, p->d);
     const T *xi = static_cast<const T *>(x);
     T *xo = static_cast<T *>(xh);
     if (variant == RB_VARIANT_PAPER)
         return rbk_wht_paper_launch<T>(a, xi, xo, N, st);
-    if (variant == RB_VARIANT_ENCODE || variant == RB_VARIANT_DECODE) {
-        if (p->bits < 1 || p->bits > 8 || !p->kv_codes || ((p->kv_norm == RB_KV_NORM_NONE) != (p->unit_norm != 0)) ||
-            (p->kv_norm != RB_KV_NORM_NONE && !p->kv_norms))
-            return cudaErrorInvalidValue;
-        if (variant == RB_VARIANT_ENCODE)
-            return rbk_wht_fast_launch<T, RBK_ENC>(a, xi, nullptr, N, st);
-        return rbk_wht_fast_launch<T, RBK_DEC>(a, nullptr, xo, N, st);
-    }
+    if (variant == RB_VARIANT_ENCODE || variant == RB_VARIANT_DECODE)
+        return rbk_kv_launch(p, variant, [&](auto mode) {
+            constexpr int MODE = decltype(mode)::value;
+            return rbk_wht_fast_launch<T, MODE>(a, MODE == RBK_ENC ? xi : nullptr, MODE == RBK_DEC ? xo : nullptr, N, st);
+        });
     return rbk_wht_fast_launch<T>(a, xi, xo, N, st);
 }
 

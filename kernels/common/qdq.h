@@ -42,7 +42,9 @@ typedef struct {
      * agreement rule does not compare it). Rotation methods only: HQMQ has no row norm. */
     int unit_norm;
     /* The KV-cache paths (launch variants RB_VARIANT_ENCODE / _DECODE, method.h): the packed
-     * codes and norms of kvpack.h (device pointers) and the norm kind (RB_KV_NORM_*). */
+     * codes and norms of kvpack.h (device pointers; the codes 16-byte aligned, as cudaMalloc's
+     * are: the fast kernels store whole words of codes as 8-byte vectors) and the norm kind
+     * (RB_KV_NORM_*). */
     void *kv_codes;
     void *kv_norms;
     int kv_norm;

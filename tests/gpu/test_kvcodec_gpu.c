@@ -5,11 +5,13 @@
  *     norm's summation order differs), the codes decode to the CPU decode of the CPU codes
  *     under agree.h's rule (a code may differ only where its coordinate ties a boundary);
  *   - every code word is written (codes poisoned with 0xFF first) and padding bits are zero;
- * for fp16 and fp32 rows, odd d, N = 1, 7, 997, bits 1..8, fp16 / fp32 / no norms. Every built-in
- * rotation method has them (a plugin may not). TurboQuant-dense's routes: the fp32 kernel (odd d,
- * assume_unit_norm), the tensor cores at d = 128, 256 (wgmma on a 9.0 device, and mma.sync
- * forced there too) and d = 512 (streamed), each quantizer route (bits 1-2 registers, odd bits
- * the host's cell table, others the kernel's own). */
+ * for fp16 and fp32 rows, odd d, N = 1, 7, 997, bits 1..8, fp16 / fp32 / no norms; at d = 128
+ * every width on both fast shapes (small and large batch, forced) with N = 40009 rows, more than
+ * a wave of groups holds, so each group packs several rows (the encoder's shared rows of words
+ * are reused). Every built-in rotation method has them (a plugin may not). TurboQuant-dense's
+ * routes: the fp32 kernel (odd d, assume_unit_norm), the tensor cores at d = 128, 256 (wgmma on a
+ * 9.0 device, and mma.sync forced there too) and d = 512 (streamed), each quantizer route (bits
+ * 1-2 registers, odd bits the host's cell table, others the kernel's own). */
 #include <cuda_runtime_api.h>
 #include <math.h>
 #include <stdint.h>
@@ -128,8 +130,8 @@ static void kv_gcase(kv_gsetup *s, rb_dtype dt, long N, int nk, kv_gstats *st)
     void *norms = malloc(N * 4 + 4), *cnorms = malloc(N * 4 + 4);
     void *dx = NULL, *dy = NULL, *dc = NULL, *dn = NULL;
     char what[160];
-    snprintf(what, sizeof what, "%s d=%d b=%d %s N=%ld norms %s", rb_method_name(s->hp.method), d, s->hp.bits,
-             rb_dtype_name(dt), N, rb_kv_norm_name(nk));
+    snprintf(what, sizeof what, "%s d=%d b=%d %s N=%ld norms %s shape %d", rb_method_name(s->hp.method), d, s->hp.bits,
+             rb_dtype_name(dt), N, rb_kv_norm_name(nk), s->dp.fast_shape);
     if (!x || !rt || !dec || !ref || !hx || !hy || !codes || !ccodes || !norms || !cnorms ||
         cudaMalloc(&dx, n * es) != cudaSuccess || cudaMalloc(&dy, n * es) != cudaSuccess ||
         cudaMalloc(&dc, cb) != cudaSuccess || cudaMalloc(&dn, nb + 4) != cudaSuccess) {
@@ -239,6 +241,13 @@ TEST(kvcodec_gpu_every_method_vs_cpu_and_roundtrip)
                         kv_gcase(&s, (rb_dtype)dt, 1, RB_KV_NORM_FP32, &st);
                         kv_gcase(&s, (rb_dtype)dt, 7, RB_KV_NORM_FP16, &st);
                     }
+                    for (int sh = 1; d == 128 && sh <= 2; sh++) { /* the small and the large shape */
+                        s.dp.fast_shape = sh;
+                        kv_gcase(&s, (rb_dtype)dt, 40009, RB_KV_NORM_FP32, &st);
+                        if (bits == 3)
+                            kv_gcase(&s, (rb_dtype)dt, 997, RB_KV_NORM_FP16, &st);
+                        s.dp.fast_shape = 0;
+                    }
                 }
                 kv_gsetup_free(&s);
             }
@@ -302,6 +311,10 @@ TEST(kvcodec_gpu_refuses_what_it_cannot_do)
         s.dp.kv_norm = RB_KV_NORM_FP16;
         e = rb_launch_qdq(&s.dp, RB_VARIANT_DECODE, 0, NULL, NULL, 8, 0);
         CHECK(e == cudaErrorInvalidValue, "%s: decode without an output: %s", rb_method_name(m), cudaGetErrorString(e));
+        s.dp.kv_codes = (char *)dc + 4; /* the fast kernels store codes as 8-byte vectors */
+        e = rb_launch_qdq(&s.dp, RB_VARIANT_ENCODE, 0, dx, NULL, 8, 0);
+        CHECK(e == cudaErrorInvalidValue, "%s: codes not 16-byte aligned: %s", rb_method_name(m), cudaGetErrorString(e));
+        s.dp.kv_codes = dc;
         e = rb_launch_qdq(&s.dp, RB_VARIANT_ENCODE, 0, dx, NULL, 8, 0);
         CHECK(has_codec(m) ? e == cudaSuccess : e == cudaErrorInvalidValue, "%s: encode %s (codec %d)", rb_method_name(m),
               cudaGetErrorString(e), has_codec(m));
