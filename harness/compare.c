@@ -8,6 +8,8 @@
  * step of 0.17-0.22 us (2.92 -> 3.10 us, 6 %) with 0.0-0.3 % noise in each record.
  * Unlike NVBench's compare scripts this exits non-zero on a regression, which is what CI needs. */
 #include "compare.h"
+#include "config.h"
+#include "record_fields.h"
 #include "slurp.h"
 
 #include <cjson/cJSON.h>
@@ -18,14 +20,77 @@
 
 #define MAX_FILE_BYTES (256L << 20) /* a result file is kilobytes to a few megabytes */
 
+/* The fields of a record that form its key, from the table (record_fields.h: cmp KEY or
+ * KEYREQ), as K_<id>. */
+#define RB_CMP_ENUM_KEY(id) K_##id,
+#define RB_CMP_ENUM_KEYREQ RB_CMP_ENUM_KEY
+#define RB_CMP_ENUM_none(id)
+#define RB_CMP_ENUM_MSE RB_CMP_ENUM_none
+#define RB_CMP_ENUM_MEDIAN RB_CMP_ENUM_none
+#define RB_CMP_ENUM_NOISE RB_CMP_ENUM_none
+#define RB_CMP_ENUM_CLOCK RB_CMP_ENUM_none
+#define RB_CMP_ENUM_CLOCK_KHZ RB_CMP_ENUM_none
+enum {
+#define X(id, grp, key, type, io, when, val, col, csv, fmt, xf, cmp) RB_CMP_ENUM_##cmp(id)
+    RB_RECORD_FIELDS(X)
+#undef X
+    NKEYS
+};
+
+/* How a key is read: text (absent: NULL, or the name of the type's default), a number (absent:
+ * -1) or a flag (absent: false). */
+enum { KEY_TEXT, KEY_NUM, KEY_FLAG };
+#define RB_CMP_KIND_TEXT KEY_TEXT
+#define RB_CMP_KIND_NAME KEY_TEXT
+#define RB_CMP_KIND_METHOD KEY_TEXT
+#define RB_CMP_KIND_DTYPE KEY_TEXT
+#define RB_CMP_KIND_PATH KEY_TEXT
+#define RB_CMP_KIND_DIST KEY_TEXT
+#define RB_CMP_KIND_KVNORM KEY_TEXT
+#define RB_CMP_KIND_NUM KEY_NUM
+#define RB_CMP_KIND_FLAG KEY_FLAG
+#define RB_CMP_ABSENT_PATH rb_path_name(RB_PATH_ROUNDTRIP) /* older files: the roundtrip */
+#define RB_CMP_ABSENT_DIST rb_distribution_name(RB_DIST_SPHERE) /* older files: the sphere */
+#define RB_CMP_ABSENT_TEXT NULL
+#define RB_CMP_ABSENT_NAME NULL
+#define RB_CMP_ABSENT_METHOD NULL
+#define RB_CMP_ABSENT_DTYPE NULL
+#define RB_CMP_ABSENT_KVNORM NULL
+#define RB_CMP_ABSENT_NUM NULL /* numbers: -1, flags: false */
+#define RB_CMP_ABSENT_FLAG NULL
+
 typedef struct {
-    const char *method, *variant, *dtype, *codebook, *clock; /* point into the parsed JSON */
-    const char *op;   /* HQMQ's operating point ("s96_r4"); NULL for the other methods */
-    const char *dist; /* the input's kind; NULL in older files (sphere) */
-    const char *path; /* "encode", "decode", ...; NULL in older files (roundtrip) */
-    double input, slice; /* the input's index in a list and its file slice; -1 when none */
-    int unit_norm;       /* assume_unit_norm (absent: false) */
-    double d, bits, N;
+    int grp;
+    const char *key;
+    int kind, req; /* req: a record without it is a bad file */
+    const char *absent;
+} key_field;
+
+#define RB_CMP_FIELD_KEY(grp, key, type) {RB_G_##grp, key, RB_CMP_KIND_##type, 0, RB_CMP_ABSENT_##type},
+#define RB_CMP_FIELD_KEYREQ(grp, key, type) {RB_G_##grp, key, RB_CMP_KIND_##type, 1, RB_CMP_ABSENT_##type},
+#define RB_CMP_FIELD_none(grp, key, type)
+#define RB_CMP_FIELD_MSE RB_CMP_FIELD_none
+#define RB_CMP_FIELD_MEDIAN RB_CMP_FIELD_none
+#define RB_CMP_FIELD_NOISE RB_CMP_FIELD_none
+#define RB_CMP_FIELD_CLOCK RB_CMP_FIELD_none
+#define RB_CMP_FIELD_CLOCK_KHZ RB_CMP_FIELD_none
+
+/* The key fields, in the table's order (K_<id> indexes them). */
+static void key_fields(key_field f[NKEYS + 1])
+{
+    const key_field all[NKEYS + 1] = {
+#define X(id, grp, key, type, io, when, val, col, csv, fmt, xf, cmp) RB_CMP_FIELD_##cmp(grp, key, type)
+        RB_RECORD_FIELDS(X)
+#undef X
+        {0, NULL, 0, 0, NULL}};
+    memcpy(f, all, sizeof all);
+}
+
+typedef struct {
+    const char *s[NKEYS]; /* the key's texts (point into the parsed JSON or are static names) */
+    double x[NKEYS];      /* and numbers; a text key's is 0 */
+    unsigned char has[NKEYS];
+    const char *clock;    /* the timing's clock (time.clock) */
     int has_mse;
     double mse;
     double median_us; /* NAN when absent, null or not positive */
@@ -76,45 +141,43 @@ static int same_str(const char *a, const char *b)
 
 static int same_key(const crec *a, const crec *b)
 {
-    return same_str(a->method, b->method) && same_str(a->variant, b->variant) && a->d == b->d &&
-           a->bits == b->bits && same_str(a->dtype, b->dtype) && a->N == b->N &&
-           same_str(a->codebook, b->codebook) && same_str(a->op, b->op) &&
-           same_str(a->dist ? a->dist : "sphere", b->dist ? b->dist : "sphere") && a->input == b->input &&
-           a->slice == b->slice && a->unit_norm == b->unit_norm &&
-           same_str(a->path ? a->path : "roundtrip", b->path ? b->path : "roundtrip");
+    for (int k = 0; k < NKEYS; k++)
+        if (!same_str(a->s[k], b->s[k]) || a->x[k] != b->x[k])
+            return 0;
+    return 1;
 }
 
 /* "isoquant-fast ref d128 b2 fp16 N8192" (+ the codebook when with_cb). */
 static void key_text(const crec *r, int with_cb, char *out, size_t n)
 {
     char m[160], v[40], t[24], cb[40];
-    cell(r->method, m, sizeof m);
-    if (r->op) { /* "hqmq s96_r4" */
+    cell(r->s[K_method], m, sizeof m);
+    if (r->s[K_op]) { /* "hqmq s96_r4" */
         size_t l = strlen(m);
         if (l + 2 < sizeof m) {
             m[l] = ' ';
-            cell(r->op, m + l + 1, sizeof m - l - 1);
+            cell(r->s[K_op], m + l + 1, sizeof m - l - 1);
         }
     }
-    if (r->dist && strcmp(r->dist, "sphere")) { /* "rotorquant channel-outliers[1]" */
+    if (r->s[K_distribution] && strcmp(r->s[K_distribution], "sphere")) { /* "rotorquant channel-outliers[1]" */
         size_t l = strlen(m);
-        int w = snprintf(m + l, sizeof m - l, " %s", r->dist);
-        if (w > 0 && r->input >= 0)
-            snprintf(m + l + (size_t)w, sizeof m - l - (size_t)w, "#%.0f", r->input);
+        int w = snprintf(m + l, sizeof m - l, " %s", r->s[K_distribution]);
+        if (w > 0 && r->x[K_input_index] >= 0)
+            snprintf(m + l + (size_t)w, sizeof m - l - (size_t)w, "#%.0f", r->x[K_input_index]);
         l = strlen(m);
-        if (r->slice >= 0)
-            snprintf(m + l, sizeof m - l, "[%.0f]", r->slice);
+        if (r->x[K_input_slice] >= 0)
+            snprintf(m + l, sizeof m - l, "[%.0f]", r->x[K_input_slice]);
     }
-    cell(r->variant, v, sizeof v);
-    cell(r->dtype, t, sizeof t);
-    cell(r->codebook ? r->codebook : "-", cb, sizeof cb);
+    cell(r->s[K_variant], v, sizeof v);
+    cell(r->s[K_dtype], t, sizeof t);
+    cell(r->s[K_codebook] ? r->s[K_codebook] : "-", cb, sizeof cb);
     char pa[24] = ""; /* " encode": the roundtrip, every older file's path, is not named */
-    if (r->path && strcmp(r->path, "roundtrip")) {
+    if (r->s[K_path] && strcmp(r->s[K_path], "roundtrip")) {
         pa[0] = ' ';
-        cell(r->path, pa + 1, sizeof pa - 1);
+        cell(r->s[K_path], pa + 1, sizeof pa - 1);
     }
-    snprintf(out, n, "%s %s d%.0f b%.0f %s N%.0f%s%s%s%s", m, v, r->d, r->bits, t, r->N,
-             r->unit_norm ? " unit-norm" : "", pa, with_cb ? " " : "", with_cb ? cb : "");
+    snprintf(out, n, "%s %s d%.0f b%.0f %s N%.0f%s%s%s%s", m, v, r->x[K_d], r->x[K_bits], t, r->x[K_N],
+             r->x[K_unit_norm] ? " unit-norm" : "", pa, with_cb ? " " : "", with_cb ? cb : "");
 }
 
 /* ---- loading ----------------------------------------------------------------------------- */
@@ -141,6 +204,29 @@ static void device_of(const cJSON *root, const char *backend, char *out, size_t 
     const cJSON *threads = get(m, "cpu_threads");
     if (!strcmp(backend, "cpu") && cpu && id && cJSON_IsNumber(threads))
         snprintf(out, n, "%s, %d threads, machine %.12s", cpu, threads->valueint, id);
+}
+
+/* A positive finite number, else otherwise. */
+static double positive(const cJSON *v, double otherwise)
+{
+    return cJSON_IsNumber(v) && v->valuedouble > 0 && isfinite(v->valuedouble) ? v->valuedouble : otherwise;
+}
+
+/* "needs the strings "method", "variant" and "dtype"": the required keys of one kind (numbers or
+ * not), in the table's order. */
+static void needs(const key_field *kf, int numbers, char *out, size_t n)
+{
+    int total = 0, c = 0;
+    for (int k = 0; k < NKEYS; k++)
+        total += kf[k].req && (kf[k].kind == KEY_NUM) == numbers;
+    int o = snprintf(out, n, "needs the %s ", numbers ? "numbers" : "strings");
+    for (int k = 0; k < NKEYS; k++) {
+        if (!kf[k].req || (kf[k].kind == KEY_NUM) != numbers)
+            continue;
+        const char *sep = c++ == 0 ? "" : c == total ? " and " : ", ";
+        if (o >= 0 && (size_t)o < n)
+            o += snprintf(out + o, n - (size_t)o, "%s\"%s\"", sep, kf[k].key);
+    }
 }
 
 static int bad_record(const cfile *f, int i, const char *what, FILE *err)
@@ -184,50 +270,57 @@ static int load(const char *path, cfile *f, FILE *err)
         fprintf(err, "rotorbench compare: %s: out of memory\n", path);
         return -1;
     }
+    key_field kf[NKEYS + 1];
+    key_fields(kf);
     int i = 0;
     for (const cJSON *o = recs->child; o; o = o->next, i++) {
         crec *r = &f->recs[i];
         if (!cJSON_IsObject(o))
             return bad_record(f, i, "not an object", err);
-        r->method = str(o, "method");
-        r->variant = str(o, "variant");
-        r->dtype = str(o, "dtype");
-        r->codebook = str(o, "codebook");
-        r->op = str(o, "op");
-        r->dist = str(o, "distribution");
-        r->path = str(o, "path");
-        const cJSON *in = get(o, "input"), *ix = get(in, "index"), *sl = get(in, "slice");
-        r->input = cJSON_IsNumber(ix) ? ix->valuedouble : -1;
-        r->slice = cJSON_IsNumber(sl) ? sl->valuedouble : -1;
-        r->unit_norm = cJSON_IsTrue(get(o, "assume_unit_norm"));
-        if (!r->method || !r->variant || !r->dtype)
-            return bad_record(f, i, "needs the strings \"method\", \"variant\" and \"dtype\"", err);
-        const cJSON *d = get(o, "d"), *b = get(o, "bits"), *N = get(o, "N");
-        if (!cJSON_IsNumber(d) || !cJSON_IsNumber(b) || !cJSON_IsNumber(N))
-            return bad_record(f, i, "needs the numbers \"d\", \"bits\" and \"N\"", err);
-        r->d = d->valuedouble;
-        r->bits = b->valuedouble;
-        r->N = N->valuedouble;
-        const cJSON *mse = get(o, "mse");
+        int missing_text = 0, missing_num = 0;
+        for (int k = 0; k < NKEYS; k++) {
+            const cJSON *g = kf[k].grp == RB_G_TOP ? o : get(o, rb_record_group_key(kf[k].grp));
+            const cJSON *v = get(g, kf[k].key);
+            if (kf[k].kind == KEY_TEXT) {
+                r->s[k] = str(g, kf[k].key);
+                r->has[k] = r->s[k] != NULL;
+                if (!r->s[k])
+                    r->s[k] = kf[k].absent;
+            } else {
+                r->has[k] = kf[k].kind == KEY_NUM ? cJSON_IsNumber(v) : cJSON_IsBool(v);
+                r->x[k] = kf[k].kind == KEY_FLAG ? cJSON_IsTrue(v) : r->has[k] ? v->valuedouble : -1;
+            }
+            missing_text |= kf[k].req && kf[k].kind != KEY_NUM && !r->has[k];
+            missing_num |= kf[k].req && kf[k].kind == KEY_NUM && !r->has[k];
+        }
+        if (missing_text || missing_num) {
+            char what[256];
+            needs(kf, missing_text ? 0 : 1, what, sizeof what);
+            return bad_record(f, i, what, err);
+        }
+        /* what the gate checks (record_fields.h's cmp column) */
+        const cJSON *mse = NULL;
+        const char *mse_key = "";
+#define RB_CMP_LOAD_none(g, k)
+#define RB_CMP_LOAD_KEY RB_CMP_LOAD_none
+#define RB_CMP_LOAD_KEYREQ RB_CMP_LOAD_none
+#define RB_CMP_LOAD_MSE(g, k) mse = get(g, k), mse_key = k;
+#define RB_CMP_LOAD_MEDIAN(g, k) r->median_us = positive(get(g, k), NAN);
+#define RB_CMP_LOAD_NOISE(g, k) r->noise = positive(get(g, k), 0);
+#define RB_CMP_LOAD_CLOCK(g, k) r->clock = str(g, k);
+#define RB_CMP_LOAD_CLOCK_KHZ(g, k) r->clock_mhz = positive(get(g, k), NAN) / 1e3;
+#define X(id, grp, key, type, io, when, val, col, csv, fmt, xf, cmp) \
+    RB_CMP_LOAD_##cmp(RB_G_##grp == RB_G_TOP ? o : get(o, rb_record_group_key(RB_G_##grp)), key)
+        RB_RECORD_FIELDS(X)
+#undef X
         if (cJSON_IsNumber(mse)) {
             r->has_mse = 1;
             r->mse = mse->valuedouble;
         } else if (mse && !cJSON_IsNull(mse)) {
-            return bad_record(f, i, "\"mse\" is neither a number nor null", err);
+            char what[128];
+            snprintf(what, sizeof what, "\"%s\" is neither a number nor null", mse_key);
+            return bad_record(f, i, what, err);
         }
-        const cJSON *t = get(o, "time");
-        const cJSON *med = get(t, "median_us"), *noise = get(t, "noise");
-        r->median_us = cJSON_IsNumber(med) && med->valuedouble > 0 && isfinite(med->valuedouble)
-                           ? med->valuedouble
-                           : NAN;
-        r->noise = cJSON_IsNumber(noise) && isfinite(noise->valuedouble) && noise->valuedouble > 0
-                       ? noise->valuedouble
-                       : 0;
-        r->clock = str(t, "clock");
-        const cJSON *clk = get(t, "hot_sm_clock_khz");
-        r->clock_mhz = cJSON_IsNumber(clk) && clk->valuedouble > 0 && isfinite(clk->valuedouble)
-                           ? clk->valuedouble / 1e3
-                           : NAN;
         for (int j = 0; j < i; j++)
             if (!f->recs[j].dup && same_key(&f->recs[j], r)) {
                 char k[256];
@@ -370,12 +463,12 @@ int rb_compare_run(int argc, char **argv, FILE *out, FILE *err)
     int timed = !mse_only && same_device && (!cpu || cpu_times);
 
     /* One codebook everywhere: say so once instead of in every row. */
-    const char *cb0 = base.recs[0].codebook;
+    const char *cb0 = base.recs[0].s[K_codebook];
     int one_cb = 1;
     for (int k = 0; k < 2; k++) {
         const cfile *f = k ? &cur : &base;
         for (int i = 0; i < f->n; i++)
-            one_cb &= same_str(f->recs[i].codebook, cb0);
+            one_cb &= same_str(f->recs[i].s[K_codebook], cb0);
     }
 
     char s1[600], s2[600], s3[600];
