@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "backend.h"
@@ -26,6 +25,7 @@
 #include "methods_cmd.h"
 #include "results.h"
 #include "run_options.h"
+#include "wallclock.h"
 
 static void usage(FILE *f)
 {
@@ -252,13 +252,6 @@ static int append_jsonl(FILE *f, const char *hash, const rb_record *r, const rb_
     int bad = !text || fprintf(f, "%s\n", text) < 0 || fflush(f) != 0 || fsync(fileno(f)) != 0;
     free(text);
     return bad ? -1 : 0;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
 /* The Lloyd-Max codebooks of every (d, bits) the sweep's data sets need, solved before any
@@ -641,7 +634,7 @@ static void print_progress(const sweep *s, int k, const rb_record *r)
 {
     const rb_config *cfg = s->cfg;
     const rb_dataset *ds = &s->in->sets[s->sets[k].ds];
-    double el = now_s() - s->t0, left = el / s->bytes_ran * s->bytes_left;
+    double el = rb_wallclock_s() - s->t0, left = el / s->bytes_ran * s->bytes_left;
     char what[64];
     rb_method_hooks_of(r->method)->op_label(r, what, sizeof what);
     if (!what[0])
@@ -696,7 +689,7 @@ static int run_settings(sweep *s)
 {
     s->loaded_ds = -1;
     s->rots_d = -1;
-    s->t0 = now_s();
+    s->t0 = rb_wallclock_s();
     for (int k = 0; k < s->nset; k++)
         s->bytes_left += setting_bytes(s->in, &s->sets[k]);
     if (s->log)
