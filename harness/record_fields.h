@@ -33,7 +33,10 @@
  *         matches records; KEYREQ: a record without it is a bad file; KEY absent: NULL
  *         text, -1, false, or the type's default name); MSE (must not change beyond
  *         RB_COMPARE_MSE_RTOL); MEDIAN, NOISE, CLOCK (its timing check); CLOCK_KHZ (the
- *         lower-clock note) */
+ *         lower-clock note)
+ * A new field is its member in rb_record and a row here; a new CSV column takes the next
+ * column number (existing columns keep theirs: files already written must read the same).
+ * tests/test_record_fields.c checks every row. */
 #ifndef RB_RECORD_FIELDS_H
 #define RB_RECORD_FIELDS_H
 
