@@ -23,7 +23,9 @@ typedef struct {
     double median_us, min_us, max_us, q1_us, q3_us, noise; /* noise = stddev / mean */
     int cold_samples;    /* 0 when not measured */
     double cold_median_us, cold_min_us, cold_max_us, cold_noise;
-    double copy_us, copy_cold_us; /* D2D copy of the same bytes, same rules (0 on the CPU) */
+    double copy_us, copy_cold_us; /* a D2D copy moving the bytes the path moves, same rules (0 on the CPU) */
+    double copy_bytes;            /* what that copy moved: read + written, twice the bytes copied (0: not
+                                   * known, an older file, where it moved the record's bytes) */
     double fma_peak_per_s;        /* the device's measured fp32 FMA rate (0 on the CPU) */
     double tc_peak_flops_per_s;   /* its measured rate of the tensor-core instruction TurboQuant-dense's
                                    * fast kernel uses, mma.sync or wgmma (0 on the CPU) */
@@ -105,6 +107,12 @@ struct rb_backend {
      * of a is a host pointer (a->work NULL, a->split resolved): the GPU copies them over once
      * and times the launches alone. NULL where the backend has none yet. */
     int (*kv_attention)(rb_backend *b, const rb_kvattn_args *a, int fp16, rb_timing *t);
+    /* 0 when kv_attention over a's shape (a->split set; dpad, bits and norm_kind for a compressed
+     * cache; no pointer read) fits the memory it allocates, else -1 with one line in why naming
+     * the bytes needed and available. The sweep asks it for its largest setting before any work.
+     * NULL where kv_attention allocates nothing beyond the sweep's host buffers (the CPU, whose
+     * sweep checks those against host memory itself). */
+    int (*kv_fits)(rb_backend *b, const rb_kvattn_args *a, int fp16, char *why, size_t n);
     /* Describe the machine into a JSON object (device fields, clocks, versions). */
     void (*describe)(rb_backend *b, cJSON *obj);
     void (*destroy)(rb_backend *b);

@@ -116,7 +116,7 @@ static int cpu_run(rb_backend *b, const rb_qdq_params *p, int variant, rb_record
     (void)variant;
     const rb_method_hooks *h = rb_method_hooks_of(p->method);
     if (rec->path == RB_PATH_ENCODE || rec->path == RB_PATH_DECODE)
-        return rb_cpu_run_kvpath(b, p, rec);
+        return h->cpu_kvpath ? h->cpu_kvpath(b, p, rec) : rb_cpu_run_kvpath(b, p, rec);
     if (h->cpu_run)
         return h->cpu_run(b, p, rec);
     rb_cpu_state *s = b->state;

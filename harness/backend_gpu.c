@@ -75,22 +75,30 @@ int rb_gpu_restore_copy_roof(rb_backend *b)
     return rb_meas_gpu_copy_roof(s->meas, s->xh, s->x, (size_t)s->N * s->d * s->esz);
 }
 
-/* Input, output and (fp16, host-generated inputs) the generator's fp32 scratch, plus a margin. */
-static int gpu_fits(rb_backend *b, int d, long N, rb_dtype dtype, char *why, size_t n)
+int rb_gpu_device_fits(double need, const char *what, char *why, size_t n)
 {
-    (void)b;
-    size_t fr = 0, tot = 0, x, xh, gen;
-    const size_t need = device_need(d, N, dtype, &x, &xh, &gen);
+    size_t fr = 0, tot = 0;
     const cudaError_t e = cudaMemGetInfo(&fr, &tot);
     if (e != cudaSuccess) {
         snprintf(why, n, "cudaMemGetInfo: %s", cudaGetErrorString(e));
         return -1;
     }
-    if (need <= fr)
+    if (need <= (double)fr)
         return 0;
-    snprintf(why, n, "d=%d N=%ld %s needs %zu bytes of device memory (input %zu, output %zu, generator scratch %zu, "
-             "a %zu margin); %zu of %zu are free", d, N, rb_dtype_name(dtype), need, x, xh, gen, MARGIN_BYTES, fr, tot);
+    snprintf(why, n, "%s; %zu of %zu are free", what, fr, tot);
     return -1;
+}
+
+/* Input, output and (fp16, host-generated inputs) the generator's fp32 scratch, plus a margin. */
+static int gpu_fits(rb_backend *b, int d, long N, rb_dtype dtype, char *why, size_t n)
+{
+    (void)b;
+    size_t x, xh, gen;
+    const size_t need = device_need(d, N, dtype, &x, &xh, &gen);
+    char what[384];
+    snprintf(what, sizeof what, "d=%d N=%ld %s needs %zu bytes of device memory (input %zu, output %zu, generator "
+             "scratch %zu, a %zu margin)", d, N, rb_dtype_name(dtype), need, x, xh, gen, MARGIN_BYTES);
+    return rb_gpu_device_fits((double)need, what, why, n);
 }
 
 /* Rows given by the host (a file's), kept as they are: only rounded to fp16 for fp16. */
@@ -410,7 +418,7 @@ static int gpu_run(rb_backend *b, const rb_qdq_params *p, int variant, rb_record
 {
     const rb_method_hooks *h = rb_method_hooks_of(p->method);
     if (rec->path == RB_PATH_ENCODE || rec->path == RB_PATH_DECODE)
-        return rb_gpu_run_kvpath(b, p, variant, rec);
+        return h->gpu_kvpath ? h->gpu_kvpath(b, p, variant, rec) : rb_gpu_run_kvpath(b, p, variant, rec);
     if (h->gpu_run)
         return h->gpu_run(b, p, variant, rec);
     rb_gpu_state *s = b->state;
@@ -635,6 +643,7 @@ static const rb_backend gpu_backend = {
     .load_data = gpu_load,
     .load_rows = gpu_load_rows,
     .fits = gpu_fits,
+    .kv_fits = rb_gpu_kv_fits,
     .attention = gpu_attention,
     .kv_attention = rb_gpu_kv_attention,
     .run = gpu_run,

@@ -70,6 +70,11 @@ int rb_gpu_run_kvpath(rb_backend *b, const rb_qdq_params *p, int variant, rb_rec
 
 /* Decode attention over a KV cache (backend.h's kv_attention; kvattn_gpu.c). */
 int rb_gpu_kv_attention(rb_backend *b, const rb_kvattn_args *a, int fp16, rb_timing *t);
+/* backend.h's kv_fits: kvattn_mem.h's layout against the free device memory. */
+int rb_gpu_kv_fits(rb_backend *b, const rb_kvattn_args *a, int fp16, char *why, size_t n);
+/* The one device-memory check: 0 when need bytes are free (cudaMemGetInfo), else -1 with
+ * "<what>; F of T are free" in why (what names the bytes needed and their parts). */
+int rb_gpu_device_fits(double need, const char *what, char *why, size_t n);
 /* The copy roof of the loaded data set again, after a timing that set its own (kv_attention). */
 int rb_gpu_restore_copy_roof(rb_backend *b);
 

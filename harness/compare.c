@@ -20,6 +20,10 @@
 
 #define MAX_FILE_BYTES (256L << 20) /* a result file is kilobytes to a few megabytes */
 
+/* An attention record's errors against the fp32 reference, compared under the MSE's rule. */
+#define RB_KVA_NERR 5
+static const char *const kva_err_name[RB_KVA_NERR] = {"max_rel_err", "out_cos", "kl", "top1", "top5"};
+
 /* The fields of a record that form its key, from the table (record_fields.h: cmp KEY or
  * KEYREQ), as K_<id>. */
 #define RB_CMP_ENUM_KEY(id) K_##id,
@@ -96,6 +100,12 @@ typedef struct {
     double median_us; /* NAN when absent, null or not positive */
     double noise;     /* relative (0.05 = 5 %); 0 when absent */
     double clock_mhz; /* the hot samples' mean SM clock; NAN when absent (older files, the CPU) */
+    /* decode attention (kv_attention): its shape in the key, its errors compared as the MSE is */
+    int attn;
+    double kva[6];    /* B, H, kv_heads, T, split, the files' slice (-1: none) */
+    const char *kva_input, *kv_norm;
+    int has_err[RB_KVA_NERR];
+    double err[RB_KVA_NERR];
     int matched;
     int dup;          /* a second record with the same key: ignored */
 } crec;
@@ -144,7 +154,10 @@ static int same_key(const crec *a, const crec *b)
     for (int k = 0; k < NKEYS; k++)
         if (!same_str(a->s[k], b->s[k]) || a->x[k] != b->x[k])
             return 0;
-    return 1;
+    return a->attn == b->attn &&
+           (!a->attn || (!memcmp(a->kva, b->kva, sizeof a->kva) &&
+                         same_str(a->kva_input ? a->kva_input : "synthetic", b->kva_input ? b->kva_input : "synthetic") &&
+                         same_str(a->kv_norm, b->kv_norm)));
 }
 
 /* "isoquant-fast ref d128 b2 fp16 N8192" (+ the codebook when with_cb). */
@@ -176,8 +189,19 @@ static void key_text(const crec *r, int with_cb, char *out, size_t n)
         pa[0] = ' ';
         cell(r->s[K_path], pa + 1, sizeof pa - 1);
     }
-    snprintf(out, n, "%s %s d%.0f b%.0f %s N%.0f%s%s%s%s", m, v, r->x[K_d], r->x[K_bits], t, r->x[K_N],
-             r->x[K_unit_norm] ? " unit-norm" : "", pa, with_cb ? " " : "", with_cb ? cb : "");
+    char at[160] = ""; /* " B1 H32 kv32 T4096 split64 synthetic norms fp16" */
+    if (r->attn) {
+        char in[24], kn[24];
+        cell(r->kva_input ? r->kva_input : "?", in, sizeof in);
+        cell(r->kv_norm ? r->kv_norm : "-", kn, sizeof kn);
+        snprintf(at, sizeof at, " B%.0f H%.0f kv%.0f T%.0f split%.0f %s", r->kva[0], r->kva[1], r->kva[2], r->kva[3],
+                 r->kva[4], in);
+        if (r->kva[5] >= 0)
+            snprintf(at + strlen(at), sizeof at - strlen(at), "[%.0f]", r->kva[5]);
+        snprintf(at + strlen(at), sizeof at - strlen(at), " norms %s", kn);
+    }
+    snprintf(out, n, "%s %s d%.0f b%.0f %s N%.0f%s%s%s%s%s", m, v, r->x[K_d], r->x[K_bits], t, r->x[K_N],
+             r->x[K_unit_norm] ? " unit-norm" : "", pa, at, with_cb ? " " : "", with_cb ? cb : "");
 }
 
 /* ---- loading ----------------------------------------------------------------------------- */
@@ -262,8 +286,8 @@ static int read_keys(const cJSON *o, const key_field *kf, crec *r, const cfile *
     return 0;
 }
 
-/* What the gate checks of record i (record_fields.h's cmp column) into r; -1 (said on err) when
- * the MSE is neither a number nor null. */
+/* What the gate checks of record i (record_fields.h's cmp column; decode attention's shape and
+ * errors) into r; -1 (said on err) when the MSE is neither a number nor null. */
 static int read_checked(const cJSON *o, crec *r, const cfile *f, int i, FILE *err)
 {
     const cJSON *mse = NULL;
@@ -287,6 +311,22 @@ static int read_checked(const cJSON *o, crec *r, const cfile *f, int i, FILE *er
         char what[128];
         snprintf(what, sizeof what, "\"%s\" is neither a number nor null", mse_key);
         return bad_record(f, i, what, err);
+    }
+    const cJSON *ka = get(o, "kv_attention");
+    if (cJSON_IsObject(ka)) {
+        static const char *const shape[6] = {"B", "H", "kv_heads", "T", "split", "slice"};
+        r->attn = 1;
+        for (int k = 0; k < 6; k++) {
+            const cJSON *x = get(ka, shape[k]);
+            r->kva[k] = cJSON_IsNumber(x) ? x->valuedouble : -1;
+        }
+        r->kva_input = str(ka, "input");
+        r->kv_norm = str(o, "kv_norm");
+        for (int k = 0; k < RB_KVA_NERR; k++) { /* max_rel_err in kv_attention, the rest in attention */
+            const cJSON *x = get(k ? get(o, "attention") : ka, kva_err_name[k]);
+            r->has_err[k] = cJSON_IsNumber(x);
+            r->err[k] = r->has_err[k] ? x->valuedouble : NAN;
+        }
     }
     return 0;
 }
@@ -376,10 +416,12 @@ static void usage(FILE *f)
             "                          [--mse-only] [--allow-missing] [--cpu-times]\n"
             "\n"
             "  Matches the records of two result files by (method, variant, d, bits or operating\n"
-            "  point, dtype, N, codebook) and prints a Markdown table. A setting fails when its MSE\n"
-            "  differs by more than 1e-6 relative, or (same backend and device only) when it got\n"
-            "  slower by more than max(time-tol, 3 x the larger relative noise of the two records)\n"
-            "  and by more than time-floor-us microseconds (the run-to-run step of a short kernel).\n"
+            "  point, dtype, N, codebook; decode attention also by B, H, kv_heads, T, split, input and\n"
+            "  norms) and prints a Markdown table. A setting fails when its MSE (decode attention:\n"
+            "  max_rel_err, out_cos, KL, top-1 or top-5) differs by more than 1e-6 relative, or (same\n"
+            "  backend and device only) when it got slower by more than max(time-tol, 3 x the larger\n"
+            "  relative noise of the two records) and by more than time-floor-us microseconds (the\n"
+            "  run-to-run step of a short kernel).\n"
             "  The gate also fails when no setting matched, or when a setting of BASE is missing\n"
             "  from NEW.\n"
             "\n"
@@ -533,6 +575,12 @@ static void print_head(const cfile *base, const cfile *cur, const options *o, co
         fprintf(out, "- different devices: timings not compared\n");
     fprintf(out, "- MSE-CHANGED when |new - base| > %.0e x |base|, or null on one side only\n",
             RB_COMPARE_MSE_RTOL);
+    int any_attn = 0;
+    for (int i = 0; i < base->n; i++)
+        any_attn |= base->recs[i].attn;
+    if (any_attn)
+        fprintf(out, "- decode attention (no MSE): ERROR-CHANGED when max_rel_err, out_cos, kl, top1 or top5 changes by "
+                     "the same rule; its MSE columns show max_rel_err, or the error that changed\n");
     if (one_cb) {
         cell(base->recs[0].s[K_codebook] ? base->recs[0].s[K_codebook] : "(none)", s1, sizeof s1);
         fprintf(out, "- codebook: %s\n", s1);
@@ -542,27 +590,28 @@ static void print_head(const cfile *base, const cfile *cur, const options *o, co
     fprintf(out, "|---|---:|---:|---:|---:|---:|---:|---:|---|\n");
 }
 
-/* Has the MSE changed beyond rounding (or become null on one side)? rel: the cell's text. */
-static int mse_changed(const crec *b, const crec *c, char *rel, size_t n)
+/* The rule for an MSE (or an attention error): changed when null on one side only, or when
+ * |new - base| > RB_COMPARE_MSE_RTOL |base|; the relative difference as text into rel. */
+static int value_changed(int hb, double b, int hc, double c, char *rel, size_t n)
 {
-    if (b->has_mse != c->has_mse) {
+    if (hb != hc) {
         snprintf(rel, n, "null");
         return 1;
     }
-    if (!b->has_mse) {
+    if (!hb) {
         snprintf(rel, n, "-");
         return 0;
     }
-    const double diff = c->mse - b->mse;
+    const double diff = c - b;
     if (diff == 0) {
         snprintf(rel, n, "0");
         return 0;
     }
-    if (b->mse == 0) {
+    if (b == 0) {
         snprintf(rel, n, "inf");
         return 1;
     }
-    const double r = diff / fabs(b->mse);
+    const double r = diff / fabs(b);
     snprintf(rel, n, "%+.1e", r);
     return !(fabs(r) <= RB_COMPARE_MSE_RTOL);
 }
@@ -576,8 +625,15 @@ typedef struct {
 static void compare_pair(const crec *b, const crec *c, const options *o, const timing_rule *t, int one_cb,
                          tally *n, FILE *out)
 {
+    /* MSE; for attention records (no MSE) their errors against the reference, by one rule */
     char rel[32];
-    const int changed = mse_changed(b, c, rel, sizeof rel);
+    int changed = value_changed(b->has_mse, b->mse, c->has_mse, c->mse, rel, sizeof rel), err_k = -1;
+    for (int k = 0; k < RB_KVA_NERR && b->attn && err_k < 0; k++)
+        if (value_changed(b->has_err[k], b->err[k], c->has_err[k], c->err[k], rel, sizeof rel))
+            err_k = k;
+    if (b->attn && err_k < 0) /* unchanged: max_rel_err's difference is shown */
+        value_changed(b->has_err[0], b->err[0], c->has_err[0], c->err[0], rel, sizeof rel);
+    changed |= err_k >= 0;
 
     int slower = 0, faster = 0;
     char ratio[32] = "-", noise[32] = "-", bt[32], ct[32];
@@ -603,6 +659,8 @@ static void compare_pair(const crec *b, const crec *c, const options *o, const t
         snprintf(clk, sizeof clk, " at a lower clock (%.0f -> %.0f MHz)", b->clock_mhz, c->clock_mhz);
     if (changed && slower)
         snprintf(verdict, sizeof verdict, "**MSE-CHANGED, SLOWER**%s", clk);
+    else if (changed && err_k >= 0)
+        snprintf(verdict, sizeof verdict, "**ERROR-CHANGED** (%s)", kva_err_name[err_k]);
     else if (changed)
         snprintf(verdict, sizeof verdict, "**MSE-CHANGED**");
     else if (slower)
@@ -617,8 +675,9 @@ static void compare_pair(const crec *b, const crec *c, const options *o, const t
 
     char key[256], bm[32], cm[32];
     key_text(b, !one_cb, key, sizeof key);
-    fmt_num(b->mse, b->has_mse, "%.6e", bm, sizeof bm);
-    fmt_num(c->mse, c->has_mse, "%.6e", cm, sizeof cm);
+    const int ek = err_k >= 0 ? err_k : 0; /* attention: the error shown in the MSE columns */
+    fmt_num(b->attn ? b->err[ek] : b->mse, b->attn ? b->has_err[ek] : b->has_mse, "%.6e", bm, sizeof bm);
+    fmt_num(c->attn ? c->err[ek] : c->mse, c->attn ? c->has_err[ek] : c->has_mse, "%.6e", cm, sizeof cm);
     fprintf(out, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", key, bm, cm, rel, bt, ct, ratio, noise,
             verdict);
 }

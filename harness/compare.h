@@ -1,8 +1,10 @@
 /* compare.h: the regression gate. `rotorbench compare BASE.json NEW.json [--time-tol 0.05]`
- * matches the records of two result files by (method, variant, d, bits, dtype, N, codebook),
- * prints a Markdown table and exits
+ * matches the records of two result files by (method, variant, d, bits, dtype, N, codebook; for
+ * decode attention also B, H, kv_heads, T, split, input and norms), prints a Markdown table and
+ * exits
  *   0  nothing got worse,
- *   1  an MSE changed (relative difference > 1e-6; null on one side only counts too), a
+ *   1  an MSE changed (relative difference > 1e-6; null on one side only counts too; decode
+ *      attention, which has none: max_rel_err, out_cos, KL, top-1 or top-5 by the same rule), a
  *      setting got slower by more than max(time-tol, 3 x the larger relative noise of the two),
  *      no setting matched, or a setting of BASE is missing from NEW (unless --allow-missing),
  *   2  a bad argument or a bad file (missing, not JSON, no records).

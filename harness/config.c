@@ -793,10 +793,10 @@ static int parse_root(const ctx *c, const cJSON *root, rb_config *cfg)
                             cfg->dims[i], cfg->dims[i], cfg->dists[k].channels);
             }
 
-    /* The packed paths need the packed format (kvpack.h): HQMQ has none yet. */
+    /* The packed paths need a packed format (kvpack.h, or the method's own: hqmq_pack.h). */
     for (int i = 0; i < cfg->npaths; i++)
         for (int m = 0; (cfg->paths[i] == RB_PATH_ENCODE || cfg->paths[i] == RB_PATH_DECODE) && m < cfg->nmethods; m++)
-            if (!rb_kv_method_packs(cfg->methods[m])) {
+            if (!rb_kv_method_has_paths(cfg->methods[m])) {
                 char key[32];
                 snprintf(key, sizeof key, cfg->npaths > 1 ? "path[%d]" : "path", i);
                 return fail(c, "key '%s': expected \"roundtrip\" or \"attention\" because methods include %s "

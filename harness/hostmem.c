@@ -7,9 +7,6 @@
 #include "data.h"
 #include "metrics.h"
 
-/* Left for the stack, the rotations, cuRAND and everything else the process holds. */
-#define RB_HOSTMEM_MARGIN (64.0 * 1024 * 1024)
-
 double rb_hostmem_available(void)
 {
     /* MemAvailable counts reclaimable page cache; free pages alone would refuse too much. */

@@ -8,6 +8,9 @@
 
 #include "config.h"
 
+/* Left for the stack, the rotations, cuRAND and everything else the process holds. */
+#define RB_HOSTMEM_MARGIN (64.0 * 1024 * 1024)
+
 /* Bytes the kernel says can be allocated without swapping: /proc/meminfo MemAvailable, else
  * free pages (sysconf). 0 when neither is known. */
 double rb_hostmem_available(void);

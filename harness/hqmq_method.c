@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "agree.h"
+#include "hqmq_codec.h"
 #include "method_hooks.h"
 #include "rb_kernels.h"
 
@@ -184,6 +185,9 @@ static const rb_method_hooks hqmq_hooks = {
     .cpu_row = hqmq_cpu_row,
     .cpu_run = rb_cpu_run_hqmq,
     .gpu_run = rb_gpu_run_hqmq,
+    .kv_stored_bytes = rb_hqmq_kv_stored_bytes,
+    .cpu_kvpath = rb_cpu_run_hqmq_kvpath,
+    .gpu_kvpath = rb_gpu_run_hqmq_kvpath,
 };
 
 /* ---- descriptor ----------------------------------------------------------------------------- */
@@ -208,6 +212,10 @@ static int hqmq_launch(const rb_qdq_params *p, int variant, int dtype, const voi
     /* Med3x needs the pre-pass's threshold on the device: only the hooks' run launches it */
     if (p->hq_outliers)
         return (int)cudaErrorInvalidValue;
+    if (variant == RB_VARIANT_ENCODE || variant == RB_VARIANT_DECODE) { /* records in kv_codes, sigma in kv_norms */
+        const rb_hqmq_kv kv = {.rows = p->kv_codes, .sigma = p->kv_norms};
+        return (int)rb_launch_hqmq_kv(p, variant, dtype, x, xh, N, NULL, &kv, (cudaStream_t)st);
+    }
     return (int)rb_launch_hqmq(p, variant, dtype, x, xh, N, NULL, (cudaStream_t)st);
 }
 
@@ -226,6 +234,6 @@ const rb_method_desc rb_method_hqmq = {
     .rotate_fwd = NULL,
     .rotate_inv = NULL,
     .launch = hqmq_launch,
-    .variants = RB_VARIANT_BIT_PAPER | RB_VARIANT_BIT_FAST,
+    .variants = RB_VARIANT_BIT_PAPER | RB_VARIANT_BIT_FAST | RB_VARIANT_BIT_ENCODE | RB_VARIANT_BIT_DECODE,
     .hooks = &hqmq_hooks,
 };

@@ -1,7 +1,9 @@
 /* kvattn_gpu.c: the GPU backend's decode attention (backend.h's kv_attention): the host's cache
  * (already encoded, or fp16), queries, centroids and Pi copied to the device once, one checked
  * launch whose output goes back to the host, then the launches timed by the measurement module
- * against the D2D copy of the same cache bytes. The encode is not part of the timing. */
+ * against a D2D copy of half the cache bytes (a copy reads and writes each byte: the same
+ * traffic as one attention reading the cache). The encode is not part of the timing. The
+ * device memory is kvattn_mem.h's layout, which kv_fits checks before any work. */
 #include <cuda_runtime_api.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -9,10 +11,7 @@
 
 #include "backend_gpu.h"
 #include "gpu_check.h"
-
-#define KVA_MARGIN (64u << 20)
-
-static size_t align256(size_t n) { return (n + 255) & ~(size_t)255; }
+#include "kvattn_mem.h"
 
 typedef struct {
     rb_kvattn_args da; /* device pointers */
@@ -26,6 +25,16 @@ static int enq_kva(void *ctx, cudaStream_t st)
     return e == (int)cudaSuccess ? 0
                                  : rb_gpu_report((cudaError_t)e, c->fp16 ? "rb_kvattn_fp16_launch" : "rb_kvattn_launch",
                                                  __FILE__, __LINE__);
+}
+
+int rb_gpu_kv_fits(rb_backend *b, const rb_kvattn_args *a, int fp16, char *why, size_t n)
+{
+    (void)b;
+    rb_kva_dev_layout l;
+    char what[512];
+    rb_kva_dev_layout_of(a, fp16, &l);
+    rb_kva_dev_need_text(a, fp16, &l, what, sizeof what);
+    return rb_gpu_device_fits(l.need, what, why, n);
 }
 
 int rb_gpu_kv_attention(rb_backend *b, const rb_kvattn_args *a, int fp16, rb_timing *t)
@@ -45,34 +54,20 @@ int rb_gpu_kv_attention(rb_backend *b, const rb_kvattn_args *a, int fp16, rb_tim
         fprintf(stderr, "rotorbench: gpu: kv_attention: %s\n", why);
         return -1;
     }
-    const long rows = (long)a->B * a->Hkv * a->T;
-    const size_t qb = sizeof(float) * (size_t)a->B * a->Hq * a->d;
-    size_t kb, nb = 0, centb = 0, pib = 0;
-    if (fp16) {
-        kb = (size_t)rows * a->d * 2;
-    } else {
-        kb = (size_t)rows * (size_t)rb_kv_row_bytes(a->dpad, a->bits);
-        nb = (size_t)rows * (size_t)rb_kv_norm_bytes(a->norm_kind);
-        centb = sizeof(float) * ((size_t)1 << a->bits);
-        pib = a->pi ? sizeof(float) * (size_t)a->dpad * a->dpad : 0;
-    }
-    const size_t cache = 2 * kb + 2 * nb; /* what one attention reads, and what the roof copies */
-    const size_t workb = rb_kvattn_work_bytes(&chk);
-    /* one allocation: K, V (codes or fp16), their norms, then q, o, centroids, Pi, workspace */
-    const size_t off_v = align256(kb), off_kn = off_v + align256(kb), off_vn = off_kn + align256(nb),
-                 off_q = off_vn + align256(nb), off_o = off_q + align256(qb), off_c = off_o + align256(qb),
-                 off_pi = off_c + align256(centb), off_w = off_pi + align256(pib), total = off_w + align256(workb);
-    size_t fr = 0, tot = 0;
-    CK(cudaMemGetInfo(&fr, &tot));
-    if ((double)total + (double)cache + KVA_MARGIN > (double)fr) {
-        fprintf(stderr, "rotorbench: gpu: kv_attention B=%d H=%d kv_heads=%d T=%d d=%d needs %.0f bytes of device "
-                "memory (cache %zu, its copy for the roof %zu, queries, outputs, workspace, a %u margin); %zu of %zu "
-                "are free\n", a->B, a->Hq, a->Hkv, a->T, a->d, (double)total + (double)cache + KVA_MARGIN, cache,
-                cache, KVA_MARGIN, fr, tot);
-        return -1;
+    rb_kva_dev_layout l;
+    rb_kva_dev_layout_of(a, fp16, &l);
+    const size_t kb = l.kb, nb = l.nb, qb = l.qb, centb = l.centb;
+    const size_t off_v = l.off_v, off_kn = l.off_kn, off_vn = l.off_vn, off_q = l.off_q, off_o = l.off_o,
+                 off_c = l.off_c, off_pi = l.off_pi, off_w = l.off_w, total = l.total;
+    { /* checked before any work by the sweep; again here, for a caller that did not */
+        char msg[768];
+        if (rb_gpu_kv_fits(b, a, fp16, msg, sizeof msg)) {
+            fprintf(stderr, "rotorbench: gpu: %s\n", msg);
+            return -1;
+        }
     }
     CK(cudaMalloc((void **)&dev, total));
-    CK(cudaMalloc((void **)&scratch, cache > 0 ? cache : 1));
+    CK(cudaMalloc((void **)&scratch, l.roof > 0 ? l.roof : 1));
 
     rb_kvattn_args *d = &c.da;
     d->q = (const float *)(dev + off_q);
@@ -101,9 +96,9 @@ int rb_gpu_kv_attention(rb_backend *b, const rb_kvattn_args *a, int fp16, rb_tim
         d->centroids = (const float *)(dev + off_c);
         CK(cudaMemcpyAsync(dev + off_c, a->centroids, centb, cudaMemcpyHostToDevice, s->st));
         d->pi = NULL;
-        if (pib) {
+        if (a->pi) {
             d->pi = (const float *)(dev + off_pi);
-            CK(cudaMemcpyAsync(dev + off_pi, a->pi, pib, cudaMemcpyHostToDevice, s->st));
+            CK(cudaMemcpyAsync(dev + off_pi, a->pi, l.pib, cudaMemcpyHostToDevice, s->st));
         }
         d->k16 = d->v16 = NULL;
     }
@@ -122,7 +117,7 @@ int rb_gpu_kv_attention(rb_backend *b, const rb_kvattn_args *a, int fp16, rb_tim
     if (b->profile) {
         rb_meas_profile_timing(t);
     } else {
-        if (rb_meas_gpu_copy_roof(s->meas, scratch, dev, cache) ||
+        if (rb_meas_gpu_copy_roof(s->meas, scratch, dev, l.roof) ||
             rb_meas_gpu_time(s->meas, label, enq_kva, &c, NULL, NULL, t) || rb_gpu_restore_copy_roof(b))
             goto fail;
     }

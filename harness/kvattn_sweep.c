@@ -13,6 +13,7 @@
 #include "fp16.h"
 #include "hostmem.h"
 #include "kvattn_cpu.h"
+#include "kvattn_mem.h"
 #include "kvcodec.h"
 #include "method_hooks.h"
 #include "tensor_file.h"
@@ -184,34 +185,88 @@ static int list_shapes(const rb_config *cfg, const kv_files *f, kv_shape *out)
     return n;
 }
 
-/* Does every shape fit its inputs and host memory? One line in err otherwise. */
-static int check_shapes(const rb_config *cfg, const kv_files *f, const kv_shape *sh, int n, char *err, size_t len)
+static int max_dpad(const rb_config *cfg, int d);
+
+/* Records a shape makes: the fp16 cache and every packing method at every bits. */
+static int records_per_shape(const rb_config *cfg)
 {
+    int n = 1;
+    for (int m = 0; m < cfg->nmethods; m++)
+        n += rb_kv_method_packs(cfg->methods[m]) ? cfg->nbits : 0;
+    return n;
+}
+
+/* The setting of the sweep that needs the most of the backend's memory (kvattn_mem.h's layout:
+ * the fp16 cache, or a method at a bits width) into *big, *fp16. */
+static void largest_setting(const rb_config *cfg, const kv_shape *sh, int n, rb_kvattn_args *big, int *fp16)
+{
+    double most = -1;
+    rb_kva_dev_layout l;
+    for (int i = 0; i < n; i++) {
+        rb_kvattn_args a = sh[i].s;
+        a.dpad = a.d;
+        rb_kva_dev_layout_of(&a, 1, &l);
+        if (l.need > most) {
+            most = l.need;
+            *big = a;
+            *fp16 = 1;
+        }
+        for (int m = 0; m < cfg->nmethods; m++) {
+            if (!rb_kv_method_packs(cfg->methods[m]))
+                continue;
+            const rb_method_desc *md = rb_method_get(cfg->methods[m]);
+            const int k = md->block(a.d);
+            a.dpad = (a.d + k - 1) / k * k;
+            a.norm_kind = rb_kv_norm_kind(cfg->unit_norm, cfg->kv_norm);
+            for (int b = 0; b < cfg->nbits; b++) {
+                a.bits = cfg->bits[b];
+                rb_kva_dev_layout_of(&a, 0, &l);
+                if (l.need > most) {
+                    most = l.need;
+                    *big = a;
+                    *fp16 = 0;
+                }
+            }
+        }
+    }
+}
+
+/* Does every shape fit its inputs, the backend's memory (be->kv_fits for the largest setting)
+ * and host memory? One line in err otherwise. */
+static int check_shapes(const rb_config *cfg, rb_backend *be, const kv_files *f, const kv_shape *sh, int n, char *err,
+                        size_t len)
+{
+    for (int i = 0; i < n && cfg->kva.input == RB_KVA_FILES; i++) {
+        const rb_kvattn_args *s = &sh[i].s;
+        if (s->T < 1 || (double)s->B * s->Hkv * s->T > (double)f->rows[0]) {
+            snprintf(err, len, "kv_attention: B = %d x kv_heads = %d x T = %d cache rows, but %s holds %ld rows",
+                     s->B, s->Hkv, s->T, cfg->kva.k.path, f->rows[0]);
+            return -1;
+        }
+        if ((double)s->B * s->Hq > (double)f->rows[2]) {
+            snprintf(err, len, "kv_attention: B = %d x H = %d queries, but %s holds %ld rows", s->B, s->Hq,
+                     cfg->kva.q.path, f->rows[2]);
+            return -1;
+        }
+    }
+    if (be && be->kv_fits && n > 0) {
+        rb_kvattn_args big;
+        int fp16 = 1;
+        char why[1024];
+        largest_setting(cfg, sh, n, &big, &fp16);
+        if (be->kv_fits(be, &big, fp16, why, sizeof why)) {
+            snprintf(err, len, "%s: %s", be->name, why);
+            return -1;
+        }
+    }
     const double avail = rb_hostmem_available();
     for (int i = 0; i < n; i++) {
         const rb_kvattn_args *s = &sh[i].s;
-        int dpad = s->d;
-        for (int m = 0; m < cfg->nmethods; m++) {
-            const rb_method_desc *md = rb_method_get(cfg->methods[m]);
-            const int k = md->block(s->d), pd = (s->d + k - 1) / k * k;
-            dpad = pd > dpad ? pd : dpad;
-        }
-        if (cfg->kva.input == RB_KVA_FILES) {
-            if (s->T < 1 || (double)s->B * s->Hkv * s->T > (double)f->rows[0]) {
-                snprintf(err, len, "kv_attention: B = %d x kv_heads = %d x T = %d cache rows, but %s holds %ld rows",
-                         s->B, s->Hkv, s->T, cfg->kva.k.path, f->rows[0]);
-                return -1;
-            }
-            if ((double)s->B * s->Hq > (double)f->rows[2]) {
-                snprintf(err, len, "kv_attention: B = %d x H = %d queries, but %s holds %ld rows", s->B, s->Hq,
-                         cfg->kva.q.path, f->rows[2]);
-                return -1;
-            }
-        }
-        const double need = rb_kva_host_bytes(s, dpad);
+        const double need = rb_kva_host_bytes(s, max_dpad(cfg, s->d)) + RB_HOSTMEM_MARGIN;
         if (avail > 0 && need > avail) {
             snprintf(err, len, "kv_attention: B = %d, H = %d, kv_heads = %d, T = %d, d = %d needs %.0f bytes of host "
-                     "memory; %.0f are available", s->B, s->Hq, s->Hkv, s->T, s->d, need, avail);
+                     "memory (its caches, fp32, fp16 and compressed, the scores and outputs, a %.0f margin); %.0f are "
+                     "available", s->B, s->Hq, s->Hkv, s->T, s->d, need, RB_HOSTMEM_MARGIN, avail);
             return -1;
         }
     }
@@ -303,6 +358,50 @@ static void base_record(const rb_config *cfg, rb_backend *be, const kv_shape *ks
     r->kva.kv_heads = s->Hkv;
     r->kva.T = s->T;
     r->kva.split = s->split;
+    r->kva.input = cfg->kva.input;
+}
+
+/* The key of a shape's fp16-cache record, and of its record for method m at bits: what the
+ * driver matches earlier records on (--resume). */
+static void fp16_key(const rb_config *cfg, rb_backend *be, const kv_shape *ks, rb_record *r)
+{
+    base_record(cfg, be, ks, r);
+    r->method = rb_method_find("identity") >= 0 ? rb_method_find("identity") : cfg->methods[0];
+    r->kva.fp16_cache = 1;
+    r->bits = 16;
+    r->dtype = RB_FP16; /* the cache's */
+    r->bits_per_coord = 16;
+}
+
+static void method_key(const rb_config *cfg, rb_backend *be, const kv_shape *ks, rb_method m, int bits, rb_record *r)
+{
+    base_record(cfg, be, ks, r);
+    r->method = m;
+    r->bits = bits;
+    r->dtype = RB_FP32; /* queries and outputs; the cache is codes + norms */
+    r->kv_norm = rb_kv_norm_kind(cfg->unit_norm, cfg->kv_norm);
+}
+
+/* An earlier run's record with r's key (--resume), or NULL. */
+static const rb_record *done_of(const rb_kva_sink *sink, const rb_record *key)
+{
+    return sink->done ? sink->done(sink->ctx, key) : NULL;
+}
+
+/* Are all of a shape's records done? Then its caches need not even be made. */
+static int shape_done(const rb_config *cfg, rb_backend *be, const kv_shape *ks, const rb_kva_sink *sink)
+{
+    rb_record k;
+    fp16_key(cfg, be, ks, &k);
+    if (!done_of(sink, &k))
+        return 0;
+    for (int mi = 0; mi < cfg->nmethods; mi++)
+        for (int bi = 0; bi < cfg->nbits && rb_kv_method_packs(cfg->methods[mi]); bi++) {
+            method_key(cfg, be, ks, cfg->methods[mi], cfg->bits[bi], &k);
+            if (!done_of(sink, &k))
+                return 0;
+        }
+    return 1;
 }
 
 static void finish_record(const rb_kvattn_args *s, const rb_kva_metrics *m, double bytes, rb_record *r)
@@ -352,17 +451,45 @@ static void progress(const rb_record *r, const char *what)
             r->kva.bytes_per_token, r->attn.out_cos, r->kva.max_rel_err, chk);
 }
 
-static int run_shape(const rb_config *cfg, rb_backend *be, const kv_files *f, const kv_shape *ks, rb_kva_sink sink,
-                     void *ctx)
+/* The largest padded width among the config's methods at d: the buffers' width. */
+static int max_dpad(const rb_config *cfg, int d)
 {
-    const rb_kvattn_args *s = &ks->s;
-    const long rows = rb_kva_rows(s);
-    int dpad = s->d;
+    int dpad = d;
     for (int m = 0; m < cfg->nmethods; m++) {
         const rb_method_desc *md = rb_method_get(cfg->methods[m]);
-        const int k = md->block(s->d), pd = (s->d + k - 1) / k * k;
+        const int k = md->block(d), pd = (d + k - 1) / k * k;
         dpad = pd > dpad ? pd : dpad;
     }
+    return dpad;
+}
+
+/* A shape whose records are all done (--resume): each handed on again, the speedups from the
+ * stored times, nothing computed. */
+static int put_done_shape(const rb_config *cfg, rb_backend *be, const kv_shape *ks, const rb_kva_sink *sink)
+{
+    rb_record k, r;
+    fp16_key(cfg, be, ks, &k);
+    r = *done_of(sink, &k);
+    r.speedup = 1.0;
+    const double base_us = r.t.median_us;
+    int rc = sink->put(sink->ctx, &r, 1);
+    for (int mi = 0; mi < cfg->nmethods && !rc; mi++)
+        for (int bi = 0; bi < cfg->nbits && !rc && rb_kv_method_packs(cfg->methods[mi]); bi++) {
+            method_key(cfg, be, ks, cfg->methods[mi], cfg->bits[bi], &k);
+            r = *done_of(sink, &k);
+            r.speedup = r.t.median_us > 0 ? base_us / r.t.median_us : 0;
+            rc = sink->put(sink->ctx, &r, 1);
+        }
+    return rc;
+}
+
+static int run_shape(const rb_config *cfg, rb_backend *be, const kv_files *f, const kv_shape *ks, const rb_kva_sink *sink)
+{
+    if (shape_done(cfg, be, ks, sink))
+        return put_done_shape(cfg, be, ks, sink);
+    const rb_kvattn_args *s = &ks->s;
+    const long rows = rb_kva_rows(s);
+    const int dpad = max_dpad(cfg, s->d);
     kv_bufs b;
     char err[512];
     int rc = 1;
@@ -385,26 +512,28 @@ static int run_shape(const rb_config *cfg, rb_backend *be, const kv_files *f, co
     /* the fp16 cache: the baseline */
     rb_record r;
     rb_kva_metrics met;
-    base_record(cfg, be, ks, &r);
-    r.method = rb_method_find("identity") >= 0 ? rb_method_find("identity") : cfg->methods[0];
-    r.kva.fp16_cache = 1;
-    r.bits = 16;
-    r.dtype = RB_FP16; /* the cache's */
-    r.bits_per_coord = 16;
+    fp16_key(cfg, be, ks, &r);
+    const rb_record *old = done_of(sink, &r);
     a.k16 = b.K16;
     a.v16 = b.V16;
     a.dpad = s->d;
-    if (be->kv_attention(be, &a, 1, &r.t))
-        goto out;
-    check_vs_cpu(be, &a, 1, b.ocpu, &r);
-    rb_kva_scores(&a, 1, b.sc);
-    rb_kva_compare(&a, b.ref_s, b.ref_o, b.sc, &met);
-    finish_record(s, &met, rb_kvattn_cache_bytes(&a, 1), &r);
+    if (old) {
+        r = *old;
+    } else {
+        if (be->kv_attention(be, &a, 1, &r.t))
+            goto out;
+        check_vs_cpu(be, &a, 1, b.ocpu, &r);
+        rb_kva_scores(&a, 1, b.sc);
+        rb_kva_compare(&a, b.ref_s, b.ref_o, b.sc, &met);
+        finish_record(s, &met, rb_kvattn_cache_bytes(&a, 1), &r);
+    }
     r.speedup = 1.0;
     const double base_us = r.t.median_us;
-    progress(&r, "fp16-cache");
-    if (sink(ctx, &r))
+    if (!old)
+        progress(&r, "fp16-cache");
+    if ((rc = sink->put(sink->ctx, &r, old != NULL)) != 0)
         goto out;
+    rc = 1;
     for (int mi = 0; mi < cfg->nmethods; mi++) {
         const rb_method m = cfg->methods[mi];
         if (!rb_kv_method_packs(m))
@@ -417,6 +546,15 @@ static int run_shape(const rb_config *cfg, rb_backend *be, const kv_files *f, co
             goto out;
         }
         for (int bi = 0; bi < cfg->nbits; bi++) {
+            method_key(cfg, be, ks, m, cfg->bits[bi], &r);
+            if ((old = done_of(sink, &r)) != NULL) {
+                r = *old;
+                r.speedup = r.t.median_us > 0 ? base_us / r.t.median_us : 0;
+                if ((rc = sink->put(sink->ctx, &r, 1)) != 0)
+                    goto out;
+                rc = 1;
+                continue;
+            }
             rb_codebook cb;
             if (rb_codebook_solve(cfg->codebook, s->d, cfg->bits[bi], &cb)) {
                 fprintf(stderr, "rotorbench: Lloyd-Max did not converge for d=%d bits=%d\n", s->d, cfg->bits[bi]);
@@ -429,41 +567,36 @@ static int run_shape(const rb_config *cfg, rb_backend *be, const kv_files *f, co
             p.rot = b.rot;
             p.unit_norm = cfg->unit_norm;
             rb_kva_rotation_matrix(&p, b.Pi);
-            { /* the norms as the config's kv_norm stores them (none under assume_unit_norm) */
-                a.dpad = p.dpad;
-                a.bits = p.bits;
-                a.norm_kind = rb_kv_norm_kind(cfg->unit_norm, cfg->kv_norm);
-                a.kcodes = b.kcodes;
-                a.vcodes = b.vcodes;
-                a.knorms = b.knorms;
-                a.vnorms = b.vnorms;
-                a.centroids = p.centroids;
-                a.pi = b.Pi;
-                if (rb_cpu_encode_rows(&p, a.norm_kind, b.K, rows, b.kcodes, b.knorms) ||
-                    rb_cpu_encode_rows(&p, a.norm_kind, b.V, rows, b.vcodes, b.vnorms))
-                    goto out;
-                base_record(cfg, be, ks, &r);
-                r.method = m;
-                r.bits = p.bits;
-                r.dtype = RB_FP32; /* queries and outputs; the cache is codes + norms */
-                r.kv_norm = a.norm_kind;
-                r.stored_bytes = rb_kvattn_cache_bytes(&a, 0);
-                r.params = len;
-                r.fma_nominal = rb_nominal_fma(m, s->d);
-                r.bits_per_coord = 8.0 * (double)(rb_kv_row_bytes(p.dpad, p.bits) + rb_kv_norm_bytes(a.norm_kind)) / s->d;
-                if (be->kv_attention(be, &a, 0, &r.t))
-                    goto out;
-                check_vs_cpu(be, &a, 0, b.ocpu, &r);
-                rb_kva_scores(&a, 0, b.sc);
-                rb_kva_compare(&a, b.ref_s, b.ref_o, b.sc, &met);
-                finish_record(s, &met, rb_kvattn_cache_bytes(&a, 0), &r);
-                r.speedup = r.t.median_us > 0 ? base_us / r.t.median_us : 0;
-                char what[96];
-                snprintf(what, sizeof what, "%s b=%d norms %s", rb_method_name(m), p.bits, rb_kv_norm_name(a.norm_kind));
-                progress(&r, what);
-                if (sink(ctx, &r))
-                    goto out;
-            }
+            /* the norms as the config's kv_norm stores them (none under assume_unit_norm) */
+            a.dpad = p.dpad;
+            a.bits = p.bits;
+            a.norm_kind = r.kv_norm;
+            a.kcodes = b.kcodes;
+            a.vcodes = b.vcodes;
+            a.knorms = b.knorms;
+            a.vnorms = b.vnorms;
+            a.centroids = p.centroids;
+            a.pi = b.Pi;
+            if (rb_cpu_encode_rows(&p, a.norm_kind, b.K, rows, b.kcodes, b.knorms) ||
+                rb_cpu_encode_rows(&p, a.norm_kind, b.V, rows, b.vcodes, b.vnorms))
+                goto out;
+            r.stored_bytes = rb_kvattn_cache_bytes(&a, 0);
+            r.params = len;
+            r.fma_nominal = rb_nominal_fma(m, s->d);
+            r.bits_per_coord = 8.0 * (double)(rb_kv_row_bytes(p.dpad, p.bits) + rb_kv_norm_bytes(a.norm_kind)) / s->d;
+            if (be->kv_attention(be, &a, 0, &r.t))
+                goto out;
+            check_vs_cpu(be, &a, 0, b.ocpu, &r);
+            rb_kva_scores(&a, 0, b.sc);
+            rb_kva_compare(&a, b.ref_s, b.ref_o, b.sc, &met);
+            finish_record(s, &met, rb_kvattn_cache_bytes(&a, 0), &r);
+            r.speedup = r.t.median_us > 0 ? base_us / r.t.median_us : 0;
+            char what[96];
+            snprintf(what, sizeof what, "%s b=%d norms %s", rb_method_name(m), p.bits, rb_kv_norm_name(a.norm_kind));
+            progress(&r, what);
+            if ((rc = sink->put(sink->ctx, &r, 0)) != 0)
+                goto out;
+            rc = 1;
         }
     }
     rc = 0;
@@ -472,9 +605,9 @@ out:
     return rc;
 }
 
-/* Open and check the inputs, list the shapes, check them against the inputs and host memory:
+/* Open and check the inputs, list the shapes, check them against the inputs and memory:
  * 0, or -1 with one line in err (f and *sh are then released). */
-static int prepare(const rb_config *cfg, kv_files *f, kv_shape **sh, int *n, char *err, size_t len)
+static int prepare(const rb_config *cfg, rb_backend *be, kv_files *f, kv_shape **sh, int *n, char *err, size_t len)
 {
     memset(f, 0, sizeof *f);
     *sh = NULL;
@@ -492,7 +625,7 @@ static int prepare(const rb_config *cfg, kv_files *f, kv_shape **sh, int *n, cha
         goto bad;
     }
     list_shapes(cfg, f, *sh);
-    if (check_shapes(cfg, f, *sh, *n, err, len))
+    if (check_shapes(cfg, be, f, *sh, *n, err, len))
         goto bad;
     return 0;
 bad:
@@ -503,20 +636,29 @@ bad:
     return -1;
 }
 
-int rb_kvattn_check(const rb_config *cfg, char *err, size_t len)
+int rb_kvattn_check(const rb_config *cfg, rb_backend *be, rb_kva_plan *plan, char *err, size_t len)
 {
     kv_files f;
     kv_shape *sh;
     int n;
-    if (prepare(cfg, &f, &sh, &n, err, len))
+    memset(plan, 0, sizeof *plan);
+    if (prepare(cfg, be, &f, &sh, &n, err, len))
         return -1;
+    plan->nrecords = n * records_per_shape(cfg);
+    if (cfg->kva.input == RB_KVA_FILES) { /* FNV-1a over the three files' own hashes */
+        uint64_t h = 0xcbf29ce484222325ull;
+        for (int i = 0; i < 3; i++)
+            for (int k = 0; k < 8; k++)
+                h = (h ^ ((f.t[i].hash >> (8 * k)) & 0xff)) * 0x100000001b3ull;
+        plan->files_hash = h;
+    }
     free(sh);
     for (int i = 0; i < 3; i++)
         rb_tensor_close(&f.t[i]);
     return 0;
 }
 
-int rb_kvattn_sweep(const rb_config *cfg, rb_backend *b, rb_kva_sink sink, void *ctx)
+int rb_kvattn_sweep(const rb_config *cfg, rb_backend *b, const rb_kva_sink *sink)
 {
     kv_files f;
     kv_shape *sh;
@@ -526,7 +668,7 @@ int rb_kvattn_sweep(const rb_config *cfg, rb_backend *b, rb_kva_sink sink, void 
         fprintf(stderr, "rotorbench: kv_attention: the %s backend has no decode-attention kernel\n", b->name);
         return 1;
     }
-    if (prepare(cfg, &f, &sh, &n, err, sizeof err)) {
+    if (prepare(cfg, b, &f, &sh, &n, err, sizeof err)) {
         fprintf(stderr, "rotorbench: %s\n", err);
         return 2;
     }
@@ -535,7 +677,7 @@ int rb_kvattn_sweep(const rb_config *cfg, rb_backend *b, rb_kva_sink sink, void 
             fprintf(stderr, "rotorbench: kv_attention: %s has no scalar codes: not part of the attention path, skipped\n",
                     rb_method_name(cfg->methods[mi]));
     for (int i = 0; i < n && !rc; i++)
-        rc = run_shape(cfg, b, &f, &sh[i], sink, ctx);
+        rc = run_shape(cfg, b, &f, &sh[i], sink);
     free(sh);
     for (int i = 0; i < 3; i++)
         rb_tensor_close(&f.t[i]);
@@ -551,19 +693,24 @@ void rb_kvattn_print_markdown(const rb_run *run, FILE *out)
         return;
     const char *clock = run->nrecs ? run->recs[0].t.clock : "";
     fprintf(out, "\n### Decode attention over a KV cache (%s backend, times: %s median)\n\n", run->backend, clock);
-    fprintf(out, "| method | bits | norms | d | B | H | kv | T | split | bytes / token | µs | GB/s | speedup vs fp16 | out cos "
-                 "| KL | top-1 | top-5 | max rel err |\n");
-    fprintf(out, "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    const int gpu = strcmp(run->backend, "cpu") != 0; /* the copy roof exists on a GPU only */
+    fprintf(out, "| method | bits | norms | d | B | H | kv | T | split | bytes / token | µs | GB/s |%s speedup vs fp16 | "
+                 "out cos | KL | top-1 | top-5 | max rel err |\n", gpu ? " % copy |" : "");
+    fprintf(out, "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|%s---:|---:|---:|---:|---:|---:|\n",
+            gpu ? "---:|" : "");
     for (int i = 0; i < run->nrecs; i++) {
         const rb_record *r = &run->recs[i];
         if (!r->kva.on)
             continue;
         const double gbps = r->t.median_us > 0 ? r->bytes / (r->t.median_us * 1e3) : 0;
-        fprintf(out, "| %s | %d | %s | %d | %d | %d | %d | %ld | %d | %.1f | %.2f | %.1f | %.2f | %.6f | %.3e | %.4f | %.4f | "
-                     "%.3e |\n",
+        char pct[32] = "";
+        if (gpu)
+            snprintf(pct, sizeof pct, " %.1f |", rb_record_pct_of_copy(r));
+        fprintf(out, "| %s | %d | %s | %d | %d | %d | %d | %ld | %d | %.1f | %.2f | %.1f |%s %.2f | %.6f | %.3e | %.4f | "
+                     "%.4f | %.3e |\n",
                 r->kva.fp16_cache ? "fp16-cache" : rb_method_name(r->method), r->bits,
                 r->kva.fp16_cache ? "-" : rb_kv_norm_name(r->kv_norm), r->d, r->kva.B, r->kva.H, r->kva.kv_heads, r->kva.T,
-                r->kva.split, r->kva.bytes_per_token, r->t.median_us, gbps, r->speedup, r->attn.out_cos, r->attn.kl,
+                r->kva.split, r->kva.bytes_per_token, r->t.median_us, gbps, pct, r->speedup, r->attn.out_cos, r->attn.kl,
                 r->attn.top1, r->attn.top5, r->kva.max_rel_err);
     }
 }

@@ -12,6 +12,7 @@ typedef struct {
     int fp16_cache;                 /* the fp16 cache baseline: the record's method is not used */
     int B, H, kv_heads, split;
     long T;
+    int input;                      /* RB_KVA_SYNTHETIC or RB_KVA_FILES (kvattn_config.h) */
     double cache_bytes;             /* bytes a decode step reads */
     double bytes_per_token;         /* per cached token of one sequence, all kv heads, K and V */
     double max_rel_err;             /* largest max_j |o^_j - o_j| / max_j |o_j| over (b, h) */

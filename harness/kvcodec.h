@@ -16,6 +16,9 @@
 
 /* Does m store the packed scalar format (every rotation method and plugin; not HQMQ)? */
 int rb_kv_method_packs(rb_method m);
+/* Does m have the encode and decode paths: the scalar format, or one of its own (its hooks'
+ * kv_stored_bytes: HQMQ)? */
+int rb_kv_method_has_paths(rb_method m);
 
 /* The norm kind a run stores: RB_KV_NORM_NONE under assume_unit_norm, else kv_norm
  * (RB_KV_NORM_FP16 / RB_KV_NORM_FP32). */

@@ -17,6 +17,11 @@ int rb_kv_method_packs(rb_method m)
     return rb_method_get(m) != NULL && rb_method_hooks_of(m) == &rb_rotation_hooks;
 }
 
+int rb_kv_method_has_paths(rb_method m)
+{
+    return rb_kv_method_packs(m) || (rb_method_get(m) != NULL && rb_method_hooks_of(m)->kv_stored_bytes);
+}
+
 int rb_kv_norm_kind(int unit_norm, int kv_norm)
 {
     return unit_norm ? RB_KV_NORM_NONE : kv_norm == RB_KV_NORM_FP32 ? RB_KV_NORM_FP32 : RB_KV_NORM_FP16;

@@ -13,7 +13,10 @@ void rb_results_print_kv_bytes(const rb_run *run, FILE *out)
     int packed = 0;
     for (int i = 0; i < cfg->npaths; i++)
         packed |= cfg->paths[i] == RB_PATH_ENCODE || cfg->paths[i] == RB_PATH_DECODE;
-    if (!packed)
+    int scalar = 0; /* methods of the scalar format; HQMQ's bytes are in its records (stored_bytes) */
+    for (int m = 0; m < cfg->nmethods; m++)
+        scalar |= rb_kv_method_packs(cfg->methods[m]);
+    if (!packed || !scalar)
         return;
     const int nk = rb_kv_norm_kind(cfg->unit_norm, cfg->kv_norm);
     fprintf(out, "\n### KV cache: bytes per token (packed codes + %s norm; fp16 is 2 d)\n\n", rb_kv_norm_name(nk));

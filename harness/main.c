@@ -19,6 +19,7 @@
 #include "hostmem.h"
 #include "fp16.h"
 #include "inputs.h"
+#include "kvattn_record.h"
 #include "kvattn_sweep.h"
 #include "kvcodec.h"
 #include "method_hooks.h"
@@ -116,7 +117,7 @@ typedef struct {
 /* FNV-1a over the canonical config, the backend, the plugins loaded, the environment knobs that
  * change results and the input files' contents: a .jsonl line is reused by --resume only when
  * all match. */
-static uint64_t config_hash(const rb_config *cfg, const char *backend)
+static uint64_t config_hash(const rb_config *cfg, const char *backend, uint64_t kva_files)
 {
     cJSON *j = NULL;
     FILE *f = fopen(cfg->path, "rb");
@@ -139,9 +140,12 @@ static uint64_t config_hash(const rb_config *cfg, const char *backend)
     for (int k = 0, o = 0; k < cfg->ndists; k++)
         if (cfg->dists[k].kind == RB_DIST_FILE)
             o += snprintf(files + o, sizeof files - (size_t)o, "%016llx;", cfg->dists[k].file_hash);
+    char kvf[24] = ""; /* the attention path's K, V and q files (kvattn_sweep.h) */
+    if (kva_files)
+        snprintf(kvf, sizeof kvf, "%016llx", (unsigned long long)kva_files);
     uint64_t h = 0xcbf29ce484222325ull;
-    const char *parts[5] = {canon ? canon : cfg->path, backend, plugins, rb_run_knobs(), files};
-    for (int k = 0; k < 5; k++)
+    const char *parts[6] = {canon ? canon : cfg->path, backend, plugins, rb_run_knobs(), files, kvf};
+    for (int k = 0; k < 6; k++)
         for (const unsigned char *c = (const unsigned char *)parts[k]; *c; c++)
             h = (h ^ *c) * 0x100000001b3ull;
     free(canon);
@@ -158,7 +162,8 @@ static int same_key(const rb_record *a, const rb_record *b)
     h->op_label(a, oa, sizeof oa);
     h->op_label(b, ob, sizeof ob);
     return !strcmp(a->variant, b->variant) && a->d == b->d && a->bits == b->bits && a->dtype == b->dtype &&
-           a->N == b->N && a->dist == b->dist && a->slice == b->slice && a->path == b->path && !strcmp(oa, ob);
+           a->N == b->N && a->dist == b->dist && a->slice == b->slice && a->path == b->path && !strcmp(oa, ob) &&
+           rb_kva_same_key(a, b);
 }
 
 /* Settings per (d, N, dtype, variant) for method m: its own axis (bits, or HQMQ's operating
@@ -191,7 +196,7 @@ static int runs_path(const rb_backend *be, rb_method m, int v, int path)
         return runs_variant(be, m, v);
     case RB_PATH_ENCODE:
     case RB_PATH_DECODE:
-        if (!rb_kv_method_packs(m))
+        if (!rb_kv_method_has_paths(m))
             return 0;
         if (!strcmp(be->name, "cpu"))
             return 1;
@@ -306,18 +311,48 @@ static int load_dataset(rb_backend *be, const rb_config *cfg, const rb_inputs *i
     return rc;
 }
 
-/* A config's "kv_attention": its records into run (the sink), then the same result files. */
-static int kva_sink(void *ctx, const rb_record *r)
+/* A config's "kv_attention": its records into run and, as each finishes, the .jsonl, as every
+ * other setting's; --resume hands back the records of an earlier run with the same key. */
+typedef struct {
+    rb_run *run;
+    FILE *log;              /* NULL: --profile */
+    const char *hash, *jsonl;
+    const rb_record *done;  /* the earlier runs' records (--resume) */
+    int ndone, total;
+} kva_ctx;
+
+static int append_jsonl(FILE *f, const char *hash, const rb_record *r, const rb_config *cfg);
+
+static int kva_put(void *ctx, const rb_record *r, int reused)
 {
-    rb_run *run = ctx;
+    kva_ctx *c = ctx;
+    rb_run *run = c->run;
     rb_record *g = realloc(run->recs, sizeof *g * (size_t)(run->nrecs + 1));
     if (!g) {
         fprintf(stderr, "rotorbench: out of host memory\n");
-        return -1;
+        return 1;
     }
     run->recs = g;
     run->recs[run->nrecs++] = *r;
+    if (c->log && !reused && append_jsonl(c->log, c->hash, r, run->cfg)) {
+        fprintf(stderr, "rotorbench: cannot append to %s: %s\n", c->jsonl, strerror(errno));
+        return 1;
+    }
+    if (g_interrupted) {
+        fprintf(stderr, "rotorbench: interrupted after %d of %d settings; they are kept in %s: run the "
+                        "same command with --resume to go on\n", run->nrecs, c->total, c->jsonl);
+        return 130;
+    }
     return 0;
+}
+
+static const rb_record *kva_done(void *ctx, const rb_record *key)
+{
+    const kva_ctx *c = ctx;
+    for (int j = 0; j < c->ndone; j++)
+        if (same_key(&c->done[j], key))
+            return &c->done[j];
+    return NULL;
 }
 
 /* A file input's paired values (distribution.values): its rows as the data set holds them (fp16:
@@ -389,14 +424,14 @@ static rb_backend *create_backend(const char *backend_sel, int profile)
     return be;
 }
 
-/* The attention path's inputs and memory, then every data set against the machine's memory,
+/* The attention path's inputs and memory (its plan into kplan), then every data set against the machine's memory,
  * now and not when the sweep reaches the largest: host memory (the CPU backend's buffers; a
  * file's rows as floats), device memory. 0, or -1 with one line on stderr. */
-static int check_fits(const rb_config *cfg, const rb_inputs *in, rb_backend *be)
+static int check_fits(const rb_config *cfg, const rb_inputs *in, rb_backend *be, rb_kva_plan *kplan)
 {
     if (cfg->kva.on) {
         char why[4096];
-        if (rb_kvattn_check(cfg, why, sizeof why)) {
+        if (rb_kvattn_check(cfg, be, kplan, why, sizeof why)) {
             fprintf(stderr, "rotorbench: %s\n", why);
             return -1;
         }
@@ -429,6 +464,7 @@ typedef struct {
     int profile, resume;
     setting *sets; /* every setting, flattened, so progress can say k of n */
     int nset;
+    rb_kva_plan kplan; /* the attention path's records after the settings (kvattn_sweep.h) */
     rb_run run;
     rb_record *done; /* --resume: the records of the earlier run */
     int ndone;
@@ -477,7 +513,7 @@ static int plan_settings(sweep *s)
     s->nset = s->in->n * settings_per_dataset(cfg, s->be);
     s->sets = calloc((size_t)s->nset, sizeof *s->sets);
     s->run.recs = calloc((size_t)s->nset, sizeof(rb_record));
-    s->done = calloc((size_t)s->nset, sizeof(rb_record));
+    s->done = calloc((size_t)(s->nset + s->kplan.nrecords) + 1, sizeof(rb_record));
     if (!s->sets || !s->run.recs || !s->done) {
         fprintf(stderr, "rotorbench: out of host memory\n");
         return -1;
@@ -497,9 +533,9 @@ static int plan_settings(sweep *s)
  * for this run's (none under --profile). 0, or -1 said on stderr. */
 static int open_log(sweep *s)
 {
-    snprintf(s->hash, sizeof s->hash, "%016llx", (unsigned long long)config_hash(s->cfg, s->be->name));
+    snprintf(s->hash, sizeof s->hash, "%016llx", (unsigned long long)config_hash(s->cfg, s->be->name, s->kplan.files_hash));
     snprintf(s->jsonl, sizeof s->jsonl, "%s/%s-%s.jsonl", s->out_dir, s->cfg->name, s->be->name);
-    s->ndone = s->resume && !s->profile ? load_jsonl(s->jsonl, s->hash, s->done, s->nset) : 0;
+    s->ndone = s->resume && !s->profile ? load_jsonl(s->jsonl, s->hash, s->done, s->nset + s->kplan.nrecords) : 0;
     s->log = s->profile ? NULL : fopen(s->jsonl, s->resume ? "a" : "w");
     if (!s->profile && !s->log) {
         fprintf(stderr, "rotorbench: cannot write %s: %s\n", s->jsonl, strerror(errno));
@@ -508,7 +544,8 @@ static int open_log(sweep *s)
     if (s->log && s->resume && ends_torn(s->jsonl))
         fputc('\n', s->log);
     if (s->resume)
-        fprintf(stderr, "rotorbench: --resume: %d of %d settings already done in %s\n", s->ndone, s->nset, s->jsonl);
+        fprintf(stderr, "rotorbench: --resume: %d of %d settings already done in %s\n", s->ndone,
+                s->nset + s->kplan.nrecords, s->jsonl);
     return 0;
 }
 
@@ -542,6 +579,11 @@ static void start_record(const sweep *s, const setting *st, rb_record *r, rb_qdq
     r->path = cfg->paths[st->pa];
     r->kv_norm = rb_kv_norm_kind(cfg->unit_norm, cfg->kv_norm);
     r->stored_bytes = rb_kv_method_packs(m) ? (double)rb_kv_stored_bytes(m, d, r->bits, r->kv_norm, ds->N) : 0;
+    const rb_method_hooks *hk = rb_method_hooks_of(m);
+    if (hk->kv_stored_bytes && r->path != RB_PATH_ROUNDTRIP) { /* its own format: fp16 sigma, side entries */
+        r->kv_norm = RB_KV_NORM_FP16;
+        r->stored_bytes = (double)hk->kv_stored_bytes(p, ds->N, 0); /* the run adds what it stored beside */
+    }
     const double xbytes = (double)ds->N * d * (ds->dtype == RB_FP16 ? 2 : 4);
     r->bytes = r->path == RB_PATH_ROUNDTRIP ? 2.0 * xbytes : xbytes + r->stored_bytes;
 }
@@ -706,7 +748,7 @@ static int run_settings(sweep *s)
     return rc;
 }
 
-/* The data sets' buffers and the log, once the settings are done. */
+/* The data sets' buffers, once the settings are done. */
 static void release_settings(sweep *s)
 {
     for (int mm = 0; mm < RB_MAX_METHODS; mm++)
@@ -714,8 +756,17 @@ static void release_settings(sweep *s)
     free(s->queries);
     free(s->values);
     free(s->values_h);
-    if (s->log)
-        fclose(s->log);
+}
+
+/* The attention path: its own shapes, after the data sets' settings; its records into the run
+ * and the .jsonl as each finishes, --resume's handed back. */
+static int run_attention(sweep *s)
+{
+    s->run.notes[s->run.nnotes++] = "path attention: decode attention over a compressed KV cache, scores and outputs in "
+                                    "the rotated domain; metrics against an fp32 reference on the same inputs";
+    kva_ctx kc = {&s->run, s->log, s->hash, s->jsonl, s->done, s->ndone, s->nset + s->kplan.nrecords};
+    const rb_kva_sink sink = {kva_put, kva_done, &kc};
+    return rb_kvattn_sweep(s->cfg, s->be, &sink);
 }
 
 /* The result files (JSON, CSV) and the tables on stdout. 0, or 1 when a file was not written. */
@@ -757,7 +808,7 @@ static int run_sweep(const rb_config *cfg, const rb_inputs *in, const char *back
     s.be = create_backend(backend_sel, profile);
     if (!s.be)
         return 1;
-    if (check_fits(cfg, in, s.be)) {
+    if (check_fits(cfg, in, s.be, &s.kplan)) {
         s.be->destroy(s.be);
         return 2;
     }
@@ -768,11 +819,10 @@ static int run_sweep(const rb_config *cfg, const rb_inputs *in, const char *back
         rc = run_settings(&s);
         release_settings(&s);
     }
-    if (!rc && cfg->kva.on) { /* the attention path: its own shapes, records appended (not in the .jsonl) */
-        s.run.notes[s.run.nnotes++] = "path attention: decode attention over a compressed KV cache, scores and outputs in "
-                                      "the rotated domain; metrics against an fp32 reference on the same inputs";
-        rc = rb_kvattn_sweep(cfg, s.be, kva_sink, &s.run);
-    }
+    if (!rc && cfg->kva.on)
+        rc = run_attention(&s);
+    if (s.log)
+        fclose(s.log);
     if (!rc && profile)
         fprintf(stderr, "rotorbench: --profile: %d kernels run, no results written\n", s.run.nrecs);
     else if (!rc)

@@ -34,6 +34,7 @@ struct rb_meas_gpu {
 
     double copy_gbps, copy_gbps_bytes, fma_per_s, tc_flops_per_s, sm_clock_create_khz, tc_clock_khz;
     double copy_us, copy_cold_us; /* the loaded data set's */
+    double copy_moved;            /* bytes that copy read and wrote */
     double clk_min_khz, clk_max_khz;
     int timed_settings, throttled_settings, low_clock_settings;
     double hot[RB_MEAS_MAX_SAMPLES], cold[RB_MEAS_MAX_SAMPLES];
@@ -359,9 +360,10 @@ int rb_meas_gpu_copy_roof(rb_meas_gpu *m, void *dst, const void *src, size_t byt
     meas r;
     rb_meas_opts o;
     rb_meas_opts_default(&o);
-    m->copy_us = m->copy_cold_us = 0;
+    m->copy_us = m->copy_cold_us = m->copy_moved = 0;
     if (measure(m, &o, enq_copy, &c, &r))
         return -1;
+    m->copy_moved = 2.0 * (double)bytes;
     m->copy_us = r.hot.median;
     m->copy_cold_us = r.cold.median;
     return 0;
@@ -497,6 +499,7 @@ int rb_meas_gpu_time(rb_meas_gpu *m, const char *label, rb_enqueue_fn fn, void *
     rb_timing_set_cold(t, &r.cold);
     t->copy_us = m->copy_us;
     t->copy_cold_us = m->copy_cold_us;
+    t->copy_bytes = m->copy_moved;
     t->fma_peak_per_s = m->fma_per_s;
     t->tc_peak_flops_per_s = m->tc_flops_per_s;
     t->stop_reason = default_reason(r.stop_reason);

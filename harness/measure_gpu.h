@@ -9,7 +9,8 @@
  *   stop: at least 10 samples; then relative std <= 0.5 % with >= 0.1 s of GPU time
  *         ("noise <= 0.5%"), or 100 samples ("100 samples"), or about 1 s of wall time per
  *         loop ("time limit"); cold first, then hot;
- *   roofs: the D2D copy of the same bytes, timed the same way once per data set; a copy of up
+ *   roofs: a D2D copy moving the same bytes (it reads and writes each byte it copies: half
+ *         the bytes of a path that reads them all), timed the same way; a copy of up
  *         to 1 GiB, the fp32 FMA rate and the tensor-core rate once per module (create);
  *   clock: the SM clock probed (clock64 against %globaltimer) before and after every timed
  *         setting; a warning under 75 % of the rated clock, counted for the run's record.
@@ -43,8 +44,9 @@ void rb_meas_gpu_destroy(rb_meas_gpu *m);
 void rb_meas_range_push(rb_meas_gpu *m, const char *name);
 void rb_meas_range_pop(rb_meas_gpu *m);
 
-/* The copy roof of the data set loaded now: the D2D copy dst <- src of bytes, timed as the
- * kernels are; every later rb_meas_gpu_time reports against it. */
+/* The copy roof: the D2D copy dst <- src of bytes, timed as the kernels are; every later
+ * rb_meas_gpu_time reports against it (copy_us, and copy_bytes = 2 bytes: what it read and
+ * wrote). A path that moves M bytes takes a copy of M / 2. */
 int rb_meas_gpu_copy_roof(rb_meas_gpu *m, void *dst, const void *src, size_t bytes);
 
 /* Time fn as every setting is timed and fill *t entirely: hot and cold statistics, the stop

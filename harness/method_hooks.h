@@ -37,6 +37,13 @@ typedef struct rb_method_hooks {
     /* NULL: the backend's generic run. Else the method's own (pre-passes, extra fields). */
     int (*cpu_run)(rb_backend *b, const rb_qdq_params *p, rb_record *r);
     int (*gpu_run)(rb_backend *b, const rb_qdq_params *p, int variant, rb_record *r);
+    /* The KV-cache paths (config "path": encode, decode) of a method with a packed format of its
+     * own (HQMQ: hqmq_pack.h). NULL for the scalar methods' format (kvpack.h, kvcodec.h) or none.
+     * kv_stored_bytes: what N rows with nout side entries store; the runs set the record's
+     * stored_bytes and bytes from what they wrote. */
+    long (*kv_stored_bytes)(const rb_qdq_params *p, long N, long nout);
+    int (*cpu_kvpath)(rb_backend *b, const rb_qdq_params *p, rb_record *r);
+    int (*gpu_kvpath)(rb_backend *b, const rb_qdq_params *p, int variant, rb_record *r);
 } rb_method_hooks;
 
 extern const rb_method_hooks rb_rotation_hooks;

@@ -138,25 +138,26 @@ static inline const char *rb_record_group_key(int g)
   X(clock_low,    TIME,  "samples_under_75pct_clock",  NUM,     RW,     r->t.hot_clock_khz > 0, r->t.clock_low_samples,      -1, "",               "",     none,    none)      \
   X(copy_us,      TIME,  "copy_us",                    NUMNULL, RW,     r->t.copy_us > 0,       r->t.copy_us,                23, "copy_us",        "%.6g", same,    none)      \
   X(copy_cold_us, TIME,  "copy_cold_us",               NUMNULL, RW,     r->t.copy_us > 0,       r->t.copy_cold_us,           -1, "",               "",     none,    none)      \
+  X(copy_bytes,   TIME,  "copy_bytes",                 NUM,     RW,     r->t.copy_us > 0 && r->t.copy_bytes > 0, r->t.copy_bytes, -1, "",         "",     none,    none)      \
   X(fma_peak,     TIME,  "fma_peak_per_s",             NUMNULL, RW,     r->t.fma_peak_per_s > 0, r->t.fma_peak_per_s,        -1, "",               "",     none,    none)      \
   X(tc_peak,      TIME,  "tc_peak_flops_per_s",        NUMNULL, RW,     r->t.tc_peak_flops_per_s > 0, r->t.tc_peak_flops_per_s, -1, "",            "",     none,    none)      \
   X(gbps,         TOP,   "gbps",                       NUMNULL, W,      1,                      gbps(r),                     24, "gbps",           "%.6g", same,    none)      \
-  X(pct_copy,     TOP,   "pct_of_copy_bw",             NUMNULL, W,      r->t.copy_us > 0,       pct_copy(r),                 25, "pct_of_copy_bw", "%.6g", same,    none)      \
+  X(pct_copy,     TOP,   "pct_of_copy_bw",             NUMNULL, W,      r->t.copy_us > 0,       rb_record_pct_of_copy(r),    25, "pct_of_copy_bw", "%.6g", same,    none)      \
   X(fma_per_s,    TOP,   "fma_per_s",                  NUMNULL, W,      RB_F_TIMED,             fma_rate(r),                 30, "fma_per_s",      "%.6g", same,    none)      \
   X(pct_fma,      TOP,   "pct_of_fma_peak",            NUMNULL, W,      RB_F_TIMED && r->t.fma_peak_per_s > 0, pct_fma(r),   31, "pct_of_fma_peak", "%.6g", same,   none)      \
   X(check_rows,   CHECK, "rows",                       NUM,     RW,     r->check_rows,          r->check_rows,               -1, "",               "",     none,    none)      \
   X(check_abs,    CHECK, "max_abs_diff",               NUMNULL, RW,     r->check_rows && !r->kva.on, r->check_max_abs,       -1, "",               "",     none,    none)      \
   X(check_rel,    CHECK, "max_rel_diff",               NUMNULL, W,      r->check_rows && r->kva.on, r->check_max_abs,        -1, "",               "",     none,    none)      \
   X(check_flips,  CHECK, "boundary_flips",             NUM,     RW,     r->check_rows,          r->check_flips,              -1, "",               "",     none,    none)      \
-  X(fp16_cache,   KVA,   "fp16_cache",                 FLAG,    W,      r->kva.on,              r->kva.fp16_cache,           -1, "",               "",     none,    none)      \
-  X(kv_B,         KVA,   "B",                          NUM,     W,      r->kva.on,              r->kva.B,                    42, "kv_B",           "%d",   same,    none)      \
-  X(kv_H,         KVA,   "H",                          NUM,     W,      r->kva.on,              r->kva.H,                    43, "kv_H",           "%d",   same,    none)      \
-  X(kv_heads,     KVA,   "kv_heads",                   NUM,     W,      r->kva.on,              r->kva.kv_heads,             44, "kv_heads",       "%d",   same,    none)      \
-  X(kv_T,         KVA,   "T",                          NUM,     W,      r->kva.on,              r->kva.T,                    45, "kv_T",           "%ld",  same,    none)      \
-  X(kv_split,     KVA,   "split",                      NUM,     W,      r->kva.on,              r->kva.split,                46, "kv_split",       "%d",   same,    none)      \
-  X(cache_bytes,  KVA,   "cache_bytes",                NUM,     W,      r->kva.on,              r->kva.cache_bytes,          47, "cache_bytes",    "%.0f", same,    none)      \
-  X(per_token,    KVA,   "bytes_per_token",            NUMNULL, W,      r->kva.on,              r->kva.bytes_per_token,      48, "bytes_per_token", "%.6g", same,   none)      \
-  X(kv_rel_err,   KVA,   "max_rel_err",                NUMNULL, W,      r->kva.on,              r->kva.max_rel_err,          49, "attn_max_rel_err", "%.9g", if_kva, none)     \
+  X(kva_block,    TOP,   "",                           NUM,     CALL,   1,                      rb_kva_rec_to_json(r, o),    -1, "",               "",     none,    none)      \
+  X(kv_B,         KVA,   "B",                          NUM,     EXT,    1,                      r->kva.B,                    42, "kv_B",           "%d",   same,    none)      \
+  X(kv_H,         KVA,   "H",                          NUM,     EXT,    1,                      r->kva.H,                    43, "kv_H",           "%d",   same,    none)      \
+  X(kv_heads,     KVA,   "kv_heads",                   NUM,     EXT,    1,                      r->kva.kv_heads,             44, "kv_heads",       "%d",   same,    none)      \
+  X(kv_T,         KVA,   "T",                          NUM,     EXT,    1,                      r->kva.T,                    45, "kv_T",           "%ld",  same,    none)      \
+  X(kv_split,     KVA,   "split",                      NUM,     EXT,    1,                      r->kva.split,                46, "kv_split",       "%d",   same,    none)      \
+  X(cache_bytes,  KVA,   "cache_bytes",                NUM,     EXT,    1,                      r->kva.cache_bytes,          47, "cache_bytes",    "%.0f", same,    none)      \
+  X(per_token,    KVA,   "bytes_per_token",            NUMNULL, EXT,    1,                      r->kva.bytes_per_token,      48, "bytes_per_token", "%.6g", same,   none)      \
+  X(kv_rel_err,   KVA,   "max_rel_err",                NUMNULL, EXT,    1,                      r->kva.max_rel_err,          49, "attn_max_rel_err", "%.9g", if_kva, none)     \
   X(baseline,     TOP,   "baseline",                   TEXT,    W,      1,                      r->kva.on ? "fp16-cache" : rb_method_name(cfg->baseline), -1, "", "", none, none) \
   X(speedup,      TOP,   "speedup",                    POSNULL, W,      1,                      r->speedup,                  26, "speedup",        "%.6g", same,    none)      \
   X(backend,      TOP,   "",                           TEXT,    NOJSON, 1,                      backend,                      0, "backend",        "%s",   same,    none)

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "inputs.h"
+#include "kvattn_record.h"
 #include "kvcodec.h"
 #include "method_hooks.h"
 #include "record_fields.h"
@@ -80,16 +81,25 @@ static double pct_fma(const rb_record *r)
     return r->t.fma_peak_per_s > 0 ? 100.0 * fma_rate(r) / r->t.fma_peak_per_s : 0;
 }
 
-static double pct_copy(const rb_record *r)
+/* % of copy: the rate at which the path moves its bytes (read + written: bytes / time) over the
+ * rate at which a D2D copy moves its own (read + written: copy_bytes / copy time). A copy of
+ * half the path's bytes moves as many as the path; a read-only path (attention) divided by a
+ * copy of all its bytes would otherwise read twice what it streams. */
+double rb_record_pct_of_copy(const rb_record *r)
 {
-    return r->t.copy_us > 0 && r->t.median_us > 0 ? 100.0 * r->t.copy_us / r->t.median_us : 0;
+    if (!(r->t.copy_us > 0 && r->t.median_us > 0))
+        return 0;
+    const double copy_moved = r->t.copy_bytes > 0 ? r->t.copy_bytes : r->bytes; /* older files: the same bytes */
+    return 100.0 * (r->bytes / r->t.median_us) / (copy_moved / r->t.copy_us);
 }
 
 void rb_record_input(const rb_config *cfg, const rb_record *r, char *buf, size_t n)
 {
     const rb_data_dist *dd = &cfg->dists[r->dist >= 0 && r->dist < cfg->ndists ? r->dist : 0];
-    const char *base = dd->kind == RB_DIST_FILE ? strrchr(dd->path, '/') : NULL;
-    int o = snprintf(buf, n, "%s", dd->kind == RB_DIST_FILE ? (base ? base + 1 : dd->path) : rb_distribution_name(dd->kind));
+    const char *path = r->kva.on ? cfg->kva.k.path : dd->path; /* decode attention: its own K file */
+    const int file = r->kva.on ? cfg->kva.input == RB_KVA_FILES : dd->kind == RB_DIST_FILE;
+    const char *base = file ? strrchr(path, '/') : NULL;
+    int o = snprintf(buf, n, "%s", file ? (base ? base + 1 : path) : r->kva.on ? "synthetic" : rb_distribution_name(dd->kind));
     if (r->slice >= 0 && o >= 0 && (size_t)o < n)
         snprintf(buf + o, n - (size_t)o, "[%d]", r->slice);
     for (char *c = buf; *c; c++) /* a CSV cell */
@@ -382,7 +392,7 @@ void rb_results_print_markdown(const rb_run *run, FILE *out)
         if (r->path != RB_PATH_ROUNDTRIP) /* "fast encode": the roundtrip, the paper's kernel, is not named */
             snprintf(variant + strlen(variant), sizeof variant - strlen(variant), " %s", rb_path_name(r->path));
         if (gpu)
-            snprintf(pct, sizeof pct, " %.1f |", pct_copy(r));
+            snprintf(pct, sizeof pct, " %.1f |", rb_record_pct_of_copy(r));
         if (inputs) {
             char in[128];
             rb_record_input(run->cfg, r, in, sizeof in);
@@ -517,7 +527,8 @@ static int read_text(const cJSON *g, const char *k, int req, char *buf, size_t n
 
 static int read_method(const cJSON *g, const char *k, int req, rb_method *m)
 {
-    const char *s = str(g, k);
+    const char *s = rb_kva_json_is_fp16(g) ? "identity" : str(g, k); /* the fp16 cache's record, as the
+                                                                       * attention sweep makes it */
     const rb_method found = s ? rb_method_find(s) : -1;
     if (found >= 0)
         *m = found;
@@ -591,5 +602,6 @@ int rb_record_from_json(const cJSON *o, rb_record *r)
     r->dist = cJSON_IsNumber(idx) ? idx->valueint : 0;
     r->slice = cJSON_IsNumber(sl) ? sl->valueint : -1;
     rb_method_hooks_of(r->method)->from_json(o, r);
+    rb_kva_rec_from_json(o, r); /* decode attention's own fields (kvattn_record.h) */
     return 0;
 }

@@ -40,6 +40,10 @@ int rb_results_has_qdq_records(const rb_run *run);
  * the other methods. */
 void rb_record_op(const rb_record *r, char *buf, size_t n);
 
+/* The record's % of copy (pct_of_copy_bw): bytes / time over the copy's bytes moved (read +
+ * written) / its time; 0 without a copy time (the CPU). */
+double rb_record_pct_of_copy(const rb_record *r);
+
 /* The record's input as tables and the CSV name it: "sphere", "lowrank", "k.npy[3]". */
 void rb_record_input(const rb_config *cfg, const rb_record *r, char *buf, size_t n);
 

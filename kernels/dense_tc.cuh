@@ -5,10 +5,13 @@
  * d = 128, 256 the same tiles as the rows of a warpgroup's wgmma.m64nNk16 (dense_wgmma.cuh: P read
  * by the tensor cores from shared memory once per 64 rows; RB_DENSE_TC=mma turns it off).
  *
- *   template <typename T> cudaError_t rbk_dense_tc_launch(const RbArgs &a, const T *x, T *xh,
- *                                                        long N, cudaStream_t st);
+ *   template <typename T, int MODE = RBK_QDQ> cudaError_t rbk_dense_tc_launch(const RbArgs &a,
+ *                                                 const T *x, T *xh, long N, cudaStream_t st);
  * T = float or __half, a.d in {128, 256, 512}, x and xh 16-byte aligned (else
- * cudaErrorInvalidValue, nothing launched). Never allocates, never synchronizes: P (a.rot, fp32
+ * cudaErrorInvalidValue, nothing launched). MODE RBK_ENC writes a.codes + a.norms (kvpack.h)
+ * from x, RBK_DEC reads them into xh: the same kernels, the first product's quantizer writing
+ * indices, or the second product fed the codes' centroids (fp16, as the roundtrip rounds them),
+ * so decode(encode(x)) is the roundtrip bit for bit with fp32 norms. Never allocates, never synchronizes: P (a.rot, fp32
  * row-major in global memory) is converted to fp16 by each thread block as it stages it.
  * Needs qdq_common.cuh (RbArgs, RbIO, RbQuant, launch helpers) included first.
  *
@@ -249,6 +252,45 @@ static __device__ __forceinline__ void rbtc_quad_sum2(float &a, float &b)
     b += __shfl_xor_sync(0xffffffffu, b, 2);
 }
 
+/* c (+)= a B over k-step ks, columns n0 .. n0 + 8 NT - 1 of P as wgmma's B (wg_layout.h): MN-major
+ * for Xh = Yh P (mn, descriptor dX), K-major for Y = Xb P^T (dY); the first k-step overwrites c.
+ * mn is a constant where it is called: one branch is compiled. */
+template <int NT>
+static __device__ __forceinline__ void rbtc_wg_step(bool mn, float (&c)[NT][4], const uint32_t a[4], uint64_t dY,
+                                                    uint64_t dX, int d, int ks, int n0)
+{
+    if (mn)
+        rbtc_wgmma<1>(c, a, dX + (rb_wg_x_start(d, ks, n0) >> 4), ks > 0);
+    else
+        rbtc_wgmma<0>(c, a, dY + (rb_wg_y_start(d, ks, n0) >> 4), ks > 0);
+}
+
+/* ---- the packed codes (kvpack.h) ------------------------------------------------------------ */
+/* Codes j and j + 1 of a row's words: 2 b <= 16 bits from stream bit j b, in one or two words. */
+static __device__ __forceinline__ void rbtc_codes2(const uint32_t *w, int j, int bits, uint32_t &c0, uint32_t &c1)
+{
+    const int s = j * bits, i = s >> 5, o = s & 31;
+    uint64_t v = w[i];
+    if (o + 2 * bits > 32)
+        v |= (uint64_t)w[i + 1] << 32;
+    const uint32_t m = (1u << bits) - 1u;
+    c0 = (uint32_t)(v >> o) & m;
+    c1 = (uint32_t)(v >> (o + bits)) & m;
+}
+
+/* rb_sq_index(y) by the route of the kernel's quantizer: the cell route from the 8-byte table
+ * (an encoder's entries are {threshold, the cell's low index}: rb_sq_cell_index), else
+ * RbQuant's own. */
+template <int QM, int TCP>
+static __device__ __forceinline__ uint32_t rbtc_index(const RbQuant<QM> &q, const uint2 *t8, const float *s_b, int nb, float y)
+{
+    if constexpr (QM == RBQ_CELLS) {
+        const uint2 e = t8[rb_sq_cell(y, q.m) * TCP];
+        return e.y + (y > __uint_as_float(e.x));
+    } else
+        return (uint32_t)q.index(y, s_b, nb);
+}
+
 /* ---- resident kernel (d = 128, 256) ------------------------------------------------------------ */
 #define RBTC_RES_WARPS 8
 
@@ -269,17 +311,22 @@ static __device__ __forceinline__ void rbtc_quad_sum2(float &a, float &b)
 #define RBTC_MT128 1
 #endif
 
-template <typename T, int D, int MT, bool WG = false> struct RbtcRes {
+template <typename T, int D, int MT, bool WG = false, int MODE = RBK_QDQ> struct RbtcRes {
     static constexpr int MINB = MT == 1 && D <= 128 ? 2 : 1;
     /* P in fp16; WG: plus the slack that aligns it to 1024 bytes for the 128-byte swizzle */
     static constexpr size_t PBYTES = (size_t)D * D * 2 + (WG ? 1024 : 0);
     static constexpr size_t ROWB = (size_t)D * sizeof(T), WBYTES = 16 * MT * ROWB;
     /* rows staged through shared memory for fp16 or MT = 2 only: for fp32 at MT = 1 the copy of
      * twice the bytes competes with ldmatrix for shared-memory bandwidth (docs/perf-log/
-     * 2026-12-06-experiment-switches.md) */
-    static constexpr bool STAGE = (sizeof(T) == 2 || MT == 2) &&
+     * 2026-12-06-experiment-switches.md); the decoder reads no rows */
+    static constexpr bool STAGE = MODE != RBK_DEC && (sizeof(T) == 2 || MT == 2) &&
                                   PBYTES + RBTC_RES_WARPS * WBYTES <= (MINB == 2 ? 96u : 200u) * 1024u;
-    static constexpr size_t SMEM = PBYTES + (STAGE ? RBTC_RES_WARPS * WBYTES : 0);
+    /* encode and decode: the warp tile's codes, a byte each (encode) or the packed words
+     * (decode), in the warp's buffer: the staging buffer where there is one (the encoder stages
+     * the next tile once its codes are out), which is at least this large */
+    static constexpr size_t CBYTES = MODE == RBK_QDQ ? 0 : (size_t)16 * MT * D;
+    static constexpr size_t WBUF = STAGE && WBYTES > CBYTES ? WBYTES : CBYTES;
+    static constexpr size_t SMEM = PBYTES + RBTC_RES_WARPS * WBUF;
     /* the swizzled byte offset of 16-byte chunk e16 of staged row r */
     static __device__ __forceinline__ uint32_t soff(int r, int e16)
     {
@@ -287,11 +334,16 @@ template <typename T, int D, int MT, bool WG = false> struct RbtcRes {
     }
 };
 
-template <typename T, int D, int MT, int QM, bool WG = false>
+/* MODE (qdq_common.cuh): the fused roundtrip, the encoder (x -> codes + norms: the first product,
+ * its quantizer's indices instead of its centroids) or the decoder (codes + norms -> xh: the
+ * second product from the centroids). Each mode runs the roundtrip's instructions on the same
+ * operands in the same order, so decode(encode(x)) is the roundtrip bit for bit with fp32 norms. */
+template <typename T, int D, int MT, int QM, bool WG = false, int MODE = RBK_QDQ>
 __global__ void __launch_bounds__(RBTC_RES_WARPS * 32, RbtcRes<T, D, MT, WG>::MINB)
 rbk_dense_tc_res(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
 {
-    using S = RbtcRes<T, D, MT, WG>;
+    using S = RbtcRes<T, D, MT, WG, MODE>;
+    constexpr bool ENC = MODE == RBK_ENC, DEC = MODE == RBK_DEC;
     constexpr int NC = D / 16;                                 /* 16-column groups = k-steps = n-tile pairs */
     constexpr int CH = MT == 2 ? 64 : (D < 128 ? D : 128);     /* column chunk of either product (registers) */
     constexpr int NCH = D / CH, CG = CH / 16;
@@ -301,10 +353,10 @@ rbk_dense_tc_res(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
     static_assert(!WG || (MT == 1 && CH == 128), "wgmma: one m16 tile per warp, products in 128 columns");
     /* RAW (wgmma, fp16 rows): Y = X P^T from the rows' own fp16 values, scaled by 1 / rho before
      * the quantizer, instead of rounding x / rho to fp16: no conversion pass, one rounding fewer */
-    constexpr bool RAW = WG && sizeof(T) == 2;
+    constexpr bool RAW = WG && sizeof(T) == 2 && !DEC;
     static_assert(!RAW || S::STAGE, "RAW reads the staged rows");
     extern __shared__ float4 smem4[];
-    unsigned char *stg = reinterpret_cast<unsigned char *>(smem4) + S::PBYTES + (threadIdx.x >> 5) * S::WBYTES;
+    unsigned char *stg = reinterpret_cast<unsigned char *>(smem4) + S::PBYTES + (threadIdx.x >> 5) * S::WBUF;
     unsigned char *Ps = reinterpret_cast<unsigned char *>(smem4); /* WG: rounded up to 1024 bytes */
     if constexpr (WG)
         Ps += (1024u - (rbtc_smem_addr(smem4) & 1023u)) & 1023u;
@@ -325,9 +377,10 @@ rbk_dense_tc_res(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
     constexpr bool FOLD = WG && !(sizeof(T) == 4 && D == 128);
     rbk_load_codebook(a.cents, a.bounds, a.nbounds, s_c, s_b, true);
     if constexpr (QM == RBQ_CELLS) {
-        for (int i = threadIdx.x; i < RB_SQ_CELLS * TCP; i += blockDim.x) {
+        /* the encoder's entries hold the cell's low index (rb_sq_cell_index) for the centroids */
+        for (int i = threadIdx.x; i < RB_SQ_CELLS * TCP && !DEC; i += blockDim.x) {
             const float4 e = __ldg(reinterpret_cast<const float4 *>(a.cells) + i / TCP);
-            s_t8[i] = make_uint2(__float_as_uint(e.x), rbtc_pack(e.y, e.z));
+            s_t8[i] = make_uint2(__float_as_uint(e.x), ENC ? (uint32_t)e.w : rbtc_pack(e.y, e.z));
         }
     } else
         rbk_load_cells<QM>(a.cells, a.nbounds);
@@ -398,103 +451,137 @@ rbk_dense_tc_res(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
             v0[mt] = r0[mt] < N;
             v1[mt] = r1[mt] < N;
         }
-        /* STAGE: the rows are read from the buffer twice (norms, then x-bar) rather than held in
-         * 2 NC registers across the norm's shuffles (fp32 d = 128 spilled 144 bytes that way) */
-        typename RbtcIO<T>::Raw raw0[S::STAGE ? 1 : NC], raw1[S::STAGE ? 1 : NC];
-        if constexpr (S::STAGE) {
-            rbtc_cp_wait_all();
-            __syncwarp();
-        } else {
-            const T *x0 = x + r0[0] * D + 4 * t, *x1 = x + r1[0] * D + 4 * t;
-#pragma unroll
-            for (int c = 0; c < NC; c++) {
-                raw0[c] = v0[0] ? RbtcIO<T>::ld(x0 + 16 * c) : RbtcIO<T>::zero();
-                raw1[c] = v1[0] ? RbtcIO<T>::ld(x1 + 16 * c) : RbtcIO<T>::zero();
-            }
-        }
-        /* lane (g, t)'s physical columns 16 c + 4 t .. + 3 of rows 16 mt + g and + 8; staged:
-         * 16-byte chunk 4 c + t (fp32) or the half t & 1 of chunk 2 c + t / 2 (fp16) */
-        auto fetch = [&](int mt, int c, float f0[4], float f1[4]) {
-            if constexpr (S::STAGE) {
-                using Raw = typename RbtcIO<T>::Raw;
-                const int e16 = sizeof(T) == 4 ? 4 * c + t : 2 * c + (t >> 1);
-                const uint32_t in = sizeof(T) == 4 ? 0u : (uint32_t)(t & 1) * 8u;
-                const int ra = 16 * mt + g;
-                const Raw q0 = v0[mt] ? *reinterpret_cast<const Raw *>(stg + S::soff(ra, e16) + in) : RbtcIO<T>::zero();
-                const Raw q1 = v1[mt] ? *reinterpret_cast<const Raw *>(stg + S::soff(ra + 8, e16) + in) : RbtcIO<T>::zero();
-                RbtcIO<T>::get(q0, f0);
-                RbtcIO<T>::get(q1, f1);
-            } else {
-                RbtcIO<T>::get(raw0[c], f0);
-                RbtcIO<T>::get(raw1[c], f1);
-            }
-        };
         float rho0[MT], rho1[MT], inv0s[MT], inv1s[MT];
         uint32_t xa[MT][NC][4]; /* x-bar A fragments (RAW: x's own fp16 bits) */
+        uint32_t ya[MT][NC][4]; /* Yh's A fragments: the quantized Y (decode: from the codes) */
+        if constexpr (DEC) {
+            /* the tile's code words (contiguous rows) into the warp's buffer, coalesced; then
+             * each lane's codes, at Y's columns 16 s + 2 t, + 1 (A) and 16 s + 8 + 2 t, + 1 (B)
+             * of its rows, to the centroids as the roundtrip's quantizer gives them (fp16) */
+            const int rw = a.row_words;
+            uint32_t *cw = reinterpret_cast<uint32_t *>(stg);
+            const long left = N - wt * TR, nwords = (left < 0 ? 0 : left < TR ? left : TR) * rw;
+            __syncwarp(); /* the previous tile's reads of the buffer are done */
+            for (long e = lane; e < nwords; e += 32)
+                cw[e] = __ldg(a.codes + wt * TR * rw + e);
+            __syncwarp();
+            auto cents = [&](bool v, int r, int j) -> uint32_t {
+                if (!v)
+                    return 0u;
+                uint32_t c0, c1;
+                rbtc_codes2(cw + r * rw, j, a.bits, c0, c1);
+                return rbtc_pack(s_c[c0], s_c[c1]);
+            };
 #pragma unroll
-        for (int mt = 0; mt < MT; mt++) {
-            float ss0 = 0.f, ss1 = 0.f;
-            if constexpr (RAW) {
-                /* one pass: the staged fp16 row bits are the A fragments as they are, the norm is
-                 * summed from them converted */
-                using Raw = typename RbtcIO<T>::Raw;
+            for (int mt = 0; mt < MT; mt++) {
+                rho0[mt] = v0[mt] ? rbk_get_norm(a.norms, a.norm_kind, r0[mt]) : 0.0f;
+                rho1[mt] = v1[mt] ? rbk_get_norm(a.norms, a.norm_kind, r1[mt]) : 0.0f;
+                inv0s[mt] = inv1s[mt] = 1.0f; /* unused: no quantizer here */
+                const int ra = 16 * mt + g, rb = ra + 8;
+#pragma unroll
+                for (int s = 0; s < NC; s++) {
+                    ya[mt][s][0] = cents(v0[mt], ra, 16 * s + 2 * t);
+                    ya[mt][s][1] = cents(v1[mt], rb, 16 * s + 2 * t);
+                    ya[mt][s][2] = cents(v0[mt], ra, 16 * s + 8 + 2 * t);
+                    ya[mt][s][3] = cents(v1[mt], rb, 16 * s + 8 + 2 * t);
+                }
+            }
+        } else {
+            /* STAGE: the rows are read from the buffer twice (norms, then x-bar) rather than held in
+             * 2 NC registers across the norm's shuffles (fp32 d = 128 spilled 144 bytes that way) */
+            typename RbtcIO<T>::Raw raw0[S::STAGE ? 1 : NC], raw1[S::STAGE ? 1 : NC];
+            if constexpr (S::STAGE) {
+                rbtc_cp_wait_all();
+                __syncwarp();
+            } else {
+                const T *x0 = x + r0[0] * D + 4 * t, *x1 = x + r1[0] * D + 4 * t;
 #pragma unroll
                 for (int c = 0; c < NC; c++) {
-                    const int e16 = 2 * c + (t >> 1);
-                    const uint32_t in = (uint32_t)(t & 1) * 8u;
+                    raw0[c] = v0[0] ? RbtcIO<T>::ld(x0 + 16 * c) : RbtcIO<T>::zero();
+                    raw1[c] = v1[0] ? RbtcIO<T>::ld(x1 + 16 * c) : RbtcIO<T>::zero();
+                }
+            }
+            /* lane (g, t)'s physical columns 16 c + 4 t .. + 3 of rows 16 mt + g and + 8; staged:
+             * 16-byte chunk 4 c + t (fp32) or the half t & 1 of chunk 2 c + t / 2 (fp16) */
+            auto fetch = [&](int mt, int c, float f0[4], float f1[4]) {
+                if constexpr (S::STAGE) {
+                    using Raw = typename RbtcIO<T>::Raw;
+                    const int e16 = sizeof(T) == 4 ? 4 * c + t : 2 * c + (t >> 1);
+                    const uint32_t in = sizeof(T) == 4 ? 0u : (uint32_t)(t & 1) * 8u;
                     const int ra = 16 * mt + g;
                     const Raw q0 = v0[mt] ? *reinterpret_cast<const Raw *>(stg + S::soff(ra, e16) + in) : RbtcIO<T>::zero();
                     const Raw q1 = v1[mt] ? *reinterpret_cast<const Raw *>(stg + S::soff(ra + 8, e16) + in) : RbtcIO<T>::zero();
-                    xa[mt][c][0] = q0.x;
-                    xa[mt][c][1] = q1.x;
-                    xa[mt][c][2] = q0.y;
-                    xa[mt][c][3] = q1.y;
-                    float f0[4], f1[4];
                     RbtcIO<T>::get(q0, f0);
                     RbtcIO<T>::get(q1, f1);
+                } else {
+                    RbtcIO<T>::get(raw0[c], f0);
+                    RbtcIO<T>::get(raw1[c], f1);
+                }
+            };
 #pragma unroll
-                    for (int k = 0; k < 4; k++) {
-                        ss0 = fmaf(f0[k], f0[k], ss0);
-                        ss1 = fmaf(f1[k], f1[k], ss1);
+            for (int mt = 0; mt < MT; mt++) {
+                float ss0 = 0.f, ss1 = 0.f;
+                if constexpr (RAW) {
+                    /* one pass: the staged fp16 row bits are the A fragments as they are, the norm is
+                     * summed from them converted */
+                    using Raw = typename RbtcIO<T>::Raw;
+#pragma unroll
+                    for (int c = 0; c < NC; c++) {
+                        const int e16 = 2 * c + (t >> 1);
+                        const uint32_t in = (uint32_t)(t & 1) * 8u;
+                        const int ra = 16 * mt + g;
+                        const Raw q0 = v0[mt] ? *reinterpret_cast<const Raw *>(stg + S::soff(ra, e16) + in) : RbtcIO<T>::zero();
+                        const Raw q1 = v1[mt] ? *reinterpret_cast<const Raw *>(stg + S::soff(ra + 8, e16) + in) : RbtcIO<T>::zero();
+                        xa[mt][c][0] = q0.x;
+                        xa[mt][c][1] = q1.x;
+                        xa[mt][c][2] = q0.y;
+                        xa[mt][c][3] = q1.y;
+                        float f0[4], f1[4];
+                        RbtcIO<T>::get(q0, f0);
+                        RbtcIO<T>::get(q1, f1);
+#pragma unroll
+                        for (int k = 0; k < 4; k++) {
+                            ss0 = fmaf(f0[k], f0[k], ss0);
+                            ss1 = fmaf(f1[k], f1[k], ss1);
+                        }
+                    }
+                } else {
+#pragma unroll
+                    for (int c = 0; c < NC; c++) {
+                        float f0[4], f1[4];
+                        fetch(mt, c, f0, f1);
+#pragma unroll
+                        for (int k = 0; k < 4; k++) {
+                            ss0 = fmaf(f0[k], f0[k], ss0);
+                            ss1 = fmaf(f1[k], f1[k], ss1);
+                        }
                     }
                 }
-            } else {
+                rbtc_quad_sum2(ss0, ss1);
+                rho0[mt] = sqrtf(ss0);
+                rho1[mt] = sqrtf(ss1);
+                const float inv0 = rb_inv_norm(rho0[mt]), inv1 = rb_inv_norm(rho1[mt]);
+                inv0s[mt] = inv0;
+                inv1s[mt] = inv1;
+                if constexpr (!RAW) {
 #pragma unroll
-                for (int c = 0; c < NC; c++) {
-                    float f0[4], f1[4];
-                    fetch(mt, c, f0, f1);
-#pragma unroll
-                    for (int k = 0; k < 4; k++) {
-                        ss0 = fmaf(f0[k], f0[k], ss0);
-                        ss1 = fmaf(f1[k], f1[k], ss1);
+                    for (int c = 0; c < NC; c++) {
+                        float f0[4], f1[4];
+                        fetch(mt, c, f0, f1);
+                        xa[mt][c][0] = rbtc_pack(f0[0] * inv0, f0[1] * inv0);
+                        xa[mt][c][1] = rbtc_pack(f1[0] * inv1, f1[1] * inv1);
+                        xa[mt][c][2] = rbtc_pack(f0[2] * inv0, f0[3] * inv0);
+                        xa[mt][c][3] = rbtc_pack(f1[2] * inv1, f1[3] * inv1);
                     }
                 }
             }
-            rbtc_quad_sum2(ss0, ss1);
-            rho0[mt] = sqrtf(ss0);
-            rho1[mt] = sqrtf(ss1);
-            const float inv0 = rb_inv_norm(rho0[mt]), inv1 = rb_inv_norm(rho1[mt]);
-            inv0s[mt] = inv0;
-            inv1s[mt] = inv1;
-            if constexpr (!RAW) {
-#pragma unroll
-                for (int c = 0; c < NC; c++) {
-                    float f0[4], f1[4];
-                    fetch(mt, c, f0, f1);
-                    xa[mt][c][0] = rbtc_pack(f0[0] * inv0, f0[1] * inv0);
-                    xa[mt][c][1] = rbtc_pack(f1[0] * inv1, f1[1] * inv1);
-                    xa[mt][c][2] = rbtc_pack(f0[2] * inv0, f0[3] * inv0);
-                    xa[mt][c][3] = rbtc_pack(f1[2] * inv1, f1[3] * inv1);
-                }
-            }
-        }
-        if constexpr (S::STAGE) {
-            __syncwarp(); /* every lane has read the buffer before the next tile's copies land */
-            if (tile + nw < ntiles)
-                stage(WT * (tile + nw) + wq);
+            if constexpr (S::STAGE || ENC)
+                __syncwarp(); /* every lane has read the buffer before the next tile's copies (or codes) land */
+            if constexpr (S::STAGE && !ENC)
+                if (tile + nw < ntiles)
+                    stage(WT * (tile + nw) + wq);
         }
         /* Y = Xb P^T, CH columns at a time, quantized into the A fragments of Yh */
-        uint32_t ya[MT][NC][4];
         /* Y's n8 tiles 2 s (A) and 2 s + 1 (B) of m16 tile mt, quantized: Yh's A fragment of k-step s */
         auto quant = [&](int mt, int s, const float *A0, const float *B0) {
             float As[4], Bs[4];
@@ -504,7 +591,17 @@ rbk_dense_tc_res(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
                 Bs[0] = B0[0] * inv0s[mt], Bs[1] = B0[1] * inv0s[mt], Bs[2] = B0[2] * inv1s[mt], Bs[3] = B0[3] * inv1s[mt];
                 A = As, B = Bs;
             }
-            if constexpr (WG && QM == RBQ_REG) { /* wgmma only: mma.sync's 128 registers spilled more */
+            if constexpr (ENC) { /* the indices, a byte each, into row 16 mt + g (+ 8) of the buffer */
+                const int ra = 16 * mt + g, j = 16 * s + 2 * t;
+                const bool f0 = rb_row_is_finite(rho0[mt]), f1 = rb_row_is_finite(rho1[mt]);
+                auto idx2 = [&](bool fin, float y0, float y1) -> uint16_t { /* a bad row: zero codes */
+                    return fin ? (uint16_t)(rbtc_index<QM, TCP>(q, t8, s_b, nb, y0) | rbtc_index<QM, TCP>(q, t8, s_b, nb, y1) << 8) : 0;
+                };
+                *reinterpret_cast<uint16_t *>(stg + ra * D + j) = idx2(f0, A[0], A[1]);
+                *reinterpret_cast<uint16_t *>(stg + (ra + 8) * D + j) = idx2(f1, A[2], A[3]);
+                *reinterpret_cast<uint16_t *>(stg + ra * D + j + 8) = idx2(f0, B[0], B[1]);
+                *reinterpret_cast<uint16_t *>(stg + (ra + 8) * D + j + 8) = idx2(f1, B[2], B[3]);
+            } else if constexpr (WG && QM == RBQ_REG) { /* wgmma only: mma.sync's 128 registers spilled more */
                 ya[mt][s][0] = rbtc_pack(rb_sq_qdq3(A[0], q.b, creg), rb_sq_qdq3(A[1], q.b, creg));
                 ya[mt][s][1] = rbtc_pack(rb_sq_qdq3(A[2], q.b, creg), rb_sq_qdq3(A[3], q.b, creg));
                 ya[mt][s][2] = rbtc_pack(rb_sq_qdq3(B[0], q.b, creg), rb_sq_qdq3(B[1], q.b, creg));
@@ -545,103 +642,100 @@ rbk_dense_tc_res(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
             /* Each 128-column chunk as two wgmma groups of 64 columns (c0, c1), committed one after
              * the other: the first group's quantization (or stores) runs while the second is on the
              * tensor cores. Y: k-step ks starts 32 (ks % 4) bytes into band ks / 4, its n rows of P
-             * 1024 bytes per 8; Xh: k-step ks is rows 16 ks .. of P (two 8-row groups), n one band. */
-            constexpr int H = CG / 2; /* 16-column groups per 64 columns */
+             * 1024 bytes per 8; Xh: k-step ks is rows 16 ks .. of P (two 8-row groups), n one band.
+             * mn: P as MN-major (Xh) or K-major (Y) B; af: the A fragments; epi(s, A, B): n8 tiles
+             * 2 s, 2 s + 1 of the result. */
+            auto product = [&](bool mn, const uint32_t (&af)[MT][NC][4], auto epi) {
+                constexpr int H = CG / 2; /* 16-column groups per 64 columns */
 #pragma unroll
-            for (int h = 0; h < NCH; h++) {
-                float c0[CG][4], c1[CG][4];
-                rbtc_wg_fence();
+                for (int h = 0; h < NCH; h++) {
+                    float c0[CG][4], c1[CG][4];
+                    rbtc_wg_fence();
 #pragma unroll
-                for (int ks = 0; ks < NC; ks++)
-                    rbtc_wgmma<0>(c0, xa[0][ks], dY + (rb_wg_y_start(D, ks, h * CH) >> 4), ks > 0);
-                rbtc_wg_commit();
+                    for (int ks = 0; ks < NC; ks++)
+                        rbtc_wg_step(mn, c0, af[0][ks], dY, dX, D, ks, h * CH);
+                    rbtc_wg_commit();
 #pragma unroll
-                for (int ks = 0; ks < NC; ks++)
-                    rbtc_wgmma<0>(c1, xa[0][ks], dY + (rb_wg_y_start(D, ks, h * CH + 64) >> 4), ks > 0);
-                rbtc_wg_commit();
-                rbtc_wg_wait<1>();
-                rbtc_wg_pin(c0);
+                    for (int ks = 0; ks < NC; ks++)
+                        rbtc_wg_step(mn, c1, af[0][ks], dY, dX, D, ks, h * CH + 64);
+                    rbtc_wg_commit();
+                    rbtc_wg_wait<1>();
+                    rbtc_wg_pin(c0);
 #pragma unroll
-                for (int p = 0; p < H; p++)
-                    quant(0, h * CG + p, c0[2 * p], c0[2 * p + 1]);
-                rbtc_wg_wait<0>();
-                rbtc_wg_pin(c1);
+                    for (int p = 0; p < H; p++)
+                        epi(h * CG + p, c0[2 * p], c0[2 * p + 1]);
+                    rbtc_wg_wait<0>();
+                    rbtc_wg_pin(c1);
 #pragma unroll
-                for (int p = 0; p < H; p++)
-                    quant(0, h * CG + H + p, c1[2 * p], c1[2 * p + 1]);
-            }
-#pragma unroll
-            for (int h = 0; h < NCH; h++) {
-                float c0[CG][4], c1[CG][4];
-                rbtc_wg_fence();
-#pragma unroll
-                for (int ks = 0; ks < NC; ks++)
-                    rbtc_wgmma<1>(c0, ya[0][ks], dX + (rb_wg_x_start(D, ks, h * CH) >> 4), ks > 0);
-                rbtc_wg_commit();
-#pragma unroll
-                for (int ks = 0; ks < NC; ks++)
-                    rbtc_wgmma<1>(c1, ya[0][ks], dX + (rb_wg_x_start(D, ks, h * CH + 64) >> 4), ks > 0);
-                rbtc_wg_commit();
-                rbtc_wg_wait<1>();
-                rbtc_wg_pin(c0);
-#pragma unroll
-                for (int p = 0; p < H; p++)
-                    store(0, 16 * (h * CG + p), c0[2 * p], c0[2 * p + 1]);
-                rbtc_wg_wait<0>();
-                rbtc_wg_pin(c1);
-#pragma unroll
-                for (int p = 0; p < H; p++)
-                    store(0, 16 * (h * CG + H + p), c1[2 * p], c1[2 * p + 1]);
-            }
+                    for (int p = 0; p < H; p++)
+                        epi(h * CG + H + p, c1[2 * p], c1[2 * p + 1]);
+                }
+            };
+            if constexpr (!DEC)
+                product(false, xa, [&](int s, const float *A, const float *B) { quant(0, s, A, B); });
+            if constexpr (!ENC)
+                product(true, ya, [&](int s, const float *A, const float *B) { store(0, 16 * s, A, B); });
         } else {
+            /* CH columns at a time: acc += af B over the k-steps, B's fragments of k-step ks and
+             * n-tiles 2 p, 2 p + 1 of chunk h by ldb(h, ks, p, b); epi(mt, s, A, B) as above */
+            auto product = [&](const uint32_t (&af)[MT][NC][4], auto ldb, auto epi) {
 #pragma unroll
-            for (int h = 0; h < NCH; h++) {
-                float acc[MT][2 * CG][4];
-                rbtc_zero(acc);
+                for (int h = 0; h < NCH; h++) {
+                    float acc[MT][2 * CG][4];
+                    rbtc_zero(acc);
 #pragma unroll
-                for (int ks = 0; ks < NC; ks++) {
-                    const uint32_t coff = (uint32_t)((((2 * ks + cY) ^ r8)) << 4);
+                    for (int ks = 0; ks < NC; ks++)
 #pragma unroll
-                    for (int p = 0; p < CG; p++) {
-                        uint32_t b[4];
-                        rbtc_ldsm4(b, rowY + (uint32_t)((h * CH + 16 * p) * D * 2) + coff);
+                        for (int p = 0; p < CG; p++) {
+                            uint32_t b[4];
+                            ldb(h, ks, p, b);
 #pragma unroll
-                        for (int mt = 0; mt < MT; mt++) {
-                            rbtc_mma_x2(acc[mt][2 * p], acc[mt][2 * p + 1], xa[mt][ks], b);
+                            for (int mt = 0; mt < MT; mt++)
+                                rbtc_mma_x2(acc[mt][2 * p], acc[mt][2 * p + 1], af[mt][ks], b);
                         }
-                    }
+#pragma unroll
+                    for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+                        for (int p = 0; p < CG; p++)
+                            epi(mt, h * CG + p, acc[mt][2 * p], acc[mt][2 * p + 1]);
                 }
+            };
+            /* Y = Xb P^T: B[k][n] = P[n][k] (ldmatrix); Xh = Yh P: B[k][n] = P[k][n] (.trans) */
+            if constexpr (!DEC)
+                product(
+                    xa,
+                    [&](int h, int ks, int p, uint32_t b[4]) {
+                        rbtc_ldsm4(b, rowY + (uint32_t)((h * CH + 16 * p) * D * 2) + (uint32_t)((((2 * ks + cY) ^ r8)) << 4));
+                    },
+                    [&](int mt, int s, const float *A, const float *B) { quant(mt, s, A, B); });
+            if constexpr (!ENC)
+                product(
+                    ya,
+                    [&](int h, int ks, int p, uint32_t b[4]) {
+                        rbtc_ldsm4t(b, rowX + (uint32_t)(16 * ks * D * 2) + (uint32_t)(((2 * (h * CG + p) + cX) ^ r8) << 4));
+                    },
+                    [&](int mt, int s, const float *A, const float *B) { store(mt, 16 * s, A, B); });
+        }
+        if constexpr (ENC) { /* the norms, then the tile's rows of codes (contiguous) packed from the bytes */
 #pragma unroll
-                for (int mt = 0; mt < MT; mt++)
-#pragma unroll
-                    for (int p = 0; p < CG; p++)
-                        quant(mt, h * CG + p, acc[mt][2 * p], acc[mt][2 * p + 1]);
-            }
-            /* Xh = Yh P, CH output columns at a time; rescale and store */
-#pragma unroll
-            for (int h = 0; h < NCH; h++) {
-                float acc[MT][2 * CG][4];
-                rbtc_zero(acc);
-#pragma unroll
-                for (int ks = 0; ks < NC; ks++) {
-                    const uint32_t rowk = rowX + (uint32_t)(16 * ks * D * 2);
-#pragma unroll
-                    for (int p = 0; p < CG; p++) {
-                        uint32_t b[4];
-                        const int chunk = 2 * (h * CG + p) + cX;
-                        rbtc_ldsm4t(b, rowk + (uint32_t)((chunk ^ r8) << 4));
-#pragma unroll
-                        for (int mt = 0; mt < MT; mt++) {
-                            rbtc_mma_x2(acc[mt][2 * p], acc[mt][2 * p + 1], ya[mt][ks], b);
-                        }
-                    }
+            for (int mt = 0; mt < MT; mt++)
+                if (t == 0) {
+                    if (v0[mt])
+                        rbk_put_norm(a.norms, a.norm_kind, r0[mt], rho0[mt]);
+                    if (v1[mt])
+                        rbk_put_norm(a.norms, a.norm_kind, r1[mt], rho1[mt]);
                 }
-#pragma unroll
-                for (int mt = 0; mt < MT; mt++)
-#pragma unroll
-                    for (int p = 0; p < CG; p++)
-                        store(mt, 16 * (h * CG + p), acc[mt][2 * p], acc[mt][2 * p + 1]);
+            const int rw = a.row_words;
+            const long left = N - wt * TR, nwords = (left < 0 ? 0 : left < TR ? left : TR) * rw;
+            __syncwarp(); /* every lane's bytes are in */
+            for (long e = lane; e < nwords; e += 32) {
+                const int r = (int)(e / rw), w = (int)(e - (long)r * rw);
+                a.codes[wt * TR * rw + e] = rbk_pack_word(stg + r * D, w, a.bits, D);
             }
+            __syncwarp(); /* before the next tile's rows or bytes overwrite them */
+            if constexpr (S::STAGE)
+                if (tile + nw < ntiles)
+                    stage(WT * (tile + nw) + wq);
         }
     }
 }
@@ -666,17 +760,22 @@ template <int D> struct RbtcStr {
     static constexpr size_t SMEM = RAW + P16 + PART + YH + SS + XS;
 };
 
-template <typename T, int D, int QM>
+/* MODE as the resident kernel's. The encoder's codes go a byte each through Yh's space, the
+ * decoder's centroids into Yh straight from the codes; the chunks' order is the block's, so a
+ * decoder launched on the roundtrip's grid sums Xh in the roundtrip's order. */
+template <typename T, int D, int QM, int MODE = RBK_QDQ>
 __global__ void __launch_bounds__(RBTC_STR_WARPS * 32, 1)
 rbk_dense_tc_str(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
 {
     using S = RbtcStr<D>;
+    constexpr bool ENC = MODE == RBK_ENC, DEC = MODE == RBK_DEC;
     constexpr int KC = S::KC, R = S::R, Q = S::Q, QC = Q / 16, YLD = S::YLD, NCHUNK = D / KC, PLD = S::PLD;
     extern __shared__ float4 smem4[];
     unsigned char *raw = reinterpret_cast<unsigned char *>(smem4);
     unsigned char *P16 = raw + S::RAW;
     float *part = reinterpret_cast<float *>(P16 + S::P16);
     __half *Yh = reinterpret_cast<__half *>(reinterpret_cast<unsigned char *>(part) + S::PART);
+    unsigned char *Yb = reinterpret_cast<unsigned char *>(Yh); /* the encoder's code bytes */
     float *s_ss = reinterpret_cast<float *>(reinterpret_cast<unsigned char *>(Yh) + S::YH);
     unsigned char *Xs = reinterpret_cast<unsigned char *>(s_ss) + S::SS;
     __shared__ float s_c[RBK_MAX_CENT], s_b[RBK_MAX_CENT];
@@ -724,51 +823,56 @@ rbk_dense_tc_str(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
     for (; tile < ntiles; tile += gridDim.x) {
         const long r0 = tile * R + 16 * m + g, r1 = r0 + 8;
         const bool v0 = r0 < N, v1 = r1 < N;
-        /* this warp's quarter of its 16 rows: x-bar A fragments for k in [qq Q, qq Q + Q) */
-        const T *x0 = x + r0 * D + qq * Q + 4 * t, *x1 = x + r1 * D + qq * Q + 4 * t;
-        typename RbtcIO<T>::Raw raw0[QC], raw1[QC];
+        float rho0, rho1; /* decode: the stored norms */
+        if constexpr (DEC) {
+            rho0 = v0 ? rbk_get_norm(a.norms, a.norm_kind, r0) : 0.0f;
+            rho1 = v1 ? rbk_get_norm(a.norms, a.norm_kind, r1) : 0.0f;
+        } else {
+            /* this warp's quarter of its 16 rows: x-bar A fragments for k in [qq Q, qq Q + Q) */
+            const T *x0 = x + r0 * D + qq * Q + 4 * t, *x1 = x + r1 * D + qq * Q + 4 * t;
+            typename RbtcIO<T>::Raw raw0[QC], raw1[QC];
 #pragma unroll
-        for (int c = 0; c < QC; c++) {
-            raw0[c] = v0 ? RbtcIO<T>::ld(x0 + 16 * c) : RbtcIO<T>::zero();
-            raw1[c] = v1 ? RbtcIO<T>::ld(x1 + 16 * c) : RbtcIO<T>::zero();
-        }
-        float ss0 = 0.f, ss1 = 0.f;
-#pragma unroll
-        for (int c = 0; c < QC; c++) {
-            float f0[4], f1[4];
-            RbtcIO<T>::get(raw0[c], f0);
-            RbtcIO<T>::get(raw1[c], f1);
-#pragma unroll
-            for (int k = 0; k < 4; k++) {
-                ss0 = fmaf(f0[k], f0[k], ss0);
-                ss1 = fmaf(f1[k], f1[k], ss1);
+            for (int c = 0; c < QC; c++) {
+                raw0[c] = v0 ? RbtcIO<T>::ld(x0 + 16 * c) : RbtcIO<T>::zero();
+                raw1[c] = v1 ? RbtcIO<T>::ld(x1 + 16 * c) : RbtcIO<T>::zero();
             }
-        }
-        rbtc_quad_sum2(ss0, ss1);
-        if (t == 0) {
-            s_ss[qq * R + 16 * m + g] = ss0;
-            s_ss[qq * R + 16 * m + g + 8] = ss1;
-        }
-        __syncthreads(); /* (also: the previous tile's last reads of s_ss are done) */
-        float rho0, rho1;
-        {
-            const int i0 = 16 * m + g, i1 = i0 + 8;
-            rho0 = sqrtf(((s_ss[i0] + s_ss[R + i0]) + s_ss[2 * R + i0]) + s_ss[3 * R + i0]);
-            rho1 = sqrtf(((s_ss[i1] + s_ss[R + i1]) + s_ss[2 * R + i1]) + s_ss[3 * R + i1]);
-        }
-        const float inv0 = rb_inv_norm(rho0), inv1 = rb_inv_norm(rho1);
-        /* x-bar (fp16, logical column order) into Xs: only this warp reads these rows and
-         * columns back, after the __syncwarp below (registers are short at 16 warps) */
+            float ss0 = 0.f, ss1 = 0.f;
 #pragma unroll
-        for (int c = 0; c < QC; c++) {
-            float f0[4], f1[4];
-            RbtcIO<T>::get(raw0[c], f0);
-            RbtcIO<T>::get(raw1[c], f1);
-            const int L = (qq * QC + c) * 16 + 2 * t, i0 = 16 * m + g;
-            *reinterpret_cast<uint32_t *>(Xs + rbtc_swz<D>(i0, L)) = rbtc_pack(f0[0] * inv0, f0[1] * inv0);
-            *reinterpret_cast<uint32_t *>(Xs + rbtc_swz<D>(i0, L + 8)) = rbtc_pack(f0[2] * inv0, f0[3] * inv0);
-            *reinterpret_cast<uint32_t *>(Xs + rbtc_swz<D>(i0 + 8, L)) = rbtc_pack(f1[0] * inv1, f1[1] * inv1);
-            *reinterpret_cast<uint32_t *>(Xs + rbtc_swz<D>(i0 + 8, L + 8)) = rbtc_pack(f1[2] * inv1, f1[3] * inv1);
+            for (int c = 0; c < QC; c++) {
+                float f0[4], f1[4];
+                RbtcIO<T>::get(raw0[c], f0);
+                RbtcIO<T>::get(raw1[c], f1);
+#pragma unroll
+                for (int k = 0; k < 4; k++) {
+                    ss0 = fmaf(f0[k], f0[k], ss0);
+                    ss1 = fmaf(f1[k], f1[k], ss1);
+                }
+            }
+            rbtc_quad_sum2(ss0, ss1);
+            if (t == 0) {
+                s_ss[qq * R + 16 * m + g] = ss0;
+                s_ss[qq * R + 16 * m + g + 8] = ss1;
+            }
+            __syncthreads(); /* (also: the previous tile's last reads of s_ss are done) */
+            {
+                const int i0 = 16 * m + g, i1 = i0 + 8;
+                rho0 = sqrtf(((s_ss[i0] + s_ss[R + i0]) + s_ss[2 * R + i0]) + s_ss[3 * R + i0]);
+                rho1 = sqrtf(((s_ss[i1] + s_ss[R + i1]) + s_ss[2 * R + i1]) + s_ss[3 * R + i1]);
+            }
+            const float inv0 = rb_inv_norm(rho0), inv1 = rb_inv_norm(rho1);
+            /* x-bar (fp16, logical column order) into Xs: only this warp reads these rows and
+             * columns back, after the __syncwarp below (registers are short at 16 warps) */
+#pragma unroll
+            for (int c = 0; c < QC; c++) {
+                float f0[4], f1[4];
+                RbtcIO<T>::get(raw0[c], f0);
+                RbtcIO<T>::get(raw1[c], f1);
+                const int L = (qq * QC + c) * 16 + 2 * t, i0 = 16 * m + g;
+                *reinterpret_cast<uint32_t *>(Xs + rbtc_swz<D>(i0, L)) = rbtc_pack(f0[0] * inv0, f0[1] * inv0);
+                *reinterpret_cast<uint32_t *>(Xs + rbtc_swz<D>(i0, L + 8)) = rbtc_pack(f0[2] * inv0, f0[3] * inv0);
+                *reinterpret_cast<uint32_t *>(Xs + rbtc_swz<D>(i0 + 8, L)) = rbtc_pack(f1[0] * inv1, f1[1] * inv1);
+                *reinterpret_cast<uint32_t *>(Xs + rbtc_swz<D>(i0 + 8, L + 8)) = rbtc_pack(f1[2] * inv1, f1[3] * inv1);
+            }
         }
         __syncwarp();
         float xacc[2 * QC][4]; /* Xh[16 m.., quarter qq] */
@@ -787,55 +891,84 @@ rbk_dense_tc_str(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
             __syncthreads(); /* P16 ready, raw free */
             if (ck + 1 < NCHUNK || tile + gridDim.x < ntiles) /* the next tile's first chunk too */
                 issue((c0 + ck + 1) % NCHUNK);
-            /* partial Y[16 m.., chunk's KC columns] over k in the quarter qq */
-            float yacc[KC / 8][4];
-#pragma unroll
-            for (int n = 0; n < KC / 8; n++)
-                yacc[n][0] = yacc[n][1] = yacc[n][2] = yacc[n][3] = 0.f;
-#pragma unroll
-            for (int c = 0; c < QC; c++) {
-                const int ks = qq * QC + c; /* global k-step */
-                const uint32_t coff = (uint32_t)((((2 * ks + cY) ^ r8)) << 4);
-                uint32_t xa[4];
-                rbtc_ldsm4(xa, xsRow + (uint32_t)((((2 * ks + cA) ^ r8)) << 4));
-#pragma unroll
-                for (int p = 0; p < KC / 16; p++) {
-                    uint32_t b[4];
-                    rbtc_ldsm4(b, rowY + (uint32_t)(16 * p * D * 2) + coff);
-                    rbtc_mma_x2(yacc[2 * p], yacc[2 * p + 1], xa, b);
-                }
-            }
-            {
-                float *pq = part + (size_t)qq * R * PLD;
-#pragma unroll
-                for (int n = 0; n < KC / 8; n++) {
-                    *reinterpret_cast<float2 *>(pq + (16 * m + g) * PLD + 8 * n + 2 * t) = make_float2(yacc[n][0], yacc[n][1]);
-                    *reinterpret_cast<float2 *>(pq + (16 * m + g + 8) * PLD + 8 * n + 2 * t) = make_float2(yacc[n][2], yacc[n][3]);
-                }
-            }
-            __syncthreads(); /* partials complete */
-            /* sum the quarters and quantize: warp (m, qq) takes columns [8 qq, 8 qq + 8) (KC = 32) */
-            {
-                static_assert(KC == 32, "one n8 tile per warp");
+            const int cidx = (c0 + ck) % NCHUNK; /* this chunk: Y's columns 32 cidx .. + 31 */
+            if constexpr (DEC) { /* Yh from the codes, the rows and columns the quantizer below writes */
                 const int col = 8 * qq + 2 * t;
 #pragma unroll
                 for (int hh = 0; hh < 2; hh++) {
                     const int row = 16 * m + g + 8 * hh;
-                    float2 s = make_float2(0.f, 0.f);
-#pragma unroll
-                    for (int k = 0; k < 4; k++) {
-                        const float2 v = *reinterpret_cast<const float2 *>(part + (size_t)k * R * PLD + row * PLD + col);
-                        s.x += v.x;
-                        s.y += v.y;
+                    uint32_t h2 = 0u, k0, k1;
+                    if (tile * R + row < N) {
+                        rbtc_codes2(a.codes + (tile * R + row) * a.row_words, KC * cidx + col, a.bits, k0, k1);
+                        h2 = rbtc_pack(s_c[k0], s_c[k1]);
                     }
-                    *reinterpret_cast<uint32_t *>(Yh + row * YLD + col) =
-                        rbtc_pack(q(s.x, s_c, s_b, nb), q(s.y, s_c, s_b, nb));
+                    *reinterpret_cast<uint32_t *>(Yh + row * YLD + col) = h2;
+                }
+            } else {
+                /* partial Y[16 m.., chunk's KC columns] over k in the quarter qq */
+                float yacc[KC / 8][4];
+#pragma unroll
+                for (int n = 0; n < KC / 8; n++)
+                    yacc[n][0] = yacc[n][1] = yacc[n][2] = yacc[n][3] = 0.f;
+#pragma unroll
+                for (int c = 0; c < QC; c++) {
+                    const int ks = qq * QC + c; /* global k-step */
+                    const uint32_t coff = (uint32_t)((((2 * ks + cY) ^ r8)) << 4);
+                    uint32_t xa[4];
+                    rbtc_ldsm4(xa, xsRow + (uint32_t)((((2 * ks + cA) ^ r8)) << 4));
+#pragma unroll
+                    for (int p = 0; p < KC / 16; p++) {
+                        uint32_t b[4];
+                        rbtc_ldsm4(b, rowY + (uint32_t)(16 * p * D * 2) + coff);
+                        rbtc_mma_x2(yacc[2 * p], yacc[2 * p + 1], xa, b);
+                    }
+                }
+                {
+                    float *pq = part + (size_t)qq * R * PLD;
+#pragma unroll
+                    for (int n = 0; n < KC / 8; n++) {
+                        *reinterpret_cast<float2 *>(pq + (16 * m + g) * PLD + 8 * n + 2 * t) = make_float2(yacc[n][0], yacc[n][1]);
+                        *reinterpret_cast<float2 *>(pq + (16 * m + g + 8) * PLD + 8 * n + 2 * t) = make_float2(yacc[n][2], yacc[n][3]);
+                    }
+                }
+                __syncthreads(); /* partials complete */
+                /* sum the quarters and quantize: warp (m, qq) takes columns [8 qq, 8 qq + 8) (KC = 32) */
+                {
+                    static_assert(KC == 32, "one n8 tile per warp");
+                    const int col = 8 * qq + 2 * t;
+#pragma unroll
+                    for (int hh = 0; hh < 2; hh++) {
+                        const int row = 16 * m + g + 8 * hh;
+                        float2 s = make_float2(0.f, 0.f);
+#pragma unroll
+                        for (int k = 0; k < 4; k++) {
+                            const float2 v = *reinterpret_cast<const float2 *>(part + (size_t)k * R * PLD + row * PLD + col);
+                            s.x += v.x;
+                            s.y += v.y;
+                        }
+                        if constexpr (ENC) /* the indices, a byte each (a bad row: zero codes) */
+                            *reinterpret_cast<uint16_t *>(Yb + row * YLD * 2 + col) =
+                                rb_row_is_finite(hh ? rho1 : rho0)
+                                    ? (uint16_t)(q.index(s.x, s_b, nb) | q.index(s.y, s_b, nb) << 8)
+                                    : (uint16_t)0;
+                        else
+                            *reinterpret_cast<uint32_t *>(Yh + row * YLD + col) =
+                                rbtc_pack(q(s.x, s_c, s_b, nb), q(s.y, s_c, s_b, nb));
+                    }
                 }
             }
             __syncthreads(); /* Yh complete */
+            if constexpr (ENC) { /* the chunk's 32 codes a row are words b cidx .. b cidx + b - 1 */
+                const int bits = a.bits;
+                for (int e = tid; e < R * bits; e += RBTC_STR_WARPS * 32) {
+                    const int r = e / bits, w = e - r * bits;
+                    if (tile * R + r < N)
+                        a.codes[(tile * R + r) * a.row_words + bits * cidx + w] = rbk_pack_word(Yb + r * YLD * 2, w, bits, KC);
+                }
+            }
             /* Xh[16 m.., quarter qq] += Yh[16 m.., KC] P16[KC, quarter qq] */
 #pragma unroll
-            for (int s = 0; s < KC / 16; s++) {
+            for (int s = 0; s < (ENC ? 0 : KC / 16); s++) {
                 uint32_t ya[4];
                 rbtc_ldsm4(ya, yhA + (uint32_t)(16 * s * 2));
                 const uint32_t rowk = rowX + (uint32_t)(16 * s * D * 2);
@@ -847,6 +980,15 @@ rbk_dense_tc_str(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
                     rbtc_mma_x2(xacc[2 * p], xacc[2 * p + 1], ya, b);
                 }
             }
+        }
+        if constexpr (ENC) {
+            if (qq == 0 && t == 0) {
+                if (v0)
+                    rbk_put_norm(a.norms, a.norm_kind, r0, rho0);
+                if (v1)
+                    rbk_put_norm(a.norms, a.norm_kind, r1, rho1);
+            }
+            continue;
         }
         const bool fin0 = rb_row_is_finite(rho0), fin1 = rb_row_is_finite(rho1);
         T *o0 = xh + r0 * D + qq * Q + 4 * t, *o1 = xh + r1 * D + qq * Q + 4 * t;
@@ -873,11 +1015,12 @@ rbk_dense_tc_str(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
 /* ---- launch ------------------------------------------------------------------------------------ */
 template <int D, bool WG = false> constexpr int rbtc_mt() { return D == 128 && !WG ? RBTC_MT128 : 1; }
 
-template <typename T, int D, int QM, bool WG> static cudaError_t rbk_dense_tc_res_cfg(const RbArgs &a, const T *x, T *xh, long N, cudaStream_t st)
+template <typename T, int D, int QM, bool WG, int MODE>
+static cudaError_t rbk_dense_tc_res_cfg(const RbArgs &a, const T *x, T *xh, long N, cudaStream_t st)
 {
     constexpr int MT = rbtc_mt<D, WG>();
-    auto kern = rbk_dense_tc_res<T, D, MT, QM, WG>;
-    constexpr size_t smem = RbtcRes<T, D, MT, WG>::SMEM;
+    auto kern = rbk_dense_tc_res<T, D, MT, QM, WG, MODE>;
+    constexpr size_t smem = RbtcRes<T, D, MT, WG, MODE>::SMEM;
     static const int occ = [&] {
         /* always: the static shared memory (codebook, the 16 KiB cell table) counts against
          * the 48 KiB that needs no opt-in too */
@@ -889,13 +1032,18 @@ template <typename T, int D, int QM, bool WG> static cudaError_t rbk_dense_tc_re
     return cudaGetLastError();
 }
 
-template <typename T, int D, int QM> static cudaError_t rbk_dense_tc_str_cfg(const RbArgs &a, const T *x, T *xh, long N, cudaStream_t st)
+/* Every mode on the roundtrip's grid (its kernel's occupancy): a row tile goes to the same block,
+ * which sums Xh over the chunks in the same order. */
+template <typename T, int D, int QM, int MODE>
+static cudaError_t rbk_dense_tc_str_cfg(const RbArgs &a, const T *x, T *xh, long N, cudaStream_t st)
 {
-    auto kern = rbk_dense_tc_str<T, D, QM>;
+    auto kern = rbk_dense_tc_str<T, D, QM, MODE>;
     constexpr size_t smem = RbtcStr<D>::SMEM;
     static const int occ = [&] {
         cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
-        return rbk_occupancy(kern, RBTC_STR_WARPS * 32, smem);
+        if constexpr (MODE != RBK_QDQ)
+            cudaFuncSetAttribute(rbk_dense_tc_str<T, D, QM>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+        return rbk_occupancy(rbk_dense_tc_str<T, D, QM>, RBTC_STR_WARPS * 32, smem);
     }();
     kern<<<rbk_grid(occ, (N + RBTC_STR_ROWS - 1) / RBTC_STR_ROWS), RBTC_STR_WARPS * 32, smem, st>>>(a, x, xh, N);
     return cudaGetLastError();
@@ -943,12 +1091,17 @@ template <typename T> static int rbk_dense_tc_blocks_per_sm(int d, int nbounds, 
     return by_route(std::integral_constant<int, RBQ_ANY>());
 }
 
-template <typename T>
+/* MODE: RBK_QDQ (x -> xh), RBK_ENC (x -> a.codes + a.norms; xh unused) or RBK_DEC (a.codes +
+ * a.norms -> xh; x unused), with the roundtrip's route for the same d and codebook. */
+template <typename T, int MODE = RBK_QDQ>
 static cudaError_t rbk_dense_tc_launch(const RbArgs &a, const T *x, T *xh, long N, cudaStream_t st)
 {
+    const bool kv = MODE != RBK_QDQ;
     if ((a.d != 128 && a.d != 256 && a.d != 512) || N < 0 || a.nbounds < 1 || a.nbounds > RBK_MAX_CENT - 1 ||
-        !a.rot || !a.bounds || !a.cents || (N > 0 && (!x || !xh)) || !rbk_aligned16(a.rot) ||
-        (a.cells && !rbk_aligned16(a.cells)) || !rbk_aligned16(x) || !rbk_aligned16(xh))
+        !a.rot || !a.bounds || !a.cents || (N > 0 && ((MODE != RBK_DEC && !x) || (MODE != RBK_ENC && !xh))) ||
+        !rbk_aligned16(a.rot) || (a.cells && !rbk_aligned16(a.cells)) || !rbk_aligned16(x) || !rbk_aligned16(xh) ||
+        (kv && (a.bits < 1 || a.bits > 8 || a.nbounds != (1 << a.bits) - 1 || !a.codes ||
+                a.row_words != (int)(rb_kv_row_bytes(a.d, a.bits) / 4) || (a.norm_kind != RB_KV_NORM_NONE && !a.norms))))
         return cudaErrorInvalidValue;
     if (N == 0)
         return cudaSuccess;
@@ -956,12 +1109,12 @@ static cudaError_t rbk_dense_tc_launch(const RbArgs &a, const T *x, T *xh, long 
         constexpr int QM = decltype(qm)::value;
         switch (a.d) {
         case 128:
-            return rbtc_use_wgmma() ? rbk_dense_tc_res_cfg<T, 128, QM, true>(a, x, xh, N, st)
-                                    : rbk_dense_tc_res_cfg<T, 128, QM, false>(a, x, xh, N, st);
+            return rbtc_use_wgmma() ? rbk_dense_tc_res_cfg<T, 128, QM, true, MODE>(a, x, xh, N, st)
+                                    : rbk_dense_tc_res_cfg<T, 128, QM, false, MODE>(a, x, xh, N, st);
         case 256:
-            return rbtc_use_wgmma() ? rbk_dense_tc_res_cfg<T, 256, QM, true>(a, x, xh, N, st)
-                                    : rbk_dense_tc_res_cfg<T, 256, QM, false>(a, x, xh, N, st);
-        default: return rbk_dense_tc_str_cfg<T, 512, QM>(a, x, xh, N, st);
+            return rbtc_use_wgmma() ? rbk_dense_tc_res_cfg<T, 256, QM, true, MODE>(a, x, xh, N, st)
+                                    : rbk_dense_tc_res_cfg<T, 256, QM, false, MODE>(a, x, xh, N, st);
+        default: return rbk_dense_tc_str_cfg<T, 512, QM, MODE>(a, x, xh, N, st);
         }
     });
 }

@@ -27,6 +27,7 @@
 
 #include "hqmq.h"
 #include "hqmq_cells.h"
+#include "hqmq_pack.h"
 #include "hqmq_screen.h"
 #include "qdq_common.cuh"
 
@@ -326,17 +327,27 @@ static __device__ __forceinline__ int hq_cells_pick(const HqCell &c, const float
                               c.g, c.z, p);
 }
 
+/* The encode mode's output (ENC): the records and sigma of hqmq_pack.h; nw words a record, the
+ * first cw of them code words of F-bit fields, then fw flag words (Med3x). */
+struct HqEnc {
+    uint32_t *rows;
+    uint16_t *sigma;
+    int nw, cw, fw, F;
+};
+
 /* G lanes per vector, CPL chunks per lane (chunk b = lane + G i), searched C at a time (the fp32
  * search) or one by one through the cell table (CELLS: tab, cg cells per axis, the joint codebook
- * g_hq_cb built just before). */
-template <typename T, int G, int CPL, int C, bool CELLS>
+ * g_hq_cb built just before). ENC, the encode mode: each chunk's field (its outlier flag in bit
+ * 31: F <= 31) goes to the group's G * CPL words of shared memory after the q_s; the group's
+ * lanes then form the record's whole words from them, one word a lane, and write them. */
+template <typename T, int G, int CPL, int C, bool CELLS, bool ENC>
 __global__ void __launch_bounds__(HQ_THREADS)
 hq_fast(const T *__restrict__ x, T *__restrict__ xh, long N, int d, const float *__restrict__ qs, int S,
         int qmax, int inliers, float thresh0, const float *__restrict__ thr, int vec, const uint4 *__restrict__ tab,
-        int cg)
+        int cg, HqEnc enc)
 {
     static_assert(CPL % C == 0, "CPL must be a multiple of C");
-    extern __shared__ float4 s_q4[]; /* S secondaries */
+    extern __shared__ float4 s_q4[]; /* S secondaries; ENC: then the groups' fields */
     __shared__ unsigned char s_pmul[8 * RB_HQMQ_NP];
     float *s_qs = reinterpret_cast<float *>(s_q4);
     for (int i = threadIdx.x; i < 4 * S; i += blockDim.x)
@@ -415,35 +426,74 @@ hq_fast(const T *__restrict__ x, T *__restrict__ xh, long N, int d, const float 
             }
             hq_search<C>(s_q4, s_qs, S, u, live + i0, sec + i0, unit + i0);
         }
+        if constexpr (ENC) {
+            uint32_t *sf = reinterpret_cast<uint32_t *>(s_q4 + S) + grp * (G * CPL);
 #pragma unroll
-        for (int i = 0; i < CPL; i++) {
-            const int b = gl + G * i;
-            if (b >= g)
-                continue;
-            float o[4];
-            hq_out<CELLS>(ok, live[i], v[i], r[i], sig, qmax, s_qs, unit[i], sec[i], o, cw, S);
-            hq_store<T>(or_, d, b, vec != 0, o);
+            for (int i = 0; i < CPL; i++) {
+                const int b = gl + G * i;
+                if (b < g) /* a non-finite row: all zero; an outlier: only its flag */
+                    sf[b] = !ok ? 0u
+                          : live[i] ? rb_hqmq_field(S, unit[i] * S + sec[i], rb_hqmq_radius_code(r[i], sig, qmax))
+                                    : 0x80000000u;
+            }
+            __syncwarp(mask);
+            uint32_t *rec = enc.rows + row * (long)enc.nw;
+            for (int w = gl; w < enc.cw; w += G) { /* stream bits [32 w, 32 w + 32) */
+                uint32_t word = 0;
+                const int j1 = min((32 * w + 31) / enc.F, g - 1);
+                for (int j = 32 * w / enc.F; j <= j1; j++) {
+                    const int sh = j * enc.F - 32 * w; /* -F < sh < 32 */
+                    const unsigned long long f = sf[j] & 0x7fffffffu;
+                    word |= (uint32_t)(sh >= 0 ? f << sh : f >> -sh);
+                }
+                rec[w] = word;
+            }
+            for (int w = gl; w < enc.fw; w += G) {
+                uint32_t word = 0;
+                for (int j = 32 * w; j < min(32 * w + 32, g); j++)
+                    word |= (sf[j] >> 31) << (j - 32 * w);
+                rec[enc.cw + w] = word;
+            }
+            if (gl == 0)
+                enc.sigma[row] = rb_f32_to_f16(ok ? sig : rb_bits_f32(0x7fc00000u));
+            __syncwarp(mask); /* the fields are read before the next row's overwrite them */
+        } else {
+#pragma unroll
+            for (int i = 0; i < CPL; i++) {
+                const int b = gl + G * i;
+                if (b >= g)
+                    continue;
+                float o[4];
+                hq_out<CELLS>(ok, live[i], v[i], r[i], sig, qmax, s_qs, unit[i], sec[i], o, cw, S);
+                hq_store<T>(or_, d, b, vec != 0, o);
+            }
         }
     }
 }
 
-template <typename T, int G, int CPL, int C, bool CELLS>
+template <typename T, int G, int CPL, int C, bool CELLS, bool ENC = false>
 static cudaError_t hq_fast_launch(const rb_qdq_params *p, const T *x, T *xh, long N, const float *thr,
-                                  cudaStream_t st)
+                                  cudaStream_t st, HqEnc enc = HqEnc{})
 {
-    auto kern = hq_fast<T, G, CPL, C, CELLS>;
+    auto kern = hq_fast<T, G, CPL, C, CELLS, ENC>;
     constexpr int GPB = HQ_THREADS / G;
+    constexpr size_t FIELDS = ENC ? sizeof(uint32_t) * HQ_THREADS * CPL : 0; /* G CPL words a group */
     /* occupancy for the largest table, once per instantiation */
-    static const int occ = rbk_occupancy(kern, HQ_THREADS, sizeof(float) * 4 * RB_HQMQ_MAX_S);
-    const size_t smem = sizeof(float) * 4 * (size_t)p->hq_S;
-    const int vec = hq_vec_ok(p->d, (int)sizeof(T), x, xh);
+    static const int occ = rbk_occupancy(kern, HQ_THREADS, sizeof(float) * 4 * RB_HQMQ_MAX_S + FIELDS);
+    const size_t smem = sizeof(float) * 4 * (size_t)p->hq_S + FIELDS;
+    if (ENC && smem > 32 * 1024) { /* past 48 KB with the static s_pmul: ask for it */
+        const cudaError_t e = cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+        if (e != cudaSuccess)
+            return e;
+    }
+    const int vec = hq_vec_ok(p->d, (int)sizeof(T), x, ENC ? x : xh);
     if (CELLS) { /* the joint codebook g_hq_cb, as the paper variant builds it */
         const int K = RB_HQMQ_NP * p->hq_S;
         hq_build_codebook<<<(K + 255) / 256, 256, 0, st>>>(p->rot, p->hq_S);
     }
     kern<<<rbk_grid(occ, (N + GPB - 1) / GPB), HQ_THREADS, smem, st>>>(
         x, xh, N, p->d, p->rot, p->hq_S, (1 << p->hq_rbits) - 1, p->hq_sigma_inliers, p->hq_thresh, thr, vec,
-        reinterpret_cast<const uint4 *>(p->hq_cells), p->hq_cells_g);
+        reinterpret_cast<const uint4 *>(p->hq_cells), p->hq_cells_g, enc);
     return cudaGetLastError();
 }
 
@@ -690,21 +740,22 @@ static cudaError_t hq_tc_dispatch(const rb_qdq_params *p, const T *x, T *xh, lon
 
 /* The fast layout for d: two chunks per lane (one q_s load feeds two fp32 searches), G lanes
  * per vector. */
-template <typename T, bool CELLS>
-static cudaError_t hq_fast_shape(const rb_qdq_params *p, const T *x, T *xh, long N, const float *thr, cudaStream_t st)
+template <typename T, bool CELLS, bool ENC = false>
+static cudaError_t hq_fast_shape(const rb_qdq_params *p, const T *x, T *xh, long N, const float *thr, cudaStream_t st,
+                                 HqEnc enc = HqEnc{})
 {
     const int g = (p->d + 3) / 4;
-    if (g <= 1) return hq_fast_launch<T, 1, 1, 1, CELLS>(p, x, xh, N, thr, st);
-    if (g <= 2) return hq_fast_launch<T, 1, 2, 2, CELLS>(p, x, xh, N, thr, st);
-    if (g <= 4) return hq_fast_launch<T, 2, 2, 2, CELLS>(p, x, xh, N, thr, st);
-    if (g <= 8) return hq_fast_launch<T, 4, 2, 2, CELLS>(p, x, xh, N, thr, st);
-    if (g <= 16) return hq_fast_launch<T, 8, 2, 2, CELLS>(p, x, xh, N, thr, st);
-    if (g <= 32) return hq_fast_launch<T, 16, 2, 2, CELLS>(p, x, xh, N, thr, st);
-    if (g <= 64) return hq_fast_launch<T, 32, 2, 2, CELLS>(p, x, xh, N, thr, st);
-    if (g <= 128) return hq_fast_launch<T, 32, 4, 2, CELLS>(p, x, xh, N, thr, st);
-    if (g <= 256) return hq_fast_launch<T, 32, 8, 2, CELLS>(p, x, xh, N, thr, st);
-    if (g <= 512) return hq_fast_launch<T, 32, 16, 2, CELLS>(p, x, xh, N, thr, st);
-    return hq_fast_launch<T, 32, 32, 2, CELLS>(p, x, xh, N, thr, st);
+    if (g <= 1) return hq_fast_launch<T, 1, 1, 1, CELLS, ENC>(p, x, xh, N, thr, st, enc);
+    if (g <= 2) return hq_fast_launch<T, 1, 2, 2, CELLS, ENC>(p, x, xh, N, thr, st, enc);
+    if (g <= 4) return hq_fast_launch<T, 2, 2, 2, CELLS, ENC>(p, x, xh, N, thr, st, enc);
+    if (g <= 8) return hq_fast_launch<T, 4, 2, 2, CELLS, ENC>(p, x, xh, N, thr, st, enc);
+    if (g <= 16) return hq_fast_launch<T, 8, 2, 2, CELLS, ENC>(p, x, xh, N, thr, st, enc);
+    if (g <= 32) return hq_fast_launch<T, 16, 2, 2, CELLS, ENC>(p, x, xh, N, thr, st, enc);
+    if (g <= 64) return hq_fast_launch<T, 32, 2, 2, CELLS, ENC>(p, x, xh, N, thr, st, enc);
+    if (g <= 128) return hq_fast_launch<T, 32, 4, 2, CELLS, ENC>(p, x, xh, N, thr, st, enc);
+    if (g <= 256) return hq_fast_launch<T, 32, 8, 2, CELLS, ENC>(p, x, xh, N, thr, st, enc);
+    if (g <= 512) return hq_fast_launch<T, 32, 16, 2, CELLS, ENC>(p, x, xh, N, thr, st, enc);
+    return hq_fast_launch<T, 32, 32, 2, CELLS, ENC>(p, x, xh, N, thr, st, enc);
 }
 
 template <typename T>
@@ -741,6 +792,36 @@ extern "C" cudaError_t rb_launch_hqmq(const rb_qdq_params *p, int variant, int d
     if (dtype == 0)
         return hq_launch_T<float>(p, variant, x, xh, N, thresh, stream);
     return hq_launch_T<__half>(p, variant, x, xh, N, thresh, stream);
+}
+
+template <typename T>
+static cudaError_t hq_encode_T(const rb_qdq_params *p, const void *xv, long N, const float *thr, HqEnc enc,
+                               cudaStream_t st)
+{
+    const T *x = static_cast<const T *>(xv);
+    if (hq_route(p, (int)sizeof(T), x, x) == RB_HQ_SEARCH_CELLS)
+        return hq_fast_shape<T, true, true>(p, x, nullptr, N, thr, st, enc);
+    return hq_fast_shape<T, false, true>(p, x, nullptr, N, thr, st, enc);
+}
+
+extern "C" cudaError_t rb_launch_hqmq_encode_rows(const rb_qdq_params *p, int dtype, const void *x, long N,
+                                                  const float *thresh, void *rows, unsigned short *sigma,
+                                                  cudaStream_t stream)
+{
+    if (!p || (dtype != 0 && dtype != 1) || p->d < 2 || p->d > 4096 || p->hq_S < 1 || p->hq_S > RB_HQMQ_MAX_S ||
+        p->hq_rbits < 1 || p->hq_rbits > 16 || !p->rot || N < 0 || N > (1L << 31) - 1 ||
+        (N > 0 && (!x || !rows || !sigma)))
+        return cudaErrorInvalidValue;
+    if (N == 0)
+        return cudaSuccess;
+    const int med3 = p->hq_outliers != 0;
+    const HqEnc enc = {static_cast<uint32_t *>(rows), sigma,
+                       (int)(rb_hqmq_row_bytes(p->d, p->hq_S, p->hq_rbits, med3) / 4),
+                       (int)rb_hqmq_code_words(p->d, p->hq_S, p->hq_rbits), (int)rb_hqmq_flag_words(p->d, med3),
+                       rb_hqmq_field_bits(p->hq_S, p->hq_rbits)};
+    if (dtype == 0)
+        return hq_encode_T<float>(p, x, N, thresh, enc, stream);
+    return hq_encode_T<__half>(p, x, N, thresh, enc, stream);
 }
 
 /* ---- Med3x pre-pass ---------------------------------------------------------------------------- */

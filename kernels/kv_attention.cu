@@ -13,14 +13,15 @@
  * into shared memory with coalesced cp.async, the next tile's copy in flight while the current
  * one is computed: V as it is (16-byte pieces where the tile allows, else 4), K column-major
  * with a stride of 33 words, so that lanes reading word k of 32 different rows hit 32 banks
- * (row-major, rows of 4 b words would put them in 32 / gcd(4 b, 32) banks: 16-way at 4 bits). Scores take a lane per token: the
- * 32 codes of one 32-coordinate chunk sit in exactly BITS words, so their shifts are constants;
- * for up to 5 bits each code indexes a table t[g][j][c] = q'_g[j] c_c in shared memory (all lanes
- * read the same j, so the 2^bits entries they can touch lie in distinct banks), above that
- * q'_g[j] * c[code]. The weighted sum of V takes a lane per run of dpad / 32 consecutive
- * coordinates: one 64-bit read of the row's words (rb_kv_run) gives all its codes at constant
- * shifts, so per token a lane does two or three shared loads for the words, then one centroid
- * load and one FMA per coordinate and query head.
+ * (row-major, rows of 4 b words would put them in 32 / gcd(4 b, 32) banks: 16-way at 4 bits).
+ * Scores take a lane per token: the 32 codes of one 32-coordinate chunk sit in exactly BITS
+ * words, so their shifts are constants, and each code (or pair of codes) indexes a table of
+ * q'-scaled centroids in shared memory built once per CTA (all lanes read the same coordinate,
+ * so the entries they can touch lie in at most two banks' worth of rows). The weighted sum of V
+ * takes a lane per run of consecutive coordinates: per token one read of the row's words gives
+ * all its codes at constant shifts, then one centroid load (or one pair load) and one FMA per
+ * coordinate and query head. What bounds it is shared-memory traffic and issue, not DRAM: per
+ * token the warp reads dpad centroids for V and dpad / 2 pair entries for K (docs/PERF.md).
  *
  * fp16 split: a lane per coordinate pair (half2 loads, fp32 accumulation; single halves for odd
  * d), eight tokens per step (four above two query heads per kv head) with all their loads
@@ -95,14 +96,16 @@ static __device__ __forceinline__ void kva_copy_words(uint32_t *dst, const uint3
     }
 }
 
-/* Code jj (a constant after unrolling) of a 32-code chunk held in BITS words. */
-template <int BITS>
-static __device__ __forceinline__ unsigned kva_chunk_code(const uint32_t (&w)[BITS], int jj)
+/* Field f (a constant after unrolling) of width WID bits of a bit stream held in NW words
+ * (WID <= 32): a single code (WID = bits) or a pair of codes (WID = 2 bits). */
+template <int WID, int NW>
+static __device__ __forceinline__ unsigned kva_field(const uint32_t (&w)[NW], int f)
 {
-    const int s = jj * BITS, wi = s >> 5, o = s & 31;
-    if (o + BITS <= 32)
-        return (w[wi] >> o) & ((1u << BITS) - 1u);
-    return __funnelshift_r(w[wi], w[wi + 1], o) & ((1u << BITS) - 1u);
+    const int s = f * WID, wi = s >> 5, o = s & 31;
+    const unsigned mask = WID == 32 ? 0xffffffffu : (1u << WID) - 1u;
+    if (o + WID <= 32)
+        return (w[wi] >> o) & mask;
+    return __funnelshift_r(w[wi], w[wi + 1], o) & mask;
 }
 
 /* ---- the query rotation ------------------------------------------------------------------- */
@@ -130,24 +133,44 @@ __global__ void __launch_bounds__(128) kva_rotate_kernel(const float *__restrict
 }
 
 /* ---- the split kernel over the compressed cache -------------------------------------------- */
+/* NCH > 0: compiled for dpad in (32 (NCH - 1), 32 NCH] and 2..4 bits. The row is taken as NCH
+ * whole chunks of 32 codes (W = 32 NCH coordinates; q' is zero beyond dpad, so the codes there,
+ * the row's zero padding or the next row's bits, add nothing to a score, and the V coordinates
+ * there are never written), every loop unrolls and every shift is a constant:
+ *   scores: pairs of codes index tab2[g][p][c_a + c_b 2^bits] = q'_g[2p] c[c_a] + q'_g[2p+1] c[c_b]
+ *           (one load and one add per two coordinates) where the table fits KVA_PAIR_BYTES,
+ *           else the single table;
+ *   V:      a lane's run of NCH consecutive coordinates is one funnel shift of two words; at up
+ *           to 3 bits pairs of its codes index a table of centroid pairs (c[c_a], c[c_b]),
+ *           replicated 16 times so that each lane of a half-warp reads its own bank pair.
+ * NCH == 0: any dpad and 1..8 bits: whole chunks, then the tail coordinate by coordinate for the
+ *           scores, rb_kv_run for V; the single table up to 5 bits, else q'_g[j] c[code]. */
+#define KVA_PAIR_BYTES 32768
+#define KVA_VSLACK 8 /* words after a V tile: the last lanes' second word (NCH > 0) */
+
 struct kva_smem_plan {
-    int cent, qs, tab, warp0, warp_words, merge, total; /* offsets and sizes in 4-byte words */
-    int ktile_words, vtile_words, use_table;
+    int cent, qs, tab, vtab, warp0, warp_words, merge, total; /* offsets and sizes in 4-byte words */
+    int ktile_words, vtile_words, table; /* table: 2 pairs, 1 single, 0 none */
 };
 
 static __host__ __device__ inline int kva_align4(int x) { return (x + 3) & ~3; }
 
-static __host__ __device__ inline kva_smem_plan kva_plan(int bits, int G, int dpad, int rw)
+static __host__ __device__ inline kva_smem_plan kva_plan(int bits, int nch, int G, int dpad, int rw)
 {
     kva_smem_plan p;
-    const int nc = 1 << bits;
-    p.use_table = nc <= 32 && (long)G * dpad * nc * 4 <= KVA_TABLE_BYTES;
-    p.ktile_words = kva_align4(rw * KVA_KSTRIDE);
-    p.vtile_words = kva_align4(KVA_TT * rw);
+    const int nc = 1 << bits, W = nch > 0 ? 32 * nch : dpad;
+    const bool vpair = nch > 0 && bits <= 3;
+    if (nch > 0 && (long)G * (W / 2) * nc * nc * 4 <= KVA_PAIR_BYTES)
+        p.table = 2;
+    else
+        p.table = nc <= 32 && (long)G * W * nc * 4 <= KVA_TABLE_BYTES ? 1 : 0;
+    p.ktile_words = kva_align4((nch > 0 ? nch * bits : rw) * KVA_KSTRIDE);
+    p.vtile_words = kva_align4(KVA_TT * rw + (nch > 0 ? KVA_VSLACK : 0));
     p.cent = 0;
     p.qs = kva_align4(nc);
-    p.tab = p.qs + kva_align4(G * dpad);
-    p.warp0 = p.tab + (p.use_table ? kva_align4(G * dpad * nc) : 0);
+    p.tab = p.qs + kva_align4(G * W);
+    p.vtab = p.tab + (p.table == 2 ? kva_align4(G * (W / 2) * nc * nc) : p.table == 1 ? kva_align4(G * W * nc) : 0);
+    p.warp0 = p.vtab + (vpair ? 2 * 16 * nc * nc : 0);
     /* per warp: K and V tiles, double-buffered, then its weights w[G][TT] */
     p.warp_words = 2 * p.ktile_words + 2 * p.vtile_words + kva_align4(G * KVA_TT);
     p.merge = p.warp0 + KVA_NW * p.warp_words;
@@ -183,53 +206,124 @@ static __device__ __forceinline__ void kva_issue_tile(const rb_kvattn_args &a, c
     kva_copy_words(wbase + 2 * pl.ktile_words + buf * pl.vtile_words, (const uint32_t *)a.vcodes + off, n * rw, lane);
 }
 
-/* The scores of one lane's token, its K row's words at kcol[k KVA_KSTRIDE]. */
-template <int BITS, int GM, bool TAB>
+/* The scores of one lane's token, its K row's words at kcol[k KVA_KSTRIDE]; NCH as above. */
+template <int BITS, int GM, int NCH>
 static __device__ __forceinline__ void kva_scores(const uint32_t *kcol, const float *tab, const float *qs,
-                                                  const float *cent, int dpad, int G, float (&sc)[GM])
+                                                  const float *cent, int dpad, int G, int table, float (&sc)[GM])
 {
     constexpr int NC = 1 << BITS;
 #pragma unroll
     for (int g = 0; g < GM; g++)
         sc[g] = 0.0f;
-    const int nchunk = dpad >> 5;
+    const int W = NCH > 0 ? 32 * NCH : dpad, nchunk = NCH > 0 ? NCH : dpad >> 5;
+#pragma unroll 1
     for (int c = 0; c < nchunk; c++) {
         uint32_t w[BITS];
 #pragma unroll
         for (int k = 0; k < BITS; k++)
             w[k] = kcol[(c * BITS + k) * KVA_KSTRIDE];
+        if (NCH > 0 && table == 2) { /* NCH > 0 has a table (kva_split_nch) */
 #pragma unroll
-        for (int jj = 0; jj < 32; jj++) {
-            const unsigned code = kva_chunk_code<BITS>(w, jj);
-            const int j = c * 32 + jj;
-            float cv = 0.0f;
-            if (!TAB)
-                cv = cent[code];
+            for (int pp = 0; pp < 16; pp++) {
+                const unsigned code = kva_field<2 * BITS>(w, pp);
+#pragma unroll
+                for (int g = 0; g < GM; g++)
+                    if (g < G)
+                        sc[g] += tab[(g * (W / 2) + c * 16 + pp) * (NC * NC) + code];
+            }
+        } else {
+#pragma unroll
+            for (int jj = 0; jj < 32; jj++) {
+                const unsigned code = kva_field<BITS>(w, jj);
+                const int j = c * 32 + jj;
+                const bool tb = NCH > 0 || table;
+                const float cv = tb ? 0.0f : cent[code];
+#pragma unroll
+                for (int g = 0; g < GM; g++)
+                    if (g < G)
+                        sc[g] += tb ? tab[(g * W + j) * NC + code] : qs[g * W + j] * cv;
+            }
+        }
+    }
+    if (NCH == 0)
+        for (int j = nchunk * 32; j < dpad; j++) {
+            const int sb = j * BITS, wi = sb >> 5, o = sb & 31;
+            const uint32_t lo = kcol[wi * KVA_KSTRIDE], hi = o + BITS > 32 ? kcol[(wi + 1) * KVA_KSTRIDE] : 0u;
+            const unsigned code = __funnelshift_r(lo, hi, o) & (NC - 1);
 #pragma unroll
             for (int g = 0; g < GM; g++)
                 if (g < G)
-                    sc[g] += TAB ? tab[(g * dpad + j) * NC + code] : qs[g * dpad + j] * cv;
+                    sc[g] += table ? tab[(g * W + j) * NC + code] : qs[g * W + j] * cent[code];
         }
-    }
-    for (int j = nchunk * 32; j < dpad; j++) {
-        const int sb = j * BITS, wi = sb >> 5, o = sb & 31;
-        const uint32_t lo = kcol[wi * KVA_KSTRIDE], hi = o + BITS > 32 ? kcol[(wi + 1) * KVA_KSTRIDE] : 0u;
-        const unsigned code = __funnelshift_r(lo, hi, o) & (NC - 1);
+}
+
+/* One token's V codes into the lane's accumulators: run holds codes j0, j0 + 1, ... at
+ * b-bit steps; NA accumulators a lane (NCH, or KVA_KM with nl of them live). */
+template <int BITS, int GM, int NA, int NCH>
+static __device__ __forceinline__ void kva_accumulate(uint64_t run, int nl, const float *cent, const float2 *vtab,
+                                                      int lane, const float (&w)[GM], float (&acc)[GM][NA])
+{
+    constexpr int NC = 1 << BITS;
+    constexpr bool VPAIR = NCH > 0 && BITS <= 3;
 #pragma unroll
-        for (int g = 0; g < GM; g++)
-            if (g < G)
-                sc[g] += TAB ? tab[(g * dpad + j) * NC + code] : qs[g * dpad + j] * cent[code];
+    for (int k = 0; k < NA; k++) {
+        if (VPAIR && k + 1 < NA && (k & 1) == 0) {
+            const float2 cv = vtab[((unsigned)(run >> (k * BITS)) & (NC * NC - 1)) * 16 + (lane & 15)];
+#pragma unroll
+            for (int g = 0; g < GM; g++) {
+                acc[g][k] = fmaf(w[g], cv.x, acc[g][k]);
+                acc[g][k + 1] = fmaf(w[g], cv.y, acc[g][k + 1]);
+            }
+        } else if (!VPAIR || (k & 1) == 0) {
+            if (NCH > 0 || k < nl) {
+                const float cv = cent[(unsigned)(run >> (k * BITS)) & (NC - 1)];
+#pragma unroll
+                for (int g = 0; g < GM; g++)
+                    acc[g][k] = fmaf(w[g], cv, acc[g][k]);
+            }
+        }
     }
 }
 
-template <int BITS, int GM>
+/* The split's end, shared by every split kernel: each warp's state (m, l, acc[dim]) per query
+ * head is in mg ([NW][G][dim + 2]); merge the warps and write one partial per query head. */
+static __device__ void kva_write_partials(const rb_kvattn_args &a, const float *mg, int dim, int G, int nsplit)
+{
+    __syncthreads();
+    const int s = blockIdx.x, hk = blockIdx.y, b = blockIdx.z;
+    const long bh0 = (long)b * a.Hq + (long)hk * G;
+    float *ml = (float *)a.work + (long)a.B * a.Hq * dim;
+    float *pacc = ml + (long)a.B * a.Hq * nsplit * 2;
+    for (int i = threadIdx.x; i < G * (dim + 1); i += blockDim.x) {
+        const int g = i / (dim + 1), j = i % (dim + 1) - 1; /* j = -1: (m, l) */
+        float M = -INFINITY;
+        for (int w = 0; w < KVA_NW; w++)
+            M = fmaxf(M, mg[(w * G + g) * (dim + 2)]);
+        float v = 0.0f;
+        for (int w = 0; w < KVA_NW; w++) {
+            const float *e = mg + (w * G + g) * (dim + 2);
+            v += (j < 0 ? e[1] : e[2 + j]) * kva_rescale(e[0], M);
+        }
+        const long ps = (bh0 + g) * nsplit + s;
+        if (j < 0) {
+            ml[ps * 2] = M;
+            ml[ps * 2 + 1] = v;
+        } else {
+            pacc[ps * dim + j] = v;
+        }
+    }
+}
+
+template <int BITS, int GM, int NCH>
 __global__ void __launch_bounds__(KVA_NW * 32) kva_split_kernel(const rb_kvattn_args a, int nsplit)
 {
     extern __shared__ __align__(16) uint32_t kva_sm[];
     constexpr int NC = 1 << BITS;
+    constexpr int NA = NCH > 0 ? NCH : KVA_KM; /* V accumulators a lane */
     const int G = a.Hq / a.Hkv, dpad = a.dpad, split = a.split;
+    const int W = NCH > 0 ? 32 * NCH : dpad;
     const int rw = (int)(rb_kv_row_bytes(dpad, BITS) / 4);
-    const kva_smem_plan pl = kva_plan(BITS, G, dpad, rw);
+    const kva_smem_plan pl = kva_plan(BITS, NCH, G, dpad, rw);
     const unsigned magic = rw > 1 ? kva_magic(rw) : 0u;
     const int s = blockIdx.x, hk = blockIdx.y, b = blockIdx.z;
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
@@ -240,6 +334,7 @@ __global__ void __launch_bounds__(KVA_NW * 32) kva_split_kernel(const rb_kvattn_
     float *cent = (float *)kva_sm + pl.cent;
     float *qs = (float *)kva_sm + pl.qs;
     float *tab = (float *)kva_sm + pl.tab;
+    const float2 *vtab = (const float2 *)(kva_sm + pl.vtab);
     uint32_t *wbase = kva_sm + pl.warp0 + warp * pl.warp_words;
     float *wsh = (float *)(wbase + 2 * pl.ktile_words + 2 * pl.vtile_words);
 
@@ -247,31 +342,48 @@ __global__ void __launch_bounds__(KVA_NW * 32) kva_split_kernel(const rb_kvattn_
     if (warp < ntiles)
         kva_issue_tile(a, pl, wbase, row0, rw, magic, t0, t1, warp, 0, lane);
     kva_commit();
+    if (NCH > 0) { /* what the copies never write but the unrolled loops read: zeros */
+        for (int i = rw * KVA_KSTRIDE + lane; i < pl.ktile_words; i += 32)
+            wbase[i] = wbase[pl.ktile_words + i] = 0u;
+        uint32_t *vt0 = wbase + 2 * pl.ktile_words;
+        for (int i = KVA_TT * rw + lane; i < pl.vtile_words; i += 32)
+            vt0[i] = vt0[pl.vtile_words + i] = 0u;
+    }
 
     const float *qr = (const float *)a.work + ((long)b * a.Hq + (long)hk * G) * dpad;
     for (int i = tid; i < NC; i += blockDim.x)
         cent[i] = a.centroids[i];
-    for (int i = tid; i < G * dpad; i += blockDim.x)
-        qs[i] = qr[i];
+    for (int i = tid; i < G * W; i += blockDim.x)
+        qs[i] = i % W < dpad ? qr[(i / W) * dpad + i % W] : 0.0f;
     __syncthreads();
-    if (pl.use_table) {
-        for (int i = tid; i < G * dpad * NC; i += blockDim.x)
+    if (pl.table == 2) {
+        for (int i = tid; i < G * (W / 2) * NC * NC; i += blockDim.x) {
+            const int c = i % (NC * NC), p = i / (NC * NC); /* p: (g, pair) */
+            const float *q2 = qs + (p / (W / 2)) * W + 2 * (p % (W / 2));
+            tab[i] = fmaf(q2[1], cent[c >> BITS], q2[0] * cent[c & (NC - 1)]);
+        }
+    } else if (pl.table == 1) {
+        for (int i = tid; i < G * W * NC; i += blockDim.x)
             tab[i] = qs[i / NC] * cent[i % NC];
-        __syncthreads();
     }
+    if (NCH > 0 && BITS <= 3)
+        for (int i = tid; i < 16 * NC * NC; i += blockDim.x)
+            ((float2 *)(kva_sm + pl.vtab))[i] = make_float2(cent[(i >> 4) & (NC - 1)], cent[(i >> 4) >> BITS]);
+    __syncthreads();
 
-    float m[GM], l[GM], acc[GM][KVA_KM];
+    float m[GM], l[GM], acc[GM][NA];
 #pragma unroll
     for (int g = 0; g < GM; g++) {
         m[g] = -INFINITY;
         l[g] = 0.0f;
 #pragma unroll
-        for (int k = 0; k < KVA_KM; k++)
+        for (int k = 0; k < NA; k++)
             acc[g][k] = 0.0f;
     }
     /* the weighted sum of V: lane owns the run of cpl consecutive coordinates from j0 */
-    const int cpl = (dpad + 31) >> 5, j0 = lane * cpl;
+    const int cpl = NCH > 0 ? NCH : (dpad + 31) >> 5, j0 = lane * cpl;
     const int nl = max(0, min(cpl, dpad - j0));
+    const int vsb = j0 * BITS, vw = vsb >> 5, vo = vsb & 31; /* NCH > 0: the run's first word and bit */
 
     int buf = 0;
     for (int tl = warp; tl < ntiles; tl += KVA_NW, buf ^= 1) {
@@ -294,11 +406,7 @@ __global__ void __launch_bounds__(KVA_NW * 32) kva_split_kernel(const rb_kvattn_
 
         /* scores: lane = token */
         float sc[GM];
-        const uint32_t *kcol = kt + (valid ? lane : 0);
-        if (pl.use_table)
-            kva_scores<BITS, GM, true>(kcol, tab, qs, cent, dpad, G, sc);
-        else
-            kva_scores<BITS, GM, false>(kcol, tab, qs, cent, dpad, G, sc);
+        kva_scores<BITS, GM, NCH>(kt + (valid ? lane : 0), tab, qs, cent, dpad, G, pl.table, sc);
         float fac[GM];
 #pragma unroll
         for (int g = 0; g < GM; g++) {
@@ -320,7 +428,7 @@ __global__ void __launch_bounds__(KVA_NW * 32) kva_split_kernel(const rb_kvattn_
 #pragma unroll
         for (int g = 0; g < GM; g++)
 #pragma unroll
-            for (int k = 0; k < KVA_KM; k++)
+            for (int k = 0; k < NA; k++)
                 acc[g][k] *= fac[g];
         if (nl > 0) {
             /* two tokens a step: their weights in one 8-byte load (wsh rows are 8-byte aligned) */
@@ -333,16 +441,13 @@ __global__ void __launch_bounds__(KVA_NW * 32) kva_split_kernel(const rb_kvattn_
 #pragma unroll
                 for (int u = 0; u < 2; u++) {
                     if (u < nt) {
-                        const uint64_t run = rb_kv_run(vt + (t + u) * rw, j0, nl, BITS);
+                        const uint32_t *vr = vt + (t + u) * rw;
+                        const uint64_t run = NCH > 0 ? __funnelshift_r(vr[vw], vr[vw + 1], vo) : rb_kv_run(vr, j0, nl, BITS);
+                        float w[GM];
 #pragma unroll
-                        for (int k = 0; k < KVA_KM; k++) {
-                            if (k < nl) {
-                                const float cv = cent[(unsigned)(run >> (k * BITS)) & (NC - 1)];
-#pragma unroll
-                                for (int g = 0; g < GM; g++)
-                                    acc[g][k] = fmaf(u ? wt[g].y : wt[g].x, cv, acc[g][k]);
-                            }
-                        }
+                        for (int g = 0; g < GM; g++)
+                            w[g] = u ? wt[g].y : wt[g].x;
+                        kva_accumulate<BITS, GM, NA, NCH>(run, nl, cent, vtab, lane, w, acc);
                     }
                 }
             }
@@ -350,7 +455,7 @@ __global__ void __launch_bounds__(KVA_NW * 32) kva_split_kernel(const rb_kvattn_
         __syncwarp(); /* this buffer is refilled by the copy issued next iteration */
     }
 
-    /* merge the warps' states, then one partial per query head to the workspace */
+    /* each warp's state, then the merge */
     float *mg = (float *)kva_sm + pl.merge; /* [NW][G][dpad + 2]: m, l, acc */
 #pragma unroll
     for (int g = 0; g < GM; g++) {
@@ -362,33 +467,12 @@ __global__ void __launch_bounds__(KVA_NW * 32) kva_split_kernel(const rb_kvattn_
                 e[1] = lsum;
             }
 #pragma unroll
-            for (int k = 0; k < KVA_KM; k++)
+            for (int k = 0; k < NA; k++)
                 if (k < nl)
                     e[2 + j0 + k] = acc[g][k];
         }
     }
-    __syncthreads();
-    const long bh0 = (long)b * a.Hq + (long)hk * G;
-    float *ml = (float *)a.work + (long)a.B * a.Hq * dpad;
-    float *pacc = ml + (long)a.B * a.Hq * nsplit * 2;
-    for (int i = tid; i < G * (dpad + 1); i += blockDim.x) {
-        const int g = i / (dpad + 1), j = i % (dpad + 1) - 1; /* j = -1: (m, l) */
-        float M = -INFINITY;
-        for (int w = 0; w < KVA_NW; w++)
-            M = fmaxf(M, mg[(w * G + g) * (dpad + 2)]);
-        float v = 0.0f;
-        for (int w = 0; w < KVA_NW; w++) {
-            const float *e = mg + (w * G + g) * (dpad + 2);
-            v += (j < 0 ? e[1] : e[2 + j]) * kva_rescale(e[0], M);
-        }
-        const long ps = (bh0 + g) * nsplit + s;
-        if (j < 0) {
-            ml[ps * 2] = M;
-            ml[ps * 2 + 1] = v;
-        } else {
-            pacc[ps * dpad + j] = v;
-        }
-    }
+    kva_write_partials(a, mg, dpad, G, nsplit);
 }
 
 /* ---- the split kernel over the fp16 cache -------------------------------------------------
@@ -510,28 +594,7 @@ __global__ void __launch_bounds__(KVA_NW * 32) kva_fp16_split_kernel(const rb_kv
             }
         }
     }
-    __syncthreads();
-    const long bh0 = (long)b * a.Hq + (long)hk * G;
-    float *ml = (float *)a.work + (long)a.B * a.Hq * d;
-    float *pacc = ml + (long)a.B * a.Hq * nsplit * 2;
-    for (int i = tid; i < G * (d + 1); i += blockDim.x) {
-        const int g = i / (d + 1), j = i % (d + 1) - 1;
-        float M = -INFINITY;
-        for (int w = 0; w < KVA_NW; w++)
-            M = fmaxf(M, mg[(w * G + g) * (d + 2)]);
-        float v = 0.0f;
-        for (int w = 0; w < KVA_NW; w++) {
-            const float *e = mg + (w * G + g) * (d + 2);
-            v += (j < 0 ? e[1] : e[2 + j]) * kva_rescale(e[0], M);
-        }
-        const long ps = (bh0 + g) * nsplit + s;
-        if (j < 0) {
-            ml[ps * 2] = M;
-            ml[ps * 2 + 1] = v;
-        } else {
-            pacc[ps * d + j] = v;
-        }
-    }
+    kva_write_partials(a, mg, d, G, nsplit);
 }
 
 /* ---- the combine -------------------------------------------------------------------------- */
@@ -626,19 +689,45 @@ static cudaError_t kva_launch(K kern, dim3 grid, int threads, size_t smem, cudaS
     return cudaGetLastError();
 }
 
-template <int BITS>
-static cudaError_t kva_split_bits(const rb_kvattn_args &a, int nsplit, cudaStream_t st)
+template <int BITS, int NCH>
+static cudaError_t kva_split_nch(const rb_kvattn_args &a, int nsplit, cudaStream_t st)
 {
     const int G = a.Hq / a.Hkv;
     const int rw = (int)(rb_kv_row_bytes(a.dpad, BITS) / 4);
-    const size_t smem = sizeof(uint32_t) * (size_t)kva_plan(BITS, G, a.dpad, rw).total;
+    const size_t smem = sizeof(uint32_t) * (size_t)kva_plan(BITS, NCH, G, a.dpad, rw).total;
     const dim3 grid((unsigned)nsplit, (unsigned)a.Hkv, (unsigned)a.B);
-    switch (kva_gm(G)) {
-    case 1: return kva_launch(kva_split_kernel<BITS, 1>, grid, KVA_NW * 32, smem, st, a, nsplit);
-    case 2: return kva_launch(kva_split_kernel<BITS, 2>, grid, KVA_NW * 32, smem, st, a, nsplit);
-    case 4: return kva_launch(kva_split_kernel<BITS, 4>, grid, KVA_NW * 32, smem, st, a, nsplit);
-    default: return kva_launch(kva_split_kernel<BITS, 8>, grid, KVA_NW * 32, smem, st, a, nsplit);
+    if constexpr (NCH > 0) { /* one or two query heads a kv head (kva_split_bits) */
+        if (G == 1)
+            return kva_launch(kva_split_kernel<BITS, 1, NCH>, grid, KVA_NW * 32, smem, st, a, nsplit);
+        return kva_launch(kva_split_kernel<BITS, 2, NCH>, grid, KVA_NW * 32, smem, st, a, nsplit);
+    } else {
+        switch (kva_gm(G)) {
+        case 1: return kva_launch(kva_split_kernel<BITS, 1, NCH>, grid, KVA_NW * 32, smem, st, a, nsplit);
+        case 2: return kva_launch(kva_split_kernel<BITS, 2, NCH>, grid, KVA_NW * 32, smem, st, a, nsplit);
+        case 4: return kva_launch(kva_split_kernel<BITS, 4, NCH>, grid, KVA_NW * 32, smem, st, a, nsplit);
+        default: return kva_launch(kva_split_kernel<BITS, 8, NCH>, grid, KVA_NW * 32, smem, st, a, nsplit);
+        }
     }
+}
+
+/* 2..4 bits, one or two query heads a kv head, at the chunk counts of d = 64, 96, 128, 256 (and
+ * RotorQuant's padded 66, 129) take the compiled-width kernel (its tables always fit there);
+ * everything else the run-time one. Compile time is what limits the list: each compiled width
+ * is a fully unrolled kernel. */
+template <int BITS>
+static cudaError_t kva_split_bits(const rb_kvattn_args &a, int nsplit, cudaStream_t st)
+{
+    if constexpr (BITS >= 2 && BITS <= 4) {
+        switch (a.Hq / a.Hkv <= 2 ? (a.dpad + 31) / 32 : 0) {
+        case 2: return kva_split_nch<BITS, 2>(a, nsplit, st);
+        case 3: return kva_split_nch<BITS, 3>(a, nsplit, st);
+        case 4: return kva_split_nch<BITS, 4>(a, nsplit, st);
+        case 5: return kva_split_nch<BITS, 5>(a, nsplit, st);
+        case 8: return kva_split_nch<BITS, 8>(a, nsplit, st);
+        default: break;
+        }
+    }
+    return kva_split_nch<BITS, 0>(a, nsplit, st);
 }
 
 extern "C" int rb_kvattn_launch(const rb_kvattn_args *a, void *stream)

@@ -69,6 +69,36 @@ cudaError_t rb_launch_hqmq_med3(const void *x, int dtype, int d, long N, float C
 /* After rb_launch_hqmq_med3: state->outliers = chunks with norm > thresh (not timed work). */
 cudaError_t rb_launch_hqmq_count_outliers(int d, long N, void *scratch, cudaStream_t stream);
 
+/* HQMQ's packed KV-cache paths (kernels/common/hqmq_pack.h; hqmq.cu, hqmq_kv.cu). The buffers
+ * (device): rows (N records of rb_hqmq_row_bytes), sigma (N fp16), and with Med3x
+ * (p->hq_outliers) side (room for side_cap entries of 4 fp16) and scratch
+ * (rb_hqmq_kv_scratch_bytes(N): per-row counts, their prefix sum first[0..N], the scan's
+ * temporary storage). */
+typedef struct {
+    void *rows;
+    unsigned short *sigma;
+    unsigned short *side;
+    long side_cap;
+    void *scratch;
+} rb_hqmq_kv;
+
+size_t rb_hqmq_kv_scratch_bytes(long N);
+/* Device address of the side entries written (Med3x), first[N] in scratch, after an encode or
+ * a decode: an unsigned long long. */
+const unsigned long long *rb_hqmq_kv_side_count(const rb_hqmq_kv *kv, long N);
+/* RB_VARIANT_ENCODE: x -> rows, sigma (and side: each row's outlier chunks after the prefix
+ * sum of the rows' counts), the fast kernel's encode mode with its cell search when
+ * p->hq_cells is given (S <= 256), else its fp32 search (never the tensor-core screen), so
+ * the fast roundtrip with that search gives decode(encode(x)) bit for bit. thresh as for
+ * rb_launch_hqmq. RB_VARIANT_DECODE: rows, sigma, side -> xh (x unused). Other variants, a
+ * side array too small (the entries past side_cap are not written; first[N] says how many were
+ * wanted) or missing buffers: cudaErrorInvalidValue. */
+cudaError_t rb_launch_hqmq_kv(const rb_qdq_params *p, int variant, int dtype, const void *x, void *xh, long N,
+                              const float *thresh, const rb_hqmq_kv *kv, cudaStream_t stream);
+/* The encode mode's pass alone (hqmq.cu): records and sigma, no side entries. */
+cudaError_t rb_launch_hqmq_encode_rows(const rb_qdq_params *p, int dtype, const void *x, long N,
+                                       const float *thresh, void *rows, unsigned short *sigma, cudaStream_t stream);
+
 #ifdef __cplusplus
 }
 #endif

@@ -20,7 +20,10 @@
  *        registers between the two products (boundaries in registers for 2..4 bits), Yhat goes
  *        back into the tile's shared memory, and the output leaves through shared memory with
  *        16-byte stores. Compiled for d <= 128, 256, 512 (columns beyond d masked); larger d
- *        runs the paper kernel. */
+ *        runs the paper kernel.
+ * encode / decode (the KV-cache paths, kvpack.h): modes of whichever fast kernel the roundtrip
+ *        takes for the same parameters and buffers, d <= 512 (refused beyond, where the roundtrip
+ *        is the paper kernel). */
 #include "dense.h"
 #include "qdq_common.cuh"
 #include "dense_tc.cuh"
@@ -94,12 +97,56 @@ template <int MC> struct RbDenseSmem {
     static constexpr size_t bytes = sizeof(float) * (A + B + RBK_DT_ROWS);
 };
 
-template <typename T, int MC>
+/* acc[r][c] += sum_k A[ty MR + r][k] B[k][tx + 32 c] over k < d, in k order, B streamed through
+ * shared memory in KT-row tiles: TR = 1 takes B = P^T (Y = Xbar P^T), TR = 0 B = P (Xhat = Yhat P). */
+template <int MC, bool TR>
+static __device__ __forceinline__ void rbk_dense_fast_gemm(const float *A, float *B, const float *__restrict__ P, int d,
+                                                           float (&acc)[RBK_DT_MR][MC])
+{
+    using S = RbDenseSmem<MC>;
+    constexpr int LDA = S::LDA, LDB = S::LDB, KT = RBK_DT_KT, MR = RBK_DT_MR;
+    const int tid = threadIdx.x, tx = tid & 31, ty = tid >> 5;
+    for (int k0 = 0; k0 < d; k0 += KT) {
+        __syncthreads();
+        for (int e = tid; e < KT * LDA; e += RBK_THREADS) {
+            if constexpr (TR) {
+                int i = e / KT, kk = e - i * KT;
+                B[kk * LDB + i] = (i < d && k0 + kk < d) ? __ldg(P + (long)i * d + k0 + kk) : 0.0f;
+            } else {
+                int kk = e / LDA, j = e - kk * LDA;
+                B[kk * LDB + j] = (j < d && k0 + kk < d) ? __ldg(P + (long)(k0 + kk) * d + j) : 0.0f;
+            }
+        }
+        __syncthreads();
+#pragma unroll
+        for (int kk = 0; kk < KT; kk++) {
+            float av[MR], bv[MC];
+#pragma unroll
+            for (int r = 0; r < MR; r++)
+                av[r] = A[(ty * MR + r) * LDA + k0 + kk];
+#pragma unroll
+            for (int c = 0; c < MC; c++)
+                bv[c] = B[kk * LDB + tx + 32 * c];
+#pragma unroll
+            for (int r = 0; r < MR; r++)
+#pragma unroll
+                for (int c = 0; c < MC; c++)
+                    acc[r][c] = fmaf(bv[c], av[r], acc[r][c]);
+        }
+    }
+}
+
+/* MODE (qdq_common.cuh): the roundtrip; the encoder (steps 1-4, the indices in place of the
+ * centroids, packed by each warp from its own rows); the decoder (the centroids of the codes in
+ * place of steps 1-4, then 5-6): the roundtrip's operations in its order, so decode(encode(x))
+ * is its output bit for bit with fp32 norms. */
+template <typename T, int MC, int MODE = RBK_QDQ>
 __global__ void __launch_bounds__(RBK_THREADS, 1)
 rbk_dense_fast(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N, int vec)
 {
+    constexpr bool ENC = MODE == RBK_ENC, DEC = MODE == RBK_DEC;
     using S = RbDenseSmem<MC>;
-    constexpr int LDA = S::LDA, LDB = S::LDB, TR = RBK_DT_ROWS, KT = RBK_DT_KT, MR = RBK_DT_MR, VW = RbIO<T>::VW;
+    constexpr int LDA = S::LDA, TR = RBK_DT_ROWS, MR = RBK_DT_MR, VW = RbIO<T>::VW;
     extern __shared__ float4 smem4[];
     float *A = reinterpret_cast<float *>(smem4), *B = A + S::A, *s_rho = B + S::B;
     __shared__ float s_c[RBK_MAX_CENT], s_b[RBK_MAX_CENT];
@@ -115,112 +162,95 @@ rbk_dense_fast(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N, in
     q.init(s_b, s_c, a.nbounds, a.cells); /* after the barrier: s_b, s_c are loaded */
 
     for (long row0 = (long)blockIdx.x * TR; row0 < N; row0 += (long)gridDim.x * TR) {
-        /* 1. load the tile (rows >= N as zeros) */
-        if (vec) {
-            const int nvec = d / VW;
-            for (int e = tid; e < TR * nvec; e += RBK_THREADS) {
-                int r = e / nvec, c = (e - r * nvec) * VW;
-                float f[VW];
-                if (row0 + r < N)
-                    RbIO<T>::load(x + (row0 + r) * d + c, f);
-                else
-#pragma unroll
-                    for (int k = 0; k < VW; k++)
-                        f[k] = 0.0f;
-#pragma unroll
-                for (int k = 0; k < VW; k += 4)
-                    *reinterpret_cast<float4 *>(A + r * LDA + c + k) = make_float4(f[k], f[k + 1], f[k + 2], f[k + 3]);
-            }
-        } else {
-            for (int e = tid; e < TR * d; e += RBK_THREADS) {
-                int r = e / d, c = e - r * d;
-                A[r * LDA + c] = row0 + r < N ? RbIO<T>::ld1(x + (row0 + r) * d + c) : 0.0f;
-            }
-        }
-        __syncthreads();
-        /* 2. norms and x-bar: warp ty owns rows ty*MR .. ty*MR+MR-1 (the rows it multiplies) */
-#pragma unroll
-        for (int r = 0; r < MR; r++) {
-            float *Ar = A + (ty * MR + r) * LDA;
-            float ss = 0.0f;
-            for (int c = tx; c < d && !a.unit; c += 32)
-                ss = fmaf(Ar[c], Ar[c], ss);
-            const float rho = a.unit ? 1.0f : sqrtf(rbk_group_sum<32>(ss, 0xffffffffu));
-            const float inv = rb_inv_norm(rho);
-            for (int c = tx; c < d; c += 32)
-                Ar[c] *= inv;
-            if (tx == 0)
-                s_rho[ty * MR + r] = rho;
-        }
-        __syncwarp();
-
-        /* 3. Y = Xbar P^T: B[k][i] = P[i][k] */
         float acc[MR][MC];
 #pragma unroll
         for (int r = 0; r < MR; r++)
 #pragma unroll
             for (int c = 0; c < MC; c++)
                 acc[r][c] = 0.0f;
-        for (int k0 = 0; k0 < d; k0 += KT) {
-            __syncthreads();
-            for (int e = tid; e < KT * LDA; e += RBK_THREADS) {
-                int i = e / KT, kk = e - i * KT;
-                B[kk * LDB + i] = (i < d && k0 + kk < d) ? __ldg(P + (long)i * d + k0 + kk) : 0.0f;
+        if constexpr (DEC) { /* the warp's rows: their norms, the centroids of their codes */
+#pragma unroll
+            for (int r = 0; r < MR; r++) {
+                const long row = row0 + ty * MR + r;
+                float *Ar = A + (ty * MR + r) * LDA;
+                if (tx == 0)
+                    s_rho[ty * MR + r] = row < N ? rbk_get_norm(a.norms, a.norm_kind, row) : 0.0f;
+                const uint32_t *cw = a.codes + (row < N ? row : 0) * a.row_words;
+                for (int c = tx; c < d; c += 32)
+                    Ar[c] = row < N ? s_c[rb_kv_get(cw, c, a.bits)] : 0.0f;
+            }
+            __syncwarp();
+        } else {
+            /* 1. load the tile (rows >= N as zeros) */
+            if (vec) {
+                const int nvec = d / VW;
+                for (int e = tid; e < TR * nvec; e += RBK_THREADS) {
+                    int r = e / nvec, c = (e - r * nvec) * VW;
+                    float f[VW];
+                    if (row0 + r < N)
+                        RbIO<T>::load(x + (row0 + r) * d + c, f);
+                    else
+#pragma unroll
+                        for (int k = 0; k < VW; k++)
+                            f[k] = 0.0f;
+#pragma unroll
+                    for (int k = 0; k < VW; k += 4)
+                        *reinterpret_cast<float4 *>(A + r * LDA + c + k) = make_float4(f[k], f[k + 1], f[k + 2], f[k + 3]);
+                }
+            } else {
+                for (int e = tid; e < TR * d; e += RBK_THREADS) {
+                    int r = e / d, c = e - r * d;
+                    A[r * LDA + c] = row0 + r < N ? RbIO<T>::ld1(x + (row0 + r) * d + c) : 0.0f;
+                }
             }
             __syncthreads();
+            /* 2. norms and x-bar: warp ty owns rows ty*MR .. ty*MR+MR-1 (the rows it multiplies) */
 #pragma unroll
-            for (int kk = 0; kk < KT; kk++) {
-                float av[MR], bv[MC];
-#pragma unroll
-                for (int r = 0; r < MR; r++)
-                    av[r] = A[(ty * MR + r) * LDA + k0 + kk];
-#pragma unroll
-                for (int c = 0; c < MC; c++)
-                    bv[c] = B[kk * LDB + tx + 32 * c];
-#pragma unroll
-                for (int r = 0; r < MR; r++)
-#pragma unroll
-                    for (int c = 0; c < MC; c++)
-                        acc[r][c] = fmaf(bv[c], av[r], acc[r][c]);
+            for (int r = 0; r < MR; r++) {
+                float *Ar = A + (ty * MR + r) * LDA;
+                float ss = 0.0f;
+                for (int c = tx; c < d && !a.unit; c += 32)
+                    ss = fmaf(Ar[c], Ar[c], ss);
+                const float rho = a.unit ? 1.0f : sqrtf(rbk_group_sum<32>(ss, 0xffffffffu));
+                const float inv = rb_inv_norm(rho);
+                for (int c = tx; c < d; c += 32)
+                    Ar[c] *= inv;
+                if (tx == 0)
+                    s_rho[ty * MR + r] = rho;
+                if (ENC && tx == 0 && row0 + ty * MR + r < N)
+                    rbk_put_norm(a.norms, a.norm_kind, row0 + ty * MR + r, rho);
             }
-        }
-        /* 4. quantize; y-hat replaces x-bar in the warp's own rows */
-        __syncwarp();
-#pragma unroll
-        for (int r = 0; r < MR; r++)
-#pragma unroll
-            for (int c = 0; c < MC; c++) {
-                int col = tx + 32 * c;
-                if (col < d)
-                    A[(ty * MR + r) * LDA + col] = q(acc[r][c], s_c, s_b, a.nbounds);
-                acc[r][c] = 0.0f;
-            }
-        __syncwarp();
+            __syncwarp();
 
-        /* 5. Xhat = Yhat P: B[k][j] = P[k][j] */
-        for (int k0 = 0; k0 < d; k0 += KT) {
-            __syncthreads();
-            for (int e = tid; e < KT * LDA; e += RBK_THREADS) {
-                int kk = e / LDA, j = e - kk * LDA;
-                B[kk * LDB + j] = (j < d && k0 + kk < d) ? __ldg(P + (long)(k0 + kk) * d + j) : 0.0f;
-            }
-            __syncthreads();
+            /* 3. Y = Xbar P^T: B[k][i] = P[i][k] */
+            rbk_dense_fast_gemm<MC, true>(A, B, P, d, acc);
+            /* 4. quantize; y-hat replaces x-bar in the warp's own rows */
+            __syncwarp();
 #pragma unroll
-            for (int kk = 0; kk < KT; kk++) {
-                float av[MR], bv[MC];
+            for (int r = 0; r < MR; r++)
 #pragma unroll
-                for (int r = 0; r < MR; r++)
-                    av[r] = A[(ty * MR + r) * LDA + k0 + kk];
-#pragma unroll
-                for (int c = 0; c < MC; c++)
-                    bv[c] = B[kk * LDB + tx + 32 * c];
-#pragma unroll
-                for (int r = 0; r < MR; r++)
-#pragma unroll
-                    for (int c = 0; c < MC; c++)
-                        acc[r][c] = fmaf(bv[c], av[r], acc[r][c]);
-            }
+                for (int c = 0; c < MC; c++) {
+                    int col = tx + 32 * c;
+                    if (col < d) /* the encoder: the index (a bad row: 0) */
+                        A[(ty * MR + r) * LDA + col] =
+                            !ENC ? q(acc[r][c], s_c, s_b, a.nbounds)
+                                 : rb_row_is_finite(s_rho[ty * MR + r]) ? (float)q.index(acc[r][c], s_b, a.nbounds) : 0.0f;
+                    acc[r][c] = 0.0f;
+                }
+            __syncwarp();
         }
+        if constexpr (ENC) { /* the warp's rows of codes from the indices in A */
+            const int rw = a.row_words;
+            for (int e = tx; e < MR * rw; e += 32) {
+                const int r = e / rw, w = e - r * rw;
+                if (row0 + ty * MR + r < N)
+                    a.codes[(row0 + ty * MR + r) * rw + w] = rbk_pack_word(A + (ty * MR + r) * LDA, w, a.bits, d);
+            }
+            __syncthreads(); /* the next tile overwrites A */
+            continue;
+        }
+        /* 5. Xhat = Yhat P: B[k][j] = P[k][j] */
+        rbk_dense_fast_gemm<MC, false>(A, B, P, d, acc);
         /* 6. rescale into the warp's own rows, then 16-byte stores of the whole tile */
         __syncwarp();
 #pragma unroll
@@ -260,10 +290,10 @@ rbk_dense_fast(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N, in
     }
 }
 
-template <typename T, int MC>
+template <typename T, int MC, int MODE>
 static cudaError_t rbk_dense_fast_cfg(const RbArgs &a, const T *x, T *xh, long N, bool vec, cudaStream_t st)
 {
-    auto kern = rbk_dense_fast<T, MC>;
+    auto kern = rbk_dense_fast<T, MC, MODE>;
     constexpr size_t smem = RbDenseSmem<MC>::bytes;
     static const int occ = [&] {
         /* always: the static shared memory (codebook, the 16 KiB cell table) counts against
@@ -275,17 +305,31 @@ static cudaError_t rbk_dense_fast_cfg(const RbArgs &a, const T *x, T *xh, long N
     return cudaGetLastError();
 }
 
-template <typename T>
+/* Encode and decode exist for d <= 512 (beyond, the roundtrip is the paper kernel): refused there. */
+template <typename T, int MODE = RBK_QDQ>
 static cudaError_t rbk_dense_fast_launch(const RbArgs &a, const T *x, T *xh, long N, cudaStream_t st)
 {
     const bool vec = (a.d % RbIO<T>::VW) == 0 && rbk_aligned16(x) && rbk_aligned16(xh);
     if (a.d <= 128)
-        return rbk_dense_fast_cfg<T, 4>(a, x, xh, N, vec, st);
+        return rbk_dense_fast_cfg<T, 4, MODE>(a, x, xh, N, vec, st);
     if (a.d <= 256)
-        return rbk_dense_fast_cfg<T, 8>(a, x, xh, N, vec, st);
+        return rbk_dense_fast_cfg<T, 8, MODE>(a, x, xh, N, vec, st);
     if (a.d <= 512)
-        return rbk_dense_fast_cfg<T, 16>(a, x, xh, N, vec, st);
-    return rbk_dense_paper_launch<T>(a, x, xh, N, st);
+        return rbk_dense_fast_cfg<T, 16, MODE>(a, x, xh, N, vec, st);
+    if constexpr (MODE != RBK_QDQ)
+        return cudaErrorInvalidValue;
+    else
+        return rbk_dense_paper_launch<T>(a, x, xh, N, st);
+}
+
+/* MODE: the roundtrip, the encoder or the decoder, each on the roundtrip's route for these
+ * parameters and buffers (tensor cores or the fp32 kernel). */
+template <typename T, int MODE>
+static cudaError_t rbk_dense_route(const rb_qdq_params *p, const RbArgs &a, const T *x, T *xh, long N, cudaStream_t st)
+{
+    if (rb_dense_tc_route(p->d, p->unit_norm) && rbk_aligned16(x) && rbk_aligned16(xh) && rbk_aligned16(p->rot))
+        return rbk_dense_tc_launch<T, MODE>(a, x, xh, N, st);
+    return rbk_dense_fast_launch<T, MODE>(a, x, xh, N, st);
 }
 
 template <typename T>
@@ -293,14 +337,22 @@ static cudaError_t rbk_dense_launch_T(const rb_qdq_params *p, int variant, const
                                       cudaStream_t st)
 {
     RbArgs a = {p->rot, p->bounds, p->centroids, p->cells, p->d, p->nbounds, p->unit_norm,
-                nullptr, nullptr, 0, p->bits, 0, p->fast_shape}; /* no packed codes on this route */
+                static_cast<uint32_t *>(p->kv_codes), p->kv_norms, p->kv_norm, p->bits,
+                (int)(rb_kv_row_bytes(p->d, p->bits) / 4), p->fast_shape};
     const T *xi = static_cast<const T *>(x);
     T *xo = static_cast<T *>(xh);
     if (variant == RB_VARIANT_PAPER)
         return rbk_dense_paper_launch<T>(a, xi, xo, N, st);
-    if (rb_dense_tc_route(p->d, p->unit_norm) && rbk_aligned16(x) && rbk_aligned16(xh) && rbk_aligned16(p->rot))
-        return rbk_dense_tc_launch<T>(a, xi, xo, N, st);
-    return rbk_dense_fast_launch<T>(a, xi, xo, N, st);
+    if (variant == RB_VARIANT_ENCODE || variant == RB_VARIANT_DECODE) {
+        /* the packed format's norm kind goes with assume_unit_norm (none) and nothing else */
+        if (p->bits < 1 || p->bits > 8 || !p->kv_codes || ((p->kv_norm == RB_KV_NORM_NONE) != (p->unit_norm != 0)) ||
+            (p->kv_norm != RB_KV_NORM_NONE && !p->kv_norms))
+            return cudaErrorInvalidValue;
+        if (variant == RB_VARIANT_ENCODE)
+            return rbk_dense_route<T, RBK_ENC>(p, a, xi, nullptr, N, st);
+        return rbk_dense_route<T, RBK_DEC>(p, a, nullptr, xo, N, st);
+    }
+    return rbk_dense_route<T, RBK_QDQ>(p, a, xi, xo, N, st);
 }
 
 /* the descriptor's launch: st is a cudaStream_t, the result a cudaError_t */
@@ -347,7 +399,7 @@ extern "C" const rb_method_desc rb_method_turboquant_dense = {
     .rotate_fwd = turboquant_dense_fwd,
     .rotate_inv = turboquant_dense_inv,
     .launch = turboquant_dense_launch,
-    .variants = RB_VARIANT_BIT_PAPER | RB_VARIANT_BIT_FAST,
+    .variants = RB_VARIANT_BIT_PAPER | RB_VARIANT_BIT_FAST | RB_VARIANT_BIT_ENCODE | RB_VARIANT_BIT_DECODE,
     .hooks = NULL,
     .fast_ybound = turboquant_dense_fast_ybound,
 };

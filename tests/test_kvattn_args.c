@@ -77,9 +77,10 @@ TEST(kvattn_counts)
 
 TEST(kvattn_default_split)
 {
-    /* B = 1, H = 32, T = 32k on 132 SMs: 17 splits of 1984 tokens (544 CTAs, about 4 per SM) */
-    CHECK(rb_kvattn_default_split(1, 32, 32768, 132) == 1984, "split %d", rb_kvattn_default_split(1, 32, 32768, 132));
-    /* B = 16, H = 32, T = 8k: 512 (b, head) pairs already; 2 splits of 4096 */
+    /* B = 1, H = 32, T = 32k on 132 SMs: 16 splits of 2048 tokens (512 CTAs, one wave of at most
+     * 4 per SM; 17 would leave 16 CTAs for a second wave) */
+    CHECK(rb_kvattn_default_split(1, 32, 32768, 132) == 2048, "split %d", rb_kvattn_default_split(1, 32, 32768, 132));
+    /* B = 16, H = 32, T = 8k: 512 (b, head) pairs already, one split each, capped at 4096: 2 */
     CHECK(rb_kvattn_default_split(16, 32, 8192, 132) == 4096, "split %d", rb_kvattn_default_split(16, 32, 8192, 132));
     CHECK(rb_kvattn_default_split(1, 1, 1, 132) == 64, "split %d", rb_kvattn_default_split(1, 1, 1, 132));
     CHECK(rb_kvattn_default_split(1, 1, 1 << 30, 132) == 4096, "split %d", rb_kvattn_default_split(1, 1, 1 << 30, 132));

@@ -53,8 +53,6 @@ TEST(kvpath_config_errors_name_the_key)
         {"{" KV_BASE ", \"path\": 3}", "key 'path'", "roundtrip"},
         {"{" KV_BASE ", \"kv_norm\": \"bf16\"}", "key 'kv_norm'", "\"fp16\" or \"fp32\""},
         {"{" KV_BASE ", \"kv_norm\": [\"fp16\"]}", "key 'kv_norm'", "fp32"},
-        {"{\"name\": \"t\", \"seed\": 1, \"N\": 64, \"dims\": 128, \"bits\": 3, \"methods\": [\"hqmq\"], "
-         "\"path\": [\"roundtrip\", \"decode\"]}", "key 'path[1]'", "methods include hqmq"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         rb_config cfg;
@@ -62,7 +60,11 @@ TEST(kvpath_config_errors_name_the_key)
         CHECK(parse(bad[i].text, &cfg, err, sizeof err) == -1, "accepted: %s", bad[i].text);
         CHECK(strstr(err, bad[i].need1) && strstr(err, bad[i].need2) && !strchr(err, '\n'),
               "err \"%s\" lacks \"%s\" / \"%s\"", err, bad[i].need1, bad[i].need2);
-    }
+    }    /* every built-in method has the encode and decode paths (HQMQ its own format: hqmq_pack.h) */
+    rb_config cfg;
+    char err[512] = "";
+    CHECK(parse("{\"name\": \"t\", \"seed\": 1, \"N\": 64, \"dims\": 128, \"bits\": 3, \"methods\": [\"hqmq\"], "
+                "\"path\": [\"roundtrip\", \"decode\"]}", &cfg, err, sizeof err) == 0, "hqmq decode: %s", err);
 }
 
 TEST(kvpath_record_json_keeps_path_and_bytes)
@@ -237,4 +239,21 @@ TEST(kvpath_shipped_config_kv_codec)
     for (int i = 0; i < cfg.nmethods; i++)
         rot += is_rotation_method(cfg.methods[i]);
     CHECK(rot == cfg.nmethods && rot >= 7, "every rotation method: %d of %d", rot, cfg.nmethods);
+}
+
+/* The GPU backend runs a method's encode and decode settings where its descriptor says it has
+ * the kernels (harness/main.c runs_path; otherwise one line says they are skipped): every
+ * built-in rotation method with a GPU launcher has both, so kv_codec.json skips none on the GPU. */
+TEST(kvpath_every_builtin_rotation_method_has_gpu_encode_decode)
+{
+    int n = 0;
+    FOR_EACH_ROTATION_METHOD(m) {
+        const rb_method_desc *d = rb_method_get(m);
+        if (m >= rb_methods_builtin_count() || !d->launch)
+            continue;
+        n++;
+        CHECK((d->variants & RB_VARIANT_BIT_ENCODE) && (d->variants & RB_VARIANT_BIT_DECODE),
+              "%s: no GPU encode/decode (variants 0x%x)", d->name, d->variants);
+    }
+    CHECK(n >= 7, "%d built-in rotation methods with a GPU launcher", n);
 }

@@ -217,7 +217,7 @@ TEST(record_fields_csv_columns_show_the_json_values)
     }
         RB_RECORD_FIELDS(X)
 #undef X
-        CHECK(!strcmp(row[0], "gpu") && !strcmp(row[27], "") && !strcmp(row[33], "sphere"),
+        CHECK(!strcmp(row[0], "gpu") && !strcmp(row[27], "") && !strcmp(row[33], kva ? "synthetic" : "sphere"),
               "backend %s, op '%s', input %s", row[0], row[27], row[33]);
         CHECK(!strcmp(row[7], rb_codebook_name(cfg.codebook)), "codebook %s", row[7]);
         CHECK(strtod(row[28], NULL) == r->outlier_frac, "outlier_frac %s", row[28]);
@@ -255,7 +255,8 @@ TEST(record_fields_key_order_and_csv_header_as_in_committed_results)
         "bytes,stored_bytes,kv_norm,time.clock,time.samples,time.batch,time.median_us,time.min_us,time.max_us,"
         "time.q1_us,time.q3_us,time.noise,time.stop_reason,time.cold_samples,time.cold_median_us,time.cold_min_us,"
         "time.cold_max_us,time.cold_noise,time.prepass_median_us,time.hot_sm_clock_khz,time.cold_sm_clock_khz,"
-        "time.sm_clock_min_khz,time.samples_under_75pct_clock,time.copy_us,time.copy_cold_us,time.fma_peak_per_s,"
+        "time.sm_clock_min_khz,time.samples_under_75pct_clock,time.copy_us,time.copy_cold_us,time.copy_bytes,"
+        "time.fma_peak_per_s,"
         "time.tc_peak_flops_per_s,gbps,pct_of_copy_bw,fma_per_s,pct_of_fma_peak,check_vs_cpu.rows,"
         "check_vs_cpu.max_abs_diff,check_vs_cpu.boundary_flips,baseline,speedup",
         "method,variant,path,route,d,bits,dtype,N,assume_unit_norm,codebook,distribution,mse,attention.queries,"
@@ -264,10 +265,12 @@ TEST(record_fields_key_order_and_csv_header_as_in_committed_results)
         "bytes,stored_bytes,kv_norm,time.clock,time.samples,time.batch,time.median_us,time.min_us,time.max_us,"
         "time.q1_us,time.q3_us,time.noise,time.stop_reason,time.cold_samples,time.cold_median_us,time.cold_min_us,"
         "time.cold_max_us,time.cold_noise,time.prepass_median_us,time.hot_sm_clock_khz,time.cold_sm_clock_khz,"
-        "time.sm_clock_min_khz,time.samples_under_75pct_clock,time.copy_us,time.copy_cold_us,time.fma_peak_per_s,"
+        "time.sm_clock_min_khz,time.samples_under_75pct_clock,time.copy_us,time.copy_cold_us,time.copy_bytes,"
+        "time.fma_peak_per_s,"
         "time.tc_peak_flops_per_s,gbps,pct_of_copy_bw,fma_per_s,pct_of_fma_peak,check_vs_cpu.rows,"
         "check_vs_cpu.max_rel_diff,check_vs_cpu.boundary_flips,kv_attention.fp16_cache,kv_attention.B,"
-        "kv_attention.H,kv_attention.kv_heads,kv_attention.T,kv_attention.split,kv_attention.cache_bytes,"
+        "kv_attention.H,kv_attention.kv_heads,kv_attention.T,kv_attention.split,kv_attention.input,"
+        "kv_attention.cache_bytes,"
         "kv_attention.bytes_per_token,kv_attention.max_rel_err,baseline,speedup"};
     for (int kva = 0; kva < 2; kva++) {
         rb_record r;

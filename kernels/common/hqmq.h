@@ -350,6 +350,28 @@ RB_HD float rb_hqmq_radius_hat(int rq, float sig, int qmax)
     return sig * ((float)rq / (float)qmax);
 }
 
+/* An inlier chunk's codes (what the packed format stores, hqmq_pack.h): the direction index
+ * idx = p S + s into *idx, the radius code into *rq. r is rb_hqmq_chunk_norm(v), sig the stored
+ * sigma. */
+RB_HD void rb_hqmq_chunk_code(const float *qs, int S, int qmax, float sig, const float v[4], float r, int *idx,
+                              int *rq)
+{
+    float rr = r > RB_HQMQ_R_EPS ? r : RB_HQMQ_R_EPS;
+    float u[4] = {v[0] / rr, v[1] / rr, v[2] / rr, v[3] / rr};
+    *idx = rb_hqmq_search_fast(qs, S, u);
+    *rq = rb_hqmq_radius_code(r, sig, qmax);
+}
+
+/* An inlier chunk from its codes: r_hat(rq) times codeword idx. Encode + this is rb_hqmq_chunk. */
+RB_HD void rb_hqmq_chunk_decode(const float *qs, int S, int qmax, float sig, int idx, int rq, float out[4])
+{
+    float c[4];
+    rb_hqmq_codeword(qs, S, idx, c);
+    float rh = rb_hqmq_radius_hat(rq, sig, qmax);
+    for (int k = 0; k < 4; k++)
+        out[k] = rh * c[k];
+}
+
 /* One chunk (4 values, zero-padded past the row's end): v -> out. r is rb_hqmq_chunk_norm(v),
  * sig the stored sigma. A chunk with r > thresh (Med3x) is kept in fp16; returns 1 then. */
 RB_HD int rb_hqmq_chunk(const float *qs, int S, int qmax, float sig, float thresh, const float v[4],
@@ -360,13 +382,9 @@ RB_HD int rb_hqmq_chunk(const float *qs, int S, int qmax, float sig, float thres
             out[k] = rb_round_f16(v[k]);
         return 1;
     }
-    float rr = r > RB_HQMQ_R_EPS ? r : RB_HQMQ_R_EPS;
-    float u[4] = {v[0] / rr, v[1] / rr, v[2] / rr, v[3] / rr};
-    float c[4];
-    rb_hqmq_codeword(qs, S, rb_hqmq_search_fast(qs, S, u), c);
-    float rh = rb_hqmq_radius_hat(rb_hqmq_radius_code(r, sig, qmax), sig, qmax);
-    for (int k = 0; k < 4; k++)
-        out[k] = rh * c[k];
+    int idx, rq;
+    rb_hqmq_chunk_code(qs, S, qmax, sig, v, r, &idx, &rq);
+    rb_hqmq_chunk_decode(qs, S, qmax, sig, idx, rq, out);
     return 0;
 }
 

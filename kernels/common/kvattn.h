@@ -79,14 +79,16 @@ typedef struct {
     void *work;             /* rb_kvattn_work_bytes of device memory */
 } rb_kvattn_args;
 
-/* The default split: enough CTAs (nsplit x Hkv x B) to give each of sms SMs about
- * four, in multiples of 64 tokens, at least 64 and at most 4096. The same function on both
- * backends, so the CPU reference can take the GPU's split. */
+/* The default split: at most four CTAs (nsplit x Hkv x B) for each of sms SMs, which is what
+ * the compressed split kernel keeps resident (about 53 KiB of shared memory each at d = 128,
+ * 3 bits): rounding the split count up would leave a second wave of a few CTAs. In multiples of
+ * 64 tokens, at least 64 and at most 4096 (so long caches still give several waves). The same
+ * function on both backends, so the CPU reference can take the GPU's split. */
 static inline int rb_kvattn_default_split(int B, int Hkv, int T, int sms)
 {
     long want = 4L * (sms > 0 ? sms : 132);
     long bh = (long)B * Hkv;
-    long nsplit = (want + bh - 1) / bh;
+    long nsplit = want / bh > 0 ? want / bh : 1;
     long s = (T + nsplit - 1) / nsplit;
     s = (s + 63) / 64 * 64;
     if (s < 64)

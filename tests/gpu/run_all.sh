@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/gpu/run_all.sh OUTDIR [CONFIG.json ...]: everything a GPU runner does, in one go:
 # build, make test-gpu, compute-sanitizer memcheck and racecheck over configs/sanitize.json,
-# sanitize_fast.json and sanitize.json with the large shapes forced (profile mode: no timing
+# sanitize_fast.json, sanitize_kv_dense.json and sanitize.json with the large shapes forced (profile mode: no timing
 # loops under the sanitizer) and over the decode-attention tests, make sdpa, then each CONFIG on
 # the GPU backend.
 # Logs and results land in OUTDIR; a summary table is printed last.
@@ -24,7 +24,7 @@ nvidia-smi > "$out/nvidia-smi.txt" 2>&1
 note "make test-gpu: rc=$? ($(tail -1 "$out/test_gpu.log"))"
 grep -E "^FAIL|^    " "$out/test_gpu.log" | head -40
 
-for cfg in sanitize sanitize_fast; do
+for cfg in sanitize sanitize_fast sanitize_kv_dense; do
     for tool in memcheck racecheck; do
         compute-sanitizer --tool $tool --error-exitcode 9 \
             build/rotorbench run configs/$cfg.json --backend gpu --profile --out "$out/results" \

@@ -5,7 +5,11 @@
  *     norm's summation order differs), the codes decode to the CPU decode of the CPU codes
  *     under agree.h's rule (a code may differ only where its coordinate ties a boundary);
  *   - every code word is written (codes poisoned with 0xFF first) and padding bits are zero;
- * for fp16 and fp32 rows, odd d, N = 1, 7, 997, bits 1..8, fp16 / fp32 / no norms. */
+ * for fp16 and fp32 rows, odd d, N = 1, 7, 997, bits 1..8, fp16 / fp32 / no norms. Every built-in
+ * rotation method has them (a plugin may not). TurboQuant-dense's routes: the fp32 kernel (odd d,
+ * assume_unit_norm), the tensor cores at d = 128, 256 (wgmma on a 9.0 device, and mma.sync
+ * forced there too) and d = 512 (streamed), each quantizer route (bits 1-2 registers, odd bits
+ * the host's cell table, others the kernel's own). */
 #include <cuda_runtime_api.h>
 #include <math.h>
 #include <stdint.h>
@@ -16,6 +20,7 @@
 #include "../check.h"
 #include "../methods.h"
 #include "../../kernels/rb_kernels.h"
+#include "rb_support.h"
 #include "agree.h"
 #include "codebook.h"
 #include "counts.h"
@@ -207,9 +212,11 @@ static int has_codec(rb_method m)
 
 TEST(kvcodec_gpu_every_method_vs_cpu_and_roundtrip)
 {
-    const int dims[] = {37, 64, 128, 133, 256};
+    const int dims[] = {37, 64, 128, 133, 256, 512};
     int methods = 0;
     FOR_EACH_ROTATION_METHOD(m) {
+        CHECK(has_codec(m) || m >= rb_methods_builtin_count(), "%s: a built-in rotation method without GPU encode/decode",
+              rb_method_name(m));
         if (!has_codec(m))
             continue;
         methods++;
@@ -220,7 +227,7 @@ TEST(kvcodec_gpu_every_method_vs_cpu_and_roundtrip)
             if (md->check_d && md->check_d(d))
                 continue;
             for (int bits = 1; bits <= 8; bits++) {
-                if (d != 128 && bits != 2 && bits != 3 && bits != 8)
+                if ((d != 128 && bits != 2 && bits != 3 && bits != 8) || (d == 512 && bits != 3))
                     continue;
                 kv_gsetup s;
                 CHECK(kv_gsetup_make(&s, m, d, bits, bits % 2) == 0, "%s d=%d b=%d: setup", rb_method_name(m), d, bits);
@@ -241,6 +248,39 @@ TEST(kvcodec_gpu_every_method_vs_cpu_and_roundtrip)
         CHECK(st.cases > 0, "%s: no case ran", rb_method_name(m));
     }
     CHECK(methods >= 5, "only %d methods have GPU encode/decode", methods);
+}
+
+/* TurboQuant-dense on the mma.sync route of its tensor-core kernel where a 9.0 device would take
+ * wgmma (elsewhere the test above ran it already): the same checks, every quantizer route. */
+TEST(kvcodec_gpu_dense_mma_route)
+{
+    const rb_method m = method_id("turboquant-dense");
+    int dev = 0, major = 0, minor = 0;
+    CHECK(cudaGetDevice(&dev) == cudaSuccess &&
+              cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess &&
+              cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev) == cudaSuccess,
+          "device query");
+    if (major != 9 || minor != 0) {
+        printf("     turboquant-dense mma.sync route: the only one on this device (tested above)\n");
+        return;
+    }
+    rb_dense_tc_force_mma(1);
+    kv_gstats st = {0};
+    const int dims[] = {128, 256};
+    for (size_t di = 0; di < sizeof dims / sizeof dims[0]; di++)
+        for (int bits = 1; bits <= 4; bits++) {
+            kv_gsetup s;
+            CHECK(kv_gsetup_make(&s, m, dims[di], bits, bits % 2) == 0, "d=%d b=%d: setup", dims[di], bits);
+            for (int dt = RB_FP32; dt <= RB_FP16; dt++) {
+                kv_gcase(&s, (rb_dtype)dt, 997, RB_KV_NORM_FP32, &st);
+                kv_gcase(&s, (rb_dtype)dt, 997, RB_KV_NORM_FP16, &st);
+            }
+            kv_gsetup_free(&s);
+        }
+    rb_dense_tc_force_mma(0);
+    printf("     turboquant-dense mma.sync route: %ld cases, %ld rows, %ld flips, %ld code words differ from the CPU's\n",
+           st.cases, st.rows, st.flips, st.code_diffs);
+    CHECK(st.cases == 32, "%ld of 32 cases ran", st.cases);
 }
 
 TEST(kvcodec_gpu_refuses_what_it_cannot_do)
