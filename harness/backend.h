@@ -5,11 +5,13 @@
 #define RB_BACKEND_H
 
 #include <cjson/cJSON.h>
+#include <stdlib.h>
 
 #include "config.h"
 #include "attention.h"
 #include "kvattn_types.h"
 #include "metrics.h"
+#include "stats.h"
 
 #define RB_MAX_VARIANTS 4
 
@@ -35,6 +37,11 @@ typedef struct {
     double clock_min_khz;         /* the lowest sample's */
     int clock_low_samples;        /* samples under 75 % of the rated clock */
 } rb_timing;
+
+/* A loop's summary (stats.h) as t's hot times (median, min, max, quartiles, noise), or as its
+ * cold ones (median, min, max, noise): the measurement modules' one mapping. */
+void rb_timing_set_hot(rb_timing *t, const rb_summary *s);
+void rb_timing_set_cold(rb_timing *t, const rb_summary *s);
 
 /* A record. The driver writes its key (method, variant, d, bits or the method's operating point,
  * dtype, N) and the counts from the config; the backend writes the metrics, timing, check and
@@ -116,6 +123,18 @@ static inline void rb_json_replace(cJSON *o, const char *k, cJSON *v)
 {
     cJSON_DeleteItemFromObjectCaseSensitive(o, k);
     cJSON_AddItemToObject(o, k, v);
+}
+
+/* A backend as its template says (name, variants, functions) over its state; NULL on out of
+ * memory or without a state (the caller frees the state then). */
+static inline rb_backend *rb_backend_make(const rb_backend *tmpl, void *state)
+{
+    rb_backend *b = state ? (rb_backend *)malloc(sizeof *b) : NULL;
+    if (b) {
+        *b = *tmpl;
+        b->state = state;
+    }
+    return b;
 }
 
 rb_backend *rb_backend_cpu_create(void);

@@ -139,8 +139,6 @@ static int first_line(const char *path, char *buf, size_t n)
     return ok && buf[0];
 }
 
-/* Host, CPU model, threads and the machine's id: what tells one machine's wall-clock times
- * from another's (rotorbench compare). */
 static int cpu_attention(rb_backend *b, const float *q, int nq, int T, const float *v, const float *vh, rb_attn *out)
 {
     rb_cpu_state *s = b->state;
@@ -156,6 +154,8 @@ static int cpu_attention(rb_backend *b, const float *q, int nq, int T, const flo
     return 0;
 }
 
+/* Host, CPU model, threads and the machine's id: what tells one machine's wall-clock times
+ * from another's (rotorbench compare). */
 static void cpu_describe(rb_backend *b, cJSON *o)
 {
     (void)b;
@@ -206,26 +206,26 @@ static int cpu_kv_attention(rb_backend *b, const rb_kvattn_args *a, int fp16, rb
     return rb_meas_cpu_time(b->profile, NULL, kva_run, &c, t);
 }
 
+static const rb_backend cpu_backend = {
+    .name = "cpu",
+    .nvariants = 1,
+    .variants = {"ref"},
+    .load_data = cpu_load,
+    .load_rows = cpu_load_rows,
+    .fits = cpu_fits,
+    .attention = cpu_attention,
+    .kv_attention = cpu_kv_attention,
+    .run = cpu_run,
+    .describe = cpu_describe,
+    .destroy = cpu_destroy,
+};
+
 rb_backend *rb_backend_cpu_create(void)
 {
-    rb_backend *b = calloc(1, sizeof *b);
     rb_cpu_state *s = calloc(1, sizeof *s);
-    if (!b || !s) {
-        free(b); free(s);
-        return NULL;
-    }
-    b->name = "cpu";
-    b->nvariants = 1;
-    b->variants[0] = "ref";
-    b->state = s;
-    b->load_data = cpu_load;
-    b->load_rows = cpu_load_rows;
-    b->fits = cpu_fits;
-    b->attention = cpu_attention;
-    b->kv_attention = cpu_kv_attention;
-    b->run = cpu_run;
-    b->describe = cpu_describe;
-    b->destroy = cpu_destroy;
+    rb_backend *b = rb_backend_make(&cpu_backend, s);
+    if (!b)
+        free(s);
     return b;
 }
 

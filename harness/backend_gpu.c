@@ -486,6 +486,7 @@ static int gpu_attention(rb_backend *b, const float *q, int nq, int T, const flo
     float *dq = NULL;
     void *dv = NULL, *dvh = NULL;
     rb_attn_part *dparts = NULL, *parts = malloc(sizeof *parts * (size_t)nq * G);
+    int rc = -1;
     if (!parts) {
         fprintf(stderr, "rotorbench: out of host memory for the attention metrics\n");
         return -1;
@@ -499,14 +500,7 @@ static int gpu_attention(rb_backend *b, const float *q, int nq, int T, const flo
     CK(cudaMemcpyAsync(parts, dparts, sizeof *parts * (size_t)nq * G, cudaMemcpyDeviceToHost, s->st));
     CK(cudaStreamSynchronize(s->st));
     rb_attn_finish(parts, nq, G, T, out);
-    cudaFree(dq);
-    cudaFree(dparts);
-    if (dv)
-        cudaFree(dv);
-    if (dvh)
-        cudaFree(dvh);
-    free(parts);
-    return 0;
+    rc = 0;
 fail:
     if (dq)
         cudaFree(dq);
@@ -517,7 +511,7 @@ fail:
     if (dvh)
         cudaFree(dvh);
     free(parts);
-    return -1;
+    return rc;
 }
 
 /* ---- describe ------------------------------------------------------------------------------ */
@@ -642,6 +636,21 @@ int rb_gpu_device_count(char *why, size_t whylen)
 
 int rb_gpu_probe(char *why, size_t whylen) { return rb_gpu_device_count(why, whylen) > 0 ? 0 : -1; }
 
+static const rb_backend gpu_backend = {
+    .name = "gpu",
+    .nvariants = 2,
+    .variants = {[RB_VARIANT_PAPER] = "paper", [RB_VARIANT_FAST] = "fast"},
+    .load_data = gpu_load,
+    .load_rows = gpu_load_rows,
+    .fits = gpu_fits,
+    .kv_fits = rb_gpu_kv_fits,
+    .attention = gpu_attention,
+    .kv_attention = rb_gpu_kv_attention,
+    .run = gpu_run,
+    .describe = gpu_describe,
+    .destroy = gpu_destroy,
+};
+
 rb_backend *rb_backend_gpu_create(char *why, size_t whylen)
 {
     const int n = rb_gpu_device_count(why, whylen), dev = rb_run_options_get()->device;
@@ -651,28 +660,13 @@ rb_backend *rb_backend_gpu_create(char *why, size_t whylen)
         snprintf(why, whylen, "device %d: only %d CUDA device%s visible", dev, n, n == 1 ? "" : "s");
         return NULL;
     }
-    rb_backend *b = calloc(1, sizeof *b);
     rb_gpu_state *s = calloc(1, sizeof *s);
-    if (!b || !s) {
-        free(b);
+    rb_backend *b = rb_backend_make(&gpu_backend, s);
+    if (!b) {
         free(s);
         snprintf(why, whylen, "out of host memory");
         return NULL;
     }
-    b->name = "gpu";
-    b->nvariants = 2;
-    b->variants[RB_VARIANT_PAPER] = "paper";
-    b->variants[RB_VARIANT_FAST] = "fast";
-    b->state = s;
-    b->load_data = gpu_load;
-    b->load_rows = gpu_load_rows;
-    b->fits = gpu_fits;
-    b->kv_fits = rb_gpu_kv_fits;
-    b->attention = gpu_attention;
-    b->kv_attention = rb_gpu_kv_attention;
-    b->run = gpu_run;
-    b->describe = gpu_describe;
-    b->destroy = gpu_destroy;
     rb_gpu_clear_error();
     if (gpu_init(s)) {
         snprintf(why, whylen, "GPU set-up failed: %s", rb_gpu_last_error()[0] ? rb_gpu_last_error() : "see above");

@@ -67,6 +67,11 @@ int rb_gpu_checked_launch(rb_backend *b, const char *label, rb_enqueue_fn fn, vo
 /* An encode or decode setting (rec->path, rec->kv_norm) of a method whose launcher has the
  * encode / decode variants (kvpath_gpu.c). */
 int rb_gpu_run_kvpath(rb_backend *b, const rb_qdq_params *p, int variant, rb_record *rec);
+/* A KV path's timing into rec->t: the copy roof of the bytes the path moves (half of rec->bytes,
+ * at most the rows'), the path (fn over ctx, after pre over pre_ctx when pre is given), then the
+ * data set's own roof back for the roundtrip settings. 0, or -1 said on stderr. */
+int rb_gpu_time_kv_path(rb_gpu_state *s, rb_record *rec, const char *label, rb_enqueue_fn fn, void *ctx,
+                        rb_enqueue_fn pre, void *pre_ctx);
 
 /* Decode attention over a KV cache (backend.h's kv_attention; kvattn_gpu.c). */
 int rb_gpu_kv_attention(rb_backend *b, const rb_kvattn_args *a, int fp16, rb_timing *t);

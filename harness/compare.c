@@ -8,6 +8,8 @@
  * step of 0.17-0.22 us (2.92 -> 3.10 us, 6 %) with 0.0-0.3 % noise in each record.
  * Unlike NVBench's compare scripts this exits non-zero on a regression, which is what CI needs. */
 #include "compare.h"
+#include "config.h"
+#include "record_fields.h"
 #include "slurp.h"
 
 #include <cjson/cJSON.h>
@@ -22,14 +24,77 @@
 #define RB_KVA_NERR 5
 static const char *const kva_err_name[RB_KVA_NERR] = {"max_rel_err", "out_cos", "kl", "top1", "top5"};
 
+/* The fields of a record that form its key, from the table (record_fields.h: cmp KEY or
+ * KEYREQ), as K_<id>. */
+#define RB_CMP_ENUM_KEY(id) K_##id,
+#define RB_CMP_ENUM_KEYREQ RB_CMP_ENUM_KEY
+#define RB_CMP_ENUM_none(id)
+#define RB_CMP_ENUM_MSE RB_CMP_ENUM_none
+#define RB_CMP_ENUM_MEDIAN RB_CMP_ENUM_none
+#define RB_CMP_ENUM_NOISE RB_CMP_ENUM_none
+#define RB_CMP_ENUM_CLOCK RB_CMP_ENUM_none
+#define RB_CMP_ENUM_CLOCK_KHZ RB_CMP_ENUM_none
+enum {
+#define X(id, grp, key, type, io, when, val, col, csv, fmt, xf, cmp) RB_CMP_ENUM_##cmp(id)
+    RB_RECORD_FIELDS(X)
+#undef X
+    NKEYS
+};
+
+/* How a key is read: text (absent: NULL, or the name of the type's default), a number (absent:
+ * -1) or a flag (absent: false). */
+enum { KEY_TEXT, KEY_NUM, KEY_FLAG };
+#define RB_CMP_KIND_TEXT KEY_TEXT
+#define RB_CMP_KIND_NAME KEY_TEXT
+#define RB_CMP_KIND_METHOD KEY_TEXT
+#define RB_CMP_KIND_DTYPE KEY_TEXT
+#define RB_CMP_KIND_PATH KEY_TEXT
+#define RB_CMP_KIND_DIST KEY_TEXT
+#define RB_CMP_KIND_KVNORM KEY_TEXT
+#define RB_CMP_KIND_NUM KEY_NUM
+#define RB_CMP_KIND_FLAG KEY_FLAG
+#define RB_CMP_ABSENT_PATH rb_path_name(RB_PATH_ROUNDTRIP) /* older files: the roundtrip */
+#define RB_CMP_ABSENT_DIST rb_distribution_name(RB_DIST_SPHERE) /* older files: the sphere */
+#define RB_CMP_ABSENT_TEXT NULL
+#define RB_CMP_ABSENT_NAME NULL
+#define RB_CMP_ABSENT_METHOD NULL
+#define RB_CMP_ABSENT_DTYPE NULL
+#define RB_CMP_ABSENT_KVNORM NULL
+#define RB_CMP_ABSENT_NUM NULL /* numbers: -1, flags: false */
+#define RB_CMP_ABSENT_FLAG NULL
+
 typedef struct {
-    const char *method, *variant, *dtype, *codebook, *clock; /* point into the parsed JSON */
-    const char *op;   /* HQMQ's operating point ("s96_r4"); NULL for the other methods */
-    const char *dist; /* the input's kind; NULL in older files (sphere) */
-    const char *path; /* "encode", "decode", ...; NULL in older files (roundtrip) */
-    double input, slice; /* the input's index in a list and its file slice; -1 when none */
-    int unit_norm;       /* assume_unit_norm (absent: false) */
-    double d, bits, N;
+    int grp;
+    const char *key;
+    int kind, req; /* req: a record without it is a bad file */
+    const char *absent;
+} key_field;
+
+#define RB_CMP_FIELD_KEY(grp, key, type) {RB_G_##grp, key, RB_CMP_KIND_##type, 0, RB_CMP_ABSENT_##type},
+#define RB_CMP_FIELD_KEYREQ(grp, key, type) {RB_G_##grp, key, RB_CMP_KIND_##type, 1, RB_CMP_ABSENT_##type},
+#define RB_CMP_FIELD_none(grp, key, type)
+#define RB_CMP_FIELD_MSE RB_CMP_FIELD_none
+#define RB_CMP_FIELD_MEDIAN RB_CMP_FIELD_none
+#define RB_CMP_FIELD_NOISE RB_CMP_FIELD_none
+#define RB_CMP_FIELD_CLOCK RB_CMP_FIELD_none
+#define RB_CMP_FIELD_CLOCK_KHZ RB_CMP_FIELD_none
+
+/* The key fields, in the table's order (K_<id> indexes them). */
+static void key_fields(key_field f[NKEYS + 1])
+{
+    const key_field all[NKEYS + 1] = {
+#define X(id, grp, key, type, io, when, val, col, csv, fmt, xf, cmp) RB_CMP_FIELD_##cmp(grp, key, type)
+        RB_RECORD_FIELDS(X)
+#undef X
+        {0, NULL, 0, 0, NULL}};
+    memcpy(f, all, sizeof all);
+}
+
+typedef struct {
+    const char *s[NKEYS]; /* the key's texts (point into the parsed JSON or are static names) */
+    double x[NKEYS];      /* and numbers; a text key's is 0 */
+    unsigned char has[NKEYS];
+    const char *clock;    /* the timing's clock (time.clock) */
     int has_mse;
     double mse;
     double median_us; /* NAN when absent, null or not positive */
@@ -86,12 +151,10 @@ static int same_str(const char *a, const char *b)
 
 static int same_key(const crec *a, const crec *b)
 {
-    return same_str(a->method, b->method) && same_str(a->variant, b->variant) && a->d == b->d &&
-           a->bits == b->bits && same_str(a->dtype, b->dtype) && a->N == b->N &&
-           same_str(a->codebook, b->codebook) && same_str(a->op, b->op) &&
-           same_str(a->dist ? a->dist : "sphere", b->dist ? b->dist : "sphere") && a->input == b->input &&
-           a->slice == b->slice && a->unit_norm == b->unit_norm &&
-           same_str(a->path ? a->path : "roundtrip", b->path ? b->path : "roundtrip") && a->attn == b->attn &&
+    for (int k = 0; k < NKEYS; k++)
+        if (!same_str(a->s[k], b->s[k]) || a->x[k] != b->x[k])
+            return 0;
+    return a->attn == b->attn &&
            (!a->attn || (!memcmp(a->kva, b->kva, sizeof a->kva) &&
                          same_str(a->kva_input ? a->kva_input : "synthetic", b->kva_input ? b->kva_input : "synthetic") &&
                          same_str(a->kv_norm, b->kv_norm)));
@@ -101,30 +164,30 @@ static int same_key(const crec *a, const crec *b)
 static void key_text(const crec *r, int with_cb, char *out, size_t n)
 {
     char m[160], v[40], t[24], cb[40];
-    cell(r->method, m, sizeof m);
-    if (r->op) { /* "hqmq s96_r4" */
+    cell(r->s[K_method], m, sizeof m);
+    if (r->s[K_op]) { /* "hqmq s96_r4" */
         size_t l = strlen(m);
         if (l + 2 < sizeof m) {
             m[l] = ' ';
-            cell(r->op, m + l + 1, sizeof m - l - 1);
+            cell(r->s[K_op], m + l + 1, sizeof m - l - 1);
         }
     }
-    if (r->dist && strcmp(r->dist, "sphere")) { /* "rotorquant channel-outliers[1]" */
+    if (r->s[K_distribution] && strcmp(r->s[K_distribution], "sphere")) { /* "rotorquant channel-outliers[1]" */
         size_t l = strlen(m);
-        int w = snprintf(m + l, sizeof m - l, " %s", r->dist);
-        if (w > 0 && r->input >= 0)
-            snprintf(m + l + (size_t)w, sizeof m - l - (size_t)w, "#%.0f", r->input);
+        int w = snprintf(m + l, sizeof m - l, " %s", r->s[K_distribution]);
+        if (w > 0 && r->x[K_input_index] >= 0)
+            snprintf(m + l + (size_t)w, sizeof m - l - (size_t)w, "#%.0f", r->x[K_input_index]);
         l = strlen(m);
-        if (r->slice >= 0)
-            snprintf(m + l, sizeof m - l, "[%.0f]", r->slice);
+        if (r->x[K_input_slice] >= 0)
+            snprintf(m + l, sizeof m - l, "[%.0f]", r->x[K_input_slice]);
     }
-    cell(r->variant, v, sizeof v);
-    cell(r->dtype, t, sizeof t);
-    cell(r->codebook ? r->codebook : "-", cb, sizeof cb);
+    cell(r->s[K_variant], v, sizeof v);
+    cell(r->s[K_dtype], t, sizeof t);
+    cell(r->s[K_codebook] ? r->s[K_codebook] : "-", cb, sizeof cb);
     char pa[24] = ""; /* " encode": the roundtrip, every older file's path, is not named */
-    if (r->path && strcmp(r->path, "roundtrip")) {
+    if (r->s[K_path] && strcmp(r->s[K_path], "roundtrip")) {
         pa[0] = ' ';
-        cell(r->path, pa + 1, sizeof pa - 1);
+        cell(r->s[K_path], pa + 1, sizeof pa - 1);
     }
     char at[160] = ""; /* " B1 H32 kv32 T4096 split64 synthetic norms fp16" */
     if (r->attn) {
@@ -137,8 +200,8 @@ static void key_text(const crec *r, int with_cb, char *out, size_t n)
             snprintf(at + strlen(at), sizeof at - strlen(at), "[%.0f]", r->kva[5]);
         snprintf(at + strlen(at), sizeof at - strlen(at), " norms %s", kn);
     }
-    snprintf(out, n, "%s %s d%.0f b%.0f %s N%.0f%s%s%s%s%s", m, v, r->d, r->bits, t, r->N,
-             r->unit_norm ? " unit-norm" : "", pa, at, with_cb ? " " : "", with_cb ? cb : "");
+    snprintf(out, n, "%s %s d%.0f b%.0f %s N%.0f%s%s%s%s%s", m, v, r->x[K_d], r->x[K_bits], t, r->x[K_N],
+             r->x[K_unit_norm] ? " unit-norm" : "", pa, at, with_cb ? " " : "", with_cb ? cb : "");
 }
 
 /* ---- loading ----------------------------------------------------------------------------- */
@@ -167,10 +230,105 @@ static void device_of(const cJSON *root, const char *backend, char *out, size_t 
         snprintf(out, n, "%s, %d threads, machine %.12s", cpu, threads->valueint, id);
 }
 
+/* A positive finite number, else otherwise. */
+static double positive(const cJSON *v, double otherwise)
+{
+    return cJSON_IsNumber(v) && v->valuedouble > 0 && isfinite(v->valuedouble) ? v->valuedouble : otherwise;
+}
+
+/* "needs the strings "method", "variant" and "dtype"": the required keys of one kind (numbers or
+ * not), in the table's order. */
+static void needs(const key_field *kf, int numbers, char *out, size_t n)
+{
+    int total = 0, c = 0;
+    for (int k = 0; k < NKEYS; k++)
+        total += kf[k].req && (kf[k].kind == KEY_NUM) == numbers;
+    int o = snprintf(out, n, "needs the %s ", numbers ? "numbers" : "strings");
+    for (int k = 0; k < NKEYS; k++) {
+        if (!kf[k].req || (kf[k].kind == KEY_NUM) != numbers)
+            continue;
+        const char *sep = c++ == 0 ? "" : c == total ? " and " : ", ";
+        if (o >= 0 && (size_t)o < n)
+            o += snprintf(out + o, n - (size_t)o, "%s\"%s\"", sep, kf[k].key);
+    }
+}
+
 static int bad_record(const cfile *f, int i, const char *what, FILE *err)
 {
     fprintf(err, "rotorbench compare: %s: records[%d]: %s\n", f->path, i, what);
     return -1;
+}
+
+/* Record i's key fields into r; -1 (said on err) when a required one is missing. */
+static int read_keys(const cJSON *o, const key_field *kf, crec *r, const cfile *f, int i, FILE *err)
+{
+    int missing_text = 0, missing_num = 0;
+    for (int k = 0; k < NKEYS; k++) {
+        const cJSON *g = kf[k].grp == RB_G_TOP ? o : get(o, rb_record_group_key(kf[k].grp));
+        const cJSON *v = get(g, kf[k].key);
+        if (kf[k].kind == KEY_TEXT) {
+            r->s[k] = str(g, kf[k].key);
+            r->has[k] = r->s[k] != NULL;
+            if (!r->s[k])
+                r->s[k] = kf[k].absent;
+        } else {
+            r->has[k] = kf[k].kind == KEY_NUM ? cJSON_IsNumber(v) : cJSON_IsBool(v);
+            r->x[k] = kf[k].kind == KEY_FLAG ? cJSON_IsTrue(v) : r->has[k] ? v->valuedouble : -1;
+        }
+        missing_text |= kf[k].req && kf[k].kind != KEY_NUM && !r->has[k];
+        missing_num |= kf[k].req && kf[k].kind == KEY_NUM && !r->has[k];
+    }
+    if (missing_text || missing_num) {
+        char what[256];
+        needs(kf, missing_text ? 0 : 1, what, sizeof what);
+        return bad_record(f, i, what, err);
+    }
+    return 0;
+}
+
+/* What the gate checks of record i (record_fields.h's cmp column; decode attention's shape and
+ * errors) into r; -1 (said on err) when the MSE is neither a number nor null. */
+static int read_checked(const cJSON *o, crec *r, const cfile *f, int i, FILE *err)
+{
+    const cJSON *mse = NULL;
+    const char *mse_key = "";
+#define RB_CMP_LOAD_none(g, k)
+#define RB_CMP_LOAD_KEY RB_CMP_LOAD_none
+#define RB_CMP_LOAD_KEYREQ RB_CMP_LOAD_none
+#define RB_CMP_LOAD_MSE(g, k) mse = get(g, k), mse_key = k;
+#define RB_CMP_LOAD_MEDIAN(g, k) r->median_us = positive(get(g, k), NAN);
+#define RB_CMP_LOAD_NOISE(g, k) r->noise = positive(get(g, k), 0);
+#define RB_CMP_LOAD_CLOCK(g, k) r->clock = str(g, k);
+#define RB_CMP_LOAD_CLOCK_KHZ(g, k) r->clock_mhz = positive(get(g, k), NAN) / 1e3;
+#define X(id, grp, key, type, io, when, val, col, csv, fmt, xf, cmp) \
+    RB_CMP_LOAD_##cmp(RB_G_##grp == RB_G_TOP ? o : get(o, rb_record_group_key(RB_G_##grp)), key)
+    RB_RECORD_FIELDS(X)
+#undef X
+    if (cJSON_IsNumber(mse)) {
+        r->has_mse = 1;
+        r->mse = mse->valuedouble;
+    } else if (mse && !cJSON_IsNull(mse)) {
+        char what[128];
+        snprintf(what, sizeof what, "\"%s\" is neither a number nor null", mse_key);
+        return bad_record(f, i, what, err);
+    }
+    const cJSON *ka = get(o, "kv_attention");
+    if (cJSON_IsObject(ka)) {
+        static const char *const shape[6] = {"B", "H", "kv_heads", "T", "split", "slice"};
+        r->attn = 1;
+        for (int k = 0; k < 6; k++) {
+            const cJSON *x = get(ka, shape[k]);
+            r->kva[k] = cJSON_IsNumber(x) ? x->valuedouble : -1;
+        }
+        r->kva_input = str(ka, "input");
+        r->kv_norm = str(o, "kv_norm");
+        for (int k = 0; k < RB_KVA_NERR; k++) { /* max_rel_err in kv_attention, the rest in attention */
+            const cJSON *x = get(k ? get(o, "attention") : ka, kva_err_name[k]);
+            r->has_err[k] = cJSON_IsNumber(x);
+            r->err[k] = r->has_err[k] ? x->valuedouble : NAN;
+        }
+    }
+    return 0;
 }
 
 static int load(const char *path, cfile *f, FILE *err)
@@ -208,66 +366,15 @@ static int load(const char *path, cfile *f, FILE *err)
         fprintf(err, "rotorbench compare: %s: out of memory\n", path);
         return -1;
     }
+    key_field kf[NKEYS + 1];
+    key_fields(kf);
     int i = 0;
     for (const cJSON *o = recs->child; o; o = o->next, i++) {
         crec *r = &f->recs[i];
         if (!cJSON_IsObject(o))
             return bad_record(f, i, "not an object", err);
-        r->method = str(o, "method");
-        r->variant = str(o, "variant");
-        r->dtype = str(o, "dtype");
-        r->codebook = str(o, "codebook");
-        r->op = str(o, "op");
-        r->dist = str(o, "distribution");
-        r->path = str(o, "path");
-        const cJSON *in = get(o, "input"), *ix = get(in, "index"), *sl = get(in, "slice");
-        r->input = cJSON_IsNumber(ix) ? ix->valuedouble : -1;
-        r->slice = cJSON_IsNumber(sl) ? sl->valuedouble : -1;
-        r->unit_norm = cJSON_IsTrue(get(o, "assume_unit_norm"));
-        if (!r->method || !r->variant || !r->dtype)
-            return bad_record(f, i, "needs the strings \"method\", \"variant\" and \"dtype\"", err);
-        const cJSON *d = get(o, "d"), *b = get(o, "bits"), *N = get(o, "N");
-        if (!cJSON_IsNumber(d) || !cJSON_IsNumber(b) || !cJSON_IsNumber(N))
-            return bad_record(f, i, "needs the numbers \"d\", \"bits\" and \"N\"", err);
-        r->d = d->valuedouble;
-        r->bits = b->valuedouble;
-        r->N = N->valuedouble;
-        const cJSON *mse = get(o, "mse");
-        if (cJSON_IsNumber(mse)) {
-            r->has_mse = 1;
-            r->mse = mse->valuedouble;
-        } else if (mse && !cJSON_IsNull(mse)) {
-            return bad_record(f, i, "\"mse\" is neither a number nor null", err);
-        }
-        const cJSON *ka = get(o, "kv_attention");
-        if (cJSON_IsObject(ka)) {
-            static const char *const shape[6] = {"B", "H", "kv_heads", "T", "split", "slice"};
-            r->attn = 1;
-            for (int k = 0; k < 6; k++) {
-                const cJSON *x = get(ka, shape[k]);
-                r->kva[k] = cJSON_IsNumber(x) ? x->valuedouble : -1;
-            }
-            r->kva_input = str(ka, "input");
-            r->kv_norm = str(o, "kv_norm");
-            for (int k = 0; k < RB_KVA_NERR; k++) { /* max_rel_err in kv_attention, the rest in attention */
-                const cJSON *x = get(k ? get(o, "attention") : ka, kva_err_name[k]);
-                r->has_err[k] = cJSON_IsNumber(x);
-                r->err[k] = r->has_err[k] ? x->valuedouble : NAN;
-            }
-        }
-        const cJSON *t = get(o, "time");
-        const cJSON *med = get(t, "median_us"), *noise = get(t, "noise");
-        r->median_us = cJSON_IsNumber(med) && med->valuedouble > 0 && isfinite(med->valuedouble)
-                           ? med->valuedouble
-                           : NAN;
-        r->noise = cJSON_IsNumber(noise) && isfinite(noise->valuedouble) && noise->valuedouble > 0
-                       ? noise->valuedouble
-                       : 0;
-        r->clock = str(t, "clock");
-        const cJSON *clk = get(t, "hot_sm_clock_khz");
-        r->clock_mhz = cJSON_IsNumber(clk) && clk->valuedouble > 0 && isfinite(clk->valuedouble)
-                           ? clk->valuedouble / 1e3
-                           : NAN;
+        if (read_keys(o, kf, r, f, i, err) || read_checked(o, r, f, i, err))
+            return -1;
         for (int j = 0; j < i; j++)
             if (!f->recs[j].dup && same_key(&f->recs[j], r)) {
                 char k[256];
@@ -291,32 +398,6 @@ static void unload(cfile *f)
 }
 
 /* ---- comparing --------------------------------------------------------------------------- */
-
-/* The rule for an MSE (or an attention error): changed when null on one side only, or when
- * |new - base| > RB_COMPARE_MSE_RTOL |base|; the relative difference as text into rel. */
-static int value_changed(int hb, double b, int hc, double c, char *rel, size_t n)
-{
-    if (hb != hc) {
-        snprintf(rel, n, "null");
-        return 1;
-    }
-    if (!hb) {
-        snprintf(rel, n, "-");
-        return 0;
-    }
-    const double diff = c - b;
-    if (diff == 0) {
-        snprintf(rel, n, "0");
-        return 0;
-    }
-    if (b == 0) {
-        snprintf(rel, n, "inf");
-        return 1;
-    }
-    const double r = diff / fabs(b);
-    snprintf(rel, n, "%+.1e", r);
-    return !(fabs(r) <= RB_COMPARE_MSE_RTOL);
-}
 
 static void fmt_num(double v, int has, const char *fmt, char *out, size_t n)
 {
@@ -354,12 +435,19 @@ static void usage(FILE *f)
             "or file.\n");
 }
 
-int rb_compare_run(int argc, char **argv, FILE *out, FILE *err)
+/* What the command line asks. */
+typedef struct {
+    const char *paths[2]; /* BASE, NEW */
+    double tol, floor_us;
+    int mse_only, allow_missing, cpu_times;
+} options;
+
+/* The command line into o: -1 to go on, else the exit status (0 after --help, 2 on a bad
+ * argument, said on err). */
+static int parse_args(int argc, char **argv, options *o, FILE *out, FILE *err)
 {
-    const char *paths[2] = {NULL, NULL};
     int npaths = 0;
-    double tol = 0.05, floor_us = 0.25;
-    int mse_only = 0, allow_missing = 0, cpu_times = 0;
+    *o = (options){.tol = 0.05, .floor_us = 0.25};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -367,15 +455,15 @@ int rb_compare_run(int argc, char **argv, FILE *out, FILE *err)
             return 0;
         }
         if (!strcmp(a, "--mse-only")) { /* e.g. CI on a shared machine: gate on numerics only */
-            mse_only = 1;
+            o->mse_only = 1;
             continue;
         }
         if (!strcmp(a, "--allow-missing")) {
-            allow_missing = 1;
+            o->allow_missing = 1;
             continue;
         }
         if (!strcmp(a, "--cpu-times")) {
-            cpu_times = 1;
+            o->cpu_times = 1;
             continue;
         }
         const char *opt = !strncmp(a, "--time-tol", 10) ? "--time-tol"
@@ -395,7 +483,7 @@ int rb_compare_run(int argc, char **argv, FILE *out, FILE *err)
             usage(err);
             return 2;
         } else if (npaths < 2) {
-            paths[npaths++] = a;
+            o->paths[npaths++] = a;
             continue;
         } else {
             fprintf(err, "rotorbench compare: more than two files given: %s\n", a);
@@ -411,164 +499,217 @@ int rb_compare_run(int argc, char **argv, FILE *out, FILE *err)
                     is_tol ? "a fraction such as 0.05" : "microseconds such as 0.25", val);
             return 2;
         }
-        *(is_tol ? &tol : &floor_us) = x;
+        *(is_tol ? &o->tol : &o->floor_us) = x;
     }
     if (npaths != 2) {
         fprintf(err, "rotorbench compare: needs BASE.json and NEW.json\n");
         usage(err);
         return 2;
     }
+    return -1;
+}
 
-    cfile base, cur;
-    if (load(paths[0], &base, err)) {
-        unload(&base);
-        return 2;
-    }
-    if (load(paths[1], &cur, err)) {
-        unload(&base);
-        unload(&cur);
-        return 2;
-    }
+/* Whether timings are compared: only on the same backend and device; CPU wall-clock times only
+ * when asked. */
+typedef struct {
+    int same_backend, known, same_device, cpu, timed;
+} timing_rule;
 
-    /* Timings only on the same backend and device; CPU wall-clock times only when asked. */
-    int same_backend = !strcmp(base.backend, cur.backend);
-    int known = base.device[0] && cur.device[0];
-    int same_device = same_backend && known && !strcmp(base.device, cur.device);
-    int cpu = !strcmp(base.backend, "cpu") || !strcmp(cur.backend, "cpu");
-    int timed = !mse_only && same_device && (!cpu || cpu_times);
+static timing_rule timing_rule_of(const cfile *base, const cfile *cur, const options *o)
+{
+    timing_rule t;
+    t.same_backend = !strcmp(base->backend, cur->backend);
+    t.known = base->device[0] && cur->device[0];
+    t.same_device = t.same_backend && t.known && !strcmp(base->device, cur->device);
+    t.cpu = !strcmp(base->backend, "cpu") || !strcmp(cur->backend, "cpu");
+    t.timed = !o->mse_only && t.same_device && (!t.cpu || o->cpu_times);
+    return t;
+}
 
-    /* One codebook everywhere: say so once instead of in every row. */
-    const char *cb0 = base.recs[0].codebook;
-    int one_cb = 1;
+/* One codebook in every record of both files (said once, not in every row). */
+static int one_codebook(const cfile *base, const cfile *cur)
+{
+    const char *cb0 = base->recs[0].s[K_codebook];
+    int one = 1;
     for (int k = 0; k < 2; k++) {
-        const cfile *f = k ? &cur : &base;
+        const cfile *f = k ? cur : base;
         for (int i = 0; i < f->n; i++)
-            one_cb &= same_str(f->recs[i].codebook, cb0);
+            one &= same_str(f->recs[i].s[K_codebook], cb0);
     }
+    return one;
+}
 
+/* The report's head: the files, the devices, the rules applied, the table's header. */
+static void print_head(const cfile *base, const cfile *cur, const options *o, const timing_rule *t, int one_cb,
+                       FILE *out)
+{
     char s1[600], s2[600], s3[600];
     fprintf(out, "## rotorbench compare\n\n");
     for (int k = 0; k < 2; k++) {
-        const cfile *f = k ? &cur : &base;
+        const cfile *f = k ? cur : base;
         cell(f->path, s1, sizeof s1);
         cell(f->backend, s2, sizeof s2);
         cell(f->device[0] ? f->device : "unknown", s3, sizeof s3);
         fprintf(out, "- %s %s: backend %s, device %s, git %s, %d records\n", k ? "new: " : "base:",
                 s1, s2, s3, f->git ? f->git : "?", f->n);
     }
-    cell(base.device[0] ? base.device : "unknown", s1, sizeof s1);
-    cell(cur.device[0] ? cur.device : "unknown", s2, sizeof s2);
-    fprintf(out, "- device: %s (%s) vs %s (%s): %s\n", s1, base.backend, s2, cur.backend,
-            same_device ? "the same device" : "not the same device");
-    if (mse_only)
+    cell(base->device[0] ? base->device : "unknown", s1, sizeof s1);
+    cell(cur->device[0] ? cur->device : "unknown", s2, sizeof s2);
+    fprintf(out, "- device: %s (%s) vs %s (%s): %s\n", s1, base->backend, s2, cur->backend,
+            t->same_device ? "the same device" : "not the same device");
+    if (o->mse_only)
         fprintf(out, "- timings not compared (--mse-only)\n");
-    else if (same_device && cpu && !cpu_times)
+    else if (t->same_device && t->cpu && !o->cpu_times)
         fprintf(out, "- CPU wall-clock timings not compared (--cpu-times compares them)\n");
-    else if (timed)
+    else if (t->timed)
         fprintf(out, "- timings compared (median): SLOWER when new/base > 1 + max(%.3g, 3 x noise) "
                      "and new - base > %.3g us, FASTER when base/new > 1 + the same and base - new > "
-                     "the same\n", tol, floor_us);
-    else if (!same_backend)
+                     "the same\n", o->tol, o->floor_us);
+    else if (!t->same_backend)
         fprintf(out, "- different devices: timings not compared (backend %s vs %s)\n",
-                base.backend, cur.backend);
-    else if (!known)
+                base->backend, cur->backend);
+    else if (!t->known)
         fprintf(out, "- different devices: timings not compared (device unknown in %s)\n",
-                base.device[0] ? "NEW" : cur.device[0] ? "BASE" : "both files");
+                base->device[0] ? "NEW" : cur->device[0] ? "BASE" : "both files");
     else
         fprintf(out, "- different devices: timings not compared\n");
     fprintf(out, "- MSE-CHANGED when |new - base| > %.0e x |base|, or null on one side only\n",
             RB_COMPARE_MSE_RTOL);
     int any_attn = 0;
-    for (int i = 0; i < base.n; i++)
-        any_attn |= base.recs[i].attn;
+    for (int i = 0; i < base->n; i++)
+        any_attn |= base->recs[i].attn;
     if (any_attn)
         fprintf(out, "- decode attention (no MSE): ERROR-CHANGED when max_rel_err, out_cos, kl, top1 or top5 changes by "
                      "the same rule; its MSE columns show max_rel_err, or the error that changed\n");
     if (one_cb) {
-        cell(cb0 ? cb0 : "(none)", s1, sizeof s1);
+        cell(base->recs[0].s[K_codebook] ? base->recs[0].s[K_codebook] : "(none)", s1, sizeof s1);
         fprintf(out, "- codebook: %s\n", s1);
     }
     fprintf(out, "\n| key | base MSE | new MSE | rel diff | base µs | new µs | ratio | noise | "
                  "verdict |\n");
     fprintf(out, "|---|---:|---:|---:|---:|---:|---:|---:|---|\n");
+}
 
-    int nsame = 0, nfaster = 0, nslower = 0, nmse = 0, ncompared = 0, nlow_clock = 0;
-    for (int i = 0; i < base.n; i++) {
-        crec *b = &base.recs[i];
+/* The rule for an MSE (or an attention error): changed when null on one side only, or when
+ * |new - base| > RB_COMPARE_MSE_RTOL |base|; the relative difference as text into rel. */
+static int value_changed(int hb, double b, int hc, double c, char *rel, size_t n)
+{
+    if (hb != hc) {
+        snprintf(rel, n, "null");
+        return 1;
+    }
+    if (!hb) {
+        snprintf(rel, n, "-");
+        return 0;
+    }
+    const double diff = c - b;
+    if (diff == 0) {
+        snprintf(rel, n, "0");
+        return 0;
+    }
+    if (b == 0) {
+        snprintf(rel, n, "inf");
+        return 1;
+    }
+    const double r = diff / fabs(b);
+    snprintf(rel, n, "%+.1e", r);
+    return !(fabs(r) <= RB_COMPARE_MSE_RTOL);
+}
+
+/* The tallies of the matched settings. */
+typedef struct {
+    int same, faster, slower, mse, compared, low_clock;
+} tally;
+
+/* One matched pair: its verdict, its row of the table, its counts. */
+static void compare_pair(const crec *b, const crec *c, const options *o, const timing_rule *t, int one_cb,
+                         tally *n, FILE *out)
+{
+    /* MSE; for attention records (no MSE) their errors against the reference, by one rule */
+    char rel[32];
+    int changed = value_changed(b->has_mse, b->mse, c->has_mse, c->mse, rel, sizeof rel), err_k = -1;
+    for (int k = 0; k < RB_KVA_NERR && b->attn && err_k < 0; k++)
+        if (value_changed(b->has_err[k], b->err[k], c->has_err[k], c->err[k], rel, sizeof rel))
+            err_k = k;
+    if (b->attn && err_k < 0) /* unchanged: max_rel_err's difference is shown */
+        value_changed(b->has_err[0], b->err[0], c->has_err[0], c->err[0], rel, sizeof rel);
+    changed |= err_k >= 0;
+
+    int slower = 0, faster = 0;
+    char ratio[32] = "-", noise[32] = "-", bt[32], ct[32];
+    snprintf(bt, sizeof bt, isnan(b->median_us) ? "-" : "%.2f", b->median_us);
+    snprintf(ct, sizeof ct, isnan(c->median_us) ? "-" : "%.2f", c->median_us);
+    if (t->timed && !isnan(b->median_us) && !isnan(c->median_us) &&
+        (!b->clock || !c->clock || !strcmp(b->clock, c->clock))) {
+        double q = c->median_us / b->median_us;
+        double nz = b->noise > c->noise ? b->noise : c->noise;
+        double thr = 3 * nz > o->tol ? 3 * nz : o->tol;
+        slower = q > 1 + thr && c->median_us - b->median_us > o->floor_us;
+        faster = 1 / q > 1 + thr && b->median_us - c->median_us > o->floor_us;
+        snprintf(ratio, sizeof ratio, "%.3f", q);
+        snprintf(noise, sizeof noise, "%.1f%%", 100 * nz);
+    }
+
+    /* a slower setting whose hot samples ran at a clock 5 % or more below the base's: still
+     * SLOWER (the gate cannot tell a power or thermal state from the code), but said */
+    const int low_clock = slower && !isnan(b->clock_mhz) && !isnan(c->clock_mhz) &&
+                          c->clock_mhz < (1 - RB_COMPARE_CLOCK_DROP) * b->clock_mhz;
+    char verdict[96], clk[64] = "";
+    if (low_clock)
+        snprintf(clk, sizeof clk, " at a lower clock (%.0f -> %.0f MHz)", b->clock_mhz, c->clock_mhz);
+    if (changed && slower)
+        snprintf(verdict, sizeof verdict, "**MSE-CHANGED, SLOWER**%s", clk);
+    else if (changed && err_k >= 0)
+        snprintf(verdict, sizeof verdict, "**ERROR-CHANGED** (%s)", kva_err_name[err_k]);
+    else if (changed)
+        snprintf(verdict, sizeof verdict, "**MSE-CHANGED**");
+    else if (slower)
+        snprintf(verdict, sizeof verdict, "**SLOWER**%s", clk);
+    else
+        snprintf(verdict, sizeof verdict, faster ? "FASTER" : "SAME");
+    n->low_clock += low_clock;
+    n->mse += changed;
+    n->slower += slower;
+    n->faster += !changed && !slower && faster;
+    n->same += !changed && !slower && !faster;
+
+    char key[256], bm[32], cm[32];
+    key_text(b, !one_cb, key, sizeof key);
+    const int ek = err_k >= 0 ? err_k : 0; /* attention: the error shown in the MSE columns */
+    fmt_num(b->attn ? b->err[ek] : b->mse, b->attn ? b->has_err[ek] : b->has_mse, "%.6e", bm, sizeof bm);
+    fmt_num(c->attn ? c->err[ek] : c->mse, c->attn ? c->has_err[ek] : c->has_mse, "%.6e", cm, sizeof cm);
+    fprintf(out, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", key, bm, cm, rel, bt, ct, ratio, noise,
+            verdict);
+}
+
+/* Every setting of BASE against its match in NEW, a row each. */
+static void compare_settings(cfile *base, cfile *cur, const options *o, const timing_rule *t, int one_cb, tally *n,
+                             FILE *out)
+{
+    for (int i = 0; i < base->n; i++) {
+        crec *b = &base->recs[i];
         if (b->dup)
             continue;
         crec *c = NULL;
-        for (int j = 0; j < cur.n && !c; j++)
-            if (!cur.recs[j].dup && !cur.recs[j].matched && same_key(b, &cur.recs[j]))
-                c = &cur.recs[j];
+        for (int j = 0; j < cur->n && !c; j++)
+            if (!cur->recs[j].dup && !cur->recs[j].matched && same_key(b, &cur->recs[j]))
+                c = &cur->recs[j];
         if (!c)
             continue;
         b->matched = c->matched = 1;
-        ncompared++;
-
-        /* MSE; for attention records (no MSE) their errors against the reference, by one rule */
-        char rel[32];
-        int mse_changed = value_changed(b->has_mse, b->mse, c->has_mse, c->mse, rel, sizeof rel), err_k = -1;
-        for (int k = 0; k < RB_KVA_NERR && b->attn && err_k < 0; k++)
-            if (value_changed(b->has_err[k], b->err[k], c->has_err[k], c->err[k], rel, sizeof rel))
-                err_k = k;
-        if (b->attn && err_k < 0) /* unchanged: max_rel_err's difference is shown */
-            value_changed(b->has_err[0], b->err[0], c->has_err[0], c->err[0], rel, sizeof rel);
-        mse_changed |= err_k >= 0;
-
-        /* time */
-        int slower = 0, faster = 0;
-        char ratio[32] = "-", noise[32] = "-", bt[32], ct[32];
-        snprintf(bt, sizeof bt, isnan(b->median_us) ? "-" : "%.2f", b->median_us);
-        snprintf(ct, sizeof ct, isnan(c->median_us) ? "-" : "%.2f", c->median_us);
-        if (timed && !isnan(b->median_us) && !isnan(c->median_us) &&
-            (!b->clock || !c->clock || !strcmp(b->clock, c->clock))) {
-            double q = c->median_us / b->median_us;
-            double nz = b->noise > c->noise ? b->noise : c->noise;
-            double thr = 3 * nz > tol ? 3 * nz : tol;
-            slower = q > 1 + thr && c->median_us - b->median_us > floor_us;
-            faster = 1 / q > 1 + thr && b->median_us - c->median_us > floor_us;
-            snprintf(ratio, sizeof ratio, "%.3f", q);
-            snprintf(noise, sizeof noise, "%.1f%%", 100 * nz);
-        }
-
-        /* a slower setting whose hot samples ran at a clock 5 % or more below the base's: still
-         * SLOWER (the gate cannot tell a power or thermal state from the code), but said */
-        const int low_clock = slower && !isnan(b->clock_mhz) && !isnan(c->clock_mhz) &&
-                              c->clock_mhz < (1 - RB_COMPARE_CLOCK_DROP) * b->clock_mhz;
-        char verdict[96], clk[64] = "";
-        if (low_clock)
-            snprintf(clk, sizeof clk, " at a lower clock (%.0f -> %.0f MHz)", b->clock_mhz, c->clock_mhz);
-        if (mse_changed && slower)
-            snprintf(verdict, sizeof verdict, "**MSE-CHANGED, SLOWER**%s", clk);
-        else if (mse_changed && err_k >= 0)
-            snprintf(verdict, sizeof verdict, "**ERROR-CHANGED** (%s)", kva_err_name[err_k]);
-        else if (mse_changed)
-            snprintf(verdict, sizeof verdict, "**MSE-CHANGED**");
-        else if (slower)
-            snprintf(verdict, sizeof verdict, "**SLOWER**%s", clk);
-        else
-            snprintf(verdict, sizeof verdict, faster ? "FASTER" : "SAME");
-        nlow_clock += low_clock;
-        nmse += mse_changed;
-        nslower += slower;
-        nfaster += !mse_changed && !slower && faster;
-        nsame += !mse_changed && !slower && !faster;
-
-        char key[256], bm[32], cm[32];
-        key_text(b, !one_cb, key, sizeof key);
-        const int ek = err_k >= 0 ? err_k : 0; /* attention: the error shown in the MSE columns */
-        fmt_num(b->attn ? b->err[ek] : b->mse, b->attn ? b->has_err[ek] : b->has_mse, "%.6e", bm, sizeof bm);
-        fmt_num(c->attn ? c->err[ek] : c->mse, c->attn ? c->has_err[ek] : c->has_mse, "%.6e", cm, sizeof cm);
-        fprintf(out, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", key, bm, cm, rel, bt, ct,
-                ratio, noise, verdict);
+        n->compared++;
+        compare_pair(b, c, o, t, one_cb, n, out);
     }
-    if (ncompared == 0)
+    if (n->compared == 0)
         fprintf(out, "| (no setting in both files) | | | | | | | | |\n");
+}
 
-    int only[2] = {0, 0};
+/* The settings of one file the other lacks, listed; how many into only[0] (BASE) and only[1]. */
+static void print_unmatched(const cfile *base, const cfile *cur, int one_cb, int only[2], FILE *out)
+{
     for (int k = 0; k < 2; k++) {
-        const cfile *f = k ? &cur : &base;
+        const cfile *f = k ? cur : base;
+        only[k] = 0;
         for (int i = 0; i < f->n; i++) {
             const crec *r = &f->recs[i];
             if (r->matched || r->dup)
@@ -580,27 +721,60 @@ int rb_compare_run(int argc, char **argv, FILE *out, FILE *err)
             fprintf(out, "- %s\n", key);
         }
     }
+}
 
-    /* A gate must not pass by comparing nothing, nor by losing settings on the way. */
-    int missing = only[0] > 0 && !allow_missing;
-    int fail = nmse > 0 || nslower > 0 || ncompared == 0 || missing;
-    if (ncompared == 0)
+/* The verdict: 1 on a regression, when nothing was compared, or when settings of BASE are
+ * missing (unless allowed); said in the closing lines. A gate must not pass by comparing
+ * nothing, nor by losing settings on the way. */
+static int print_verdict(const tally *n, const int only[2], const options *o, const timing_rule *t, FILE *out)
+{
+    const int missing = only[0] > 0 && !o->allow_missing;
+    const int fail = n->mse > 0 || n->slower > 0 || n->compared == 0 || missing;
+    if (n->compared == 0)
         fprintf(out, "\nNo setting of BASE is in NEW: nothing was compared.\n");
     else if (missing)
         fprintf(out, "\n%d setting%s missing from NEW (--allow-missing lists them without failing).\n",
                 only[0], only[0] == 1 ? " of BASE is" : "s of BASE are");
-    if (nlow_clock)
+    if (n->low_clock)
         fprintf(out, "\n%d of the slower setting%s ran %s hot samples at an SM clock %.0f %% or more below "
                      "the base's: a power or thermal state can explain %s.\n",
-                nlow_clock, nslower == 1 ? "" : "s", nlow_clock == 1 ? "its" : "their", 100 * RB_COMPARE_CLOCK_DROP,
-                nlow_clock == 1 ? "it" : "them");
+                n->low_clock, n->slower == 1 ? "" : "s", n->low_clock == 1 ? "its" : "their",
+                100 * RB_COMPARE_CLOCK_DROP, n->low_clock == 1 ? "it" : "them");
     fprintf(out, "\n%d compared: %d same, %d faster, %d slower, %d MSE changed; %d only in base, "
                  "%d only in new%s. %s\n",
-            ncompared, nsame, nfaster, nslower, nmse, only[0], only[1],
-            timed ? "" : " (timings not compared)",
-            fail ? (ncompared == 0 ? "FAIL: NOTHING COMPARED" : missing && !nmse && !nslower ? "FAIL: MISSING SETTINGS"
-                                                                                           : "REGRESSION")
+            n->compared, n->same, n->faster, n->slower, n->mse, only[0], only[1],
+            t->timed ? "" : " (timings not compared)",
+            fail ? (n->compared == 0                        ? "FAIL: NOTHING COMPARED"
+                    : missing && !n->mse && !n->slower ? "FAIL: MISSING SETTINGS"
+                                                       : "REGRESSION")
                  : "OK");
+    return fail;
+}
+
+int rb_compare_run(int argc, char **argv, FILE *out, FILE *err)
+{
+    options o;
+    const int rc = parse_args(argc, argv, &o, out, err);
+    if (rc >= 0)
+        return rc;
+    cfile base, cur;
+    if (load(o.paths[0], &base, err)) {
+        unload(&base);
+        return 2;
+    }
+    if (load(o.paths[1], &cur, err)) {
+        unload(&base);
+        unload(&cur);
+        return 2;
+    }
+    const timing_rule t = timing_rule_of(&base, &cur, &o);
+    const int one_cb = one_codebook(&base, &cur);
+    print_head(&base, &cur, &o, &t, one_cb, out);
+    tally n = {0};
+    int only[2];
+    compare_settings(&base, &cur, &o, &t, one_cb, &n, out);
+    print_unmatched(&base, &cur, one_cb, only, out);
+    const int fail = print_verdict(&n, only, &o, &t, out);
     unload(&base);
     unload(&cur);
     return fail ? 1 : 0;

@@ -173,14 +173,9 @@ int rb_gpu_run_hqmq_kvpath(rb_backend *b, const rb_qdq_params *p, int variant, r
         rc = 0;
         goto fail;
     }
-    { /* the roof of this path's bytes, then the data set's own back for the roundtrip settings */
-        const size_t xbytes = (size_t)s->N * s->d * s->esz, half = (size_t)(rec->bytes / 2);
-        if (rb_meas_gpu_copy_roof(s->meas, s->xh, s->x, half < xbytes ? half : xbytes) ||
-            rb_meas_gpu_time(s->meas, label, enq_path, rec->path == RB_PATH_ENCODE ? (void *)&c : (void *)&dec,
-                             rec->path == RB_PATH_ENCODE && c.med3 ? enq_pre : NULL, &c, &rec->t) ||
-            rb_meas_gpu_copy_roof(s->meas, s->xh, s->x, xbytes))
-            goto fail;
-    }
+    if (rb_gpu_time_kv_path(s, rec, label, enq_path, rec->path == RB_PATH_ENCODE ? (void *)&c : (void *)&dec,
+                            rec->path == RB_PATH_ENCODE && c.med3 ? enq_pre : NULL, &c))
+        goto fail;
     rc = 0;
 fail:
     cudaFree(c.pre);

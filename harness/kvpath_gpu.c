@@ -66,6 +66,17 @@ out:
     return rc;
 }
 
+int rb_gpu_time_kv_path(rb_gpu_state *s, rb_record *rec, const char *label, rb_enqueue_fn fn, void *ctx,
+                        rb_enqueue_fn pre, void *pre_ctx)
+{
+    const size_t xbytes = (size_t)s->N * s->d * s->esz, half = (size_t)(rec->bytes / 2);
+    if (rb_meas_gpu_copy_roof(s->meas, s->xh, s->x, half < xbytes ? half : xbytes) ||
+        rb_meas_gpu_time(s->meas, label, fn, ctx, pre, pre_ctx, &rec->t) ||
+        rb_meas_gpu_copy_roof(s->meas, s->xh, s->x, xbytes))
+        return -1;
+    return 0;
+}
+
 int rb_gpu_run_kvpath(rb_backend *b, const rb_qdq_params *p, int variant, rb_record *rec)
 {
     rb_gpu_state *s = b->state;
@@ -103,14 +114,9 @@ int rb_gpu_run_kvpath(rb_backend *b, const rb_qdq_params *p, int variant, rb_rec
         rc = 0;
         goto fail;
     }
-    { /* the roof of this path's bytes, then the data set's own back for the roundtrip settings */
-        const size_t xbytes = (size_t)s->N * s->d * s->esz, half = (size_t)(rec->bytes / 2);
-        if (rb_meas_gpu_copy_roof(s->meas, s->xh, s->x, half < xbytes ? half : xbytes) ||
-            rb_meas_gpu_time(s->meas, label, rb_gpu_enq_qdq,
-                             rec->path == RB_PATH_ENCODE ? (void *)&enc : (void *)&dec, NULL, NULL, &rec->t) ||
-            rb_meas_gpu_copy_roof(s->meas, s->xh, s->x, xbytes))
-            goto fail;
-    }
+    if (rb_gpu_time_kv_path(s, rec, label, rb_gpu_enq_qdq, rec->path == RB_PATH_ENCODE ? (void *)&enc : (void *)&dec,
+                            NULL, NULL))
+        goto fail;
     rc = 0;
 fail:
     cudaFree(codes);

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "backend.h"
@@ -27,6 +26,7 @@
 #include "methods_cmd.h"
 #include "results.h"
 #include "run_options.h"
+#include "wallclock.h"
 
 static void usage(FILE *f)
 {
@@ -259,13 +259,6 @@ static int append_jsonl(FILE *f, const char *hash, const rb_record *r, const rb_
     return bad ? -1 : 0;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
 /* The Lloyd-Max codebooks of every (d, bits) the sweep's data sets need, solved before any
  * backend work: the row of d is cbs[i] for the i with ds_d[i] == d. */
 #define RB_MAX_D (RB_MAX_LIST + RB_MAX_DISTS)
@@ -404,20 +397,17 @@ static int quantize_values(const rb_qdq_params *p, const rb_dataset *ds, const f
     return 0;
 }
 
-static int run_sweep(const rb_config *cfg, const rb_inputs *in, const char *backend_sel, const char *out_dir,
-                     int profile, int resume, int argc, char **argv)
+/* The backend asked for: the GPU when usable (auto) or required (gpu), else the CPU. NULL, said
+ * on stderr, when none can be made. */
+static rb_backend *create_backend(const char *backend_sel, int profile)
 {
-    /* Codebooks first: a failure here is still before any backend work. */
-    if (solve_codebooks(cfg, in))
-        return 1;
-
     rb_backend *be = NULL;
     char why[256] = "";
     if (strcmp(backend_sel, "cpu") != 0) {
         be = rb_backend_gpu_create(why, sizeof why);
         if (!be && !strcmp(backend_sel, "gpu")) {
             fprintf(stderr, "rotorbench: --backend gpu: %s (--backend cpu runs without the GPU)\n", why);
-            return 1;
+            return NULL;
         }
     }
     if (!be) {
@@ -427,21 +417,25 @@ static int run_sweep(const rb_config *cfg, const rb_inputs *in, const char *back
         be = rb_backend_cpu_create();
         if (!be) {
             fprintf(stderr, "rotorbench: out of host memory\n");
-            return 1;
+            return NULL;
         }
     }
     be->profile = profile;
-    rb_kva_plan kplan = {0};
-    if (cfg->kva.on) { /* the attention path's inputs and memory, before any work too */
+    return be;
+}
+
+/* The attention path's inputs and memory (its plan into kplan), then every data set against the machine's memory,
+ * now and not when the sweep reaches the largest: host memory (the CPU backend's buffers; a
+ * file's rows as floats), device memory. 0, or -1 with one line on stderr. */
+static int check_fits(const rb_config *cfg, const rb_inputs *in, rb_backend *be, rb_kva_plan *kplan)
+{
+    if (cfg->kva.on) {
         char why[4096];
-        if (rb_kvattn_check(cfg, be, &kplan, why, sizeof why)) {
+        if (rb_kvattn_check(cfg, be, kplan, why, sizeof why)) {
             fprintf(stderr, "rotorbench: %s\n", why);
-            be->destroy(be);
-            return 2;
+            return -1;
         }
     }
-    /* Every data set against the machine's memory now, not when the sweep reaches the largest:
-     * host memory (the CPU backend's buffers; a file's rows as floats), device memory. */
     for (int s = 0; s < in->n; s++) {
         const rb_dataset *ds = &in->sets[s];
         char why[512] = "";
@@ -455,12 +449,38 @@ static int run_sweep(const rb_config *cfg, const rb_inputs *in, const char *back
         }
         if (bad) {
             fprintf(stderr, "rotorbench: %s\n", why);
-            be->destroy(be);
-            return 2;
+            return -1;
         }
     }
+    return 0;
+}
 
-    /* The settings, flattened, so progress can say k of n. */
+/* A sweep under way: what its steps share. */
+typedef struct {
+    const rb_config *cfg;
+    const rb_inputs *in;
+    rb_backend *be;
+    const char *out_dir;
+    int profile, resume;
+    setting *sets; /* every setting, flattened, so progress can say k of n */
+    int nset;
+    rb_kva_plan kplan; /* the attention path's records after the settings (kvattn_sweep.h) */
+    rb_run run;
+    rb_record *done; /* --resume: the records of the earlier run */
+    int ndone;
+    char hash[20], jsonl[RB_MAX_PATH + 160];
+    FILE *log;       /* the .jsonl progress log; NULL under --profile */
+    int loaded_ds;   /* the data set in the backend */
+    float *queries;  /* its queries, when the config asks for attention metrics */
+    float *values, *values_h; /* its paired values (distribution.values) and their quantized rows */
+    float *rots[RB_MAX_METHODS]; /* each method's rotation at dimension rots_d */
+    int rots_d;
+    double t0, bytes_left, bytes_ran; /* for the progress line's estimate */
+} sweep;
+
+/* The settings per data set on this backend, saying once which a method cannot run. */
+static int settings_per_dataset(const rb_config *cfg, const rb_backend *be)
+{
     int per_data = 0;
     for (int mi = 0; mi < cfg->nmethods; mi++)
         for (int v = 0; v < be->nvariants; v++)
@@ -482,235 +502,336 @@ static int run_sweep(const rb_config *cfg, const rb_inputs *in, const char *back
         if (strcmp(be->name, "cpu") && !rb_method_get(cfg->methods[mi])->variants)
             fprintf(stderr, "rotorbench: %s has no GPU launcher: the %s backend skips it\n",
                     rb_method_name(cfg->methods[mi]), be->name);
-    int nset = in->n * per_data;
-    setting *sets = calloc((size_t)nset, sizeof *sets);
-    rb_run run = {.cfg = cfg, .backend = be->name, .argc = argc, .argv = argv};
-    run.recs = calloc((size_t)nset, sizeof(rb_record));
-    rb_record *done = calloc((size_t)(nset + kplan.nrecords) + 1, sizeof(rb_record));
-    if (!sets || !run.recs || !done) {
+    return per_data;
+}
+
+/* The settings in the order they run (data changes only with the data set), and room for their
+ * records. 0, or -1 on out of memory. */
+static int plan_settings(sweep *s)
+{
+    const rb_config *cfg = s->cfg;
+    s->nset = s->in->n * settings_per_dataset(cfg, s->be);
+    s->sets = calloc((size_t)s->nset, sizeof *s->sets);
+    s->run.recs = calloc((size_t)s->nset, sizeof(rb_record));
+    s->done = calloc((size_t)(s->nset + s->kplan.nrecords) + 1, sizeof(rb_record));
+    if (!s->sets || !s->run.recs || !s->done) {
         fprintf(stderr, "rotorbench: out of host memory\n");
-        be->destroy(be);
-        return 1;
+        return -1;
     }
     int k = 0;
-    for (int ds = 0; ds < in->n; ds++)
+    for (int ds = 0; ds < s->in->n; ds++)
         for (int mi = 0; mi < cfg->nmethods; mi++)
             for (int bi = 0; bi < method_settings(cfg, cfg->methods[mi]); bi++)
-                for (int v = 0; v < be->nvariants; v++)
+                for (int v = 0; v < s->be->nvariants; v++)
                     for (int pa = 0; pa < cfg->npaths; pa++)
-                        if (runs_path(be, cfg->methods[mi], v, cfg->paths[pa]))
-                            sets[k++] = (setting){ds, mi, bi, v, pa};
+                        if (runs_path(s->be, cfg->methods[mi], v, cfg->paths[pa]))
+                            s->sets[k++] = (setting){ds, mi, bi, v, pa};
+    return 0;
+}
 
-    char hash[20], jsonl[RB_MAX_PATH + 160];
-    snprintf(hash, sizeof hash, "%016llx", (unsigned long long)config_hash(cfg, be->name, kplan.files_hash));
-    snprintf(jsonl, sizeof jsonl, "%s/%s-%s.jsonl", out_dir, cfg->name, be->name);
-    int ndone = resume && !profile ? load_jsonl(jsonl, hash, done, nset + kplan.nrecords) : 0;
-    FILE *log = profile ? NULL : fopen(jsonl, resume ? "a" : "w");
-    if (!profile && !log) {
-        fprintf(stderr, "rotorbench: cannot write %s: %s\n", jsonl, strerror(errno));
-        be->destroy(be);
+/* The .jsonl progress log: the records of an interrupted run read back (--resume), then opened
+ * for this run's (none under --profile). 0, or -1 said on stderr. */
+static int open_log(sweep *s)
+{
+    snprintf(s->hash, sizeof s->hash, "%016llx", (unsigned long long)config_hash(s->cfg, s->be->name, s->kplan.files_hash));
+    snprintf(s->jsonl, sizeof s->jsonl, "%s/%s-%s.jsonl", s->out_dir, s->cfg->name, s->be->name);
+    s->ndone = s->resume && !s->profile ? load_jsonl(s->jsonl, s->hash, s->done, s->nset + s->kplan.nrecords) : 0;
+    s->log = s->profile ? NULL : fopen(s->jsonl, s->resume ? "a" : "w");
+    if (!s->profile && !s->log) {
+        fprintf(stderr, "rotorbench: cannot write %s: %s\n", s->jsonl, strerror(errno));
+        return -1;
+    }
+    if (s->log && s->resume && ends_torn(s->jsonl))
+        fputc('\n', s->log);
+    if (s->resume)
+        fprintf(stderr, "rotorbench: --resume: %d of %d settings already done in %s\n", s->ndone,
+                s->nset + s->kplan.nrecords, s->jsonl);
+    return 0;
+}
+
+/* The run's machine and the notes every result file carries. */
+static void describe_run(sweep *s)
+{
+    s->run.machine = cJSON_CreateObject();
+    s->be->describe(s->be, s->run.machine);
+    if (!strcmp(s->be->name, "cpu"))
+        s->run.notes[s->run.nnotes++] = "backend cpu: timings are CPU wall-clock timings of the "
+                                        "reference implementation, not kernel timings";
+    s->run.notes[s->run.nnotes++] = "pred_mse: Lloyd-Max prediction, E(t-Q(t))^2 per coordinate under "
+                                    "the exact coordinate density of a uniform unit vector";
+}
+
+/* Setting st's record: its key and counts from the config (the driver's fields), and the
+ * parameters its run takes. */
+static void start_record(const sweep *s, const setting *st, rb_record *r, rb_qdq_params *p)
+{
+    const rb_config *cfg = s->cfg;
+    const rb_dataset *ds = &s->in->sets[st->ds];
+    const rb_method m = cfg->methods[st->mi];
+    const int d = ds->d;
+    memset(r, 0, sizeof *r);
+    r->method = m;
+    snprintf(r->variant, sizeof r->variant, "%s", s->be->variants[st->v]);
+    r->d = d; r->dtype = ds->dtype; r->N = ds->N;
+    r->dist = ds->dist; r->slice = ds->slice;
+    rb_method_hooks_of(m)->setting(cfg, st->bi, d, codebooks_of(d), p, r); /* bits or operating point, counts */
+    p->unit_norm = r->unit_norm = cfg->unit_norm;
+    r->path = cfg->paths[st->pa];
+    r->kv_norm = rb_kv_norm_kind(cfg->unit_norm, cfg->kv_norm);
+    r->stored_bytes = rb_kv_method_packs(m) ? (double)rb_kv_stored_bytes(m, d, r->bits, r->kv_norm, ds->N) : 0;
+    const rb_method_hooks *hk = rb_method_hooks_of(m);
+    if (hk->kv_stored_bytes && r->path != RB_PATH_ROUNDTRIP) { /* its own format: fp16 sigma, side entries */
+        r->kv_norm = RB_KV_NORM_FP16;
+        r->stored_bytes = (double)hk->kv_stored_bytes(p, ds->N, 0); /* the run adds what it stored beside */
+    }
+    const double xbytes = (double)ds->N * d * (ds->dtype == RB_FP16 ? 2 : 4);
+    r->bytes = r->path == RB_PATH_ROUNDTRIP ? 2.0 * xbytes : xbytes + r->stored_bytes;
+}
+
+/* --resume: r's record from the earlier run, when it has one (1). */
+static int reuse_done(const sweep *s, rb_record *r)
+{
+    for (int j = 0; j < s->ndone; j++)
+        if (same_key(&s->done[j], r)) {
+            *r = s->done[j];
+            return 1;
+        }
+    return 0;
+}
+
+/* Every method's rotation at dimension d, drawn when d changes. 0, or -1 said on stderr. */
+static int prepare_rotations(sweep *s, int d)
+{
+    if (s->rots_d == d)
+        return 0;
+    for (int mm = 0; mm < RB_MAX_METHODS; mm++) {
+        free(s->rots[mm]);
+        s->rots[mm] = NULL;
+    }
+    int rc = 0;
+    for (int mi = 0; mi < s->cfg->nmethods && !rc; mi++) {
+        rb_method mm = s->cfg->methods[mi];
+        long len = rb_param_count(mm, d);
+        s->rots[mm] = malloc(sizeof(float) * (size_t)(len > 0 ? len : 1));
+        char err[256];
+        if (!s->rots[mm] || rb_params_generate(s->cfg->seed, mm, d, s->rots[mm], err, sizeof err)) {
+            fprintf(stderr, "rotorbench: rotation for %s d=%d: %s\n", rb_method_name(mm), d,
+                    s->rots[mm] ? err : "out of memory");
+            rc = -1;
+        }
+    }
+    s->rots_d = d;
+    return rc;
+}
+
+/* Data set st->ds in the backend, with its queries and paired values, loaded when it changes.
+ * 0, or -1 said on stderr. */
+static int prepare_dataset(sweep *s, const setting *st)
+{
+    if (s->loaded_ds == st->ds)
+        return 0;
+    const rb_config *cfg = s->cfg;
+    const rb_dataset *ds = &s->in->sets[st->ds];
+    char err[512];
+    free(s->queries);
+    s->queries = cfg->q_kind ? malloc(sizeof(float) * (size_t)cfg->q_count * ds->d) : NULL;
+    if (cfg->q_kind && (!s->queries || rb_inputs_queries(cfg, s->in, ds, s->queries, err, sizeof err))) {
+        fprintf(stderr, "rotorbench: queries: %s\n", s->queries ? err : "out of host memory");
+        return -1;
+    }
+    if (load_dataset(s->be, cfg, s->in, ds))
+        return -1;
+    free(s->values);
+    free(s->values_h);
+    s->values = s->values_h = NULL;
+    if (s->queries && cfg->dists[ds->dist].values_path[0] && load_values(cfg, s->in, ds, &s->values, &s->values_h))
+        return -1;
+    s->loaded_ds = st->ds;
+    return 0;
+}
+
+/* Rows left out of a record's metrics, named by input: a file's rows are the suspects. */
+static void warn_rows_left_out(const rb_config *cfg, const rb_record *r)
+{
+    if (!r->m.nonfinite_rows && !r->m.tiny_rows)
+        return;
+    char inp[160], op[64];
+    rb_record_input(cfg, r, inp, sizeof inp);
+    rb_method_hooks_of(r->method)->op_label(r, op, sizeof op);
+    if (!op[0])
+        snprintf(op, sizeof op, "bits=%d", r->bits);
+    if (r->m.nonfinite_rows)
+        fprintf(stderr, "rotorbench: warning: %s d=%d %s %s input %s: %ld rows with non-finite values left out "
+                        "of the metrics\n", rb_method_name(r->method), r->d, op, rb_dtype_name(r->dtype), inp,
+                r->m.nonfinite_rows);
+    if (r->m.tiny_rows)
+        fprintf(stderr, "rotorbench: warning: %s d=%d %s %s input %s: %ld rows of tiny values (|x|^2 below "
+                        "2^-126: their fp32 norm underflows) left out of the metrics\n", rb_method_name(r->method),
+                r->d, op, rb_dtype_name(r->dtype), inp, r->m.tiny_rows);
+}
+
+/* The progress line of setting k, with the time left in proportion to the bytes left (N spans
+ * 2^10..2^24 in a scaling sweep). */
+static void print_progress(const sweep *s, int k, const rb_record *r)
+{
+    const rb_config *cfg = s->cfg;
+    const rb_dataset *ds = &s->in->sets[s->sets[k].ds];
+    double el = rb_wallclock_s() - s->t0, left = el / s->bytes_ran * s->bytes_left;
+    char what[64];
+    rb_method_hooks_of(r->method)->op_label(r, what, sizeof what);
+    if (!what[0])
+        snprintf(what, sizeof what, "b=%d", r->bits);
+    char input[48] = "";
+    if (cfg->ndists > 1 || cfg->dists[0].kind != RB_DIST_SPHERE)
+        snprintf(input, sizeof input, " %s%s", rb_distribution_name(cfg->dists[ds->dist].kind), ds->slice >= 0 ? "" : "");
+    if (ds->slice >= 0)
+        snprintf(input + strlen(input), sizeof input - strlen(input), "[%d]", ds->slice);
+    fprintf(stderr, "[%d/%d] %s/%s%s%s%s d=%d %s %s N=%ld: %.3g us, mse %.4e, rel %.4e | %.0f s elapsed, ~%.0f s left\n",
+            k + 1, s->nset, rb_method_name(r->method), r->variant, r->path ? " " : "", r->path ? rb_path_name(r->path) : "",
+            input, r->d, what, rb_dtype_name(r->dtype), r->N, r->t.median_us, r->m.mse, r->m.rel_err, el, left);
+}
+
+/* Setting k: its record reused (--resume) or run, checked, logged and reported. 0, or 1 on a
+ * failure said on stderr. */
+static int run_setting(sweep *s, int k)
+{
+    const setting *st = &s->sets[k];
+    const rb_config *cfg = s->cfg;
+    const rb_dataset *ds = &s->in->sets[st->ds];
+    rb_record *r = &s->run.recs[s->run.nrecs];
+    rb_qdq_params p;
+    start_record(s, st, r, &p);
+    s->bytes_left -= setting_bytes(s->in, st);
+    if (reuse_done(s, r)) {
+        s->run.nrecs++;
+        return 0;
+    }
+    if (prepare_rotations(s, ds->d) || prepare_dataset(s, st))
+        return 1;
+    p.rot = s->rots[r->method];
+    if (s->values && quantize_values(&p, ds, s->values, s->values_h))
+        return 1;
+    if (s->be->run(s->be, &p, st->v, r) ||
+        (s->queries && s->be->attention(s->be, s->queries, cfg->q_count, cfg->attn_T, s->values, s->values_h, &r->attn)))
+        return 1;
+    rb_method_hooks_of(r->method)->finish(r);
+    warn_rows_left_out(cfg, r);
+    if (s->log && append_jsonl(s->log, s->hash, r, cfg)) {
+        fprintf(stderr, "rotorbench: cannot append to %s: %s\n", s->jsonl, strerror(errno));
         return 1;
     }
-    if (log && resume && ends_torn(jsonl))
-        fputc('\n', log);
-    if (resume)
-        fprintf(stderr, "rotorbench: --resume: %d of %d settings already done in %s\n", ndone, nset + kplan.nrecords,
-                jsonl);
+    s->run.nrecs++;
+    s->bytes_ran += setting_bytes(s->in, st);
+    print_progress(s, k, r);
+    return 0;
+}
 
-    run.machine = cJSON_CreateObject();
-    be->describe(be, run.machine);
-    if (!strcmp(be->name, "cpu"))
-        run.notes[run.nnotes++] = "backend cpu: timings are CPU wall-clock timings of the "
-                                  "reference implementation, not kernel timings";
-    run.notes[run.nnotes++] = "pred_mse: Lloyd-Max prediction, E(t-Q(t))^2 per coordinate under "
-                              "the exact coordinate density of a uniform unit vector";
-
-    int rc = 0, loaded_ds = -1;
-    float *queries = NULL; /* the loaded data set's, when the config asks for attention metrics */
-    float *values = NULL, *values_h = NULL; /* its paired values (distribution.values) and their quantized rows */
-    float *rots[RB_MAX_METHODS] = {0};
-    int rots_d = -1;
-    double t0 = now_s(), bytes_left = 0, bytes_ran = 0;
-    for (k = 0; k < nset; k++)
-        bytes_left += setting_bytes(in, &sets[k]);
-    if (log)
+/* Every setting in order; Ctrl-C stops between two (130). 0, or 1 on a failure. */
+static int run_settings(sweep *s)
+{
+    s->loaded_ds = -1;
+    s->rots_d = -1;
+    s->t0 = rb_wallclock_s();
+    for (int k = 0; k < s->nset; k++)
+        s->bytes_left += setting_bytes(s->in, &s->sets[k]);
+    if (s->log)
         signal(SIGINT, on_sigint);
-    for (k = 0; k < nset && !rc; k++) {
+    int rc = 0;
+    for (int k = 0; k < s->nset && !rc; k++) {
         if (g_interrupted) {
             fprintf(stderr, "rotorbench: interrupted after %d of %d settings; they are kept in %s: run the "
-                            "same command with --resume to go on\n", k, nset, jsonl);
-            rc = 130;
-            break;
+                            "same command with --resume to go on\n", k, s->nset, s->jsonl);
+            return 130;
         }
-        const setting *st = &sets[k];
-        const rb_dataset *ds = &in->sets[st->ds];
-        rb_method m = cfg->methods[st->mi];
-        const rb_method_hooks *hk = rb_method_hooks_of(m);
-        int d = ds->d;
-        long N = ds->N;
-        rb_dtype dt = ds->dtype;
-        rb_record *r = &run.recs[run.nrecs];
-        memset(r, 0, sizeof *r);
-        r->method = m;
-        snprintf(r->variant, sizeof r->variant, "%s", be->variants[st->v]);
-        r->d = d; r->dtype = dt; r->N = N;
-        r->dist = ds->dist; r->slice = ds->slice;
-        rb_qdq_params p;
-        hk->setting(cfg, st->bi, d, codebooks_of(d), &p, r); /* bits or operating point, counts */
-        p.unit_norm = r->unit_norm = cfg->unit_norm;
-        r->path = cfg->paths[st->pa];
-        r->kv_norm = rb_kv_norm_kind(cfg->unit_norm, cfg->kv_norm);
-        r->stored_bytes = rb_kv_method_packs(m) ? (double)rb_kv_stored_bytes(m, d, r->bits, r->kv_norm, N) : 0;
-        if (hk->kv_stored_bytes && r->path != RB_PATH_ROUNDTRIP) { /* its own format: fp16 sigma, side entries */
-            r->kv_norm = RB_KV_NORM_FP16;
-            r->stored_bytes = (double)hk->kv_stored_bytes(&p, N, 0); /* the run adds what it stored beside */
-        }
-        const double xbytes = (double)N * d * (dt == RB_FP16 ? 2 : 4);
-        r->bytes = r->path == RB_PATH_ROUNDTRIP ? 2.0 * xbytes : xbytes + r->stored_bytes;
-        int reused = 0;
-        bytes_left -= setting_bytes(in, st);
-        for (int j = 0; j < ndone && !reused; j++)
-            if (same_key(&done[j], r)) {
-                *r = done[j];
-                reused = 1;
-            }
-        if (reused) {
-            run.nrecs++;
-            continue;
-        }
-        if (rots_d != d) { /* rotations for this d, one buffer per method */
-            for (int mm = 0; mm < RB_MAX_METHODS; mm++) {
-                free(rots[mm]);
-                rots[mm] = NULL;
-            }
-            for (int mi = 0; mi < cfg->nmethods && !rc; mi++) {
-                rb_method mm = cfg->methods[mi];
-                long len = rb_param_count(mm, d);
-                rots[mm] = malloc(sizeof(float) * (size_t)(len > 0 ? len : 1));
-                char err[256];
-                if (!rots[mm] || rb_params_generate(cfg->seed, mm, d, rots[mm], err, sizeof err)) {
-                    fprintf(stderr, "rotorbench: rotation for %s d=%d: %s\n", rb_method_name(mm), d,
-                            rots[mm] ? err : "out of memory");
-                    rc = 1;
-                }
-            }
-            rots_d = d;
-            if (rc)
-                break;
-        }
-        if (loaded_ds != st->ds) {
-            char err[512];
-            free(queries);
-            queries = cfg->q_kind ? malloc(sizeof(float) * (size_t)cfg->q_count * d) : NULL;
-            if (cfg->q_kind && (!queries || rb_inputs_queries(cfg, in, ds, queries, err, sizeof err))) {
-                fprintf(stderr, "rotorbench: queries: %s\n", queries ? err : "out of host memory");
-                rc = 1;
-                break;
-            }
-            if (load_dataset(be, cfg, in, ds)) {
-                rc = 1;
-                break;
-            }
-            free(values);
-            free(values_h);
-            values = values_h = NULL;
-            if (queries && cfg->dists[ds->dist].values_path[0] && load_values(cfg, in, ds, &values, &values_h)) {
-                rc = 1;
-                break;
-            }
-            loaded_ds = st->ds;
-        }
-        p.rot = rots[m];
-        if (values && quantize_values(&p, ds, values, values_h)) {
-            rc = 1;
-            break;
-        }
-        if (be->run(be, &p, st->v, r) ||
-            (queries && be->attention(be, queries, cfg->q_count, cfg->attn_T, values, values_h, &r->attn))) {
-            rc = 1;
-            break;
-        }
-        hk->finish(r);
-        if (r->m.nonfinite_rows || r->m.tiny_rows) { /* named by input: a file's rows are the suspects */
-            char inp[160], op[64];
-            rb_record_input(cfg, r, inp, sizeof inp);
-            hk->op_label(r, op, sizeof op);
-            if (!op[0])
-                snprintf(op, sizeof op, "bits=%d", r->bits);
-            if (r->m.nonfinite_rows)
-                fprintf(stderr, "rotorbench: warning: %s d=%d %s %s input %s: %ld rows with non-finite values left out "
-                                "of the metrics\n", rb_method_name(m), d, op, rb_dtype_name(r->dtype), inp,
-                        r->m.nonfinite_rows);
-            if (r->m.tiny_rows)
-                fprintf(stderr, "rotorbench: warning: %s d=%d %s %s input %s: %ld rows of tiny values (|x|^2 below "
-                                "2^-126: their fp32 norm underflows) left out of the metrics\n", rb_method_name(m), d,
-                        op, rb_dtype_name(r->dtype), inp, r->m.tiny_rows);
-        }
-        if (log && append_jsonl(log, hash, r, cfg)) {
-            fprintf(stderr, "rotorbench: cannot append to %s: %s\n", jsonl, strerror(errno));
-            rc = 1;
-            break;
-        }
-        run.nrecs++;
-        bytes_ran += setting_bytes(in, st);
-        /* Time left in proportion to bytes left: N spans 2^10..2^24 in a scaling sweep. */
-        double el = now_s() - t0, left = el / bytes_ran * bytes_left;
-        char what[64];
-        hk->op_label(r, what, sizeof what);
-        if (!what[0])
-            snprintf(what, sizeof what, "b=%d", r->bits);
-        char input[48] = "";
-        if (cfg->ndists > 1 || cfg->dists[0].kind != RB_DIST_SPHERE)
-            snprintf(input, sizeof input, " %s%s", rb_distribution_name(cfg->dists[ds->dist].kind), ds->slice >= 0 ? "" : "");
-        if (ds->slice >= 0)
-            snprintf(input + strlen(input), sizeof input - strlen(input), "[%d]", ds->slice);
-        fprintf(stderr, "[%d/%d] %s/%s%s%s%s d=%d %s %s N=%ld: %.3g us, mse %.4e, rel %.4e | %.0f s elapsed, ~%.0f s left\n",
-                k + 1, nset, rb_method_name(m), r->variant, r->path ? " " : "", r->path ? rb_path_name(r->path) : "",
-                input, d, what, rb_dtype_name(dt), N, r->t.median_us,
-                r->m.mse, r->m.rel_err, el, left);
+        rc = run_setting(s, k);
     }
-    for (int mm = 0; mm < RB_MAX_METHODS; mm++)
-        free(rots[mm]);
-    free(queries);
-    free(values);
-    free(values_h);
-    if (!rc && cfg->kva.on) { /* the attention path: its own shapes, after the data sets' settings */
-        run.notes[run.nnotes++] = "path attention: decode attention over a compressed KV cache, scores and outputs in "
-                                  "the rotated domain; metrics against an fp32 reference on the same inputs";
-        kva_ctx kc = {&run, log, hash, jsonl, done, ndone, nset + kplan.nrecords};
-        const rb_kva_sink sink = {kva_put, kva_done, &kc};
-        rc = rb_kvattn_sweep(cfg, be, &sink);
-    }
-    if (log)
-        fclose(log);
+    return rc;
+}
 
-    if (!rc && profile) {
-        fprintf(stderr, "rotorbench: --profile: %d kernels run, no results written\n", run.nrecs);
-    } else if (!rc) {
-        be->describe(be, run.machine); /* again: clocks at the end of the run */
-        rb_results_speedups(&run);
-        char path[RB_MAX_PATH + 160];
-        snprintf(path, sizeof path, "%s/%s-%s.json", out_dir, cfg->name, be->name);
-        rc |= rb_results_write_json(&run, path) ? 1 : 0;
-        if (!rc)
-            fprintf(stderr, "rotorbench: wrote %s\n", path);
-        snprintf(path, sizeof path, "%s/%s-%s.csv", out_dir, cfg->name, be->name);
-        rc |= rb_results_write_csv(&run, path) ? 1 : 0;
-        if (!rc)
-            fprintf(stderr, "rotorbench: wrote %s\n", path);
-        rb_results_print_markdown(&run, stdout);
-        rb_results_print_kv_bytes(&run, stdout);
-        rb_results_print_quality(&run, stdout);
-        rb_kvattn_print_markdown(&run, stdout);
-        for (int v = 0; v < be->nvariants && rb_results_has_qdq_records(&run); v++)
-            if (!v || strcmp(be->name, "cpu")) /* the CPU says once why there is none */
-                rb_paper_table_print(&run, be->variants[v], stdout);
+/* The data sets' buffers, once the settings are done. */
+static void release_settings(sweep *s)
+{
+    for (int mm = 0; mm < RB_MAX_METHODS; mm++)
+        free(s->rots[mm]);
+    free(s->queries);
+    free(s->values);
+    free(s->values_h);
+}
+
+/* The attention path: its own shapes, after the data sets' settings; its records into the run
+ * and the .jsonl as each finishes, --resume's handed back. */
+static int run_attention(sweep *s)
+{
+    s->run.notes[s->run.nnotes++] = "path attention: decode attention over a compressed KV cache, scores and outputs in "
+                                    "the rotated domain; metrics against an fp32 reference on the same inputs";
+    kva_ctx kc = {&s->run, s->log, s->hash, s->jsonl, s->done, s->ndone, s->nset + s->kplan.nrecords};
+    const rb_kva_sink sink = {kva_put, kva_done, &kc};
+    return rb_kvattn_sweep(s->cfg, s->be, &sink);
+}
+
+/* The result files (JSON, CSV) and the tables on stdout. 0, or 1 when a file was not written. */
+static int write_results(sweep *s)
+{
+    rb_run *run = &s->run;
+    rb_backend *be = s->be;
+    int rc = 0;
+    be->describe(be, run->machine); /* again: clocks at the end of the run */
+    rb_results_speedups(run);
+    char path[RB_MAX_PATH + 160];
+    snprintf(path, sizeof path, "%s/%s-%s.json", s->out_dir, s->cfg->name, be->name);
+    rc |= rb_results_write_json(run, path) ? 1 : 0;
+    if (!rc)
+        fprintf(stderr, "rotorbench: wrote %s\n", path);
+    snprintf(path, sizeof path, "%s/%s-%s.csv", s->out_dir, s->cfg->name, be->name);
+    rc |= rb_results_write_csv(run, path) ? 1 : 0;
+    if (!rc)
+        fprintf(stderr, "rotorbench: wrote %s\n", path);
+    rb_results_print_markdown(run, stdout);
+    rb_results_print_kv_bytes(run, stdout);
+    rb_results_print_quality(run, stdout);
+    rb_kvattn_print_markdown(run, stdout);
+    for (int v = 0; v < be->nvariants && rb_results_has_qdq_records(run); v++)
+        if (!v || strcmp(be->name, "cpu")) /* the CPU says once why there is none */
+            rb_paper_table_print(run, be->variants[v], stdout);
+    return rc;
+}
+
+/* The sweep: codebooks, backend, checks, then the settings, the attention path and the results.
+ * The exit status: 0, 1 a run-time failure, 2 a data set that does not fit, 130 interrupted. */
+static int run_sweep(const rb_config *cfg, const rb_inputs *in, const char *backend_sel, const char *out_dir,
+                     int profile, int resume, int argc, char **argv)
+{
+    /* Codebooks first: a failure here is still before any backend work. */
+    if (solve_codebooks(cfg, in))
+        return 1;
+    sweep s = {.cfg = cfg, .in = in, .out_dir = out_dir, .profile = profile, .resume = resume};
+    s.be = create_backend(backend_sel, profile);
+    if (!s.be)
+        return 1;
+    if (check_fits(cfg, in, s.be, &s.kplan)) {
+        s.be->destroy(s.be);
+        return 2;
     }
-    cJSON_Delete(run.machine);
-    free(run.recs);
-    free(done);
-    free(sets);
-    be->destroy(be);
+    s.run = (rb_run){.cfg = cfg, .backend = s.be->name, .argc = argc, .argv = argv};
+    int rc = plan_settings(&s) || open_log(&s) ? 1 : 0;
+    if (!rc) {
+        describe_run(&s);
+        rc = run_settings(&s);
+        release_settings(&s);
+    }
+    if (!rc && cfg->kva.on)
+        rc = run_attention(&s);
+    if (s.log)
+        fclose(s.log);
+    if (!rc && profile)
+        fprintf(stderr, "rotorbench: --profile: %d kernels run, no results written\n", s.run.nrecs);
+    else if (!rc)
+        rc = write_results(&s);
+    cJSON_Delete(s.run.machine);
+    free(s.run.recs);
+    free(s.done);
+    free(s.sets);
+    s.be->destroy(s.be);
     return rc;
 }
 

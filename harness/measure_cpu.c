@@ -2,18 +2,11 @@
 #include "measure_cpu.h"
 
 #include <string.h>
-#include <time.h>
 
 #include "stats.h"
+#include "wallclock.h"
 
 #define CPU_MAX_SAMPLES 10
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
 
 int rb_meas_cpu_time(int profile, rb_cpu_pass_fn pre, rb_cpu_pass_fn pass, void *ctx, rb_timing *t)
 {
@@ -21,15 +14,15 @@ int rb_meas_cpu_time(int profile, rb_cpu_pass_fn pre, rb_cpu_pass_fn pass, void 
     int n = 0;
     memset(t, 0, sizeof *t);
     for (int first = 1; first || (!profile && n < CPU_MAX_SAMPLES && (n < 3 || total < 0.2)); first = 0) {
-        double t0 = now_s();
+        double t0 = rb_wallclock_s();
         if (pre && pre(ctx))
             return -1;
-        double t1 = now_s();
+        double t1 = rb_wallclock_s();
         if (pass(ctx))
             return -1;
         if (first) /* the first pass warms the caches, untimed */
             continue;
-        samples[n] = (now_s() - t0) * 1e6;
+        samples[n] = (rb_wallclock_s() - t0) * 1e6;
         pres[n] = (t1 - t0) * 1e6;
         total += samples[n] * 1e-6;
         n++;
@@ -42,12 +35,7 @@ int rb_meas_cpu_time(int profile, rb_cpu_pass_fn pre, rb_cpu_pass_fn pass, void 
     t->clock = profile ? "profile" : "cpu-wall";
     t->samples = n;
     t->batch = 1;
-    t->median_us = sm.median;
-    t->min_us = sm.min;
-    t->max_us = sm.max;
-    t->q1_us = sm.q1;
-    t->q3_us = sm.q3;
-    t->noise = sm.noise;
+    rb_timing_set_hot(t, &sm);
     t->prepass_us = pre ? sp.median : 0;
     t->stop_reason = profile ? "profile" : n >= CPU_MAX_SAMPLES ? "max-samples" : "time";
     return 0;

@@ -6,11 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "gpu_check.h"
 #include "rb_support.h"
 #include "stats.h"
+#include "wallclock.h"
 
 #define MAX_BATCH 512          /* launches queued behind the blocking kernel */
 #define BLOCK_TIMEOUT_NS 500000000ull
@@ -56,13 +56,6 @@ void rb_meas_opts_default(rb_meas_opts *o)
 }
 
 cudaStream_t rb_meas_gpu_stream(const rb_meas_gpu *m) { return m->st; }
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
 
 void rb_meas_range_push(rb_meas_gpu *m, const char *name)
 {
@@ -192,7 +185,7 @@ static const char *default_reason(const char *words)
 static int sample_loop(rb_meas_gpu *m, const rb_meas_opts *o, rb_enqueue_fn fn, void *ctx, int flush, int *batch,
                        double *x, int *n, int *stop, clk_acc *ca)
 {
-    double t0 = now_s(), acc = 0;
+    double t0 = rb_wallclock_s(), acc = 0;
     int timeouts = 0;
     *n = 0;
     for (;;) {
@@ -227,7 +220,7 @@ static int sample_loop(rb_meas_gpu *m, const rb_meas_opts *o, rb_enqueue_fn fn, 
             *stop = STOP_MAX;
             return 0;
         }
-        if (*n >= o->min_samples && now_s() - t0 >= o->loop_timeout_s) {
+        if (*n >= o->min_samples && rb_wallclock_s() - t0 >= o->loop_timeout_s) {
             *stop = STOP_TIMEOUT;
             return 0;
         }
@@ -501,17 +494,9 @@ int rb_meas_gpu_time(rb_meas_gpu *m, const char *label, rb_enqueue_fn fn, void *
     t->clock = "cuda-events";
     t->samples = r.hot_samples;
     t->batch = r.batch;
-    t->median_us = r.hot.median;
-    t->min_us = r.hot.min;
-    t->max_us = r.hot.max;
-    t->q1_us = r.hot.q1;
-    t->q3_us = r.hot.q3;
-    t->noise = r.hot.noise;
+    rb_timing_set_hot(t, &r.hot);
     t->cold_samples = r.cold_samples;
-    t->cold_median_us = r.cold.median;
-    t->cold_min_us = r.cold.min;
-    t->cold_max_us = r.cold.max;
-    t->cold_noise = r.cold.noise;
+    rb_timing_set_cold(t, &r.cold);
     t->copy_us = m->copy_us;
     t->copy_cold_us = m->copy_cold_us;
     t->copy_bytes = m->copy_moved;

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -10,6 +11,7 @@
 #include "kvattn_record.h"
 #include "kvcodec.h"
 #include "method_hooks.h"
+#include "record_fields.h"
 #include "run_options.h"
 
 #ifndef RB_GIT_REV
@@ -152,102 +154,43 @@ static void add_input(cJSON *o, const rb_config *cfg, const rb_record *r)
     }
 }
 
+/* The JSON object of group g (record_fields.h) under o: o itself for TOP, else created where
+ * its first written field stands. */
+static cJSON *group_out(cJSON *o, cJSON **made, int g)
+{
+    if (g == RB_G_TOP)
+        return o;
+    if (!made[g])
+        made[g] = cJSON_AddObjectToObject(o, rb_record_group_key(g));
+    return made[g];
+}
+
+#define RB_PUT_NUM(g, k, v) cJSON_AddNumberToObject(g, k, (double)(v))
+#define RB_PUT_NUMNULL(g, k, v) add_num(g, k, v)
+#define RB_PUT_POSNULL(g, k, v) add_num(g, k, (v) > 0 ? (v) : NAN)
+#define RB_PUT_FLAG(g, k, v) cJSON_AddBoolToObject(g, k, v)
+#define RB_PUT_TEXT(g, k, v) cJSON_AddStringToObject(g, k, v)
+#define RB_PUT_NAME RB_PUT_TEXT
+#define RB_PUT_METHOD RB_PUT_TEXT
+#define RB_PUT_PATH RB_PUT_TEXT
+#define RB_PUT_DTYPE RB_PUT_TEXT
+#define RB_PUT_KVNORM RB_PUT_TEXT
+
+#define RB_WRITE_W(grp, key, type, when, val)                                                    \
+    if (when)                                                                                     \
+        RB_PUT_##type(group_out(o, made, RB_G_##grp), key, RB_OUT_##type(r, val));
+#define RB_WRITE_RW RB_WRITE_W
+#define RB_WRITE_REQ RB_WRITE_W
+#define RB_WRITE_CALL(grp, key, type, when, val) val;
+#define RB_WRITE_EXT(grp, key, type, when, val)
+#define RB_WRITE_NOJSON(grp, key, type, when, val)
+
 cJSON *rb_record_to_json(const rb_record *r, const rb_config *cfg)
 {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "method", rb_method_name(r->method));
-    cJSON_AddStringToObject(o, "variant", r->variant);
-    cJSON_AddStringToObject(o, "path", rb_path_name(r->path));
-    if (r->route[0])
-        cJSON_AddStringToObject(o, "route", r->route);
-    cJSON_AddNumberToObject(o, "d", r->d);
-    cJSON_AddNumberToObject(o, "bits", r->bits);
-    cJSON_AddStringToObject(o, "dtype", rb_dtype_name(r->dtype));
-    cJSON_AddNumberToObject(o, "N", (double)r->N);
-    cJSON_AddBoolToObject(o, "assume_unit_norm", r->unit_norm);
-    rb_method_hooks_of(r->method)->to_json(r, cfg, o); /* codebook, or the method's own fields */
-    add_input(o, cfg, r);
-    add_num(o, "mse", r->m.mse);
-    if (r->attn.computed) {
-        cJSON *a = cJSON_AddObjectToObject(o, "attention");
-        cJSON_AddNumberToObject(a, "queries", r->attn.nq);
-        cJSON_AddNumberToObject(a, "T", r->attn.T);
-        cJSON_AddNumberToObject(a, "groups", (double)r->attn.groups);
-        add_num(a, "ip_err", r->attn.ip_err);
-        add_num(a, "ip_bias", r->attn.ip_bias);
-        add_num(a, "kl", r->attn.kl);
-        add_num(a, "top1", r->attn.top1);
-        add_num(a, "top5", r->attn.top5);
-        add_num(a, "out_cos", r->attn.out_cos);
-    }
-    add_num(o, "pred_mse", r->pred_mse);
-    add_num(o, "rel_err", r->m.rel_err);
-    add_num(o, "cosine", r->m.cosine);
-    cJSON_AddNumberToObject(o, "rows", (double)r->m.rows);
-    cJSON_AddNumberToObject(o, "nonfinite_rows", (double)r->m.nonfinite_rows);
-    cJSON_AddNumberToObject(o, "tiny_rows", (double)r->m.tiny_rows);
-    cJSON_AddNumberToObject(o, "fma_nominal", (double)r->fma_nominal);
-    cJSON_AddNumberToObject(o, "params", (double)r->params);
-    add_num(o, "bits_per_coord", r->bits_per_coord);
-    cJSON_AddNumberToObject(o, "bytes", r->bytes);
-    if (r->stored_bytes > 0) { /* a method with the packed format (kvpack.h) */
-        cJSON_AddNumberToObject(o, "stored_bytes", r->stored_bytes);
-        cJSON_AddStringToObject(o, "kv_norm", rb_kv_norm_name(r->kv_norm));
-    }
-    cJSON *t = cJSON_AddObjectToObject(o, "time");
-    cJSON_AddStringToObject(t, "clock", r->t.clock ? r->t.clock : "none");
-    cJSON_AddNumberToObject(t, "samples", r->t.samples);
-    cJSON_AddNumberToObject(t, "batch", r->t.batch);
-    add_num(t, "median_us", r->t.median_us);
-    add_num(t, "min_us", r->t.min_us);
-    add_num(t, "max_us", r->t.max_us);
-    add_num(t, "q1_us", r->t.q1_us);
-    add_num(t, "q3_us", r->t.q3_us);
-    add_num(t, "noise", r->t.noise);
-    if (r->t.stop_reason)
-        cJSON_AddStringToObject(t, "stop_reason", r->t.stop_reason);
-    if (r->t.cold_samples) {
-        cJSON_AddNumberToObject(t, "cold_samples", r->t.cold_samples);
-        add_num(t, "cold_median_us", r->t.cold_median_us);
-        add_num(t, "cold_min_us", r->t.cold_min_us);
-        add_num(t, "cold_max_us", r->t.cold_max_us);
-        add_num(t, "cold_noise", r->t.cold_noise);
-    }
-    if (r->t.prepass_us > 0)
-        add_num(t, "prepass_median_us", r->t.prepass_us);
-    if (r->t.hot_clock_khz > 0) {
-        add_num(t, "hot_sm_clock_khz", r->t.hot_clock_khz);
-        add_num(t, "cold_sm_clock_khz", r->t.cold_clock_khz);
-        add_num(t, "sm_clock_min_khz", r->t.clock_min_khz);
-        cJSON_AddNumberToObject(t, "samples_under_75pct_clock", r->t.clock_low_samples);
-    }
-    if (r->t.copy_us > 0) {
-        add_num(t, "copy_us", r->t.copy_us);
-        add_num(t, "copy_cold_us", r->t.copy_cold_us);
-        if (r->t.copy_bytes > 0)
-            cJSON_AddNumberToObject(t, "copy_bytes", r->t.copy_bytes);
-    }
-    if (r->t.fma_peak_per_s > 0)
-        add_num(t, "fma_peak_per_s", r->t.fma_peak_per_s);
-    if (r->t.tc_peak_flops_per_s > 0)
-        add_num(t, "tc_peak_flops_per_s", r->t.tc_peak_flops_per_s);
-    add_num(o, "gbps", gbps(r));
-    if (r->t.copy_us > 0)
-        add_num(o, "pct_of_copy_bw", rb_record_pct_of_copy(r));
-    if (r->fma_nominal > 0 && r->t.median_us > 0) {
-        add_num(o, "fma_per_s", fma_rate(r));
-        if (r->t.fma_peak_per_s > 0)
-            add_num(o, "pct_of_fma_peak", pct_fma(r));
-    }
-    if (r->check_rows) {
-        cJSON *c = cJSON_AddObjectToObject(o, "check_vs_cpu");
-        cJSON_AddNumberToObject(c, "rows", (double)r->check_rows);
-        add_num(c, r->kva.on ? "max_rel_diff" : "max_abs_diff", r->check_max_abs); /* attention: of max |o_cpu| */
-        cJSON_AddNumberToObject(c, "boundary_flips", (double)r->check_flips);
-    }
-    rb_kva_rec_to_json(r, o); /* decode attention's own fields (kvattn_record.h) */
-    cJSON_AddStringToObject(o, "baseline", r->kva.on ? "fp16-cache" : rb_method_name(cfg->baseline));
-    add_num(o, "speedup", r->speedup > 0 ? r->speedup : NAN);
+    cJSON *o = cJSON_CreateObject(), *made[RB_NGROUPS] = {0};
+#define X(id, grp, key, type, io, when, val, col, csv, fmt, xf, cmp) RB_WRITE_##io(grp, key, type, when, val)
+    RB_RECORD_FIELDS(X)
+#undef X
     return o;
 }
 
@@ -319,45 +262,93 @@ int rb_results_write_json(const rb_run *run, const char *path)
     return rc;
 }
 
+/* The CSV's text, grown as it is written; failed: out of memory. */
+typedef struct {
+    char *text;
+    size_t len, cap;
+    int failed;
+} csv_text;
+
+__attribute__((format(printf, 2, 3))) static void csv_put(csv_text *b, const char *fmt, ...)
+{
+    for (int tries = 0; tries < 2 && !b->failed; tries++) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(b->text ? b->text + b->len : NULL, b->text ? b->cap - b->len : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            b->failed = 1;
+        } else if (b->text && (size_t)n < b->cap - b->len) {
+            b->len += (size_t)n;
+            return;
+        } else {
+            size_t cap = 2 * (b->cap + (size_t)n) + 4096;
+            char *t = realloc(b->text, cap);
+            if (!t)
+                b->failed = 1;
+            b->text = t ? t : b->text;
+            b->cap = t ? cap : b->cap;
+        }
+    }
+}
+
+/* Column col's header name (record_fields.h); NULL past the last column. */
+static const char *csv_name(int col)
+{
+#define X(id, grp, key, type, io, when, val, c, csv, fmt, xf, cmp) \
+    if (col == (c))                                              \
+        return csv;
+    RB_RECORD_FIELDS(X)
+#undef X
+    return NULL;
+}
+
+#define RB_CSV_CELL_same(c, fmt, v) \
+    if (col == (c)) {               \
+        csv_put(b, fmt, v);         \
+        return;                     \
+    }
+#define RB_CSV_CELL_pct RB_CSV_CELL_same
+#define RB_CSV_CELL_mhz RB_CSV_CELL_same
+#define RB_CSV_CELL_if_attn RB_CSV_CELL_same
+#define RB_CSV_CELL_if_kva RB_CSV_CELL_same
+#define RB_CSV_CELL_none(c, fmt, v)
+
+/* Column col of record r. backend, op and input: the texts of the CSV-only columns. */
+static void csv_cell(csv_text *b, int col, const rb_record *r, const rb_config *cfg, const char *backend,
+                     const char *op, const char *input)
+{
+#define X(id, grp, key, type, io, when, val, c, csv, fmt, xf, cmp) \
+    RB_CSV_CELL_##xf(c, fmt, RB_XF_##xf(r, RB_OUT_##type(r, val)))
+    RB_RECORD_FIELDS(X)
+#undef X
+    (void)cfg, (void)backend, (void)op, (void)input;
+}
+
 int rb_results_write_csv(const rb_run *run, const char *path)
 {
-    size_t cap = 512 + (size_t)run->nrecs * 1024, len = 0;
-    char *buf = malloc(cap);
-    if (!buf)
-        return -1;
-    len += snprintf(buf + len, cap - len,
-                    "backend,method,variant,d,bits,dtype,N,codebook,mse,pred_mse,rel_err,cosine,"
-                    "nonfinite_rows,fma_nominal,params,bits_per_coord,bytes,time_median_us,"
-                    "time_min_us,time_max_us,time_noise_pct,cold_median_us,hot_clock_mhz,copy_us,gbps,"
-                    "pct_of_copy_bw,speedup,op,outlier_frac,prepass_us,fma_per_s,pct_of_fma_peak,route,"
-                    "input,ip_err,ip_bias,attn_kl,attn_top1,attn_top5,attn_out_cos,path,stored_bytes,"
-                    "kv_B,kv_H,kv_heads,kv_T,kv_split,cache_bytes,bytes_per_token,attn_max_rel_err,assume_unit_norm\n");
+    csv_text b = {0};
+    for (int c = 0; csv_name(c); c++)
+        csv_put(&b, "%s%s", c ? "," : "", csv_name(c));
+    csv_put(&b, "\n");
     for (int i = 0; i < run->nrecs; i++) {
         const rb_record *r = &run->recs[i];
         char op[64], input[48];
         rb_record_op(r, op, sizeof op);
         rb_record_input(run->cfg, r, input, sizeof input);
-        len += snprintf(buf + len, cap - len,
-                        "%s,%s,%s,%d,%d,%s,%ld,%s,%.9g,%.9g,%.9g,%.9g,%ld,%ld,%ld,%.6g,%.0f,%.6g,"
-                        "%.6g,%.6g,%.4g,%.6g,%.0f,%.6g,%.6g,%.6g,%.6g,%s,%.6g,%.6g,%.6g,%.6g,%s,%s,%.9g,%.9g,%.9g,%.9g,"
-                        "%.9g,%.9g,%s,%.0f,%d,%d,%d,%ld,%d,%.0f,%.6g,%.9g,%d\n",
-                        run->backend, r->kva.fp16_cache ? "fp16-cache" : rb_method_name(r->method), r->variant, r->d, r->bits,
-                        rb_dtype_name(r->dtype), r->N,
-                        r->bits ? rb_codebook_name(run->cfg->codebook) : "", /* no bits axis: no codebook */
-                        r->m.mse, r->pred_mse, r->m.rel_err, r->m.cosine, r->m.nonfinite_rows,
-                        r->fma_nominal, r->params, r->bits_per_coord, r->bytes, r->t.median_us,
-                        r->t.min_us, r->t.max_us, 100 * r->t.noise, r->t.cold_median_us,
-                        r->t.hot_clock_khz / 1e3, r->t.copy_us, gbps(r), rb_record_pct_of_copy(r), r->speedup, op, r->outlier_frac,
-                        r->t.prepass_us, fma_rate(r), pct_fma(r), r->route, input,
-                        r->attn.computed ? r->attn.ip_err : NAN, r->attn.computed ? r->attn.ip_bias : NAN,
-                        r->attn.computed ? r->attn.kl : NAN, r->attn.computed ? r->attn.top1 : NAN,
-                        r->attn.computed ? r->attn.top5 : NAN, r->attn.computed ? r->attn.out_cos : NAN,
-                        rb_path_name(r->path), r->stored_bytes, r->kva.B, r->kva.H, r->kva.kv_heads,
-                        r->kva.T, r->kva.split, r->kva.cache_bytes, r->kva.bytes_per_token,
-                        r->kva.on ? r->kva.max_rel_err : NAN, r->unit_norm);
+        for (int c = 0; csv_name(c); c++) {
+            if (c)
+                csv_put(&b, ",");
+            csv_cell(&b, c, r, run->cfg, run->backend, op, input);
+        }
+        csv_put(&b, "\n");
     }
-    int rc = rb_write_file_atomic(path, buf, len);
-    free(buf);
+    int rc = -1;
+    if (b.failed)
+        fprintf(stderr, "rotorbench: out of memory writing %s\n", path);
+    else
+        rc = rb_write_file_atomic(path, b.text, b.len);
+    free(b.text);
     return rc;
 }
 
@@ -525,93 +516,92 @@ static const char *str(const cJSON *o, const char *k)
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+/* Readers of the table's types: 0, or -1 when the record is refused (a required field absent,
+ * a name no method or path has). */
+static int read_text(const cJSON *g, const char *k, int req, char *buf, size_t n)
+{
+    const char *s = str(g, k);
+    snprintf(buf, n, "%s", s ? s : "");
+    return !s && req ? -1 : 0;
+}
+
+static int read_method(const cJSON *g, const char *k, int req, rb_method *m)
+{
+    const char *s = rb_kva_json_is_fp16(g) ? "identity" : str(g, k); /* the fp16 cache's record, as the
+                                                                       * attention sweep makes it */
+    const rb_method found = s ? rb_method_find(s) : -1;
+    if (found >= 0)
+        *m = found;
+    return s ? (found < 0 ? -1 : 0) : req ? -1 : 0;
+}
+
+static int read_path(const cJSON *g, const char *k, int req, int *path)
+{
+    const char *s = str(g, k); /* absent: a result from before the key, a roundtrip */
+    (void)req;
+    *path = s ? rb_path_find(s) : RB_PATH_ROUNDTRIP;
+    return *path < 0 ? -1 : 0;
+}
+
+static int read_dtype(const cJSON *g, const char *k, int req, rb_dtype *t)
+{
+    const char *s = str(g, k);
+    *t = s && !strcmp(s, "fp16") ? RB_FP16 : RB_FP32;
+    return !s && req ? -1 : 0;
+}
+
+static int read_kvnorm(const cJSON *g, const char *k, int req, int *norm)
+{
+    const char *s = str(g, k);
+    (void)req;
+    *norm = s && !strcmp(s, "fp32") ? RB_KV_NORM_FP32 : s && !strcmp(s, "none") ? RB_KV_NORM_NONE : RB_KV_NORM_FP16;
+    return 0;
+}
+
+#define RB_GET_NUM(g, k, v, req) v = num(g, k);
+#define RB_GET_NUMNULL RB_GET_NUM
+#define RB_GET_POSNULL RB_GET_NUM
+#define RB_GET_FLAG(g, k, v, req) v = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(g, k));
+#define RB_GET_NAME(g, k, v, req) v = known(str(g, k));
+#define RB_GET_TEXT(g, k, v, req)             \
+    if (read_text(g, k, req, v, sizeof v)) \
+        return -1;
+#define RB_GET_METHOD(g, k, v, req)        \
+    if (read_method(g, k, req, &(v))) \
+        return -1;
+#define RB_GET_PATH(g, k, v, req)        \
+    if (read_path(g, k, req, &(v))) \
+        return -1;
+#define RB_GET_DTYPE(g, k, v, req)        \
+    if (read_dtype(g, k, req, &(v))) \
+        return -1;
+#define RB_GET_KVNORM(g, k, v, req) read_kvnorm(g, k, req, &(v));
+
+#define RB_READ_REQ(grp, key, type, val) RB_GET_##type(in[RB_G_##grp], key, val, 1)
+#define RB_READ_RW(grp, key, type, val) RB_GET_##type(in[RB_G_##grp], key, val, 0)
+#define RB_READ_W(grp, key, type, val)
+#define RB_READ_EXT RB_READ_W
+#define RB_READ_CALL RB_READ_W
+#define RB_READ_NOJSON RB_READ_W
+
 int rb_record_from_json(const cJSON *o, rb_record *r)
 {
     memset(r, 0, sizeof *r);
-    const char *m = str(o, "method"), *v = str(o, "variant"), *dt = str(o, "dtype");
-    if (m && rb_kva_json_is_fp16(o))
-        m = "identity"; /* the fp16 cache's record, as the attention sweep makes it */
-    if (!m || !v || !dt || rb_method_find(m) < 0)
-        return -1;
-    r->method = rb_method_find(m);
-    snprintf(r->variant, sizeof r->variant, "%s", v);
-    snprintf(r->route, sizeof r->route, "%s", str(o, "route") ? str(o, "route") : "");
-    const cJSON *in = cJSON_GetObjectItemCaseSensitive(o, "input");
-    const cJSON *idx = cJSON_GetObjectItemCaseSensitive(in, "index"), *sl = cJSON_GetObjectItemCaseSensitive(in, "slice");
+    const cJSON *in[RB_NGROUPS]; /* the groups' objects; NULL where absent */
+    for (int g = 0; g < RB_NGROUPS; g++) {
+        const cJSON *v = g == RB_G_TOP ? o : cJSON_GetObjectItemCaseSensitive(o, rb_record_group_key(g));
+        in[g] = cJSON_IsObject(v) ? v : NULL;
+    }
+#define X(id, grp, key, type, io, when, val, col, csv, fmt, xf, cmp) RB_READ_##io(grp, key, type, val)
+    RB_RECORD_FIELDS(X)
+#undef X
+    r->m.d = r->d;
+    r->attn.computed = in[RB_G_ATTN] != NULL; /* --resume keeps the attention metrics */
+    const cJSON *idx = cJSON_GetObjectItemCaseSensitive(in[RB_G_INPUT], "index");
+    const cJSON *sl = cJSON_GetObjectItemCaseSensitive(in[RB_G_INPUT], "slice");
     r->dist = cJSON_IsNumber(idx) ? idx->valueint : 0;
     r->slice = cJSON_IsNumber(sl) ? sl->valueint : -1;
-    r->dtype = !strcmp(dt, "fp16") ? RB_FP16 : RB_FP32;
-    r->unit_norm = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "assume_unit_norm"));
-    const char *pa = str(o, "path"); /* absent: a result from before the key, a roundtrip */
-    r->path = pa ? rb_path_find(pa) : RB_PATH_ROUNDTRIP;
-    if (r->path < 0)
-        return -1;
-    const char *kn = str(o, "kv_norm");
-    r->kv_norm = kn && !strcmp(kn, "fp32") ? RB_KV_NORM_FP32 : kn && !strcmp(kn, "none") ? RB_KV_NORM_NONE : RB_KV_NORM_FP16;
-    r->stored_bytes = num(o, "stored_bytes");
-    r->d = (int)num(o, "d");
-    r->bits = (int)num(o, "bits");
-    r->N = (long)num(o, "N");
-    r->m.d = r->d;
-    r->m.mse = num(o, "mse");
-    r->m.rel_err = num(o, "rel_err");
-    const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "attention");
-    if (cJSON_IsObject(a)) { /* --resume keeps them */
-        r->attn.computed = 1;
-        r->attn.nq = (int)num(a, "queries");
-        r->attn.T = (int)num(a, "T");
-        r->attn.groups = (long)num(a, "groups");
-        r->attn.ip_err = num(a, "ip_err");
-        r->attn.ip_bias = num(a, "ip_bias");
-        r->attn.kl = num(a, "kl");
-        r->attn.top1 = num(a, "top1");
-        r->attn.top5 = num(a, "top5");
-        r->attn.out_cos = num(a, "out_cos");
-    }
-    r->m.cosine = num(o, "cosine");
-    r->m.rows = (long)num(o, "rows");
-    r->m.nonfinite_rows = (long)num(o, "nonfinite_rows");
-    r->m.tiny_rows = (long)num(o, "tiny_rows");
-    r->pred_mse = num(o, "pred_mse");
-    r->fma_nominal = (long)num(o, "fma_nominal");
-    r->params = (long)num(o, "params");
-    r->bits_per_coord = num(o, "bits_per_coord");
-    r->bytes = num(o, "bytes");
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "time");
-    if (cJSON_IsObject(t)) {
-        r->t.clock = known(str(t, "clock"));
-        r->t.stop_reason = known(str(t, "stop_reason"));
-        r->t.samples = (int)num(t, "samples");
-        r->t.batch = (int)num(t, "batch");
-        r->t.median_us = num(t, "median_us");
-        r->t.min_us = num(t, "min_us");
-        r->t.max_us = num(t, "max_us");
-        r->t.q1_us = num(t, "q1_us");
-        r->t.q3_us = num(t, "q3_us");
-        r->t.noise = num(t, "noise");
-        r->t.cold_samples = (int)num(t, "cold_samples");
-        r->t.cold_median_us = num(t, "cold_median_us");
-        r->t.cold_min_us = num(t, "cold_min_us");
-        r->t.cold_max_us = num(t, "cold_max_us");
-        r->t.cold_noise = num(t, "cold_noise");
-        r->t.copy_us = num(t, "copy_us");
-        r->t.copy_cold_us = num(t, "copy_cold_us");
-        r->t.copy_bytes = num(t, "copy_bytes");
-        r->t.fma_peak_per_s = num(t, "fma_peak_per_s");
-        r->t.tc_peak_flops_per_s = num(t, "tc_peak_flops_per_s");
-        r->t.prepass_us = num(t, "prepass_median_us");
-        r->t.hot_clock_khz = num(t, "hot_sm_clock_khz");
-        r->t.cold_clock_khz = num(t, "cold_sm_clock_khz");
-        r->t.clock_min_khz = num(t, "sm_clock_min_khz");
-        r->t.clock_low_samples = (int)num(t, "samples_under_75pct_clock");
-    }
     rb_method_hooks_of(r->method)->from_json(o, r);
-    const cJSON *c = cJSON_GetObjectItemCaseSensitive(o, "check_vs_cpu");
-    if (cJSON_IsObject(c)) {
-        r->check_rows = (long)num(c, "rows");
-        r->check_max_abs = num(c, "max_abs_diff");
-        r->check_flips = (long)num(c, "boundary_flips");
-    }
-    rb_kva_rec_from_json(o, r);
+    rb_kva_rec_from_json(o, r); /* decode attention's own fields (kvattn_record.h) */
     return 0;
 }

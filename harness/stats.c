@@ -1,4 +1,5 @@
 #include "stats.h"
+#include "backend.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -40,4 +41,22 @@ void rb_summarize(const double *x, int n, rb_summary *s)
     s->q1 = quantile(t, n, 0.25);
     s->q3 = quantile(t, n, 0.75);
     free(t);
+}
+
+void rb_timing_set_hot(rb_timing *t, const rb_summary *s)
+{
+    t->median_us = s->median;
+    t->min_us = s->min;
+    t->max_us = s->max;
+    t->q1_us = s->q1;
+    t->q3_us = s->q3;
+    t->noise = s->noise;
+}
+
+void rb_timing_set_cold(rb_timing *t, const rb_summary *s)
+{
+    t->cold_median_us = s->median;
+    t->cold_min_us = s->min;
+    t->cold_max_us = s->max;
+    t->cold_noise = s->noise;
 }

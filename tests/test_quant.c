@@ -13,30 +13,7 @@
 #include "fp16.h"
 #include "reference.h"
 #include "driver.h"
-
-/* Build p for (m, d, bits) with its own rotation and a Gaussian codebook. */
-typedef struct {
-    rb_qdq_params p;
-    rb_codebook cb;
-    float *rot;
-} setup;
-
-static int setup_make(setup *s, rb_method m, int d, int bits, uint64_t seed)
-{
-    memset(s, 0, sizeof *s);
-    if (rb_codebook_solve(RB_CODEBOOK_GAUSSIAN, d, bits, &s->cb))
-        return -1;
-    rb_qdq_params_shape(&s->p, m, d, bits);
-    long len = rb_param_count(m, d);
-    s->rot = malloc(sizeof(float) * (size_t)(len + 1));
-    char err[128];
-    if (rb_params_generate(seed, m, d, s->rot, err, sizeof err))
-        return -1;
-    s->p.rot = s->rot;
-    s->p.bounds = s->cb.bounds_f;
-    s->p.centroids = s->cb.centroids_f;
-    return 0;
-}
+#include "qdq_setup.h"
 
 TEST(every_method_meets_lloyd_max_at_d128)
 {

@@ -11,6 +11,7 @@
 #include "../check.h"
 #include "../driver.h"
 #include "../methods.h"
+#include "../qdq_setup.h"
 #include "backend.h"
 #include "codebook.h"
 #include "counts.h"
@@ -182,29 +183,6 @@ TEST(gpu_metrics_match_cpu)
     metrics_case(be, 5, 333, RB_FP32);
     metrics_case(be, 256, 70000, RB_FP32); /* more rows than one pass's threads: grid-stride */
     metrics_case(be, 3, 1, RB_FP16);
-}
-
-typedef struct {
-    rb_qdq_params p;
-    rb_codebook cb;
-    float *rot;
-} setup;
-
-static int setup_make(setup *s, rb_method m, int d, int bits, uint64_t seed)
-{
-    memset(s, 0, sizeof *s);
-    if (rb_codebook_solve(RB_CODEBOOK_GAUSSIAN, d, bits, &s->cb))
-        return -1;
-    rb_qdq_params_shape(&s->p, m, d, bits);
-    long len = rb_param_count(m, d);
-    s->rot = malloc(sizeof(float) * (size_t)(len + 1));
-    char err[128];
-    if (rb_params_generate(seed, m, d, s->rot, err, sizeof err))
-        return -1;
-    s->p.rot = s->rot;
-    s->p.bounds = s->cb.bounds_f;
-    s->p.centroids = s->cb.centroids_f;
-    return 0;
 }
 
 TEST(gpu_run_timing_is_sane)
