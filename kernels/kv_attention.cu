@@ -20,8 +20,10 @@
  * so the entries they can touch lie in at most two banks' worth of rows). The weighted sum of V
  * takes a lane per run of consecutive coordinates: per token one read of the row's words gives
  * all its codes at constant shifts, then one centroid load (or one pair load) and one FMA per
- * coordinate and query head. What bounds it is shared-memory traffic and issue, not DRAM: per
- * token the warp reads dpad centroids for V and dpad / 2 pair entries for K (docs/PERF.md).
+ * coordinate and query head. Per token that is dpad centroid reads for V and dpad / 2 pair-table
+ * reads for K, against the 2 dpad b / 8 bytes the token brings from DRAM: shared-memory traffic
+ * and issue, not DRAM, are what it is expected to be bound by (counted from this code;
+ * docs/PERF.md says what has been profiled).
  *
  * fp16 split: a lane per coordinate pair (half2 loads, fp32 accumulation; single halves for odd
  * d), eight tokens per step (four above two query heads per kv head) with all their loads
