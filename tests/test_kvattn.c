@@ -23,6 +23,7 @@
 #include "kvattn_cpu.h"
 #include "kvcodec.h"
 #include "registry.h"
+#include "scratch.h"
 
 /* ---- a small cache ------------------------------------------------------------------------- */
 
@@ -371,19 +372,7 @@ TEST(kvattn_config_keys)
 
 static char dir[64];
 
-static const char *path_in(const char *name)
-{
-    static char p[4][256];
-    static int k;
-    if (!dir[0]) {
-        snprintf(dir, sizeof dir, "/tmp/rb_kva_XXXXXX");
-        if (!mkdtemp(dir))
-            snprintf(dir, sizeof dir, "/tmp");
-    }
-    char *s = p[k++ % 4];
-    snprintf(s, 256, "%s/%s", dir, name);
-    return s;
-}
+static const char *path_in(const char *name) { return scratch_path(dir, sizeof dir, "/tmp/rb_kva_XXXXXX", name); }
 
 /* A float32 .npy of the given shape (text "(a, b, c)") filled from the LCG. */
 static void write_npy(const char *name, const char *shape, long n)

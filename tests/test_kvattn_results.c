@@ -28,23 +28,12 @@
 #include "kvattn_record.h"
 #include "kvattn_sweep.h"
 #include "results.h"
+#include "scratch.h"
 
 static char dir[64];
 
 /* A path in this file's scratch directory (four live at a time). */
-static const char *tmp(const char *name)
-{
-    static char p[4][256];
-    static int k;
-    if (!dir[0]) {
-        snprintf(dir, sizeof dir, "/tmp/rb_kvr_XXXXXX");
-        if (!mkdtemp(dir))
-            snprintf(dir, sizeof dir, "/tmp");
-    }
-    char *s = p[k++ % 4];
-    snprintf(s, 256, "%s/%s", dir, name);
-    return s;
-}
+static const char *tmp(const char *name) { return scratch_path(dir, sizeof dir, "/tmp/rb_kvr_XXXXXX", name); }
 
 static cJSON *load_json(const char *path)
 {
