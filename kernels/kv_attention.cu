@@ -110,13 +110,15 @@ static __device__ __forceinline__ unsigned kva_field(const uint32_t (&w)[NW], in
     return __funnelshift_r(w[wi], w[wi + 1], o) & mask;
 }
 
+static __host__ __device__ inline int kva_align4(int x) { return (x + 3) & ~3; }
+
 /* ---- the query rotation ------------------------------------------------------------------- */
 __global__ void __launch_bounds__(128) kva_rotate_kernel(const float *__restrict__ q, const float *__restrict__ pi,
                                                          float *__restrict__ qr, int d, int dpad)
 {
     extern __shared__ float kva_qs[];
     const long bh = blockIdx.x;
-    for (int j = threadIdx.x; j < dpad; j += blockDim.x)
+    for (int j = threadIdx.x; j < kva_align4(dpad); j += blockDim.x) /* zero tail: as in the combine */
         kva_qs[j] = j < d ? q[bh * d + j] : 0.0f;
     __syncthreads();
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarp = blockDim.x >> 5;
@@ -154,8 +156,6 @@ struct kva_smem_plan {
     int cent, qs, tab, vtab, warp0, warp_words, merge, total; /* offsets and sizes in 4-byte words */
     int ktile_words, vtile_words, table; /* table: 2 pairs, 1 single, 0 none */
 };
-
-static __host__ __device__ inline int kva_align4(int x) { return (x + 3) & ~3; }
 
 static __host__ __device__ inline kva_smem_plan kva_plan(int bits, int nch, int G, int dpad, int rw)
 {
@@ -619,6 +619,10 @@ __global__ void __launch_bounds__(128) kva_combine_kernel(const float *__restric
             v += pacc[(long)s * dpad + j] * kva_rescale(ml[2 * s], M);
         kva_os[j] = v / L;
     }
+    /* the rotation's loop below reads kva_os in aligned 16-byte groups (ptxas widens the loads),
+     * so the buffer is kva_align4(dpad) long and its tail is zero */
+    for (int j = dpad + threadIdx.x; j < kva_align4(dpad); j += blockDim.x)
+        kva_os[j] = 0.0f;
     __syncthreads();
     for (int i = threadIdx.x; i < d; i += blockDim.x) {
         float v;
@@ -740,7 +744,7 @@ extern "C" int rb_kvattn_launch(const rb_kvattn_args *a, void *stream)
     const int nsplit = rb_kvattn_nsplit(a->T, a->split);
     const int BH = a->B * a->Hq;
     float *qr = (float *)a->work;
-    kva_rotate_kernel<<<BH, 128, sizeof(float) * (size_t)a->dpad, st>>>(a->q, a->pi, qr, a->d, a->dpad);
+    kva_rotate_kernel<<<BH, 128, sizeof(float) * (size_t)kva_align4(a->dpad), st>>>(a->q, a->pi, qr, a->d, a->dpad);
     cudaError_t e = cudaGetLastError();
     if (e != cudaSuccess)
         return (int)e;
@@ -756,7 +760,7 @@ extern "C" int rb_kvattn_launch(const rb_kvattn_args *a, void *stream)
     }
     if (e != cudaSuccess)
         return (int)e;
-    kva_combine_kernel<<<BH, 128, sizeof(float) * (size_t)a->dpad, st>>>((const float *)a->work, a->pi, a->o, BH, a->d, a->dpad,
+    kva_combine_kernel<<<BH, 128, sizeof(float) * (size_t)kva_align4(a->dpad), st>>>((const float *)a->work, a->pi, a->o, BH, a->d, a->dpad,
                                                                         nsplit);
     return (int)cudaGetLastError();
 }
@@ -801,6 +805,6 @@ extern "C" int rb_kvattn_fp16_launch(const rb_kvattn_args *a, void *stream)
     cudaError_t e = kva_fp16_split(b, nsplit, st);
     if (e != cudaSuccess)
         return (int)e;
-    kva_combine_kernel<<<BH, 128, sizeof(float) * (size_t)a->d, st>>>((const float *)a->work, NULL, a->o, BH, a->d, a->d, nsplit);
+    kva_combine_kernel<<<BH, 128, sizeof(float) * (size_t)kva_align4(a->d), st>>>((const float *)a->work, NULL, a->o, BH, a->d, a->d, nsplit);
     return (int)cudaGetLastError();
 }

@@ -155,8 +155,9 @@ TEST(kvattn_gpu_cache_larger_than_the_device_refused)
     CHECK(be != NULL && be->kv_fits != NULL, "no GPU backend with kv_fits");
     if (!be || !be->kv_fits)
         return;
-    /* 2^24 tokens x 32 heads x d 128: 275 GB of fp16 cache, beyond any one GPU */
-    rb_kvattn_args a = {.B = 1, .Hq = 32, .Hkv = 32, .T = 1 << 24, .d = 128, .dpad = 128, .bits = 3,
+    /* 2^26 tokens x 32 heads x d 128: 1.1 TB of fp16 cache and 320 GB at 3 bits, beyond any one
+     * GPU (2^24 tokens' 3-bit cache, 80 GB, fits an H100's 85 GB) */
+    rb_kvattn_args a = {.B = 1, .Hq = 32, .Hkv = 32, .T = 1 << 26, .d = 128, .dpad = 128, .bits = 3,
                         .norm_kind = RB_KV_NORM_FP16};
     a.split = rb_kvattn_default_split(a.B, a.Hkv, a.T, 132);
     for (int fp16 = 0; fp16 < 2; fp16++) {
