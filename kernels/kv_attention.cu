@@ -110,6 +110,18 @@ static __device__ __forceinline__ unsigned kva_field(const uint32_t (&w)[NW], in
     return __funnelshift_r(w[wi], w[wi + 1], o) & mask;
 }
 
+/* The same field times 4: a byte offset into a table of floats, two instructions (a shift or
+ * funnel shift to bit 2, then the mask), so the table's address is one add. */
+template <int WID, int NW>
+static __device__ __forceinline__ unsigned kva_field4(const uint32_t (&w)[NW], int f)
+{
+    const int s = f * WID, wi = s >> 5, o = s & 31;
+    constexpr unsigned mask = ((1u << WID) - 1u) << 2;
+    if (o + WID <= 32)
+        return (o >= 2 ? w[wi] >> (o - 2) : w[wi] << (2 - o)) & mask;
+    return __funnelshift_r(w[wi], w[wi + 1], o - 2) & mask; /* o > 32 - WID >= 16 here */
+}
+
 static __host__ __device__ inline int kva_align4(int x) { return (x + 3) & ~3; }
 
 /* ---- the query rotation ------------------------------------------------------------------- */
@@ -208,8 +220,54 @@ static __device__ __forceinline__ void kva_issue_tile(const rb_kvattn_args &a, c
     kva_copy_words(wbase + 2 * pl.ktile_words + buf * pl.vtile_words, (const uint32_t *)a.vcodes + off, n * rw, lane);
 }
 
-/* The scores of one lane's token, its K row's words at kcol[k KVA_KSTRIDE]; NCH as above. */
+/* The scores of one lane's token, its K row's words at kcol[k KVA_KSTRIDE], at a compiled width
+ * (NCH > 0): every loop unrolls, so each lookup is a two-instruction field (kva_field4), one add
+ * of the table's address (the rest of the offset is a constant) and the load; G = GM here. */
 template <int BITS, int GM, int NCH>
+static __device__ __forceinline__ void kva_scores_fixed(const uint32_t *kcol, const float *tab, int table,
+                                                        float (&sc)[GM])
+{
+    constexpr int NC = 1 << BITS, W = 32 * NCH;
+    const char *tb = (const char *)tab;
+#pragma unroll
+    for (int g = 0; g < GM; g++)
+        sc[g] = 0.0f;
+    if (table == 2) {
+#pragma unroll
+        for (int c = 0; c < NCH; c++) {
+            uint32_t w[BITS];
+#pragma unroll
+            for (int k = 0; k < BITS; k++)
+                w[k] = kcol[(c * BITS + k) * KVA_KSTRIDE];
+#pragma unroll
+            for (int pp = 0; pp < 16; pp++) {
+                const char *e = tb + kva_field4<2 * BITS>(w, pp);
+#pragma unroll
+                for (int g = 0; g < GM; g++)
+                    sc[g] += *(const float *)(e + 4 * (g * (W / 2) + c * 16 + pp) * (NC * NC));
+            }
+        }
+    } else {
+#pragma unroll
+        for (int c = 0; c < NCH; c++) {
+            uint32_t w[BITS];
+#pragma unroll
+            for (int k = 0; k < BITS; k++)
+                w[k] = kcol[(c * BITS + k) * KVA_KSTRIDE];
+#pragma unroll
+            for (int jj = 0; jj < 32; jj++) {
+                const char *e = tb + kva_field4<BITS>(w, jj);
+#pragma unroll
+                for (int g = 0; g < GM; g++)
+                    sc[g] += *(const float *)(e + 4 * (g * W + c * 32 + jj) * NC);
+            }
+        }
+    }
+}
+
+/* The same at any dpad (NCH = 0): whole chunks, then the tail coordinate by coordinate; the
+ * single table where there is one, else q'_g[j] c[code]. */
+template <int BITS, int GM>
 static __device__ __forceinline__ void kva_scores(const uint32_t *kcol, const float *tab, const float *qs,
                                                   const float *cent, int dpad, int G, int table, float (&sc)[GM])
 {
@@ -217,72 +275,74 @@ static __device__ __forceinline__ void kva_scores(const uint32_t *kcol, const fl
 #pragma unroll
     for (int g = 0; g < GM; g++)
         sc[g] = 0.0f;
-    const int W = NCH > 0 ? 32 * NCH : dpad, nchunk = NCH > 0 ? NCH : dpad >> 5;
+    const int W = dpad, nchunk = dpad >> 5;
 #pragma unroll 1
     for (int c = 0; c < nchunk; c++) {
         uint32_t w[BITS];
 #pragma unroll
         for (int k = 0; k < BITS; k++)
             w[k] = kcol[(c * BITS + k) * KVA_KSTRIDE];
-        if (NCH > 0 && table == 2) { /* NCH > 0 has a table (kva_split_nch) */
 #pragma unroll
-            for (int pp = 0; pp < 16; pp++) {
-                const unsigned code = kva_field<2 * BITS>(w, pp);
-#pragma unroll
-                for (int g = 0; g < GM; g++)
-                    if (g < G)
-                        sc[g] += tab[(g * (W / 2) + c * 16 + pp) * (NC * NC) + code];
-            }
-        } else {
-#pragma unroll
-            for (int jj = 0; jj < 32; jj++) {
-                const unsigned code = kva_field<BITS>(w, jj);
-                const int j = c * 32 + jj;
-                const bool tb = NCH > 0 || table;
-                const float cv = tb ? 0.0f : cent[code];
-#pragma unroll
-                for (int g = 0; g < GM; g++)
-                    if (g < G)
-                        sc[g] += tb ? tab[(g * W + j) * NC + code] : qs[g * W + j] * cv;
-            }
-        }
-    }
-    if (NCH == 0)
-        for (int j = nchunk * 32; j < dpad; j++) {
-            const int sb = j * BITS, wi = sb >> 5, o = sb & 31;
-            const uint32_t lo = kcol[wi * KVA_KSTRIDE], hi = o + BITS > 32 ? kcol[(wi + 1) * KVA_KSTRIDE] : 0u;
-            const unsigned code = __funnelshift_r(lo, hi, o) & (NC - 1);
+        for (int jj = 0; jj < 32; jj++) {
+            const unsigned code = kva_field<BITS>(w, jj);
+            const int j = c * 32 + jj;
+            const float cv = table ? 0.0f : cent[code];
 #pragma unroll
             for (int g = 0; g < GM; g++)
                 if (g < G)
-                    sc[g] += table ? tab[(g * W + j) * NC + code] : qs[g * W + j] * cent[code];
+                    sc[g] += table ? tab[(g * W + j) * NC + code] : qs[g * W + j] * cv;
         }
+    }
+    for (int j = nchunk * 32; j < dpad; j++) {
+        const int sb = j * BITS, wi = sb >> 5, o = sb & 31;
+        const uint32_t lo = kcol[wi * KVA_KSTRIDE], hi = o + BITS > 32 ? kcol[(wi + 1) * KVA_KSTRIDE] : 0u;
+        const unsigned code = __funnelshift_r(lo, hi, o) & (NC - 1);
+#pragma unroll
+        for (int g = 0; g < GM; g++)
+            if (g < G)
+                sc[g] += table ? tab[(g * W + j) * NC + code] : qs[g * W + j] * cent[code];
+    }
 }
 
-/* One token's V codes into the lane's accumulators: run holds codes j0, j0 + 1, ... at
- * b-bit steps; NA accumulators a lane (NCH, or KVA_KM with nl of them live). */
-template <int BITS, int GM, int NA, int NCH>
-static __device__ __forceinline__ void kva_accumulate(uint64_t run, int nl, const float *cent, const float2 *vtab,
-                                                      int lane, const float (&w)[GM], float (&acc)[GM][NA])
+/* One token's V run into the lane's NCH accumulators at a compiled width: run holds codes j0,
+ * j0 + 1, ... at b-bit steps. At up to 3 bits a pair of codes indexes the lane's replica of the
+ * centroid-pair table (vtl: 16 interleaved replicas of 8 bytes, so a pair index strides 128 bytes). */
+template <int BITS, int GM, int NCH>
+static __device__ __forceinline__ void kva_accumulate_fixed(uint32_t run, const float *cent, const char *vtl,
+                                                            const float (&w)[GM], float (&acc)[GM][NCH])
 {
     constexpr int NC = 1 << BITS;
-    constexpr bool VPAIR = NCH > 0 && BITS <= 3;
 #pragma unroll
-    for (int k = 0; k < NA; k++) {
-        if (VPAIR && k + 1 < NA && (k & 1) == 0) {
-            const float2 cv = vtab[((unsigned)(run >> (k * BITS)) & (NC * NC - 1)) * 16 + (lane & 15)];
+    for (int k = 0; k < NCH; k++) {
+        if (BITS <= 3 && k + 1 < NCH && (k & 1) == 0) {
+            const float2 cv = *(const float2 *)(vtl + ((run >> (k * BITS)) & (NC * NC - 1)) * 128);
 #pragma unroll
             for (int g = 0; g < GM; g++) {
                 acc[g][k] = fmaf(w[g], cv.x, acc[g][k]);
                 acc[g][k + 1] = fmaf(w[g], cv.y, acc[g][k + 1]);
             }
-        } else if (!VPAIR || (k & 1) == 0) {
-            if (NCH > 0 || k < nl) {
-                const float cv = cent[(unsigned)(run >> (k * BITS)) & (NC - 1)];
+        } else if (BITS > 3 || (k & 1) == 0) {
+            const float cv = cent[(run >> (k * BITS)) & (NC - 1)];
 #pragma unroll
-                for (int g = 0; g < GM; g++)
-                    acc[g][k] = fmaf(w[g], cv, acc[g][k]);
-            }
+            for (int g = 0; g < GM; g++)
+                acc[g][k] = fmaf(w[g], cv, acc[g][k]);
+        }
+    }
+}
+
+/* The same at any dpad: KVA_KM accumulators a lane, nl of them live. */
+template <int BITS, int GM>
+static __device__ __forceinline__ void kva_accumulate(uint64_t run, int nl, const float *cent, const float (&w)[GM],
+                                                      float (&acc)[GM][KVA_KM])
+{
+    constexpr int NC = 1 << BITS;
+#pragma unroll
+    for (int k = 0; k < KVA_KM; k++) {
+        if (k < nl) {
+            const float cv = cent[(unsigned)(run >> (k * BITS)) & (NC - 1)];
+#pragma unroll
+            for (int g = 0; g < GM; g++)
+                acc[g][k] = fmaf(w[g], cv, acc[g][k]);
         }
     }
 }
@@ -322,7 +382,8 @@ __global__ void __launch_bounds__(KVA_NW * 32) kva_split_kernel(const rb_kvattn_
     extern __shared__ __align__(16) uint32_t kva_sm[];
     constexpr int NC = 1 << BITS;
     constexpr int NA = NCH > 0 ? NCH : KVA_KM; /* V accumulators a lane */
-    const int G = a.Hq / a.Hkv, dpad = a.dpad, split = a.split;
+    /* a compiled width is launched with GM = G (kva_split_nch), so G is a constant there */
+    const int G = NCH > 0 ? GM : a.Hq / a.Hkv, dpad = a.dpad, split = a.split;
     const int W = NCH > 0 ? 32 * NCH : dpad;
     const int rw = (int)(rb_kv_row_bytes(dpad, BITS) / 4);
     const kva_smem_plan pl = kva_plan(BITS, NCH, G, dpad, rw);
@@ -337,6 +398,7 @@ __global__ void __launch_bounds__(KVA_NW * 32) kva_split_kernel(const rb_kvattn_
     float *qs = (float *)kva_sm + pl.qs;
     float *tab = (float *)kva_sm + pl.tab;
     const float2 *vtab = (const float2 *)(kva_sm + pl.vtab);
+    const char *vtl = (const char *)vtab + (lane & 15) * 8; /* this lane's replica (kva_accumulate_fixed) */
     uint32_t *wbase = kva_sm + pl.warp0 + warp * pl.warp_words;
     float *wsh = (float *)(wbase + 2 * pl.ktile_words + 2 * pl.vtile_words);
 
@@ -408,7 +470,10 @@ __global__ void __launch_bounds__(KVA_NW * 32) kva_split_kernel(const rb_kvattn_
 
         /* scores: lane = token */
         float sc[GM];
-        kva_scores<BITS, GM, NCH>(kt + (valid ? lane : 0), tab, qs, cent, dpad, G, pl.table, sc);
+        if constexpr (NCH > 0)
+            kva_scores_fixed<BITS, GM, NCH>(kt + (valid ? lane : 0), tab, pl.table, sc);
+        else
+            kva_scores<BITS, GM>(kt + (valid ? lane : 0), tab, qs, cent, dpad, G, pl.table, sc);
         float fac[GM];
 #pragma unroll
         for (int g = 0; g < GM; g++) {
@@ -432,26 +497,34 @@ __global__ void __launch_bounds__(KVA_NW * 32) kva_split_kernel(const rb_kvattn_
 #pragma unroll
             for (int k = 0; k < NA; k++)
                 acc[g][k] *= fac[g];
-        if (nl > 0) {
-            /* two tokens a step: their weights in one 8-byte load (wsh rows are 8-byte aligned) */
-            for (int t = 0; t < n; t += 2) {
-                const int nt = min(2, n - t);
+        if (NCH > 0 && nl > 0) {
+            /* two tokens a step, n rounded up to even: a token past n weighs 0 (its lane wrote
+             * p = 0) and its row lies inside the tile, so no step needs a branch */
+            const uint32_t *vr = vt + vw;
+            for (int t = 0; t < n; t += 2, vr += 2 * rw) {
                 float2 wt[GM];
 #pragma unroll
                 for (int g = 0; g < GM; g++)
-                    wt[g] = g < G ? *(const float2 *)(wsh + g * KVA_TT + t) : make_float2(0.0f, 0.0f);
+                    wt[g] = *(const float2 *)(wsh + g * KVA_TT + t); /* wsh rows are 8-byte aligned */
 #pragma unroll
                 for (int u = 0; u < 2; u++) {
-                    if (u < nt) {
-                        const uint32_t *vr = vt + (t + u) * rw;
-                        const uint64_t run = NCH > 0 ? __funnelshift_r(vr[vw], vr[vw + 1], vo) : rb_kv_run(vr, j0, nl, BITS);
-                        float w[GM];
+                    const uint32_t run = __funnelshift_r(vr[u * rw], vr[u * rw + 1], vo);
+                    float w[GM];
 #pragma unroll
-                        for (int g = 0; g < GM; g++)
-                            w[g] = u ? wt[g].y : wt[g].x;
-                        kva_accumulate<BITS, GM, NA, NCH>(run, nl, cent, vtab, lane, w, acc);
-                    }
+                    for (int g = 0; g < GM; g++)
+                        w[g] = u ? wt[g].y : wt[g].x;
+                    if constexpr (NCH > 0)
+                        kva_accumulate_fixed<BITS, GM, NCH>(run, cent, vtl, w, acc);
                 }
+            }
+        } else if (NCH == 0 && nl > 0) {
+            for (int t = 0; t < n; t++) {
+                float w[GM];
+#pragma unroll
+                for (int g = 0; g < GM; g++)
+                    w[g] = g < G ? wsh[g * KVA_TT + t] : 0.0f;
+                if constexpr (NCH == 0)
+                    kva_accumulate<BITS, GM>(rb_kv_run(vt + t * rw, j0, nl, BITS), nl, cent, w, acc);
             }
         }
         __syncwarp(); /* this buffer is refilled by the copy issued next iteration */
