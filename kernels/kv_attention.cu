@@ -306,16 +306,26 @@ static __device__ __forceinline__ void kva_scores(const uint32_t *kcol, const fl
 
 /* One token's V run into the lane's NCH accumulators at a compiled width: run holds codes j0,
  * j0 + 1, ... at b-bit steps. At up to 3 bits a pair of codes indexes the lane's replica of the
- * centroid-pair table (vtl: 16 interleaved replicas of 8 bytes, so a pair index strides 128 bytes). */
+ * centroid-pair table (vtl, a shared-window address: 16 interleaved replicas of 8 bytes, so a pair index strides 128 bytes). */
+/* An 8-byte shared-memory load at a shared-window address: the address is one add away from a
+ * pre-scaled code, where a generic pointer costs a conversion per load. Not volatile: it reads
+ * tables written before the kernel's barrier, so the compiler may schedule it freely. */
+static __device__ __forceinline__ float2 kva_lds2(unsigned addr)
+{
+    float2 v;
+    asm("ld.shared.v2.f32 {%0, %1}, [%2];" : "=f"(v.x), "=f"(v.y) : "r"(addr));
+    return v;
+}
+
 template <int BITS, int GM, int NCH>
-static __device__ __forceinline__ void kva_accumulate_fixed(uint32_t run, const float *cent, const char *vtl,
+static __device__ __forceinline__ void kva_accumulate_fixed(uint32_t run, const float *cent, unsigned vtl,
                                                             const float (&w)[GM], float (&acc)[GM][NCH])
 {
     constexpr int NC = 1 << BITS;
 #pragma unroll
     for (int k = 0; k < NCH; k++) {
         if (BITS <= 3 && k + 1 < NCH && (k & 1) == 0) {
-            const float2 cv = *(const float2 *)(vtl + ((run >> (k * BITS)) & (NC * NC - 1)) * 128);
+            const float2 cv = kva_lds2(vtl + (((run << 7) >> (k * BITS)) & ((NC * NC - 1) << 7)));
 #pragma unroll
             for (int g = 0; g < GM; g++) {
                 acc[g][k] = fmaf(w[g], cv.x, acc[g][k]);
@@ -398,7 +408,7 @@ __global__ void __launch_bounds__(KVA_NW * 32) kva_split_kernel(const rb_kvattn_
     float *qs = (float *)kva_sm + pl.qs;
     float *tab = (float *)kva_sm + pl.tab;
     const float2 *vtab = (const float2 *)(kva_sm + pl.vtab);
-    const char *vtl = (const char *)vtab + (lane & 15) * 8; /* this lane's replica (kva_accumulate_fixed) */
+    const unsigned vtl = (unsigned)__cvta_generic_to_shared(vtab) + (lane & 15) * 8; /* this lane's replica */
     uint32_t *wbase = kva_sm + pl.warp0 + warp * pl.warp_words;
     float *wsh = (float *)(wbase + 2 * pl.ktile_words + 2 * pl.vtile_words);
 
