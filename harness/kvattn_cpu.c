@@ -1,5 +1,5 @@
 /* kvattn_cpu.c: decode attention over a KV cache on the CPU (kvattn_cpu.h): the fp32 reference,
- * the compressed and fp16 caches as the GPU computes them (kvattn_split.h), the metrics. */
+ * the compressed and fp16 caches computed in the kernels' order (kvattn_split.h), the metrics. */
 #include "kvattn_cpu.h"
 
 #include <math.h>
@@ -93,18 +93,39 @@ void rb_kva_reference(const rb_kvattn_args *a, const float *K, const float *V, d
     }
 }
 
-/* q' = Pi q_pad (once per query); q itself without a rotation or for the fp16 cache. */
+/* Sum of 32 lanes' values as the kernels' butterfly takes it (kvattn_split.h). */
+static float butterfly_sum(float *v)
+{
+    for (int o = 16; o > 0; o >>= 1) {
+        float t[32];
+        for (int i = 0; i < 32; i++)
+            t[i] = v[i] + v[i ^ o];
+        memcpy(v, t, sizeof t);
+    }
+    return v[0];
+}
+
+/* exp(x - m), 0 for an empty state (x = -inf), as the kernels' kva_rescale. */
+static float rescale(float x, float m) { return x == -INFINITY ? 0.0f : expf(x - m); }
+
+/* q' = Pi q_pad (once per query), in the rotate kernel's order; q itself without a rotation or
+ * for the fp16 cache. */
 static void query_prime(const rb_kvattn_args *a, int fp16, const float *q, float *qr)
 {
     const int n = fp16 ? a->d : a->dpad;
     for (int i = 0; i < n; i++) {
-        float acc = 0.0f;
-        if (fp16 || !a->pi)
-            acc = i < a->d ? q[i] : 0.0f;
-        else
-            for (int j = 0; j < a->d; j++)
-                acc += a->pi[(long)i * n + j] * q[j];
-        qr[i] = acc;
+        if (fp16 || !a->pi) {
+            qr[i] = i < a->d ? q[i] : 0.0f;
+            continue;
+        }
+        float lane[32];
+        for (int l = 0; l < 32; l++) {
+            float acc = 0.0f;
+            for (int j = l; j < n; j += 32)
+                acc = fmaf(a->pi[(long)i * n + j], j < a->d ? q[j] : 0.0f, acc);
+            lane[l] = acc;
+        }
+        qr[i] = butterfly_sum(lane);
     }
 }
 
@@ -145,58 +166,180 @@ static void each_query(const rb_kvattn_args *a, int fp16, size_t nscratch, query
     }
 }
 
-/* Query w's output: per split the running max, sum and weighted V, then the combine. */
+/* One warp's state over its share of a split (kvattn_split.h): the running max, the sum and the
+ * accumulators, dp of them. */
+typedef struct {
+    float m, l, *acc;
+} warp_state;
+
+static void warp_reset(warp_state *st, int dp)
+{
+    st->m = -INFINITY;
+    st->l = 0.0f;
+    memset(st->acc, 0, sizeof(float) * (size_t)dp);
+}
+
+/* Token row's score sum <q', c(code)> as the compressed split kernel adds it up (rb_kva_table);
+ * coordinates past dpad (a compiled width's overhang) have q' = 0 and add nothing. */
+static float code_score(const rb_kvattn_args *a, const uint32_t *kw, const float *qr, int table)
+{
+    const float *c = a->centroids;
+    const int n = a->dpad, b = a->bits;
+    float sc = 0.0f;
+    if (table == 2) {
+        for (int j = 0; j < n; j += 2) {
+            const float hi = j + 1 < n ? qr[j + 1] : 0.0f, chi = j + 1 < n ? c[rb_kv_get(kw, j + 1, b)] : 0.0f;
+            sc += fmaf(hi, chi, qr[j] * c[rb_kv_get(kw, j, b)]);
+        }
+    } else {
+        for (int j = 0; j < n; j++) {
+            const float cv = c[rb_kv_get(kw, j, b)];
+            sc = table ? sc + qr[j] * cv : fmaf(qr[j], cv, sc);
+        }
+    }
+    return sc;
+}
+
+/* Warp `wi` of the split [t0, t1) over the compressed cache: its tiles wi, wi + NW, ... */
+static void warp_compressed(const rb_kvattn_args *a, long r0, const float *qr, long t0, long t1, int wi, int table,
+                            warp_state *st)
+{
+    const long wpr = rb_kv_row_bytes(a->dpad, a->bits) / 4;
+    const long ntiles = (t1 - t0 + RB_KVA_TT - 1) / RB_KVA_TT;
+    float lane_l[32] = {0}, sg[RB_KVA_TT], wt[RB_KVA_TT];
+    for (long tl = wi; tl < ntiles; tl += RB_KVA_NW) {
+        const long i0 = t0 + tl * RB_KVA_TT;
+        const int n = (int)(t1 - i0 < RB_KVA_TT ? t1 - i0 : RB_KVA_TT);
+        float mx = st->m;
+        for (int i = 0; i < n; i++) {
+            const long row = r0 + i0 + i;
+            sg[i] = code_score(a, (const uint32_t *)a->kcodes + row * wpr, qr, table) *
+                    norm_of(a->knorms, a->norm_kind, row) * a->scale;
+            mx = fmaxf(mx, sg[i]);
+        }
+        const float f = rescale(st->m, mx);
+        for (int i = 0; i < 32; i++) {
+            const float p = i < n ? expf(sg[i] - mx) : 0.0f;
+            lane_l[i] = fmaf(lane_l[i], f, p);
+            if (i < n)
+                wt[i] = p * norm_of(a->vnorms, a->norm_kind, r0 + i0 + i);
+        }
+        st->m = mx;
+        for (int j = 0; j < a->dpad; j++)
+            st->acc[j] *= f;
+        for (int t = 0; t < n; t++) {
+            const uint32_t *vw = (const uint32_t *)a->vcodes + (r0 + i0 + t) * wpr;
+            for (int j = 0; j < a->dpad; j++)
+                st->acc[j] = fmaf(wt[t], a->centroids[rb_kv_get(vw, j, a->bits)], st->acc[j]);
+        }
+    }
+    st->l = butterfly_sum(lane_l);
+}
+
+/* Warp `wi` of the split [t0, t1) over the fp16 cache: its steps of U tokens. */
+static void warp_fp16(const rb_kvattn_args *a, long r0, const float *q, long t0, long t1, int wi, warp_state *st)
+{
+    const int d = a->d, U = rb_kva_fp16_u(a->Hq / a->Hkv), KP = rb_kva_fp16_kp(d), E = d & 1 ? 1 : 2;
+    const uint16_t *K = (const uint16_t *)a->k16, *V = (const uint16_t *)a->v16;
+    float sc[RB_KVA_U_MAX];
+    long row[RB_KVA_U_MAX];
+    for (long i0 = t0 + (long)wi * U; i0 < t1; i0 += (long)RB_KVA_NW * U) {
+        float mn = st->m;
+        for (int u = 0; u < U; u++) {
+            row[u] = r0 + (i0 + u < t1 ? i0 + u : t1 - 1); /* a clamped token is read, then weighted 0 */
+            const uint16_t *k = K + row[u] * d;
+            float lane[32];
+            for (int l = 0; l < 32; l++) {
+                float p = 0.0f;
+                for (int kk = 0; kk < KP; kk++)
+                    for (int e = 0; e < E && E * (l + 32 * kk) < d; e++)
+                        p = fmaf(q[E * (l + 32 * kk) + e], rb_f16_to_f32(k[E * (l + 32 * kk) + e]), p);
+                lane[l] = p;
+            }
+            sc[u] = i0 + u < t1 ? butterfly_sum(lane) * a->scale : -INFINITY;
+            mn = fmaxf(mn, sc[u]);
+        }
+        const float f = rescale(st->m, mn);
+        st->l *= f;
+        for (int j = 0; j < d; j++)
+            st->acc[j] *= f;
+        for (int u = 0; u < U; u++) {
+            const float p = i0 + u < t1 ? expf(sc[u] - mn) : 0.0f;
+            const uint16_t *v = V + row[u] * d;
+            st->l += p;
+            for (int j = 0; j < d; j++)
+                st->acc[j] = fmaf(p, rb_f16_to_f32(v[j]), st->acc[j]);
+        }
+        st->m = mn;
+    }
+}
+
+/* n states (m[s], l[s], acc[s][dim] at stride) merged in order into m, l, acc (the kernels'
+ * kva_write_partials over warps, the combine over splits). */
+static void merge_states(int n, const float *m, const float *l, const float *acc, long stride, int dim, float *mo,
+                         float *lo, float *acco)
+{
+    float M = -INFINITY;
+    for (int s = 0; s < n; s++)
+        M = fmaxf(M, m[s]);
+    float L = 0.0f;
+    for (int s = 0; s < n; s++)
+        L = fmaf(l[s], rescale(m[s], M), L);
+    for (int j = 0; j < dim; j++) {
+        float v = 0.0f;
+        for (int s = 0; s < n; s++)
+            v = fmaf(acc[s * stride + j], rescale(m[s], M), v);
+        acco[j] = v;
+    }
+    *mo = M;
+    *lo = L;
+}
+
+/* Query w's output as the kernels compute it (kvattn_split.h): per split its warps, their merge,
+ * then the combine and the rotation back. scratch: (NW + nsplit) (dp + 2) + dp floats. */
 static void attend_query(const rb_kvattn_args *a, int fp16, long w, const float *qr, float *scratch, void *ctx)
 {
     (void)ctx;
-    const int dp = fp16 ? a->d : a->dpad, S = a->split, ns = rb_kvattn_nsplit(a->T, S);
-    const long wpr = rb_kv_row_bytes(a->dpad, a->bits) / 4, r0 = kv_row0(a, w);
-    float *orot = scratch, *sc = orot + dp, *ms = sc + S, *ls = ms + ns, *acc = ls + ns;
-    for (int sp = 0; sp < ns; sp++) {
-        const long t0 = (long)sp * S;
-        const int n = (int)(a->T - t0 < S ? a->T - t0 : S);
-        for (int i = 0; i < n; i++)
-            sc[i] = score_of(a, fp16, r0 + t0 + i, qr);
-        const float m = rb_kva_split_max(sc, n);
-        float l = 0.0f, *ac = acc + (long)sp * dp;
-        for (int j = 0; j < dp; j++)
-            ac[j] = 0.0f;
-        for (int i = 0; i < n; i++) {
-            const float e = expf(sc[i] - m);
-            const long row = r0 + t0 + i;
-            l += e;
-            if (fp16) {
-                const uint16_t *v = (const uint16_t *)a->v16 + row * a->d;
-                for (int j = 0; j < dp; j++)
-                    ac[j] += e * rb_f16_to_f32(v[j]);
-            } else { /* w_i = rhov_i c(vcode_i), the weight applied once per token */
-                const float rv = norm_of(a->vnorms, a->norm_kind, row);
-                const uint32_t *vw = (const uint32_t *)a->vcodes + row * wpr;
-                for (int j = 0; j < dp; j++)
-                    ac[j] += e * (rv * a->centroids[rb_kv_get(vw, j, a->bits)]);
-            }
+    const int dp = fp16 ? a->d : a->dpad, G = a->Hq / a->Hkv, ns = rb_kvattn_nsplit(a->T, a->split);
+    const int table = fp16 ? 0 : rb_kva_table(a->bits, rb_kva_nch(a->bits, G, a->dpad), G, a->dpad);
+    const long r0 = kv_row0(a, w);
+    float wm[RB_KVA_NW], wl[RB_KVA_NW], *wacc = scratch; /* [NW][dp] */
+    float *sm = wacc + (long)RB_KVA_NW * dp, *sl = sm + ns, *sacc = sl + ns, *os = sacc + (long)ns * dp;
+    for (int s = 0; s < ns; s++) {
+        const long t0 = (long)s * a->split, t1 = t0 + a->split < a->T ? t0 + a->split : a->T;
+        for (int wi = 0; wi < RB_KVA_NW; wi++) {
+            warp_state st = {0.0f, 0.0f, wacc + (long)wi * dp};
+            warp_reset(&st, dp);
+            if (fp16)
+                warp_fp16(a, r0, qr, t0, t1, wi, &st);
+            else
+                warp_compressed(a, r0, qr, t0, t1, wi, table, &st);
+            wm[wi] = st.m;
+            wl[wi] = st.l;
         }
-        ms[sp] = m;
-        ls[sp] = l;
+        merge_states(RB_KVA_NW, wm, wl, wacc, dp, dp, &sm[s], &sl[s], sacc + (long)s * dp);
     }
+    float M, L;
+    merge_states(ns, sm, sl, sacc, dp, dp, &M, &L, os);
+    for (int j = 0; j < dp; j++)
+        os[j] /= L;
     float *o = a->o + w * a->d;
-    rb_kva_combine(ns, ms, ls, acc, dp, orot);
-    if (fp16 || !a->pi) {
-        memcpy(o, orot, sizeof(float) * (size_t)a->d);
-    } else {
-        for (int i = 0; i < a->d; i++) { /* o = (Pi^T o')[0, d), once per query */
-            float s = 0.0f;
-            for (int j = 0; j < dp; j++)
-                s += a->pi[(long)j * dp + i] * orot[j];
-            o[i] = s;
+    for (int i = 0; i < a->d; i++) { /* o = (Pi^T o')[0, d), once per query */
+        if (fp16 || !a->pi) {
+            o[i] = os[i];
+            continue;
         }
+        float v = 0.0f;
+        for (int j = 0; j < dp; j++)
+            v = fmaf(a->pi[(long)j * dp + i], os[j], v);
+        o[i] = v;
     }
 }
 
 void rb_kva_attend(const rb_kvattn_args *a, int fp16)
 {
-    const int dp = fp16 ? a->d : a->dpad, S = a->split, ns = rb_kvattn_nsplit(a->T, S);
-    each_query(a, fp16, (size_t)dp + (size_t)S + (size_t)ns * (dp + 2), attend_query, NULL);
+    const int dp = fp16 ? a->d : a->dpad, ns = rb_kvattn_nsplit(a->T, a->split);
+    each_query(a, fp16, (size_t)(RB_KVA_NW + ns) * (size_t)(dp + 2) + (size_t)dp, attend_query, NULL);
 }
 
 static void score_query(const rb_kvattn_args *a, int fp16, long w, const float *qr, float *scratch, void *ctx)

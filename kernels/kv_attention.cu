@@ -34,12 +34,12 @@
 #include <stdint.h>
 
 #include "kvattn.h"
+#include "kvattn_split.h" /* the warps, tiles and summation orders, shared with the CPU reference */
 
-#define KVA_NW 4            /* warps per split CTA */
-#define KVA_TT 32           /* tokens per warp tile (compressed) */
-#define KVA_U_MAX 8         /* tokens per warp step (fp16): 8 for up to 2 query heads per kv head, else 4 */
-#define KVA_KM 8            /* coordinates (or pairs) per lane at most: dpad <= 256 */
-#define KVA_TABLE_BYTES 32768
+#define KVA_NW RB_KVA_NW
+#define KVA_TT RB_KVA_TT
+#define KVA_U_MAX RB_KVA_U_MAX
+#define KVA_KM RB_KVA_KM
 #define KVA_KSTRIDE 33      /* words between a K tile's columns (kva_copy_k) */
 
 /* ---- small device helpers ---------------------------------------------------------------- */
@@ -154,14 +154,13 @@ __global__ void __launch_bounds__(128) kva_rotate_kernel(const float *__restrict
  * the row's zero padding or the next row's bits, add nothing to a score, and the V coordinates
  * there are never written), every loop unrolls and every shift is a constant:
  *   scores: pairs of codes index tab2[g][p][c_a + c_b 2^bits] = q'_g[2p] c[c_a] + q'_g[2p+1] c[c_b]
- *           (one load and one add per two coordinates) where the table fits KVA_PAIR_BYTES,
+ *           (one load and one add per two coordinates) where the table fits RB_KVA_PAIR_BYTES,
  *           else the single table;
  *   V:      a lane's run of NCH consecutive coordinates is one funnel shift of two words; at up
  *           to 3 bits pairs of its codes index a table of centroid pairs (c[c_a], c[c_b]),
  *           replicated 16 times so that each lane of a half-warp reads its own bank pair.
  * NCH == 0: any dpad and 1..8 bits: whole chunks, then the tail coordinate by coordinate for the
  *           scores, rb_kv_run for V; the single table up to 5 bits, else q'_g[j] c[code]. */
-#define KVA_PAIR_BYTES 32768
 #define KVA_VSLACK 8 /* words after a V tile: the last lanes' second word (NCH > 0) */
 
 struct kva_smem_plan {
@@ -174,10 +173,7 @@ static __host__ __device__ inline kva_smem_plan kva_plan(int bits, int nch, int 
     kva_smem_plan p;
     const int nc = 1 << bits, W = nch > 0 ? 32 * nch : dpad;
     const bool vpair = nch > 0 && bits <= 3;
-    if (nch > 0 && (long)G * (W / 2) * nc * nc * 4 <= KVA_PAIR_BYTES)
-        p.table = 2;
-    else
-        p.table = nc <= 32 && (long)G * W * nc * 4 <= KVA_TABLE_BYTES ? 1 : 0;
+    p.table = rb_kva_table(bits, nch, G, dpad);
     p.ktile_words = kva_align4((nch > 0 ? nch * bits : rw) * KVA_KSTRIDE);
     p.vtile_words = kva_align4(KVA_TT * rw + (nch > 0 ? KVA_VSLACK : 0));
     p.cent = 0;
@@ -762,8 +758,6 @@ extern "C" const char *rb_kvattn_unsupported(const rb_kvattn_args *a, int fp16)
     return NULL;
 }
 
-static int kva_gm(int G) { return G <= 1 ? 1 : G <= 2 ? 2 : G <= 4 ? 4 : 8; }
-
 /* The launch of one kernel instantiation with dynamic shared memory beyond 48 KiB allowed. */
 template <typename K>
 static cudaError_t kva_launch(K kern, dim3 grid, int threads, size_t smem, cudaStream_t st, const rb_kvattn_args &a,
@@ -790,7 +784,7 @@ static cudaError_t kva_split_nch(const rb_kvattn_args &a, int nsplit, cudaStream
             return kva_launch(kva_split_kernel<BITS, 1, NCH>, grid, KVA_NW * 32, smem, st, a, nsplit);
         return kva_launch(kva_split_kernel<BITS, 2, NCH>, grid, KVA_NW * 32, smem, st, a, nsplit);
     } else {
-        switch (kva_gm(G)) {
+        switch (rb_kva_gm(G)) {
         case 1: return kva_launch(kva_split_kernel<BITS, 1, NCH>, grid, KVA_NW * 32, smem, st, a, nsplit);
         case 2: return kva_launch(kva_split_kernel<BITS, 2, NCH>, grid, KVA_NW * 32, smem, st, a, nsplit);
         case 4: return kva_launch(kva_split_kernel<BITS, 4, NCH>, grid, KVA_NW * 32, smem, st, a, nsplit);
@@ -807,7 +801,7 @@ template <int BITS>
 static cudaError_t kva_split_bits(const rb_kvattn_args &a, int nsplit, cudaStream_t st)
 {
     if constexpr (BITS >= 2 && BITS <= 4) {
-        switch (a.Hq / a.Hkv <= 2 ? (a.dpad + 31) / 32 : 0) {
+        switch (rb_kva_nch(BITS, a.Hq / a.Hkv, a.dpad)) {
         case 2: return kva_split_nch<BITS, 2>(a, nsplit, st);
         case 3: return kva_split_nch<BITS, 3>(a, nsplit, st);
         case 4: return kva_split_nch<BITS, 4>(a, nsplit, st);
@@ -854,7 +848,7 @@ static cudaError_t kva_fp16_split_kp(const rb_kvattn_args &a, int nsplit, cudaSt
     const int G = a.Hq / a.Hkv;
     const size_t smem = sizeof(float) * (size_t)(kva_align4(G * a.d) + KVA_NW * G * (a.d + 2));
     const dim3 grid((unsigned)nsplit, (unsigned)a.Hkv, (unsigned)a.B);
-    switch (kva_gm(G)) {
+    switch (rb_kva_gm(G)) {
     case 1: return kva_launch(kva_fp16_split_kernel<1, KP, PAIR>, grid, KVA_NW * 32, smem, st, a, nsplit);
     case 2: return kva_launch(kva_fp16_split_kernel<2, KP, PAIR>, grid, KVA_NW * 32, smem, st, a, nsplit);
     case 4: return kva_launch(kva_fp16_split_kernel<4, KP, PAIR>, grid, KVA_NW * 32, smem, st, a, nsplit);
@@ -862,17 +856,16 @@ static cudaError_t kva_fp16_split_kp(const rb_kvattn_args &a, int nsplit, cudaSt
     }
 }
 
-/* Slots per lane: the fewest of 1, 2, 4 pairs that cover d, or 8 single coordinates for odd d. */
+/* Slots per lane (rb_kva_fp16_kp): the fewest of 1, 2, 4 pairs that cover d, or 8 single
+ * coordinates for odd d. */
 static cudaError_t kva_fp16_split(const rb_kvattn_args &a, int nsplit, cudaStream_t st)
 {
-    if (a.d & 1)
-        return kva_fp16_split_kp<KVA_KM, false>(a, nsplit, st);
-    const int slots = a.d / 2;
-    if (slots <= 32)
-        return kva_fp16_split_kp<1, true>(a, nsplit, st);
-    if (slots <= 64)
-        return kva_fp16_split_kp<2, true>(a, nsplit, st);
-    return kva_fp16_split_kp<4, true>(a, nsplit, st); /* d <= 256 (rb_kvattn_unsupported) */
+    switch (rb_kva_fp16_kp(a.d)) {
+    case 1: return kva_fp16_split_kp<1, true>(a, nsplit, st);
+    case 2: return kva_fp16_split_kp<2, true>(a, nsplit, st);
+    case 4: return kva_fp16_split_kp<4, true>(a, nsplit, st); /* d <= 256 (rb_kvattn_unsupported) */
+    default: return kva_fp16_split_kp<KVA_KM, false>(a, nsplit, st);
+    }
 }
 
 extern "C" int rb_kvattn_fp16_launch(const rb_kvattn_args *a, void *stream)

@@ -24,8 +24,8 @@
  *   m_s = max_i s_i, l_s = sum_i exp(s_i - m_s), acc_s[j] = sum_i exp(s_i - m_s) w_i[j]
  *         (w_i = rhov_i c(vcode_i) in the rotated domain, v_i for fp16);
  *   M = max_s m_s, L = sum_s l_s exp(m_s - M), o'[j] = sum_s acc_s[j] exp(m_s - M) / L.
- * Inside a split the GPU orders its sums its own way, so GPU and CPU agree to fp32 rounding
- * (about 1e-6 relative), not bit for bit. A row with a NaN norm (a non-finite input row) makes
+ * Inside a split the CPU reference takes the kernels' order of sums (kvattn_split.h), so the
+ * backends differ only where expf does (CUDA's and the C library's, an ulp or two). A row with a NaN norm (a non-finite input row) makes
  * the output of every query that reads it NaN. */
 #ifndef RB_KVATTN_H
 #define RB_KVATTN_H

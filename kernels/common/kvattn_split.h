@@ -1,42 +1,67 @@
-/* kvattn_split.h: the flash-decoding split and combine of decode attention over a KV cache, one
- * definition for the CPU reference (harness/kvattn_cpu.c) and the CUDA kernels. For one query
- * (b, h) over T cached tokens cut into splits of S tokens (the last one shorter):
- *   split s:  m_s = max_i score_i,  l_s = sum_i exp(score_i - m_s),
- *             acc_s = sum_i exp(score_i - m_s) v_i            (i in the split, in token order)
- *   combine:  M = max_s m_s,  L = sum_s l_s exp(m_s - M),
- *             o = sum_s acc_s exp(m_s - M) / L                 (s in order)
- * everything in fp32 (kvattn.h: the layout, the scores, nsplit and the default split). */
+/* kvattn_split.h: how decode attention's kernels (kernels/kv_attention.cu) cut a split into warps
+ * and tiles and in which order they take their sums: one definition for the kernels and for the
+ * CPU reference (harness/kvattn_cpu.c), which takes the same order so that the backends differ by
+ * expf's last ulps, not by two summation orders over thousands of tokens (kvattn.h has the
+ * math, the layout and the split).
+ *
+ * A split is one CTA of RB_KVA_NW warps; warp w works alone until the merge.
+ *   compressed  warp w takes the RB_KVA_TT-token tiles w, w + NW, ... of its split. Per tile,
+ *               lane i scores token i: sc = sum over the coordinates in order of a table entry
+ *               (rb_kva_table: 2, fmaf(q'_{2p+1}, c[b], q'_{2p} c[a]) per pair of coordinates;
+ *               1, q'_j c[code] per coordinate) or sc = fmaf(q'_j, c[code], sc) (no table);
+ *               s = sc rho_k scale. The warp's running max m goes to m' = max(m, the tile's),
+ *               f = exp(m - m'), each lane's own sum l = fmaf(l, f, p_i), and each coordinate's
+ *               accumulator is scaled by f and then takes acc = fmaf(p_t rho_v, c, acc) token by
+ *               token. At the end the 32 lanes' l are summed by a butterfly.
+ *   fp16        warp w takes steps of U tokens (rb_kva_fp16_u) at w U, (w + NW) U, ...; a
+ *               token's score is the lanes' fmaf chains over their slots (rb_kva_fp16_kp slots a
+ *               lane, 2 coordinates a slot for even d) summed by a butterfly, times scale; then
+ *               l = l f, acc = acc f, and token by token l += p, acc = fmaf(p, v, acc).
+ *   merge       M = max of the warps' m, then x = fmaf(x_w, exp(m_w - M), x) over the warps in
+ *               order for l and every acc; the combine does the same over the splits, then
+ *               o' = acc / L and o = Pi^T o' as one fmaf chain per coordinate.
+ *   q'          q' = Pi q_pad: for each coordinate, lane i's fmaf chain over j = i, i + 32, ...
+ *               then a butterfly.
+ * A butterfly sums v over 32 lanes as v_i += v_{i xor o} for o = 16, 8, 4, 2, 1. exp(-inf - M)
+ * is taken as 0 (an empty state). */
 #ifndef RB_KVATTN_SPLIT_H
 #define RB_KVATTN_SPLIT_H
 
-#include <math.h>
-
 #include "rb_hd.h"
 
-/* The split's m_s: the largest of its n scores. */
-RB_HD float rb_kva_split_max(const float *score, int n)
+#define RB_KVA_NW 4            /* warps per split CTA */
+#define RB_KVA_TT 32           /* tokens per warp tile (compressed) */
+#define RB_KVA_U_MAX 8         /* tokens per warp step (fp16): 8 up to 2 query heads a kv head, else 4 */
+#define RB_KVA_KM 8            /* coordinates (or fp16 slots) per lane at most: dpad <= 256 */
+#define RB_KVA_PAIR_BYTES 32768
+#define RB_KVA_TABLE_BYTES 32768
+
+/* Query heads a kernel instance handles (the next power of two of G, up to 8). */
+RB_HD int rb_kva_gm(int G) { return G <= 1 ? 1 : G <= 2 ? 2 : G <= 4 ? 4 : 8; }
+
+/* The compiled width of the compressed split kernel: 32-coordinate chunks a row, for 2..4 bits,
+ * one or two query heads a kv head and d = 64, 96, 128, 256 (RotorQuant's 66, 129 too); 0: the
+ * run-time width. */
+RB_HD int rb_kva_nch(int bits, int G, int dpad)
 {
-    float m = -INFINITY;
-    for (int i = 0; i < n; i++)
-        m = score[i] > m ? score[i] : m;
-    return m;
+    if (bits < 2 || bits > 4 || G > 2)
+        return 0;
+    const int n = (dpad + 31) / 32;
+    return n == 2 || n == 3 || n == 4 || n == 5 || n == 8 ? n : 0;
 }
 
-/* The combine over nsplit split states (m[s], l[s], acc[s * dim + j]) into out[dim]. */
-RB_HD void rb_kva_combine(int nsplit, const float *m, const float *l, const float *acc, int dim, float *out)
+/* The score table: 2, centroid pairs scaled by q' (compiled widths, where it fits); 1, single
+ * centroids scaled by q'; 0, none (q'_j c[code] per coordinate). */
+RB_HD int rb_kva_table(int bits, int nch, int G, int dpad)
 {
-    float M = -INFINITY;
-    for (int s = 0; s < nsplit; s++)
-        M = m[s] > M ? m[s] : M;
-    float L = 0.0f;
-    for (int s = 0; s < nsplit; s++)
-        L += l[s] * expf(m[s] - M);
-    for (int j = 0; j < dim; j++) {
-        float o = 0.0f;
-        for (int s = 0; s < nsplit; s++)
-            o += acc[(long)s * dim + j] * expf(m[s] - M);
-        out[j] = o / L;
-    }
+    const long nc = 1L << bits, W = nch > 0 ? 32L * nch : dpad;
+    if (nch > 0 && G * (W / 2) * nc * nc * 4 <= RB_KVA_PAIR_BYTES)
+        return 2;
+    return nc <= 32 && G * W * nc * 4 <= RB_KVA_TABLE_BYTES ? 1 : 0;
 }
+
+/* fp16 cache: slots a lane (2 coordinates a slot for even d, 1 for odd d) and tokens a step. */
+RB_HD int rb_kva_fp16_kp(int d) { return d & 1 ? RB_KVA_KM : d / 2 <= 32 ? 1 : d / 2 <= 64 ? 2 : 4; }
+RB_HD int rb_kva_fp16_u(int G) { return rb_kva_gm(G) <= 2 ? RB_KVA_U_MAX : RB_KVA_U_MAX / 2; }
 
 #endif
