@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# tests/gpu/run_kv.sh OUTDIR [STEP ...]: the GPU runs behind docs/PERF.md's "KV-cache paths",
+# step by step, so that a machine lent for a few minutes at a time can take them a few at once.
+# Each step logs to OUTDIR/STEP.log and prints one line; result files go to OUTDIR/results
+# (JSON, JSONL, CSV, Markdown). The sweeps resume (--resume): a step cut by a time limit goes on
+# where it stopped when it is run again with the same OUTDIR.
+#
+# Steps (default: all, in this order):
+#   build      make all build/test_gpu
+#   tests      build/test_gpu on the KV filters: kvcodec kvattn hqmq_kv kernels_hqmq largenorm
+#   codec      configs/kv_codec.json and configs/hqmq_kv.json (encode, decode, roundtrip)
+#   attention  configs/kv_attention.json and configs/kv_attention_b16.json
+#   sdpa       PyTorch's SDPA on the attention targets' shapes (make sdpa; skipped without torch)
+#   ncu        ncu --set full on the compressed and fp16 split kernels (B = 1, T = 32k, 3 bits)
+#   sanitize   memcheck and racecheck over configs/kv_attention_small.json and
+#              configs/sanitize_kv_dense.json (--profile) and test_gpu kvattn_every_method
+# Exit status: 0 when every step it ran returned 0, else 1.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+out=${1:?usage: tests/gpu/run_kv.sh OUTDIR [build|tests|codec|attention|sdpa|ncu|sanitize ...]}
+shift
+steps=("$@")
+[ ${#steps[@]} -gt 0 ] || steps=(build tests codec attention sdpa ncu sanitize)
+mkdir -p "$out/results"
+R=build/rotorbench
+status=0
+t0=$(date +%s)
+# run NAME CMD...: CMD's output to OUTDIR/NAME.log, one line with its status and its last line
+run() {
+    local name=$1
+    shift
+    "$@" > "$out/$name.log" 2>&1
+    local rc=$?
+    [ $rc -eq 0 ] || status=1
+    echo "== $name: rc=$rc at $(( $(date +%s) - t0 )) s: $(tail -1 "$out/$name.log" | cut -c1-160)"
+}
+sweep() { run "$(basename "$1" .json)" "$R" run "$1" --backend gpu --out "$out/results" --resume; }
+sanitize() {
+    local tool=$1 name=$2
+    shift 2
+    run "$tool-$name" compute-sanitizer --tool "$tool" --error-exitcode 9 "$@"
+    grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/$tool-$name.log" | tail -1
+}
+
+for step in "${steps[@]}"; do
+    case $step in
+    build) run build make -j"$(nproc)" all build/test_gpu ;;
+    tests) for f in kvcodec kvattn hqmq_kv kernels_hqmq largenorm; do run "test_gpu-$f" build/test_gpu $f; done ;;
+    codec) sweep configs/kv_codec.json; sweep configs/hqmq_kv.json ;;
+    attention) sweep configs/kv_attention.json; sweep configs/kv_attention_b16.json ;;
+    sdpa) run sdpa make sdpa SDPA_OUT="$out/results/sdpa_baseline.json" ;;
+    ncu)
+        probe=$out/ncu_probe.json
+        printf '%s\n' '{"name": "ncu_probe", "seed": 7, "dims": 128, "bits": [3], "methods": ["identity"],' \
+            ' "kv_attention": {"B": 1, "H": 32, "T": [32768], "split": "auto"}}' > "$probe"
+        for k in kva_split_kernel kva_fp16_split_kernel; do
+            run "ncu-$k" ncu --clock-control none --set full --import-source no -k "regex:$k" -c 1 -f \
+                -o "$out/ncu-$k" "$R" run "$probe" --backend gpu --out "$out/ncu-scratch"
+            ncu -i "$out/ncu-$k.ncu-rep" --page details > "$out/ncu-$k.txt" 2>&1
+        done
+        rm -rf "$out/ncu-scratch" ;;
+    sanitize)
+        for tool in memcheck racecheck; do
+            sanitize $tool kv_attention_small "$R" run configs/kv_attention_small.json --backend gpu --profile \
+                --out "$out/sanitize-scratch"
+            sanitize $tool sanitize_kv_dense "$R" run configs/sanitize_kv_dense.json --backend gpu --profile \
+                --out "$out/sanitize-scratch"
+            sanitize $tool kvattn_every_method build/test_gpu kvattn_every_method
+        done
+        rm -rf "$out/sanitize-scratch" ;;
+    *) echo "run_kv.sh: unknown step '$step' (build tests codec attention sdpa ncu sanitize)" >&2; exit 2 ;;
+    esac
+done
+exit $status
