@@ -216,47 +216,37 @@ static __device__ __forceinline__ void kva_issue_tile(const rb_kvattn_args &a, c
     kva_copy_words(wbase + 2 * pl.ktile_words + buf * pl.vtile_words, (const uint32_t *)a.vcodes + off, n * rw, lane);
 }
 
-/* The scores of one lane's token, its K row's words at kcol[k KVA_KSTRIDE], at a compiled width
- * (NCH > 0): every loop unrolls, so each lookup is a two-instruction field (kva_field4), one add
- * of the table's address (the rest of the offset is a constant) and the load; G = GM here. */
-template <int BITS, int GM, int NCH>
-static __device__ __forceinline__ void kva_scores_fixed(const uint32_t *kcol, const float *tab, int table,
-                                                        float (&sc)[GM])
+/* The BITS words of chunk c of a K row held column-major (kva_copy_k). */
+template <int BITS>
+static __device__ __forceinline__ void kva_chunk_words(const uint32_t *kcol, int c, uint32_t (&w)[BITS])
 {
-    constexpr int NC = 1 << BITS, W = 32 * NCH;
+#pragma unroll
+    for (int k = 0; k < BITS; k++)
+        w[k] = kcol[(c * BITS + k) * KVA_KSTRIDE];
+}
+
+/* The scores of one lane's token, its K row's words at kcol[k KVA_KSTRIDE], at a compiled width
+ * (NCH > 0) through a table whose entries cover PER codes (2: the pair table, 1: the single
+ * one): every loop unrolls, so each lookup is a two-instruction field (kva_field4), one add of
+ * the table's address (the rest of the offset is a constant) and the load; G = GM here. */
+template <int BITS, int GM, int NCH, int PER>
+static __device__ __forceinline__ void kva_scores_fixed(const uint32_t *kcol, const float *tab, float (&sc)[GM])
+{
+    constexpr int NE = 1 << (PER * BITS), NF = 32 / PER, NT = NF * NCH; /* entries a field, fields a chunk, a row */
     const char *tb = (const char *)tab;
 #pragma unroll
     for (int g = 0; g < GM; g++)
         sc[g] = 0.0f;
-    if (table == 2) {
 #pragma unroll
-        for (int c = 0; c < NCH; c++) {
-            uint32_t w[BITS];
+    for (int c = 0; c < NCH; c++) {
+        uint32_t w[BITS];
+        kva_chunk_words<BITS>(kcol, c, w);
 #pragma unroll
-            for (int k = 0; k < BITS; k++)
-                w[k] = kcol[(c * BITS + k) * KVA_KSTRIDE];
+        for (int f = 0; f < NF; f++) {
+            const char *e = tb + kva_field4<PER * BITS>(w, f);
 #pragma unroll
-            for (int pp = 0; pp < 16; pp++) {
-                const char *e = tb + kva_field4<2 * BITS>(w, pp);
-#pragma unroll
-                for (int g = 0; g < GM; g++)
-                    sc[g] += *(const float *)(e + 4 * (g * (W / 2) + c * 16 + pp) * (NC * NC));
-            }
-        }
-    } else {
-#pragma unroll
-        for (int c = 0; c < NCH; c++) {
-            uint32_t w[BITS];
-#pragma unroll
-            for (int k = 0; k < BITS; k++)
-                w[k] = kcol[(c * BITS + k) * KVA_KSTRIDE];
-#pragma unroll
-            for (int jj = 0; jj < 32; jj++) {
-                const char *e = tb + kva_field4<BITS>(w, jj);
-#pragma unroll
-                for (int g = 0; g < GM; g++)
-                    sc[g] += *(const float *)(e + 4 * (g * W + c * 32 + jj) * NC);
-            }
+            for (int g = 0; g < GM; g++)
+                sc[g] += *(const float *)(e + 4 * (g * NT + c * NF + f) * NE);
         }
     }
 }
@@ -275,9 +265,7 @@ static __device__ __forceinline__ void kva_scores(const uint32_t *kcol, const fl
 #pragma unroll 1
     for (int c = 0; c < nchunk; c++) {
         uint32_t w[BITS];
-#pragma unroll
-        for (int k = 0; k < BITS; k++)
-            w[k] = kcol[(c * BITS + k) * KVA_KSTRIDE];
+        kva_chunk_words<BITS>(kcol, c, w);
 #pragma unroll
         for (int jj = 0; jj < 32; jj++) {
             const unsigned code = kva_field<BITS>(w, jj);
@@ -476,9 +464,12 @@ __global__ void __launch_bounds__(KVA_NW * 32) kva_split_kernel(const rb_kvattn_
 
         /* scores: lane = token */
         float sc[GM];
-        if constexpr (NCH > 0)
-            kva_scores_fixed<BITS, GM, NCH>(kt + (valid ? lane : 0), tab, pl.table, sc);
-        else
+        if constexpr (NCH > 0) { /* a compiled width always has a table (kva_split_nch) */
+            if (pl.table == 2)
+                kva_scores_fixed<BITS, GM, NCH, 2>(kt + (valid ? lane : 0), tab, sc);
+            else
+                kva_scores_fixed<BITS, GM, NCH, 1>(kt + (valid ? lane : 0), tab, sc);
+        } else
             kva_scores<BITS, GM>(kt + (valid ? lane : 0), tab, qs, cent, dpad, G, pl.table, sc);
         float fac[GM];
 #pragma unroll
