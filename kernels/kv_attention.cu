@@ -288,9 +288,6 @@ static __device__ __forceinline__ void kva_scores(const uint32_t *kcol, const fl
     }
 }
 
-/* One token's V run into the lane's NCH accumulators at a compiled width: run holds codes j0,
- * j0 + 1, ... at b-bit steps. At up to 3 bits a pair of codes indexes the lane's replica of the
- * centroid-pair table (vtl, a shared-window address: 16 interleaved replicas of 8 bytes, so a pair index strides 128 bytes). */
 /* An 8-byte shared-memory load at a shared-window address: the address is one add away from a
  * pre-scaled code, where a generic pointer costs a conversion per load. Not volatile: it reads
  * tables written before the kernel's barrier, so the compiler may schedule it freely. */
@@ -301,6 +298,10 @@ static __device__ __forceinline__ float2 kva_lds2(unsigned addr)
     return v;
 }
 
+/* One token's V run into the lane's NCH accumulators at a compiled width: run holds codes j0,
+ * j0 + 1, ... at b-bit steps. At up to 3 bits a pair of codes indexes the lane's replica of the
+ * centroid-pair table, at the shared-window address vtl: 16 interleaved replicas of 8 bytes, so a
+ * pair index strides 128 bytes. */
 template <int BITS, int GM, int NCH>
 static __device__ __forceinline__ void kva_accumulate_fixed(uint32_t run, const float *cent, unsigned vtl,
                                                             const float (&w)[GM], float (&acc)[GM][NCH])
