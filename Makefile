@@ -57,7 +57,10 @@ LDLIBS     += -lcjson -lcurand -lcudart -lstdc++ -lm -ldl
 HARNESS_SRC := $(filter-out harness/main.c,$(wildcard harness/*.c))
 HARNESS_OBJ := $(HARNESS_SRC:%.c=$(BUILD)/%.o)
 KERNEL_SRC  := $(wildcard kernels/*.cu)
-KERNEL_OBJ  := $(KERNEL_SRC:%.cu=$(BUILD)/%.o)
+# TurboQuant-dense builds as seven objects of one source (-DRB_PART=0..6, kernels/turboquant_dense.cu
+# says which holds what): whole, its tensor-core instantiations were the build's one long nvcc run.
+TQD_OBJ     := $(foreach p,0 1 2 3 4 5 6,$(BUILD)/kernels/turboquant_dense.p$(p).o)
+KERNEL_OBJ  := $(filter-out $(BUILD)/kernels/turboquant_dense.o,$(KERNEL_SRC:%.cu=$(BUILD)/%.o)) $(TQD_OBJ)
 TEST_SRC    := $(wildcard tests/test_*.c) tests/run_tests.c
 TEST_OBJ    := $(TEST_SRC:%.c=$(BUILD)/%.o)
 GPU_TEST_SRC := $(wildcard tests/gpu/*.c)
@@ -127,6 +130,10 @@ $(BUILD)/kernels/turboquant_dense.o $(BUILD)/kernels/tc_peak.o: $(BUILD)/%.o: %.
 	@mkdir -p $(dir $@)
 	$(call say,NVCC,$<)
 	$(Q)$(NVCC) $(TC_FLAGS) $(DEPFLAGS) -c $< -o $@
+$(TQD_OBJ): $(BUILD)/kernels/turboquant_dense.p%.o: kernels/turboquant_dense.cu | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(call say,NVCC,$@)
+	$(Q)$(NVCC) $(TC_FLAGS) -DRB_PART=$* $(DEPFLAGS) -c $< -o $@
 
 kernels: $(KERNEL_OBJ)
 

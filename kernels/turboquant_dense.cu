@@ -325,13 +325,53 @@ static cudaError_t rbk_dense_fast_launch(const RbArgs &a, const T *x, T *xh, lon
 /* MODE: the roundtrip, the encoder or the decoder, each on the roundtrip's route for these
  * parameters and buffers (tensor cores or the fp32 kernel). */
 template <typename T, int MODE>
-static cudaError_t rbk_dense_route(const rb_qdq_params *p, const RbArgs &a, const T *x, T *xh, long N, cudaStream_t st)
+cudaError_t rbk_dense_route(const rb_qdq_params *p, const RbArgs &a, const T *x, T *xh, long N, cudaStream_t st)
 {
     if (rb_dense_tc_route(p->d, p->unit_norm) && rbk_aligned16(x) && rbk_aligned16(xh) && rbk_aligned16(p->rot))
         return rbk_dense_tc_launch<T, MODE>(a, x, xh, N, st);
     return rbk_dense_fast_launch<T, MODE>(a, x, xh, N, st);
 }
 
+/* The build splits this file over objects (Makefile, TQD_PARTS): RB_PART = 1..6 instantiate one
+ * (dtype, mode) route each, 0 the descriptor and the paper kernel; each nvcc run takes a sixth
+ * of the tensor-core instantiations, so a parallel build is not held by one. Without RB_PART the
+ * file builds whole (make sass). */
+#ifdef RB_PART
+#define RBK_ROUTE_SIG(T, MODE) \
+    cudaError_t rbk_dense_route<T, MODE>(const rb_qdq_params *, const RbArgs &, const T *, T *, long, cudaStream_t)
+#if RB_PART == 1
+template RBK_ROUTE_SIG(float, RBK_QDQ);
+#else
+extern template RBK_ROUTE_SIG(float, RBK_QDQ);
+#endif
+#if RB_PART == 2
+template RBK_ROUTE_SIG(__half, RBK_QDQ);
+#else
+extern template RBK_ROUTE_SIG(__half, RBK_QDQ);
+#endif
+#if RB_PART == 3
+template RBK_ROUTE_SIG(float, RBK_ENC);
+#else
+extern template RBK_ROUTE_SIG(float, RBK_ENC);
+#endif
+#if RB_PART == 4
+template RBK_ROUTE_SIG(__half, RBK_ENC);
+#else
+extern template RBK_ROUTE_SIG(__half, RBK_ENC);
+#endif
+#if RB_PART == 5
+template RBK_ROUTE_SIG(float, RBK_DEC);
+#else
+extern template RBK_ROUTE_SIG(float, RBK_DEC);
+#endif
+#if RB_PART == 6
+template RBK_ROUTE_SIG(__half, RBK_DEC);
+#else
+extern template RBK_ROUTE_SIG(__half, RBK_DEC);
+#endif
+#endif
+
+#if !defined(RB_PART) || RB_PART == 0
 template <typename T>
 static cudaError_t rbk_dense_launch_T(const rb_qdq_params *p, int variant, const void *x, void *xh, long N,
                                       cudaStream_t st)
@@ -403,3 +443,4 @@ extern "C" const rb_method_desc rb_method_turboquant_dense = {
     .hooks = NULL,
     .fast_ybound = turboquant_dense_fast_ybound,
 };
+#endif
