@@ -57,10 +57,15 @@ LDLIBS     += -lcjson -lcurand -lcudart -lstdc++ -lm -ldl
 HARNESS_SRC := $(filter-out harness/main.c,$(wildcard harness/*.c))
 HARNESS_OBJ := $(HARNESS_SRC:%.c=$(BUILD)/%.o)
 KERNEL_SRC  := $(wildcard kernels/*.cu)
-# TurboQuant-dense builds as seven objects of one source (-DRB_PART=0..6, kernels/turboquant_dense.cu
-# says which holds what): whole, its tensor-core instantiations were the build's one long nvcc run.
+# The two longest nvcc runs build as several objects of one source each (-DRB_PART=0..n; the
+# source says which part holds what): TurboQuant-dense (seven) and HQMQ (eight). Whole, they took
+# 255 s and 169 s on one core and held a parallel build.
 TQD_OBJ     := $(foreach p,0 1 2 3 4 5 6,$(BUILD)/kernels/turboquant_dense.p$(p).o)
-KERNEL_OBJ  := $(filter-out $(BUILD)/kernels/turboquant_dense.o,$(KERNEL_SRC:%.cu=$(BUILD)/%.o)) $(TQD_OBJ)
+HQ_OBJ      := $(foreach p,0 1 2 3 4 5 6 7,$(BUILD)/kernels/hqmq.p$(p).o)
+# a part leaves the helpers of the other parts unused: not a warning there (177: a function, 550: a variable)
+PART_FLAGS  := -diag-suppress 177,550 -Xcompiler -Wno-unused-function
+KERNEL_OBJ  := $(filter-out $(BUILD)/kernels/turboquant_dense.o $(BUILD)/kernels/hqmq.o,$(KERNEL_SRC:%.cu=$(BUILD)/%.o)) \
+               $(TQD_OBJ) $(HQ_OBJ)
 TEST_SRC    := $(wildcard tests/test_*.c) tests/run_tests.c
 TEST_OBJ    := $(TEST_SRC:%.c=$(BUILD)/%.o)
 GPU_TEST_SRC := $(wildcard tests/gpu/*.c)
@@ -133,7 +138,11 @@ $(BUILD)/kernels/turboquant_dense.o $(BUILD)/kernels/tc_peak.o: $(BUILD)/%.o: %.
 $(TQD_OBJ): $(BUILD)/kernels/turboquant_dense.p%.o: kernels/turboquant_dense.cu | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(call say,NVCC,$@)
-	$(Q)$(NVCC) $(TC_FLAGS) -DRB_PART=$* $(DEPFLAGS) -c $< -o $@
+	$(Q)$(NVCC) $(TC_FLAGS) $(PART_FLAGS) -DRB_PART=$* $(DEPFLAGS) -c $< -o $@
+$(HQ_OBJ): $(BUILD)/kernels/hqmq.p%.o: kernels/hqmq.cu | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(call say,NVCC,$@)
+	$(Q)$(NVCC) $(NVCCFLAGS) $(PART_FLAGS) -DRB_PART=$* $(DEPFLAGS) -c $< -o $@
 
 kernels: $(KERNEL_OBJ)
 

@@ -37,7 +37,7 @@
 #define HQ_NORMS_OFF (HQ_HIST_OFF + 2 * HQ_BINS * 4)  /* bytes: after two histograms */
 
 /* The paper variant's joint codebook (24 * S codewords), rebuilt at every paper launch. */
-__device__ float4 g_hq_cb[RB_HQMQ_NP * RB_HQMQ_MAX_S];
+static __device__ float4 g_hq_cb[RB_HQMQ_NP * RB_HQMQ_MAX_S]; /* one per object (RB_PART below) */
 
 /* ---- helpers -------------------------------------------------------------------------------- */
 /* max that keeps a NaN (a NaN chunk makes the row NaN, as on the CPU). Its inputs are norms
@@ -157,7 +157,7 @@ static bool hq_vec_ok(int d, int esz, const void *x, const void *xh)
 }
 
 /* ---- paper variant --------------------------------------------------------------------------- */
-__global__ void hq_build_codebook(const float *__restrict__ qs, int S)
+static __global__ void hq_build_codebook(const float *__restrict__ qs, int S)
 {
     const int idx = blockIdx.x * blockDim.x + threadIdx.x;
     if (idx < RB_HQMQ_NP * S) {
@@ -695,6 +695,98 @@ static cudaError_t hq_tc_launch(const rb_qdq_params *p, const T *x, T *xh, long 
     return cudaGetLastError();
 }
 
+/* J: 8 subsets per lane from S = 64 (about S / 32 secondaries searched exactly), else 2 (J = 4
+ * for 64 <= S < 128 gained nothing for fp16: docs/perf-log/2026-12-06-experiment-switches.md). */
+template <typename T, int CPL>
+static cudaError_t hq_tc_pick_j(const rb_qdq_params *p, const T *x, T *xh, long N, const float *thr, cudaStream_t st)
+{
+    if (p->hq_S >= 64)
+        return hq_tc_launch<T, CPL, 8>(p, x, xh, N, thr, st);
+    return hq_tc_launch<T, CPL, 2>(p, x, xh, N, thr, st);
+}
+
+template <typename T>
+cudaError_t hq_tc_dispatch(const rb_qdq_params *p, const T *x, T *xh, long N, const float *thr,
+                                  cudaStream_t st)
+{
+    const int g = (p->d + 3) / 4;
+    return g == 32 ? hq_tc_pick_j<T, 1>(p, x, xh, N, thr, st)
+         : g == 64 ? hq_tc_pick_j<T, 2>(p, x, xh, N, thr, st)
+                   : hq_tc_pick_j<T, 4>(p, x, xh, N, thr, st);
+}
+
+/* The fast layout for d: two chunks per lane (one q_s load feeds two fp32 searches), G lanes
+ * per vector. */
+template <typename T, bool CELLS, bool ENC = false>
+cudaError_t hq_fast_shape(const rb_qdq_params *p, const T *x, T *xh, long N, const float *thr, cudaStream_t st,
+                                 HqEnc enc = HqEnc{})
+{
+    const int g = (p->d + 3) / 4;
+    if (g <= 1) return hq_fast_launch<T, 1, 1, 1, CELLS, ENC>(p, x, xh, N, thr, st, enc);
+    if (g <= 2) return hq_fast_launch<T, 1, 2, 2, CELLS, ENC>(p, x, xh, N, thr, st, enc);
+    if (g <= 4) return hq_fast_launch<T, 2, 2, 2, CELLS, ENC>(p, x, xh, N, thr, st, enc);
+    if (g <= 8) return hq_fast_launch<T, 4, 2, 2, CELLS, ENC>(p, x, xh, N, thr, st, enc);
+    if (g <= 16) return hq_fast_launch<T, 8, 2, 2, CELLS, ENC>(p, x, xh, N, thr, st, enc);
+    if (g <= 32) return hq_fast_launch<T, 16, 2, 2, CELLS, ENC>(p, x, xh, N, thr, st, enc);
+    if (g <= 64) return hq_fast_launch<T, 32, 2, 2, CELLS, ENC>(p, x, xh, N, thr, st, enc);
+    if (g <= 128) return hq_fast_launch<T, 32, 4, 2, CELLS, ENC>(p, x, xh, N, thr, st, enc);
+    if (g <= 256) return hq_fast_launch<T, 32, 8, 2, CELLS, ENC>(p, x, xh, N, thr, st, enc);
+    if (g <= 512) return hq_fast_launch<T, 32, 16, 2, CELLS, ENC>(p, x, xh, N, thr, st, enc);
+    return hq_fast_launch<T, 32, 32, 2, CELLS, ENC>(p, x, xh, N, thr, st, enc);
+}
+
+/* The build splits this file over objects (Makefile, HQ_PARTS): RB_PART = 1..6 instantiate the
+ * fast kernel's shapes for one (dtype, search, mode) group each, 7 the tensor-core screen, 0 the
+ * rest; each object keeps every kernel template whole, so the row loop still inlines. Without
+ * RB_PART the file builds whole (make sass). */
+#ifdef RB_PART
+#define HQ_SHAPE_SIG(T, CELLS, ENC) \
+    cudaError_t hq_fast_shape<T, CELLS, ENC>(const rb_qdq_params *, const T *, T *, long, const float *, cudaStream_t, HqEnc)
+#define HQ_TC_SIG(T) cudaError_t hq_tc_dispatch<T>(const rb_qdq_params *, const T *, T *, long, const float *, cudaStream_t)
+#if RB_PART == 1
+template HQ_SHAPE_SIG(float, false, false);
+#else
+extern template HQ_SHAPE_SIG(float, false, false);
+#endif
+#if RB_PART == 2
+template HQ_SHAPE_SIG(__half, false, false);
+#else
+extern template HQ_SHAPE_SIG(__half, false, false);
+#endif
+#if RB_PART == 3
+template HQ_SHAPE_SIG(float, true, false);
+#else
+extern template HQ_SHAPE_SIG(float, true, false);
+#endif
+#if RB_PART == 4
+template HQ_SHAPE_SIG(__half, true, false);
+#else
+extern template HQ_SHAPE_SIG(__half, true, false);
+#endif
+#if RB_PART == 5
+template HQ_SHAPE_SIG(float, false, true);
+template HQ_SHAPE_SIG(float, true, true);
+#else
+extern template HQ_SHAPE_SIG(float, false, true);
+extern template HQ_SHAPE_SIG(float, true, true);
+#endif
+#if RB_PART == 6
+template HQ_SHAPE_SIG(__half, false, true);
+template HQ_SHAPE_SIG(__half, true, true);
+#else
+extern template HQ_SHAPE_SIG(__half, false, true);
+extern template HQ_SHAPE_SIG(__half, true, true);
+#endif
+#if RB_PART == 7
+template HQ_TC_SIG(float);
+template HQ_TC_SIG(__half);
+#else
+extern template HQ_TC_SIG(float);
+extern template HQ_TC_SIG(__half);
+#endif
+#endif
+
+#if !defined(RB_PART) || RB_PART == 0
 /* The fast kernel's search: cells where asked (CELLS, or AUTO) and the host gave the table for
  * S <= 256; the tensor-core screen where asked (TC, or AUTO from RB_HQ_TC_AUTO_S on without a
  * table) at d = 128, 256 or 512 with rows aligned for the vector loads (hq_vec_ok), S <= 256;
@@ -716,46 +808,6 @@ extern "C" int rb_hqmq_route(const rb_qdq_params *p, int variant, int dtype, con
     if (!p || variant != RB_VARIANT_FAST || (dtype != 0 && dtype != 1))
         return RB_HQ_SEARCH_FP32;
     return hq_route(p, dtype ? 2 : 4, x, xh);
-}
-
-/* J: 8 subsets per lane from S = 64 (about S / 32 secondaries searched exactly), else 2 (J = 4
- * for 64 <= S < 128 gained nothing for fp16: docs/perf-log/2026-12-06-experiment-switches.md). */
-template <typename T, int CPL>
-static cudaError_t hq_tc_pick_j(const rb_qdq_params *p, const T *x, T *xh, long N, const float *thr, cudaStream_t st)
-{
-    if (p->hq_S >= 64)
-        return hq_tc_launch<T, CPL, 8>(p, x, xh, N, thr, st);
-    return hq_tc_launch<T, CPL, 2>(p, x, xh, N, thr, st);
-}
-
-template <typename T>
-static cudaError_t hq_tc_dispatch(const rb_qdq_params *p, const T *x, T *xh, long N, const float *thr,
-                                  cudaStream_t st)
-{
-    const int g = (p->d + 3) / 4;
-    return g == 32 ? hq_tc_pick_j<T, 1>(p, x, xh, N, thr, st)
-         : g == 64 ? hq_tc_pick_j<T, 2>(p, x, xh, N, thr, st)
-                   : hq_tc_pick_j<T, 4>(p, x, xh, N, thr, st);
-}
-
-/* The fast layout for d: two chunks per lane (one q_s load feeds two fp32 searches), G lanes
- * per vector. */
-template <typename T, bool CELLS, bool ENC = false>
-static cudaError_t hq_fast_shape(const rb_qdq_params *p, const T *x, T *xh, long N, const float *thr, cudaStream_t st,
-                                 HqEnc enc = HqEnc{})
-{
-    const int g = (p->d + 3) / 4;
-    if (g <= 1) return hq_fast_launch<T, 1, 1, 1, CELLS, ENC>(p, x, xh, N, thr, st, enc);
-    if (g <= 2) return hq_fast_launch<T, 1, 2, 2, CELLS, ENC>(p, x, xh, N, thr, st, enc);
-    if (g <= 4) return hq_fast_launch<T, 2, 2, 2, CELLS, ENC>(p, x, xh, N, thr, st, enc);
-    if (g <= 8) return hq_fast_launch<T, 4, 2, 2, CELLS, ENC>(p, x, xh, N, thr, st, enc);
-    if (g <= 16) return hq_fast_launch<T, 8, 2, 2, CELLS, ENC>(p, x, xh, N, thr, st, enc);
-    if (g <= 32) return hq_fast_launch<T, 16, 2, 2, CELLS, ENC>(p, x, xh, N, thr, st, enc);
-    if (g <= 64) return hq_fast_launch<T, 32, 2, 2, CELLS, ENC>(p, x, xh, N, thr, st, enc);
-    if (g <= 128) return hq_fast_launch<T, 32, 4, 2, CELLS, ENC>(p, x, xh, N, thr, st, enc);
-    if (g <= 256) return hq_fast_launch<T, 32, 8, 2, CELLS, ENC>(p, x, xh, N, thr, st, enc);
-    if (g <= 512) return hq_fast_launch<T, 32, 16, 2, CELLS, ENC>(p, x, xh, N, thr, st, enc);
-    return hq_fast_launch<T, 32, 32, 2, CELLS, ENC>(p, x, xh, N, thr, st, enc);
 }
 
 template <typename T>
@@ -1037,3 +1089,4 @@ extern "C" cudaError_t rb_launch_hqmq_count_outliers(int d, long N, void *scratc
                                                          scratch);
     return cudaGetLastError();
 }
+#endif
