@@ -50,10 +50,10 @@ static double worst(const rb_kvattn_args *a, const float *g, const float *c)
     return w;
 }
 
-static void one_shape(rb_backend *be, int T, int split, int d)
+static void one_shape(rb_backend *be, int B, int Hq, int Hkv, int T, int split, int d)
 {
     rb_kvattn_args a = {0};
-    a.B = 2; a.Hq = 8; a.Hkv = 2; a.T = T; a.d = d; a.dpad = d;
+    a.B = B; a.Hq = Hq; a.Hkv = Hkv; a.T = T; a.d = d; a.dpad = d;
     a.split = split ? split : rb_kvattn_default_split(a.B, a.Hkv, T, 132);
     a.scale = 1.0f / sqrtf((float)d);
     const long rows = rb_kva_rows(&a), nq = (long)a.B * a.Hq;
@@ -140,9 +140,11 @@ TEST(kvattn_gpu_matches_cpu_split_attention)
         return;
     const int was = be->profile;
     be->profile = 1; /* no timing loop: the output is what is checked */
-    one_shape(be, 1, 0, 128);
-    one_shape(be, 1000, 128, 128);
-    one_shape(be, 4100, 0, 64);
+    one_shape(be, 2, 8, 2, 1, 0, 128); /* 4 query heads a kv head: the run-time-width kernel */
+    one_shape(be, 2, 8, 2, 1000, 128, 128);
+    one_shape(be, 2, 8, 2, 4100, 0, 64);
+    one_shape(be, 1, 4, 2, 1000, 128, 64); /* 1 and 2 a kv head: the compiled widths (kvattn_split.h) */
+    one_shape(be, 1, 2, 2, 32768, 2048, 128); /* the sweep's split at B = 1, H = 32, T = 32k */
     be->profile = was;
 }
 
