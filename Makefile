@@ -58,10 +58,10 @@ HARNESS_SRC := $(filter-out harness/main.c,$(wildcard harness/*.c))
 HARNESS_OBJ := $(HARNESS_SRC:%.c=$(BUILD)/%.o)
 KERNEL_SRC  := $(wildcard kernels/*.cu)
 # The two longest nvcc runs build as several objects of one source each (-DRB_PART=0..n; the
-# source says which part holds what): TurboQuant-dense (seven) and HQMQ (eight). Whole, they took
+# source says which part holds what): TurboQuant-dense (seven) and HQMQ (eleven). Whole, they took
 # 255 s and 169 s on one core and held a parallel build.
 TQD_OBJ     := $(foreach p,0 1 2 3 4 5 6,$(BUILD)/kernels/turboquant_dense.p$(p).o)
-HQ_OBJ      := $(foreach p,0 1 2 3 4 5 6 7,$(BUILD)/kernels/hqmq.p$(p).o)
+HQ_OBJ      := $(foreach p,0 1 2 3 4 5 6 7 8 9 10,$(BUILD)/kernels/hqmq.p$(p).o)
 # a part leaves the helpers of the other parts unused: not a warning there (177: a function, 550: a variable)
 PART_FLAGS  := -diag-suppress 177,550 -Xcompiler -Wno-unused-function
 KERNEL_OBJ  := $(filter-out $(BUILD)/kernels/turboquant_dense.o $(BUILD)/kernels/hqmq.o,$(KERNEL_SRC:%.cu=$(BUILD)/%.o)) \

@@ -735,54 +735,32 @@ cudaError_t hq_fast_shape(const rb_qdq_params *p, const T *x, T *xh, long N, con
     return hq_fast_launch<T, 32, 32, 2, CELLS, ENC>(p, x, xh, N, thr, st, enc);
 }
 
-/* The build splits this file over objects (Makefile, HQ_PARTS): RB_PART = 1..6 instantiate the
- * fast kernel's shapes for one (dtype, search, mode) group each, 7 the tensor-core screen, 0 the
- * rest; each object keeps every kernel template whole, so the row loop still inlines. Without
+/* The build splits this file over objects (Makefile, HQ_OBJ): RB_PART = 1..8 instantiate the
+ * fast kernel's shapes for one (dtype, search, mode) each, 9 and 10 the tensor-core screen per
+ * dtype, 0 the rest; each object keeps every kernel template whole, so the row loop still inlines. Without
  * RB_PART the file builds whole (make sass). */
 #ifdef RB_PART
+#define HQ_SHAPES(X) \
+    X(1, float, false, false) X(2, __half, false, false) X(3, float, true, false) X(4, __half, true, false) \
+    X(5, float, false, true) X(6, __half, false, true) X(7, float, true, true) X(8, __half, true, true)
+#define HQ_TCS(X) X(9, float) X(10, __half)
 #define HQ_SHAPE_SIG(T, CELLS, ENC) \
     cudaError_t hq_fast_shape<T, CELLS, ENC>(const rb_qdq_params *, const T *, T *, long, const float *, cudaStream_t, HqEnc)
 #define HQ_TC_SIG(T) cudaError_t hq_tc_dispatch<T>(const rb_qdq_params *, const T *, T *, long, const float *, cudaStream_t)
-#if RB_PART == 1
-template HQ_SHAPE_SIG(float, false, false);
+template <int P> struct HqPart;
+#define HQ_SHAPE_OF(P, TT, C, E) template <> struct HqPart<P> { using T = TT; static constexpr bool CELLS = C, ENC = E; };
+#define HQ_TC_OF(P, TT) template <> struct HqPart<P> { using T = TT; };
+HQ_SHAPES(HQ_SHAPE_OF)
+HQ_TCS(HQ_TC_OF)
+#if RB_PART == 0 /* the entry points' part calls every route; each is instantiated in its own part */
+#define HQ_SHAPE_EXTERN(P, T, C, E) extern template HQ_SHAPE_SIG(T, C, E);
+#define HQ_TC_EXTERN(P, T) extern template HQ_TC_SIG(T);
+HQ_SHAPES(HQ_SHAPE_EXTERN)
+HQ_TCS(HQ_TC_EXTERN)
+#elif RB_PART <= 8
+template HQ_SHAPE_SIG(HqPart<RB_PART>::T, HqPart<RB_PART>::CELLS, HqPart<RB_PART>::ENC);
 #else
-extern template HQ_SHAPE_SIG(float, false, false);
-#endif
-#if RB_PART == 2
-template HQ_SHAPE_SIG(__half, false, false);
-#else
-extern template HQ_SHAPE_SIG(__half, false, false);
-#endif
-#if RB_PART == 3
-template HQ_SHAPE_SIG(float, true, false);
-#else
-extern template HQ_SHAPE_SIG(float, true, false);
-#endif
-#if RB_PART == 4
-template HQ_SHAPE_SIG(__half, true, false);
-#else
-extern template HQ_SHAPE_SIG(__half, true, false);
-#endif
-#if RB_PART == 5
-template HQ_SHAPE_SIG(float, false, true);
-template HQ_SHAPE_SIG(float, true, true);
-#else
-extern template HQ_SHAPE_SIG(float, false, true);
-extern template HQ_SHAPE_SIG(float, true, true);
-#endif
-#if RB_PART == 6
-template HQ_SHAPE_SIG(__half, false, true);
-template HQ_SHAPE_SIG(__half, true, true);
-#else
-extern template HQ_SHAPE_SIG(__half, false, true);
-extern template HQ_SHAPE_SIG(__half, true, true);
-#endif
-#if RB_PART == 7
-template HQ_TC_SIG(float);
-template HQ_TC_SIG(__half);
-#else
-extern template HQ_TC_SIG(float);
-extern template HQ_TC_SIG(__half);
+template HQ_TC_SIG(HqPart<RB_PART>::T);
 #endif
 #endif
 

@@ -332,42 +332,23 @@ cudaError_t rbk_dense_route(const rb_qdq_params *p, const RbArgs &a, const T *x,
     return rbk_dense_fast_launch<T, MODE>(a, x, xh, N, st);
 }
 
-/* The build splits this file over objects (Makefile, TQD_PARTS): RB_PART = 1..6 instantiate one
+/* The build splits this file over objects (Makefile, TQD_OBJ): RB_PART = 1..6 instantiate one
  * (dtype, mode) route each, 0 the descriptor and the paper kernel; each nvcc run takes a sixth
  * of the tensor-core instantiations, so a parallel build is not held by one. Without RB_PART the
  * file builds whole (make sass). */
 #ifdef RB_PART
+#define RBK_ROUTES(X) \
+    X(1, float, RBK_QDQ) X(2, __half, RBK_QDQ) X(3, float, RBK_ENC) X(4, __half, RBK_ENC) X(5, float, RBK_DEC) X(6, __half, RBK_DEC)
 #define RBK_ROUTE_SIG(T, MODE) \
     cudaError_t rbk_dense_route<T, MODE>(const rb_qdq_params *, const RbArgs &, const T *, T *, long, cudaStream_t)
-#if RB_PART == 1
-template RBK_ROUTE_SIG(float, RBK_QDQ);
+template <int P> struct RbkPart;
+#define RBK_PART_OF(P, TT, M) template <> struct RbkPart<P> { using T = TT; static constexpr int MODE = M; };
+RBK_ROUTES(RBK_PART_OF)
+#if RB_PART == 0 /* the descriptor's part calls every route; each is instantiated in its own part */
+#define RBK_EXTERN(P, T, MODE) extern template RBK_ROUTE_SIG(T, MODE);
+RBK_ROUTES(RBK_EXTERN)
 #else
-extern template RBK_ROUTE_SIG(float, RBK_QDQ);
-#endif
-#if RB_PART == 2
-template RBK_ROUTE_SIG(__half, RBK_QDQ);
-#else
-extern template RBK_ROUTE_SIG(__half, RBK_QDQ);
-#endif
-#if RB_PART == 3
-template RBK_ROUTE_SIG(float, RBK_ENC);
-#else
-extern template RBK_ROUTE_SIG(float, RBK_ENC);
-#endif
-#if RB_PART == 4
-template RBK_ROUTE_SIG(__half, RBK_ENC);
-#else
-extern template RBK_ROUTE_SIG(__half, RBK_ENC);
-#endif
-#if RB_PART == 5
-template RBK_ROUTE_SIG(float, RBK_DEC);
-#else
-extern template RBK_ROUTE_SIG(float, RBK_DEC);
-#endif
-#if RB_PART == 6
-template RBK_ROUTE_SIG(__half, RBK_DEC);
-#else
-extern template RBK_ROUTE_SIG(__half, RBK_DEC);
+template RBK_ROUTE_SIG(RbkPart<RB_PART>::T, RbkPart<RB_PART>::MODE);
 #endif
 #endif
 
