@@ -28,40 +28,9 @@
 #include "hqmq_codec.h"
 #include "hqmq_method.h"
 #include "hqmq_pack.h"
+#include "kv_rows.h"
 
 #define HQKV_SEED 20261207ull
-
-/* N rows: Gaussian with every 7th channel x30 (Med3x's outliers), norms 1e-3 .. 1e3 by row, a
- * zero row, a NaN row and an Inf row; fp16 rows on the fp16 grid. */
-static float *hqkv_input(int d, long N, rb_dtype dt)
-{
-    float *x = malloc(sizeof(float) * (size_t)rb_data_alloc_len(d, N));
-    char err[256];
-    if (!x || rb_data_sphere(HQKV_SEED + (uint64_t)d, d, N, RB_FP32, x, err, sizeof err))
-        return NULL;
-    const float scale[] = {1.0f, 1e-3f, 37.5f, 1e3f, 0.2f};
-    for (long i = 0; i < N; i++)
-        for (int j = 0; j < d; j++) {
-            float v = x[i * d + j] * scale[i % 5] * (j % 7 == 3 ? 30.0f : 1.0f);
-            x[i * d + j] = dt == RB_FP16 ? rb_round_f16(v) : v;
-        }
-    if (N > 29) {
-        memset(x + 5 * (long)d, 0, sizeof(float) * (size_t)d);
-        x[17 * (long)d + 3 % d] = NAN;
-        x[29 * (long)d] = INFINITY;
-    }
-    return x;
-}
-
-static int same_bits(const float *a, const float *b, size_t n, size_t *at)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!(isnan(a[i]) && isnan(b[i])) && memcmp(&a[i], &b[i], 4)) {
-            *at = i;
-            return 0;
-        }
-    return 1;
-}
 
 typedef struct {
     long cases, rows, field_diffs, flips, outliers;
@@ -89,7 +58,7 @@ static void hqkv_case(const float *qs, const float *dqs, int d, int S, int rbits
     char what[160];
     snprintf(what, sizeof what, "hqmq d=%d s%d_r%d%s%s %s N=%ld %s", d, S, rbits, med3 ? "+med3" : "",
              inliers ? "+sigma-inliers" : "", rb_dtype_name(dt), N, cells ? "cells" : "fp32");
-    float *x = hqkv_input(d, N, dt), *rt = malloc(4 * n), *dec = malloc(4 * n), *cdec = malloc(4 * n),
+    float *x = kv_test_rows(HQKV_SEED, d, N, dt, 0, 30.0f), *rt = malloc(4 * n), *dec = malloc(4 * n), *cdec = malloc(4 * n),
           *ref = malloc(4 * n), *r = malloc(sizeof(float) * (size_t)g);
     void *hx = malloc(n * es), *hy = malloc(n * es);
     uint32_t *rows = malloc((size_t)(N * rb) + 64), *crows = malloc((size_t)(N * rb) + 64);
@@ -147,7 +116,7 @@ static void hqkv_case(const float *qs, const float *dqs, int d, int S, int rbits
         goto out;
     to_host_floats(hy, dt, n, dec);
     size_t at = 0;
-    CHECK(same_bits(dec, rt, n, &at), "%s: decode(encode(x)) row %zu col %zu = %.9g, the GPU roundtrip %.9g", what,
+    CHECK(kv_same_bits(dec, rt, n, &at), "%s: decode(encode(x)) row %zu col %zu = %.9g, the GPU roundtrip %.9g", what,
           at / (size_t)d, at % (size_t)d, dec[at], rt[at]);
     /* nothing past the records and sigma */
     long spill = 0;
@@ -159,7 +128,7 @@ static void hqkv_case(const float *qs, const float *dqs, int d, int S, int rbits
         spill += ((unsigned char *)side)[8 * nout + (unsigned long long)k] != 0xFF;
     CHECK(spill == 0, "%s: %ld bytes written past the records, sigma or side entries", what, spill);
     /* the CPU decode of the GPU's records */
-    CHECK(rb_cpu_hqmq_decode_rows(&hp, rows, sig, side, (long)nout, N, dt, cdec) == 0 && same_bits(cdec, dec, n, &at),
+    CHECK(rb_cpu_hqmq_decode_rows(&hp, rows, sig, side, (long)nout, N, dt, cdec) == 0 && kv_same_bits(cdec, dec, n, &at),
           "%s: the CPU decode of the GPU's records row %zu col %zu = %.9g, the GPU decode %.9g", what, at / (size_t)d,
           at % (size_t)d, cdec[at], dec[at]);
     /* the CPU encode under the GPU's threshold */
@@ -265,7 +234,7 @@ TEST(hqmq_kv_gpu_launcher_and_refusals)
     rb_qdq_params dp;
     rb_hqmq_params_shape(&dp, d, 24, 6, 0, 3.0, 0);
     dp.rot = dqs;
-    float *x = hqkv_input(d, N, RB_FP32);
+    float *x = kv_test_rows(HQKV_SEED, d, N, RB_FP32, 0, 30.0f);
     const long rb = rb_hqmq_row_bytes(d, 24, 6, 0);
     void *dx = NULL, *dy = NULL, *r1 = NULL, *r2 = NULL, *s1 = NULL, *s2 = NULL;
     CHECK(x && cudaMalloc(&dx, 4 * (size_t)N * d) == cudaSuccess && cudaMalloc(&dy, 4 * (size_t)N * d) == cudaSuccess &&

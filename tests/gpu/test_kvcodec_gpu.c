@@ -29,6 +29,7 @@
 #include "data.h"
 #include "fp16.h"
 #include "kvcodec.h"
+#include "kv_rows.h"
 
 #define KV_SEED 20261206ull
 
@@ -81,38 +82,6 @@ static void kv_gsetup_free(kv_gsetup *s)
     cudaFree(s->dcells);
 }
 
-/* N rows of Gaussian values of norms 1e-3 .. 1e3 (unit: unit rows, as assume_unit_norm takes
- * them; fp16: on its grid), a zero row, a NaN row and an Inf row. */
-static float *kv_ginput(int d, long N, rb_dtype dt, int unit)
-{
-    float *x = malloc(sizeof(float) * (size_t)rb_data_alloc_len(d, N));
-    char err[256];
-    if (!x || rb_data_sphere(KV_SEED + (uint64_t)d, d, N, RB_FP32, x, err, sizeof err))
-        return NULL;
-    const float scale[] = {1.0f, 1e-3f, 37.5f, 1e3f, 0.2f};
-    for (long i = 0; i < N; i++)
-        for (int j = 0; j < d; j++) {
-            float v = x[i * d + j] * (unit ? 1.0f : scale[i % 5]);
-            x[i * d + j] = dt == RB_FP16 ? rb_round_f16(v) : v;
-        }
-    if (N > 29) {
-        memset(x + 5 * (long)d, 0, sizeof(float) * (size_t)d);
-        x[17 * (long)d + 3 % d] = NAN;
-        x[29 * (long)d] = INFINITY;
-    }
-    return x;
-}
-
-static int same_bits_f(const float *a, const float *b, size_t n, size_t *at)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!(isnan(a[i]) && isnan(b[i])) && memcmp(&a[i], &b[i], 4)) {
-            *at = i;
-            return 0;
-        }
-    return 1;
-}
-
 typedef struct {
     long cases, rows, flips, code_diffs;
 } kv_gstats;
@@ -124,7 +93,7 @@ static void kv_gcase(kv_gsetup *s, rb_dtype dt, long N, int nk, kv_gstats *st)
     const size_t n = (size_t)N * d, es = dt == RB_FP16 ? 2 : 4;
     const long rb = rb_kv_row_bytes(s->hp.dpad, s->hp.bits), rw = rb / 4;
     const size_t cb = (size_t)N * rb, nb = (size_t)N * rb_kv_norm_bytes(nk);
-    float *x = kv_ginput(d, N, dt, nk == RB_KV_NORM_NONE), *rt = malloc(4 * n), *dec = malloc(4 * n), *ref = malloc(4 * n);
+    float *x = kv_test_rows(KV_SEED, d, N, dt, nk == RB_KV_NORM_NONE, 1.0f), *rt = malloc(4 * n), *dec = malloc(4 * n), *ref = malloc(4 * n);
     void *hx = malloc(n * es), *hy = malloc(n * es);
     uint32_t *codes = malloc(cb), *ccodes = malloc(cb);
     void *norms = malloc(N * 4 + 4), *cnorms = malloc(N * 4 + 4);
@@ -167,7 +136,7 @@ static void kv_gcase(kv_gsetup *s, rb_dtype dt, long N, int nk, kv_gstats *st)
         dec[k] = dt == RB_FP16 ? rb_f16_to_f32(((uint16_t *)hy)[k]) : ((float *)hy)[k];
     size_t at = 0;
     if (nk != RB_KV_NORM_FP16) /* fp32 norms, or none: the roundtrip split in two, bit for bit */
-        CHECK(same_bits_f(dec, rt, n, &at), "%s: decode(encode(x)) row %zu col %zu = %.9g, the GPU roundtrip %.9g", what,
+        CHECK(kv_same_bits(dec, rt, n, &at), "%s: decode(encode(x)) row %zu col %zu = %.9g, the GPU roundtrip %.9g", what,
               at / d, at % d, dec[at], rt[at]);
     /* padding bits zero (and so the last word written) */
     const long used = (long)s->hp.dpad * s->hp.bits;
