@@ -22,6 +22,7 @@
 #include "fp16.h"
 #include "kvattn_cpu.h"
 #include "kvcodec.h"
+#include "npy_f32.h"
 #include "registry.h"
 #include "scratch.h"
 
@@ -377,20 +378,9 @@ static const char *path_in(const char *name) { return scratch_path(dir, sizeof d
 /* A float32 .npy of the given shape (text "(a, b, c)") filled from the LCG. */
 static void write_npy(const char *name, const char *shape, long n)
 {
-    char dict[160];
-    snprintf(dict, sizeof dict, "{'descr': '<f4', 'fortran_order': False, 'shape': %s, }", shape);
-    unsigned char hdr[256];
-    const size_t len = strlen(dict), hl = ((10 + len + 1 + 63) / 64) * 64 - 10;
-    memcpy(hdr, "\x93NUMPY\x01\x00", 8);
-    hdr[8] = (unsigned char)(hl & 0xff);
-    hdr[9] = (unsigned char)(hl >> 8);
-    memset(hdr + 10, ' ', hl);
-    memcpy(hdr + 10, dict, len);
-    hdr[10 + hl - 1] = '\n';
-    FILE *f = fopen(path_in(name), "wb");
+    FILE *f = npy_f32_create(path_in(name), shape);
     if (!f)
         return;
-    fwrite(hdr, 1, 10 + hl, f);
     for (long i = 0; i < n; i++) {
         float x = gauss() * 0.3f;
         fwrite(&x, 4, 1, f);

@@ -27,8 +27,10 @@
 #include "kvattn_mem.h"
 #include "kvattn_record.h"
 #include "kvattn_sweep.h"
+#include "npy_f32.h"
 #include "results.h"
 #include "scratch.h"
+#include "untimed.h"
 
 static char dir[64];
 
@@ -59,18 +61,6 @@ static int count_of(const char *s, const char *what)
     for (; s && (s = strstr(s, what)); s++)
         n++;
     return n;
-}
-
-/* A record without what depends on the clock: equal text is an identical record. */
-static char *numerics(const cJSON *rec)
-{
-    cJSON *r = cJSON_Duplicate(rec, 1);
-    const char *timed[] = {"time", "gbps", "pct_of_copy_bw", "speedup", "fma_per_s", "pct_of_fma_peak"};
-    for (size_t i = 0; i < sizeof timed / sizeof timed[0]; i++)
-        cJSON_DeleteItemFromObjectCaseSensitive(r, timed[i]);
-    char *s = cJSON_PrintUnformatted(r);
-    cJSON_Delete(r);
-    return s;
 }
 
 /* Keep the first n lines of path, then half a line more (a write torn by a crash). */
@@ -135,7 +125,7 @@ TEST(kvattn_resume_recomputes_only_what_is_not_done)
           cJSON_GetArraySize(ra), cJSON_GetArraySize(rb));
     int differ = 0, speedups = 0;
     for (int i = 0; i < cJSON_GetArraySize(ra) && i < cJSON_GetArraySize(rb); i++) {
-        char *sa = numerics(cJSON_GetArrayItem(ra, i)), *sb = numerics(cJSON_GetArrayItem(rb, i));
+        char *sa = untimed_text(cJSON_GetArrayItem(ra, i)), *sb = untimed_text(cJSON_GetArrayItem(rb, i));
         if (!sa || !sb || strcmp(sa, sb))
             if (!differ++)
                 fprintf(stderr, "    record %d differs:\n      %s\n      %s\n", i, sa, sb);
@@ -415,20 +405,11 @@ TEST(kvattn_pct_of_copy_counts_what_the_copy_moves)
 /* A float32 .npy of [slices, rows, d] values, value i = scale * sin(i + 1). */
 static void npy(const char *path, int slices, long rows, int d, float scale)
 {
-    char dict[160];
-    snprintf(dict, sizeof dict, "{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %ld, %d), }", slices, rows, d);
-    unsigned char hdr[256];
-    const size_t len = strlen(dict), hl = ((10 + len + 1 + 63) / 64) * 64 - 10;
-    memcpy(hdr, "\x93NUMPY\x01\x00", 8);
-    hdr[8] = (unsigned char)(hl & 0xff);
-    hdr[9] = (unsigned char)(hl >> 8);
-    memset(hdr + 10, ' ', hl);
-    memcpy(hdr + 10, dict, len);
-    hdr[10 + hl - 1] = '\n';
-    FILE *f = fopen(path, "wb");
+    char shape[80];
+    snprintf(shape, sizeof shape, "(%d, %ld, %d)", slices, rows, d);
+    FILE *f = npy_f32_create(path, shape);
     if (!f)
         return;
-    fwrite(hdr, 1, 10 + hl, f);
     for (long i = 0; i < slices * rows * d; i++) {
         const float x = scale * (float)sin((double)i + 1);
         fwrite(&x, 4, 1, f);

@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "untimed.h"
+
 #define NSET 16 /* 1 N x 1 d x 2 dtypes x (3 methods x 2 bits + HQMQ at 2 points) x 1 variant */
 
 static const char *exe = "./build/rotorbench";
@@ -64,20 +66,6 @@ static int count_char(const char *s, char c)
     for (; s && *s; s++)
         n += *s == c;
     return n;
-}
-
-/* A record without what depends on the clock, printed as the result file prints it: equal
- * text is an identical final JSON. (cJSON prints 15 digits when they read back within
- * DBL_EPSILON, else 17, so only a change below 1 ulp could hide.) */
-static char *numerics(const cJSON *rec)
-{
-    cJSON *r = cJSON_Duplicate(rec, 1);
-    const char *timed[] = {"time", "gbps", "pct_of_copy_bw", "speedup", "fma_per_s", "pct_of_fma_peak"};
-    for (size_t i = 0; i < sizeof timed / sizeof timed[0]; i++)
-        cJSON_DeleteItemFromObjectCaseSensitive(r, timed[i]);
-    char *s = cJSON_PrintUnformatted(r);
-    cJSON_Delete(r);
-    return s;
 }
 
 static cJSON *records(const char *path)
@@ -210,7 +198,7 @@ TEST(resume_after_kill_matches_uninterrupted_run)
     int differ = 0, positive = 0;
     for (int i = 0; i < cJSON_GetArraySize(ra) && i < cJSON_GetArraySize(rb); i++) {
         const cJSON *x = cJSON_GetArrayItem(ra, i);
-        char *sa = numerics(x), *sb = numerics(cJSON_GetArrayItem(rb, i));
+        char *sa = untimed_text(x), *sb = untimed_text(cJSON_GetArrayItem(rb, i));
         if (!sa || !sb || strcmp(sa, sb)) {
             if (!differ++)
                 fprintf(stderr, "    setting %d differs:\n      %s\n      %s\n", i, sa, sb);
