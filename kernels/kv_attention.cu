@@ -59,6 +59,24 @@ static __device__ __forceinline__ float kva_warp_sum(float v)
     return v;
 }
 
+/* Programmatic dependent launch (sm_90): a kernel launched by kva_launch with pdl set may be
+ * scheduled while the kernel before it in the stream still runs, once every CTA of that one has
+ * called kva_pdl_release or exited; kva_pdl_wait returns when that kernel has finished and its
+ * writes are visible. Without such a launch, or below sm_90, both do nothing. */
+static __device__ __forceinline__ void kva_pdl_wait()
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
+}
+
+static __device__ __forceinline__ void kva_pdl_release()
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+#endif
+}
+
 /* exp(a - m), 0 when a state was empty (a = -inf): keeps -inf - -inf from making a NaN. */
 static __device__ __forceinline__ float kva_rescale(float a, float m) { return a == -INFINITY ? 0.0f : expf(a - m); }
 
@@ -125,26 +143,44 @@ static __device__ __forceinline__ unsigned kva_field4(const uint32_t (&w)[NW], i
 static __host__ __device__ inline int kva_align4(int x) { return (x + 3) & ~3; }
 
 /* ---- the query rotation ------------------------------------------------------------------- */
+/* q' = Pi q_pad. A CTA per (query, KVA_ROT_ROWS rows of Pi): each warp takes KVA_ROT_RW rows and
+ * issues all their loads before the first butterfly, so the kernel waits for L2 about once, not
+ * once per row (a warp per row looping over dpad rows waited dpad / 4 times in a row: microseconds
+ * at B = 1, where 32 CTAs are all there is). Lane l's chain over j = l, l + 32, ... and the
+ * butterfly are kvattn_split.h's order. */
+#define KVA_ROT_RW 4                       /* rows a warp */
+#define KVA_ROT_ROWS (4 * KVA_ROT_RW)      /* rows a CTA of four warps */
+
 __global__ void __launch_bounds__(128) kva_rotate_kernel(const float *__restrict__ q, const float *__restrict__ pi,
                                                          float *__restrict__ qr, int d, int dpad)
 {
-    extern __shared__ float kva_qs[];
+    kva_pdl_release(); /* the split kernel's prologue may start now; it waits before reading q' */
     const long bh = blockIdx.x;
-    for (int j = threadIdx.x; j < kva_align4(dpad); j += blockDim.x) /* zero tail: as in the combine */
-        kva_qs[j] = j < d ? q[bh * d + j] : 0.0f;
-    __syncthreads();
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarp = blockDim.x >> 5;
-    for (int i = warp; i < dpad; i += nwarp) {
-        float acc = 0.0f;
-        if (pi) {
-            for (int j = lane; j < dpad; j += 32)
-                acc = fmaf(pi[(long)i * dpad + j], kva_qs[j], acc);
-            acc = kva_warp_sum(acc);
-        } else {
-            acc = kva_qs[i];
+    const int lane = threadIdx.x & 31, i0 = (blockIdx.y * 4 + (threadIdx.x >> 5)) * KVA_ROT_RW;
+    float qv[KVA_KM];
+#pragma unroll
+    for (int k = 0; k < KVA_KM; k++) {
+        const int j = lane + 32 * k;
+        qv[k] = j < d ? q[bh * d + j] : 0.0f;
+    }
+    float acc[KVA_ROT_RW];
+#pragma unroll
+    for (int r = 0; r < KVA_ROT_RW; r++) {
+        const int i = i0 + r;
+        acc[r] = 0.0f;
+        if (i < dpad && pi) {
+#pragma unroll
+            for (int k = 0; k < KVA_KM; k++)
+                if (lane + 32 * k < dpad)
+                    acc[r] = fmaf(pi[(long)i * dpad + lane + 32 * k], qv[k], acc[r]);
         }
-        if (lane == 0)
-            qr[bh * dpad + i] = acc;
+    }
+#pragma unroll
+    for (int r = 0; r < KVA_ROT_RW; r++) {
+        const int i = i0 + r;
+        const float v = pi ? kva_warp_sum(acc[r]) : i < d ? q[bh * d + i] : 0.0f;
+        if (lane == 0 && i < dpad)
+            qr[bh * dpad + i] = v;
     }
 }
 
@@ -412,6 +448,7 @@ __global__ void __launch_bounds__(KVA_NW * 32) kva_split_kernel(const rb_kvattn_
     const float *qr = (const float *)a.work + ((long)b * a.Hq + (long)hk * G) * dpad;
     for (int i = tid; i < NC; i += blockDim.x)
         cent[i] = a.centroids[i];
+    kva_pdl_wait(); /* q' is the rotate kernel's */
     for (int i = tid; i < G * W; i += blockDim.x)
         qs[i] = i % W < dpad ? qr[(i / W) * dpad + i % W] : 0.0f;
     __syncthreads();
@@ -671,23 +708,31 @@ __global__ void __launch_bounds__(KVA_NW * 32) kva_fp16_split_kernel(const rb_kv
 }
 
 /* ---- the combine -------------------------------------------------------------------------- */
+/* A CTA per query: merge the splits, then o = Pi^T o'. At B = 1 there are only Hq CTAs, so what
+ * bounds it is how many L2 round trips each thread waits for in a row: the loops over splits and
+ * over Pi's rows unroll so that their independent loads go out together. Launched
+ * programmatically after the split kernel (kva_pdl_wait). */
 __global__ void __launch_bounds__(128) kva_combine_kernel(const float *__restrict__ work, const float *__restrict__ pi,
                                                           float *__restrict__ o, int BH, int d, int dpad, int nsplit)
 {
     extern __shared__ float kva_os[];
+    kva_pdl_wait();
     const long bh = blockIdx.x;
     const float *ml = work + (long)BH * dpad + bh * nsplit * 2;
     const float *pacc = work + (long)BH * dpad + (long)BH * nsplit * 2 + bh * nsplit * dpad;
     float M = -INFINITY;
+#pragma unroll 8
     for (int s = 0; s < nsplit; s++)
         M = fmaxf(M, ml[2 * s]);
     float L = 0.0f;
+#pragma unroll 8
     for (int s = 0; s < nsplit; s++)
-        L += ml[2 * s + 1] * kva_rescale(ml[2 * s], M);
+        L = fmaf(ml[2 * s + 1], kva_rescale(ml[2 * s], M), L);
     for (int j = threadIdx.x; j < dpad; j += blockDim.x) {
         float v = 0.0f;
+#pragma unroll 8
         for (int s = 0; s < nsplit; s++)
-            v += pacc[(long)s * dpad + j] * kva_rescale(ml[2 * s], M);
+            v = fmaf(pacc[(long)s * dpad + j], kva_rescale(ml[2 * s], M), v);
         kva_os[j] = v / L;
     }
     /* the rotation's loop below reads kva_os in aligned 16-byte groups (ptxas widens the loads),
@@ -699,6 +744,7 @@ __global__ void __launch_bounds__(128) kva_combine_kernel(const float *__restric
         float v;
         if (pi) {
             v = 0.0f;
+#pragma unroll 16
             for (int j = 0; j < dpad; j++)
                 v = fmaf(pi[(long)j * dpad + i], kva_os[j], v);
         } else {
@@ -750,18 +796,50 @@ extern "C" const char *rb_kvattn_unsupported(const rb_kvattn_args *a, int fp16)
     return NULL;
 }
 
-/* The launch of one kernel instantiation with dynamic shared memory beyond 48 KiB allowed. */
-template <typename K>
-static cudaError_t kva_launch(K kern, dim3 grid, int threads, size_t smem, cudaStream_t st, const rb_kvattn_args &a,
-                              int nsplit)
+/* Whether the current device takes programmatic dependent launches (compute capability 9.0 and
+ * up); elsewhere kernels are launched the ordinary way. */
+static bool kva_pdl_ok()
+{
+    int dev = 0, major = 0;
+    return cudaGetDevice(&dev) == cudaSuccess &&
+           cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess && major >= 9;
+}
+
+/* The launch of one kernel, with dynamic shared memory beyond 48 KiB allowed; pdl: launched
+ * programmatically after the stream's previous kernel (the kernel calls kva_pdl_wait before it
+ * reads what that kernel writes). */
+template <typename... P, typename... A>
+static cudaError_t kva_launch_ex(void (*kern)(P...), dim3 grid, int threads, size_t smem, cudaStream_t st, bool pdl,
+                                 A... args)
 {
     if (smem > 48 * 1024) {
         cudaError_t e = cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
         if (e != cudaSuccess)
             return e;
     }
-    kern<<<grid, threads, smem, st>>>(a, nsplit);
-    return cudaGetLastError();
+    cudaLaunchAttribute at[1];
+    at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    at[0].val.programmaticStreamSerializationAllowed = 1;
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = grid;
+    cfg.blockDim = dim3((unsigned)threads);
+    cfg.dynamicSmemBytes = smem;
+    cfg.stream = st;
+    if (pdl && kva_pdl_ok()) {
+        cfg.attrs = at;
+        cfg.numAttrs = 1;
+    }
+    cudaError_t e = cudaLaunchKernelEx(&cfg, kern, args...);
+    return e != cudaSuccess ? e : cudaGetLastError();
+}
+
+/* A split kernel: the compressed ones programmatically after the query rotation, the fp16 ones
+ * (first in their stream of two) in the ordinary way. */
+template <typename K>
+static cudaError_t kva_launch(K kern, dim3 grid, int threads, size_t smem, cudaStream_t st, const rb_kvattn_args &a,
+                              int nsplit, bool pdl)
+{
+    return kva_launch_ex(kern, grid, threads, smem, st, pdl, a, nsplit);
 }
 
 template <int BITS, int NCH>
@@ -773,14 +851,14 @@ static cudaError_t kva_split_nch(const rb_kvattn_args &a, int nsplit, cudaStream
     const dim3 grid((unsigned)nsplit, (unsigned)a.Hkv, (unsigned)a.B);
     if constexpr (NCH > 0) { /* one or two query heads a kv head (kva_split_bits) */
         if (G == 1)
-            return kva_launch(kva_split_kernel<BITS, 1, NCH>, grid, KVA_NW * 32, smem, st, a, nsplit);
-        return kva_launch(kva_split_kernel<BITS, 2, NCH>, grid, KVA_NW * 32, smem, st, a, nsplit);
+            return kva_launch(kva_split_kernel<BITS, 1, NCH>, grid, KVA_NW * 32, smem, st, a, nsplit, true);
+        return kva_launch(kva_split_kernel<BITS, 2, NCH>, grid, KVA_NW * 32, smem, st, a, nsplit, true);
     } else {
         switch (rb_kva_gm(G)) {
-        case 1: return kva_launch(kva_split_kernel<BITS, 1, NCH>, grid, KVA_NW * 32, smem, st, a, nsplit);
-        case 2: return kva_launch(kva_split_kernel<BITS, 2, NCH>, grid, KVA_NW * 32, smem, st, a, nsplit);
-        case 4: return kva_launch(kva_split_kernel<BITS, 4, NCH>, grid, KVA_NW * 32, smem, st, a, nsplit);
-        default: return kva_launch(kva_split_kernel<BITS, 8, NCH>, grid, KVA_NW * 32, smem, st, a, nsplit);
+        case 1: return kva_launch(kva_split_kernel<BITS, 1, NCH>, grid, KVA_NW * 32, smem, st, a, nsplit, true);
+        case 2: return kva_launch(kva_split_kernel<BITS, 2, NCH>, grid, KVA_NW * 32, smem, st, a, nsplit, true);
+        case 4: return kva_launch(kva_split_kernel<BITS, 4, NCH>, grid, KVA_NW * 32, smem, st, a, nsplit, true);
+        default: return kva_launch(kva_split_kernel<BITS, 8, NCH>, grid, KVA_NW * 32, smem, st, a, nsplit, true);
         }
     }
 }
@@ -813,8 +891,8 @@ extern "C" int rb_kvattn_launch(const rb_kvattn_args *a, void *stream)
     const int nsplit = rb_kvattn_nsplit(a->T, a->split);
     const int BH = a->B * a->Hq;
     float *qr = (float *)a->work;
-    kva_rotate_kernel<<<BH, 128, sizeof(float) * (size_t)kva_align4(a->dpad), st>>>(a->q, a->pi, qr, a->d, a->dpad);
-    cudaError_t e = cudaGetLastError();
+    const dim3 rgrid((unsigned)BH, (unsigned)((a->dpad + KVA_ROT_ROWS - 1) / KVA_ROT_ROWS));
+    cudaError_t e = kva_launch_ex(kva_rotate_kernel, rgrid, 128, 0, st, false, a->q, a->pi, qr, a->d, a->dpad);
     if (e != cudaSuccess)
         return (int)e;
     switch (a->bits) {
@@ -829,9 +907,8 @@ extern "C" int rb_kvattn_launch(const rb_kvattn_args *a, void *stream)
     }
     if (e != cudaSuccess)
         return (int)e;
-    kva_combine_kernel<<<BH, 128, sizeof(float) * (size_t)kva_align4(a->dpad), st>>>((const float *)a->work, a->pi, a->o, BH, a->d, a->dpad,
-                                                                        nsplit);
-    return (int)cudaGetLastError();
+    return (int)kva_launch_ex(kva_combine_kernel, dim3((unsigned)BH), 128, sizeof(float) * (size_t)kva_align4(a->dpad),
+                              st, true, (const float *)a->work, a->pi, a->o, BH, a->d, a->dpad, nsplit);
 }
 
 template <int KP, bool PAIR>
@@ -841,10 +918,10 @@ static cudaError_t kva_fp16_split_kp(const rb_kvattn_args &a, int nsplit, cudaSt
     const size_t smem = sizeof(float) * (size_t)(kva_align4(G * a.d) + KVA_NW * G * (a.d + 2));
     const dim3 grid((unsigned)nsplit, (unsigned)a.Hkv, (unsigned)a.B);
     switch (rb_kva_gm(G)) {
-    case 1: return kva_launch(kva_fp16_split_kernel<1, KP, PAIR>, grid, KVA_NW * 32, smem, st, a, nsplit);
-    case 2: return kva_launch(kva_fp16_split_kernel<2, KP, PAIR>, grid, KVA_NW * 32, smem, st, a, nsplit);
-    case 4: return kva_launch(kva_fp16_split_kernel<4, KP, PAIR>, grid, KVA_NW * 32, smem, st, a, nsplit);
-    default: return kva_launch(kva_fp16_split_kernel<8, KP, PAIR>, grid, KVA_NW * 32, smem, st, a, nsplit);
+    case 1: return kva_launch(kva_fp16_split_kernel<1, KP, PAIR>, grid, KVA_NW * 32, smem, st, a, nsplit, false);
+    case 2: return kva_launch(kva_fp16_split_kernel<2, KP, PAIR>, grid, KVA_NW * 32, smem, st, a, nsplit, false);
+    case 4: return kva_launch(kva_fp16_split_kernel<4, KP, PAIR>, grid, KVA_NW * 32, smem, st, a, nsplit, false);
+    default: return kva_launch(kva_fp16_split_kernel<8, KP, PAIR>, grid, KVA_NW * 32, smem, st, a, nsplit, false);
     }
 }
 
@@ -873,6 +950,6 @@ extern "C" int rb_kvattn_fp16_launch(const rb_kvattn_args *a, void *stream)
     cudaError_t e = kva_fp16_split(b, nsplit, st);
     if (e != cudaSuccess)
         return (int)e;
-    kva_combine_kernel<<<BH, 128, sizeof(float) * (size_t)kva_align4(a->d), st>>>((const float *)a->work, NULL, a->o, BH, a->d, a->d, nsplit);
-    return (int)cudaGetLastError();
+    return (int)kva_launch_ex(kva_combine_kernel, dim3((unsigned)BH), 128, sizeof(float) * (size_t)kva_align4(a->d), st,
+                              true, (const float *)a->work, (const float *)NULL, a->o, BH, a->d, a->d, nsplit);
 }
