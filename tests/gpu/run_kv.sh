@@ -14,13 +14,17 @@
 #   ncu        ncu --set full on the compressed and fp16 split kernels (B = 1, T = 32k, 3 bits)
 #   sanitize   memcheck and racecheck over configs/kv_attention_small.json and
 #              configs/sanitize_kv_dense.json (--profile) and test_gpu kvattn_every_method
+#              (racecheck over sanitize_kv_dense.json alone takes about 7 minutes on an H100)
+#   occupancy  why 2 and 4 bits trail 3 (docs/PERF.md): identity at 2/3/4 bits, B = 1, T = 32k,
+#              at splits of 1024, 2048 and 4096 tokens, and per bit width ncu's CTAs per SM
+#              (least, most, mean) and occupancy of the split kernel
 # Exit status: 0 when every step it ran returned 0, else 1.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-out=${1:?usage: tests/gpu/run_kv.sh OUTDIR [build|tests|codec|attention|sdpa|ncu|sanitize ...]}
+out=${1:?usage: tests/gpu/run_kv.sh OUTDIR [build|tests|codec|attention|sdpa|ncu|sanitize|occupancy ...]}
 shift
 steps=("$@")
-[ ${#steps[@]} -gt 0 ] || steps=(build tests codec attention sdpa ncu sanitize)
+[ ${#steps[@]} -gt 0 ] || steps=(build tests codec attention sdpa ncu sanitize occupancy)
 mkdir -p "$out/results"
 R=build/rotorbench
 status=0
@@ -68,7 +72,22 @@ for step in "${steps[@]}"; do
             sanitize $tool kvattn_every_method build/test_gpu kvattn_every_method
         done
         rm -rf "$out/sanitize-scratch" ;;
-    *) echo "run_kv.sh: unknown step '$step' (build tests codec attention sdpa ncu sanitize)" >&2; exit 2 ;;
+    occupancy)
+        for sp in 1024 2048 4096; do
+            printf '%s\n' "{\"name\": \"occupancy_split$sp\", \"seed\": 7, \"dims\": 128, \"bits\": [2, 3, 4]," \
+                " \"methods\": [\"identity\"], \"kv_attention\": {\"B\": 1, \"H\": 32, \"T\": [32768], \"split\": $sp}}" \
+                > "$out/occupancy_split$sp.json"
+            sweep "$out/occupancy_split$sp.json"
+        done
+        for b in 2 3 4; do
+            printf '%s\n' "{\"name\": \"occupancy_b$b\", \"seed\": 7, \"dims\": 128, \"bits\": [$b], \"methods\": [\"identity\"]," \
+                " \"kv_attention\": {\"B\": 1, \"H\": 32, \"T\": [32768], \"split\": \"auto\"}}" > "$out/occupancy_b$b.json"
+            run "ncu-occupancy-b$b" ncu --clock-control none --section LaunchStats --section Occupancy \
+                --metrics sm__ctas_launched.min,sm__ctas_launched.max,sm__ctas_launched.avg,gpu__time_duration.sum \
+                -k regex:kva_split_kernel -c 1 "$R" run "$out/occupancy_b$b.json" --backend gpu --out "$out/ncu-scratch"
+        done
+        rm -rf "$out/ncu-scratch" ;;
+    *) echo "run_kv.sh: unknown step '$step' (build tests codec attention sdpa ncu sanitize occupancy)" >&2; exit 2 ;;
     esac
 done
 exit $status
