@@ -20,7 +20,7 @@
 #              (least, most, mean) and occupancy of the split kernel
 # Exit status: 0 when every step it ran returned 0, else 1.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 2
 out=${1:?usage: tests/gpu/run_kv.sh OUTDIR [build|tests|codec|attention|sdpa|ncu|sanitize|occupancy ...]}
 shift
 steps=("$@")
