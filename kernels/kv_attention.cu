@@ -1,13 +1,15 @@
 /* kv_attention.cu: decode attention over a compressed KV cache and over an fp16 cache
  * (kernels/common/kvattn.h holds the math and the layout). Three launches per attention:
  *
- *   rotate   q' = Pi q_pad, a warp per row of Pi (skipped for the fp16 cache);
+ *   rotate   q' = Pi q_pad, a CTA per (query, 16 rows of Pi) (skipped for the fp16 cache);
  *   split    grid (nsplit, Hkv, B): a CTA takes one split of one (b, kv head) for all Hq / Hkv
  *            query heads reading it, so each cache byte is read once per attention. Its four
  *            warps take tiles of 32 tokens in turn, each warp with its own online softmax
  *            (no block barrier inside the token loop); the warps merge at the split's end and
  *            write (m, l, acc[dpad]) per query head to the workspace;
  *   combine  a CTA per (b, query head): merges the splits and applies Pi^T once.
+ * On sm_90 the split and combine kernels are launched programmatically (PDL): each may start
+ * its prologue while the kernel before it finishes, and waits for it before reading its output.
  *
  * Compressed split: a warp's tile of K and V code rows is contiguous in memory, so it is copied
  * into shared memory with coalesced cp.async, the next tile's copy in flight while the current
@@ -144,10 +146,9 @@ static __host__ __device__ inline int kva_align4(int x) { return (x + 3) & ~3; }
 
 /* ---- the query rotation ------------------------------------------------------------------- */
 /* q' = Pi q_pad. A CTA per (query, KVA_ROT_ROWS rows of Pi): each warp takes KVA_ROT_RW rows and
- * issues all their loads before the first butterfly, so the kernel waits for L2 about once, not
- * once per row (a warp per row looping over dpad rows waited dpad / 4 times in a row: microseconds
- * at B = 1, where 32 CTAs are all there is). Lane l's chain over j = l, l + 32, ... and the
- * butterfly are kvattn_split.h's order. */
+ * issues all their loads before the first butterfly, so a warp waits for L2 about once rather
+ * than once per row; at B = 1 the kernel is a few dozen CTAs and that wait is its whole time.
+ * Lane l's chain over j = l, l + 32, ... and the butterfly are kvattn_split.h's order. */
 #define KVA_ROT_RW 4                       /* rows a warp */
 #define KVA_ROT_ROWS (4 * KVA_ROT_RW)      /* rows a CTA of four warps */
 
