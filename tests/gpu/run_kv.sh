@@ -15,9 +15,10 @@
 #   sanitize   memcheck and racecheck over configs/kv_attention_small.json and
 #              configs/sanitize_kv_dense.json (--profile) and test_gpu kvattn_every_method
 #              (racecheck over sanitize_kv_dense.json alone takes about 7 minutes on an H100)
-#   occupancy  why 2 and 4 bits trail 3 (docs/PERF.md): identity at 2/3/4 bits, B = 1, T = 32k,
-#              at splits of 1024, 2048 and 4096 tokens, and per bit width ncu's CTAs per SM
-#              (least, most, mean) and occupancy of the split kernel
+#   occupancy  why 2 and 4 bits trail 3 and RotorQuant's 3 bits trail identity's (docs/PERF.md):
+#              both at 2/3/4 bits, B = 1, T = 32k, at splits of 1024, 2048, 2752 (one wave of
+#              three CTAs a SM) and 4096 tokens, and per bit width ncu's CTAs per SM (least,
+#              most, mean) and occupancy of identity's split kernel
 # Exit status: 0 when every step it ran returned 0, else 1.
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 2
@@ -73,9 +74,9 @@ for step in "${steps[@]}"; do
         done
         rm -rf "$out/sanitize-scratch" ;;
     occupancy)
-        for sp in 1024 2048 4096; do
+        for sp in 1024 2048 2752 4096; do
             printf '%s\n' "{\"name\": \"occupancy_split$sp\", \"seed\": 7, \"dims\": 128, \"bits\": [2, 3, 4]," \
-                " \"methods\": [\"identity\"], \"kv_attention\": {\"B\": 1, \"H\": 32, \"T\": [32768], \"split\": $sp}}" \
+                " \"methods\": [\"identity\", \"rotorquant\"], \"kv_attention\": {\"B\": 1, \"H\": 32, \"T\": [32768], \"split\": $sp}}" \
                 > "$out/occupancy_split$sp.json"
             sweep "$out/occupancy_split$sp.json"
         done
