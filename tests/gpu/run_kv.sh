@@ -15,6 +15,9 @@
 #   sanitize   memcheck and racecheck over configs/kv_attention_small.json and
 #              configs/sanitize_kv_dense.json (--profile) and test_gpu kvattn_every_method
 #              (racecheck over sanitize_kv_dense.json alone takes about 7 minutes on an H100)
+#   fixed      the fixed cost of a call, kernel by kernel: ncu's duration (caches not flushed) of
+#              the rotate, split and combine kernels of each attention of a --profile run
+#              (identity and TQ-dense at 3 bits and the fp16 cache, B = 1, T = 4k and 32k)
 #   occupancy  why 2 and 4 bits trail 3 and RotorQuant's 3 bits trail identity's (docs/PERF.md):
 #              both at 2/3/4 bits, B = 1, T = 32k, at splits of 1024, 2048, 2752 (one wave of
 #              three CTAs a SM) and 4096 tokens, and per bit width ncu's CTAs per SM (least,
@@ -22,10 +25,10 @@
 # Exit status: 0 when every step it ran returned 0, else 1.
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 2
-out=${1:?usage: tests/gpu/run_kv.sh OUTDIR [build|tests|codec|attention|sdpa|ncu|sanitize|occupancy ...]}
+out=${1:?usage: tests/gpu/run_kv.sh OUTDIR [build|tests|codec|attention|sdpa|ncu|sanitize|fixed|occupancy ...]}
 shift
 steps=("$@")
-[ ${#steps[@]} -gt 0 ] || steps=(build tests codec attention sdpa ncu sanitize occupancy)
+[ ${#steps[@]} -gt 0 ] || steps=(build tests codec attention sdpa ncu sanitize fixed occupancy)
 mkdir -p "$out/results"
 R=build/rotorbench
 status=0
@@ -73,6 +76,13 @@ for step in "${steps[@]}"; do
             sanitize $tool kvattn_every_method build/test_gpu kvattn_every_method
         done
         rm -rf "$out/sanitize-scratch" ;;
+    fixed)
+        printf '%s\n' '{"name": "fixed_probe", "seed": 7, "dims": 128, "bits": [3], "methods": ["identity", "turboquant-dense"],' \
+            ' "kv_attention": {"B": 1, "H": 32, "T": [4096, 32768], "split": "auto"}}' > "$out/fixed_probe.json"
+        run ncu-fixed ncu --cache-control none --clock-control none --metrics gpu__time_duration.sum \
+            -k 'regex:kva_(rotate|split|fp16_split|combine)' "$R" run "$out/fixed_probe.json" --backend gpu --profile \
+            --out "$out/ncu-scratch"
+        rm -rf "$out/ncu-scratch" ;;
     occupancy)
         for sp in 1024 2048 2752 4096; do
             printf '%s\n' "{\"name\": \"occupancy_split$sp\", \"seed\": 7, \"dims\": 128, \"bits\": [2, 3, 4]," \
@@ -88,7 +98,7 @@ for step in "${steps[@]}"; do
                 -k regex:kva_split_kernel -c 1 "$R" run "$out/occupancy_b$b.json" --backend gpu --out "$out/ncu-scratch"
         done
         rm -rf "$out/ncu-scratch" ;;
-    *) echo "run_kv.sh: unknown step '$step' (build tests codec attention sdpa ncu sanitize occupancy)" >&2; exit 2 ;;
+    *) echo "run_kv.sh: unknown step '$step' (build tests codec attention sdpa ncu sanitize fixed occupancy)" >&2; exit 2 ;;
     esac
 done
 exit $status
