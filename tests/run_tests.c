@@ -1,9 +1,12 @@
 /* run_tests.c: runs every TEST registered by the linked test files, in file order, or only
- * those whose name contains FILTER. Ends with the line "N passed, N failed".
+ * those whose name contains FILTER (=NAME: only the test of that name). Ends with the line
+ * "N passed, N failed".
  *
- * usage: test_cpu [--plugin LIB.so ...] [FILTER]
+ * usage: test_cpu [--plugin LIB.so ...] [--list] [FILTER | =NAME]
  * --plugin registers a plugin's methods first, as `rotorbench run --plugin` does, so every test
- * that loops over the registry tests them too (make test PLUGIN=lib.so). */
+ * that loops over the registry tests them too (make test PLUGIN=lib.so). --list prints the names
+ * the filter selects, one a line, in run order, and runs nothing: a runner with short leases of
+ * a GPU takes the suite a test at a time (tests/gpu/run_kv.sh, step testgpu). */
 #include "check.h"
 
 #include <stdlib.h>
@@ -49,6 +52,7 @@ static int by_file(const void *a, const void *b)
 int main(int argc, char **argv)
 {
     const char *filter = NULL;
+    int list = 0;
     for (int i = 1; i < argc; i++) {
         char err[1024];
         if (!strcmp(argv[i], "--plugin")) {
@@ -60,8 +64,11 @@ int main(int argc, char **argv)
                 fprintf(stderr, "tests: %s\n", err);
                 return 2;
             }
+        } else if (!strcmp(argv[i], "--list")) {
+            list = 1;
         } else if (argv[i][0] == '-' || filter) {
-            fprintf(stderr, "tests: unexpected argument %s (usage: [--plugin LIB.so ...] [FILTER])\n", argv[i]);
+            fprintf(stderr, "tests: unexpected argument %s (usage: [--plugin LIB.so ...] [--list] [FILTER | =NAME])\n",
+                    argv[i]);
             return 2;
         } else {
             filter = argv[i];
@@ -78,8 +85,13 @@ int main(int argc, char **argv)
     int ran = 0;
     for (int k = 0; k < ntests; k++) {
         int i = order[k];
-        if (filter && !strstr(tests[i].name, filter))
+        if (filter && (filter[0] == '=' ? strcmp(tests[i].name, filter + 1) : !strstr(tests[i].name, filter)))
             continue;
+        if (list) {
+            printf("%s\n", tests[i].name);
+            ran++;
+            continue;
+        }
         cur_test = tests[i].name;
         int before = nfailed;
         tests[i].fn();
@@ -89,6 +101,8 @@ int main(int argc, char **argv)
     }
     if (ran == 0)
         fprintf(stderr, "no test matched\n");
+    if (list)
+        return ran == 0 ? 1 : 0;
     printf("%d passed, %d failed\n", npassed, nfailed);
     return (nfailed || ran == 0) ? 1 : 0;
 }

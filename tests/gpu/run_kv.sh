@@ -15,6 +15,9 @@
 #   sanitize   memcheck and racecheck over configs/kv_attention_small.json and
 #              configs/sanitize_kv_dense.json (--profile) and test_gpu kvattn_every_method
 #              (racecheck over sanitize_kv_dense.json alone takes about 7 minutes on an H100)
+#   testgpu    make test-gpu a test at a time (with the example plugin where it is built), each
+#              into OUTDIR/testgpu/NAME.log; run again with the same OUTDIR, it skips the tests
+#              that passed, so the whole suite can be taken over several short leases
 #   fixed      the fixed cost of a call, kernel by kernel: ncu's duration (caches not flushed) of
 #              the rotate, split and combine kernels of each attention of a --profile run
 #              (identity and TQ-dense at 3 bits and the fp16 cache, B = 1, T = 4k and 32k)
@@ -25,10 +28,10 @@
 # Exit status: 0 when every step it ran returned 0, else 1.
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 2
-out=${1:?usage: tests/gpu/run_kv.sh OUTDIR [build|tests|codec|attention|sdpa|ncu|sanitize|fixed|occupancy ...]}
+out=${1:?usage: tests/gpu/run_kv.sh OUTDIR [build|tests|codec|attention|sdpa|ncu|sanitize|testgpu|fixed|occupancy ...]}
 shift
 steps=("$@")
-[ ${#steps[@]} -gt 0 ] || steps=(build tests codec attention sdpa ncu sanitize fixed occupancy)
+[ ${#steps[@]} -gt 0 ] || steps=(build tests codec attention sdpa ncu sanitize testgpu fixed occupancy)
 mkdir -p "$out/results"
 R=build/rotorbench
 status=0
@@ -76,6 +79,20 @@ for step in "${steps[@]}"; do
             sanitize $tool kvattn_every_method build/test_gpu kvattn_every_method
         done
         rm -rf "$out/sanitize-scratch" ;;
+    testgpu)
+        plug=()
+        [ -f build/examples/libexample_signs.so ] && plug=(--plugin build/examples/libexample_signs.so)
+        mkdir -p "$out/testgpu"
+        build/test_gpu "${plug[@]}" --list > "$out/testgpu/names.txt" || status=1
+        while read -r t; do
+            log=$out/testgpu/$t.log
+            if [ -f "$log" ] && tail -1 "$log" | grep -q ' passed, 0 failed$'; then continue; fi
+            build/test_gpu "${plug[@]}" "=$t" > "$log" 2>&1 || status=1
+        done < "$out/testgpu/names.txt"
+        # one line: tests, checks passed and failed, and the tests that failed
+        awk 'FNR == 1 { n++ } / passed, [0-9]+ failed$/ { p += $1; f += $3; if ($3 > 0) { x = FILENAME; sub(/.*\//, "", x); sub(/\.log$/, "", x); bad = bad " " x } }
+             END { printf "== testgpu: %d tests, %d passed, %d failed%s\n", n, p, f, bad ? ";" bad : "" }' \
+            "$out"/testgpu/*.log ;;
     fixed)
         printf '%s\n' '{"name": "fixed_probe", "seed": 7, "dims": 128, "bits": [3], "methods": ["identity", "turboquant-dense"],' \
             ' "kv_attention": {"B": 1, "H": 32, "T": [4096, 32768], "split": "auto"}}' > "$out/fixed_probe.json"
@@ -98,7 +115,7 @@ for step in "${steps[@]}"; do
                 -k regex:kva_split_kernel -c 1 "$R" run "$out/occupancy_b$b.json" --backend gpu --out "$out/ncu-scratch"
         done
         rm -rf "$out/ncu-scratch" ;;
-    *) echo "run_kv.sh: unknown step '$step' (build tests codec attention sdpa ncu sanitize fixed occupancy)" >&2; exit 2 ;;
+    *) echo "run_kv.sh: unknown step '$step' (build tests codec attention sdpa ncu sanitize testgpu fixed occupancy)" >&2; exit 2 ;;
     esac
 done
 exit $status
