@@ -105,9 +105,6 @@ static float butterfly_sum(float *v)
     return v[0];
 }
 
-/* exp(x - m), 0 for an empty state (x = -inf), as the kernels' kva_rescale. */
-static float rescale(float x, float m) { return x == -INFINITY ? 0.0f : expf(x - m); }
-
 /* q' = Pi q_pad (once per query), in the rotate kernel's order; q itself without a rotation or
  * for the fp16 cache. */
 static void query_prime(const rb_kvattn_args *a, int fp16, const float *q, float *qr)
@@ -217,7 +214,7 @@ static void warp_compressed(const rb_kvattn_args *a, long r0, const float *qr, l
                     norm_of(a->knorms, a->norm_kind, row) * a->scale;
             mx = fmaxf(mx, sg[i]);
         }
-        const float f = rescale(st->m, mx);
+        const float f = rb_kva_rescale(st->m, mx);
         for (int i = 0; i < 32; i++) {
             const float p = i < n ? expf(sg[i] - mx) : 0.0f;
             lane_l[i] = fmaf(lane_l[i], f, p);
@@ -259,7 +256,7 @@ static void warp_fp16(const rb_kvattn_args *a, long r0, const float *q, long t0,
             sc[u] = i0 + u < t1 ? butterfly_sum(lane) * a->scale : -INFINITY;
             mn = fmaxf(mn, sc[u]);
         }
-        const float f = rescale(st->m, mn);
+        const float f = rb_kva_rescale(st->m, mn);
         st->l *= f;
         for (int j = 0; j < d; j++)
             st->acc[j] *= f;
@@ -284,11 +281,11 @@ static void merge_states(int n, const float *m, const float *l, const float *acc
         M = fmaxf(M, m[s]);
     float L = 0.0f;
     for (int s = 0; s < n; s++)
-        L = fmaf(l[s], rescale(m[s], M), L);
+        L = fmaf(l[s], rb_kva_rescale(m[s], M), L);
     for (int j = 0; j < dim; j++) {
         float v = 0.0f;
         for (int s = 0; s < n; s++)
-            v = fmaf(acc[s * stride + j], rescale(m[s], M), v);
+            v = fmaf(acc[s * stride + j], rb_kva_rescale(m[s], M), v);
         acco[j] = v;
     }
     *mo = M;

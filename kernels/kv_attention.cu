@@ -79,9 +79,6 @@ static __device__ __forceinline__ void kva_pdl_release()
 #endif
 }
 
-/* exp(a - m), 0 when a state was empty (a = -inf): keeps -inf - -inf from making a NaN. */
-static __device__ __forceinline__ float kva_rescale(float a, float m) { return a == -INFINITY ? 0.0f : expf(a - m); }
-
 static __device__ __forceinline__ float kva_norm(const void *norms, int kind, long i)
 {
     if (kind == RB_KV_NORM_FP16)
@@ -396,7 +393,7 @@ static __device__ void kva_write_partials(const rb_kvattn_args &a, const float *
         float v = 0.0f;
         for (int w = 0; w < KVA_NW; w++) {
             const float *e = mg + (w * G + g) * (dim + 2);
-            v += (j < 0 ? e[1] : e[2 + j]) * kva_rescale(e[0], M);
+            v += (j < 0 ? e[1] : e[2 + j]) * rb_kva_rescale(e[0], M);
         }
         const long ps = (bh0 + g) * nsplit + s;
         if (j < 0) {
@@ -516,7 +513,7 @@ __global__ void __launch_bounds__(KVA_NW * 32) kva_split_kernel(const rb_kvattn_
             if (g < G) {
                 const float sg = valid ? sc[g] * rk * a.scale : -INFINITY;
                 const float mn = fmaxf(m[g], kva_warp_max(sg));
-                fac[g] = kva_rescale(m[g], mn);
+                fac[g] = rb_kva_rescale(m[g], mn);
                 const float p = valid ? expf(sg - mn) : 0.0f;
                 l[g] = l[g] * fac[g] + p;
                 wsh[g * KVA_TT + lane] = p * rv;
@@ -669,7 +666,7 @@ __global__ void __launch_bounds__(KVA_NW * 32) kva_fp16_split_kernel(const rb_kv
 #pragma unroll
             for (int u = 0; u < U; u++)
                 mn = fmaxf(mn, sc[u]);
-            const float f = kva_rescale(m[g], mn);
+            const float f = rb_kva_rescale(m[g], mn);
             l[g] *= f;
 #pragma unroll
             for (int k = 0; k < KP * E; k++)
@@ -728,12 +725,12 @@ __global__ void __launch_bounds__(128) kva_combine_kernel(const float *__restric
     float L = 0.0f;
 #pragma unroll 8
     for (int s = 0; s < nsplit; s++)
-        L = fmaf(ml[2 * s + 1], kva_rescale(ml[2 * s], M), L);
+        L = fmaf(ml[2 * s + 1], rb_kva_rescale(ml[2 * s], M), L);
     for (int j = threadIdx.x; j < dpad; j += blockDim.x) {
         float v = 0.0f;
 #pragma unroll 8
         for (int s = 0; s < nsplit; s++)
-            v = fmaf(pacc[(long)s * dpad + j], kva_rescale(ml[2 * s], M), v);
+            v = fmaf(pacc[(long)s * dpad + j], rb_kva_rescale(ml[2 * s], M), v);
         kva_os[j] = v / L;
     }
     /* the rotation's loop below reads kva_os in aligned 16-byte groups (ptxas widens the loads),

@@ -25,8 +25,8 @@
  *         (w_i = rhov_i c(vcode_i) in the rotated domain, v_i for fp16);
  *   M = max_s m_s, L = sum_s l_s exp(m_s - M), o'[j] = sum_s acc_s[j] exp(m_s - M) / L.
  * Inside a split the CPU reference takes the kernels' order of sums (kvattn_split.h), so the
- * backends differ only where expf does (CUDA's and the C library's, an ulp or two). A row with a NaN norm (a non-finite input row) makes
- * the output of every query that reads it NaN. */
+ * backends differ only where expf does (CUDA's and the C library's, an ulp or two). A row with a
+ * NaN norm (a non-finite input row) makes the output of every query that reads it NaN. */
 #ifndef RB_KVATTN_H
 #define RB_KVATTN_H
 

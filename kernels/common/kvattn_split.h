@@ -60,6 +60,9 @@ RB_HD int rb_kva_table(int bits, int nch, int G, int dpad)
     return nc <= 32 && G * W * nc * 4 <= RB_KVA_TABLE_BYTES ? 1 : 0;
 }
 
+/* exp(a - m), 0 when a state was empty (a = -inf): keeps -inf - -inf from making a NaN. */
+RB_HD float rb_kva_rescale(float a, float m) { return a == -INFINITY ? 0.0f : expf(a - m); }
+
 /* fp16 cache: slots a lane (2 coordinates a slot for even d, 1 for odd d) and tokens a step. */
 RB_HD int rb_kva_fp16_kp(int d) { return d & 1 ? RB_KVA_KM : d / 2 <= 32 ? 1 : d / 2 <= 64 ? 2 : 4; }
 RB_HD int rb_kva_fp16_u(int G) { return rb_kva_gm(G) <= 2 ? RB_KVA_U_MAX : RB_KVA_U_MAX / 2; }
