@@ -46,6 +46,12 @@ run() {
     echo "== $name: rc=$rc at $(( $(date +%s) - t0 )) s: $(tail -1 "$out/$name.log" | cut -c1-160)"
 }
 sweep() { run "$(basename "$1" .json)" "$R" run "$1" --backend gpu --out "$out/results" --resume; }
+# probe NAME BITS METHODS T SPLIT: OUTDIR/NAME.json, a decode-attention config at d = 128, B = 1,
+# H = 32 (BITS and T are JSON lists' insides, METHODS quoted names, SPLIT a number or "auto")
+probe() {
+    printf '{"name": "%s", "seed": 7, "dims": 128, "bits": [%s], "methods": [%s],\n "kv_attention": {"B": 1, "H": 32, "T": [%s], "split": %s}}\n' \
+        "$@" > "$out/$1.json"
+}
 sanitize() {
     local tool=$1 name=$2
     shift 2
@@ -61,12 +67,10 @@ for step in "${steps[@]}"; do
     attention) sweep configs/kv_attention.json; sweep configs/kv_attention_b16.json ;;
     sdpa) run sdpa make sdpa SDPA_OUT="$out/results/sdpa_baseline.json" ;;
     ncu)
-        probe=$out/ncu_probe.json
-        printf '%s\n' '{"name": "ncu_probe", "seed": 7, "dims": 128, "bits": [3], "methods": ["identity"],' \
-            ' "kv_attention": {"B": 1, "H": 32, "T": [32768], "split": "auto"}}' > "$probe"
+        probe ncu_probe 3 '"identity"' 32768 '"auto"'
         for k in kva_split_kernel kva_fp16_split_kernel; do
             run "ncu-$k" ncu --clock-control none --set full --import-source no -k "regex:$k" -c 1 -f \
-                -o "$out/ncu-$k" "$R" run "$probe" --backend gpu --out "$out/ncu-scratch"
+                -o "$out/ncu-$k" "$R" run "$out/ncu_probe.json" --backend gpu --out "$out/ncu-scratch"
             ncu -i "$out/ncu-$k.ncu-rep" --page details > "$out/ncu-$k.txt" 2>&1
         done
         rm -rf "$out/ncu-scratch" ;;
@@ -94,22 +98,18 @@ for step in "${steps[@]}"; do
              END { printf "== testgpu: %d tests, %d passed, %d failed%s\n", n, p, f, bad ? ";" bad : "" }' \
             "$out"/testgpu/*.log ;;
     fixed)
-        printf '%s\n' '{"name": "fixed_probe", "seed": 7, "dims": 128, "bits": [3], "methods": ["identity", "turboquant-dense"],' \
-            ' "kv_attention": {"B": 1, "H": 32, "T": [4096, 32768], "split": "auto"}}' > "$out/fixed_probe.json"
+        probe fixed_probe 3 '"identity", "turboquant-dense"' '4096, 32768' '"auto"'
         run ncu-fixed ncu --cache-control none --clock-control none --metrics gpu__time_duration.sum \
             -k 'regex:kva_(rotate|split|fp16_split|combine)' "$R" run "$out/fixed_probe.json" --backend gpu --profile \
             --out "$out/ncu-scratch"
         rm -rf "$out/ncu-scratch" ;;
     occupancy)
         for sp in 1024 2048 2752 4096; do
-            printf '%s\n' "{\"name\": \"occupancy_split$sp\", \"seed\": 7, \"dims\": 128, \"bits\": [2, 3, 4]," \
-                " \"methods\": [\"identity\", \"rotorquant\"], \"kv_attention\": {\"B\": 1, \"H\": 32, \"T\": [32768], \"split\": $sp}}" \
-                > "$out/occupancy_split$sp.json"
+            probe "occupancy_split$sp" '2, 3, 4' '"identity", "rotorquant"' 32768 "$sp"
             sweep "$out/occupancy_split$sp.json"
         done
         for b in 2 3 4; do
-            printf '%s\n' "{\"name\": \"occupancy_b$b\", \"seed\": 7, \"dims\": 128, \"bits\": [$b], \"methods\": [\"identity\"]," \
-                " \"kv_attention\": {\"B\": 1, \"H\": 32, \"T\": [32768], \"split\": \"auto\"}}" > "$out/occupancy_b$b.json"
+            probe "occupancy_b$b" "$b" '"identity"' 32768 '"auto"'
             run "ncu-occupancy-b$b" ncu --clock-control none --section LaunchStats --section Occupancy \
                 --metrics sm__ctas_launched.min,sm__ctas_launched.max,sm__ctas_launched.avg,gpu__time_duration.sum \
                 -k regex:kva_split_kernel -c 1 "$R" run "$out/occupancy_b$b.json" --backend gpu --out "$out/ncu-scratch"
