@@ -16,6 +16,7 @@
 #include "kvattn_mem.h"
 #include "kvcodec.h"
 #include "method_hooks.h"
+#include "results.h"
 #include "tensor_file.h"
 
 static uint64_t mix64(uint64_t z)
@@ -694,21 +695,28 @@ void rb_kvattn_print_markdown(const rb_run *run, FILE *out)
     const char *clock = run->nrecs ? run->recs[0].t.clock : "";
     fprintf(out, "\n### Decode attention over a KV cache (%s backend, times: %s median)\n\n", run->backend, clock);
     const int gpu = strcmp(run->backend, "cpu") != 0; /* the copy roof exists on a GPU only */
-    fprintf(out, "| method | bits | norms | d | B | H | kv | T | split | bytes / token | µs | GB/s |%s speedup vs fp16 | "
-                 "out cos | KL | top-1 | top-5 | max rel err |\n", gpu ? " % copy |" : "");
-    fprintf(out, "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|%s---:|---:|---:|---:|---:|---:|\n",
-            gpu ? "---:|" : "");
+    /* caches from files: the K file and its slice, whose rows would otherwise look alike */
+    const int inputs = run->cfg && run->cfg->kva.input == RB_KVA_FILES;
+    fprintf(out, "| method |%s bits | norms | d | B | H | kv | T | split | bytes / token | µs | GB/s |%s speedup vs fp16 | "
+                 "out cos | KL | top-1 | top-5 | max rel err |\n", inputs ? " input |" : "", gpu ? " % copy |" : "");
+    fprintf(out, "|---|%s---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|%s---:|---:|---:|---:|---:|---:|\n",
+            inputs ? "---|" : "", gpu ? "---:|" : "");
     for (int i = 0; i < run->nrecs; i++) {
         const rb_record *r = &run->recs[i];
         if (!r->kva.on)
             continue;
         const double gbps = r->t.median_us > 0 ? r->bytes / (r->t.median_us * 1e3) : 0;
-        char pct[32] = "";
+        char pct[32] = "", input[160] = "";
         if (gpu)
             snprintf(pct, sizeof pct, " %.1f |", rb_record_pct_of_copy(r));
-        fprintf(out, "| %s | %d | %s | %d | %d | %d | %d | %ld | %d | %.1f | %.2f | %.1f |%s %.2f | %.6f | %.3e | %.4f | "
+        if (inputs) {
+            char in[128];
+            rb_record_input(run->cfg, r, in, sizeof in);
+            snprintf(input, sizeof input, " %s |", in);
+        }
+        fprintf(out, "| %s |%s %d | %s | %d | %d | %d | %d | %ld | %d | %.1f | %.2f | %.1f |%s %.2f | %.6f | %.3e | %.4f | "
                      "%.4f | %.3e |\n",
-                r->kva.fp16_cache ? "fp16-cache" : rb_method_name(r->method), r->bits,
+                r->kva.fp16_cache ? "fp16-cache" : rb_method_name(r->method), input, r->bits,
                 r->kva.fp16_cache ? "-" : rb_kv_norm_name(r->kv_norm), r->d, r->kva.B, r->kva.H, r->kva.kv_heads, r->kva.T,
                 r->kva.split, r->kva.bytes_per_token, r->t.median_us, gbps, pct, r->speedup, r->attn.out_cos, r->attn.kl,
                 r->attn.top1, r->attn.top5, r->kva.max_rel_err);

@@ -507,3 +507,44 @@ TEST(kvattn_ctrl_c_keeps_what_is_done)
     CHECK(rc == 0 && strstr(err, want) && count_of(err, "[attention] ") == total - kept, "resumed: rc %d, want '%s': %s",
           rc, want, err);
 }
+
+/* The attention table names each record's cache where it comes from files: the K file and its
+ * split_axis slice, so two slices' rows do not look alike; synthetic caches have no such column. */
+TEST(kvattn_markdown_names_the_file_slice)
+{
+    rb_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.kva.input = RB_KVA_FILES;
+    snprintf(cfg.kva.k.path, sizeof cfg.kva.k.path, "%s", "/data/model/k_cache.npy");
+    rb_record recs[2];
+    memset(recs, 0, sizeof recs);
+    for (int i = 0; i < 2; i++) {
+        recs[i].kva.on = recs[i].kva.fp16_cache = 1;
+        recs[i].bits = 16;
+        recs[i].slice = i;
+        recs[i].kva.T = 300;
+    }
+    rb_run run = {.cfg = &cfg, .backend = "cpu", .recs = recs, .nrecs = 2};
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    CHECK(f != NULL, "open_memstream");
+    if (!f)
+        return;
+    rb_kvattn_print_markdown(&run, f);
+    fclose(f);
+    CHECK(strstr(text, "| method | input | bits |") != NULL, "no input column: %s", text);
+    CHECK(strstr(text, "| fp16-cache | k_cache.npy[0] | 16 |") && strstr(text, "| fp16-cache | k_cache.npy[1] | 16 |"),
+          "slices not named: %s", text);
+    free(text);
+    cfg.kva.input = RB_KVA_SYNTHETIC;
+    recs[0].slice = recs[1].slice = -1;
+    f = open_memstream(&text, &len);
+    CHECK(f != NULL, "open_memstream");
+    if (!f)
+        return;
+    rb_kvattn_print_markdown(&run, f);
+    fclose(f);
+    CHECK(strstr(text, "| method | bits |") != NULL && !strstr(text, "input"), "synthetic caches: %s", text);
+    free(text);
+}
