@@ -2,7 +2,9 @@
 # kv_attention.sh: kv_attention.png from one result CSV, called by make_plots.sh (which checks
 # the CSV): decode attention time against T per method at 2, 3 and 4 bits (those present), with
 # the fp16-cache baseline and, when sdpa_baseline.csv (make sdpa) lies beside the CSV, PyTorch's
-# SDPA on the same shape. The shape drawn is the (d, B, H, kv_heads) with the most values of T.
+# SDPA on the same shape. The shape drawn is the (input, d, B, H, kv_heads) with the most values
+# of T, the first in the CSV among equals: a cache from a file's split_axis slices is one input
+# a slice, and one is drawn (a line says which), not every slice's points on the same T.
 #
 # A CPU result is drawn too (the subtitle says CPU backend), without PyTorch's SDPA: its times
 # are GPU times, no match for a CPU reference.
@@ -27,14 +29,20 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/rb_kva.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 q() { printf "'%s'" "${1//\'/\'\'}"; }
 
-# the shape with the most values of T
-read -r d B H KV < <(awk "$hdr"' $c["path"] == "attention" && $c["time_median_us"] > 0 {
-        k = $c["d"] " " $c["kv_B"] " " $c["kv_H"] " " $c["kv_heads"]
+# the shape with the most values of T (a CSV without the input column: one input)
+IFS=$'\t' read -r input d B H KV ninputs < <(awk "$hdr"' $c["path"] == "attention" && $c["time_median_us"] > 0 {
+        in_ = ("input" in c) ? $c["input"] : ""
+        k = in_ "\t" $c["d"] "\t" $c["kv_B"] "\t" $c["kv_H"] "\t" $c["kv_heads"]
+        if (!(k in n)) order[++nk] = k
+        if (!(in_ in ins)) { ins[in_] = 1; ni++ }
         if (!((k, $c["kv_T"]) in s)) { s[k, $c["kv_T"]] = 1; n[k]++ } }
-    END { for (k in n) if (n[k] > best) { best = n[k]; bk = k }; print bk }' "$csv")
+    END { for (i = 1; i <= nk; i++) if (n[order[i]] > best) { best = n[order[i]]; bk = order[i] }
+          if (nk) print bk "\t" ni }' "$csv")
 [ -n "${d:-}" ] || skip "no timed attention record in $csv"
-out=$(awk -v d="$d" -v B="$B" -v H="$H" -v KV="$KV" -v dir="$tmp" "$hdr"'
-    $c["path"] == "attention" && $c["d"] == d && $c["kv_B"] == B && $c["kv_H"] == H && $c["kv_heads"] == KV && $c["time_median_us"] > 0 {
+[ "${ninputs:-1}" -le 1 ] || note "kv_attention.png: drawn for the input $input, one of $ninputs"
+out=$(awk -v in_="$input" -v d="$d" -v B="$B" -v H="$H" -v KV="$KV" -v dir="$tmp" "$hdr"'
+    $c["path"] == "attention" && (!("input" in c) || $c["input"] == in_) && $c["d"] == d && $c["kv_B"] == B &&
+    $c["kv_H"] == H && $c["kv_heads"] == KV && $c["time_median_us"] > 0 {
         m = $c["method"]; b = $c["bits"]
         if (m == "fp16-cache") { f = dir "/kva_fp16.raw" }
         else if (b == 2 || b == 3 || b == 4) {
@@ -72,6 +80,7 @@ read -r ylo yhi < <(awk -F, 'FNR > 1 && $2 + 0 > 0 { v = $2 + 0; if (!n++ || v <
     END { if (!n) { print "1 10"; exit }
           l = 10 ^ int(log(lo) / log(10) - (lo < 1 ? 1 : 0)); h = 10 ^ int(log(hi) / log(10) + 1)
           if (l > lo) l /= 10; if (h < hi) h *= 10; print l, h }' "$tmp"/kva_*.csv)
+case $input in "" | synthetic | sphere) ;; *) sub="$sub — cache from $input" ;; esac
 part="$outdir/.kv_attention.png.part"
 if gnuplot -e "pal=$(q "$pal"); out=$(q "$part"); sub=$(q "$sub"); dir=$(q "$tmp"); bitsl=$(q "$bitsl"); methods=$(q "$methods"); hassdpa=$hassdpa; ylo=$ylo; yhi=$yhi; setting=$(q "B = $B, H = $H/$KV, d = $d"); title=$(q "Decode attention over a compressed KV cache against the fp16 cache")" \
     "$here/kv_attention.gp" 2>"$tmp/gnuplot.err" && [ -s "$part" ] && mv -f "$part" "$png"; then

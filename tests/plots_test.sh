@@ -124,6 +124,14 @@ cp "$d/kv_attention_small-cpu.csv" "$tmp/sd/"
 "$mp" "$tmp/sd/kv_attention_small-cpu.csv" "$tmp/sd/cpu" 2>"$tmp/sd/cpu.err" || bad "attention, CPU, SDPA beside: exit $?"
 grep -q 'not drawn: GPU times beside a CPU result' "$tmp/sd/cpu.err" || bad "attention, CPU, SDPA beside: no line saying it is not drawn"
 cmp -s "$tmp/a/kv_attention.png" "$tmp/sd/cpu/kv_attention.png" || bad "attention, CPU, SDPA beside: kv_attention.png differs from the one without"
+# caches from a file's two split_axis slices: one slice drawn, a line says which
+mkdir -p "$tmp/sl"
+awk -F, -v OFS=, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; print; next }
+    { $c["input"] = "kv.npy[0]"; print; $c["input"] = "kv.npy[1]"; $c["time_median_us"] *= 2; print }' \
+    "$d/kv_attention_small-cpu.csv" >"$tmp/sl/att.csv"
+"$mp" "$tmp/sl/att.csv" "$tmp/sl" 2>"$tmp/sl/err" || bad "attention, two slices: exit $?"
+grep -q 'drawn for the input kv.npy\[0\], one of 2' "$tmp/sl/err" || bad "attention, two slices: no line naming the slice drawn: $(cat "$tmp/sl/err")"
+[ -s "$tmp/sl/kv_attention.png" ] || bad "attention, two slices: no kv_attention.png"
 
 "$mp" "$d/kv_codec_small-cpu.csv" "$tmp/k" 2>"$tmp/k.err" || bad "kv_codec_small-cpu.csv: exit $?: $(cat "$tmp/k.err")"
 for f in kv_codec.png mse.png kv_bytes.md; do [ -s "$tmp/k/$f" ] || bad "kv_codec_small-cpu.csv: no $f: $(cat "$tmp/k.err")"; done
