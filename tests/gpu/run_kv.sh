@@ -24,7 +24,8 @@
 #   occupancy  why 2 and 4 bits trail 3 and RotorQuant's 3 bits trail identity's (docs/PERF.md):
 #              both at 2/3/4 bits, B = 1, T = 32k, at splits of 1024, 2048, 2752 (one wave of
 #              three CTAs a SM) and 4096 tokens, and per bit width ncu's CTAs per SM (least,
-#              most, mean) and occupancy of identity's split kernel
+#              most, mean), occupancy, warp stalls, instructions, shared-load bank conflicts and
+#              DRAM bytes of identity's split kernel
 # Exit status: 0 when every step it ran returned 0, else 1.
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 2
@@ -111,7 +112,8 @@ for step in "${steps[@]}"; do
         for b in 2 3 4; do
             probe "occupancy_b$b" "$b" '"identity"' 32768 '"auto"'
             run "ncu-occupancy-b$b" ncu --clock-control none --section LaunchStats --section Occupancy \
-                --metrics sm__ctas_launched.min,sm__ctas_launched.max,sm__ctas_launched.avg,gpu__time_duration.sum \
+                --section WarpStateStats --section SchedulerStats \
+                --metrics sm__ctas_launched.min,sm__ctas_launched.max,sm__ctas_launched.avg,gpu__time_duration.sum,smsp__inst_executed.sum,l1tex__data_bank_conflicts_pipe_lsu_mem_shared_op_ld.sum,l1tex__data_pipe_lsu_wavefronts_mem_shared_op_ld.sum,dram__bytes_read.sum \
                 -k regex:kva_split_kernel -c 1 "$R" run "$out/occupancy_b$b.json" --backend gpu --out "$out/ncu-scratch"
         done
         rm -rf "$out/ncu-scratch" ;;
