@@ -644,6 +644,7 @@ static const rb_backend gpu_backend = {
     .load_rows = gpu_load_rows,
     .fits = gpu_fits,
     .kv_fits = rb_gpu_kv_fits,
+    .kv_split = rb_gpu_kv_split,
     .attention = gpu_attention,
     .kv_attention = rb_gpu_kv_attention,
     .run = gpu_run,

@@ -177,7 +177,9 @@ static int list_shapes(const rb_config *cfg, const kv_files *f, kv_shape *out)
                                 s->Hkv = kc->nkv ? kc->kv_heads[ki] : s->Hq;
                                 s->d = files ? f->d : cfg->dims[di];
                                 s->T = (int)(kc->nT ? kc->T[ti] : (files ? f->rows[0] / ((long)s->B * s->Hkv) : 0));
-                                s->split = kc->split ? kc->split : rb_kvattn_default_split(s->B, s->Hkv, s->T, 132);
+                                /* "auto" is chosen per record (record_split); 64, its least,
+                                 * bounds the workspace for the memory checks */
+                                s->split = kc->split ? kc->split : 64;
                                 s->scale = 1.0f / sqrtf((float)s->d);
                                 out[n].slice = files ? sl : -1;
                             }
@@ -187,6 +189,13 @@ static int list_shapes(const rb_config *cfg, const kv_files *f, kv_shape *out)
 }
 
 static int max_dpad(const rb_config *cfg, int d);
+
+/* Method m's padded width at d (its block size's multiple). */
+static int method_dpad(rb_method m, int d)
+{
+    const int k = rb_method_get(m)->block(d);
+    return (d + k - 1) / k * k;
+}
 
 /* Records a shape makes: the fp16 cache and every packing method at every bits. */
 static int records_per_shape(const rb_config *cfg)
@@ -215,9 +224,7 @@ static void largest_setting(const rb_config *cfg, const kv_shape *sh, int n, rb_
         for (int m = 0; m < cfg->nmethods; m++) {
             if (!rb_kv_method_packs(cfg->methods[m]))
                 continue;
-            const rb_method_desc *md = rb_method_get(cfg->methods[m]);
-            const int k = md->block(a.d);
-            a.dpad = (a.d + k - 1) / k * k;
+            a.dpad = method_dpad(cfg->methods[m], a.d);
             a.norm_kind = rb_kv_norm_kind(cfg->unit_norm, cfg->kv_norm);
             for (int b = 0; b < cfg->nbits; b++) {
                 a.bits = cfg->bits[b];
@@ -358,8 +365,19 @@ static void base_record(const rb_config *cfg, rb_backend *be, const kv_shape *ks
     r->kva.H = s->Hq;
     r->kva.kv_heads = s->Hkv;
     r->kva.T = s->T;
-    r->kva.split = s->split;
     r->kva.input = cfg->kva.input;
+}
+
+/* A record's split: the config's, or "auto": one wave of the split kernel that takes the shape
+ * (a: its dpad, bits and norm kind set for a compressed cache), as many CTAs as the backend's
+ * device keeps resident (be->kv_split), or without a device, kvattn.h's model of the H100. */
+static int record_split(const rb_config *cfg, rb_backend *be, const rb_kvattn_args *a, int fp16)
+{
+    if (cfg->kva.split)
+        return cfg->kva.split;
+    if (be->kv_split)
+        return be->kv_split(be, a, fp16);
+    return rb_kvattn_default_split(a->B, a->Hkv, a->T, RB_KVA_MODEL_SMS, rb_kvattn_model_ctas(a, fp16));
 }
 
 /* The key of a shape's fp16-cache record, and of its record for method m at bits: what the
@@ -372,6 +390,9 @@ static void fp16_key(const rb_config *cfg, rb_backend *be, const kv_shape *ks, r
     r->bits = 16;
     r->dtype = RB_FP16; /* the cache's */
     r->bits_per_coord = 16;
+    rb_kvattn_args a = ks->s;
+    a.dpad = a.d;
+    r->kva.split = record_split(cfg, be, &a, 1);
 }
 
 static void method_key(const rb_config *cfg, rb_backend *be, const kv_shape *ks, rb_method m, int bits, rb_record *r)
@@ -381,6 +402,11 @@ static void method_key(const rb_config *cfg, rb_backend *be, const kv_shape *ks,
     r->bits = bits;
     r->dtype = RB_FP32; /* queries and outputs; the cache is codes + norms */
     r->kv_norm = rb_kv_norm_kind(cfg->unit_norm, cfg->kv_norm);
+    rb_kvattn_args a = ks->s;
+    a.dpad = method_dpad(m, a.d);
+    a.bits = bits;
+    a.norm_kind = r->kv_norm;
+    r->kva.split = record_split(cfg, be, &a, 0);
 }
 
 /* An earlier run's record with r's key (--resume), or NULL. */
@@ -457,8 +483,7 @@ static int max_dpad(const rb_config *cfg, int d)
 {
     int dpad = d;
     for (int m = 0; m < cfg->nmethods; m++) {
-        const rb_method_desc *md = rb_method_get(cfg->methods[m]);
-        const int k = md->block(d), pd = (d + k - 1) / k * k;
+        const int pd = method_dpad(cfg->methods[m], d);
         dpad = pd > dpad ? pd : dpad;
     }
     return dpad;
@@ -518,6 +543,7 @@ static int run_shape(const rb_config *cfg, rb_backend *be, const kv_files *f, co
     a.k16 = b.K16;
     a.v16 = b.V16;
     a.dpad = s->d;
+    a.split = r.kva.split;
     if (old) {
         r = *old;
     } else {
@@ -570,6 +596,7 @@ static int run_shape(const rb_config *cfg, rb_backend *be, const kv_files *f, co
             rb_kva_rotation_matrix(&p, b.Pi);
             /* the norms as the config's kv_norm stores them (none under assume_unit_norm) */
             a.dpad = p.dpad;
+            a.split = r.kva.split;
             a.bits = p.bits;
             a.norm_kind = r.kv_norm;
             a.kcodes = b.kcodes;

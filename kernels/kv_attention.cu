@@ -42,7 +42,7 @@
 #define KVA_TT RB_KVA_TT
 #define KVA_U_MAX RB_KVA_U_MAX
 #define KVA_KM RB_KVA_KM
-#define KVA_KSTRIDE 33      /* words between a K tile's columns (kva_copy_k) */
+#define KVA_KSTRIDE RB_KVA_KSTRIDE
 
 /* ---- small device helpers ---------------------------------------------------------------- */
 static __device__ __forceinline__ float kva_warp_max(float v)
@@ -139,8 +139,6 @@ static __device__ __forceinline__ unsigned kva_field4(const uint32_t (&w)[NW], i
     return __funnelshift_r(w[wi], w[wi + 1], o - 2) & mask; /* o > 32 - WID >= 16 here */
 }
 
-static __host__ __device__ inline int kva_align4(int x) { return (x + 3) & ~3; }
-
 /* ---- the query rotation ------------------------------------------------------------------- */
 /* q' = Pi q_pad. A CTA per (query, KVA_ROT_ROWS rows of Pi): each warp takes KVA_ROT_RW rows and
  * issues all their loads before the first butterfly, so a warp waits for L2 about once rather
@@ -194,33 +192,8 @@ __global__ void __launch_bounds__(128) kva_rotate_kernel(const float *__restrict
  *           to 3 bits pairs of its codes index a table of centroid pairs (c[c_a], c[c_b]),
  *           replicated 16 times so that each lane of a half-warp reads its own bank pair.
  * NCH == 0: any dpad and 1..8 bits: whole chunks, then the tail coordinate by coordinate for the
- *           scores, rb_kv_run for V; the single table up to 5 bits, else q'_g[j] c[code]. */
-#define KVA_VSLACK 8 /* words after a V tile: the last lanes' second word (NCH > 0) */
-
-struct kva_smem_plan {
-    int cent, qs, tab, vtab, warp0, warp_words, merge, total; /* offsets and sizes in 4-byte words */
-    int ktile_words, vtile_words, table; /* table: 2 pairs, 1 single, 0 none */
-};
-
-static __host__ __device__ inline kva_smem_plan kva_plan(int bits, int nch, int G, int dpad, int rw)
-{
-    kva_smem_plan p;
-    const int nc = 1 << bits, W = nch > 0 ? 32 * nch : dpad;
-    const bool vpair = nch > 0 && bits <= 3;
-    p.table = rb_kva_table(bits, nch, G, dpad);
-    p.ktile_words = kva_align4((nch > 0 ? nch * bits : rw) * KVA_KSTRIDE);
-    p.vtile_words = kva_align4(KVA_TT * rw + (nch > 0 ? KVA_VSLACK : 0));
-    p.cent = 0;
-    p.qs = kva_align4(nc);
-    p.tab = p.qs + kva_align4(G * W);
-    p.vtab = p.tab + (p.table == 2 ? kva_align4(G * (W / 2) * nc * nc) : p.table == 1 ? kva_align4(G * W * nc) : 0);
-    p.warp0 = p.vtab + (vpair ? 2 * 16 * nc * nc : 0);
-    /* per warp: K and V tiles, double-buffered, then its weights w[G][TT] */
-    p.warp_words = 2 * p.ktile_words + 2 * p.vtile_words + kva_align4(G * KVA_TT);
-    p.merge = p.warp0 + KVA_NW * p.warp_words;
-    p.total = p.merge + KVA_NW * G * (dpad + 2);
-    return p;
-}
+ *           scores, rb_kv_run for V; the single table up to 5 bits, else q'_g[j] c[code].
+ * The shared memory's plan (rb_kva_smem) is in kvattn_split.h, where the harness reads it too. */
 
 /* The K tile goes in column-major (word k of row r at k KVA_KSTRIDE + r), so the score phase's
  * lanes (one row each) read word k of their rows from 32 distinct banks whatever the row length;
@@ -239,7 +212,7 @@ static __device__ __forceinline__ void kva_copy_k(uint32_t *dst, const uint32_t 
 static __device__ __forceinline__ unsigned kva_magic(int rw) { return 0xFFFFFFFFu / (unsigned)rw + 1u; }
 
 /* Issue the copy of tile `tl` of this warp's split (K and V code rows) into buffer `buf`. */
-static __device__ __forceinline__ void kva_issue_tile(const rb_kvattn_args &a, const kva_smem_plan &pl, uint32_t *wbase,
+static __device__ __forceinline__ void kva_issue_tile(const rb_kvattn_args &a, const rb_kva_smem_plan &pl, uint32_t *wbase,
                                                       long row0, int rw, unsigned magic, int t0, int t1, int tl, int buf,
                                                       int lane)
 {
@@ -415,7 +388,7 @@ __global__ void __launch_bounds__(KVA_NW * 32) kva_split_kernel(const rb_kvattn_
     const int G = NCH > 0 ? GM : a.Hq / a.Hkv, dpad = a.dpad, split = a.split;
     const int W = NCH > 0 ? 32 * NCH : dpad;
     const int rw = (int)(rb_kv_row_bytes(dpad, BITS) / 4);
-    const kva_smem_plan pl = kva_plan(BITS, NCH, G, dpad, rw);
+    const rb_kva_smem_plan pl = rb_kva_smem(BITS, NCH, G, dpad, rw);
     const unsigned magic = rw > 1 ? kva_magic(rw) : 0u;
     const int s = blockIdx.x, hk = blockIdx.y, b = blockIdx.z;
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
@@ -600,7 +573,7 @@ __global__ void __launch_bounds__(KVA_NW * 32) kva_fp16_split_kernel(const rb_kv
     const int nslot = d / E;
 
     float *qs = (float *)kva_sm;                    /* [G][d] */
-    float *mg = qs + kva_align4(G * d);             /* [NW][G][d + 2] */
+    float *mg = qs + rb_kva_align4(G * d);             /* [NW][G][d + 2] */
     const float *q = a.q + ((long)b * a.Hq + (long)hk * G) * d;
     for (int i = tid; i < G * d; i += blockDim.x)
         qs[i] = q[i];
@@ -734,8 +707,8 @@ __global__ void __launch_bounds__(128) kva_combine_kernel(const float *__restric
         kva_os[j] = v / L;
     }
     /* the rotation's loop below reads kva_os in aligned 16-byte groups (ptxas widens the loads),
-     * so the buffer is kva_align4(dpad) long and its tail is zero */
-    for (int j = dpad + threadIdx.x; j < kva_align4(dpad); j += blockDim.x)
+     * so the buffer is rb_kva_align4(dpad) long and its tail is zero */
+    for (int j = dpad + threadIdx.x; j < rb_kva_align4(dpad); j += blockDim.x)
         kva_os[j] = 0.0f;
     __syncthreads();
     for (int i = threadIdx.x; i < d; i += blockDim.x) {
@@ -753,7 +726,8 @@ __global__ void __launch_bounds__(128) kva_combine_kernel(const float *__restric
 }
 
 /* ---- launchers ---------------------------------------------------------------------------- */
-static const char *kva_check_common(const rb_kvattn_args *a)
+/* What the kernels do not take in a's shape (no pointer, no split read), or NULL. */
+static const char *kva_shape_unsupported(const rb_kvattn_args *a, int fp16)
 {
     if (a->B < 1 || a->Hq < 1 || a->Hkv < 1 || a->T < 1 || a->d < 1)
         return "B, heads, kv_heads, T and d must all be at least 1";
@@ -763,31 +737,28 @@ static const char *kva_check_common(const rb_kvattn_args *a)
         return "more than 8 query heads per kv head";
     if (a->Hkv > 65535 || a->B > 65535)
         return "kv_heads and B must be at most 65535";
-    if (a->split < 1)
-        return "the split is not set (rb_kvattn_default_split)";
-    if (!a->q || !a->o || !a->work)
-        return "a query, output or workspace pointer is NULL";
-    return NULL;
-}
-
-extern "C" const char *rb_kvattn_unsupported(const rb_kvattn_args *a, int fp16)
-{
-    const char *why = kva_check_common(a);
-    if (why)
-        return why;
-    if (fp16) {
-        if (a->d > RB_KVATTN_MAX_DPAD)
-            return "the fp16 attention kernel takes d up to 256";
-        if (!a->k16 || !a->v16)
-            return "the fp16 cache pointers are NULL";
-        return NULL;
-    }
+    if (fp16)
+        return a->d > RB_KVATTN_MAX_DPAD ? "the fp16 attention kernel takes d up to 256" : NULL;
     if (a->bits < 1 || a->bits > 8)
         return "the compressed attention kernel takes 1 to 8 bits";
     if (a->dpad < a->d || a->dpad > RB_KVATTN_MAX_DPAD)
         return "the compressed attention kernel takes a padded width dpad from d up to 256";
     if (a->norm_kind != RB_KV_NORM_FP16 && a->norm_kind != RB_KV_NORM_FP32 && a->norm_kind != RB_KV_NORM_NONE)
         return "unknown norm kind";
+    return NULL;
+}
+
+extern "C" const char *rb_kvattn_unsupported(const rb_kvattn_args *a, int fp16)
+{
+    const char *why = kva_shape_unsupported(a, fp16);
+    if (why)
+        return why;
+    if (a->split < 1)
+        return "the split is not set (rb_kvattn_default_split)";
+    if (!a->q || !a->o || !a->work)
+        return "a query, output or workspace pointer is NULL";
+    if (fp16)
+        return !a->k16 || !a->v16 ? "the fp16 cache pointers are NULL" : NULL;
     if (!a->kcodes || !a->vcodes || !a->centroids ||
         (a->norm_kind != RB_KV_NORM_NONE && (!a->knorms || !a->vnorms)))
         return "a compressed cache pointer is NULL";
@@ -806,15 +777,20 @@ static bool kva_pdl_ok()
 /* The launch of one kernel, with dynamic shared memory beyond 48 KiB allowed; pdl: launched
  * programmatically after the stream's previous kernel (the kernel calls kva_pdl_wait before it
  * reads what that kernel writes). */
+template <typename K>
+static cudaError_t kva_allow_smem(K kern, size_t smem)
+{
+    return smem > 48 * 1024 ? cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem)
+                            : cudaSuccess;
+}
+
 template <typename... P, typename... A>
 static cudaError_t kva_launch_ex(void (*kern)(P...), dim3 grid, int threads, size_t smem, cudaStream_t st, bool pdl,
                                  A... args)
 {
-    if (smem > 48 * 1024) {
-        cudaError_t e = cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
-        if (e != cudaSuccess)
-            return e;
-    }
+    cudaError_t e = kva_allow_smem(kern, smem);
+    if (e != cudaSuccess)
+        return e;
     cudaLaunchAttribute at[1];
     at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
     at[0].val.programmaticStreamSerializationAllowed = 1;
@@ -827,36 +803,41 @@ static cudaError_t kva_launch_ex(void (*kern)(P...), dim3 grid, int threads, siz
         cfg.attrs = at;
         cfg.numAttrs = 1;
     }
-    cudaError_t e = cudaLaunchKernelEx(&cfg, kern, args...);
+    e = cudaLaunchKernelEx(&cfg, kern, args...);
     return e != cudaSuccess ? e : cudaGetLastError();
 }
 
 /* A split kernel: the compressed ones programmatically after the query rotation, the fp16 ones
- * (first in their stream of two) in the ordinary way. */
+ * (first in their stream of two) in the ordinary way. occ non-NULL: nothing is launched; *occ
+ * gets how many CTAs of it one SM keeps resident (rb_kvattn_resident). */
 template <typename K>
 static cudaError_t kva_launch(K kern, dim3 grid, int threads, size_t smem, cudaStream_t st, const rb_kvattn_args &a,
-                              int nsplit, bool pdl)
+                              int nsplit, bool pdl, int *occ)
 {
+    if (occ) {
+        cudaError_t e = kva_allow_smem(kern, smem);
+        return e != cudaSuccess ? e : cudaOccupancyMaxActiveBlocksPerMultiprocessor(occ, kern, threads, smem);
+    }
     return kva_launch_ex(kern, grid, threads, smem, st, pdl, a, nsplit);
 }
 
 template <int BITS, int NCH>
-static cudaError_t kva_split_nch(const rb_kvattn_args &a, int nsplit, cudaStream_t st)
+static cudaError_t kva_split_nch(const rb_kvattn_args &a, int nsplit, cudaStream_t st, int *occ)
 {
     const int G = a.Hq / a.Hkv;
     const int rw = (int)(rb_kv_row_bytes(a.dpad, BITS) / 4);
-    const size_t smem = sizeof(uint32_t) * (size_t)kva_plan(BITS, NCH, G, a.dpad, rw).total;
+    const size_t smem = sizeof(uint32_t) * (size_t)rb_kva_smem(BITS, NCH, G, a.dpad, rw).total;
     const dim3 grid((unsigned)nsplit, (unsigned)a.Hkv, (unsigned)a.B);
     if constexpr (NCH > 0) { /* one or two query heads a kv head (kva_split_bits) */
         if (G == 1)
-            return kva_launch(kva_split_kernel<BITS, 1, NCH>, grid, KVA_NW * 32, smem, st, a, nsplit, true);
-        return kva_launch(kva_split_kernel<BITS, 2, NCH>, grid, KVA_NW * 32, smem, st, a, nsplit, true);
+            return kva_launch(kva_split_kernel<BITS, 1, NCH>, grid, KVA_NW * 32, smem, st, a, nsplit, true, occ);
+        return kva_launch(kva_split_kernel<BITS, 2, NCH>, grid, KVA_NW * 32, smem, st, a, nsplit, true, occ);
     } else {
         switch (rb_kva_gm(G)) {
-        case 1: return kva_launch(kva_split_kernel<BITS, 1, NCH>, grid, KVA_NW * 32, smem, st, a, nsplit, true);
-        case 2: return kva_launch(kva_split_kernel<BITS, 2, NCH>, grid, KVA_NW * 32, smem, st, a, nsplit, true);
-        case 4: return kva_launch(kva_split_kernel<BITS, 4, NCH>, grid, KVA_NW * 32, smem, st, a, nsplit, true);
-        default: return kva_launch(kva_split_kernel<BITS, 8, NCH>, grid, KVA_NW * 32, smem, st, a, nsplit, true);
+        case 1: return kva_launch(kva_split_kernel<BITS, 1, NCH>, grid, KVA_NW * 32, smem, st, a, nsplit, true, occ);
+        case 2: return kva_launch(kva_split_kernel<BITS, 2, NCH>, grid, KVA_NW * 32, smem, st, a, nsplit, true, occ);
+        case 4: return kva_launch(kva_split_kernel<BITS, 4, NCH>, grid, KVA_NW * 32, smem, st, a, nsplit, true, occ);
+        default: return kva_launch(kva_split_kernel<BITS, 8, NCH>, grid, KVA_NW * 32, smem, st, a, nsplit, true, occ);
         }
     }
 }
@@ -866,19 +847,34 @@ static cudaError_t kva_split_nch(const rb_kvattn_args &a, int nsplit, cudaStream
  * everything else the run-time one. Compile time is what limits the list: each compiled width
  * is a fully unrolled kernel. */
 template <int BITS>
-static cudaError_t kva_split_bits(const rb_kvattn_args &a, int nsplit, cudaStream_t st)
+static cudaError_t kva_split_bits(const rb_kvattn_args &a, int nsplit, cudaStream_t st, int *occ)
 {
     if constexpr (BITS >= 2 && BITS <= 4) {
         switch (rb_kva_nch(BITS, a.Hq / a.Hkv, a.dpad)) {
-        case 2: return kva_split_nch<BITS, 2>(a, nsplit, st);
-        case 3: return kva_split_nch<BITS, 3>(a, nsplit, st);
-        case 4: return kva_split_nch<BITS, 4>(a, nsplit, st);
-        case 5: return kva_split_nch<BITS, 5>(a, nsplit, st);
-        case 8: return kva_split_nch<BITS, 8>(a, nsplit, st);
+        case 2: return kva_split_nch<BITS, 2>(a, nsplit, st, occ);
+        case 3: return kva_split_nch<BITS, 3>(a, nsplit, st, occ);
+        case 4: return kva_split_nch<BITS, 4>(a, nsplit, st, occ);
+        case 5: return kva_split_nch<BITS, 5>(a, nsplit, st, occ);
+        case 8: return kva_split_nch<BITS, 8>(a, nsplit, st, occ);
         default: break;
         }
     }
-    return kva_split_nch<BITS, 0>(a, nsplit, st);
+    return kva_split_nch<BITS, 0>(a, nsplit, st, occ);
+}
+
+/* The compressed split kernel of a.bits (occ: kva_launch's). */
+static cudaError_t kva_split(const rb_kvattn_args &a, int nsplit, cudaStream_t st, int *occ)
+{
+    switch (a.bits) {
+    case 1: return kva_split_bits<1>(a, nsplit, st, occ);
+    case 2: return kva_split_bits<2>(a, nsplit, st, occ);
+    case 3: return kva_split_bits<3>(a, nsplit, st, occ);
+    case 4: return kva_split_bits<4>(a, nsplit, st, occ);
+    case 5: return kva_split_bits<5>(a, nsplit, st, occ);
+    case 6: return kva_split_bits<6>(a, nsplit, st, occ);
+    case 7: return kva_split_bits<7>(a, nsplit, st, occ);
+    default: return kva_split_bits<8>(a, nsplit, st, occ);
+    }
 }
 
 extern "C" int rb_kvattn_launch(const rb_kvattn_args *a, void *stream)
@@ -893,45 +889,36 @@ extern "C" int rb_kvattn_launch(const rb_kvattn_args *a, void *stream)
     cudaError_t e = kva_launch_ex(kva_rotate_kernel, rgrid, 128, 0, st, false, a->q, a->pi, qr, a->d, a->dpad);
     if (e != cudaSuccess)
         return (int)e;
-    switch (a->bits) {
-    case 1: e = kva_split_bits<1>(*a, nsplit, st); break;
-    case 2: e = kva_split_bits<2>(*a, nsplit, st); break;
-    case 3: e = kva_split_bits<3>(*a, nsplit, st); break;
-    case 4: e = kva_split_bits<4>(*a, nsplit, st); break;
-    case 5: e = kva_split_bits<5>(*a, nsplit, st); break;
-    case 6: e = kva_split_bits<6>(*a, nsplit, st); break;
-    case 7: e = kva_split_bits<7>(*a, nsplit, st); break;
-    default: e = kva_split_bits<8>(*a, nsplit, st); break;
-    }
+    e = kva_split(*a, nsplit, st, NULL);
     if (e != cudaSuccess)
         return (int)e;
-    return (int)kva_launch_ex(kva_combine_kernel, dim3((unsigned)BH), 128, sizeof(float) * (size_t)kva_align4(a->dpad),
+    return (int)kva_launch_ex(kva_combine_kernel, dim3((unsigned)BH), 128, sizeof(float) * (size_t)rb_kva_align4(a->dpad),
                               st, true, (const float *)a->work, a->pi, a->o, BH, a->d, a->dpad, nsplit);
 }
 
 template <int KP, bool PAIR>
-static cudaError_t kva_fp16_split_kp(const rb_kvattn_args &a, int nsplit, cudaStream_t st)
+static cudaError_t kva_fp16_split_kp(const rb_kvattn_args &a, int nsplit, cudaStream_t st, int *occ)
 {
     const int G = a.Hq / a.Hkv;
-    const size_t smem = sizeof(float) * (size_t)(kva_align4(G * a.d) + KVA_NW * G * (a.d + 2));
+    const size_t smem = sizeof(float) * (size_t)rb_kva_fp16_smem_words(G, a.d);
     const dim3 grid((unsigned)nsplit, (unsigned)a.Hkv, (unsigned)a.B);
     switch (rb_kva_gm(G)) {
-    case 1: return kva_launch(kva_fp16_split_kernel<1, KP, PAIR>, grid, KVA_NW * 32, smem, st, a, nsplit, false);
-    case 2: return kva_launch(kva_fp16_split_kernel<2, KP, PAIR>, grid, KVA_NW * 32, smem, st, a, nsplit, false);
-    case 4: return kva_launch(kva_fp16_split_kernel<4, KP, PAIR>, grid, KVA_NW * 32, smem, st, a, nsplit, false);
-    default: return kva_launch(kva_fp16_split_kernel<8, KP, PAIR>, grid, KVA_NW * 32, smem, st, a, nsplit, false);
+    case 1: return kva_launch(kva_fp16_split_kernel<1, KP, PAIR>, grid, KVA_NW * 32, smem, st, a, nsplit, false, occ);
+    case 2: return kva_launch(kva_fp16_split_kernel<2, KP, PAIR>, grid, KVA_NW * 32, smem, st, a, nsplit, false, occ);
+    case 4: return kva_launch(kva_fp16_split_kernel<4, KP, PAIR>, grid, KVA_NW * 32, smem, st, a, nsplit, false, occ);
+    default: return kva_launch(kva_fp16_split_kernel<8, KP, PAIR>, grid, KVA_NW * 32, smem, st, a, nsplit, false, occ);
     }
 }
 
 /* Slots per lane (rb_kva_fp16_kp): the fewest of 1, 2, 4 pairs that cover d, or 8 single
  * coordinates for odd d. */
-static cudaError_t kva_fp16_split(const rb_kvattn_args &a, int nsplit, cudaStream_t st)
+static cudaError_t kva_fp16_split(const rb_kvattn_args &a, int nsplit, cudaStream_t st, int *occ)
 {
     switch (rb_kva_fp16_kp(a.d)) {
-    case 1: return kva_fp16_split_kp<1, true>(a, nsplit, st);
-    case 2: return kva_fp16_split_kp<2, true>(a, nsplit, st);
-    case 4: return kva_fp16_split_kp<4, true>(a, nsplit, st); /* d <= 256 (rb_kvattn_unsupported) */
-    default: return kva_fp16_split_kp<KVA_KM, false>(a, nsplit, st);
+    case 1: return kva_fp16_split_kp<1, true>(a, nsplit, st, occ);
+    case 2: return kva_fp16_split_kp<2, true>(a, nsplit, st, occ);
+    case 4: return kva_fp16_split_kp<4, true>(a, nsplit, st, occ); /* d <= 256 (rb_kvattn_unsupported) */
+    default: return kva_fp16_split_kp<KVA_KM, false>(a, nsplit, st, occ);
     }
 }
 
@@ -945,9 +932,20 @@ extern "C" int rb_kvattn_fp16_launch(const rb_kvattn_args *a, void *stream)
     /* the fp16 layout of the workspace has dpad = d (no q' is written) */
     rb_kvattn_args b = *a;
     b.dpad = a->d;
-    cudaError_t e = kva_fp16_split(b, nsplit, st);
+    cudaError_t e = kva_fp16_split(b, nsplit, st, NULL);
     if (e != cudaSuccess)
         return (int)e;
-    return (int)kva_launch_ex(kva_combine_kernel, dim3((unsigned)BH), 128, sizeof(float) * (size_t)kva_align4(a->d), st,
+    return (int)kva_launch_ex(kva_combine_kernel, dim3((unsigned)BH), 128, sizeof(float) * (size_t)rb_kva_align4(a->d), st,
                               true, (const float *)a->work, (const float *)NULL, a->o, BH, a->d, a->d, nsplit);
+}
+
+extern "C" int rb_kvattn_resident(const rb_kvattn_args *a, int fp16, int *ctas)
+{
+    *ctas = 0;
+    rb_kvattn_args b = *a;
+    if (fp16)
+        b.dpad = a->d;
+    if (kva_shape_unsupported(&b, fp16))
+        return (int)cudaErrorInvalidValue;
+    return (int)(fp16 ? kva_fp16_split(b, 1, 0, ctas) : kva_split(b, 1, 0, ctas));
 }

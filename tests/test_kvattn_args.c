@@ -77,13 +77,45 @@ TEST(kvattn_counts)
 
 TEST(kvattn_default_split)
 {
-    /* B = 1, H = 32, T = 32k on 132 SMs: 16 splits of 2048 tokens (512 CTAs, one wave of at most
-     * 4 per SM; 17 would leave 16 CTAs for a second wave) */
-    CHECK(rb_kvattn_default_split(1, 32, 32768, 132) == 2048, "split %d", rb_kvattn_default_split(1, 32, 32768, 132));
+    /* B = 1, H = 32, T = 32k on 132 SMs, 4 CTAs each: 16 splits of 2048 tokens (512 CTAs, one
+     * wave; 17 would leave 16 CTAs for a second wave) */
+    CHECK(rb_kvattn_default_split(1, 32, 32768, 132, 4) == 2048, "split %d",
+          rb_kvattn_default_split(1, 32, 32768, 132, 4));
+    /* 3 CTAs a SM (RotorQuant at 3 bits): 12 splits of 2752 (384 CTAs, one wave of 396 slots) */
+    CHECK(rb_kvattn_default_split(1, 32, 32768, 132, 3) == 2752, "split %d",
+          rb_kvattn_default_split(1, 32, 32768, 132, 3));
     /* B = 16, H = 32, T = 8k: 512 (b, head) pairs already, one split each, capped at 4096: 2 */
-    CHECK(rb_kvattn_default_split(16, 32, 8192, 132) == 4096, "split %d", rb_kvattn_default_split(16, 32, 8192, 132));
-    CHECK(rb_kvattn_default_split(1, 1, 1, 132) == 64, "split %d", rb_kvattn_default_split(1, 1, 1, 132));
-    CHECK(rb_kvattn_default_split(1, 1, 1 << 30, 132) == 4096, "split %d", rb_kvattn_default_split(1, 1, 1 << 30, 132));
+    CHECK(rb_kvattn_default_split(16, 32, 8192, 132, 4) == 4096, "split %d", rb_kvattn_default_split(16, 32, 8192, 132, 4));
+    CHECK(rb_kvattn_default_split(1, 1, 1, 132, 4) == 64, "split %d", rb_kvattn_default_split(1, 1, 1, 132, 4));
+    CHECK(rb_kvattn_default_split(1, 1, 1 << 30, 132, 4) == 4096, "split %d",
+          rb_kvattn_default_split(1, 1, 1 << 30, 132, 4));
+    CHECK(rb_kvattn_default_split(1, 32, 32768, 132, 0) == rb_kvattn_default_split(1, 32, 32768, 132, 1),
+          "no residency taken as one CTA a SM");
+}
+
+/* The residency model (an H100's 228 KiB a SM, 1 KiB a CTA, at most four): the split kernel's
+ * shared memory at d = 128, one query head a kv head: 52.9 KB at 3 bits (four a SM), RotorQuant's
+ * 129 coordinates at 3 bits 61.4 KB (three), 2 bits 26.2 KB (eight, taken as four); the fp16
+ * kernel's 2.6 KB (four). */
+TEST(kvattn_model_ctas)
+{
+    rb_kvattn_args a = {.B = 1, .Hq = 32, .Hkv = 32, .T = 32768, .d = 128, .dpad = 128, .bits = 3,
+                        .norm_kind = RB_KV_NORM_FP16};
+    const int rw = (int)(rb_kv_row_bytes(128, 3) / 4);
+    CHECK(4 * rb_kva_smem(3, 4, 1, 128, rw).total == 52928, "3-bit plan %d bytes", 4 * rb_kva_smem(3, 4, 1, 128, rw).total);
+    CHECK(rb_kvattn_model_ctas(&a, 0) == 4, "3 bits: %d", rb_kvattn_model_ctas(&a, 0));
+    a.dpad = 129;
+    CHECK(rb_kvattn_model_ctas(&a, 0) == 3, "RotorQuant 3 bits: %d", rb_kvattn_model_ctas(&a, 0));
+    a.bits = 2;
+    CHECK(rb_kvattn_model_ctas(&a, 0) == 4, "RotorQuant 2 bits: %d", rb_kvattn_model_ctas(&a, 0));
+    a.dpad = 128;
+    CHECK(rb_kvattn_model_ctas(&a, 0) == 4, "2 bits: %d", rb_kvattn_model_ctas(&a, 0));
+    CHECK(rb_kvattn_model_ctas(&a, 1) == 4, "fp16: %d", rb_kvattn_model_ctas(&a, 1));
+    /* a plan larger than an SM still counts one CTA, so the split stays defined */
+    a.Hkv = 4;
+    a.bits = 8;
+    a.dpad = 256;
+    CHECK(rb_kvattn_model_ctas(&a, 0) >= 1, "8 query heads a kv head at d = 256: %d", rb_kvattn_model_ctas(&a, 0));
 }
 
 /* rb_kv_run against rb_kv_get: every run of n consecutive codes (n b <= 64) of rows of random

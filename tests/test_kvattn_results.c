@@ -295,7 +295,7 @@ TEST(kvattn_device_layout_counts_every_part)
         for (int fp16 = 0; fp16 < 2; fp16++) {
             rb_kvattn_args a = {.B = sh[i].B, .Hq = sh[i].H, .Hkv = sh[i].kv, .T = sh[i].T, .d = sh[i].d,
                                 .dpad = fp16 ? sh[i].d : sh[i].dpad, .bits = sh[i].bits, .norm_kind = sh[i].norm};
-            a.split = rb_kvattn_default_split(a.B, a.Hkv, a.T, 132);
+            a.split = rb_kvattn_default_split(a.B, a.Hkv, a.T, 132, 4);
             rb_kva_dev_layout l;
             rb_kva_dev_layout_of(&a, fp16, &l);
             const double rows = (double)a.B * a.Hkv * a.T;

@@ -32,6 +32,7 @@
 
 #include <stddef.h>
 
+#include "kvattn_split.h"
 #include "kvpack.h"
 
 #ifdef __cplusplus
@@ -79,14 +80,16 @@ typedef struct {
     void *work;             /* rb_kvattn_work_bytes of device memory */
 } rb_kvattn_args;
 
-/* The default split: at most four CTAs (nsplit x Hkv x B) for each of sms SMs, which is what
- * the compressed split kernel keeps resident (about 53 KiB of shared memory each at d = 128,
- * 3 bits): rounding the split count up would leave a second wave of a few CTAs. In multiples of
- * 64 tokens, at least 64 and at most 4096 (so long caches still give several waves). The same
- * function on both backends, so the CPU reference can take the GPU's split. */
-static inline int rb_kvattn_default_split(int B, int Hkv, int T, int sms)
+/* The default split: nsplit x Hkv x B CTAs, at most ctas_per_sm for each of sms SMs, where
+ * ctas_per_sm is how many CTAs of the split kernel an SM keeps resident at once: one full wave,
+ * since rounding the split count up would leave a second wave of a few CTAs (a CTA that waits
+ * for a slot doubles the time). In multiples of 64 tokens, at least 64 and at most 4096 (so long
+ * caches still give several waves). The same function on both backends, so the CPU reference can
+ * take the GPU's split; the residency comes from the device (rb_kvattn_resident) or, without
+ * one, from rb_kvattn_model_ctas. */
+static inline int rb_kvattn_default_split(int B, int Hkv, int T, int sms, int ctas_per_sm)
 {
-    long want = 4L * (sms > 0 ? sms : 132);
+    long want = (long)(ctas_per_sm > 0 ? ctas_per_sm : 1) * (sms > 0 ? sms : 132);
     long bh = (long)B * Hkv;
     long nsplit = want / bh > 0 ? want / bh : 1;
     long s = (T + nsplit - 1) / nsplit;
@@ -96,6 +99,32 @@ static inline int rb_kvattn_default_split(int B, int Hkv, int T, int sms)
     if (s > 4096)
         s = 4096;
     return (int)s;
+}
+
+/* The H100 SXM's and H200's SMs, as the model below takes them: their number, shared memory
+ * a SM, and what the driver keeps of it for each CTA. */
+#define RB_KVA_MODEL_SMS 132
+#define RB_KVA_SM_SMEM (228 * 1024)
+#define RB_KVA_CTA_RESERVED 1024
+
+/* CTAs of the split kernel that takes a's shape (B, Hq, Hkv, d, and dpad and bits for a
+ * compressed cache) that one SM of an H100 or H200 keeps resident, from its shared memory
+ * (rb_kva_smem), and at most four, since registers are not modelled (the compiled-width
+ * kernels use at most 64 a thread, four or eight query heads a kv head up to 168). What "auto"
+ * takes where no device is asked (the CPU backend). A GPU run takes the device's own count,
+ * uncapped, so its splits differ from a CPU run's where that count is not the model's. */
+static inline int rb_kvattn_model_ctas(const rb_kvattn_args *a, int fp16)
+{
+    const int G = a->Hq / (a->Hkv > 0 ? a->Hkv : 1);
+    long words;
+    if (fp16) {
+        words = rb_kva_fp16_smem_words(G, a->d);
+    } else {
+        const int rw = (int)(rb_kv_row_bytes(a->dpad, a->bits) / 4);
+        words = rb_kva_smem(a->bits, rb_kva_nch(a->bits, G, a->dpad), G, a->dpad, rw).total;
+    }
+    const long n = RB_KVA_SM_SMEM / (4 * words + RB_KVA_CTA_RESERVED);
+    return n < 1 ? 1 : n > 4 ? 4 : (int)n;
 }
 
 static inline int rb_kvattn_nsplit(int T, int split) { return (T + split - 1) / split; }
@@ -122,6 +151,11 @@ static inline double rb_kvattn_cache_bytes(const rb_kvattn_args *a, int fp16)
 /* NULL when the kernels take a's shape, else one line saying what they do not take (the
  * launchers then return cudaErrorInvalidValue without launching). fp16: the baseline. */
 const char *rb_kvattn_unsupported(const rb_kvattn_args *a, int fp16);
+
+/* How many CTAs of the split kernel that takes a's shape (no pointer or split read; fp16: the
+ * fp16 cache's) one SM of the current device keeps resident, into *ctas. Returns a cudaError_t
+ * (cudaErrorInvalidValue for a shape the kernels do not take); launches nothing. */
+int rb_kvattn_resident(const rb_kvattn_args *a, int fp16, int *ctas);
 
 /* Attention over the compressed cache: the query rotation, the split kernel, the combine, on
  * stream (a cudaStream_t). Returns a cudaError_t (the launch's); never synchronizes. */

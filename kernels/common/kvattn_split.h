@@ -67,4 +67,43 @@ RB_HD float rb_kva_rescale(float a, float m) { return a == -INFINITY ? 0.0f : ex
 RB_HD int rb_kva_fp16_kp(int d) { return d & 1 ? RB_KVA_KM : d / 2 <= 32 ? 1 : d / 2 <= 64 ? 2 : 4; }
 RB_HD int rb_kva_fp16_u(int G) { return rb_kva_gm(G) <= 2 ? RB_KVA_U_MAX : RB_KVA_U_MAX / 2; }
 
+/* ---- the compressed split kernel's shared memory -------------------------------------------- */
+#define RB_KVA_KSTRIDE 33 /* words between a K tile's columns (column-major: lanes hit 32 banks) */
+#define RB_KVA_VSLACK 8   /* words after a V tile: the last lanes' second word (compiled widths) */
+
+RB_HD int rb_kva_align4(int x) { return (x + 3) & ~3; }
+
+/* Offsets and sizes in 4-byte words: the centroids, q' (G rows of W), the score table, the V
+ * pair table (compiled widths up to 3 bits: 16 replicas of the centroid pairs), then per warp
+ * its K and V tiles, double-buffered, and its weights w[G][TT], then the warps' merge states. */
+typedef struct {
+    int cent, qs, tab, vtab, warp0, warp_words, merge, total;
+    int ktile_words, vtile_words, table; /* table: 2 pairs, 1 single, 0 none */
+} rb_kva_smem_plan;
+
+/* nch: rb_kva_nch (0: the run-time width); rw: a code row's 4-byte words. */
+RB_HD rb_kva_smem_plan rb_kva_smem(int bits, int nch, int G, int dpad, int rw)
+{
+    rb_kva_smem_plan p;
+    const int nc = 1 << bits, W = nch > 0 ? 32 * nch : dpad;
+    const int vpair = nch > 0 && bits <= 3;
+    p.table = rb_kva_table(bits, nch, G, dpad);
+    p.ktile_words = rb_kva_align4((nch > 0 ? nch * bits : rw) * RB_KVA_KSTRIDE);
+    p.vtile_words = rb_kva_align4(RB_KVA_TT * rw + (nch > 0 ? RB_KVA_VSLACK : 0));
+    p.cent = 0;
+    p.qs = rb_kva_align4(nc);
+    p.tab = p.qs + rb_kva_align4(G * W);
+    p.vtab = p.tab + (p.table == 2   ? rb_kva_align4(G * (W / 2) * nc * nc)
+                      : p.table == 1 ? rb_kva_align4(G * W * nc)
+                                     : 0);
+    p.warp0 = p.vtab + (vpair ? 2 * 16 * nc * nc : 0);
+    p.warp_words = 2 * p.ktile_words + 2 * p.vtile_words + rb_kva_align4(G * RB_KVA_TT);
+    p.merge = p.warp0 + RB_KVA_NW * p.warp_words;
+    p.total = p.merge + RB_KVA_NW * G * (dpad + 2);
+    return p;
+}
+
+/* The fp16 split kernel's shared memory in words: q (G rows of d), then the warps' merge states. */
+RB_HD int rb_kva_fp16_smem_words(int G, int d) { return rb_kva_align4(G * d) + RB_KVA_NW * G * (d + 2); }
+
 #endif

@@ -435,11 +435,40 @@ TEST(kvattn_shapes_and_norm_kinds)
     printf("    kvattn shapes: worst error/bound %.3g\n", worst_ratio);
 }
 
+/* The device's residency of the split kernels (rb_kvattn_resident, the "auto" split's on the GPU)
+ * against kvattn.h's model of the H100/H200 SM at the shapes the model's test names: equal on a
+ * 9.0 device for the compiled widths at 3 bits (shared memory binds: four, and three for
+ * RotorQuant's 129 coordinates); at least the model's elsewhere, on every device. */
+TEST(kvattn_resident_matches_the_model)
+{
+    rb_kvattn_args a = {.B = 1, .Hq = 32, .Hkv = 32, .T = 32768, .d = 128, .dpad = 128, .bits = 3,
+                        .norm_kind = RB_KV_NORM_FP16};
+    int dev = 0, major = 0, n = 0;
+    CHECK(cudaGetDevice(&dev) == cudaSuccess &&
+              cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess,
+          "device attributes");
+    static const int dpads[] = {128, 129};
+    for (int i = 0; i < 2; i++)
+        for (int bits = 2; bits <= 4; bits++) {
+            a.dpad = dpads[i];
+            a.bits = bits;
+            CHECK(rb_kvattn_resident(&a, 0, &n) == 0, "dpad %d bits %d: residency query", a.dpad, bits);
+            const int model = rb_kvattn_model_ctas(&a, 0);
+            if (major == 9 && bits == 3)
+                CHECK(n == model, "dpad %d, 3 bits: %d CTAs a SM, the model %d", a.dpad, n, model);
+            else
+                CHECK(n >= model, "dpad %d, %d bits: %d CTAs a SM, fewer than the model's %d", a.dpad, bits, n, model);
+        }
+    CHECK(rb_kvattn_resident(&a, 1, &n) == 0 && n >= 1, "fp16: %d CTAs a SM", n);
+    a.Hq = 33;
+    CHECK(rb_kvattn_resident(&a, 0, &n) != 0 && n == 0, "a shape the kernels refuse is refused");
+}
+
 TEST(kvattn_default_split_fills_the_gpu)
 {
     /* the headline shape scaled down in T: B = 1, H = 32, d = 128, the default split */
     kshape s = {1, 32, 32, 4096, 128, 0};
-    s.split = rb_kvattn_default_split(s.B, s.Hkv, s.T, 132);
+    s.split = rb_kvattn_default_split(s.B, s.Hkv, s.T, 132, 4);
     CHECK(rb_kvattn_nsplit(s.T, s.split) * s.Hkv * s.B >= 132, "split %d gives too few CTAs", s.split);
     run_codes(method_id("identity"), &s, 3, RB_KV_NORM_FP16);
     run_fp16(&s);

@@ -54,7 +54,7 @@ static void one_shape(rb_backend *be, int B, int Hq, int Hkv, int T, int split, 
 {
     rb_kvattn_args a = {0};
     a.B = B; a.Hq = Hq; a.Hkv = Hkv; a.T = T; a.d = d; a.dpad = d;
-    a.split = split ? split : rb_kvattn_default_split(a.B, a.Hkv, T, 132);
+    a.split = split ? split : rb_kvattn_default_split(a.B, a.Hkv, T, 132, 4);
     a.scale = 1.0f / sqrtf((float)d);
     const long rows = rb_kva_rows(&a), nq = (long)a.B * a.Hq;
     float *K = malloc(sizeof(float) * (size_t)(rows * d)), *V = malloc(sizeof(float) * (size_t)(rows * d));
@@ -161,7 +161,7 @@ TEST(kvattn_gpu_cache_larger_than_the_device_refused)
      * GPU (2^24 tokens' 3-bit cache, 80 GB, fits an H100's 85 GB) */
     rb_kvattn_args a = {.B = 1, .Hq = 32, .Hkv = 32, .T = 1 << 26, .d = 128, .dpad = 128, .bits = 3,
                         .norm_kind = RB_KV_NORM_FP16};
-    a.split = rb_kvattn_default_split(a.B, a.Hkv, a.T, 132);
+    a.split = rb_kvattn_default_split(a.B, a.Hkv, a.T, 132, 4);
     for (int fp16 = 0; fp16 < 2; fp16++) {
         char why[1024] = "", want[128];
         rb_kva_dev_layout l;
@@ -173,7 +173,7 @@ TEST(kvattn_gpu_cache_larger_than_the_device_refused)
         fprintf(stderr, "    fp16 %d: %s\n", fp16, why);
     }
     a.T = 4096;
-    a.split = rb_kvattn_default_split(a.B, a.Hkv, a.T, 132);
+    a.split = rb_kvattn_default_split(a.B, a.Hkv, a.T, 132, 4);
     char why[1024] = "";
     CHECK(be->kv_fits(be, &a, 1, why, sizeof why) == 0 && be->kv_fits(be, &a, 0, why, sizeof why) == 0,
           "T = 4096 refused: %s", why);
@@ -209,7 +209,7 @@ TEST(kvattn_gpu_pct_of_copy_counts_what_the_copy_moves)
     if (!be || !be->kv_attention)
         return;
     rb_kvattn_args a = {.B = 1, .Hq = 32, .Hkv = 32, .T = 32768, .d = 128, .dpad = 128};
-    a.split = rb_kvattn_default_split(a.B, a.Hkv, a.T, 132);
+    a.split = rb_kvattn_default_split(a.B, a.Hkv, a.T, 132, 4);
     a.scale = 1.0f / sqrtf(128.0f);
     const long rows = rb_kva_rows(&a), nq = (long)a.B * a.Hq;
     uint16_t *k16 = calloc((size_t)(rows * a.d), 2), *v16 = calloc((size_t)(rows * a.d), 2);
