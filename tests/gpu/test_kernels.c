@@ -618,8 +618,11 @@ TEST(kernels_hqmq_vs_cpu)
  * this file: once loaded it stays in the registry). */
 TEST(kernels_example_plugin_vs_cpu)
 {
-    if (rb_method_find("example-signs") >= 0)
+    const rb_method_desc *loaded = rb_method_get(rb_method_find("example-signs"));
+    if (loaded) { /* swept by kernels_every_method_vs_cpu; here only that it was there to sweep */
+        CHECK(loaded->launch != NULL, "the example plugin registered without a GPU launcher");
         return;
+    }
     char err[512];
     int ok = rb_plugin_load("build/examples/libexample_signs.so", err, sizeof err) == 0;
     CHECK(ok, "%s (make examples)", err);
