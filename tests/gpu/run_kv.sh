@@ -12,6 +12,9 @@
 #   attention  configs/kv_attention.json and configs/kv_attention_b16.json
 #   sdpa       PyTorch's SDPA on the attention targets' shapes (make sdpa; skipped without torch)
 #   ncu        ncu --set full on the compressed and fp16 split kernels (B = 1, T = 32k, 3 bits)
+#   codecncu   the encode and decode kernels of every method at 3 bits, fp16 and fp32 rows,
+#              N = 2^20, d = 128 (a --profile run: each kernel once): ncu's speed of light,
+#              occupancy, warp stalls and DRAM bytes, a section per kernel in ncu-codec.log
 #   sanitize   memcheck and racecheck over configs/kv_attention_small.json and
 #              configs/sanitize_kv_dense.json (--profile) and test_gpu kvattn_every_method
 #              (racecheck over sanitize_kv_dense.json alone takes about 7 minutes on an H100)
@@ -29,10 +32,10 @@
 # Exit status: 0 when every step it ran returned 0, else 1.
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 2
-out=${1:?usage: tests/gpu/run_kv.sh OUTDIR [build|tests|codec|attention|sdpa|ncu|sanitize|testgpu|fixed|occupancy ...]}
+out=${1:?usage: tests/gpu/run_kv.sh OUTDIR [build|tests|codec|attention|sdpa|ncu|codecncu|sanitize|testgpu|fixed|occupancy ...]}
 shift
 steps=("$@")
-[ ${#steps[@]} -gt 0 ] || steps=(build tests codec attention sdpa ncu sanitize testgpu fixed occupancy)
+[ ${#steps[@]} -gt 0 ] || steps=(build tests codec attention sdpa ncu codecncu sanitize testgpu fixed occupancy)
 mkdir -p "$out/results"
 R=build/rotorbench
 status=0
@@ -67,6 +70,12 @@ for step in "${steps[@]}"; do
     codec) sweep configs/kv_codec.json; sweep configs/hqmq_kv.json ;;
     attention) sweep configs/kv_attention.json; sweep configs/kv_attention_b16.json ;;
     sdpa) run sdpa make sdpa SDPA_OUT="$out/results/sdpa_baseline.json" ;;
+    codecncu)
+        printf '{"name": "codec_probe", "seed": 7, "N": 1048576, "dims": [128], "bits": [3], "dtypes": ["fp16", "fp32"],\n "methods": "all", "path": ["encode", "decode"], "kv_norm": "fp16"}\n' > "$out/codec_probe.json"
+        run ncu-codec ncu --clock-control none --section SpeedOfLight --section Occupancy --section LaunchStats \
+            --section WarpStateStats --metrics dram__bytes_read.sum,dram__bytes_write.sum,smsp__inst_executed.sum \
+            "$R" run "$out/codec_probe.json" --backend gpu --profile --out "$out/ncu-scratch"
+        rm -rf "$out/ncu-scratch" ;;
     ncu)
         probe ncu_probe 3 '"identity"' 32768 '"auto"'
         for k in kva_split_kernel kva_fp16_split_kernel; do
@@ -117,7 +126,7 @@ for step in "${steps[@]}"; do
                 -k regex:kva_split_kernel -c 1 "$R" run "$out/occupancy_b$b.json" --backend gpu --out "$out/ncu-scratch"
         done
         rm -rf "$out/ncu-scratch" ;;
-    *) echo "run_kv.sh: unknown step '$step' (build tests codec attention sdpa ncu sanitize testgpu fixed occupancy)" >&2; exit 2 ;;
+    *) echo "run_kv.sh: unknown step '$step' (build tests codec attention sdpa ncu codecncu sanitize testgpu fixed occupancy)" >&2; exit 2 ;;
     esac
 done
 exit $status
