@@ -733,14 +733,8 @@ void rb_kvattn_print_markdown(const rb_run *run, FILE *out)
         if (!r->kva.on)
             continue;
         const double gbps = r->t.median_us > 0 ? r->bytes / (r->t.median_us * 1e3) : 0;
-        char pct[32] = "", input[160] = "";
-        if (gpu)
-            snprintf(pct, sizeof pct, " %.1f |", rb_record_pct_of_copy(r));
-        if (inputs) {
-            char in[128];
-            rb_record_input(run->cfg, r, in, sizeof in);
-            snprintf(input, sizeof input, " %s |", in);
-        }
+        char pct[32], input[160];
+        rb_record_md_cells(run->cfg, r, gpu, inputs, pct, input);
         fprintf(out, "| %s |%s %d | %s | %d | %d | %d | %d | %ld | %d | %.1f | %.2f | %.1f |%s %.2f | %.6f | %.3e | %.4f | "
                      "%.4f | %.3e |\n",
                 r->kva.fp16_cache ? "fp16-cache" : rb_method_name(r->method), input, r->bits,

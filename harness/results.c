@@ -93,6 +93,18 @@ double rb_record_pct_of_copy(const rb_record *r)
     return 100.0 * (r->bytes / r->t.median_us) / (copy_moved / r->t.copy_us);
 }
 
+void rb_record_md_cells(const rb_config *cfg, const rb_record *r, int gpu, int inputs, char pct[32], char input[160])
+{
+    pct[0] = input[0] = '\0';
+    if (gpu)
+        snprintf(pct, 32, " %.1f |", rb_record_pct_of_copy(r));
+    if (inputs) {
+        char in[128];
+        rb_record_input(cfg, r, in, sizeof in);
+        snprintf(input, 160, " %s |", in);
+    }
+}
+
 void rb_record_input(const rb_config *cfg, const rb_record *r, char *buf, size_t n)
 {
     const rb_data_dist *dd = &cfg->dists[r->dist >= 0 && r->dist < cfg->ndists ? r->dist : 0];
@@ -384,20 +396,14 @@ void rb_results_print_markdown(const rb_run *run, FILE *out)
         const rb_record *r = &run->recs[i];
         if (r->kva.on)
             continue; /* attention records: their own table (kvattn_sweep.h) */
-        char bits[64], variant[40], pct[32] = "", input[160] = "", pred[32] = "—", speedup[32] = "—";
+        char bits[64], variant[40], pct[32], input[160], pred[32] = "—", speedup[32] = "—";
         rb_record_op(r, bits, sizeof bits);
         if (!bits[0])
             snprintf(bits, sizeof bits, "%d", r->bits);
         snprintf(variant, sizeof variant, r->route[0] ? "%s (%s)" : "%s", r->variant, r->route);
         if (r->path != RB_PATH_ROUNDTRIP) /* "fast encode": the roundtrip, the paper's kernel, is not named */
             snprintf(variant + strlen(variant), sizeof variant - strlen(variant), " %s", rb_path_name(r->path));
-        if (gpu)
-            snprintf(pct, sizeof pct, " %.1f |", rb_record_pct_of_copy(r));
-        if (inputs) {
-            char in[128];
-            rb_record_input(run->cfg, r, in, sizeof in);
-            snprintf(input, sizeof input, " %s |", in);
-        }
+        rb_record_md_cells(run->cfg, r, gpu, inputs, pct, input);
         /* Lloyd-Max predicts the MSE of unit-norm rows: synthetic inputs (normalized), not a
          * file's rows, which keep their norms */
         const int dist = r->dist >= 0 && r->dist < run->cfg->ndists ? r->dist : 0;

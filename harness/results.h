@@ -47,6 +47,10 @@ double rb_record_pct_of_copy(const rb_record *r);
 /* The record's input as tables and the CSV name it: "sphere", "lowrank", "k.npy[3]". */
 void rb_record_input(const rb_config *cfg, const rb_record *r, char *buf, size_t n);
 
+/* A Markdown row's optional cells, each with its trailing " |", or "" where the table has no such
+ * column: "% copy" (gpu), and the input (inputs). pct holds 32 chars, input 160. */
+void rb_record_md_cells(const rb_config *cfg, const rb_record *r, int gpu, int inputs, char pct[32], char input[160]);
+
 /* One record as JSON, and back (the .jsonl progress log of a sweep holds these). */
 cJSON *rb_record_to_json(const rb_record *r, const rb_config *cfg);
 int rb_record_from_json(const cJSON *o, rb_record *r);
