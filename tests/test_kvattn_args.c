@@ -93,24 +93,41 @@ TEST(kvattn_default_split)
           "no residency taken as one CTA a SM");
 }
 
-/* The residency model (an H100's 228 KiB a SM, 1 KiB a CTA, at most four): the split kernel's
- * shared memory at d = 128, one query head a kv head: 52.9 KB at 3 bits (four a SM), RotorQuant's
- * 129 coordinates at 3 bits 61.4 KB (three), 2 bits 26.2 KB (eight, taken as four); the fp16
- * kernel's 2.6 KB (four). */
+/* The residency model (an H100's 228 KiB a SM, 1 KiB a CTA, and the register caps) against what
+ * an H100 reported for the same kernels (results/h100/kv-537cb26: the "auto" splits of 537cb26
+ * at B = 1, H = 32, T = 32k, d = 128): 2 / 3 / 4 bits 8 / 4 / 5 CTAs a SM (26.2, 52.9, 44.9 KB),
+ * RotorQuant's 129 coordinates 7 / 3 / 4 (30.5, 61.4, 52.3 KB), the fp16 cache 5 (its registers;
+ * 2.6 KB of shared memory). */
 TEST(kvattn_model_ctas)
 {
     rb_kvattn_args a = {.B = 1, .Hq = 32, .Hkv = 32, .T = 32768, .d = 128, .dpad = 128, .bits = 3,
                         .norm_kind = RB_KV_NORM_FP16};
     const int rw = (int)(rb_kv_row_bytes(128, 3) / 4);
     CHECK(4 * rb_kva_smem(3, 4, 1, 128, rw).total == 52928, "3-bit plan %d bytes", 4 * rb_kva_smem(3, 4, 1, 128, rw).total);
-    CHECK(rb_kvattn_model_ctas(&a, 0) == 4, "3 bits: %d", rb_kvattn_model_ctas(&a, 0));
-    a.dpad = 129;
-    CHECK(rb_kvattn_model_ctas(&a, 0) == 3, "RotorQuant 3 bits: %d", rb_kvattn_model_ctas(&a, 0));
+    static const int dpads[2] = {128, 129}, want[2][3] = {{8, 4, 5}, {7, 3, 4}}, split[2][3] = {{1024, 2048, 1664},
+                                                                                             {1216, 2752, 2048}};
+    for (int i = 0; i < 2; i++)
+        for (int bits = 2; bits <= 4; bits++) {
+            a.dpad = dpads[i];
+            a.bits = bits;
+            const int n = rb_kvattn_model_ctas(&a, 0);
+            CHECK(n == want[i][bits - 2], "dpad %d, %d bits: %d CTAs a SM, the H100 %d", a.dpad, bits, n,
+                  want[i][bits - 2]);
+            CHECK(rb_kvattn_default_split(a.B, a.Hkv, a.T, RB_KVA_MODEL_SMS, n) == split[i][bits - 2],
+                  "dpad %d, %d bits: split %d, the H100's %d", a.dpad, bits,
+                  rb_kvattn_default_split(a.B, a.Hkv, a.T, RB_KVA_MODEL_SMS, n), split[i][bits - 2]);
+        }
+    CHECK(rb_kvattn_model_ctas(&a, 1) == 5, "fp16, d = 128: %d", rb_kvattn_model_ctas(&a, 1));
+    CHECK(rb_kvattn_default_split(1, 32, 32768, RB_KVA_MODEL_SMS, 5) == 1664, "fp16 split");
+    a.d = 256;
+    CHECK(rb_kvattn_model_ctas(&a, 1) == 3, "fp16, d = 256 (registers): %d", rb_kvattn_model_ctas(&a, 1));
+    a.d = 64;
+    CHECK(rb_kvattn_model_ctas(&a, 1) == 8, "fp16, d = 64: %d", rb_kvattn_model_ctas(&a, 1));
+    /* grouped heads: four at most, whatever the shared memory */
+    a.d = a.dpad = 128;
     a.bits = 2;
-    CHECK(rb_kvattn_model_ctas(&a, 0) == 4, "RotorQuant 2 bits: %d", rb_kvattn_model_ctas(&a, 0));
-    a.dpad = 128;
-    CHECK(rb_kvattn_model_ctas(&a, 0) == 4, "2 bits: %d", rb_kvattn_model_ctas(&a, 0));
-    CHECK(rb_kvattn_model_ctas(&a, 1) == 4, "fp16: %d", rb_kvattn_model_ctas(&a, 1));
+    a.Hkv = 16;
+    CHECK(rb_kvattn_model_ctas(&a, 0) == 4, "2 query heads a kv head: %d", rb_kvattn_model_ctas(&a, 0));
     /* a plan larger than an SM still counts one CTA, so the split stays defined */
     a.Hkv = 4;
     a.bits = 8;

@@ -108,23 +108,31 @@ static inline int rb_kvattn_default_split(int B, int Hkv, int T, int sms, int ct
 #define RB_KVA_CTA_RESERVED 1024
 
 /* CTAs of the split kernel that takes a's shape (B, Hq, Hkv, d, and dpad and bits for a
- * compressed cache) that one SM of an H100 or H200 keeps resident, from its shared memory
- * (rb_kva_smem), and at most four, since registers are not modelled (the compiled-width
- * kernels use at most 64 a thread, four or eight query heads a kv head up to 168). What "auto"
- * takes where no device is asked (the CPU backend). A GPU run takes the device's own count,
- * uncapped, so its splits differ from a CPU run's where that count is not the model's. */
+ * compressed cache) that one SM of an H100 or H200 keeps resident: what its shared memory
+ * (rb_kva_smem) allows, capped where registers bind first. The caps are nvcc 13.0's register
+ * counts for one query head a kv head (cuobjdump -res-usage; 65536 registers a SM, CTAs of 128
+ * threads): eight for the compressed kernels at a compiled width (48 to 64 a thread); for the
+ * fp16 kernel eight at d <= 64 (48), five at d <= 128 (93) and three above (up to 166); four
+ * for every other kernel (grouped heads take up to 168). What "auto" takes where no device is
+ * asked (the CPU backend); a GPU run takes the device's own count, so a CPU run's splits are
+ * the H100's where the model holds (tests/gpu: kvattn_resident_matches_the_model). */
 static inline int rb_kvattn_model_ctas(const rb_kvattn_args *a, int fp16)
 {
     const int G = a->Hq / (a->Hkv > 0 ? a->Hkv : 1);
     long words;
+    int cap = 4;
     if (fp16) {
         words = rb_kva_fp16_smem_words(G, a->d);
+        if (G == 1)
+            cap = rb_kva_fp16_kp(a->d) == 1 ? 8 : rb_kva_fp16_kp(a->d) == 2 ? 5 : 3;
     } else {
         const int rw = (int)(rb_kv_row_bytes(a->dpad, a->bits) / 4);
-        words = rb_kva_smem(a->bits, rb_kva_nch(a->bits, G, a->dpad), G, a->dpad, rw).total;
+        const int nch = rb_kva_nch(a->bits, G, a->dpad);
+        words = rb_kva_smem(a->bits, nch, G, a->dpad, rw).total;
+        cap = nch > 0 && G == 1 ? 8 : 4;
     }
     const long n = RB_KVA_SM_SMEM / (4 * words + RB_KVA_CTA_RESERVED);
-    return n < 1 ? 1 : n > 4 ? 4 : (int)n;
+    return n < 1 ? 1 : n > cap ? cap : (int)n;
 }
 
 static inline int rb_kvattn_nsplit(int T, int split) { return (T + split - 1) / split; }
