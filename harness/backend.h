@@ -113,11 +113,12 @@ struct rb_backend {
      * NULL where kv_attention allocates nothing beyond the sweep's host buffers (the CPU, whose
      * sweep checks those against host memory itself). */
     int (*kv_fits)(rb_backend *b, const rb_kvattn_args *a, int fp16, char *why, size_t n);
-    /* The "auto" split of a's shape (no pointer or split read; dpad, bits and norm_kind set for a
-     * compressed cache): rb_kvattn_default_split with this device's SMs and the CTAs of the split
-     * kernel that takes the shape one SM keeps resident. NULL where there is no device: the
-     * sweep then takes kvattn.h's model of the H100 (rb_kvattn_model_ctas, RB_KVA_MODEL_SMS). */
-    int (*kv_split)(rb_backend *b, const rb_kvattn_args *a, int fp16);
+    /* What the "auto" split is sized by: how many CTAs of the split kernel that takes a's shape
+     * (no pointer or split read; dpad, bits and norm_kind set for a compressed cache) one SM of
+     * this device keeps resident, and its SMs into *sms; 0 where it cannot tell (said on stderr).
+     * NULL where there is no device: the sweep then takes kvattn.h's model of the H100
+     * (rb_kvattn_model_ctas, RB_KVA_MODEL_SMS). */
+    int (*kv_ctas)(rb_backend *b, const rb_kvattn_args *a, int fp16, int *sms);
     /* Describe the machine into a JSON object (device fields, clocks, versions). */
     void (*describe)(rb_backend *b, cJSON *obj);
     void (*destroy)(rb_backend *b);

@@ -77,8 +77,8 @@ int rb_gpu_time_kv_path(rb_gpu_state *s, rb_record *rec, const char *label, rb_e
 int rb_gpu_kv_attention(rb_backend *b, const rb_kvattn_args *a, int fp16, rb_timing *t);
 /* backend.h's kv_fits: kvattn_mem.h's layout against the free device memory. */
 int rb_gpu_kv_fits(rb_backend *b, const rb_kvattn_args *a, int fp16, char *why, size_t n);
-/* backend.h's kv_split: the residency the device reports (rb_kvattn_resident) and its SMs. */
-int rb_gpu_kv_split(rb_backend *b, const rb_kvattn_args *a, int fp16);
+/* backend.h's kv_ctas: the residency the device reports (rb_kvattn_resident) and its SMs. */
+int rb_gpu_kv_ctas(rb_backend *b, const rb_kvattn_args *a, int fp16, int *sms);
 /* The one device-memory check: 0 when need bytes are free (cudaMemGetInfo), else -1 with
  * "<what>; F of T are free" in why (what names the bytes needed and their parts). */
 int rb_gpu_device_fits(double need, const char *what, char *why, size_t n);

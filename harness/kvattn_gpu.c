@@ -37,19 +37,19 @@ int rb_gpu_kv_fits(rb_backend *b, const rb_kvattn_args *a, int fp16, char *why, 
     return rb_gpu_device_fits(l.need, what, why, n);
 }
 
-int rb_gpu_kv_split(rb_backend *b, const rb_kvattn_args *a, int fp16)
+int rb_gpu_kv_ctas(rb_backend *b, const rb_kvattn_args *a, int fp16, int *sms)
 {
     const rb_gpu_state *s = b->state;
     int ctas = 0;
     const cudaError_t e = (cudaError_t)rb_kvattn_resident(a, fp16, &ctas);
-    if (e != cudaSuccess || ctas < 1) {
-        /* said, not fatal: the split changes the work's partition, not its result; a device
-         * that cannot answer fails loudly at the launch */
-        ctas = rb_kvattn_model_ctas(a, fp16);
-        fprintf(stderr, "rotorbench: gpu: kv_attention: the split kernel's residency (%s); the model's %d CTAs a SM taken\n",
-                e != cudaSuccess ? cudaGetErrorString(e) : "no CTA fits an SM", ctas);
-    }
-    return rb_kvattn_default_split(a->B, a->Hkv, a->T, s->sms, ctas);
+    *sms = s->sms;
+    if (e == cudaSuccess && ctas >= 1)
+        return ctas;
+    /* said, not fatal: the split changes the work's partition, not its result; a device that
+     * cannot answer fails loudly at the launch */
+    fprintf(stderr, "rotorbench: gpu: kv_attention: the split kernel's residency (%s); the model's taken\n",
+            e != cudaSuccess ? cudaGetErrorString(e) : "no CTA fits an SM");
+    return 0;
 }
 
 int rb_gpu_kv_attention(rb_backend *b, const rb_kvattn_args *a, int fp16, rb_timing *t)

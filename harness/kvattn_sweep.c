@@ -370,14 +370,17 @@ static void base_record(const rb_config *cfg, rb_backend *be, const kv_shape *ks
 
 /* A record's split: the config's, or "auto": one wave of the split kernel that takes the shape
  * (a: its dpad, bits and norm kind set for a compressed cache), as many CTAs as the backend's
- * device keeps resident (be->kv_split), or without a device, kvattn.h's model of the H100. */
+ * device keeps resident (be->kv_ctas), or where it has none or cannot tell, kvattn.h's model of
+ * the H100. */
 static int record_split(const rb_config *cfg, rb_backend *be, const rb_kvattn_args *a, int fp16)
 {
     if (cfg->kva.split)
         return cfg->kva.split;
-    if (be->kv_split)
-        return be->kv_split(be, a, fp16);
-    return rb_kvattn_default_split(a->B, a->Hkv, a->T, RB_KVA_MODEL_SMS, rb_kvattn_model_ctas(a, fp16));
+    int sms = RB_KVA_MODEL_SMS;
+    int ctas = be->kv_ctas ? be->kv_ctas(be, a, fp16, &sms) : 0; /* the hook sets the device's SMs */
+    if (ctas < 1)
+        ctas = rb_kvattn_model_ctas(a, fp16);
+    return rb_kvattn_default_split(a->B, a->Hkv, a->T, sms, ctas);
 }
 
 /* The key of a shape's fp16-cache record, and of its record for method m at bits: what the
