@@ -258,6 +258,11 @@ static __device__ __forceinline__ int rbk_sq_index_bsearch(float y, const float 
  *              one copy the cells of random values collide in a bank group (H200, identity fp16
  *              3-4 bits: 65 % of the copy bandwidth with one copy, the 2-bit route's
  *              broadcast load 86 %); with 8 copies every quarter-warp is one wavefront;
+ *              An encoder (E8) needs only the threshold and the cell's low index, so its table
+ *              holds 8-byte entries {threshold, low index}, 16 times over (lane l reading copy
+ *              l % 16): a half-warp's 8-byte loads then fill the 32 banks once, two wavefronts
+ *              a warp's lookup against the 16-byte table's four (ncu, H100, fp16, N = 2^20, 3
+ *              bits: the 16-byte encoders ran with L1/shared 90-96 % busy, DRAM 34-52 %);
  *   RBQ_ANY    no host table: chosen at run time, uniformly for the thread block (registers,
  *              a table built per block, or the branch-free binary search on the shared
  *              boundaries when a cell holds two boundaries, 7-8 bits).
@@ -271,20 +276,27 @@ enum { RBQ_ANY = 0, RBQ_REG = 1, RBQ_CELLS = 2 };
  * work of kernels that take their input as unit-norm); RbQuant takes QM & RBQ_ROUTE. */
 enum { RBQ_ROUTE = 3, RBQ_UNIT = 4 };
 
-#define RBK_CELL_COPIES 8 /* lanes of a quarter-warp */
+#define RBK_CELL_COPIES 8   /* lanes of a quarter-warp (16-byte entries) */
+#define RBK_CELL_COPIES8 16 /* lanes of a half-warp (an encoder's 8-byte entries) */
 
 /* The block's cell table in shared memory (one instance per thread block): entry t of copy r
- * at [t * RBK_CELL_COPIES + r], 16 KiB. */
+ * at [t * RBK_CELL_COPIES + r], 16 KiB; an encoder's 8-byte entries at [t * RBK_CELL_COPIES8 + r]
+ * in the same bytes (both layouts put entry t at t * 128 bytes, which the address fold of
+ * RbQuant::entry relies on). */
 static __device__ __forceinline__ float4 *rbk_cell_tab()
 {
     __shared__ float4 s_tab[RB_SQ_CELLS * RBK_CELL_COPIES];
     return s_tab;
 }
+static_assert(RBK_CELL_COPIES * 16 == RBK_CELL_COPIES8 * 8, "one entry stride for both layouts");
+
+/* Entry t of the host's float4 table {threshold, c_lo, c_hi, low index} as an encoder's 8 bytes. */
+static __device__ __forceinline__ uint2 rbk_cell8(float4 e) { return make_uint2(__float_as_uint(e.x), (uint32_t)e.w); }
 
 /* Before the prologue's barrier, with the codebook: the host-built table into shared memory
  * (a table built per block cost ~1 us of latency at N = 8192). No-op without one, and on the
  * register route, which never reads it. */
-template <int QM> static __device__ __forceinline__ void rbk_load_cells(const float *gcells, int nbounds)
+template <int QM, bool E8 = false> static __device__ __forceinline__ void rbk_load_cells(const float *gcells, int nbounds)
 {
     if constexpr ((QM & RBQ_ROUTE) == RBQ_REG)
         return;
@@ -292,8 +304,9 @@ template <int QM> static __device__ __forceinline__ void rbk_load_cells(const fl
         return;
     /* Four loads in flight before their stores: a load-store pair per iteration made the
      * prologue wait for four L2 round trips in a row (+0.3-0.9 us at N = 512, H200). */
-    constexpr int NE = RB_SQ_CELLS * RBK_CELL_COPIES, U = 4;
+    constexpr int CP = E8 ? RBK_CELL_COPIES8 : RBK_CELL_COPIES, NE = RB_SQ_CELLS * CP, U = 4;
     float4 *t = rbk_cell_tab();
+    uint2 *t8 = reinterpret_cast<uint2 *>(t);
     const float4 *g = reinterpret_cast<const float4 *>(gcells);
     for (int i0 = threadIdx.x; i0 < NE; i0 += U * blockDim.x) {
         float4 v[U];
@@ -301,18 +314,23 @@ template <int QM> static __device__ __forceinline__ void rbk_load_cells(const fl
         for (int k = 0; k < U; k++) {
             const int i = i0 + k * blockDim.x;
             if (i < NE)
-                v[k] = __ldg(g + i / RBK_CELL_COPIES);
+                v[k] = __ldg(g + i / CP);
         }
 #pragma unroll
         for (int k = 0; k < U; k++) {
             const int i = i0 + k * blockDim.x;
-            if (i < NE)
-                t[i] = v[k];
+            if (i < NE) {
+                if constexpr (E8)
+                    t8[i] = rbk_cell8(v[k]);
+                else
+                    t[i] = v[k];
+            }
         }
     }
 }
 
-template <int QM> struct RbQuant {
+/* E8: the encoders' quantizer (index() only): the cell table holds 8-byte entries (above). */
+template <int QM, bool E8 = false> struct RbQuant {
     uint32_t tab; /* shared address of this lane's copy of the cell table, less bits(2^23) x
                    * the entry stride (see cells()) */
     rb_sq_cellmap m;
@@ -324,7 +342,8 @@ template <int QM> struct RbQuant {
 #pragma unroll
         for (int k = 0; k < 3; k++)
             b[k] = k < nbounds ? s_b[k] : INFINITY; /* y > inf never counts */
-        tab = (uint32_t)__cvta_generic_to_shared(s_tab) + (threadIdx.x % RBK_CELL_COPIES) * 16u -
+        tab = (uint32_t)__cvta_generic_to_shared(s_tab) +
+              (E8 ? (threadIdx.x % RBK_CELL_COPIES8) * 8u : (threadIdx.x % RBK_CELL_COPIES) * 16u) -
               0x4b000000u * (RBK_CELL_COPIES * 16u);
         m = rb_sq_cell_map(s_b, nbounds);
         if constexpr (QM != RBQ_ANY)
@@ -341,10 +360,15 @@ template <int QM> struct RbQuant {
         for (int t = threadIdx.x; t < RB_SQ_CELLS; t += blockDim.x) {
             float e[3];
             ok &= rb_sq_cell_entry(s_b, s_c, nbounds, t, e) == 0;
-            const float lo = (float)rb_sq_cell_base(s_b, nbounds, t); /* rb_sq_cell_table's 4th float */
+            const float4 f = make_float4(e[0], e[1], e[2], (float)rb_sq_cell_base(s_b, nbounds, t));
+            if constexpr (E8)
 #pragma unroll
-            for (int r = 0; r < RBK_CELL_COPIES; r++)
-                s_tab[t * RBK_CELL_COPIES + r] = make_float4(e[0], e[1], e[2], lo);
+                for (int r = 0; r < RBK_CELL_COPIES8; r++)
+                    reinterpret_cast<uint2 *>(s_tab)[t * RBK_CELL_COPIES8 + r] = rbk_cell8(f);
+            else
+#pragma unroll
+                for (int r = 0; r < RBK_CELL_COPIES; r++)
+                    s_tab[t * RBK_CELL_COPIES + r] = f; /* rb_sq_cell_table's entry */
         }
         mode = __syncthreads_and(ok);
     }
@@ -355,10 +379,15 @@ template <int QM> struct RbQuant {
     /* The entry of y's cell: rb_sq_cell's map with the table's address folded in: FFMA.SAT,
      * FFMA, one IMAD for the address (the float's bits times the entry stride plus tab, modulo
      * 2^32), one LDS.128. */
-    __device__ __forceinline__ float4 entry(float y) const
+    __device__ __forceinline__ uint32_t addr(float y) const
     {
         const float f = fmaf(__saturatef(fmaf(y, m.a, m.b)), (float)(RB_SQ_CELLS - 1), RB_SQ_CELL_MAGIC);
-        const uint32_t addr = __float_as_uint(f) * (RBK_CELL_COPIES * 16u) + tab;
+        return __float_as_uint(f) * (RBK_CELL_COPIES * 16u) + tab;
+    }
+    __device__ __forceinline__ float4 entry(float y) const
+    {
+        static_assert(!E8, "an encoder's table holds 8-byte entries");
+        const uint32_t addr = this->addr(y);
         float4 e;
         /* volatile + memory: NVVM must not move it above the barrier that publishes the table
          * (ptxas still schedules the LDS freely among the arithmetic) */
@@ -368,22 +397,30 @@ template <int QM> struct RbQuant {
                      : "memory");
         return e;
     }
+    /* rb_sq_cell_index(y, entry): from the 16-byte entry, or an encoder's 8-byte one (one LDS.64) */
+    __device__ __forceinline__ int cell_index(float y) const
+    {
+        if constexpr (E8) {
+            uint32_t th, lo;
+            asm volatile("ld.shared.v2.u32 {%0, %1}, [%2];" : "=r"(th), "=r"(lo) : "r"(addr(y)) : "memory");
+            return (int)lo + (y > __uint_as_float(th));
+        } else {
+            const float4 e = entry(y);
+            return (int)e.w + (y > e.x);
+        }
+    }
     /* The encoders' form: rb_sq_index(y) itself, by the same route as operator() (the cell
      * entry's 4th float is its low index: rb_sq_cell_index). */
     __device__ __forceinline__ int index(float y, const float *s_b, int nbounds) const
     {
         if constexpr (QM == RBQ_REG)
             return (y > b[0]) + (y > b[1]) + (y > b[2]);
-        else if constexpr (QM == RBQ_CELLS) {
-            const float4 e = entry(y);
-            return (int)e.w + (y > e.x);
-        }
+        else if constexpr (QM == RBQ_CELLS)
+            return cell_index(y);
         if (mode == 3)
             return (y > b[0]) + (y > b[1]) + (y > b[2]);
-        if (mode == 1) {
-            const float4 e = entry(y);
-            return (int)e.w + (y > e.x);
-        }
+        if (mode == 1)
+            return cell_index(y);
         return rbk_sq_index_bsearch(y, s_b, nbounds);
     }
     /* the centroid of y's cell */
@@ -858,7 +895,8 @@ static __device__ __forceinline__ long rbk_reg_begin(const RbArgs &a, const T *x
     if constexpr (MODE != RBK_DEC)
         rbk_reg_fetch<T, G, NV>(x, row, N, gl, nx);
     rbk_load_codebook(a.cents, a.bounds, a.nbounds, s_c, s_b, true);
-    rbk_load_cells<QM>(a.cells, a.nbounds);
+    if constexpr (MODE != RBK_DEC) /* decode never quantizes */
+        rbk_load_cells<QM, MODE == RBK_ENC>(a.cells, a.nbounds);
     rbk_code_rows_zero<MODE, NV, RbIO<T>::VW>(s_kvw);
     return row;
 }
@@ -1010,7 +1048,7 @@ rbk_block_fast_reg(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N
     const long rstride = (long)gridDim.x * GPB;
     typename RbIO<T>::Raw nx[NV]; /* the next row, in flight */
     long row = rbk_reg_begin<T, G, NV, QM, MODE>(a, x, N, gl, grp, nx, s_c, s_b, s_kvw);
-    RbQuant<QM & RBQ_ROUTE> q;
+    RbQuant<QM & RBQ_ROUTE, MODE == RBK_ENC> q;
     constexpr bool UN = QM & RBQ_UNIT;
     const unsigned mask = rbk_group_mask<G>();
 
@@ -1107,8 +1145,9 @@ rbk_block_fast_staged(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, lon
             for (int i = 0; i < NQ; i++)
                 nx[i] = RbQuad<T>::ldraw(x + row * D + (i * G + gl) * 4);
     rbk_load_codebook(a.cents, a.bounds, a.nbounds, s_c, s_b, true);
-    rbk_load_cells<QM>(a.cells, a.nbounds);
-    RbQuant<QM & RBQ_ROUTE> q;
+    if constexpr (MODE != RBK_DEC)
+        rbk_load_cells<QM, MODE == RBK_ENC>(a.cells, a.nbounds);
+    RbQuant<QM & RBQ_ROUTE, MODE == RBK_ENC> q;
     constexpr bool UN = QM & RBQ_UNIT;
     using R = RbkPrep<M>;
     float prm[NBL][R::PR > 0 ? R::PR : 1];

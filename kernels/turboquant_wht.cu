@@ -240,7 +240,7 @@ rbk_wht_fast(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
     const long rstride = (long)gridDim.x * GPB;
     typename RbIO<T>::Raw nx[NV]; /* the next row, in flight */
     long row = rbk_reg_begin<T, G, NV, QM, MODE>(a, x, N, gl, grp, nx, s_c, s_b, s_kvw);
-    RbQuant<QM & RBQ_ROUTE> q;
+    RbQuant<QM & RBQ_ROUTE, MODE == RBK_ENC> q;
     constexpr bool UN = QM & RBQ_UNIT;
     const unsigned mask = rbk_group_mask<G>();
     const float isd = 1.0f / sqrtf((float)D);

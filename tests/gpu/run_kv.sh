@@ -13,8 +13,9 @@
 #   sdpa       PyTorch's SDPA on the attention targets' shapes (make sdpa; skipped without torch)
 #   ncu        ncu --set full on the compressed and fp16 split kernels (B = 1, T = 32k, 3 bits)
 #   codecncu   the encode and decode kernels of every method at 3 bits, fp16 and fp32 rows,
-#              N = 2^20, d = 128 (a --profile run: each kernel once): ncu's speed of light,
-#              occupancy, warp stalls and DRAM bytes, a section per kernel in ncu-codec.log
+#              N = 2^20, d = 128 (a --profile run): ncu's speed of light, occupancy, warp
+#              stalls, DRAM bytes and shared memory's wavefronts, a section per kernel launch in
+#              ncu-codec.log (about 3 minutes on an H100)
 #   sanitize   memcheck and racecheck over configs/kv_attention_small.json and
 #              configs/sanitize_kv_dense.json (--profile) and test_gpu kvattn_every_method
 #              (racecheck over sanitize_kv_dense.json alone takes about 7 minutes on an H100)
@@ -71,9 +72,12 @@ for step in "${steps[@]}"; do
     attention) sweep configs/kv_attention.json; sweep configs/kv_attention_b16.json ;;
     sdpa) run sdpa make sdpa SDPA_OUT="$out/results/sdpa_baseline.json" ;;
     codecncu)
+        # the codec kernels only (rbk_*; not the harness's copy, clock and metrics kernels), with
+        # shared memory's wavefronts by operation and its bank conflicts
+        shm=l1tex__data_pipe_lsu_wavefronts_mem_shared_op_ld.sum,l1tex__data_pipe_lsu_wavefronts_mem_shared_op_st.sum,l1tex__data_pipe_lsu_wavefronts_mem_shared_op_atom.sum,l1tex__data_bank_conflicts_pipe_lsu_mem_shared.sum
         printf '{"name": "codec_probe", "seed": 7, "N": 1048576, "dims": [128], "bits": [3], "dtypes": ["fp16", "fp32"],\n "methods": "all", "path": ["encode", "decode"], "kv_norm": "fp16"}\n' > "$out/codec_probe.json"
-        run ncu-codec ncu --clock-control none --section SpeedOfLight --section Occupancy --section LaunchStats \
-            --section WarpStateStats --metrics dram__bytes_read.sum,dram__bytes_write.sum,smsp__inst_executed.sum \
+        run ncu-codec ncu --clock-control none -k regex:rbk_ --section SpeedOfLight --section Occupancy --section LaunchStats \
+            --section WarpStateStats --metrics dram__bytes_read.sum,dram__bytes_write.sum,smsp__inst_executed.sum,$shm \
             "$R" run "$out/codec_probe.json" --backend gpu --profile --out "$out/ncu-scratch"
         rm -rf "$out/ncu-scratch" ;;
     ncu)
