@@ -30,13 +30,16 @@
 #              three CTAs a SM) and 4096 tokens, and per bit width ncu's CTAs per SM (least,
 #              most, mean), occupancy, warp stalls, instructions, shared-load bank conflicts and
 #              DRAM bytes of identity's split kernel
+#   sdpancu    ncu's speed of light, memory, occupancy, warp stalls and scheduler sections on our
+#              fp16 split kernel and on PyTorch SDPA's kernels, both at B = 1, H = 32, T = 32k,
+#              d = 128 (why SDPA reads the same cache faster; SDPA skipped without torch)
 # Exit status: 0 when every step it ran returned 0, else 1.
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 2
-out=${1:?usage: tests/gpu/run_kv.sh OUTDIR [build|tests|codec|attention|sdpa|ncu|codecncu|sanitize|testgpu|fixed|occupancy ...]}
+out=${1:?usage: tests/gpu/run_kv.sh OUTDIR [build|tests|codec|attention|sdpa|ncu|codecncu|sanitize|testgpu|fixed|occupancy|sdpancu ...]}
 shift
 steps=("$@")
-[ ${#steps[@]} -gt 0 ] || steps=(build tests codec attention sdpa ncu codecncu sanitize testgpu fixed occupancy)
+[ ${#steps[@]} -gt 0 ] || steps=(build tests codec attention sdpa ncu codecncu sanitize testgpu fixed occupancy sdpancu)
 mkdir -p "$out/results"
 R=build/rotorbench
 status=0
@@ -130,7 +133,24 @@ for step in "${steps[@]}"; do
                 -k regex:kva_split_kernel -c 1 "$R" run "$out/occupancy_b$b.json" --backend gpu --out "$out/ncu-scratch"
         done
         rm -rf "$out/ncu-scratch" ;;
-    *) echo "run_kv.sh: unknown step '$step' (build tests codec attention sdpa ncu codecncu sanitize testgpu fixed occupancy)" >&2; exit 2 ;;
+    sdpancu)
+        # our fp16 split kernel and PyTorch SDPA's kernels on the same shape (B = 1, H = 32,
+        # T = 32k, d = 128), with the same sections: what SDPA's faster read is made of
+        sec=(--clock-control none --section SpeedOfLight --section MemoryWorkloadAnalysis --section Occupancy
+             --section LaunchStats --section WarpStateStats --section SchedulerStats --metrics dram__bytes_read.sum)
+        probe sdpancu_probe 3 '"identity"' 32768 '"auto"'
+        mkdir -p "$out/ncu-scratch"
+        run ncu-fp16 ncu "${sec[@]}" -k regex:kva_fp16_split -c 1 "$R" run "$out/sdpancu_probe.json" --backend gpu \
+            --profile --out "$out/ncu-scratch"
+        if python3 -c 'import torch' 2> /dev/null; then
+            # the script's first call is a tiny probe for enable_gqa; the next ones are the shape's
+            run ncu-sdpa ncu "${sec[@]}" -k 'regex:[Ff]lash|fmha|[Aa]ttn|[Aa]ttention|sdpa' -c 6 \
+                python3 tools/sdpa_baseline.py --shapes 1,32,32,32768,128 --samples 10 --out "$out/ncu-scratch/sdpa.json"
+        else
+            echo "== sdpancu: PyTorch is not importable: SDPA not profiled"
+        fi
+        rm -rf "$out/ncu-scratch" ;;
+    *) echo "run_kv.sh: unknown step '$step' (build tests codec attention sdpa ncu codecncu sanitize testgpu fixed occupancy sdpancu)" >&2; exit 2 ;;
     esac
 done
 exit $status
