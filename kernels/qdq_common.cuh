@@ -282,7 +282,7 @@ enum { RBQ_ROUTE = 3, RBQ_UNIT = 4 };
 /* The block's cell table in shared memory (one instance per thread block): entry t of copy r
  * at [t * RBK_CELL_COPIES + r], 16 KiB; an encoder's 8-byte entries at [t * RBK_CELL_COPIES8 + r]
  * in the same bytes (both layouts put entry t at t * 128 bytes, which the address fold of
- * RbQuant::entry relies on). */
+ * RbQuant::addr relies on). */
 static __device__ __forceinline__ float4 *rbk_cell_tab()
 {
     __shared__ float4 s_tab[RB_SQ_CELLS * RBK_CELL_COPIES];
@@ -376,14 +376,15 @@ template <int QM, bool E8 = false> struct RbQuant {
     {
         return s_c[(y > b[0]) + (y > b[1]) + (y > b[2])];
     }
-    /* The entry of y's cell: rb_sq_cell's map with the table's address folded in: FFMA.SAT,
-     * FFMA, one IMAD for the address (the float's bits times the entry stride plus tab, modulo
-     * 2^32), one LDS.128. */
+    /* The shared address of y's cell entry in this lane's copy: rb_sq_cell's map with the
+     * table's address folded in: FFMA.SAT, FFMA, one IMAD (the float's bits times the entry
+     * stride plus tab, modulo 2^32). */
     __device__ __forceinline__ uint32_t addr(float y) const
     {
         const float f = fmaf(__saturatef(fmaf(y, m.a, m.b)), (float)(RB_SQ_CELLS - 1), RB_SQ_CELL_MAGIC);
         return __float_as_uint(f) * (RBK_CELL_COPIES * 16u) + tab;
     }
+    /* y's 16-byte entry: one LDS.128 */
     __device__ __forceinline__ float4 entry(float y) const
     {
         static_assert(!E8, "an encoder's table holds 8-byte entries");
