@@ -16,8 +16,9 @@
 #              N = 2^20, d = 128 (a --profile run): ncu's speed of light, occupancy, warp
 #              stalls, DRAM bytes and shared memory's wavefronts, a section per kernel launch in
 #              ncu-codec.log (about 3 minutes on an H100)
-#   sanitize   memcheck and racecheck over configs/kv_attention_small.json and
-#              configs/sanitize_kv_dense.json (--profile) and test_gpu kvattn_every_method
+#   sanitize   memcheck and racecheck over configs/kv_attention_small.json,
+#              configs/sanitize_kv_dense.json and configs/sanitize_kv_codec.json (--profile) and
+#              test_gpu kvattn_every_method
 #              (racecheck over sanitize_kv_dense.json alone takes about 7 minutes on an H100)
 #   testgpu    make test-gpu a test at a time (with the example plugin where it is built), each
 #              into OUTDIR/testgpu/NAME.log; run again with the same OUTDIR, it skips the tests
@@ -96,6 +97,8 @@ for step in "${steps[@]}"; do
             sanitize $tool kv_attention_small "$R" run configs/kv_attention_small.json --backend gpu --profile \
                 --out "$out/sanitize-scratch"
             sanitize $tool sanitize_kv_dense "$R" run configs/sanitize_kv_dense.json --backend gpu --profile \
+                --out "$out/sanitize-scratch"
+            sanitize $tool sanitize_kv_codec "$R" run configs/sanitize_kv_codec.json --backend gpu --profile \
                 --out "$out/sanitize-scratch"
             sanitize $tool kvattn_every_method build/test_gpu kvattn_every_method
         done
