@@ -34,13 +34,22 @@
 #   sdpancu    ncu's speed of light, memory, occupancy, warp stalls and scheduler sections on our
 #              fp16 split kernel and on PyTorch SDPA's kernels, both at B = 1, H = 32, T = 32k,
 #              d = 128 (why SDPA reads the same cache faster; SDPA skipped without torch)
-# Exit status: 0 when every step it ran returned 0, else 1.
+# Exit status: 0 when every step it ran returned 0, else 1; 2 for an unknown step name, before
+# any step runs.
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 2
 out=${1:?usage: tests/gpu/run_kv.sh OUTDIR [build|tests|codec|attention|sdpa|ncu|codecncu|sanitize|testgpu|fixed|occupancy|sdpancu ...]}
 shift
 steps=("$@")
-[ ${#steps[@]} -gt 0 ] || steps=(build tests codec attention sdpa ncu codecncu sanitize testgpu fixed occupancy sdpancu)
+known=(build tests codec attention sdpa ncu codecncu sanitize testgpu fixed occupancy sdpancu)
+[ ${#steps[@]} -gt 0 ] || steps=("${known[@]}")
+# every step name is checked before any step runs
+for step in "${steps[@]}"; do
+    case " ${known[*]} " in
+    *" $step "*) ;;
+    *) echo "run_kv.sh: unknown step '$step' (${known[*]})" >&2; exit 2 ;;
+    esac
+done
 mkdir -p "$out/results"
 R=build/rotorbench
 status=0
@@ -153,7 +162,6 @@ for step in "${steps[@]}"; do
             echo "== sdpancu: PyTorch is not importable: SDPA not profiled"
         fi
         rm -rf "$out/ncu-scratch" ;;
-    *) echo "run_kv.sh: unknown step '$step' (build tests codec attention sdpa ncu codecncu sanitize testgpu fixed occupancy sdpancu)" >&2; exit 2 ;;
     esac
 done
 exit $status
