@@ -25,11 +25,15 @@ int rb_method_block_of(rb_method m, int d)
     return k >= 1 ? k : 1;
 }
 
+int rb_method_dpad(rb_method m, int d)
+{
+    const int k = rb_method_block_of(m, d);
+    return (int)(ceil_div(d, k) * k);
+}
+
 long rb_kv_stored_bytes(rb_method m, int d, int bits, int norm_kind, long N)
 {
-    long k = rb_method_block_of(m, d);
-    int dpad = (int)(ceil_div(d, k) * k);
-    return N * (rb_kv_row_bytes(dpad, bits) + rb_kv_norm_bytes(norm_kind));
+    return N * (rb_kv_row_bytes(rb_method_dpad(m, d), bits) + rb_kv_norm_bytes(norm_kind));
 }
 
 double rb_bits_per_coord(rb_method m, int d, int bits)
@@ -43,8 +47,8 @@ void rb_qdq_params_shape(rb_qdq_params *p, rb_method m, int d, int bits)
     p->d = d;
     p->bits = bits;
     p->block = rb_method_block_of(m, d);
-    p->nblocks = (int)ceil_div(d, p->block);
-    p->dpad = p->nblocks * p->block;
+    p->dpad = rb_method_dpad(m, d);
+    p->nblocks = p->dpad / p->block;
     p->nbounds = (1 << bits) - 1;
     p->cells = NULL;
     p->kv_codes = p->kv_norms = NULL;

@@ -8,6 +8,7 @@
 long rb_nominal_fma(rb_method m, int d);   /* forward rotation, per vector */
 long rb_param_count(rb_method m, int d);   /* stored rotation parameters */
 int rb_method_block_of(rb_method m, int d); /* coordinates per rotation block, >= 1 */
+int rb_method_dpad(rb_method m, int d);     /* d rounded up to whole blocks: the coded width */
 /* Bytes the packed format (kvpack.h) stores for N rows: N (rb_kv_row_bytes(dpad, bits) +
  * rb_kv_norm_bytes(norm_kind)), exactly what the encoders write. */
 long rb_kv_stored_bytes(rb_method m, int d, int bits, int norm_kind, long N);

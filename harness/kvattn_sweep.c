@@ -190,13 +190,6 @@ static int list_shapes(const rb_config *cfg, const kv_files *f, kv_shape *out)
 
 static int max_dpad(const rb_config *cfg, int d);
 
-/* Method m's padded width at d (its block size's multiple). */
-static int method_dpad(rb_method m, int d)
-{
-    const int k = rb_method_get(m)->block(d);
-    return (d + k - 1) / k * k;
-}
-
 /* Records a shape makes: the fp16 cache and every packing method at every bits. */
 static int records_per_shape(const rb_config *cfg)
 {
@@ -224,7 +217,7 @@ static void largest_setting(const rb_config *cfg, const kv_shape *sh, int n, rb_
         for (int m = 0; m < cfg->nmethods; m++) {
             if (!rb_kv_method_packs(cfg->methods[m]))
                 continue;
-            a.dpad = method_dpad(cfg->methods[m], a.d);
+            a.dpad = rb_method_dpad(cfg->methods[m], a.d);
             a.norm_kind = rb_kv_norm_kind(cfg->unit_norm, cfg->kv_norm);
             for (int b = 0; b < cfg->nbits; b++) {
                 a.bits = cfg->bits[b];
@@ -406,7 +399,7 @@ static void method_key(const rb_config *cfg, rb_backend *be, const kv_shape *ks,
     r->dtype = RB_FP32; /* queries and outputs; the cache is codes + norms */
     r->kv_norm = rb_kv_norm_kind(cfg->unit_norm, cfg->kv_norm);
     rb_kvattn_args a = ks->s;
-    a.dpad = method_dpad(m, a.d);
+    a.dpad = rb_method_dpad(m, a.d);
     a.bits = bits;
     a.norm_kind = r->kv_norm;
     r->kva.split = record_split(cfg, be, &a, 0);
@@ -486,7 +479,7 @@ static int max_dpad(const rb_config *cfg, int d)
 {
     int dpad = d;
     for (int m = 0; m < cfg->nmethods; m++) {
-        const int pd = method_dpad(cfg->methods[m], d);
+        const int pd = rb_method_dpad(cfg->methods[m], d);
         dpad = pd > dpad ? pd : dpad;
     }
     return dpad;
