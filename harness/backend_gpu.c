@@ -610,6 +610,8 @@ static int gpu_init(rb_gpu_state *s)
     CK(cudaMalloc((void **)&s->dcells, sizeof(float) * 4 * RB_SQ_CELLS));
     /* RB_DENSE_TC=mma: TurboQuant-dense's kernel and the tensor-core roof on mma.sync */
     rb_dense_tc_force_mma(rb_run_options_get()->dense_mma);
+    /* RB_KVA_FP16=registers: the fp16 cache's attention on the register kernel at every d */
+    rb_kvattn_fp16_force_registers(rb_run_options_get()->kva_fp16_regs);
     /* the measurement module: events, flush buffer, blocking kernel, the run's roofs */
     if (!(s->meas = rb_meas_gpu_create(s->st)))
         goto fail;

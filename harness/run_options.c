@@ -9,7 +9,7 @@
 #include "results.h"
 
 static const char *const knob_names[RB_RUN_KNOBS] = {"RB_HQMQ_SEARCH", "RB_HQMQ_CELLS_G", "RB_GPU_DEVICE_RNG",
-                                                     "RB_FAST_SHAPE", "RB_DENSE_TC"};
+                                                     "RB_FAST_SHAPE", "RB_DENSE_TC", "RB_KVA_FP16"};
 
 /* the index of v in the NULL-terminated list, or -1 */
 static int one_of(const char *v, const char *const *list)
@@ -27,6 +27,7 @@ int rb_run_options_read(rb_run_options *o, char *err, size_t errlen)
     static const char *const shapes[] = {"small", "large", NULL};
     static const char *const bits[] = {"0", "1", NULL};
     static const char *const tcs[] = {"mma", "wgmma", NULL};
+    static const char *const fp16_kernels[] = {"staged", "registers", NULL};
     memset(o, 0, sizeof *o);
     o->hqmq_search = RB_HQ_SEARCH_AUTO;
     const char *v = getenv("RB_HQMQ_SEARCH");
@@ -67,6 +68,13 @@ int rb_run_options_read(rb_run_options *o, char *err, size_t errlen)
             goto bad;
         }
         o->dense_mma = k == 0;
+    }
+    if ((v = getenv("RB_KVA_FP16"))) {
+        if ((k = one_of(v, fp16_kernels)) < 0) {
+            snprintf(err, errlen, "RB_KVA_FP16 must be staged or registers, not \"%s\"", v);
+            goto bad;
+        }
+        o->kva_fp16_regs = k == 1;
     }
     if ((v = getenv("CUDA_VISIBLE_DEVICES")))
         snprintf(o->cuda_visible_devices, sizeof o->cuda_visible_devices, "%s", v);

@@ -8,13 +8,15 @@
  *                               built and on a 9.0 device, else mma.sync)
  *   RB_HQMQ_SEARCH=auto|cells|tc|fp32   HQMQ's search in the fast GPU kernel (same answers)
  *   RB_HQMQ_CELLS_G=2..128      HQMQ's cell table resolution (same answers)
- *   RB_GPU_DEVICE_RNG=0|1       inputs drawn on the device (last bits differ from the CPU's) */
+ *   RB_GPU_DEVICE_RNG=0|1       inputs drawn on the device (last bits differ from the CPU's)
+ *   RB_KVA_FP16=staged|registers   the fp16 cache's attention split kernel (unset: staged where
+ *                               d is a multiple of 8, else registers; same answers) */
 #ifndef RB_RUN_OPTIONS_H
 #define RB_RUN_OPTIONS_H
 
 #include <stddef.h>
 
-#define RB_RUN_KNOBS 5
+#define RB_RUN_KNOBS 6
 
 typedef struct {
     int fast_shape;     /* 0 chosen by N, 1 small, 2 large (rb_qdq_params.fast_shape) */
@@ -22,6 +24,7 @@ typedef struct {
     int hqmq_search;    /* RB_HQ_SEARCH_* (hqmq.h); AUTO when unset */
     int hqmq_cells_g;   /* 0 unset, else the cells per axis */
     int gpu_device_rng; /* 1: RB_GPU_DEVICE_RNG=1 */
+    int kva_fp16_regs;  /* 1: RB_KVA_FP16=registers (rb_kvattn_fp16_force_registers) */
     int device;         /* the CUDA device the GPU backend takes (rotorbench run --device N; 0) */
     char cuda_visible_devices[128]; /* CUDA_VISIBLE_DEVICES as set ("" unset), for the record */
     /* the knobs set, as given: recorded in every result and part of --resume's hash */

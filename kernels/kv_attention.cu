@@ -28,8 +28,9 @@
  * docs/PERF.md says what has been profiled).
  *
  * fp16 split: a lane per coordinate pair (half2 loads, fp32 accumulation; single halves for odd
- * d), eight tokens per step (four above two query heads per kv head) with all their loads
- * issued first, scores by a warp all-reduce. */
+ * d), eight tokens per step (four above two query heads per kv head), scores by a warp
+ * all-reduce. Where rows are 16-byte pieces each warp stages its steps in shared memory with
+ * cp.async, two steps ahead; elsewhere all of a step's loads go out into registers first. */
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 #include <math.h>
@@ -557,23 +558,59 @@ __global__ void __launch_bounds__(KVA_NW * 32) kva_split_kernel(const rb_kvattn_
 }
 
 /* ---- the split kernel over the fp16 cache -------------------------------------------------
- * Lane slots of E = 2 coordinates (a half2; 1 for odd d), slot sl = lane + 32 k, k < KP. */
-template <int GM, int KP, bool PAIR>
+ * Lane slots of E = 2 coordinates (a half2; 1 for odd d), slot sl = lane + 32 k, k < KP.
+ * STAGED (d a multiple of 8, so rows are 16-byte pieces): each warp copies its steps' K and V rows
+ * into its own ring of RB_KVA_FP16_STAGES buffers with cp.async, two steps ahead of the one it
+ * computes, so a warp always has loads in flight, not only between its steps, and they cost no
+ * registers. Otherwise every load of a step goes out into registers before its math. Both take
+ * the same values in the same order (kvattn_split.h), so they give the same bits. */
+static __device__ __forceinline__ void kva_wait2() { asm volatile("cp.async.wait_group 2;\n" ::: "memory"); }
+
+/* Issue the copy of the U rows of K and V from token i0 (clamped to t1 - 1, like the register
+ * kernel's loads) into one stage buffer: K's rows [U][d / 2] words, then V's. */
+template <int U>
+static __device__ __forceinline__ void kva_fp16_issue(uint32_t *buf, const __half *K, const __half *V, long row0, int d,
+                                                      int i0, int t1, int lane)
+{
+    const int pr = d / 8, np = U * pr; /* 16-byte pieces a row, a step */
+    for (int p = lane; p < np; p += 32) {
+        const int u = p / pr, c = p - u * pr;
+        const long r = (row0 + min(i0 + u, t1 - 1)) * d + 8 * c;
+        kva_cp16(buf + u * (d / 2) + 4 * c, K + r);
+        kva_cp16(buf + (U + u) * (d / 2) + 4 * c, V + r);
+    }
+}
+
+template <int GM, int KP, bool PAIR, bool STAGED>
 __global__ void __launch_bounds__(KVA_NW * 32) kva_fp16_split_kernel(const rb_kvattn_args a, int nsplit)
 {
     extern __shared__ __align__(16) uint32_t kva_sm[];
     constexpr int E = PAIR ? 2 : 1;
     /* tokens per step: their K and V loads are all in flight at once (registers allowing) */
     constexpr int U = GM <= 2 ? KVA_U_MAX : KVA_U_MAX / 2;
+    constexpr int NS = RB_KVA_FP16_STAGES;
+    static_assert(!STAGED || PAIR, "the staged kernel takes even d");
     const int G = a.Hq / a.Hkv, d = a.d, split = a.split;
     const int s = blockIdx.x, hk = blockIdx.y, b = blockIdx.z;
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const long row0 = ((long)b * a.Hkv + hk) * a.T;
     const int t0 = s * split, t1 = min(a.T, t0 + split);
     const int nslot = d / E;
+    const __half *K = (const __half *)a.k16, *V = (const __half *)a.v16;
 
-    float *qs = (float *)kva_sm;                    /* [G][d] */
-    float *mg = qs + rb_kva_align4(G * d);             /* [NW][G][d + 2] */
+    const int sw = STAGED ? U * d : 0; /* a stage buffer's words (rb_kva_fp16_stage_words) */
+    uint32_t *ring = kva_sm + warp * NS * sw;
+    if constexpr (STAGED) { /* the first two steps' copies go out before q is read */
+#pragma unroll
+        for (int n = 0; n < NS - 1; n++) {
+            const int i0 = t0 + (warp + KVA_NW * n) * U;
+            if (i0 < t1)
+                kva_fp16_issue<U>(ring + n * sw, K, V, row0, d, i0, t1, lane);
+            kva_commit();
+        }
+    }
+    float *qs = (float *)kva_sm + KVA_NW * NS * sw; /* [G][d] */
+    float *mg = qs + rb_kva_align4(G * d);            /* [NW][G][d + 2] */
     const float *q = a.q + ((long)b * a.Hq + (long)hk * G) * d;
     for (int i = tid; i < G * d; i += blockDim.x)
         qs[i] = q[i];
@@ -588,31 +625,59 @@ __global__ void __launch_bounds__(KVA_NW * 32) kva_fp16_split_kernel(const rb_kv
         for (int k = 0; k < KP * E; k++)
             acc[g][k] = 0.0f;
     }
-    const __half *K = (const __half *)a.k16, *V = (const __half *)a.v16;
 
+    int stage = 0;
     for (int i0 = t0 + warp * U; i0 < t1; i0 += KVA_NW * U) {
         /* every load of the step first, then the math */
         float kx[U][KP * E], vx[U][KP * E];
+        if constexpr (STAGED) {
+            const int ahead = i0 + (NS - 1) * KVA_NW * U, fill = stage == 0 ? NS - 1 : stage - 1;
+            if (ahead < t1)
+                kva_fp16_issue<U>(ring + fill * sw, K, V, row0, d, ahead, t1, lane);
+            kva_commit();
+            kva_wait2(); /* this step's group, committed two groups ago */
+            __syncwarp();
+            const __half2 *kb = (const __half2 *)(ring + stage * sw), *vb = kb + U * (d / 2);
 #pragma unroll
-        for (int u = 0; u < U; u++) {
-            const int i = min(i0 + u, t1 - 1); /* a clamped token is loaded and then weighted 0 */
-            const __half *kr = K + (row0 + i) * d, *vr = V + (row0 + i) * d;
+            for (int u = 0; u < U; u++) {
 #pragma unroll
-            for (int k = 0; k < KP; k++) {
-                const int sl = lane + 32 * k;
-                if (PAIR) {
+                for (int k = 0; k < KP; k++) {
+                    const int sl = lane + 32 * k;
                     float2 kf = make_float2(0.0f, 0.0f), vf = kf;
                     if (sl < nslot) {
-                        kf = __half22float2(((const __half2 *)kr)[sl]);
-                        vf = __half22float2(((const __half2 *)vr)[sl]);
+                        kf = __half22float2(kb[u * (d / 2) + sl]);
+                        vf = __half22float2(vb[u * (d / 2) + sl]);
                     }
                     kx[u][2 * k] = kf.x;
                     kx[u][2 * k + 1] = kf.y;
                     vx[u][2 * k] = vf.x;
                     vx[u][2 * k + 1] = vf.y;
-                } else {
-                    kx[u][k] = sl < nslot ? __half2float(kr[sl]) : 0.0f;
-                    vx[u][k] = sl < nslot ? __half2float(vr[sl]) : 0.0f;
+                }
+            }
+            __syncwarp(); /* every lane has read this buffer before it is refilled */
+            stage = stage == NS - 1 ? 0 : stage + 1;
+        } else {
+#pragma unroll
+            for (int u = 0; u < U; u++) {
+                const int i = min(i0 + u, t1 - 1); /* a clamped token is loaded and then weighted 0 */
+                const __half *kr = K + (row0 + i) * d, *vr = V + (row0 + i) * d;
+#pragma unroll
+                for (int k = 0; k < KP; k++) {
+                    const int sl = lane + 32 * k;
+                    if (PAIR) {
+                        float2 kf = make_float2(0.0f, 0.0f), vf = kf;
+                        if (sl < nslot) {
+                            kf = __half22float2(((const __half2 *)kr)[sl]);
+                            vf = __half22float2(((const __half2 *)vr)[sl]);
+                        }
+                        kx[u][2 * k] = kf.x;
+                        kx[u][2 * k + 1] = kf.y;
+                        vx[u][2 * k] = vf.x;
+                        vx[u][2 * k + 1] = vf.y;
+                    } else {
+                        kx[u][k] = sl < nslot ? __half2float(kr[sl]) : 0.0f;
+                        vx[u][k] = sl < nslot ? __half2float(vr[sl]) : 0.0f;
+                    }
                 }
             }
         }
@@ -896,29 +961,38 @@ extern "C" int rb_kvattn_launch(const rb_kvattn_args *a, void *stream)
                               st, true, (const float *)a->work, a->pi, a->o, BH, a->d, a->dpad, nsplit);
 }
 
-template <int KP, bool PAIR>
+/* 1: the fp16 cache always takes the register kernel (RB_KVA_FP16=registers, run_options.h) */
+static int kva_fp16_force_registers = 0;
+extern "C" void rb_kvattn_fp16_force_registers(int on) { kva_fp16_force_registers = on ? 1 : 0; }
+
+template <int KP, bool PAIR, bool STAGED>
 static cudaError_t kva_fp16_split_kp(const rb_kvattn_args &a, int nsplit, cudaStream_t st, int *occ)
 {
     const int G = a.Hq / a.Hkv;
-    const size_t smem = sizeof(float) * (size_t)rb_kva_fp16_smem_words(G, a.d);
+    const size_t smem = sizeof(float) * (size_t)rb_kva_fp16_smem_words(G, a.d, STAGED);
     const dim3 grid((unsigned)nsplit, (unsigned)a.Hkv, (unsigned)a.B);
     switch (rb_kva_gm(G)) {
-    case 1: return kva_launch(kva_fp16_split_kernel<1, KP, PAIR>, grid, KVA_NW * 32, smem, st, a, nsplit, false, occ);
-    case 2: return kva_launch(kva_fp16_split_kernel<2, KP, PAIR>, grid, KVA_NW * 32, smem, st, a, nsplit, false, occ);
-    case 4: return kva_launch(kva_fp16_split_kernel<4, KP, PAIR>, grid, KVA_NW * 32, smem, st, a, nsplit, false, occ);
-    default: return kva_launch(kva_fp16_split_kernel<8, KP, PAIR>, grid, KVA_NW * 32, smem, st, a, nsplit, false, occ);
+    case 1: return kva_launch(kva_fp16_split_kernel<1, KP, PAIR, STAGED>, grid, KVA_NW * 32, smem, st, a, nsplit, false, occ);
+    case 2: return kva_launch(kva_fp16_split_kernel<2, KP, PAIR, STAGED>, grid, KVA_NW * 32, smem, st, a, nsplit, false, occ);
+    case 4: return kva_launch(kva_fp16_split_kernel<4, KP, PAIR, STAGED>, grid, KVA_NW * 32, smem, st, a, nsplit, false, occ);
+    default: return kva_launch(kva_fp16_split_kernel<8, KP, PAIR, STAGED>, grid, KVA_NW * 32, smem, st, a, nsplit, false, occ);
     }
 }
 
 /* Slots per lane (rb_kva_fp16_kp): the fewest of 1, 2, 4 pairs that cover d, or 8 single
- * coordinates for odd d. */
+ * coordinates for odd d. Rows of 16-byte pieces (and 16-byte aligned caches) take the staged
+ * kernel unless the register one is forced; occ asks about the kernel a launch would take
+ * (pointers unset count as aligned). */
 static cudaError_t kva_fp16_split(const rb_kvattn_args &a, int nsplit, cudaStream_t st, int *occ)
 {
+    const bool staged = rb_kva_fp16_staged(a.d) && !kva_fp16_force_registers &&
+                        ((uintptr_t)a.k16 & 15) == 0 && ((uintptr_t)a.v16 & 15) == 0;
     switch (rb_kva_fp16_kp(a.d)) {
-    case 1: return kva_fp16_split_kp<1, true>(a, nsplit, st, occ);
-    case 2: return kva_fp16_split_kp<2, true>(a, nsplit, st, occ);
-    case 4: return kva_fp16_split_kp<4, true>(a, nsplit, st, occ); /* d <= 256 (rb_kvattn_unsupported) */
-    default: return kva_fp16_split_kp<KVA_KM, false>(a, nsplit, st, occ);
+    case 1: return staged ? kva_fp16_split_kp<1, true, true>(a, nsplit, st, occ) : kva_fp16_split_kp<1, true, false>(a, nsplit, st, occ);
+    case 2: return staged ? kva_fp16_split_kp<2, true, true>(a, nsplit, st, occ) : kva_fp16_split_kp<2, true, false>(a, nsplit, st, occ);
+    case 4: /* d <= 256 (rb_kvattn_unsupported) */
+        return staged ? kva_fp16_split_kp<4, true, true>(a, nsplit, st, occ) : kva_fp16_split_kp<4, true, false>(a, nsplit, st, occ);
+    default: return kva_fp16_split_kp<KVA_KM, false, false>(a, nsplit, st, occ);
     }
 }
 

@@ -575,11 +575,11 @@ TEST(config_rejects_bad_env_knobs)
     static const char *const bad[][2] = {
         {"RB_HQMQ_SEARCH", "brute"}, {"RB_HQMQ_CELLS_G", "1"},   {"RB_HQMQ_CELLS_G", "129"},
         {"RB_HQMQ_CELLS_G", "64x"},  {"RB_FAST_SHAPE", "medium"}, {"RB_GPU_DEVICE_RNG", "yes"},
-        {"RB_DENSE_TC", "hmma"},
+        {"RB_DENSE_TC", "hmma"},     {"RB_KVA_FP16", "smem"},
     };
     static const char *const good[][2] = {
         {"RB_HQMQ_SEARCH", "cells"}, {"RB_HQMQ_CELLS_G", "80"}, {"RB_FAST_SHAPE", "large"}, {"RB_GPU_DEVICE_RNG", "1"},
-        {"RB_DENSE_TC", "mma"},      {"RB_DENSE_TC", "wgmma"},
+        {"RB_DENSE_TC", "mma"},      {"RB_DENSE_TC", "wgmma"},  {"RB_KVA_FP16", "registers"}, {"RB_KVA_FP16", "staged"},
     };
     char err[256];
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -612,9 +612,9 @@ TEST(config_rejects_bad_env_knobs)
 TEST(run_options_hold_the_knobs)
 {
     static const char *const names[] = {"RB_HQMQ_SEARCH", "RB_HQMQ_CELLS_G", "RB_GPU_DEVICE_RNG", "RB_FAST_SHAPE",
-                                         "RB_DENSE_TC"};
-    char *keep[5];
-    for (int i = 0; i < 5; i++) {
+                                         "RB_DENSE_TC",    "RB_KVA_FP16"};
+    char *keep[6];
+    for (int i = 0; i < 6; i++) {
         const char *v = getenv(names[i]);
         keep[i] = v ? strdup(v) : NULL;
         unsetenv(names[i]);
@@ -622,27 +622,32 @@ TEST(run_options_hold_the_knobs)
     rb_run_options o;
     char err[256];
     CHECK(rb_run_options_read(&o, err, sizeof err) == 0 && o.nset == 0 && !o.joined[0] && o.fast_shape == 0 &&
-              o.dense_mma == 0 && o.hqmq_search == RB_HQ_SEARCH_AUTO && o.hqmq_cells_g == 0 && o.gpu_device_rng == 0,
+              o.dense_mma == 0 && o.hqmq_search == RB_HQ_SEARCH_AUTO && o.hqmq_cells_g == 0 && o.gpu_device_rng == 0 &&
+              o.kva_fp16_regs == 0,
           "defaults: nset %d, '%s'", o.nset, o.joined);
     setenv("RB_FAST_SHAPE", "large", 1);
     setenv("RB_DENSE_TC", "mma", 1);
     setenv("RB_HQMQ_SEARCH", "fp32", 1);
     setenv("RB_HQMQ_CELLS_G", "40", 1);
     setenv("RB_GPU_DEVICE_RNG", "1", 1);
+    setenv("RB_KVA_FP16", "registers", 1);
     CHECK(rb_run_options_read(&o, err, sizeof err) == 0 && o.fast_shape == 2 && o.dense_mma == 1 &&
-              o.hqmq_search == RB_HQ_SEARCH_FP32 && o.hqmq_cells_g == 40 && o.gpu_device_rng == 1 && o.nset == 5,
+              o.hqmq_search == RB_HQ_SEARCH_FP32 && o.hqmq_cells_g == 40 && o.gpu_device_rng == 1 &&
+              o.kva_fp16_regs == 1 && o.nset == 6,
           "all set: shape %d mma %d search %d g %d rng %d", o.fast_shape, o.dense_mma, o.hqmq_search, o.hqmq_cells_g,
           o.gpu_device_rng);
     CHECK(!strcmp(o.joined, "RB_HQMQ_SEARCH=fp32;RB_HQMQ_CELLS_G=40;RB_GPU_DEVICE_RNG=1;RB_FAST_SHAPE=large;"
-                            "RB_DENSE_TC=mma"),
+                            "RB_DENSE_TC=mma;RB_KVA_FP16=registers"),
           "joined '%s'", o.joined);
     setenv("RB_FAST_SHAPE", "small", 1);
     setenv("RB_DENSE_TC", "wgmma", 1);
-    CHECK(rb_run_options_read(&o, err, sizeof err) == 0 && o.fast_shape == 1 && o.dense_mma == 0, "small / wgmma");
+    setenv("RB_KVA_FP16", "staged", 1);
+    CHECK(rb_run_options_read(&o, err, sizeof err) == 0 && o.fast_shape == 1 && o.dense_mma == 0 && o.kva_fp16_regs == 0,
+          "small / wgmma / staged");
     setenv("RB_FAST_SHAPE", "tiny", 1);
     CHECK(rb_run_options_read(&o, err, sizeof err) == -1 && o.nset == 0 && strstr(err, "RB_FAST_SHAPE"),
           "a bad value: refused, defaults kept ('%s')", err);
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < 6; i++) {
         if (keep[i])
             setenv(names[i], keep[i], 1);
         else

@@ -112,9 +112,10 @@ static inline int rb_kvattn_default_split(int B, int Hkv, int T, int sms, int ct
  * (rb_kva_smem) allows, capped where registers bind first. The caps are nvcc 13.0's register
  * counts for one query head a kv head (cuobjdump -res-usage; 65536 registers a SM, CTAs of 128
  * threads): eight for the compressed kernels at a compiled width (48 to 64 a thread); for the
- * fp16 kernel eight at d <= 64 (48), five at d <= 128 (93) and three above (up to 166); four
- * for every other kernel (grouped heads take up to 168). What "auto" takes where no device is
- * asked (the CPU backend); a GPU run takes the device's own count, so a CPU run's splits are
+ * fp16 kernels seven at d <= 64 (the staged one, 72; the register one, 48, eight), five at
+ * d <= 128 (86 and 93) and three above (up to 167); four for every other kernel (grouped heads
+ * take up to 168). The staged fp16 kernel's shared memory binds first at d = 128 and 256. What
+ * "auto" takes where no device is asked (the CPU backend); a GPU run takes the device's own count, so a CPU run's splits are
  * the H100's where the model holds (tests/gpu: kvattn_resident_matches_the_model). */
 static inline int rb_kvattn_model_ctas(const rb_kvattn_args *a, int fp16)
 {
@@ -122,9 +123,10 @@ static inline int rb_kvattn_model_ctas(const rb_kvattn_args *a, int fp16)
     long words;
     int cap = 4;
     if (fp16) {
-        words = rb_kva_fp16_smem_words(G, a->d);
+        const int staged = rb_kva_fp16_staged(a->d);
+        words = rb_kva_fp16_smem_words(G, a->d, staged);
         if (G == 1)
-            cap = rb_kva_fp16_kp(a->d) == 1 ? 8 : rb_kva_fp16_kp(a->d) == 2 ? 5 : 3;
+            cap = rb_kva_fp16_kp(a->d) == 1 ? (staged ? 7 : 8) : rb_kva_fp16_kp(a->d) == 2 ? 5 : 3;
     } else {
         const int rw = (int)(rb_kv_row_bytes(a->dpad, a->bits) / 4);
         const int nch = rb_kva_nch(a->bits, G, a->dpad);
@@ -170,6 +172,10 @@ int rb_kvattn_resident(const rb_kvattn_args *a, int fp16, int *ctas);
 int rb_kvattn_launch(const rb_kvattn_args *a, void *stream);
 /* The same over the fp16 cache (k16, v16; pi, codes and norms unused). */
 int rb_kvattn_fp16_launch(const rb_kvattn_args *a, void *stream);
+/* 1: the fp16 cache takes the register kernel at every d (RB_KVA_FP16=registers, run_options.h);
+ * 0 (the default): the staged kernel where d is a multiple of 8. The GPU backend sets it once,
+ * before anything is launched. */
+void rb_kvattn_fp16_force_registers(int on);
 
 #ifdef __cplusplus
 }

@@ -103,7 +103,19 @@ RB_HD rb_kva_smem_plan rb_kva_smem(int bits, int nch, int G, int dpad, int rw)
     return p;
 }
 
-/* The fp16 split kernel's shared memory in words: q (G rows of d), then the warps' merge states. */
-RB_HD int rb_kva_fp16_smem_words(int G, int d) { return rb_kva_align4(G * d) + RB_KVA_NW * G * (d + 2); }
+/* The fp16 split kernel over rows of 16-byte pieces (d a multiple of 8) stages each warp's steps
+ * in shared memory: RB_KVA_FP16_STAGES buffers of U tokens' K and V rows, the next ones' copies
+ * in flight while one is computed. Other d take the register kernel. */
+#define RB_KVA_FP16_STAGES 3
+RB_HD int rb_kva_fp16_staged(int d) { return d % 8 == 0; }
+RB_HD int rb_kva_fp16_stage_words(int G, int d) { return rb_kva_fp16_u(G) * d; /* K and V: U d / 2 words each */ }
+
+/* The fp16 split kernel's shared memory in words: with staged = 1 the warps' stage buffers
+ * first, then q (G rows of d), then the warps' merge states. */
+RB_HD int rb_kva_fp16_smem_words(int G, int d, int staged)
+{
+    const int stages = staged ? RB_KVA_NW * RB_KVA_FP16_STAGES * rb_kva_fp16_stage_words(G, d) : 0;
+    return stages + rb_kva_align4(G * d) + RB_KVA_NW * G * (d + 2);
+}
 
 #endif

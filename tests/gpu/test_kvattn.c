@@ -27,6 +27,7 @@
 #include "gpu_backend.h"
 #include "kvattn.h"
 #include "kvcodec.h"
+#include "run_options.h"
 
 #define SEED 20261206ull
 
@@ -340,7 +341,8 @@ done:
 }
 
 /* ---- one fp16 case -------------------------------------------------------------------------- */
-static void run_fp16(const kshape *s)
+/* keep non-NULL: the output, B Hq d floats, copied there */
+static void run_fp16(const kshape *s, float *keep)
 {
     const long rows = (long)s->B * s->Hkv * s->T, qn = (long)s->B * s->Hq * s->d, n = rows * s->d;
     float *q = malloc(sizeof(float) * (size_t)qn), *K = malloc(sizeof(float) * (size_t)n),
@@ -380,6 +382,8 @@ static void run_fp16(const kshape *s)
     CUDA_OK(cudaDeviceSynchronize());
     CUDA_OK(cudaMemcpy(o, dout, sizeof(float) * (size_t)qn, cudaMemcpyDeviceToHost));
     compare_out("fp16 cache", s, o, ref, smax, mv);
+    if (keep)
+        memcpy(keep, o, sizeof(float) * (size_t)qn);
     cases_fp16++;
 done:
     cudaFree(dk);
@@ -459,7 +463,19 @@ TEST(kvattn_resident_matches_the_model)
             else
                 CHECK(n >= model, "dpad %d, %d bits: %d CTAs a SM, fewer than the model's %d", a.dpad, bits, n, model);
         }
-    CHECK(rb_kvattn_resident(&a, 1, &n) == 0 && n >= 1, "fp16: %d CTAs a SM", n);
+    /* the fp16 cache: the staged kernel at d = 64, 128, 256 (registers bind at 64, shared memory
+     * above), the register kernel at d = 100 */
+    static const int fd[] = {64, 128, 256, 100};
+    for (int i = 0; i < 4; i++) {
+        a.d = fd[i];
+        CHECK(rb_kvattn_resident(&a, 1, &n) == 0 && n >= 1, "fp16, d = %d: %d CTAs a SM", a.d, n);
+        const int model = rb_kvattn_model_ctas(&a, 1);
+        if (major == 9)
+            CHECK(n == model, "fp16, d = %d: %d CTAs a SM, the model %d", a.d, n, model);
+        else
+            CHECK(n >= model, "fp16, d = %d: %d CTAs a SM, fewer than the model's %d", a.d, n, model);
+    }
+    a.d = 128;
     a.Hq = 33;
     CHECK(rb_kvattn_resident(&a, 0, &n) != 0 && n == 0, "a shape the kernels refuse is refused");
 }
@@ -471,7 +487,7 @@ TEST(kvattn_default_split_fills_the_gpu)
     s.split = rb_kvattn_default_split(s.B, s.Hkv, s.T, 132, 4);
     CHECK(rb_kvattn_nsplit(s.T, s.split) * s.Hkv * s.B >= 132, "split %d gives too few CTAs", s.split);
     run_codes(method_id("identity"), &s, 3, RB_KV_NORM_FP16);
-    run_fp16(&s);
+    run_fp16(&s, NULL);
 }
 
 TEST(kvattn_fp16_cache)
@@ -483,9 +499,24 @@ TEST(kvattn_fp16_cache)
     };
     worst_ratio = 0.0;
     cases_fp16 = 0;
-    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++)
-        run_fp16(&shapes[k]);
-    CHECK(cases_fp16 == (long)(sizeof shapes / sizeof shapes[0]), "only %ld fp16 cases ran", cases_fp16);
+    /* each shape on the kernel it takes (the staged one where d is a multiple of 8), then on the
+     * register kernel: the two take the same values in the same order, so the same bits */
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        const kshape *sh = &shapes[k];
+        const size_t qn = (size_t)sh->B * sh->Hq * sh->d;
+        float *o1 = malloc(sizeof(float) * qn), *o2 = malloc(sizeof(float) * qn);
+        memset(o1, 0, sizeof(float) * qn);
+        memset(o2, 0xFF, sizeof(float) * qn);
+        run_fp16(sh, o1);
+        rb_kvattn_fp16_force_registers(1);
+        run_fp16(sh, o2);
+        rb_kvattn_fp16_force_registers(rb_run_options_get()->kva_fp16_regs);
+        CHECK(!memcmp(o1, o2, sizeof(float) * qn), "d = %d, T = %d: the %s and register kernels differ", sh->d, sh->T,
+              rb_kva_fp16_staged(sh->d) ? "staged" : "(again) register");
+        free(o1);
+        free(o2);
+    }
+    CHECK(cases_fp16 == 2 * (long)(sizeof shapes / sizeof shapes[0]), "only %ld fp16 cases ran", cases_fp16);
     printf("    kvattn fp16: worst error/bound %.3g\n", worst_ratio);
 }
 
