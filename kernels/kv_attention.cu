@@ -566,20 +566,36 @@ __global__ void __launch_bounds__(KVA_NW * 32) kva_split_kernel(const rb_kvattn_
  * the same values in the same order (kvattn_split.h), so they give the same bits. */
 static __device__ __forceinline__ void kva_wait2() { asm volatile("cp.async.wait_group 2;\n" ::: "memory"); }
 
-/* Issue the copy of the U rows of K and V from token i0 (clamped to t1 - 1, like the register
- * kernel's loads) into one stage buffer: K's rows [U][d / 2] words, then V's. */
-template <int U>
-static __device__ __forceinline__ void kva_fp16_issue(uint32_t *buf, const __half *K, const __half *V, long row0, int d,
-                                                      int i0, int t1, int lane)
-{
-    const int pr = d / 8, np = U * pr; /* 16-byte pieces a row, a step */
-    for (int p = lane; p < np; p += 32) {
-        const int u = p / pr, c = p - u * pr;
-        const long r = (row0 + min(i0 + u, t1 - 1)) * d + 8 * c;
-        kva_cp16(buf + u * (d / 2) + 4 * c, K + r);
-        kva_cp16(buf + (U + u) * (d / 2) + 4 * c, V + r);
+/* A step's U rows of K or V are U d / 8 16-byte pieces; lane l copies pieces l, l + 32, ...:
+ * NJ at most (d <= 64 KP). Piece j of the lane is row pu[j] (-1: none), half 8 pc[j] of it. */
+template <int U, int KP> struct KvaFp16Pieces {
+    static constexpr int NJ = U * KP / 4 > 0 ? U * KP / 4 : 1;
+    int pu[NJ], pc[NJ];
+    __device__ __forceinline__ KvaFp16Pieces(int d, int lane)
+    {
+        const int pr = d / 8, np = U * pr;
+#pragma unroll
+        for (int j = 0; j < NJ; j++) {
+            const int p = lane + 32 * j;
+            pu[j] = p < np ? p / pr : -1;
+            pc[j] = p - max(pu[j], 0) * pr;
+        }
     }
-}
+    /* Issue the copy of the U rows of K and V from token i0 (a row past t1 - 1 is row t1 - 1,
+     * as the register kernel loads it) into one stage buffer: K's rows [U][d / 2] words, then V's. */
+    __device__ __forceinline__ void issue(uint32_t *buf, const __half *K, const __half *V, long row0, int d, int i0,
+                                          int t1) const
+    {
+#pragma unroll
+        for (int j = 0; j < NJ; j++) {
+            if (pu[j] < 0)
+                continue;
+            const long r = (row0 + min(i0 + pu[j], t1 - 1)) * d + 8 * pc[j];
+            kva_cp16(buf + pu[j] * (d / 2) + 4 * pc[j], K + r);
+            kva_cp16(buf + (U + pu[j]) * (d / 2) + 4 * pc[j], V + r);
+        }
+    }
+};
 
 template <int GM, int KP, bool PAIR, bool STAGED>
 __global__ void __launch_bounds__(KVA_NW * 32) kva_fp16_split_kernel(const rb_kvattn_args a, int nsplit)
@@ -600,12 +616,13 @@ __global__ void __launch_bounds__(KVA_NW * 32) kva_fp16_split_kernel(const rb_kv
 
     const int sw = STAGED ? U * d : 0; /* a stage buffer's words (rb_kva_fp16_stage_words) */
     uint32_t *ring = kva_sm + warp * NS * sw;
+    const KvaFp16Pieces<U, KP> pieces(STAGED ? d : 8, lane);
     if constexpr (STAGED) { /* the first two steps' copies go out before q is read */
 #pragma unroll
         for (int n = 0; n < NS - 1; n++) {
             const int i0 = t0 + (warp + KVA_NW * n) * U;
             if (i0 < t1)
-                kva_fp16_issue<U>(ring + n * sw, K, V, row0, d, i0, t1, lane);
+                pieces.issue(ring + n * sw, K, V, row0, d, i0, t1);
             kva_commit();
         }
     }
@@ -633,7 +650,7 @@ __global__ void __launch_bounds__(KVA_NW * 32) kva_fp16_split_kernel(const rb_kv
         if constexpr (STAGED) {
             const int ahead = i0 + (NS - 1) * KVA_NW * U, fill = stage == 0 ? NS - 1 : stage - 1;
             if (ahead < t1)
-                kva_fp16_issue<U>(ring + fill * sw, K, V, row0, d, ahead, t1, lane);
+                pieces.issue(ring + fill * sw, K, V, row0, d, ahead, t1);
             kva_commit();
             kva_wait2(); /* this step's group, committed two groups ago */
             __syncwarp();

@@ -112,11 +112,12 @@ static inline int rb_kvattn_default_split(int B, int Hkv, int T, int sms, int ct
  * (rb_kva_smem) allows, capped where registers bind first. The caps are nvcc 13.0's register
  * counts for one query head a kv head (cuobjdump -res-usage; 65536 registers a SM, CTAs of 128
  * threads): eight for the compressed kernels at a compiled width (48 to 64 a thread); for the
- * fp16 kernels seven at d <= 64 (the staged one, 72; the register one, 48, eight), five at
- * d <= 128 (86 and 93) and three above (up to 167); four for every other kernel (grouped heads
- * take up to 168). The staged fp16 kernel's shared memory binds first at d = 128 and 256. What
- * "auto" takes where no device is asked (the CPU backend); a GPU run takes the device's own count, so a CPU run's splits are
- * the H100's where the model holds (tests/gpu: kvattn_resident_matches_the_model). */
+ * fp16 kernels eight at d <= 64 (the staged one 64, the register one 48), five at d <= 128
+ * (the register kernel, 93; the staged one, 114, would keep four, as its shared memory does)
+ * and three above (the register kernel, up to 166; the staged one, 206, two, as its shared
+ * memory); four for every other kernel (grouped heads take up to 224). What "auto" takes where
+ * no device is asked (the CPU backend); a GPU run takes the device's own count, so a CPU run's
+ * splits are the H100's where the model holds (tests/gpu: kvattn_resident_matches_the_model). */
 static inline int rb_kvattn_model_ctas(const rb_kvattn_args *a, int fp16)
 {
     const int G = a->Hq / (a->Hkv > 0 ? a->Hkv : 1);
@@ -126,7 +127,7 @@ static inline int rb_kvattn_model_ctas(const rb_kvattn_args *a, int fp16)
         const int staged = rb_kva_fp16_staged(a->d);
         words = rb_kva_fp16_smem_words(G, a->d, staged);
         if (G == 1)
-            cap = rb_kva_fp16_kp(a->d) == 1 ? (staged ? 7 : 8) : rb_kva_fp16_kp(a->d) == 2 ? 5 : 3;
+            cap = rb_kva_fp16_kp(a->d) == 1 ? 8 : rb_kva_fp16_kp(a->d) == 2 ? 5 : 3;
     } else {
         const int rw = (int)(rb_kv_row_bytes(a->dpad, a->bits) / 4);
         const int nch = rb_kva_nch(a->bits, G, a->dpad);
