@@ -20,6 +20,7 @@
  *        the paper kernel. */
 #include "wht.h"
 #include "wht_half.h"
+#include "wht_smem.h"
 #include "qdq_common.cuh"
 
 /* ---- paper ----------------------------------------------------------------------------------- */
@@ -166,19 +167,18 @@ template <int NV, int VW> static __device__ __forceinline__ void rbk_wht_local(f
  * whole G-point groups (G >= VW, NV * VW >= G): the row goes to shared memory in the load layout
  * (16-byte stores), each lane reads back T = NV * VW / G groups of G values that differ only in
  * the lane bits (element e = lane % VW, vector lane / VW + (G / VW) t), runs those stages in
- * registers, quantizes there, runs them again, and the row returns to the load layout. Word
- * address of (vector i, lane g, element e): i * IS + g * VW + e; IS pads each vector block by VW
- * words and S makes a group's base = G banks apart, so every scalar access of a warp is
- * conflict-free. Costs 2.5 shared accesses per value against 2 log2(G) shuffles (H200: the
- * shuffles and the quantizer's table loads together exceeded the shared-memory pipe). */
+ * registers, quantizes there, runs them again, and the row returns to the load layout. The
+ * words (kernels/common/wht_smem.h) keep the scalar accesses, and at G >= 8 the 16-byte ones,
+ * free of bank conflicts. Costs 2.5 shared accesses per value against 2 log2(G) shuffles (H200:
+ * the shuffles and the quantizer's table loads together exceeded the shared-memory pipe). */
 template <int G, int NV, int VW> struct RbkWhtSmem {
     static constexpr bool ON = G >= 4 && G <= 16 && G >= VW && NV * VW >= G; /* <= 48 KiB static */
-    static constexpr int IS = G * VW + VW, S0 = NV * IS, S = S0 + ((G - S0) % 32 + 32) % 32;
+    static constexpr int S = RB_WHT_SMEM_S(G, NV, VW);
     static constexpr int T = ON ? NV * VW / G : 1;
     /* word of value g of lane gl's group t in the second layout */
-    static __device__ __forceinline__ int b(int gl, int t, int g) { return (gl / VW + (G / VW) * t) * IS + g * VW + gl % VW; }
+    static __device__ __forceinline__ int b(int gl, int t, int g) { return RB_WHT_SMEM_LANE_WORD(G, VW, gl, t, g); }
     /* word of (vector i, lane l, element e) in the load layout */
-    static __device__ __forceinline__ int w(int i, int l, int e) { return i * IS + l * VW + e; }
+    static __device__ __forceinline__ int w(int i, int l, int e) { return RB_WHT_SMEM_WORD(G, VW, i, l, e); }
 };
 
 /* d = 512 (G = 32 lanes of 16 values): no lane holds a 32-point lane group, but it holds half
