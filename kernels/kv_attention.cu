@@ -988,12 +988,21 @@ static cudaError_t kva_fp16_split_kp(const rb_kvattn_args &a, int nsplit, cudaSt
     const int G = a.Hq / a.Hkv;
     const size_t smem = sizeof(float) * (size_t)rb_kva_fp16_smem_words(G, a.d, STAGED);
     const dim3 grid((unsigned)nsplit, (unsigned)a.Hkv, (unsigned)a.B);
+    const int nt = KVA_NW * 32;
     switch (rb_kva_gm(G)) {
-    case 1: return kva_launch(kva_fp16_split_kernel<1, KP, PAIR, STAGED>, grid, KVA_NW * 32, smem, st, a, nsplit, false, occ);
-    case 2: return kva_launch(kva_fp16_split_kernel<2, KP, PAIR, STAGED>, grid, KVA_NW * 32, smem, st, a, nsplit, false, occ);
-    case 4: return kva_launch(kva_fp16_split_kernel<4, KP, PAIR, STAGED>, grid, KVA_NW * 32, smem, st, a, nsplit, false, occ);
-    default: return kva_launch(kva_fp16_split_kernel<8, KP, PAIR, STAGED>, grid, KVA_NW * 32, smem, st, a, nsplit, false, occ);
+    case 1: return kva_launch(kva_fp16_split_kernel<1, KP, PAIR, STAGED>, grid, nt, smem, st, a, nsplit, false, occ);
+    case 2: return kva_launch(kva_fp16_split_kernel<2, KP, PAIR, STAGED>, grid, nt, smem, st, a, nsplit, false, occ);
+    case 4: return kva_launch(kva_fp16_split_kernel<4, KP, PAIR, STAGED>, grid, nt, smem, st, a, nsplit, false, occ);
+    default: return kva_launch(kva_fp16_split_kernel<8, KP, PAIR, STAGED>, grid, nt, smem, st, a, nsplit, false, occ);
     }
+}
+
+/* KP pairs a lane (even d): the staged kernel or the register one. */
+template <int KP>
+static cudaError_t kva_fp16_split_pairs(const rb_kvattn_args &a, int nsplit, cudaStream_t st, int *occ, bool staged)
+{
+    return staged ? kva_fp16_split_kp<KP, true, true>(a, nsplit, st, occ)
+                  : kva_fp16_split_kp<KP, true, false>(a, nsplit, st, occ);
 }
 
 /* Slots per lane (rb_kva_fp16_kp): the fewest of 1, 2, 4 pairs that cover d, or 8 single
@@ -1005,10 +1014,9 @@ static cudaError_t kva_fp16_split(const rb_kvattn_args &a, int nsplit, cudaStrea
     const bool staged = rb_kva_fp16_staged(a.d) && !kva_fp16_force_registers &&
                         ((uintptr_t)a.k16 & 15) == 0 && ((uintptr_t)a.v16 & 15) == 0;
     switch (rb_kva_fp16_kp(a.d)) {
-    case 1: return staged ? kva_fp16_split_kp<1, true, true>(a, nsplit, st, occ) : kva_fp16_split_kp<1, true, false>(a, nsplit, st, occ);
-    case 2: return staged ? kva_fp16_split_kp<2, true, true>(a, nsplit, st, occ) : kva_fp16_split_kp<2, true, false>(a, nsplit, st, occ);
-    case 4: /* d <= 256 (rb_kvattn_unsupported) */
-        return staged ? kva_fp16_split_kp<4, true, true>(a, nsplit, st, occ) : kva_fp16_split_kp<4, true, false>(a, nsplit, st, occ);
+    case 1: return kva_fp16_split_pairs<1>(a, nsplit, st, occ, staged);
+    case 2: return kva_fp16_split_pairs<2>(a, nsplit, st, occ, staged);
+    case 4: return kva_fp16_split_pairs<4>(a, nsplit, st, occ, staged); /* d <= 256 (rb_kvattn_unsupported) */
     default: return kva_fp16_split_kp<KVA_KM, false, false>(a, nsplit, st, occ);
     }
 }

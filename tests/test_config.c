@@ -642,7 +642,8 @@ TEST(run_options_hold_the_knobs)
     setenv("RB_FAST_SHAPE", "small", 1);
     setenv("RB_DENSE_TC", "wgmma", 1);
     setenv("RB_KVA_FP16", "staged", 1);
-    CHECK(rb_run_options_read(&o, err, sizeof err) == 0 && o.fast_shape == 1 && o.dense_mma == 0 && o.kva_fp16_regs == 0,
+    CHECK(rb_run_options_read(&o, err, sizeof err) == 0 && o.fast_shape == 1 && o.dense_mma == 0 &&
+              o.kva_fp16_regs == 0,
           "small / wgmma / staged");
     setenv("RB_FAST_SHAPE", "tiny", 1);
     CHECK(rb_run_options_read(&o, err, sizeof err) == -1 && o.nset == 0 && strstr(err, "RB_FAST_SHAPE"),

@@ -118,7 +118,8 @@ TEST(kvattn_model_ctas)
                   "dpad %d, %d bits: split %d, the H100's %d", a.dpad, bits,
                   rb_kvattn_default_split(a.B, a.Hkv, a.T, RB_KVA_MODEL_SMS, n), split[i][bits - 2]);
         }
-    CHECK(4 * rb_kva_fp16_smem_words(1, 128, 1) == 51744, "staged fp16 plan %d bytes", 4 * rb_kva_fp16_smem_words(1, 128, 1));
+    CHECK(4 * rb_kva_fp16_smem_words(1, 128, 1) == 51744, "staged fp16 plan %d bytes",
+          4 * rb_kva_fp16_smem_words(1, 128, 1));
     CHECK(rb_kvattn_model_ctas(&a, 1) == 4, "fp16, d = 128 (shared memory): %d", rb_kvattn_model_ctas(&a, 1));
     CHECK(rb_kvattn_default_split(1, 32, 32768, RB_KVA_MODEL_SMS, 4) == 2048, "fp16 split");
     a.d = 256;
