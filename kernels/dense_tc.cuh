@@ -380,7 +380,7 @@ rbk_dense_tc_res(RbArgs a, const T *__restrict__ x, T *__restrict__ xh, long N)
         /* the encoder's entries hold the cell's low index (rb_sq_cell_index) for the centroids */
         for (int i = threadIdx.x; i < RB_SQ_CELLS * TCP && !DEC; i += blockDim.x) {
             const float4 e = __ldg(reinterpret_cast<const float4 *>(a.cells) + i / TCP);
-            s_t8[i] = make_uint2(__float_as_uint(e.x), ENC ? (uint32_t)e.w : rbtc_pack(e.y, e.z));
+            s_t8[i] = ENC ? rbk_cell8(e) : make_uint2(__float_as_uint(e.x), rbtc_pack(e.y, e.z));
         }
     } else
         rbk_load_cells<QM>(a.cells, a.nbounds);

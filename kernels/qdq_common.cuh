@@ -293,6 +293,17 @@ static_assert(RBK_CELL_COPIES * 16 == RBK_CELL_COPIES8 * 8, "one entry stride fo
 /* Entry t of the host's float4 table {threshold, c_lo, c_hi, low index} as an encoder's 8 bytes. */
 static __device__ __forceinline__ uint2 rbk_cell8(float4 e) { return make_uint2(__float_as_uint(e.x), (uint32_t)e.w); }
 
+/* Copies of the table, and slot i (entry i / copies, copy i % copies) set to the host's entry e,
+ * in the 16-byte layout or an encoder's 8-byte one (E8). */
+template <bool E8> __host__ __device__ constexpr int rbk_cell_copies() { return E8 ? RBK_CELL_COPIES8 : RBK_CELL_COPIES; }
+template <bool E8> static __device__ __forceinline__ void rbk_cell_put(float4 *tab, int i, float4 e)
+{
+    if constexpr (E8)
+        reinterpret_cast<uint2 *>(tab)[i] = rbk_cell8(e);
+    else
+        tab[i] = e;
+}
+
 /* Before the prologue's barrier, with the codebook: the host-built table into shared memory
  * (a table built per block cost ~1 us of latency at N = 8192). No-op without one, and on the
  * register route, which never reads it. */
@@ -304,9 +315,8 @@ template <int QM, bool E8 = false> static __device__ __forceinline__ void rbk_lo
         return;
     /* Four loads in flight before their stores: a load-store pair per iteration made the
      * prologue wait for four L2 round trips in a row (+0.3-0.9 us at N = 512, H200). */
-    constexpr int CP = E8 ? RBK_CELL_COPIES8 : RBK_CELL_COPIES, NE = RB_SQ_CELLS * CP, U = 4;
+    constexpr int CP = rbk_cell_copies<E8>(), NE = RB_SQ_CELLS * CP, U = 4;
     float4 *t = rbk_cell_tab();
-    uint2 *t8 = reinterpret_cast<uint2 *>(t);
     const float4 *g = reinterpret_cast<const float4 *>(gcells);
     for (int i0 = threadIdx.x; i0 < NE; i0 += U * blockDim.x) {
         float4 v[U];
@@ -319,12 +329,8 @@ template <int QM, bool E8 = false> static __device__ __forceinline__ void rbk_lo
 #pragma unroll
         for (int k = 0; k < U; k++) {
             const int i = i0 + k * blockDim.x;
-            if (i < NE) {
-                if constexpr (E8)
-                    t8[i] = rbk_cell8(v[k]);
-                else
-                    t[i] = v[k];
-            }
+            if (i < NE)
+                rbk_cell_put<E8>(t, i, v[k]);
         }
     }
 }
@@ -343,7 +349,7 @@ template <int QM, bool E8 = false> struct RbQuant {
         for (int k = 0; k < 3; k++)
             b[k] = k < nbounds ? s_b[k] : INFINITY; /* y > inf never counts */
         tab = (uint32_t)__cvta_generic_to_shared(s_tab) +
-              (E8 ? (threadIdx.x % RBK_CELL_COPIES8) * 8u : (threadIdx.x % RBK_CELL_COPIES) * 16u) -
+              (threadIdx.x % rbk_cell_copies<E8>()) * (E8 ? 8u : 16u) -
               0x4b000000u * (RBK_CELL_COPIES * 16u);
         m = rb_sq_cell_map(s_b, nbounds);
         if constexpr (QM != RBQ_ANY)
@@ -360,15 +366,11 @@ template <int QM, bool E8 = false> struct RbQuant {
         for (int t = threadIdx.x; t < RB_SQ_CELLS; t += blockDim.x) {
             float e[3];
             ok &= rb_sq_cell_entry(s_b, s_c, nbounds, t, e) == 0;
+            /* rb_sq_cell_table's entry */
             const float4 f = make_float4(e[0], e[1], e[2], (float)rb_sq_cell_base(s_b, nbounds, t));
-            if constexpr (E8)
 #pragma unroll
-                for (int r = 0; r < RBK_CELL_COPIES8; r++)
-                    reinterpret_cast<uint2 *>(s_tab)[t * RBK_CELL_COPIES8 + r] = rbk_cell8(f);
-            else
-#pragma unroll
-                for (int r = 0; r < RBK_CELL_COPIES; r++)
-                    s_tab[t * RBK_CELL_COPIES + r] = f; /* rb_sq_cell_table's entry */
+            for (int r = 0; r < rbk_cell_copies<E8>(); r++)
+                rbk_cell_put<E8>(s_tab, t * rbk_cell_copies<E8>() + r, f);
         }
         mode = __syncthreads_and(ok);
     }
