@@ -89,10 +89,14 @@ static __device__ __forceinline__ float kva_norm(const void *norms, int kind, lo
     return 1.0f;
 }
 
+static __device__ __forceinline__ void kva_cp4s(unsigned s, const void *src)
+{
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"(s), "l"(src) : "memory");
+}
+
 static __device__ __forceinline__ void kva_cp4(void *dst, const void *src)
 {
-    unsigned s = (unsigned)__cvta_generic_to_shared(dst);
-    asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"(s), "l"(src) : "memory");
+    kva_cp4s((unsigned)__cvta_generic_to_shared(dst), src);
 }
 
 static __device__ __forceinline__ void kva_cp16(void *dst, const void *src)
@@ -128,16 +132,36 @@ static __device__ __forceinline__ unsigned kva_field(const uint32_t (&w)[NW], in
     return __funnelshift_r(w[wi], w[wi + 1], o) & mask;
 }
 
-/* The same field times 4: a byte offset into a table of floats, two instructions (a shift or
- * funnel shift to bit 2, then the mask), so the table's address is one add. */
+/* x & m where the compiler keeps it: NVVM rewrites "mask, then shift" as "shift, then mask",
+ * and only the first lets ptxas fold the shift into the address's add (one LEA or LEA.HI). */
+static __device__ __forceinline__ unsigned kva_and(unsigned x, unsigned m)
+{
+    unsigned r;
+    asm("and.b32 %0, %1, %2;" : "=r"(r) : "r"(x), "r"(m));
+    return r;
+}
+
+/* base + 4 field f (a constant after unrolling): the shared-window address of entry `field` of a
+ * table of floats at base. In one word that is a mask and a shift-and-add (LOP3, LEA.HI or LEA);
+ * across two words a funnel shift to bit 2, the mask and the add. */
 template <int WID, int NW>
-static __device__ __forceinline__ unsigned kva_field4(const uint32_t (&w)[NW], int f)
+static __device__ __forceinline__ unsigned kva_field4(const uint32_t (&w)[NW], int f, unsigned base)
 {
     const int s = f * WID, wi = s >> 5, o = s & 31;
-    constexpr unsigned mask = ((1u << WID) - 1u) << 2;
-    if (o + WID <= 32)
-        return (o >= 2 ? w[wi] >> (o - 2) : w[wi] << (2 - o)) & mask;
-    return __funnelshift_r(w[wi], w[wi + 1], o - 2) & mask; /* o > 32 - WID >= 16 here */
+    constexpr unsigned mask = (1u << WID) - 1u;
+    if (o + WID <= 32) {
+        const unsigned m = kva_and(w[wi], mask << o);
+        return base + (o >= 2 ? m >> (o - 2) : m << (2 - o));
+    }
+    return base + (__funnelshift_r(w[wi], w[wi + 1], o - 2) & (mask << 2)); /* o > 32 - WID >= 16 here */
+}
+
+/* A 4-byte shared-memory load at a shared-window address (as kva_lds2). */
+static __device__ __forceinline__ float kva_lds(unsigned addr)
+{
+    float v;
+    asm("ld.shared.f32 %0, [%1];" : "=f"(v) : "r"(addr));
+    return v;
 }
 
 /* ---- the query rotation ------------------------------------------------------------------- */
@@ -198,13 +222,31 @@ __global__ void __launch_bounds__(128) kva_rotate_kernel(const float *__restrict
 
 /* The K tile goes in column-major (word k of row r at k KVA_KSTRIDE + r), so the score phase's
  * lanes (one row each) read word k of their rows from 32 distinct banks whatever the row length;
- * the copy stays coalesced on the global side. magic: the reciprocal of rw (kva_magic). */
+ * the copy stays coalesced on the global side. magic: the reciprocal of rw (kva_magic).
+ * MAXW > 0 (a compiled width, nw <= 32 MAXW, rw >= 2): the loop unrolls, and word i = r rw + k
+ * goes to 33 i - r (33 rw - 1), whose first term is the lane's base plus a constant, so a word
+ * costs the quotient, one multiply-add, the bound's compare and the copy. */
+template <int MAXW>
 static __device__ __forceinline__ void kva_copy_k(uint32_t *dst, const uint32_t *src, int nw, int rw, unsigned magic,
                                                   int lane)
 {
-    for (int i = lane; i < nw; i += 32) {
-        const int r = rw == 1 ? i : (int)__umulhi((unsigned)i, magic), k = i - r * rw;
-        kva_cp4(dst + k * KVA_KSTRIDE + r, src + i);
+    static_assert(KVA_KSTRIDE == 33, "the unrolled copy's address is written for a stride of 33 words");
+    if constexpr (MAXW > 0) {
+        const unsigned d0 = (unsigned)__cvta_generic_to_shared(dst) + 4u * KVA_KSTRIDE * lane;
+        const unsigned nstep = 0u - 4u * (KVA_KSTRIDE * rw - 1); /* d0 + r nstep: one IMAD */
+        const uint32_t *sl;
+        asm("mov.b64 %0, %1;" : "=l"(sl) : "l"(src + lane)); /* kept, so word it is sl + 128 it bytes */
+#pragma unroll
+        for (int it = 0; it < MAXW; it++) {
+            const unsigned r = __umulhi((unsigned)(lane + 32 * it), magic);
+            if (lane + 32 * it < nw)
+                kva_cp4s(d0 + 4u * KVA_KSTRIDE * 32 * it + r * nstep, sl + 32 * it);
+        }
+    } else {
+        for (int i = lane; i < nw; i += 32) {
+            const int r = rw == 1 ? i : (int)__umulhi((unsigned)i, magic), k = i - r * rw;
+            kva_cp4(dst + k * KVA_KSTRIDE + r, src + i);
+        }
     }
 }
 
@@ -212,7 +254,9 @@ static __device__ __forceinline__ void kva_copy_k(uint32_t *dst, const uint32_t 
  * i (magic rw - 2^32) stays below 2^32). */
 static __device__ __forceinline__ unsigned kva_magic(int rw) { return 0xFFFFFFFFu / (unsigned)rw + 1u; }
 
-/* Issue the copy of tile `tl` of this warp's split (K and V code rows) into buffer `buf`. */
+/* Issue the copy of tile `tl` of this warp's split (K and V code rows) into buffer `buf`
+ * (MAXW: kva_copy_k's). */
+template <int MAXW>
 static __device__ __forceinline__ void kva_issue_tile(const rb_kvattn_args &a, const rb_kva_smem_plan &pl, uint32_t *wbase,
                                                       long row0, int rw, unsigned magic, int t0, int t1, int tl, int buf,
                                                       int lane)
@@ -220,7 +264,7 @@ static __device__ __forceinline__ void kva_issue_tile(const rb_kvattn_args &a, c
     const int i0 = t0 + tl * KVA_TT;
     const int n = min(KVA_TT, t1 - i0);
     const long off = (row0 + i0) * rw;
-    kva_copy_k(wbase + buf * pl.ktile_words, (const uint32_t *)a.kcodes + off, n * rw, rw, magic, lane);
+    kva_copy_k<MAXW>(wbase + buf * pl.ktile_words, (const uint32_t *)a.kcodes + off, n * rw, rw, magic, lane);
     kva_copy_words(wbase + 2 * pl.ktile_words + buf * pl.vtile_words, (const uint32_t *)a.vcodes + off, n * rw, lane);
 }
 
@@ -241,7 +285,7 @@ template <int BITS, int GM, int NCH, int PER>
 static __device__ __forceinline__ void kva_scores_fixed(const uint32_t *kcol, const float *tab, float (&sc)[GM])
 {
     constexpr int NE = 1 << (PER * BITS), NF = 32 / PER, NT = NF * NCH; /* entries a field, fields a chunk, a row */
-    const char *tb = (const char *)tab;
+    const unsigned tb = (unsigned)__cvta_generic_to_shared(tab);
 #pragma unroll
     for (int g = 0; g < GM; g++)
         sc[g] = 0.0f;
@@ -251,10 +295,10 @@ static __device__ __forceinline__ void kva_scores_fixed(const uint32_t *kcol, co
         kva_chunk_words<BITS>(kcol, c, w);
 #pragma unroll
         for (int f = 0; f < NF; f++) {
-            const char *e = tb + kva_field4<PER * BITS>(w, f);
+            const unsigned e = kva_field4<PER * BITS>(w, f, tb);
 #pragma unroll
             for (int g = 0; g < GM; g++)
-                sc[g] += *(const float *)(e + 4 * (g * NT + c * NF + f) * NE);
+                sc[g] += kva_lds(e + 4 * (g * NT + c * NF + f) * NE);
         }
     }
 }
@@ -306,6 +350,17 @@ static __device__ __forceinline__ float2 kva_lds2(unsigned addr)
     return v;
 }
 
+/* 128 times the pair of codes k, k + 1 of run: the pair's byte offset in the centroid-pair table
+ * (16 replicas of 8 bytes an entry). Where the pair sits below bit 8 that is a mask and a
+ * shift-and-add with the lane's base (LOP3, LEA), else a shift, the mask and the add. */
+template <int BITS>
+static __device__ __forceinline__ unsigned kva_pair128(uint32_t run, int k)
+{
+    constexpr unsigned m = (1u << (2 * BITS)) - 1u;
+    const int o = k * BITS;
+    return o <= 7 ? kva_and(run, m << o) << (7 - o) : (run >> (o - 7)) & (m << 7);
+}
+
 /* One token's V run into the lane's NCH accumulators at a compiled width: run holds codes j0,
  * j0 + 1, ... at b-bit steps. At up to 3 bits a pair of codes indexes the lane's replica of the
  * centroid-pair table, at the shared-window address vtl: 16 interleaved replicas of 8 bytes, so a
@@ -314,18 +369,18 @@ template <int BITS, int GM, int NCH>
 static __device__ __forceinline__ void kva_accumulate_fixed(uint32_t run, const float *cent, unsigned vtl,
                                                             const float (&w)[GM], float (&acc)[GM][NCH])
 {
-    constexpr int NC = 1 << BITS;
 #pragma unroll
     for (int k = 0; k < NCH; k++) {
         if (BITS <= 3 && k + 1 < NCH && (k & 1) == 0) {
-            const float2 cv = kva_lds2(vtl + (((run << 7) >> (k * BITS)) & ((NC * NC - 1) << 7)));
+            const float2 cv = kva_lds2(vtl + kva_pair128<BITS>(run, k));
 #pragma unroll
             for (int g = 0; g < GM; g++) {
                 acc[g][k] = fmaf(w[g], cv.x, acc[g][k]);
                 acc[g][k + 1] = fmaf(w[g], cv.y, acc[g][k + 1]);
             }
         } else if (BITS > 3 || (k & 1) == 0) {
-            const float cv = cent[(run >> (k * BITS)) & (NC - 1)];
+            const uint32_t r1[1] = {run};
+            const float cv = kva_lds(kva_field4<BITS>(r1, k, (unsigned)__cvta_generic_to_shared(cent)));
 #pragma unroll
             for (int g = 0; g < GM; g++)
                 acc[g][k] = fmaf(w[g], cv, acc[g][k]);
@@ -407,7 +462,7 @@ __global__ void __launch_bounds__(KVA_NW * 32) kva_split_kernel(const rb_kvattn_
 
     /* the first tile's copy goes out before the tables are built */
     if (warp < ntiles)
-        kva_issue_tile(a, pl, wbase, row0, rw, magic, t0, t1, warp, 0, lane);
+        kva_issue_tile<NCH * BITS>(a, pl, wbase, row0, rw, magic, t0, t1, warp, 0, lane);
     kva_commit();
     if (NCH > 0) { /* what the copies never write but the unrolled loops read: zeros */
         for (int i = rw * KVA_KSTRIDE + lane; i < pl.ktile_words; i += 32)
@@ -457,7 +512,7 @@ __global__ void __launch_bounds__(KVA_NW * 32) kva_split_kernel(const rb_kvattn_
     for (int tl = warp; tl < ntiles; tl += KVA_NW, buf ^= 1) {
         const int nxt = tl + KVA_NW;
         if (nxt < ntiles)
-            kva_issue_tile(a, pl, wbase, row0, rw, magic, t0, t1, nxt, buf ^ 1, lane);
+            kva_issue_tile<NCH * BITS>(a, pl, wbase, row0, rw, magic, t0, t1, nxt, buf ^ 1, lane);
         kva_commit();
         const int i0 = t0 + tl * KVA_TT;
         const int n = min(KVA_TT, t1 - i0);
@@ -505,21 +560,21 @@ __global__ void __launch_bounds__(KVA_NW * 32) kva_split_kernel(const rb_kvattn_
             for (int k = 0; k < NA; k++)
                 acc[g][k] *= fac[g];
         if (NCH > 0 && nl > 0) {
-            /* two tokens a step, n rounded up to even: a token past n weighs 0 (its lane wrote
-             * p = 0) and its row lies inside the tile, so no step needs a branch */
+            /* four tokens a step, n rounded up to a multiple of 4: a token past n weighs 0 (its
+             * lane wrote p = 0) and its row lies inside the tile, so no step needs a branch */
             const uint32_t *vr = vt + vw;
-            for (int t = 0; t < n; t += 2, vr += 2 * rw) {
-                float2 wt[GM];
+            for (int t = 0; t < n; t += 4, vr += 4 * rw) {
+                float4 wt[GM];
 #pragma unroll
                 for (int g = 0; g < GM; g++)
-                    wt[g] = *(const float2 *)(wsh + g * KVA_TT + t); /* wsh rows are 8-byte aligned */
+                    wt[g] = *(const float4 *)(wsh + g * KVA_TT + t); /* wsh rows are 16-byte aligned */
 #pragma unroll
-                for (int u = 0; u < 2; u++) {
+                for (int u = 0; u < 4; u++) {
                     const uint32_t run = __funnelshift_r(vr[u * rw], vr[u * rw + 1], vo);
                     float w[GM];
 #pragma unroll
                     for (int g = 0; g < GM; g++)
-                        w[g] = u ? wt[g].y : wt[g].x;
+                        w[g] = u == 0 ? wt[g].x : u == 1 ? wt[g].y : u == 2 ? wt[g].z : wt[g].w;
                     if constexpr (NCH > 0)
                         kva_accumulate_fixed<BITS, GM, NCH>(run, cent, vtl, w, acc);
                 }
