@@ -279,8 +279,9 @@ static __device__ __forceinline__ void kva_chunk_words(const uint32_t *kcol, int
 
 /* The scores of one lane's token, its K row's words at kcol[k KVA_KSTRIDE], at a compiled width
  * (NCH > 0) through a table whose entries cover PER codes (2: the pair table, 1: the single
- * one): every loop unrolls, so each lookup is a two-instruction field (kva_field4), one add of
- * the table's address (the rest of the offset is a constant) and the load; G = GM here. */
+ * one): every loop unrolls, so each lookup is its address (kva_field4: a mask and a
+ * shift-and-add onto the table's base; the rest of the offset is the load's constant) and the
+ * load; G = GM here. */
 template <int BITS, int GM, int NCH, int PER>
 static __device__ __forceinline__ void kva_scores_fixed(const uint32_t *kcol, const float *tab, float (&sc)[GM])
 {
