@@ -224,13 +224,12 @@ __global__ void __launch_bounds__(128) kva_rotate_kernel(const float *__restrict
  * lanes (one row each) read word k of their rows from 32 distinct banks whatever the row length;
  * the copy stays coalesced on the global side. magic: the reciprocal of rw (kva_magic).
  * MAXW > 0 (a compiled width, nw <= 32 MAXW, rw >= 2): the loop unrolls, and word i = r rw + k
- * goes to 33 i - r (33 rw - 1), whose first term is the lane's base plus a constant, so a word
- * costs the quotient, one multiply-add, the bound's compare and the copy. */
+ * goes to S i - r (S rw - 1) with S = KVA_KSTRIDE, whose first term is the lane's base plus a
+ * constant, so a word costs the quotient, one multiply-add, the bound's compare and the copy. */
 template <int MAXW>
 static __device__ __forceinline__ void kva_copy_k(uint32_t *dst, const uint32_t *src, int nw, int rw, unsigned magic,
                                                   int lane)
 {
-    static_assert(KVA_KSTRIDE == 33, "the unrolled copy's address is written for a stride of 33 words");
     if constexpr (MAXW > 0) {
         const unsigned d0 = (unsigned)__cvta_generic_to_shared(dst) + 4u * KVA_KSTRIDE * lane;
         const unsigned nstep = 0u - 4u * (KVA_KSTRIDE * rw - 1); /* d0 + r nstep: one IMAD */
@@ -365,9 +364,10 @@ static __device__ __forceinline__ unsigned kva_pair128(uint32_t run, int k)
 /* One token's V run into the lane's NCH accumulators at a compiled width: run holds codes j0,
  * j0 + 1, ... at b-bit steps. At up to 3 bits a pair of codes indexes the lane's replica of the
  * centroid-pair table, at the shared-window address vtl: 16 interleaved replicas of 8 bytes, so a
- * pair index strides 128 bytes. */
+ * pair index strides 128 bytes; above 3 bits a code indexes the centroids at the shared-window
+ * address cent. */
 template <int BITS, int GM, int NCH>
-static __device__ __forceinline__ void kva_accumulate_fixed(uint32_t run, const float *cent, unsigned vtl,
+static __device__ __forceinline__ void kva_accumulate_fixed(uint32_t run, unsigned cent, unsigned vtl,
                                                             const float (&w)[GM], float (&acc)[GM][NCH])
 {
 #pragma unroll
@@ -381,7 +381,7 @@ static __device__ __forceinline__ void kva_accumulate_fixed(uint32_t run, const 
             }
         } else if (BITS > 3 || (k & 1) == 0) {
             const uint32_t r1[1] = {run};
-            const float cv = kva_lds(kva_field4<BITS>(r1, k, (unsigned)__cvta_generic_to_shared(cent)));
+            const float cv = kva_lds(kva_field4<BITS>(r1, k, cent));
 #pragma unroll
             for (int g = 0; g < GM; g++)
                 acc[g][k] = fmaf(w[g], cv, acc[g][k]);
@@ -458,6 +458,7 @@ __global__ void __launch_bounds__(KVA_NW * 32) kva_split_kernel(const rb_kvattn_
     float *tab = (float *)kva_sm + pl.tab;
     const float2 *vtab = (const float2 *)(kva_sm + pl.vtab);
     const unsigned vtl = (unsigned)__cvta_generic_to_shared(vtab) + (lane & 15) * 8; /* this lane's replica */
+    const unsigned centw = (unsigned)__cvta_generic_to_shared(cent); /* the centroids' shared-window address */
     uint32_t *wbase = kva_sm + pl.warp0 + warp * pl.warp_words;
     float *wsh = (float *)(wbase + 2 * pl.ktile_words + 2 * pl.vtile_words);
 
@@ -577,7 +578,7 @@ __global__ void __launch_bounds__(KVA_NW * 32) kva_split_kernel(const rb_kvattn_
                     for (int g = 0; g < GM; g++)
                         w[g] = u == 0 ? wt[g].x : u == 1 ? wt[g].y : u == 2 ? wt[g].z : wt[g].w;
                     if constexpr (NCH > 0)
-                        kva_accumulate_fixed<BITS, GM, NCH>(run, cent, vtl, w, acc);
+                        kva_accumulate_fixed<BITS, GM, NCH>(run, centw, vtl, w, acc);
                 }
             }
         } else if (NCH == 0 && nl > 0) {
