@@ -819,48 +819,118 @@ __global__ void __launch_bounds__(KVA_NW * 32) kva_fp16_split_kernel(const rb_kv
 
 /* ---- the combine -------------------------------------------------------------------------- */
 /* A CTA per query: merge the splits, then o = Pi^T o'. At B = 1 there are only Hq CTAs, so what
- * bounds it is how many L2 round trips each thread waits for in a row: the loops over splits and
- * over Pi's rows unroll so that their independent loads go out together. Launched
- * programmatically after the split kernel (kva_pdl_wait). */
-__global__ void __launch_bounds__(128) kva_combine_kernel(const float *__restrict__ work, const float *__restrict__ pi,
-                                                          float *__restrict__ o, int BH, int d, int dpad, int nsplit)
+ * bounds it is how many L2 round trips each thread waits for in a row:
+ *   - Pi (when dpad <= KVA_CMB_PI_SMEM) goes into shared memory by cp.async, issued before the
+ *     wait for the split kernel (Pi is not its output), so the copy overlaps the merge;
+ *   - M is a block maximum (exact in any order); the splits' (m, l) come through shared memory
+ *     KVA_CMB_CH at a time, each split's factor exp(m_s - M) computed once there;
+ *   - a thread's partials are loaded KVA_CMB_U splits at a time, all in flight together.
+ * Every sum keeps kvattn_split.h's order (L and each acc over the splits in order, Pi^T as one
+ * chain over j), so the bits are those of the CPU reference. Launched programmatically after the
+ * split kernel (kva_pdl_wait). The staged Pi costs residency: at d = 128 a CTA takes 66 KB, three
+ * a SM, so B H beyond about three CTAs a SM runs in more than one wave (docs/PERF.md has what
+ * that costs at B = 16). */
+#define KVA_CMB_PI_SMEM 150 /* dpad up to this stages Pi in shared memory (88 KB at 150) */
+#define KVA_CMB_CH 256      /* splits whose (factor, l) sit in shared memory at once */
+#define KVA_CMB_U 16        /* partial loads a thread has in flight */
+#define KVA_CMB_J (RB_KVATTN_MAX_DPAD / 128) /* coordinates a thread merges */
+
+/* The combine's dynamic shared memory in floats: o' (rounded up to 16 bytes), the chunk's factors
+ * and l, the warps' maxima, and Pi where it is staged. */
+static size_t kva_combine_smem_floats(int dpad, bool pi_staged)
 {
-    extern __shared__ float kva_os[];
+    return (size_t)rb_kva_align4(dpad) + 2 * KVA_CMB_CH + 4 + (pi_staged ? (size_t)dpad * dpad : 0);
+}
+
+static __device__ __forceinline__ void kva_cp_wait_all() { asm volatile("cp.async.wait_all;\n" ::: "memory"); }
+
+__global__ void __launch_bounds__(128) kva_combine_kernel(const float *__restrict__ work, const float *__restrict__ pi,
+                                                          float *__restrict__ o, int BH, int d, int dpad, int nsplit,
+                                                          int pi_staged)
+{
+    static_assert(KVA_CMB_J * 128 >= RB_KVATTN_MAX_DPAD, "a thread's coordinates cover dpad");
+    extern __shared__ __align__(16) float kva_os[];
+    const int tid = threadIdx.x, dp4 = rb_kva_align4(dpad);
+    float *fac = kva_os + dp4, *lsh = fac + KVA_CMB_CH, *wmax = lsh + KVA_CMB_CH, *pis = wmax + 4;
+    if (pi && pi_staged) { /* Pi's copy goes out before the wait: the split kernel does not write it */
+        const int n = dpad * dpad;
+        if ((n & 3) == 0 && ((uintptr_t)pi & 15) == 0 && ((uintptr_t)pis & 15) == 0)
+            for (int i = 4 * tid; i < n; i += 4 * blockDim.x)
+                kva_cp16(pis + i, pi + i);
+        else
+            for (int i = tid; i < n; i += blockDim.x)
+                kva_cp4(pis + i, pi + i);
+    }
     kva_pdl_wait();
     const long bh = blockIdx.x;
-    const float *ml = work + (long)BH * dpad + bh * nsplit * 2;
+    const float *ml = work + (long)BH * dpad + bh * nsplit * 2; /* (m, l) a split: not 8-byte aligned for odd BH dpad */
     const float *pacc = work + (long)BH * dpad + (long)BH * nsplit * 2 + bh * nsplit * dpad;
+
     float M = -INFINITY;
-#pragma unroll 8
-    for (int s = 0; s < nsplit; s++)
+    for (int s = tid; s < nsplit; s += blockDim.x)
         M = fmaxf(M, ml[2 * s]);
-    float L = 0.0f;
-#pragma unroll 8
-    for (int s = 0; s < nsplit; s++)
-        L = fmaf(ml[2 * s + 1], rb_kva_rescale(ml[2 * s], M), L);
-    for (int j = threadIdx.x; j < dpad; j += blockDim.x) {
-        float v = 0.0f;
-#pragma unroll 8
-        for (int s = 0; s < nsplit; s++)
-            v = fmaf(pacc[(long)s * dpad + j], rb_kva_rescale(ml[2 * s], M), v);
-        kva_os[j] = v / L;
-    }
-    /* the rotation's loop below reads kva_os in aligned 16-byte groups (ptxas widens the loads),
-     * so the buffer is rb_kva_align4(dpad) long and its tail is zero */
-    for (int j = dpad + threadIdx.x; j < rb_kva_align4(dpad); j += blockDim.x)
-        kva_os[j] = 0.0f;
+    M = kva_warp_max(M);
+    if ((tid & 31) == 0)
+        wmax[tid >> 5] = M;
     __syncthreads();
-    for (int i = threadIdx.x; i < d; i += blockDim.x) {
-        float v;
-        if (pi) {
-            v = 0.0f;
+    M = fmaxf(fmaxf(wmax[0], wmax[1]), fmaxf(wmax[2], wmax[3]));
+
+    float L = 0.0f, v[KVA_CMB_J];
+#pragma unroll
+    for (int u = 0; u < KVA_CMB_J; u++)
+        v[u] = 0.0f;
+    for (int c0 = 0; c0 < nsplit; c0 += KVA_CMB_CH) {
+        const int nc = min(KVA_CMB_CH, nsplit - c0);
+        __syncthreads(); /* the chunk before is read */
+        for (int s = tid; s < nc; s += blockDim.x) {
+            fac[s] = rb_kva_rescale(ml[2 * (c0 + s)], M);
+            lsh[s] = ml[2 * (c0 + s) + 1];
+        }
+        __syncthreads();
+        for (int s = 0; s < nc; s++)
+            L = fmaf(lsh[s], fac[s], L);
+#pragma unroll
+        for (int u = 0; u < KVA_CMB_J; u++) {
+            const int j = tid + 128 * u;
+            if (j >= dpad)
+                break;
+            const float *pj = pacc + (long)c0 * dpad + j;
+            for (int s0 = 0; s0 < nc; s0 += KVA_CMB_U) {
+                float x[KVA_CMB_U]; /* unpredicated loads (a tail repeats the last split) go out together */
+#pragma unroll
+                for (int k = 0; k < KVA_CMB_U; k++)
+                    x[k] = pj[(long)min(s0 + k, nc - 1) * dpad];
+#pragma unroll
+                for (int k = 0; k < KVA_CMB_U; k++)
+                    if (s0 + k < nc)
+                        v[u] = fmaf(x[k], fac[s0 + k], v[u]);
+            }
+        }
+    }
+#pragma unroll
+    for (int u = 0; u < KVA_CMB_J; u++)
+        if (tid + 128 * u < dpad)
+            kva_os[tid + 128 * u] = v[u] / L;
+    /* the rotation's loops below read kva_os in aligned 16-byte groups (ptxas widens the loads),
+     * so the buffer is rb_kva_align4(dpad) long and its tail is zero */
+    for (int j = dpad + tid; j < dp4; j += blockDim.x)
+        kva_os[j] = 0.0f;
+    kva_cp_wait_all();
+    __syncthreads();
+    for (int i = tid; i < d; i += blockDim.x) {
+        float r = 0.0f;
+        if (!pi) {
+            r = kva_os[i];
+        } else if (pi_staged) {
 #pragma unroll 16
             for (int j = 0; j < dpad; j++)
-                v = fmaf(pi[(long)j * dpad + i], kva_os[j], v);
+                r = fmaf(pis[j * dpad + i], kva_os[j], r);
         } else {
-            v = kva_os[i];
+#pragma unroll 16
+            for (int j = 0; j < dpad; j++)
+                r = fmaf(pi[(long)j * dpad + i], kva_os[j], r);
         }
-        o[bh * d + i] = v;
+        o[bh * d + i] = r;
     }
 }
 
@@ -1031,8 +1101,10 @@ extern "C" int rb_kvattn_launch(const rb_kvattn_args *a, void *stream)
     e = kva_split(*a, nsplit, st, NULL);
     if (e != cudaSuccess)
         return (int)e;
-    return (int)kva_launch_ex(kva_combine_kernel, dim3((unsigned)BH), 128, sizeof(float) * (size_t)rb_kva_align4(a->dpad),
-                              st, true, (const float *)a->work, a->pi, a->o, BH, a->d, a->dpad, nsplit);
+    const bool staged = a->pi && a->dpad <= KVA_CMB_PI_SMEM;
+    return (int)kva_launch_ex(kva_combine_kernel, dim3((unsigned)BH), 128,
+                              sizeof(float) * kva_combine_smem_floats(a->dpad, staged), st, true, (const float *)a->work,
+                              a->pi, a->o, BH, a->d, a->dpad, nsplit, staged ? 1 : 0);
 }
 
 /* 1: the fp16 cache always takes the register kernel (RB_KVA_FP16=registers, run_options.h) */
@@ -1091,8 +1163,8 @@ extern "C" int rb_kvattn_fp16_launch(const rb_kvattn_args *a, void *stream)
     cudaError_t e = kva_fp16_split(b, nsplit, st, NULL);
     if (e != cudaSuccess)
         return (int)e;
-    return (int)kva_launch_ex(kva_combine_kernel, dim3((unsigned)BH), 128, sizeof(float) * (size_t)rb_kva_align4(a->d), st,
-                              true, (const float *)a->work, (const float *)NULL, a->o, BH, a->d, a->d, nsplit);
+    return (int)kva_launch_ex(kva_combine_kernel, dim3((unsigned)BH), 128, sizeof(float) * kva_combine_smem_floats(a->d, false),
+                              st, true, (const float *)a->work, (const float *)NULL, a->o, BH, a->d, a->d, nsplit, 0);
 }
 
 extern "C" int rb_kvattn_resident(const rb_kvattn_args *a, int fp16, int *ctas)
