@@ -827,9 +827,9 @@ __global__ void __launch_bounds__(KVA_NW * 32) kva_fp16_split_kernel(const rb_kv
  *   - a thread's partials are loaded KVA_CMB_U splits at a time, all in flight together.
  * Every sum keeps kvattn_split.h's order (L and each acc over the splits in order, Pi^T as one
  * chain over j), so the bits are those of the CPU reference. Launched programmatically after the
- * split kernel (kva_pdl_wait). The staged Pi costs residency: at d = 128 a CTA takes 66 KB, three
- * a SM, so B H beyond about three CTAs a SM runs in more than one wave (docs/PERF.md has what
- * that costs at B = 16). */
+ * split kernel (kva_pdl_wait). The staged Pi costs residency: at d = 128 a CTA takes 66 KB, so
+ * three fit a SM, and B Hq beyond three CTAs per SM runs in more than one wave (docs/PERF.md has
+ * what that costs at B = 16). */
 #define KVA_CMB_PI_SMEM 150 /* dpad up to this stages Pi in shared memory (88 KB at 150) */
 #define KVA_CMB_CH 256      /* splits whose (factor, l) sit in shared memory at once */
 #define KVA_CMB_U 16        /* partial loads a thread has in flight */
