@@ -107,15 +107,17 @@ static __device__ __forceinline__ void kva_cp16(void *dst, const void *src)
 
 static __device__ __forceinline__ void kva_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
 static __device__ __forceinline__ void kva_wait1() { asm volatile("cp.async.wait_group 1;\n" ::: "memory"); }
+static __device__ __forceinline__ void kva_wait_all() { asm volatile("cp.async.wait_all;\n" ::: "memory"); }
 
-/* Copy nw 32-bit words src -> dst (dst 16-byte aligned) by one warp, without waiting. */
-static __device__ __forceinline__ void kva_copy_words(uint32_t *dst, const uint32_t *src, int nw, int lane)
+/* Copy nw 32-bit words src -> dst (dst 16-byte aligned) by nt threads, t being this one (a warp
+ * and its lane by default), without waiting. */
+static __device__ __forceinline__ void kva_copy_words(uint32_t *dst, const uint32_t *src, int nw, int t, int nt = 32)
 {
     if ((((uintptr_t)src) & 15) == 0 && (nw & 3) == 0) {
-        for (int i = lane * 4; i < nw; i += 128)
+        for (int i = t * 4; i < nw; i += 4 * nt)
             kva_cp16(dst + i, src + i);
     } else {
-        for (int i = lane; i < nw; i += 32)
+        for (int i = t; i < nw; i += nt)
             kva_cp4(dst + i, src + i);
     }
 }
@@ -827,9 +829,8 @@ __global__ void __launch_bounds__(KVA_NW * 32) kva_fp16_split_kernel(const rb_kv
  *   - a thread's partials are loaded KVA_CMB_U splits at a time, all in flight together.
  * Every sum keeps kvattn_split.h's order (L and each acc over the splits in order, Pi^T as one
  * chain over j), so the bits are those of the CPU reference. Launched programmatically after the
- * split kernel (kva_pdl_wait). The staged Pi costs residency: at d = 128 a CTA takes 66 KB, so
- * three fit a SM, and B Hq beyond three CTAs per SM runs in more than one wave (docs/PERF.md has
- * what that costs at B = 16). */
+ * split kernel (kva_pdl_wait). The staged Pi costs residency (66 KB a CTA at d = 128, three a
+ * SM), so it is staged only where the grid still fits one wave (kva_combine_stages_pi). */
 #define KVA_CMB_PI_SMEM 150 /* dpad up to this stages Pi in shared memory (88 KB at 150) */
 #define KVA_CMB_CH 256      /* splits whose (factor, l) sit in shared memory at once */
 #define KVA_CMB_U 16        /* partial loads a thread has in flight */
@@ -842,8 +843,6 @@ static size_t kva_combine_smem_floats(int dpad, bool pi_staged)
     return (size_t)rb_kva_align4(dpad) + 2 * KVA_CMB_CH + 4 + (pi_staged ? (size_t)dpad * dpad : 0);
 }
 
-static __device__ __forceinline__ void kva_cp_wait_all() { asm volatile("cp.async.wait_all;\n" ::: "memory"); }
-
 __global__ void __launch_bounds__(128) kva_combine_kernel(const float *__restrict__ work, const float *__restrict__ pi,
                                                           float *__restrict__ o, int BH, int d, int dpad, int nsplit,
                                                           int pi_staged)
@@ -852,15 +851,8 @@ __global__ void __launch_bounds__(128) kva_combine_kernel(const float *__restric
     extern __shared__ __align__(16) float kva_os[];
     const int tid = threadIdx.x, dp4 = rb_kva_align4(dpad);
     float *fac = kva_os + dp4, *lsh = fac + KVA_CMB_CH, *wmax = lsh + KVA_CMB_CH, *pis = wmax + 4;
-    if (pi && pi_staged) { /* Pi's copy goes out before the wait: the split kernel does not write it */
-        const int n = dpad * dpad;
-        if ((n & 3) == 0 && ((uintptr_t)pi & 15) == 0 && ((uintptr_t)pis & 15) == 0)
-            for (int i = 4 * tid; i < n; i += 4 * blockDim.x)
-                kva_cp16(pis + i, pi + i);
-        else
-            for (int i = tid; i < n; i += blockDim.x)
-                kva_cp4(pis + i, pi + i);
-    }
+    if (pi && pi_staged) /* Pi's copy goes out before the wait: the split kernel does not write it */
+        kva_copy_words((uint32_t *)pis, (const uint32_t *)pi, dpad * dpad, tid, blockDim.x); /* pis: 16-byte aligned */
     kva_pdl_wait();
     const long bh = blockIdx.x;
     const float *ml = work + (long)BH * dpad + bh * nsplit * 2; /* (m, l) a split: not 8-byte aligned for odd BH dpad */
@@ -915,7 +907,7 @@ __global__ void __launch_bounds__(128) kva_combine_kernel(const float *__restric
      * so the buffer is rb_kva_align4(dpad) long and its tail is zero */
     for (int j = dpad + tid; j < dp4; j += blockDim.x)
         kva_os[j] = 0.0f;
-    kva_cp_wait_all();
+    kva_wait_all();
     __syncthreads();
     for (int i = tid; i < d; i += blockDim.x) {
         float r = 0.0f;
@@ -1086,6 +1078,26 @@ static cudaError_t kva_split(const rb_kvattn_args &a, int nsplit, cudaStream_t s
     }
 }
 
+/* Whether the combine stages Pi in shared memory: only where its B Hq CTAs, at the staged
+ * size, still fit the device in one wave. A second wave costs more than the staging saves. */
+static cudaError_t kva_combine_stages_pi(const rb_kvattn_args &a, int BH, bool *staged)
+{
+    *staged = false;
+    if (!a.pi || a.dpad > KVA_CMB_PI_SMEM)
+        return cudaSuccess;
+    const size_t smem = sizeof(float) * kva_combine_smem_floats(a.dpad, true);
+    int dev = 0, sms = 0, occ = 0;
+    cudaError_t e = kva_allow_smem(kva_combine_kernel, smem);
+    if (e == cudaSuccess)
+        e = cudaGetDevice(&dev);
+    if (e == cudaSuccess)
+        e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
+    if (e == cudaSuccess)
+        e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&occ, kva_combine_kernel, 128, smem);
+    *staged = e == cudaSuccess && (long)BH <= (long)sms * occ;
+    return e;
+}
+
 extern "C" int rb_kvattn_launch(const rb_kvattn_args *a, void *stream)
 {
     if (rb_kvattn_unsupported(a, 0))
@@ -1101,7 +1113,10 @@ extern "C" int rb_kvattn_launch(const rb_kvattn_args *a, void *stream)
     e = kva_split(*a, nsplit, st, NULL);
     if (e != cudaSuccess)
         return (int)e;
-    const bool staged = a->pi && a->dpad <= KVA_CMB_PI_SMEM;
+    bool staged = false;
+    e = kva_combine_stages_pi(*a, BH, &staged);
+    if (e != cudaSuccess)
+        return (int)e;
     return (int)kva_launch_ex(kva_combine_kernel, dim3((unsigned)BH), 128,
                               sizeof(float) * kva_combine_smem_floats(a->dpad, staged), st, true, (const float *)a->work,
                               a->pi, a->o, BH, a->d, a->dpad, nsplit, staged ? 1 : 0);
