@@ -834,7 +834,8 @@ __global__ void __launch_bounds__(KVA_NW * 32) kva_fp16_split_kernel(const rb_kv
 #define KVA_CMB_PI_SMEM 150 /* dpad up to this stages Pi in shared memory (88 KB at 150) */
 #define KVA_CMB_CH 256      /* splits whose (factor, l) sit in shared memory at once */
 #define KVA_CMB_U 16        /* partial loads a thread has in flight */
-#define KVA_CMB_J (RB_KVATTN_MAX_DPAD / 128) /* coordinates a thread merges */
+#define KVA_CMB_T 128      /* threads a CTA: four warps, whose maxima the block maximum reads */
+#define KVA_CMB_J (RB_KVATTN_MAX_DPAD / KVA_CMB_T) /* coordinates a thread merges */
 
 /* The combine's dynamic shared memory in floats: o' (rounded up to 16 bytes), the chunk's factors
  * and l, the warps' maxima, and Pi where it is staged. */
@@ -843,11 +844,12 @@ static size_t kva_combine_smem_floats(int dpad, bool pi_staged)
     return (size_t)rb_kva_align4(dpad) + 2 * KVA_CMB_CH + 4 + (pi_staged ? (size_t)dpad * dpad : 0);
 }
 
-__global__ void __launch_bounds__(128) kva_combine_kernel(const float *__restrict__ work, const float *__restrict__ pi,
-                                                          float *__restrict__ o, int BH, int d, int dpad, int nsplit,
-                                                          int pi_staged)
+__global__ void __launch_bounds__(KVA_CMB_T) kva_combine_kernel(const float *__restrict__ work,
+                                                                const float *__restrict__ pi, float *__restrict__ o,
+                                                                int BH, int d, int dpad, int nsplit, int pi_staged)
 {
-    static_assert(KVA_CMB_J * 128 >= RB_KVATTN_MAX_DPAD, "a thread's coordinates cover dpad");
+    static_assert(KVA_CMB_J * KVA_CMB_T >= RB_KVATTN_MAX_DPAD && KVA_CMB_T == 4 * 32,
+                  "a thread's coordinates cover dpad, and the block maximum reads four warps' maxima");
     extern __shared__ __align__(16) float kva_os[];
     const int tid = threadIdx.x, dp4 = rb_kva_align4(dpad);
     float *fac = kva_os + dp4, *lsh = fac + KVA_CMB_CH, *wmax = lsh + KVA_CMB_CH, *pis = wmax + 4;
@@ -883,7 +885,7 @@ __global__ void __launch_bounds__(128) kva_combine_kernel(const float *__restric
             L = fmaf(lsh[s], fac[s], L);
 #pragma unroll
         for (int u = 0; u < KVA_CMB_J; u++) {
-            const int j = tid + 128 * u;
+            const int j = tid + KVA_CMB_T * u;
             if (j >= dpad)
                 break;
             const float *pj = pacc + (long)c0 * dpad + j;
@@ -901,8 +903,8 @@ __global__ void __launch_bounds__(128) kva_combine_kernel(const float *__restric
     }
 #pragma unroll
     for (int u = 0; u < KVA_CMB_J; u++)
-        if (tid + 128 * u < dpad)
-            kva_os[tid + 128 * u] = v[u] / L;
+        if (tid + KVA_CMB_T * u < dpad)
+            kva_os[tid + KVA_CMB_T * u] = v[u] / L;
     /* the rotation's loops below read kva_os in aligned 16-byte groups (ptxas widens the loads),
      * so the buffer is rb_kva_align4(dpad) long and its tail is zero */
     for (int j = dpad + tid; j < dp4; j += blockDim.x)
@@ -966,13 +968,20 @@ extern "C" const char *rb_kvattn_unsupported(const rb_kvattn_args *a, int fp16)
     return NULL;
 }
 
+/* An attribute of the current device. */
+static cudaError_t kva_device_attr(cudaDeviceAttr at, int *v)
+{
+    int dev = 0;
+    const cudaError_t e = cudaGetDevice(&dev);
+    return e != cudaSuccess ? e : cudaDeviceGetAttribute(v, at, dev);
+}
+
 /* Whether the current device takes programmatic dependent launches (compute capability 9.0 and
  * up); elsewhere kernels are launched the ordinary way. */
 static bool kva_pdl_ok()
 {
-    int dev = 0, major = 0;
-    return cudaGetDevice(&dev) == cudaSuccess &&
-           cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess && major >= 9;
+    int major = 0;
+    return kva_device_attr(cudaDevAttrComputeCapabilityMajor, &major) == cudaSuccess && major >= 9;
 }
 
 /* The launch of one kernel, with dynamic shared memory beyond 48 KiB allowed; pdl: launched
@@ -1008,6 +1017,14 @@ static cudaError_t kva_launch_ex(void (*kern)(P...), dim3 grid, int threads, siz
     return e != cudaSuccess ? e : cudaGetLastError();
 }
 
+/* How many CTAs of kern one SM keeps resident at this block size and dynamic shared memory. */
+template <typename K>
+static cudaError_t kva_occupancy(K kern, int threads, size_t smem, int *occ)
+{
+    const cudaError_t e = kva_allow_smem(kern, smem);
+    return e != cudaSuccess ? e : cudaOccupancyMaxActiveBlocksPerMultiprocessor(occ, kern, threads, smem);
+}
+
 /* A split kernel: the compressed ones programmatically after the query rotation, the fp16 ones
  * (first in their stream of two) in the ordinary way. occ non-NULL: nothing is launched; *occ
  * gets how many CTAs of it one SM keeps resident (rb_kvattn_resident). */
@@ -1015,10 +1032,8 @@ template <typename K>
 static cudaError_t kva_launch(K kern, dim3 grid, int threads, size_t smem, cudaStream_t st, const rb_kvattn_args &a,
                               int nsplit, bool pdl, int *occ)
 {
-    if (occ) {
-        cudaError_t e = kva_allow_smem(kern, smem);
-        return e != cudaSuccess ? e : cudaOccupancyMaxActiveBlocksPerMultiprocessor(occ, kern, threads, smem);
-    }
+    if (occ)
+        return kva_occupancy(kern, threads, smem, occ);
     return kva_launch_ex(kern, grid, threads, smem, st, pdl, a, nsplit);
 }
 
@@ -1085,15 +1100,10 @@ static cudaError_t kva_combine_stages_pi(const rb_kvattn_args &a, int BH, bool *
     *staged = false;
     if (!a.pi || a.dpad > KVA_CMB_PI_SMEM)
         return cudaSuccess;
-    const size_t smem = sizeof(float) * kva_combine_smem_floats(a.dpad, true);
-    int dev = 0, sms = 0, occ = 0;
-    cudaError_t e = kva_allow_smem(kva_combine_kernel, smem);
+    int sms = 0, occ = 0;
+    cudaError_t e = kva_device_attr(cudaDevAttrMultiProcessorCount, &sms);
     if (e == cudaSuccess)
-        e = cudaGetDevice(&dev);
-    if (e == cudaSuccess)
-        e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
-    if (e == cudaSuccess)
-        e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&occ, kva_combine_kernel, 128, smem);
+        e = kva_occupancy(kva_combine_kernel, KVA_CMB_T, sizeof(float) * kva_combine_smem_floats(a.dpad, true), &occ);
     *staged = e == cudaSuccess && (long)BH <= (long)sms * occ;
     return e;
 }
@@ -1117,7 +1127,7 @@ extern "C" int rb_kvattn_launch(const rb_kvattn_args *a, void *stream)
     e = kva_combine_stages_pi(*a, BH, &staged);
     if (e != cudaSuccess)
         return (int)e;
-    return (int)kva_launch_ex(kva_combine_kernel, dim3((unsigned)BH), 128,
+    return (int)kva_launch_ex(kva_combine_kernel, dim3((unsigned)BH), KVA_CMB_T,
                               sizeof(float) * kva_combine_smem_floats(a->dpad, staged), st, true, (const float *)a->work,
                               a->pi, a->o, BH, a->d, a->dpad, nsplit, staged ? 1 : 0);
 }
@@ -1178,8 +1188,9 @@ extern "C" int rb_kvattn_fp16_launch(const rb_kvattn_args *a, void *stream)
     cudaError_t e = kva_fp16_split(b, nsplit, st, NULL);
     if (e != cudaSuccess)
         return (int)e;
-    return (int)kva_launch_ex(kva_combine_kernel, dim3((unsigned)BH), 128, sizeof(float) * kva_combine_smem_floats(a->d, false),
-                              st, true, (const float *)a->work, (const float *)NULL, a->o, BH, a->d, a->d, nsplit, 0);
+    return (int)kva_launch_ex(kva_combine_kernel, dim3((unsigned)BH), KVA_CMB_T,
+                              sizeof(float) * kva_combine_smem_floats(a->d, false), st, true, (const float *)a->work,
+                              (const float *)NULL, a->o, BH, a->d, a->d, nsplit, 0);
 }
 
 extern "C" int rb_kvattn_resident(const rb_kvattn_args *a, int fp16, int *ctas)
