@@ -91,6 +91,36 @@ TEST(kvattn_default_split)
           rb_kvattn_default_split(1, 1, 1 << 30, 132, 4));
     CHECK(rb_kvattn_default_split(1, 32, 32768, 132, 0) == rb_kvattn_default_split(1, 32, 32768, 132, 1),
           "no residency taken as one CTA a SM");
+    /* past 4096 tokens a split, B = 1, H = 32 (the cells timed on an H100, docs/PERF.md): at 3 CTAs
+     * a SM, 64k in 4096-token splits leaves 116 CTAs for a last wave (one a SM): 24 splits of 2752
+     * (768 CTAs, two full waves of 396) instead; 128k leaves 232 (two a SM): 36 of 3648. At 7 CTAs
+     * a SM 128k leaves 100: 56 of 2368. At 5 a SM 128k leaves 364 (three a SM) and at 4, 496
+     * (four): both keep 4096. */
+    static const int cells[5][3] = {{65536, 3, 2752}, {131072, 3, 3648}, {131072, 7, 2368}, {131072, 5, 4096},
+                                    {131072, 4, 4096}};
+    for (int i = 0; i < 5; i++)
+        CHECK(rb_kvattn_default_split(1, 32, cells[i][0], 132, cells[i][1]) == cells[i][2], "T %d, %d CTAs a SM: split %d",
+              cells[i][0], cells[i][1], rb_kvattn_default_split(1, 32, cells[i][0], 132, cells[i][1]));
+    /* any shape: a multiple of 64 in [64, 4096]; one wave where it fits in 4096-token splits; past
+     * that, 4096 unless its last wave has fewer than RB_KVA_TAIL_CTAS CTAs on the busiest SM, and
+     * then no more CTAs than the full waves hold */
+    for (int T = 1; T <= (1 << 22); T = T * 3 + 7)
+        for (int ctas = 1; ctas <= 8; ctas++)
+            for (int bh = 1; bh <= 1024; bh *= 4) {
+                const int sp = rb_kvattn_default_split(1, bh, T, 132, ctas);
+                const long slots = 132L * ctas, per = slots / bh > 0 ? slots / bh : 1;
+                const long nsplit = (T + sp - 1) / sp, one = ((T + per - 1) / per + 63) / 64 * 64;
+                const long tail = (T + 4095L) / 4096 * bh % slots;
+                CHECK(sp >= 64 && sp <= 4096 && sp % 64 == 0, "T %d, %d CTAs a SM, %d heads: split %d", T, ctas, bh, sp);
+                if (one <= 4096)
+                    CHECK(sp == (one < 64 ? 64 : one), "T %d, %d CTAs a SM, %d heads: split %d, one wave %ld", T, ctas,
+                          bh, sp, one);
+                else if (tail == 0 || (tail + 131) / 132 >= RB_KVA_TAIL_CTAS)
+                    CHECK(sp == 4096, "T %d, %d CTAs a SM, %d heads: split %d, last wave %ld", T, ctas, bh, sp, tail);
+                else
+                    CHECK(nsplit <= (one + 4095) / 4096 * per, "T %d, %d CTAs a SM, %d heads: %ld splits for %ld waves of %ld",
+                          T, ctas, bh, nsplit, (one + 4095) / 4096, per);
+            }
 }
 
 /* The residency model (an H100's 228 KiB a SM, 1 KiB a CTA, and the register caps) against what

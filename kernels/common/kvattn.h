@@ -84,21 +84,32 @@ typedef struct {
  * ctas_per_sm is how many CTAs of the split kernel an SM keeps resident at once: one full wave,
  * since rounding the split count up would leave a second wave of a few CTAs (a CTA that waits
  * for a slot doubles the time). In multiples of 64 tokens, at least 64 and at most 4096 (so long
- * caches still give several waves). The same function on both backends, so the CPU reference can
- * take the GPU's split; the residency comes from the device (rb_kvattn_resident) or, without
- * one, from rb_kvattn_model_ctas. */
+ * caches still give several waves). Where the one wave's split would pass 4096, 4096-token
+ * splits leave a last wave that is only partly filled; when that wave puts fewer than
+ * RB_KVA_TAIL_CTAS CTAs on its busiest SM, too few warps are left there to keep its schedulers
+ * issuing, so the split takes as many full waves as keep it at 4096 or below instead (H100,
+ * docs/PERF.md: RotorQuant's 3 bits at T = 64k, one CTA a SM in the last wave, 220 -> 174 us;
+ * identity's 4 bits at 128k, three, 281 -> 286 us with full waves, so it keeps 4096). The same
+ * function on both backends, so the CPU reference can take the GPU's split; the residency comes
+ * from the device (rb_kvattn_resident) or, without one, from rb_kvattn_model_ctas. */
+#define RB_KVA_TAIL_CTAS 3 /* 12 warps of RB_KVA_NW = 4: three a scheduler */
 static inline int rb_kvattn_default_split(int B, int Hkv, int T, int sms, int ctas_per_sm)
 {
-    long want = (long)(ctas_per_sm > 0 ? ctas_per_sm : 1) * (sms > 0 ? sms : 132);
-    long bh = (long)B * Hkv;
+    const long nsm = sms > 0 ? sms : 132;
+    const long want = (long)(ctas_per_sm > 0 ? ctas_per_sm : 1) * nsm;
+    const long bh = (long)B * Hkv;
     long nsplit = want / bh > 0 ? want / bh : 1;
     long s = (T + nsplit - 1) / nsplit;
     s = (s + 63) / 64 * 64;
-    if (s < 64)
-        s = 64;
-    if (s > 4096)
-        s = 4096;
-    return (int)s;
+    if (s > 4096) {
+        const long tail = (T + 4095L) / 4096 * bh % want; /* CTAs in the last wave of 4096-token splits */
+        if (tail == 0 || (tail + nsm - 1) / nsm >= RB_KVA_TAIL_CTAS)
+            return 4096;
+        nsplit *= (s + 4095) / 4096; /* full waves of nsplit splits each */
+        s = (T + nsplit - 1) / nsplit;
+        s = (s + 63) / 64 * 64;
+    }
+    return s < 64 ? 64 : (int)s;
 }
 
 /* The H100 SXM's and H200's SMs, as the model below takes them: their number, shared memory
